@@ -1,0 +1,219 @@
+//! Authorization: the only place where a `WorkspaceScope` or an `AdminScope` is made.
+//!
+//! The store loads `CallerFacts` from the *current* database state on every request (rule 3);
+//! this module decides. Every workspace-scoped store method takes a `WorkspaceScope`, whose
+//! fields are private and whose only constructor is `authorize` below, so a query against a
+//! workspace table cannot be written without passing the membership and permission check.
+
+use crate::error::{DomainError, DomainResult};
+use crate::ids::{ItemId, OrganizationId, UserId, WorkspaceId};
+use crate::permissions::{Permission, PermissionSet};
+
+/// Who acts: a signed-in user, or an API key (acting for the user who created it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Actor {
+    User(UserId),
+    ApiKey { key: ItemId, creator: UserId },
+}
+
+impl Actor {
+    /// The user the action is attributed to (`createdBy`, `updatedBy`).
+    pub fn user_id(&self) -> UserId {
+        match self {
+            Actor::User(u) => *u,
+            Actor::ApiKey { creator, .. } => *creator,
+        }
+    }
+}
+
+/// What the caller may do in one workspace, from the current memberships and roles.
+#[derive(Clone, Debug)]
+pub struct WorkspaceFacts {
+    pub workspace: WorkspaceId,
+    /// The role's name for 403 bodies (`None` when the caller holds no role there).
+    pub role: Option<String>,
+    pub permissions: PermissionSet,
+}
+
+/// Everything authorization needs to know about a caller, loaded fresh for each request.
+#[derive(Clone, Debug)]
+pub struct CallerFacts {
+    pub organization: OrganizationId,
+    pub actor: Actor,
+    pub is_account_admin: bool,
+    /// The active workspace and the caller's standing in it, if there is one.
+    pub workspace: Option<WorkspaceFacts>,
+}
+
+/// Proof that the caller passed the membership and permission check for one workspace.
+#[derive(Clone, Debug)]
+pub struct WorkspaceScope {
+    organization: OrganizationId,
+    workspace: WorkspaceId,
+    actor: Actor,
+    is_account_admin: bool,
+    role: Option<String>,
+    permissions: PermissionSet,
+}
+
+impl WorkspaceScope {
+    pub fn organization(&self) -> OrganizationId {
+        self.organization
+    }
+    pub fn workspace(&self) -> WorkspaceId {
+        self.workspace
+    }
+    pub fn actor(&self) -> Actor {
+        self.actor
+    }
+    pub fn user_id(&self) -> UserId {
+        self.actor.user_id()
+    }
+    pub fn is_account_admin(&self) -> bool {
+        self.is_account_admin
+    }
+    pub fn role(&self) -> Option<&str> {
+        self.role.as_deref()
+    }
+    pub fn permissions(&self) -> PermissionSet {
+        self.permissions
+    }
+
+    /// A further permission check inside an already authorized request (for example the
+    /// `:create` of every kind an import contains).
+    pub fn require(&self, p: Permission) -> DomainResult<()> {
+        if self.permissions.contains(p) {
+            Ok(())
+        } else {
+            Err(DomainError::MissingPermission {
+                missing: p,
+                role: self.role.clone(),
+            })
+        }
+    }
+
+    /// Requires every permission of `set` (no granting above your own, rule 9).
+    pub fn require_all(&self, set: PermissionSet) -> DomainResult<()> {
+        match set.missing_from(self.permissions).first() {
+            None => Ok(()),
+            Some(p) => self.require(*p),
+        }
+    }
+}
+
+/// Proof that the caller is the Account Admin of an organization, acting as a user.
+#[derive(Clone, Debug)]
+pub struct AdminScope {
+    organization: OrganizationId,
+    user: UserId,
+}
+
+impl AdminScope {
+    pub fn organization(&self) -> OrganizationId {
+        self.organization
+    }
+    pub fn user_id(&self) -> UserId {
+        self.user
+    }
+}
+
+/// Checks `required` in the caller's active workspace and hands out the scope.
+///
+/// - no active workspace: 403 naming the permission, with no role;
+/// - the Account Admin holds every permission in every workspace of the organization, but an
+///   API key holds only its own permissions whoever created it.
+pub fn authorize(facts: &CallerFacts, required: Permission) -> DomainResult<WorkspaceScope> {
+    let Some(ws) = &facts.workspace else {
+        return Err(DomainError::MissingPermission {
+            missing: required,
+            role: None,
+        });
+    };
+    let scope = WorkspaceScope {
+        organization: facts.organization,
+        workspace: ws.workspace,
+        actor: facts.actor,
+        is_account_admin: facts.is_account_admin && matches!(facts.actor, Actor::User(_)),
+        role: ws.role.clone(),
+        permissions: ws.permissions,
+    };
+    scope.require(required)?;
+    Ok(scope)
+}
+
+/// Checks that the caller is the Account Admin, signed in as a user (never through an API key).
+pub fn authorize_account_admin(facts: &CallerFacts) -> DomainResult<AdminScope> {
+    match facts.actor {
+        Actor::User(user) if facts.is_account_admin => Ok(AdminScope {
+            organization: facts.organization,
+            user,
+        }),
+        Actor::User(_) => Err(DomainError::forbidden("only the Account Admin may do this")),
+        Actor::ApiKey { .. } => Err(DomainError::forbidden(
+            "API keys cannot manage the organization",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::permissions::BuiltinRole;
+
+    fn facts(perms: PermissionSet, admin: bool, actor: Actor) -> CallerFacts {
+        CallerFacts {
+            organization: OrganizationId::new(),
+            actor,
+            is_account_admin: admin,
+            workspace: Some(WorkspaceFacts {
+                workspace: WorkspaceId::new(),
+                role: Some("Viewer".into()),
+                permissions: perms,
+            }),
+        }
+    }
+
+    #[test]
+    fn viewer_can_view_but_not_create() {
+        let f = facts(
+            BuiltinRole::Viewer.permissions(),
+            false,
+            Actor::User(UserId::new()),
+        );
+        let view: Permission = "chatflows:view".parse().unwrap();
+        let create: Permission = "chatflows:create".parse().unwrap();
+        let scope = authorize(&f, view).unwrap();
+        assert_eq!(scope.workspace(), f.workspace.as_ref().unwrap().workspace);
+        match authorize(&f, create) {
+            Err(DomainError::MissingPermission { missing, role }) => {
+                assert_eq!(missing, create);
+                assert_eq!(role.as_deref(), Some("Viewer"));
+            }
+            other => panic!("expected a denial, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn no_workspace_is_denied() {
+        let mut f = facts(PermissionSet::all(), false, Actor::User(UserId::new()));
+        f.workspace = None;
+        assert!(authorize(&f, "tools:view".parse().unwrap()).is_err());
+    }
+
+    #[test]
+    fn account_admin_scope_needs_a_user_session() {
+        let user = UserId::new();
+        assert!(
+            authorize_account_admin(&facts(PermissionSet::all(), true, Actor::User(user))).is_ok()
+        );
+        assert!(
+            authorize_account_admin(&facts(PermissionSet::all(), false, Actor::User(user)))
+                .is_err()
+        );
+        let key = Actor::ApiKey {
+            key: ItemId::new(),
+            creator: user,
+        };
+        assert!(authorize_account_admin(&facts(PermissionSet::all(), true, key)).is_err());
+    }
+}

@@ -1,0 +1,110 @@
+//! Opaque pagination cursors: the (created_at, id) of the last item of a page. Lists are
+//! newest first, so the next page holds everything strictly older than the cursor.
+
+use crate::error::DomainError;
+use crate::time::Timestamp;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use uuid::Uuid;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cursor {
+    pub created_at: Timestamp,
+    pub id: Uuid,
+}
+
+/// The default and the largest page size.
+pub const DEFAULT_LIMIT: u32 = 50;
+pub const MAX_LIMIT: u32 = 200;
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        let mut buf = Vec::with_capacity(24);
+        buf.extend_from_slice(&self.created_at.micros().to_be_bytes());
+        buf.extend_from_slice(self.id.as_bytes());
+        URL_SAFE_NO_PAD.encode(buf)
+    }
+
+    pub fn decode(s: &str) -> Result<Self, DomainError> {
+        let bad = || DomainError::invalid("cursor", "not a cursor returned by this server");
+        let bytes = URL_SAFE_NO_PAD.decode(s).map_err(|_| bad())?;
+        if bytes.len() != 24 {
+            return Err(bad());
+        }
+        let (t, id) = bytes.split_at(8);
+        let t = i64::from_be_bytes(t.try_into().map_err(|_| bad())?);
+        let id = Uuid::from_slice(id).map_err(|_| bad())?;
+        Ok(Self {
+            created_at: Timestamp::from_micros(t),
+            id,
+        })
+    }
+}
+
+/// A validated page request.
+#[derive(Clone, Copy, Debug)]
+pub struct PageRequest {
+    pub limit: u32,
+    pub after: Option<Cursor>,
+}
+
+impl PageRequest {
+    pub fn new(limit: Option<u32>, cursor: Option<&str>) -> Result<Self, DomainError> {
+        let limit = limit.unwrap_or(DEFAULT_LIMIT);
+        if limit == 0 || limit > MAX_LIMIT {
+            return Err(DomainError::invalid(
+                "limit",
+                format!("must be between 1 and {MAX_LIMIT}"),
+            ));
+        }
+        let after = cursor
+            .filter(|c| !c.is_empty())
+            .map(Cursor::decode)
+            .transpose()?;
+        Ok(Self { limit, after })
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<Cursor>,
+}
+
+impl<T> Page<T> {
+    /// Builds a page from up to `limit + 1` rows fetched newest first: the extra row only tells
+    /// that there is a next page.
+    pub fn from_rows(mut rows: Vec<T>, limit: u32, key: impl Fn(&T) -> Cursor) -> Self {
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let next = if more { rows.last().map(&key) } else { None };
+        Self { items: rows, next }
+    }
+
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            next: self.next,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trip_and_garbage() {
+        let c = Cursor {
+            created_at: Timestamp::from_micros(123_456_789),
+            id: Uuid::now_v7(),
+        };
+        assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
+        assert!(Cursor::decode("not-a-cursor").is_err());
+        assert!(Cursor::decode("").is_err());
+        assert!(PageRequest::new(Some(0), None).is_err());
+        assert!(PageRequest::new(Some(201), None).is_err());
+        assert_eq!(PageRequest::new(None, None).unwrap().limit, DEFAULT_LIMIT);
+    }
+}

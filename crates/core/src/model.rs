@@ -1,0 +1,202 @@
+//! The entities of SPEC §1 as the API shows them. The store returns these; the server
+//! serializes them as they are (camelCase JSON, with OpenAPI schemas).
+
+use crate::ids::{ItemId, OrganizationId, RoleId, SessionId, UserId, WorkspaceId};
+use crate::permissions::PermissionSet;
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use utoipa::ToSchema;
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Organization {
+    pub id: OrganizationId,
+    pub name: String,
+    pub created_at: Timestamp,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum UserStatus {
+    Invited,
+    Active,
+    Disabled,
+}
+
+impl UserStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserStatus::Invited => "invited",
+            UserStatus::Active => "active",
+            UserStatus::Disabled => "disabled",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "invited" => Some(Self::Invited),
+            "active" => Some(Self::Active),
+            "disabled" => Some(Self::Disabled),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: UserId,
+    pub organization_id: OrganizationId,
+    pub email: String,
+    pub name: String,
+    pub status: UserStatus,
+    pub is_account_admin: bool,
+    pub last_login_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A user's standing in one workspace.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkspaceRole {
+    pub workspace_id: WorkspaceId,
+    pub workspace_name: String,
+    pub role_id: RoleId,
+    pub role_name: String,
+}
+
+/// A user as the Account Admin's Users page shows them (rule 10).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserDetail {
+    #[serde(flatten)]
+    pub user: User,
+    pub workspaces: Vec<WorkspaceRole>,
+    pub active_workspace_id: Option<WorkspaceId>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Workspace {
+    pub id: WorkspaceId,
+    pub organization_id: OrganizationId,
+    pub name: String,
+    pub description: Option<String>,
+    pub color: Option<String>,
+    pub icon: Option<String>,
+    pub is_default: bool,
+    pub member_count: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A member of a workspace.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Member {
+    pub user_id: UserId,
+    pub email: String,
+    pub name: String,
+    pub status: UserStatus,
+    pub is_account_admin: bool,
+    pub role_id: RoleId,
+    pub role_name: String,
+    pub added_at: Timestamp,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Role {
+    pub id: RoleId,
+    pub name: String,
+    pub description: Option<String>,
+    #[schema(value_type = Vec<String>)]
+    pub permissions: PermissionSet,
+    pub builtin: bool,
+    /// How many memberships give this role.
+    pub in_use: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A chatflow, agentflow, assistant, tool, variable, document store or dataset.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Item {
+    pub id: ItemId,
+    pub workspace_id: WorkspaceId,
+    pub name: String,
+    pub description: Option<String>,
+    /// The JSON object as it was stored.
+    #[schema(value_type = Object)]
+    pub data: Box<RawValue>,
+    pub version: i64,
+    pub created_by: UserId,
+    pub created_at: Timestamp,
+    pub updated_by: UserId,
+    pub updated_at: Timestamp,
+}
+
+/// A credential as every read shows it: never its secret values.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Credential {
+    pub id: ItemId,
+    pub workspace_id: WorkspaceId,
+    pub name: String,
+    pub description: Option<String>,
+    pub credential_name: String,
+    pub data_keys: Vec<String>,
+    /// True where the credential is listed in a workspace it was shared into.
+    pub shared: bool,
+    pub owner_workspace: WorkspaceRef,
+    pub version: i64,
+    pub created_by: UserId,
+    pub created_at: Timestamp,
+    pub updated_by: UserId,
+    pub updated_at: Timestamp,
+}
+
+/// A credential's encrypted secret, as the store keeps it.
+#[derive(Clone, Debug)]
+pub struct SealedSecret {
+    pub ciphertext: Vec<u8>,
+    pub nonce: Vec<u8>,
+    pub key_id: String,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkspaceRef {
+    pub id: WorkspaceId,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKey {
+    pub id: ItemId,
+    pub workspace_id: WorkspaceId,
+    pub name: String,
+    pub description: Option<String>,
+    pub prefix: String,
+    #[schema(value_type = Vec<String>)]
+    pub permissions: PermissionSet,
+    pub expires_at: Option<Timestamp>,
+    pub last_used_at: Option<Timestamp>,
+    pub version: i64,
+    pub created_by: UserId,
+    pub created_at: Timestamp,
+    pub updated_by: UserId,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub active_workspace_id: Option<WorkspaceId>,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}

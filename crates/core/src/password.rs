@@ -1,0 +1,65 @@
+//! The password policy of rule 15: at least 8 characters, not one of the common passwords
+//! bundled with the binary, and not the account's own email.
+
+use crate::error::{DomainError, DomainResult};
+
+pub const MIN_LENGTH: usize = 8;
+/// Hashing cost grows with length; no real password is longer.
+pub const MAX_LENGTH: usize = 256;
+
+const COMMON: &str = include_str!("common_passwords.txt");
+
+fn is_common(pw: &str) -> bool {
+    let lower = pw.to_lowercase();
+    COMMON.lines().any(|l| l == lower)
+}
+
+pub fn check(password: &str, email: Option<&str>) -> DomainResult<()> {
+    let len = password.chars().count();
+    if len < MIN_LENGTH {
+        return Err(DomainError::invalid(
+            "password",
+            format!("must be at least {MIN_LENGTH} characters"),
+        ));
+    }
+    if len > MAX_LENGTH {
+        return Err(DomainError::invalid(
+            "password",
+            format!("must be at most {MAX_LENGTH} characters"),
+        ));
+    }
+    if is_common(password) {
+        return Err(DomainError::invalid(
+            "password",
+            "is one of the most common passwords; choose another",
+        ));
+    }
+    if email.is_some_and(|e| e.trim().eq_ignore_ascii_case(password.trim())) {
+        return Err(DomainError::invalid(
+            "password",
+            "must not be your email address",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy() {
+        assert!(check("short", None).is_err());
+        assert!(check("password", None).is_err());
+        assert!(check("Password1", None).is_err(), "case-insensitive");
+        assert!(check("12345678", None).is_err());
+        assert!(check("a@b.co.uk", Some("A@b.co.uk")).is_err());
+        assert!(check("correct horse battery", None).is_ok());
+        assert!(check(&"x".repeat(MAX_LENGTH + 1), None).is_err());
+        assert!(
+            COMMON
+                .lines()
+                .all(|l| l == l.to_lowercase() && !l.is_empty())
+        );
+    }
+}

@@ -1,0 +1,286 @@
+//! The rules of SPEC §2 that can be decided without storage: field validation and the
+//! preconditions of workspace deletion, unlinking and role deletion.
+
+use crate::error::{DomainError, DomainResult};
+use serde_json::Value;
+
+/// Largest serialized `data` of a resource (SPEC §4).
+pub const MAX_DATA_BYTES: usize = 1024 * 1024;
+pub const MAX_NAME_CHARS: usize = 100;
+pub const MAX_ITEM_NAME_CHARS: usize = 200;
+pub const MAX_DESCRIPTION_CHARS: usize = 2000;
+
+fn bounded(field: &str, value: &str, max: usize) -> DomainResult<String> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(DomainError::invalid(field, "must not be empty"));
+    }
+    if v.chars().count() > max {
+        return Err(DomainError::invalid(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    if v.chars().any(char::is_control) {
+        return Err(DomainError::invalid(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(v.to_string())
+}
+
+/// Rule 5: a workspace name is required, 1–100 characters (uniqueness is the store's).
+pub fn workspace_name(name: &str) -> DomainResult<String> {
+    bounded("name", name, MAX_NAME_CHARS)
+}
+
+/// A role, group or user name: 1–100 characters.
+pub fn display_name(field: &str, name: &str) -> DomainResult<String> {
+    bounded(field, name, MAX_NAME_CHARS)
+}
+
+/// A resource name: 1–200 characters.
+pub fn item_name(name: &str) -> DomainResult<String> {
+    bounded("name", name, MAX_ITEM_NAME_CHARS)
+}
+
+/// An optional description: at most 2000 characters, blank becomes absent.
+pub fn description(d: Option<&str>) -> DomainResult<Option<String>> {
+    match d.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) if v.chars().count() > MAX_DESCRIPTION_CHARS => Err(DomainError::invalid(
+            "description",
+            format!("must be at most {MAX_DESCRIPTION_CHARS} characters"),
+        )),
+        Some(v) => Ok(Some(v.to_string())),
+    }
+}
+
+/// An optional workspace color: `#rrggbb`.
+pub fn color(c: Option<&str>) -> DomainResult<Option<String>> {
+    match c.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v)
+            if v.len() == 7
+                && v.starts_with('#')
+                && v[1..].chars().all(|c| c.is_ascii_hexdigit()) =>
+        {
+            Ok(Some(v.to_ascii_lowercase()))
+        }
+        Some(_) => Err(DomainError::invalid(
+            "color",
+            "must be a color like #1a2b3c",
+        )),
+    }
+}
+
+/// An optional workspace icon: a short name or emoji, at most 64 characters.
+pub fn icon(i: Option<&str>) -> DomainResult<Option<String>> {
+    match i.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) if v.chars().count() <= 64 && !v.chars().any(char::is_control) => {
+            Ok(Some(v.to_string()))
+        }
+        Some(_) => Err(DomainError::invalid(
+            "icon",
+            "must be at most 64 characters",
+        )),
+    }
+}
+
+/// An email address, trimmed. Emails are unique per installation, compared case-insensitively
+/// (see `normalize_email`).
+pub fn email(e: &str) -> DomainResult<String> {
+    let e = e.trim();
+    let bad = || DomainError::invalid("email", "must be an email address like name@example.com");
+    if e.len() > 254 || e.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad());
+    }
+    let (local, domain) = e.rsplit_once('@').ok_or_else(bad)?;
+    if local.is_empty()
+        || local.contains('@')
+        || domain.len() < 3
+        || !domain.contains('.')
+        || domain.starts_with('.')
+        || domain.ends_with('.')
+    {
+        return Err(bad());
+    }
+    Ok(e.to_string())
+}
+
+/// The form under which emails are compared and kept unique.
+pub fn normalize_email(e: &str) -> String {
+    e.trim().to_lowercase()
+}
+
+/// A resource's `data`: a JSON object of at most 1 MiB once serialized. Returns the
+/// serialized text, which is what the store keeps.
+pub fn item_data(data: Option<&Value>) -> DomainResult<String> {
+    let text = match data {
+        None => return Ok("{}".to_string()),
+        Some(v @ Value::Object(_)) => serde_json::to_string(v).map_err(DomainError::internal)?,
+        Some(_) => return Err(DomainError::invalid("data", "must be a JSON object")),
+    };
+    if text.len() > MAX_DATA_BYTES {
+        return Err(DomainError::invalid("data", "must be at most 1 MiB"));
+    }
+    Ok(text)
+}
+
+/// A variable's data: `{value, type: "static" | "runtime"}`.
+pub fn variable_data(data: Option<&Value>) -> DomainResult<()> {
+    let Some(Value::Object(map)) = data else {
+        return Err(DomainError::invalid(
+            "data",
+            "a variable needs {\"value\": ..., \"type\": \"static\" | \"runtime\"}",
+        ));
+    };
+    match map.get("type").and_then(Value::as_str) {
+        Some("static" | "runtime") => {}
+        _ => {
+            return Err(DomainError::invalid(
+                "data.type",
+                "must be \"static\" or \"runtime\"",
+            ));
+        }
+    }
+    match map.get("value") {
+        Some(Value::String(_)) => {}
+        _ => return Err(DomainError::invalid("data.value", "must be a string")),
+    }
+    if let Some(k) = map.keys().find(|k| *k != "type" && *k != "value") {
+        return Err(DomainError::invalid(
+            format!("data.{k}"),
+            "is not a field of a variable",
+        ));
+    }
+    Ok(())
+}
+
+/// A credential's secret data: a JSON object with at least one field.
+pub fn credential_data(data: &Value) -> DomainResult<Vec<String>> {
+    let Value::Object(map) = data else {
+        return Err(DomainError::invalid(
+            "data",
+            "must be a JSON object of secret fields",
+        ));
+    };
+    if map.is_empty() {
+        return Err(DomainError::invalid(
+            "data",
+            "must hold at least one secret field",
+        ));
+    }
+    let mut keys: Vec<String> = map.keys().cloned().collect();
+    keys.sort();
+    Ok(keys)
+}
+
+/// The version sent with an update must be the current one (rule 13).
+pub fn check_version(current: i64, sent: i64) -> DomainResult<()> {
+    if current == sent {
+        Ok(())
+    } else {
+        Err(DomainError::conflict(
+            "version_conflict",
+            format!(
+                "the item changed since you read it (version {sent}, now {current}); read it again and retry"
+            ),
+        ))
+    }
+}
+
+/// Rule 6: the Default workspace is never deleted, nor one where members other than the
+/// Account Admin remain.
+pub fn check_workspace_deletable(is_default: bool, other_members: i64) -> DomainResult<()> {
+    if is_default {
+        return Err(DomainError::conflict(
+            "default_workspace",
+            "the Default workspace cannot be deleted",
+        ));
+    }
+    if other_members > 0 {
+        return Err(DomainError::conflict(
+            "workspace_has_members",
+            format!(
+                "{other_members} member(s) other than the Account Admin remain; unlink them first"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Rule 8: a role in use cannot be deleted.
+pub fn check_role_deletable(builtin: bool, in_use: i64) -> DomainResult<()> {
+    if builtin {
+        return Err(DomainError::conflict(
+            "builtin_role",
+            "built-in roles cannot be changed",
+        ));
+    }
+    if in_use > 0 {
+        return Err(DomainError::conflict(
+            "role_in_use",
+            format!("the role is still given to {in_use} member(s) or group(s)"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(workspace_name("  Sales ").unwrap(), "Sales");
+        assert!(workspace_name("   ").is_err());
+        assert!(workspace_name(&"x".repeat(101)).is_err());
+        assert!(workspace_name(&"é".repeat(100)).is_ok());
+        assert!(workspace_name("a\u{0}b").is_err());
+    }
+
+    #[test]
+    fn emails() {
+        assert!(email("a@b.co").is_ok());
+        for bad in [
+            "", "a", "a@", "@b.co", "a@b", "a b@c.de", "a@.com", "a@@b.co",
+        ] {
+            assert!(email(bad).is_err(), "{bad}");
+        }
+        assert_eq!(normalize_email(" A@B.Co "), "a@b.co");
+    }
+
+    #[test]
+    fn data_must_be_a_small_object() {
+        assert_eq!(item_data(None).unwrap(), "{}");
+        assert!(item_data(Some(&json!([1]))).is_err());
+        assert!(item_data(Some(&json!({"a": "x".repeat(MAX_DATA_BYTES)}))).is_err());
+        assert!(variable_data(Some(&json!({"value": "v", "type": "static"}))).is_ok());
+        assert!(variable_data(Some(&json!({"value": "v", "type": "other"}))).is_err());
+        assert!(variable_data(Some(&json!({"value": 1, "type": "runtime"}))).is_err());
+        assert!(credential_data(&json!({})).is_err());
+        assert_eq!(
+            credential_data(&json!({"b": 1, "a": 2})).unwrap(),
+            vec!["a", "b"]
+        );
+    }
+
+    #[test]
+    fn deletion_preconditions() {
+        assert!(check_workspace_deletable(true, 0).is_err());
+        let e = check_workspace_deletable(false, 2).unwrap_err().to_string();
+        assert!(e.contains('2'), "{e}");
+        assert!(check_workspace_deletable(false, 0).is_ok());
+        assert!(
+            check_role_deletable(false, 3)
+                .unwrap_err()
+                .to_string()
+                .contains('3')
+        );
+        assert!(check_role_deletable(true, 0).is_err());
+    }
+}

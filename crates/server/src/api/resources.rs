@@ -1,0 +1,387 @@
+//! The nine kinds of workspace resource (rules 2, 11, 13): list, create, read, update, delete,
+//! and duplicate for flows. Every call acts in the scope its route's guard produced.
+
+use super::{List, ListParams};
+use crate::crypto::new_api_key;
+use crate::error::ApiResult;
+use crate::state::AppState;
+use axum::Json;
+use axum::http::{HeaderMap, StatusCode, header};
+use flowspace_core::authz::WorkspaceScope;
+use flowspace_core::ids::ItemId;
+use flowspace_core::model::{ApiKey, Credential, Item};
+use flowspace_core::permissions::{PermissionSet, Resource};
+use flowspace_core::resource::ResourceKind;
+use flowspace_core::time::Timestamp;
+use flowspace_core::{DomainError, rules};
+use flowspace_store::{ApiKeyFields, CredentialFields, CredentialSecret, ItemFields};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// The version a write is conditional on: `If-Match` or the body's `version`.
+fn expected_version(headers: &HeaderMap, body: Option<i64>) -> Result<Option<i64>, DomainError> {
+    let header = match headers.get(header::IF_MATCH) {
+        None => None,
+        Some(v) => {
+            let s = v.to_str().unwrap_or("").trim();
+            let s = s.strip_prefix("W/").unwrap_or(s).trim_matches('"');
+            Some(s.parse::<i64>().map_err(|_| {
+                DomainError::invalid("If-Match", "must be the item's version number")
+            })?)
+        }
+    };
+    match (header, body) {
+        (Some(h), Some(b)) if h != b => {
+            Err(DomainError::invalid("version", "differs from If-Match"))
+        }
+        (h, b) => Ok(h.or(b)),
+    }
+}
+
+fn required_version(headers: &HeaderMap, body: Option<i64>) -> Result<i64, DomainError> {
+    expected_version(headers, body)?.ok_or_else(|| {
+        DomainError::invalid(
+            "version",
+            "send the version you read (or If-Match) to update",
+        )
+    })
+}
+
+// ---- plain items ----------------------------------------------------------------------
+
+#[derive(Deserialize, ToSchema)]
+pub struct ItemInput {
+    pub name: String,
+    pub description: Option<String>,
+    /// A JSON object of at most 1 MiB.
+    #[schema(value_type = Option<Object>)]
+    pub data: Option<Value>,
+    /// The version read (updates only; or send If-Match).
+    pub version: Option<i64>,
+}
+
+fn item_fields(kind: ResourceKind, req: &ItemInput) -> Result<ItemFields, DomainError> {
+    if kind == ResourceKind::Variable {
+        rules::variable_data(req.data.as_ref())?;
+    }
+    Ok(ItemFields {
+        name: rules::item_name(&req.name)?,
+        description: rules::description(req.description.as_deref())?,
+        data: rules::item_data(req.data.as_ref())?,
+    })
+}
+
+pub async fn list_items(
+    state: AppState,
+    kind: ResourceKind,
+    scope: WorkspaceScope,
+    q: ListParams,
+) -> ApiResult<Json<List<Item>>> {
+    Ok(Json(
+        state
+            .store
+            .list_items(&scope, kind, q.page()?)
+            .await?
+            .into(),
+    ))
+}
+
+pub async fn get_item(
+    state: AppState,
+    kind: ResourceKind,
+    scope: WorkspaceScope,
+    id: ItemId,
+) -> ApiResult<Json<Item>> {
+    Ok(Json(state.store.get_item(&scope, kind, id).await?))
+}
+
+pub async fn create_item(
+    state: AppState,
+    kind: ResourceKind,
+    scope: WorkspaceScope,
+    req: ItemInput,
+) -> ApiResult<(StatusCode, Json<Item>)> {
+    let fields = item_fields(kind, &req)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(state.store.create_item(&scope, kind, fields).await?),
+    ))
+}
+
+pub async fn update_item(
+    state: AppState,
+    kind: ResourceKind,
+    scope: WorkspaceScope,
+    id: ItemId,
+    headers: HeaderMap,
+    req: ItemInput,
+) -> ApiResult<Json<Item>> {
+    let fields = item_fields(kind, &req)?;
+    let version = required_version(&headers, req.version)?;
+    Ok(Json(
+        state
+            .store
+            .update_item(&scope, kind, id, version, fields)
+            .await?,
+    ))
+}
+
+pub async fn delete_item(
+    state: AppState,
+    kind: ResourceKind,
+    scope: WorkspaceScope,
+    id: ItemId,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
+    let version = expected_version(&headers, None)?;
+    state.store.delete_item(&scope, kind, id, version).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn duplicate_item(
+    state: AppState,
+    kind: ResourceKind,
+    scope: WorkspaceScope,
+    id: ItemId,
+) -> ApiResult<(StatusCode, Json<Item>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(state.store.duplicate_item(&scope, kind, id).await?),
+    ))
+}
+
+// ---- credentials ----------------------------------------------------------------------
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialInput {
+    pub name: String,
+    pub description: Option<String>,
+    /// The credential's type, e.g. `openAIApi`.
+    pub credential_name: Option<String>,
+    /// Secret fields; every value is encrypted and never returned. Optional on update
+    /// (absent keeps the stored secret).
+    #[schema(value_type = Option<Object>)]
+    pub data: Option<Value>,
+    pub version: Option<i64>,
+}
+
+fn credential_name(v: Option<&str>) -> Result<String, DomainError> {
+    match v {
+        Some(n) => rules::display_name("credentialName", n),
+        None => Err(DomainError::invalid("credentialName", "is required")),
+    }
+}
+
+fn seal(state: &AppState, id: ItemId, data: &Value) -> Result<CredentialSecret, DomainError> {
+    let data_keys = rules::credential_data(data)?;
+    let plain = serde_json::to_vec(data).map_err(DomainError::internal)?;
+    if plain.len() > rules::MAX_DATA_BYTES {
+        return Err(DomainError::invalid("data", "must be at most 1 MiB"));
+    }
+    Ok(CredentialSecret {
+        data_keys,
+        sealed: state.secret_box.seal(id, &plain)?,
+    })
+}
+
+pub async fn list_credentials(
+    state: AppState,
+    scope: WorkspaceScope,
+    q: ListParams,
+) -> ApiResult<Json<List<Credential>>> {
+    Ok(Json(
+        state
+            .store
+            .list_credentials(&scope, q.page()?)
+            .await?
+            .into(),
+    ))
+}
+
+pub async fn get_credential(
+    state: AppState,
+    scope: WorkspaceScope,
+    id: ItemId,
+) -> ApiResult<Json<Credential>> {
+    Ok(Json(state.store.get_credential(&scope, id).await?))
+}
+
+pub async fn create_credential(
+    state: AppState,
+    scope: WorkspaceScope,
+    req: CredentialInput,
+) -> ApiResult<(StatusCode, Json<Credential>)> {
+    let fields = CredentialFields {
+        name: rules::item_name(&req.name)?,
+        description: rules::description(req.description.as_deref())?,
+        credential_name: credential_name(req.credential_name.as_deref())?,
+    };
+    let data = req
+        .data
+        .as_ref()
+        .ok_or_else(|| DomainError::invalid("data", "is required"))?;
+    let id = ItemId::new();
+    let secret = seal(&state, id, data)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            state
+                .store
+                .create_credential(&scope, id, fields, secret)
+                .await?,
+        ),
+    ))
+}
+
+pub async fn update_credential(
+    state: AppState,
+    scope: WorkspaceScope,
+    id: ItemId,
+    headers: HeaderMap,
+    req: CredentialInput,
+) -> ApiResult<Json<Credential>> {
+    let current = state.store.get_credential(&scope, id).await?;
+    let fields = CredentialFields {
+        name: rules::item_name(&req.name)?,
+        description: rules::description(req.description.as_deref())?,
+        credential_name: match req.credential_name.as_deref() {
+            Some(n) => rules::display_name("credentialName", n)?,
+            None => current.credential_name,
+        },
+    };
+    let version = required_version(&headers, req.version)?;
+    let secret = req.data.as_ref().map(|d| seal(&state, id, d)).transpose()?;
+    Ok(Json(
+        state
+            .store
+            .update_credential(&scope, id, version, fields, secret)
+            .await?,
+    ))
+}
+
+pub async fn delete_credential(
+    state: AppState,
+    scope: WorkspaceScope,
+    id: ItemId,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
+    let version = expected_version(&headers, None)?;
+    state.store.delete_credential(&scope, id, version).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- API keys ---------------------------------------------------------------------------
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyInput {
+    pub name: String,
+    pub description: Option<String>,
+    /// A subset of your own permissions in the workspace; never `workspace:*`.
+    pub permissions: Vec<String>,
+    pub expires_at: Option<Timestamp>,
+    pub version: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ApiKeyCreated {
+    #[serde(flatten)]
+    pub api_key: ApiKey,
+    /// The key itself: shown this once, never again.
+    pub key: String,
+}
+
+fn api_key_fields(scope: &WorkspaceScope, req: &ApiKeyInput) -> Result<ApiKeyFields, DomainError> {
+    let perms = PermissionSet::parse(req.permissions.iter().map(String::as_str))
+        .map_err(|e| DomainError::invalid("permissions", e.to_string()))?
+        .with_implied_views();
+    if perms.is_empty() {
+        return Err(DomainError::invalid(
+            "permissions",
+            "must hold at least one permission",
+        ));
+    }
+    if let Some(p) = perms.iter().find(|p| p.resource == Resource::Workspace) {
+        return Err(DomainError::invalid(
+            "permissions",
+            format!("{p}: API keys cannot manage workspaces"),
+        ));
+    }
+    if let Some(p) = perms.missing_from(scope.permissions()).first() {
+        return Err(DomainError::invalid(
+            "permissions",
+            format!("{p}: you cannot give a key a permission you lack"),
+        ));
+    }
+    if req.expires_at.is_some_and(|t| t <= Timestamp::now()) {
+        return Err(DomainError::invalid("expiresAt", "must be in the future"));
+    }
+    Ok(ApiKeyFields {
+        name: rules::item_name(&req.name)?,
+        description: rules::description(req.description.as_deref())?,
+        permissions: perms,
+        expires_at: req.expires_at,
+    })
+}
+
+pub async fn list_api_keys(
+    state: AppState,
+    scope: WorkspaceScope,
+    q: ListParams,
+) -> ApiResult<Json<List<ApiKey>>> {
+    Ok(Json(
+        state.store.list_api_keys(&scope, q.page()?).await?.into(),
+    ))
+}
+
+pub async fn get_api_key(
+    state: AppState,
+    scope: WorkspaceScope,
+    id: ItemId,
+) -> ApiResult<Json<ApiKey>> {
+    Ok(Json(state.store.get_api_key(&scope, id).await?))
+}
+
+pub async fn create_api_key(
+    state: AppState,
+    scope: WorkspaceScope,
+    req: ApiKeyInput,
+) -> ApiResult<(StatusCode, Json<ApiKeyCreated>)> {
+    let fields = api_key_fields(&scope, &req)?;
+    let (key, prefix, hash) = new_api_key();
+    let api_key = state
+        .store
+        .create_api_key(&scope, fields, &prefix, &hash)
+        .await?;
+    Ok((StatusCode::CREATED, Json(ApiKeyCreated { api_key, key })))
+}
+
+pub async fn update_api_key(
+    state: AppState,
+    scope: WorkspaceScope,
+    id: ItemId,
+    headers: HeaderMap,
+    req: ApiKeyInput,
+) -> ApiResult<Json<ApiKey>> {
+    let fields = api_key_fields(&scope, &req)?;
+    let version = required_version(&headers, req.version)?;
+    Ok(Json(
+        state
+            .store
+            .update_api_key(&scope, id, version, fields)
+            .await?,
+    ))
+}
+
+pub async fn delete_api_key(
+    state: AppState,
+    scope: WorkspaceScope,
+    id: ItemId,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
+    let version = expected_version(&headers, None)?;
+    state.store.delete_api_key(&scope, id, version).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

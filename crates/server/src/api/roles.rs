@@ -1,0 +1,110 @@
+//! Roles and the permission catalogue (rule 8, SPEC §3).
+
+use super::List;
+use crate::auth::{Admin, Caller};
+use crate::error::ApiResult;
+use crate::extract::{ApiJson, Id};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use flowspace_core::ids::RoleId;
+use flowspace_core::model::Role;
+use flowspace_core::permissions::{PermissionSet, Resource};
+use flowspace_core::{DomainError, rules};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Serialize, ToSchema)]
+pub struct CatalogueEntry {
+    pub resource: &'static str,
+    pub actions: Vec<&'static str>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Catalogue {
+    /// Each resource with its actions, in catalogue order.
+    pub resources: Vec<CatalogueEntry>,
+    /// Every permission as `resource:action`.
+    pub permissions: Vec<String>,
+}
+
+pub async fn permissions() -> Json<Catalogue> {
+    Json(Catalogue {
+        resources: Resource::ALL
+            .iter()
+            .map(|r| CatalogueEntry {
+                resource: r.as_str(),
+                actions: r.actions().iter().map(|a| a.as_str()).collect(),
+            })
+            .collect(),
+        permissions: PermissionSet::all().to_strings(),
+    })
+}
+
+pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<List<Role>>> {
+    Ok(Json(List::all(
+        state.store.list_roles(caller.facts.organization).await?,
+    )))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Id(id): Id<RoleId>,
+) -> ApiResult<Json<Role>> {
+    Ok(Json(state.store.role(caller.facts.organization, id).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RoleInput {
+    pub name: String,
+    pub description: Option<String>,
+    /// Catalogue entries; every `:create/:update/...` also grants the resource's `:view`.
+    pub permissions: Vec<String>,
+}
+
+fn validate(req: &RoleInput) -> Result<(String, Option<String>, PermissionSet), DomainError> {
+    let name = rules::display_name("name", &req.name)?;
+    let description = rules::description(req.description.as_deref())?;
+    let perms = PermissionSet::parse(req.permissions.iter().map(String::as_str))
+        .map_err(|e| DomainError::invalid("permissions", e.to_string()))?;
+    Ok((name, description, perms.with_implied_views()))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    ApiJson(req): ApiJson<RoleInput>,
+) -> ApiResult<(StatusCode, Json<Role>)> {
+    let (name, description, perms) = validate(&req)?;
+    let role = state
+        .store
+        .create_role(&admin, &name, description.as_deref(), perms)
+        .await?;
+    Ok((StatusCode::CREATED, Json(role)))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Id(id): Id<RoleId>,
+    ApiJson(req): ApiJson<RoleInput>,
+) -> ApiResult<Json<Role>> {
+    let (name, description, perms) = validate(&req)?;
+    Ok(Json(
+        state
+            .store
+            .update_role(&admin, id, &name, description.as_deref(), perms)
+            .await?,
+    ))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Id(id): Id<RoleId>,
+) -> ApiResult<StatusCode> {
+    state.store.delete_role(&admin, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,442 @@
+//! Sign-in and sessions (rule 15, SPEC: Session): login, refresh with rotation and reuse
+//! detection, logout, the caller's profile, and switching the active workspace.
+
+use crate::auth::{ACCESS_COOKIE, CSRF_COOKIE, Caller, REFRESH_COOKIE};
+use crate::crypto::random_token;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, parse_json};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use cookie::{Cookie, SameSite};
+use flowspace_core::authz::Actor;
+use flowspace_core::ids::WorkspaceId;
+use flowspace_core::model::{Organization, User, UserStatus, WorkspaceRole};
+use flowspace_core::time::Timestamp;
+use flowspace_store::{RefreshOutcome, StoredRefresh};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use utoipa::ToSchema;
+
+/// Where a request comes from: the socket's address (or `X-Forwarded-For` with TRUST_PROXY)
+/// and the user agent.
+#[derive(Clone, Debug, Default)]
+pub struct ClientInfo {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl FromRequestParts<AppState> for ClientInfo {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let socket = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        let forwarded = state
+            .config
+            .trust_proxy
+            .then(|| parts.headers.get("x-forwarded-for"))
+            .flatten()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(512).collect());
+        Ok(ClientInfo {
+            ip: forwarded.or(socket),
+            user_agent,
+        })
+    }
+}
+
+/// Tokens of a new or refreshed session.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    pub token_type: &'static str,
+    /// For the dashboard: send it in `X-CSRF-Token` with cookie-authenticated writes.
+    pub csrf_token: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginResponse {
+    #[serde(flatten)]
+    pub tokens: TokenPair,
+    pub user: User,
+}
+
+/// A login's answer: the JSON body plus the dashboard's cookies.
+pub struct SignedIn {
+    body: LoginResponse,
+    cookies: Vec<String>,
+}
+
+impl IntoResponse for SignedIn {
+    fn into_response(self) -> Response {
+        let mut res = Json(self.body).into_response();
+        for c in self.cookies {
+            if let Ok(v) = HeaderValue::from_str(&c) {
+                res.headers_mut().append(header::SET_COOKIE, v);
+            }
+        }
+        res
+    }
+}
+
+fn cookies(state: &AppState, tokens: &TokenPair) -> Vec<String> {
+    let secure = state.config.secure_cookies();
+    let access_age = tokens.expires_in;
+    let refresh_age = i64::from(state.config.jwt_refresh_token_expiry_in_minutes) * 60;
+    let make = |name: &'static str, value: &str, http_only: bool, age: i64| {
+        Cookie::build((name, value.to_string()))
+            .path("/")
+            .http_only(http_only)
+            .secure(secure)
+            .same_site(SameSite::Lax)
+            .max_age(cookie::time::Duration::seconds(age))
+            .build()
+            .to_string()
+    };
+    vec![
+        make(ACCESS_COOKIE, &tokens.access_token, true, access_age),
+        make(REFRESH_COOKIE, &tokens.refresh_token, true, refresh_age),
+        make(CSRF_COOKIE, &tokens.csrf_token, false, refresh_age),
+    ]
+}
+
+fn clear_cookies(state: &AppState) -> Vec<String> {
+    [ACCESS_COOKIE, REFRESH_COOKIE, CSRF_COOKIE]
+        .into_iter()
+        .map(|name| {
+            Cookie::build((name, ""))
+                .path("/")
+                .secure(state.config.secure_cookies())
+                .same_site(SameSite::Lax)
+                .max_age(cookie::time::Duration::ZERO)
+                .build()
+                .to_string()
+        })
+        .collect()
+}
+
+fn new_refresh(state: &AppState) -> (String, StoredRefresh) {
+    let token = random_token();
+    let ttl = i64::from(state.config.jwt_refresh_token_expiry_in_minutes) * 60;
+    let stored = StoredRefresh {
+        hash: state.token_hash("refresh", &token),
+        expires_at: Timestamp::now().plus_seconds(ttl),
+    };
+    (token, stored)
+}
+
+fn pair(
+    state: &AppState,
+    user: &User,
+    session: flowspace_core::ids::SessionId,
+    refresh: String,
+) -> ApiResult<TokenPair> {
+    let access_token = state
+        .tokens
+        .issue(user.id, session, Timestamp::now().unix_seconds())
+        .map_err(|e| ApiError::from(flowspace_core::DomainError::Internal(e)))?;
+    Ok(TokenPair {
+        access_token,
+        refresh_token: refresh,
+        expires_in: state.tokens.ttl_seconds,
+        token_type: "Bearer",
+        csrf_token: state.csrf_token(session),
+    })
+}
+
+/// Opens a session for `user`, landing in `workspace` (or their last or first workspace).
+pub async fn start_session(
+    state: &AppState,
+    user: &User,
+    workspace: Option<WorkspaceId>,
+    client: &ClientInfo,
+) -> ApiResult<SignedIn> {
+    let (refresh, stored) = new_refresh(state);
+    let session = state
+        .store
+        .create_session(
+            user.id,
+            workspace,
+            client.ip.as_deref(),
+            client.user_agent.as_deref(),
+            &stored,
+        )
+        .await?;
+    if let Some(ws) = workspace {
+        state.store.set_last_workspace(user.id, ws).await?;
+    }
+    state.store.record_login(user.id).await?;
+    let tokens = pair(state, user, session, refresh)?;
+    let cookies = cookies(state, &tokens);
+    Ok(SignedIn {
+        body: LoginResponse {
+            tokens,
+            user: user.clone(),
+        },
+        cookies,
+    })
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+fn bad_credentials() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+        "invalid email or password",
+    )
+}
+
+/// Rule 15: an unknown email and a wrong password answer alike, after the same work.
+pub async fn login(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> ApiResult<SignedIn> {
+    if req.password.len() > 4096 {
+        return Err(bad_credentials());
+    }
+    let record = state.store.find_login(&req.email).await?;
+    let Some(record) =
+        record.filter(|r| r.password_hash.is_some() && r.user.status != UserStatus::Invited)
+    else {
+        state.passwords.verify_dummy(&req.password).await?;
+        return Err(bad_credentials());
+    };
+    let hash = record.password_hash.as_deref().unwrap_or_default();
+    let verified = state.passwords.verify(&req.password, hash).await?;
+    if !verified.ok {
+        return Err(bad_credentials());
+    }
+    if record.user.status == UserStatus::Disabled {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "account_disabled",
+            "this account is disabled",
+        ));
+    }
+    if verified.needs_rehash {
+        let upgraded = state.passwords.hash(&req.password).await?;
+        state
+            .store
+            .set_password_hash(record.user.id, &upgraded)
+            .await?;
+    }
+    start_session(&state, &record.user, record.last_workspace_id, &client).await
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RefreshRequest {
+    pub refresh_token: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RefreshResponse {
+    #[serde(flatten)]
+    pub tokens: TokenPair,
+}
+
+/// Spends the refresh token (body or cookie) for a new pair. A spent token presented again
+/// revokes the whole session.
+pub async fn refresh(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let from_body = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        parse_json::<RefreshRequest>(&body)?.refresh_token
+    };
+    let token = from_body
+        .or_else(|| crate::auth::cookie(&headers, REFRESH_COOKIE))
+        .ok_or_else(|| {
+            ApiError::from(flowspace_core::DomainError::invalid(
+                "refreshToken",
+                "is required",
+            ))
+        })?;
+    let (next, stored) = new_refresh(&state);
+    let outcome = state
+        .store
+        .rotate_refresh(&state.token_hash("refresh", &token), &stored)
+        .await?;
+    match outcome {
+        RefreshOutcome::Rotated { session, user } => {
+            let user = state.store.user(user).await?;
+            if user.status != UserStatus::Active {
+                state.store.revoke_session(session).await?;
+                return Err(ApiError::unauthorized(
+                    "the session has ended: sign in again",
+                ));
+            }
+            let tokens = pair(&state, &user, session, next)?;
+            let cookies = cookies(&state, &tokens);
+            let mut res = Json(RefreshResponse { tokens }).into_response();
+            for c in cookies {
+                if let Ok(v) = HeaderValue::from_str(&c) {
+                    res.headers_mut().append(header::SET_COOKIE, v);
+                }
+            }
+            Ok(res)
+        }
+        RefreshOutcome::Reused { .. } => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "refresh_token_reused",
+            "this refresh token was already used: the session has been ended, sign in again",
+        )),
+        RefreshOutcome::Invalid => Err(ApiError::unauthorized(
+            "the refresh token is invalid or expired",
+        )),
+    }
+}
+
+/// Ends the session: its refresh token stops working and its access tokens are refused.
+pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+    if let Some(s) = caller.session {
+        state.store.revoke_session(s).await?;
+    }
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    for c in clear_cookies(&state) {
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    Ok(res)
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActiveWorkspace {
+    pub id: WorkspaceId,
+    pub name: String,
+    pub role: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Me {
+    pub user: User,
+    pub is_account_admin: bool,
+    pub organization: Organization,
+    pub active_workspace: Option<ActiveWorkspace>,
+    pub assigned_workspaces: Vec<WorkspaceRole>,
+    /// The caller's permissions in the active workspace.
+    pub permissions: Vec<String>,
+}
+
+async fn me_for(state: &AppState, caller: &Caller) -> ApiResult<Me> {
+    let Actor::User(user_id) = caller.facts.actor else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "API keys have no profile",
+        ));
+    };
+    let user = state.store.user(user_id).await?;
+    let organization = state.store.organization(caller.facts.organization).await?;
+    let assigned_workspaces = state.store.workspace_roles(user_id).await?;
+    let (active_workspace, permissions) = match &caller.facts.workspace {
+        Some(ws) => {
+            let name = match assigned_workspaces
+                .iter()
+                .find(|w| w.workspace_id == ws.workspace)
+            {
+                Some(w) => w.workspace_name.clone(),
+                None => state
+                    .store
+                    .list_workspaces(
+                        caller.facts.organization,
+                        user_id,
+                        caller.facts.is_account_admin,
+                    )
+                    .await?
+                    .into_iter()
+                    .find(|w| w.id == ws.workspace)
+                    .map(|w| w.name)
+                    .unwrap_or_default(),
+            };
+            (
+                Some(ActiveWorkspace {
+                    id: ws.workspace,
+                    name,
+                    role: ws.role.clone(),
+                }),
+                ws.permissions.to_strings(),
+            )
+        }
+        None => (None, Vec::new()),
+    };
+    Ok(Me {
+        is_account_admin: caller.facts.is_account_admin,
+        user,
+        organization,
+        active_workspace,
+        assigned_workspaces,
+        permissions,
+    })
+}
+
+pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Me>> {
+    Ok(Json(me_for(&state, &caller).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SwitchRequest {
+    pub workspace_id: String,
+}
+
+/// Makes another workspace the session's active one; 404 unless the caller may act there.
+pub async fn switch_workspace(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<SwitchRequest>,
+) -> ApiResult<Json<Me>> {
+    let ws: WorkspaceId = req
+        .workspace_id
+        .trim()
+        .parse()
+        .map_err(|_| ApiError::not_found("workspace"))?;
+    let (Some(session), Actor::User(user)) = (caller.session, caller.facts.actor) else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "API keys cannot switch workspace",
+        ));
+    };
+    let facts = state
+        .store
+        .session_facts(session, user, Some(ws))
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("the session has ended: sign in again"))?;
+    state.store.set_active_workspace(session, user, ws).await?;
+    let caller = Caller {
+        facts: facts.caller,
+        session: Some(session),
+    };
+    Ok(Json(me_for(&state, &caller).await?))
+}

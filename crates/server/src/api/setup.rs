@@ -1,0 +1,70 @@
+//! First run (rule 1).
+
+use super::session::{SignedIn, start_session};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::ApiJson;
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use flowspace_core::{password, rules};
+use flowspace_store::SetupInput;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SetupStatus {
+    pub setup_required: bool,
+}
+
+pub async fn status(State(state): State<AppState>) -> ApiResult<Json<SetupStatus>> {
+    Ok(Json(SetupStatus {
+        setup_required: !state.setup_done().await?,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SetupRequest {
+    pub organization_name: String,
+    pub name: String,
+    pub email: String,
+    pub password: String,
+}
+
+/// Creates the organization, the Account Admin and the Default workspace, and signs in.
+pub async fn setup(
+    State(state): State<AppState>,
+    client: super::session::ClientInfo,
+    ApiJson(req): ApiJson<SetupRequest>,
+) -> ApiResult<Response> {
+    if state.setup_done().await? {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "setup_done",
+            "setup has already been done",
+        ));
+    }
+    let organization_name = rules::display_name("organizationName", &req.organization_name)?;
+    let name = rules::display_name("name", &req.name)?;
+    let email = rules::email(&req.email)?;
+    password::check(&req.password, Some(&email))?;
+    let password_hash = state.passwords.hash(&req.password).await?;
+    let done = state
+        .store
+        .setup(SetupInput {
+            organization_name,
+            name,
+            email,
+            password_hash,
+        })
+        .await?;
+    let user = state.store.user(done.user).await?;
+    let signed_in: SignedIn = start_session(&state, &user, Some(done.workspace), &client).await?;
+    let _ = state.setup_done().await;
+    let mut res = signed_in.into_response();
+    *res.status_mut() = StatusCode::CREATED;
+    Ok(res)
+}

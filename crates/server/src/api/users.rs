@@ -1,0 +1,95 @@
+//! The Account Admin's user management (rule 10).
+
+use super::List;
+use crate::auth::Admin;
+use crate::error::ApiResult;
+use crate::extract::{ApiJson, Id};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use flowspace_core::ids::UserId;
+use flowspace_core::model::{UserDetail, UserStatus};
+use flowspace_core::{password, rules};
+use flowspace_store::{NewUser, UserPatch};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+pub async fn list(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+) -> ApiResult<Json<List<UserDetail>>> {
+    Ok(Json(List::all(state.store.list_users(&admin).await?)))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Id(id): Id<UserId>,
+) -> ApiResult<Json<UserDetail>> {
+    Ok(Json(state.store.user_detail(&admin, id).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct CreateUser {
+    pub email: String,
+    pub name: String,
+    pub password: String,
+}
+
+/// Creates an active user with a password and no workspace.
+pub async fn create(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    ApiJson(req): ApiJson<CreateUser>,
+) -> ApiResult<(StatusCode, Json<UserDetail>)> {
+    let email = rules::email(&req.email)?;
+    let name = rules::display_name("name", &req.name)?;
+    password::check(&req.password, Some(&email))?;
+    let password_hash = state.passwords.hash(&req.password).await?;
+    let user = state
+        .store
+        .create_user(
+            &admin,
+            NewUser {
+                email,
+                name,
+                password_hash,
+            },
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(user)))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct PatchUser {
+    pub name: Option<String>,
+    /// `active` or `disabled`.
+    pub status: Option<UserStatus>,
+}
+
+pub async fn patch(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Id(id): Id<UserId>,
+    ApiJson(req): ApiJson<PatchUser>,
+) -> ApiResult<Json<UserDetail>> {
+    let patch = UserPatch {
+        name: req
+            .name
+            .as_deref()
+            .map(|n| rules::display_name("name", n))
+            .transpose()?,
+        status: req.status,
+    };
+    Ok(Json(state.store.patch_user(&admin, id, patch).await?))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Id(id): Id<UserId>,
+) -> ApiResult<StatusCode> {
+    state.store.delete_user(&admin, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

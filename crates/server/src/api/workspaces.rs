@@ -1,0 +1,160 @@
+//! Workspaces and memberships (rules 5, 6, 7).
+
+use super::{List, UserIdInput};
+use crate::auth::{Admin, Caller, Scope};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, Id};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use flowspace_core::authz::Actor;
+use flowspace_core::ids::{UserId, WorkspaceId};
+use flowspace_core::model::{Member, Workspace};
+use flowspace_core::rules;
+use flowspace_store::{NewWorkspace, WorkspacePatch};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<List<Workspace>>> {
+    let Actor::User(user) = caller.facts.actor else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "API keys cannot list workspaces",
+        ));
+    };
+    let items = state
+        .store
+        .list_workspaces(
+            caller.facts.organization,
+            user,
+            caller.facts.is_account_admin,
+        )
+        .await?;
+    Ok(Json(List::all(items)))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct CreateWorkspace {
+    pub name: String,
+    pub description: Option<String>,
+    pub color: Option<String>,
+    pub icon: Option<String>,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    ApiJson(req): ApiJson<CreateWorkspace>,
+) -> ApiResult<(StatusCode, Json<Workspace>)> {
+    let new = NewWorkspace {
+        name: rules::workspace_name(&req.name)?,
+        description: rules::description(req.description.as_deref())?,
+        color: rules::color(req.color.as_deref())?,
+        icon: rules::icon(req.icon.as_deref())?,
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(state.store.create_workspace(&admin, new).await?),
+    ))
+}
+
+pub async fn get(State(state): State<AppState>, Scope(scope): Scope) -> ApiResult<Json<Workspace>> {
+    Ok(Json(state.store.workspace(&scope).await?))
+}
+
+/// A field that may be absent (unchanged), null (cleared) or a value.
+fn nullable<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct UpdateWorkspace {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub color: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub icon: Option<Option<String>>,
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Scope(scope): Scope,
+    ApiJson(req): ApiJson<UpdateWorkspace>,
+) -> ApiResult<Json<Workspace>> {
+    let patch = WorkspacePatch {
+        name: req.name.as_deref().map(rules::workspace_name).transpose()?,
+        description: req
+            .description
+            .map(|d| rules::description(d.as_deref()))
+            .transpose()?,
+        color: req.color.map(|c| rules::color(c.as_deref())).transpose()?,
+        icon: req.icon.map(|i| rules::icon(i.as_deref())).transpose()?,
+    };
+    Ok(Json(state.store.update_workspace(&scope, patch).await?))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Id(id): Id<WorkspaceId>,
+) -> ApiResult<StatusCode> {
+    state.store.delete_workspace(&admin, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn members(
+    State(state): State<AppState>,
+    Scope(scope): Scope,
+) -> ApiResult<Json<List<Member>>> {
+    Ok(Json(List::all(state.store.members(&scope).await?)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AddUser {
+    pub user_id: String,
+    /// A role id, or a role's name such as `Viewer`.
+    pub role: String,
+}
+
+fn user_id(raw: &str) -> ApiResult<UserId> {
+    raw.trim().parse().map_err(|_| ApiError::not_found("user"))
+}
+
+/// Adds a member, or changes the role of an existing one. Nobody grants a role holding a
+/// permission they lack themselves.
+pub async fn add_user(
+    State(state): State<AppState>,
+    Scope(scope): Scope,
+    ApiJson(req): ApiJson<AddUser>,
+) -> ApiResult<Json<Member>> {
+    let user = user_id(&req.user_id)?;
+    let role = state
+        .store
+        .resolve_role(scope.organization(), &req.role)
+        .await?;
+    scope.require_all(role.permissions)?;
+    Ok(Json(state.store.add_member(&scope, user, role.id).await?))
+}
+
+pub async fn remove_user(
+    State(state): State<AppState>,
+    Scope(scope): Scope,
+    ApiJson(req): ApiJson<UserIdInput>,
+) -> ApiResult<StatusCode> {
+    state
+        .store
+        .remove_member(&scope, user_id(&req.user_id)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,117 @@
+//! Configuration: one typed struct, every setting of SPEC §5 read from a flag or the
+//! environment (a `.env` file in the working directory is loaded first), with defaults that
+//! make `flowspace serve` work on a fresh machine.
+
+use clap::Args;
+use secrecy::SecretString;
+use std::path::PathBuf;
+
+#[derive(Args, Clone, Debug)]
+pub struct Config {
+    /// Port to listen on.
+    #[arg(long, env = "PORT", default_value_t = 3000)]
+    pub port: u16,
+    /// Address to listen on.
+    #[arg(long, env = "HOST", default_value = "127.0.0.1")]
+    pub host: String,
+    /// Directory for the SQLite database and the generated secrets.
+    #[arg(long, env = "DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// `postgres://...` for PostgreSQL; default: SQLite at DATA_DIR/flowspace.db.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Largest number of database connections per replica.
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
+    pub database_max_connections: u32,
+    /// Public URL of this server, for links in emails; https makes cookies Secure.
+    #[arg(long, env = "APP_URL", default_value = "http://localhost:3000")]
+    pub app_url: String,
+    /// Secret signing access tokens (HS256). Generated into DATA_DIR when unset.
+    #[arg(long, env = "JWT_AUTH_TOKEN_SECRET", hide_env_values = true)]
+    pub jwt_auth_token_secret: Option<SecretString>,
+    /// Secret keying the CSRF tokens bound to a session. Generated into DATA_DIR when unset.
+    #[arg(long, env = "JWT_REFRESH_TOKEN_SECRET", hide_env_values = true)]
+    pub jwt_refresh_token_secret: Option<SecretString>,
+    /// `iss` of access tokens.
+    #[arg(long, env = "JWT_ISSUER", default_value = "flowspace")]
+    pub jwt_issuer: String,
+    /// `aud` of access tokens.
+    #[arg(long, env = "JWT_AUDIENCE", default_value = "flowspace")]
+    pub jwt_audience: String,
+    /// Lifetime of an access token.
+    #[arg(long, env = "JWT_TOKEN_EXPIRY_IN_MINUTES", default_value_t = 15)]
+    pub jwt_token_expiry_in_minutes: u32,
+    /// Lifetime of a refresh token (each refresh issues a new one).
+    #[arg(
+        long,
+        env = "JWT_REFRESH_TOKEN_EXPIRY_IN_MINUTES",
+        default_value_t = 43200
+    )]
+    pub jwt_refresh_token_expiry_in_minutes: u32,
+    /// Lifetime of a password-reset token.
+    #[arg(
+        long,
+        env = "PASSWORD_RESET_TOKEN_EXPIRY_IN_MINS",
+        default_value_t = 15
+    )]
+    pub password_reset_token_expiry_in_mins: u32,
+    /// bcrypt cost of legacy hashes (they are verified whatever their cost and upgraded to
+    /// Argon2id at the next login).
+    #[arg(long, env = "PASSWORD_SALT_HASH_ROUNDS", default_value_t = 10)]
+    pub password_salt_hash_rounds: u32,
+    /// Secret keying the HMAC under which refresh, invitation and reset tokens are stored.
+    #[arg(long, env = "TOKEN_HASH_SECRET", hide_env_values = true)]
+    pub token_hash_secret: Option<SecretString>,
+    /// Lifetime of an invitation link.
+    #[arg(long, env = "INVITE_TOKEN_EXPIRY_IN_HOURS", default_value_t = 72)]
+    pub invite_token_expiry_in_hours: u32,
+    /// SMTP server for invitation and reset emails; without it links are shown instead.
+    #[arg(long, env = "SMTP_HOST")]
+    pub smtp_host: Option<String>,
+    #[arg(long, env = "SMTP_PORT")]
+    pub smtp_port: Option<u16>,
+    #[arg(long, env = "SMTP_USER")]
+    pub smtp_user: Option<String>,
+    #[arg(long, env = "SMTP_PASSWORD", hide_env_values = true)]
+    pub smtp_password: Option<SecretString>,
+    /// `true`/`tls` for implicit TLS, `starttls`, or `false`/`none` for plain SMTP.
+    #[arg(long, env = "SMTP_SECURE")]
+    pub smtp_secure: Option<String>,
+    /// From address of emails.
+    #[arg(long, env = "SENDER_EMAIL")]
+    pub sender_email: Option<String>,
+    /// AES-256-GCM key for credentials: 32 bytes as base64 or 64 hex digits. Generated into
+    /// DATA_DIR when unset.
+    #[arg(long, env = "FLOWSPACE_ENCRYPTION_KEY", hide_env_values = true)]
+    pub flowspace_encryption_key: Option<SecretString>,
+    /// Take the client IP from X-Forwarded-For (only behind a proxy you control).
+    #[arg(long, env = "TRUST_PROXY", default_value_t = false)]
+    pub trust_proxy: bool,
+    /// Argon2id memory cost in KiB (OWASP: 19456).
+    #[arg(long, env = "ARGON2_MEMORY_KIB", default_value_t = 19456)]
+    pub argon2_memory_kib: u32,
+    /// Argon2id iterations (OWASP: 2).
+    #[arg(long, env = "ARGON2_ITERATIONS", default_value_t = 2)]
+    pub argon2_iterations: u32,
+    /// Password hashes allowed to wait for a worker before logins answer 503.
+    #[arg(long, env = "PASSWORD_HASH_QUEUE", default_value_t = 64)]
+    pub password_hash_queue: usize,
+    /// `text` or `json` logs.
+    #[arg(long, env = "LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+}
+
+impl Config {
+    /// The database URL: the configured one, or SQLite in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(u) if !u.trim().is_empty() => u.trim().to_string(),
+            _ => format!("sqlite://{}", self.data_dir.join("flowspace.db").display()),
+        }
+    }
+
+    /// Cookies carry `Secure` when the public URL is https.
+    pub fn secure_cookies(&self) -> bool {
+        self.app_url.starts_with("https://")
+    }
+}

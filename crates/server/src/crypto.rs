@@ -1,0 +1,282 @@
+//! Cryptography, each piece from a well-kept crate: Argon2id password hashes (`argon2`, with
+//! `bcrypt` for legacy hashes), HMAC-SHA256 for stored tokens (`hmac`), AES-256-GCM for
+//! credential secrets (`aes-gcm`), SHA-256 for API keys (`sha2`).
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use argon2::password_hash::rand_core::OsRng as HashRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use flowspace_core::ids::ItemId;
+use flowspace_core::model::SealedSecret;
+use flowspace_core::{DomainError, DomainResult};
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tokio::sync::{OnceCell, Semaphore};
+
+/// 32 random bytes, URL-safe base64: refresh, invitation and reset tokens.
+pub fn random_token() -> String {
+    let mut b = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    URL_SAFE_NO_PAD.encode(b)
+}
+
+/// HMAC-SHA256 under a server secret, with a purpose label so that a token of one kind can
+/// never stand for another.
+pub fn hmac(secret: &[u8], purpose: &str, value: &[u8]) -> Vec<u8> {
+    // HMAC accepts keys of any length; the error branch cannot happen.
+    let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(secret) {
+        Ok(m) => m,
+        Err(_) => return Vec::new(),
+    };
+    mac.update(purpose.as_bytes());
+    mac.update(&[0]);
+    mac.update(value);
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// The public prefix of every API key, which is how a bearer token is told to be one.
+pub const API_KEY_PREFIX: &str = "fsk_";
+
+/// A new API key: the key (shown once), its public prefix, and the SHA-256 stored in its place.
+pub fn new_api_key() -> (String, String, Vec<u8>) {
+    let key = format!("{API_KEY_PREFIX}{}", random_token());
+    let prefix = key.chars().take(API_KEY_PREFIX.len() + 8).collect();
+    let hash = api_key_hash(&key);
+    (key, prefix, hash)
+}
+
+/// A key has full entropy, so one SHA-256 is enough (no slow hash on every request).
+pub fn api_key_hash(key: &str) -> Vec<u8> {
+    Sha256::digest(key.as_bytes()).to_vec()
+}
+
+/// Encrypts credential secrets with AES-256-GCM: a fresh random nonce per write, the
+/// credential id as associated data (a ciphertext moved to another row does not decrypt).
+pub struct SecretBox {
+    cipher: Aes256Gcm,
+    key_id: String,
+}
+
+impl SecretBox {
+    pub fn new(key: &[u8; 32]) -> Self {
+        let key_id = hex(&Sha256::digest(key)[..4]);
+        Self {
+            cipher: Aes256Gcm::new(key.into()),
+            key_id,
+        }
+    }
+
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    pub fn seal(&self, id: ItemId, plaintext: &[u8]) -> DomainResult<SealedSecret> {
+        let mut nonce = [0u8; 12];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let ciphertext = self
+            .cipher
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: id.0.as_bytes(),
+                },
+            )
+            .map_err(|_| DomainError::Internal("encryption failed".into()))?;
+        Ok(SealedSecret {
+            ciphertext,
+            nonce: nonce.to_vec(),
+            key_id: self.key_id.clone(),
+        })
+    }
+
+    pub fn open(&self, id: ItemId, sealed: &SealedSecret) -> DomainResult<Vec<u8>> {
+        if sealed.key_id != self.key_id || sealed.nonce.len() != 12 {
+            return Err(DomainError::Internal(format!(
+                "credential sealed with key {} cannot be opened with key {}",
+                sealed.key_id, self.key_id
+            )));
+        }
+        self.cipher
+            .decrypt(
+                Nonce::from_slice(&sealed.nonce),
+                Payload {
+                    msg: &sealed.ciphertext,
+                    aad: id.0.as_bytes(),
+                },
+            )
+            .map_err(|_| DomainError::Internal("credential does not decrypt".into()))
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The outcome of checking a password.
+pub struct Verified {
+    pub ok: bool,
+    /// The stored hash is legacy (bcrypt) or weaker than the current parameters.
+    pub needs_rehash: bool,
+}
+
+/// Password hashing off the async workers: at most one hash per core at a time, and a
+/// bounded queue in front; beyond it callers get `Busy` (503 with Retry-After) rather than
+/// piling up.
+pub struct Passwords {
+    params: Params,
+    workers: Arc<Semaphore>,
+    waiting: AtomicUsize,
+    max_waiting: usize,
+    dummy: OnceCell<String>,
+}
+
+impl Passwords {
+    pub fn new(memory_kib: u32, iterations: u32, max_waiting: usize) -> Result<Self, String> {
+        let params = Params::new(memory_kib, iterations, 1, None)
+            .map_err(|e| format!("argon2 parameters: {e}"))?;
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        Ok(Self {
+            params,
+            workers: Arc::new(Semaphore::new(cores)),
+            waiting: AtomicUsize::new(0),
+            max_waiting,
+            dummy: OnceCell::new(),
+        })
+    }
+
+    fn argon2(&self) -> Argon2<'static> {
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone())
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> DomainResult<T> {
+        let queued = self.waiting.fetch_add(1, Ordering::SeqCst);
+        if queued >= self.max_waiting {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(DomainError::Busy(
+                "too many sign-ins at once; retry shortly",
+            ));
+        }
+        let permit = self.workers.clone().acquire_owned().await;
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        let permit = permit.map_err(DomainError::internal)?;
+        let out = tokio::task::spawn_blocking(move || {
+            let out = f();
+            drop(permit);
+            out
+        })
+        .await
+        .map_err(DomainError::internal)?;
+        Ok(out)
+    }
+
+    pub async fn hash(&self, password: &str) -> DomainResult<String> {
+        let argon = self.argon2();
+        let pw = password.to_string();
+        self.run(move || {
+            let salt = SaltString::generate(&mut HashRng);
+            argon
+                .hash_password(pw.as_bytes(), &salt)
+                .map(|h| h.to_string())
+                .map_err(DomainError::internal)
+        })
+        .await?
+    }
+
+    pub async fn verify(&self, password: &str, stored: &str) -> DomainResult<Verified> {
+        let argon = self.argon2();
+        let params = self.params.clone();
+        let pw = password.to_string();
+        let stored = stored.to_string();
+        self.run(move || {
+            if stored.starts_with("$2") {
+                let ok = bcrypt::verify(&pw, &stored).unwrap_or(false);
+                return Verified {
+                    ok,
+                    needs_rehash: ok,
+                };
+            }
+            let Ok(parsed) = PasswordHash::new(&stored) else {
+                return Verified {
+                    ok: false,
+                    needs_rehash: false,
+                };
+            };
+            let ok = argon.verify_password(pw.as_bytes(), &parsed).is_ok();
+            let weaker = Params::try_from(&parsed)
+                .map(|p| p.m_cost() < params.m_cost() || p.t_cost() < params.t_cost())
+                .unwrap_or(true);
+            Verified {
+                ok,
+                needs_rehash: ok && (weaker || parsed.algorithm.as_str() != "argon2id"),
+            }
+        })
+        .await
+    }
+
+    /// Spends the time of a real verification, so that an unknown email answers in the same
+    /// time class as a wrong password (rule 15).
+    pub async fn verify_dummy(&self, password: &str) -> DomainResult<()> {
+        let dummy = self
+            .dummy
+            .get_or_try_init(|| async { self.hash("flowspace-dummy-password").await })
+            .await?
+            .clone();
+        self.verify(password, &dummy).await.map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_secrets_are_bound_to_their_id_and_key() {
+        let b = SecretBox::new(&[3u8; 32]);
+        let id = ItemId::new();
+        let sealed = b.seal(id, b"s3cret").unwrap();
+        assert_ne!(sealed.ciphertext, b"s3cret");
+        assert_eq!(b.open(id, &sealed).unwrap(), b"s3cret");
+        assert!(
+            b.open(ItemId::new(), &sealed).is_err(),
+            "moved to another row"
+        );
+        let other = SecretBox::new(&[4u8; 32]);
+        assert!(other.open(id, &sealed).is_err(), "another key");
+        let again = b.seal(id, b"s3cret").unwrap();
+        assert_ne!(again.nonce, sealed.nonce, "fresh nonce per write");
+    }
+
+    #[tokio::test]
+    async fn passwords_hash_verify_and_upgrade_bcrypt() {
+        let p = Passwords::new(1024, 1, 8).unwrap();
+        let h = p.hash("correct horse").await.unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(p.verify("correct horse", &h).await.unwrap().ok);
+        assert!(!p.verify("wrong horse", &h).await.unwrap().ok);
+        let legacy = bcrypt::hash("old password", 4).unwrap();
+        let v = p.verify("old password", &legacy).await.unwrap();
+        assert!(v.ok && v.needs_rehash);
+        assert!(!p.verify("nope", &legacy).await.unwrap().ok);
+    }
+
+    #[test]
+    fn token_hmacs_depend_on_purpose_and_secret() {
+        assert_ne!(hmac(b"k", "refresh", b"t"), hmac(b"k", "invite", b"t"));
+        assert_ne!(hmac(b"k", "refresh", b"t"), hmac(b"j", "refresh", b"t"));
+        let (key, prefix, hash) = new_api_key();
+        assert!(key.starts_with(&prefix) && prefix.starts_with(API_KEY_PREFIX));
+        assert_eq!(api_key_hash(&key), hash);
+    }
+}

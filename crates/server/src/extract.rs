@@ -1,0 +1,143 @@
+//! Request extractors whose rejections are `ApiError`s (rule 14): malformed JSON is 400, a
+//! body of the wrong shape is 422 naming the field, an oversized body is 413, a malformed id
+//! in a path is 404 like any id that does not exist.
+
+use crate::error::ApiError;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use std::str::FromStr;
+
+/// A JSON body.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
+            let ct = ct.to_str().unwrap_or("");
+            let essence = ct.split(';').next().unwrap_or("").trim();
+            if !(essence.eq_ignore_ascii_case("application/json") || essence.ends_with("+json")) {
+                return Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "send the body as application/json",
+                ));
+            }
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| match e {
+            BytesRejection::FailedToBufferBody(ref inner)
+                if inner.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+            {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "the body is larger than 2 MiB",
+                )
+            }
+            other => ApiError::new(other.status(), "bad_request", other.body_text()),
+        })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::bad_request("a JSON body is required"));
+        }
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// Parses JSON, telling syntax errors (400) from shape errors (422 with the field's path).
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de);
+    if value.is_ok() {
+        de.end()
+            .map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))?;
+    }
+    value.map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                let field = if path == "." || path.is_empty() {
+                    "body".to_string()
+                } else {
+                    path
+                };
+                ApiError::from(flowspace_core::DomainError::invalid(
+                    field,
+                    strip_position(&inner.to_string()),
+                ))
+            }
+            _ => ApiError::bad_request(format!("malformed JSON: {inner}")),
+        }
+    })
+}
+
+fn strip_position(msg: &str) -> String {
+    match msg.find(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+/// The `{id}` of a path, parsed; anything unparsable is "not found".
+pub struct Id<T>(pub T);
+
+impl<S: Send + Sync, T: FromStr + Send> FromRequestParts<S> for Id<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::not_found("item"))?;
+        raw.parse().map(Id).map_err(|_| ApiError::not_found("item"))
+    }
+}
+
+/// Query parameters; a malformed one is 422 naming it.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(q)| ApiQuery(q))
+            .map_err(|e| {
+                ApiError::from(flowspace_core::DomainError::invalid("query", e.body_text()))
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::StatusCode;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        n: Option<u32>,
+    }
+
+    #[test]
+    fn json_errors_are_classified() {
+        assert!(parse_json::<Body>(br#"{"name": "a"}"#).is_ok());
+        let e = parse_json::<Body>(br#"{"name": "a""#).unwrap_err();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        let e = parse_json::<Body>(br#"{"name": 3}"#).unwrap_err();
+        assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(e.details["field"], "name");
+        let e = parse_json::<Body>(br#"{"n": 1}"#).unwrap_err();
+        assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let e = parse_json::<Body>(br#"{"name": "a", "n": -1}"#).unwrap_err();
+        assert_eq!(e.details["field"], "n");
+        let e = parse_json::<Body>(br#"{"name": "a"} trailing"#).unwrap_err();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+    }
+}

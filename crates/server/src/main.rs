@@ -1,0 +1,104 @@
+//! `flowspace`: the command line.
+
+use clap::{Parser, Subcommand};
+use flowspace_server::config::Config;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "flowspace",
+    version,
+    about = "Multi-tenant control plane for AI-flow platforms"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the HTTP server (API under /api/v1).
+    Serve(Config),
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+fn init_logs(format: &str) {
+    let filter =
+        EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: draining requests");
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Openapi => match flowspace_server::openapi_document().to_pretty_json() {
+            Ok(s) => {
+                println!("{s}");
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                std::process::ExitCode::FAILURE
+            }
+        },
+        Command::Serve(config) => {
+            init_logs(&config.log_format);
+            let addr = format!("{}:{}", config.host, config.port);
+            let state = match flowspace_server::build_state(config).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot start");
+                    return std::process::ExitCode::FAILURE;
+                }
+            };
+            let listener = match tokio::net::TcpListener::bind(&addr).await {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::error!(error = %e, %addr, "cannot listen");
+                    return std::process::ExitCode::FAILURE;
+                }
+            };
+            tracing::info!(%addr, backend = ?state.store.backend(), "flowspace listening");
+            let store = state.store.clone();
+            let result = flowspace_server::serve(listener, state, shutdown_signal()).await;
+            store.close().await;
+            match result {
+                Ok(()) => std::process::ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = %e, "server failed");
+                    std::process::ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,394 @@
+//! The route table: every route of the API, with the guard that authorizes it and what the
+//! OpenAPI document says of it. The router and `/api/v1/openapi.json` are both built from this
+//! table, so a route cannot exist without a guard, nor without a description.
+
+use crate::api::{self, ListParams, resources as res};
+use crate::auth::{Guard, Scope};
+use crate::extract::{ApiJson, ApiQuery, Id};
+use crate::openapi::{Body, body, list};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::handler::Handler;
+use axum::http::{HeaderMap, Method};
+use axum::routing::{MethodFilter, MethodRouter, on};
+use flowspace_core::ids::ItemId;
+use flowspace_core::model::{
+    ApiKey, Credential, Item, Member, Role, UserDetail, Workspace as WorkspaceModel,
+};
+use flowspace_core::permissions::{Action, Permission, Resource};
+use flowspace_core::resource::ResourceKind;
+
+/// One route of the API.
+pub struct RouteDef {
+    pub method: Method,
+    /// The path under `/api/v1`, with `{id}` for the path parameter.
+    pub path: String,
+    pub guard: Guard,
+    pub summary: String,
+    pub tag: &'static str,
+    pub request: Option<Body>,
+    /// The success status and body (`None` for an empty body).
+    pub response: (u16, Option<Body>),
+    /// Takes `limit` and `cursor`.
+    pub paginated: bool,
+    pub(crate) handler: MethodRouter<AppState>,
+}
+
+impl RouteDef {
+    fn new<H, T>(method: Method, path: impl Into<String>, guard: Guard, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let filter = MethodFilter::try_from(method.clone()).unwrap_or(MethodFilter::GET);
+        Self {
+            method,
+            path: path.into(),
+            guard,
+            summary: String::new(),
+            tag: "",
+            request: None,
+            response: (200, None),
+            paginated: false,
+            handler: on(filter, handler),
+        }
+    }
+    fn doc(mut self, tag: &'static str, summary: impl Into<String>) -> Self {
+        self.tag = tag;
+        self.summary = summary.into();
+        self
+    }
+    fn req(mut self, b: Body) -> Self {
+        self.request = Some(b);
+        self
+    }
+    fn ok(mut self, status: u16, b: Body) -> Self {
+        self.response = (status, Some(b));
+        self
+    }
+    fn empty(mut self, status: u16) -> Self {
+        self.response = (status, None);
+        self
+    }
+    fn paged(mut self) -> Self {
+        self.paginated = true;
+        self
+    }
+}
+
+fn perm(resource: Resource, action: Action) -> Permission {
+    // Every pair used below is in the catalogue; `permissions::tests` proves the catalogue.
+    Permission::new(resource, action).unwrap_or(Permission {
+        resource,
+        action: Action::View,
+    })
+}
+
+fn kind_perm(kind: ResourceKind, action: Action) -> Guard {
+    Guard::Workspace(perm(kind.resource(), action))
+}
+
+/// Every route, in the order the OpenAPI document lists them.
+pub fn table() -> Vec<RouteDef> {
+    use Guard::*;
+    use Method as M;
+    let ws = |a| PathWorkspace(perm(Resource::Workspace, a));
+    let mut t = vec![
+        RouteDef::new(M::GET, "/ping", Open, api::health::ping)
+            .doc("health", "Liveness")
+            .ok(200, body::<api::health::Pong>()),
+        RouteDef::new(M::GET, "/health/ready", Open, api::health::ready)
+            .doc("health", "Readiness: the database answers and migrations are applied")
+            .ok(200, body::<api::health::Pong>()),
+        RouteDef::new(M::GET, "/setup", Open, api::setup::status)
+            .doc("setup", "Whether first-run setup is still required")
+            .ok(200, body::<api::setup::SetupStatus>()),
+        RouteDef::new(M::POST, "/setup", Open, api::setup::setup)
+            .doc("setup", "Create the organization, its Account Admin and the Default workspace (once), and sign in")
+            .req(body::<api::setup::SetupRequest>())
+            .ok(201, body::<api::session::LoginResponse>()),
+        RouteDef::new(M::POST, "/auth/login", Public, api::session::login)
+            .doc("auth", "Sign in with email and password (also sets the dashboard's cookies)")
+            .req(body::<api::session::LoginRequest>())
+            .ok(200, body::<api::session::LoginResponse>()),
+        RouteDef::new(M::POST, "/auth/refresh", Public, api::session::refresh)
+            .doc("auth", "Spend a refresh token (body or cookie) for a new pair; reuse ends the session")
+            .req(body::<api::session::RefreshRequest>())
+            .ok(200, body::<api::session::RefreshResponse>()),
+        RouteDef::new(M::POST, "/auth/logout", SignedIn, api::session::logout)
+            .doc("auth", "End the session")
+            .empty(204),
+        RouteDef::new(M::GET, "/auth/me", SignedIn, api::session::me)
+            .doc("auth", "The caller, their workspaces and their permissions in the active one")
+            .ok(200, body::<api::session::Me>()),
+        RouteDef::new(M::POST, "/auth/switch-workspace", SignedIn, api::session::switch_workspace)
+            .doc("auth", "Make another workspace the active one")
+            .req(body::<api::session::SwitchRequest>())
+            .ok(200, body::<api::session::Me>()),
+        RouteDef::new(M::GET, "/workspaces", SignedIn, api::workspaces::list)
+            .doc("workspaces", "The caller's workspaces (all of them for the Account Admin), with member counts")
+            .ok(200, list::<WorkspaceModel>()),
+        RouteDef::new(M::POST, "/workspace", AccountAdmin, api::workspaces::create)
+            .doc("workspaces", "Create a workspace")
+            .req(body::<api::workspaces::CreateWorkspace>())
+            .ok(201, body::<WorkspaceModel>()),
+        RouteDef::new(M::GET, "/workspace/{id}", ws(Action::View), api::workspaces::get)
+            .doc("workspaces", "Read a workspace")
+            .ok(200, body::<WorkspaceModel>()),
+        RouteDef::new(M::PATCH, "/workspace/{id}", ws(Action::Update), api::workspaces::update)
+            .doc("workspaces", "Rename or describe a workspace")
+            .req(body::<api::workspaces::UpdateWorkspace>())
+            .ok(200, body::<WorkspaceModel>()),
+        RouteDef::new(M::DELETE, "/workspace/{id}", AccountAdmin, api::workspaces::delete)
+            .doc("workspaces", "Delete a workspace and everything in it (not Default; not while other members remain)")
+            .empty(204),
+        RouteDef::new(M::GET, "/workspace/{id}/users", ws(Action::View), api::workspaces::members)
+            .doc("workspaces", "Members with role and status")
+            .ok(200, list::<Member>()),
+        RouteDef::new(M::POST, "/workspace/{id}/add-user", ws(Action::AddUser), api::workspaces::add_user)
+            .doc("workspaces", "Add a member with a role, or change a member's role")
+            .req(body::<api::workspaces::AddUser>())
+            .ok(200, body::<Member>()),
+        RouteDef::new(M::POST, "/workspace/{id}/remove-user", ws(Action::UnlinkUser), api::workspaces::remove_user)
+            .doc("workspaces", "Unlink a member")
+            .req(body::<api::UserIdInput>())
+            .empty(204),
+        RouteDef::new(M::GET, "/permissions", SignedIn, api::roles::permissions)
+            .doc("roles", "The permission catalogue")
+            .ok(200, body::<api::roles::Catalogue>()),
+        RouteDef::new(M::GET, "/roles", SignedIn, api::roles::list)
+            .doc("roles", "The organization's roles, built-in first")
+            .ok(200, list::<Role>()),
+        RouteDef::new(M::POST, "/roles", AccountAdmin, api::roles::create)
+            .doc("roles", "Create a custom role")
+            .req(body::<api::roles::RoleInput>())
+            .ok(201, body::<Role>()),
+        RouteDef::new(M::GET, "/roles/{id}", SignedIn, api::roles::get)
+            .doc("roles", "Read a role")
+            .ok(200, body::<Role>()),
+        RouteDef::new(M::PUT, "/roles/{id}", AccountAdmin, api::roles::update)
+            .doc("roles", "Replace a custom role's name, description and permissions")
+            .req(body::<api::roles::RoleInput>())
+            .ok(200, body::<Role>()),
+        RouteDef::new(M::DELETE, "/roles/{id}", AccountAdmin, api::roles::delete)
+            .doc("roles", "Delete a custom role nobody holds")
+            .empty(204),
+        RouteDef::new(M::GET, "/users", AccountAdmin, api::users::list)
+            .doc("users", "Every user with status, workspaces and roles, active workspace, last login")
+            .ok(200, list::<UserDetail>()),
+        RouteDef::new(M::POST, "/users", AccountAdmin, api::users::create)
+            .doc("users", "Create an active user with a password")
+            .req(body::<api::users::CreateUser>())
+            .ok(201, body::<UserDetail>()),
+        RouteDef::new(M::GET, "/users/{id}", AccountAdmin, api::users::get)
+            .doc("users", "Read a user")
+            .ok(200, body::<UserDetail>()),
+        RouteDef::new(M::PATCH, "/users/{id}", AccountAdmin, api::users::patch)
+            .doc("users", "Change a user's name or status")
+            .req(body::<api::users::PatchUser>())
+            .ok(200, body::<UserDetail>()),
+        RouteDef::new(M::DELETE, "/users/{id}", AccountAdmin, api::users::delete)
+            .doc("users", "Delete a user (their items stay)")
+            .empty(204),
+    ];
+    for kind in ResourceKind::PLAIN {
+        t.extend(item_routes(kind));
+    }
+    t.extend(credential_routes());
+    t.extend(api_key_routes());
+    t
+}
+
+type Q = ApiQuery<ListParams>;
+type S = State<AppState>;
+
+fn item_routes(kind: ResourceKind) -> Vec<RouteDef> {
+    use Method as M;
+    let (base, one) = (
+        format!("/{}", kind.path()),
+        format!("/{}/{{id}}", kind.path()),
+    );
+    let label = kind.label();
+    let mut v = vec![
+        RouteDef::new(
+            M::GET,
+            &base,
+            kind_perm(kind, Action::View),
+            move |State(s): S, Scope(sc): Scope, ApiQuery(q): Q| res::list_items(s, kind, sc, q),
+        )
+        .doc(
+            kind.path(),
+            format!("List the {label}s of the active workspace"),
+        )
+        .ok(200, list::<Item>())
+        .paged(),
+        RouteDef::new(
+            M::POST,
+            &base,
+            kind_perm(kind, Action::Create),
+            move |State(s): S, Scope(sc): Scope, ApiJson(b): ApiJson<res::ItemInput>| {
+                res::create_item(s, kind, sc, b)
+            },
+        )
+        .doc(kind.path(), format!("Create a {label}"))
+        .req(body::<res::ItemInput>())
+        .ok(201, body::<Item>()),
+        RouteDef::new(
+            M::GET,
+            &one,
+            kind_perm(kind, Action::View),
+            move |State(s): S, Scope(sc): Scope, Id(id): Id<ItemId>| res::get_item(s, kind, sc, id),
+        )
+        .doc(kind.path(), format!("Read a {label}"))
+        .ok(200, body::<Item>()),
+        RouteDef::new(
+            M::PUT,
+            &one,
+            kind_perm(kind, Action::Update),
+            move |State(s): S,
+                  Scope(sc): Scope,
+                  Id(id): Id<ItemId>,
+                  h: HeaderMap,
+                  ApiJson(b): ApiJson<res::ItemInput>| {
+                res::update_item(s, kind, sc, id, h, b)
+            },
+        )
+        .doc(
+            kind.path(),
+            format!("Update a {label} (send the version read, or If-Match)"),
+        )
+        .req(body::<res::ItemInput>())
+        .ok(200, body::<Item>()),
+        RouteDef::new(
+            M::DELETE,
+            &one,
+            kind_perm(kind, Action::Delete),
+            move |State(s): S, Scope(sc): Scope, Id(id): Id<ItemId>, h: HeaderMap| {
+                res::delete_item(s, kind, sc, id, h)
+            },
+        )
+        .doc(kind.path(), format!("Delete a {label}"))
+        .empty(204),
+    ];
+    if kind.is_flow() {
+        v.push(
+            RouteDef::new(
+                M::POST,
+                format!("/{}/{{id}}/duplicate", kind.path()),
+                kind_perm(kind, Action::Duplicate),
+                move |State(s): S, Scope(sc): Scope, Id(id): Id<ItemId>| {
+                    res::duplicate_item(s, kind, sc, id)
+                },
+            )
+            .doc(kind.path(), format!("Copy a {label} in the same workspace"))
+            .ok(201, body::<Item>()),
+        );
+    }
+    v
+}
+
+fn credential_routes() -> Vec<RouteDef> {
+    use Method as M;
+    let k = ResourceKind::Credential;
+    vec![
+        RouteDef::new(M::GET, "/credentials", kind_perm(k, Action::View), |State(s): S, Scope(sc): Scope, ApiQuery(q): Q| {
+            res::list_credentials(s, sc, q)
+        })
+        .doc("credentials", "List the credentials of the active workspace and those shared into it (never their secrets)")
+        .ok(200, list::<Credential>())
+        .paged(),
+        RouteDef::new(M::POST, "/credentials", kind_perm(k, Action::Create), |State(s): S, Scope(sc): Scope, ApiJson(b): ApiJson<res::CredentialInput>| {
+            res::create_credential(s, sc, b)
+        })
+        .doc("credentials", "Create a credential; its data is encrypted at rest")
+        .req(body::<res::CredentialInput>())
+        .ok(201, body::<Credential>()),
+        RouteDef::new(M::GET, "/credentials/{id}", kind_perm(k, Action::View), |State(s): S, Scope(sc): Scope, Id(id): Id<ItemId>| {
+            res::get_credential(s, sc, id)
+        })
+        .doc("credentials", "Read a credential (field names only)")
+        .ok(200, body::<Credential>()),
+        RouteDef::new(
+            M::PUT,
+            "/credentials/{id}",
+            kind_perm(k, Action::Update),
+            |State(s): S, Scope(sc): Scope, Id(id): Id<ItemId>, h: HeaderMap, ApiJson(b): ApiJson<res::CredentialInput>| {
+                res::update_credential(s, sc, id, h, b)
+            },
+        )
+        .doc("credentials", "Update a credential owned by the active workspace")
+        .req(body::<res::CredentialInput>())
+        .ok(200, body::<Credential>()),
+        RouteDef::new(M::DELETE, "/credentials/{id}", kind_perm(k, Action::Delete), |State(s): S, Scope(sc): Scope, Id(id): Id<ItemId>, h: HeaderMap| {
+            res::delete_credential(s, sc, id, h)
+        })
+        .doc("credentials", "Delete a credential owned by the active workspace")
+        .empty(204),
+    ]
+}
+
+fn api_key_routes() -> Vec<RouteDef> {
+    use Method as M;
+    let k = ResourceKind::ApiKey;
+    vec![
+        RouteDef::new(
+            M::GET,
+            "/apikeys",
+            kind_perm(k, Action::View),
+            |State(s): S, Scope(sc): Scope, ApiQuery(q): Q| res::list_api_keys(s, sc, q),
+        )
+        .doc("apikeys", "List the active workspace's API keys")
+        .ok(200, list::<ApiKey>())
+        .paged(),
+        RouteDef::new(
+            M::POST,
+            "/apikeys",
+            kind_perm(k, Action::Create),
+            |State(s): S, Scope(sc): Scope, ApiJson(b): ApiJson<res::ApiKeyInput>| {
+                res::create_api_key(s, sc, b)
+            },
+        )
+        .doc(
+            "apikeys",
+            "Create an API key; the key is in the answer, once",
+        )
+        .req(body::<res::ApiKeyInput>())
+        .ok(201, body::<res::ApiKeyCreated>()),
+        RouteDef::new(
+            M::GET,
+            "/apikeys/{id}",
+            kind_perm(k, Action::View),
+            |State(s): S, Scope(sc): Scope, Id(id): Id<ItemId>| res::get_api_key(s, sc, id),
+        )
+        .doc("apikeys", "Read an API key (never the key)")
+        .ok(200, body::<ApiKey>()),
+        RouteDef::new(
+            M::PUT,
+            "/apikeys/{id}",
+            kind_perm(k, Action::Update),
+            |State(s): S,
+             Scope(sc): Scope,
+             Id(id): Id<ItemId>,
+             h: HeaderMap,
+             ApiJson(b): ApiJson<res::ApiKeyInput>| {
+                res::update_api_key(s, sc, id, h, b)
+            },
+        )
+        .doc(
+            "apikeys",
+            "Update an API key's name, permissions and expiry",
+        )
+        .req(body::<res::ApiKeyInput>())
+        .ok(200, body::<ApiKey>()),
+        RouteDef::new(
+            M::DELETE,
+            "/apikeys/{id}",
+            kind_perm(k, Action::Delete),
+            |State(s): S, Scope(sc): Scope, Id(id): Id<ItemId>, h: HeaderMap| {
+                res::delete_api_key(s, sc, id, h)
+            },
+        )
+        .doc("apikeys", "Delete an API key: it stops working at once")
+        .empty(204),
+    ]
+}

@@ -1,0 +1,79 @@
+//! The application state shared by every request.
+
+use crate::config::Config;
+use crate::crypto::{Passwords, SecretBox};
+use crate::secrets::Secrets;
+use crate::tokens::AccessTokens;
+use flowspace_store::Store;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+#[derive(Clone)]
+pub struct AppState(pub Arc<Inner>);
+
+pub struct Inner {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub tokens: AccessTokens,
+    pub passwords: Passwords,
+    pub secrets: Secrets,
+    pub secret_box: SecretBox,
+    /// Set once setup is seen done; setup is never undone, so only `false` is re-checked.
+    setup_done: AtomicBool,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(config: Config, store: Store, secrets: Secrets) -> Result<Self, String> {
+        let tokens = AccessTokens::new(
+            &secrets.jwt_auth,
+            &config.jwt_issuer,
+            &config.jwt_audience,
+            config.jwt_token_expiry_in_minutes,
+        );
+        let passwords = Passwords::new(
+            config.argon2_memory_kib,
+            config.argon2_iterations,
+            config.password_hash_queue,
+        )?;
+        let secret_box = SecretBox::new(&secrets.encryption_key);
+        Ok(Self(Arc::new(Inner {
+            config: Arc::new(config),
+            store,
+            tokens,
+            passwords,
+            secrets,
+            secret_box,
+            setup_done: AtomicBool::new(false),
+        })))
+    }
+
+    pub async fn setup_done(&self) -> Result<bool, flowspace_core::DomainError> {
+        if self.setup_done.load(Ordering::Acquire) {
+            return Ok(true);
+        }
+        let done = self.store.is_setup_done().await?;
+        if done {
+            self.setup_done.store(true, Ordering::Release);
+        }
+        Ok(done)
+    }
+
+    /// HMAC of a token under TOKEN_HASH_SECRET: what is stored in its place.
+    pub fn token_hash(&self, purpose: &str, token: &str) -> Vec<u8> {
+        crate::crypto::hmac(&self.secrets.token_hash, purpose, token.as_bytes())
+    }
+
+    /// The CSRF token of a session, keyed by JWT_REFRESH_TOKEN_SECRET.
+    pub fn csrf_token(&self, session: flowspace_core::ids::SessionId) -> String {
+        use base64::Engine;
+        let mac = crate::crypto::hmac(&self.secrets.jwt_refresh, "csrf", session.0.as_bytes());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac)
+    }
+}

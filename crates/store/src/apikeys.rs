@@ -1,0 +1,182 @@
+//! Workspace API keys: only a SHA-256 hash of the key is kept; the key itself is shown once.
+
+use crate::types::{Ts, perms_from_text, perms_to_text, ts};
+use crate::{Store, db_err, unique_or, with_db};
+use flowspace_core::authz::WorkspaceScope;
+use flowspace_core::cursor::{Cursor, Page, PageRequest};
+use flowspace_core::ids::{ItemId, UserId, WorkspaceId};
+use flowspace_core::model::ApiKey;
+use flowspace_core::permissions::PermissionSet;
+use flowspace_core::rules;
+use flowspace_core::time::Timestamp;
+use flowspace_core::{DomainError, DomainResult};
+use uuid::Uuid;
+
+const KEY_COLS: &str =
+    "id, workspace_id, name, description, prefix, permissions, expires_at, last_used_at, version,
+    created_by, created_at, updated_by, updated_at";
+
+#[derive(sqlx::FromRow)]
+struct KeyRow {
+    id: Uuid,
+    workspace_id: Uuid,
+    name: String,
+    description: Option<String>,
+    prefix: String,
+    permissions: String,
+    expires_at: Option<Ts>,
+    last_used_at: Option<Ts>,
+    version: i64,
+    created_by: Uuid,
+    created_at: Ts,
+    updated_by: Uuid,
+    updated_at: Ts,
+}
+
+impl KeyRow {
+    fn into_key(self) -> DomainResult<ApiKey> {
+        Ok(ApiKey {
+            id: ItemId(self.id),
+            workspace_id: WorkspaceId(self.workspace_id),
+            name: self.name,
+            description: self.description,
+            prefix: self.prefix,
+            permissions: perms_from_text(&self.permissions)?,
+            expires_at: ts(self.expires_at),
+            last_used_at: ts(self.last_used_at),
+            version: self.version,
+            created_by: UserId(self.created_by),
+            created_at: self.created_at.0,
+            updated_by: UserId(self.updated_by),
+            updated_at: self.updated_at.0,
+        })
+    }
+}
+
+pub struct ApiKeyFields {
+    pub name: String,
+    pub description: Option<String>,
+    pub permissions: PermissionSet,
+    pub expires_at: Option<Timestamp>,
+}
+
+fn not_found() -> DomainError {
+    DomainError::NotFound("API key")
+}
+
+impl Store {
+    pub async fn list_api_keys(
+        &self,
+        scope: &WorkspaceScope,
+        page: PageRequest,
+    ) -> DomainResult<Page<ApiKey>> {
+        let limit = i64::from(page.limit) + 1;
+        let (after_t, after_id) = match page.after {
+            Some(c) => (Some(Ts(c.created_at)), Some(c.id)),
+            None => (None, None),
+        };
+        let sql = format!(
+            "SELECT {KEY_COLS} FROM api_keys WHERE workspace_id = $1
+               AND ($2 IS NULL OR created_at < $2 OR (created_at = $2 AND id < $3))
+             ORDER BY created_at DESC, id DESC LIMIT $4"
+        );
+        let rows: Vec<KeyRow> = with_db!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(scope.workspace().0).bind(after_t).bind(after_id).bind(limit)
+                .fetch_all(pool).await.map_err(db_err)?
+        });
+        let keys = rows
+            .into_iter()
+            .map(KeyRow::into_key)
+            .collect::<DomainResult<Vec<_>>>()?;
+        Ok(Page::from_rows(keys, page.limit, |k: &ApiKey| Cursor {
+            created_at: k.created_at,
+            id: k.id.0,
+        }))
+    }
+
+    pub async fn get_api_key(&self, scope: &WorkspaceScope, id: ItemId) -> DomainResult<ApiKey> {
+        let sql = format!("SELECT {KEY_COLS} FROM api_keys WHERE id = $1 AND workspace_id = $2");
+        let row: Option<KeyRow> = with_db!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id.0).bind(scope.workspace().0).fetch_optional(pool).await.map_err(db_err)?
+        });
+        row.ok_or_else(not_found)?.into_key()
+    }
+
+    pub async fn create_api_key(
+        &self,
+        scope: &WorkspaceScope,
+        f: ApiKeyFields,
+        prefix: &str,
+        hash: &[u8],
+    ) -> DomainResult<ApiKey> {
+        let id = ItemId::new();
+        let now = Ts(Timestamp::now());
+        let sql = format!(
+            "INSERT INTO api_keys (id, organization_id, workspace_id, name, description, prefix, key_hash, permissions, expires_at,
+                 version, created_by, created_at, updated_by, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11, $10, $11) RETURNING {KEY_COLS}"
+        );
+        let row: KeyRow = with_db!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id.0).bind(scope.organization().0).bind(scope.workspace().0)
+                .bind(&f.name).bind(&f.description).bind(prefix).bind(hash).bind(perms_to_text(f.permissions))
+                .bind(f.expires_at.map(Ts)).bind(scope.user_id().0).bind(now)
+                .fetch_one(pool).await
+                .map_err(|e| unique_or(e, DomainError::conflict("key_collision", "try again")))?
+        });
+        row.into_key()
+    }
+
+    pub async fn update_api_key(
+        &self,
+        scope: &WorkspaceScope,
+        id: ItemId,
+        expected_version: i64,
+        f: ApiKeyFields,
+    ) -> DomainResult<ApiKey> {
+        let now = Ts(Timestamp::now());
+        let sql = format!(
+            "UPDATE api_keys SET name = $1, description = $2, permissions = $3, expires_at = $4, version = version + 1,
+                 updated_by = $5, updated_at = $6
+             WHERE id = $7 AND workspace_id = $8 AND version = $9 RETURNING {KEY_COLS}"
+        );
+        let row: Option<KeyRow> = with_db!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(&f.name).bind(&f.description).bind(perms_to_text(f.permissions))
+                .bind(f.expires_at.map(Ts)).bind(scope.user_id().0).bind(now)
+                .bind(id.0).bind(scope.workspace().0).bind(expected_version)
+                .fetch_optional(pool).await.map_err(db_err)?
+        });
+        match row {
+            Some(r) => r.into_key(),
+            None => {
+                let current = self.get_api_key(scope, id).await?;
+                rules::check_version(current.version, expected_version)?;
+                Err(DomainError::conflict(
+                    "version_conflict",
+                    "the key changed meanwhile; read it again",
+                ))
+            }
+        }
+    }
+
+    pub async fn delete_api_key(
+        &self,
+        scope: &WorkspaceScope,
+        id: ItemId,
+        expected_version: Option<i64>,
+    ) -> DomainResult<()> {
+        let deleted = with_db!(self, pool => {
+            sqlx::query("DELETE FROM api_keys WHERE id = $1 AND workspace_id = $2 AND ($3 IS NULL OR version = $3)")
+                .bind(id.0).bind(scope.workspace().0).bind(expected_version)
+                .execute(pool).await.map_err(db_err)?.rows_affected()
+        });
+        if deleted == 1 {
+            return Ok(());
+        }
+        let current = self.get_api_key(scope, id).await?;
+        rules::check_version(current.version, expected_version.unwrap_or(current.version))?;
+        Err(DomainError::conflict(
+            "version_conflict",
+            "the key changed meanwhile; read it again",
+        ))
+    }
+}

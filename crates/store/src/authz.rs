@@ -1,0 +1,204 @@
+//! Loads what authorization needs about a caller from the current database state, on every
+//! request (rule 3): the session, the user's status, the organization's owner, and the
+//! caller's membership and role in the active workspace.
+
+use crate::types::{Ts, perms_from_text};
+use crate::{Store, db_err, with_db};
+use flowspace_core::authz::{Actor, CallerFacts, WorkspaceFacts};
+use flowspace_core::ids::{ItemId, OrganizationId, SessionId, UserId, WorkspaceId};
+use flowspace_core::permissions::PermissionSet;
+use flowspace_core::time::Timestamp;
+use flowspace_core::{DomainError, DomainResult};
+use uuid::Uuid;
+
+/// A signed-in session's facts.
+#[derive(Clone, Debug)]
+pub struct SessionFacts {
+    pub session: SessionId,
+    pub caller: CallerFacts,
+}
+
+/// An API key's facts.
+#[derive(Clone, Debug)]
+pub struct ApiKeyFacts {
+    pub key: ItemId,
+    pub caller: CallerFacts,
+    pub last_used_at: Option<Timestamp>,
+}
+
+impl Store {
+    /// The caller behind a session, or `None` when the session is revoked, or the user gone or
+    /// not active. `requested` is the `X-Workspace-Id` header: a workspace the caller cannot
+    /// act in answers `NotFound`, exactly like one that does not exist (rule 2).
+    pub async fn session_facts(
+        &self,
+        session: SessionId,
+        user: UserId,
+        requested: Option<WorkspaceId>,
+    ) -> DomainResult<Option<SessionFacts>> {
+        let row: Option<(Uuid, Option<Uuid>, Option<Uuid>, bool)> = with_db!(self, pool => {
+            sqlx::query_as(
+                "SELECT u.organization_id, s.active_workspace_id, u.last_workspace_id,
+                        COALESCE(o.owner_user_id = u.id, FALSE)
+                 FROM sessions s JOIN users u ON u.id = s.user_id JOIN organizations o ON o.id = u.organization_id
+                 WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND u.status = 'active'")
+                .bind(session.0).bind(user.0).fetch_optional(pool).await.map_err(db_err)?
+        });
+        let Some((org, active, last, is_admin)) = row else {
+            return Ok(None);
+        };
+        let org = OrganizationId(org);
+        let workspace = match requested {
+            Some(ws) => Some(
+                self.standing(org, user, is_admin, ws)
+                    .await?
+                    .ok_or(DomainError::NotFound("workspace"))?,
+            ),
+            None => {
+                let mut found = None;
+                for ws in [active, last].into_iter().flatten() {
+                    if let Some(f) = self.standing(org, user, is_admin, WorkspaceId(ws)).await? {
+                        found = Some(f);
+                        break;
+                    }
+                }
+                match found {
+                    Some(f) => Some(f),
+                    None => match self.fallback_workspace(user).await? {
+                        Some(ws) => self.standing(org, user, is_admin, ws).await?,
+                        None => None,
+                    },
+                }
+            }
+        };
+        Ok(Some(SessionFacts {
+            session,
+            caller: CallerFacts {
+                organization: org,
+                actor: Actor::User(user),
+                is_account_admin: is_admin,
+                workspace,
+            },
+        }))
+    }
+
+    /// The caller's standing in `ws`: `None` when `ws` is not a workspace of the organization
+    /// the caller may act in. The Account Admin holds every permission in every workspace.
+    async fn standing(
+        &self,
+        org: OrganizationId,
+        user: UserId,
+        is_admin: bool,
+        ws: WorkspaceId,
+    ) -> DomainResult<Option<WorkspaceFacts>> {
+        let row: Option<(Option<String>, Option<String>)> = with_db!(self, pool => {
+            sqlx::query_as(
+                "SELECT r.name, r.permissions FROM workspaces w
+                 LEFT JOIN memberships m ON m.workspace_id = w.id AND m.user_id = $2
+                 LEFT JOIN roles r ON r.id = m.role_id
+                 WHERE w.id = $1 AND w.organization_id = $3")
+                .bind(ws.0).bind(user.0).bind(org.0).fetch_optional(pool).await.map_err(db_err)?
+        });
+        let Some((role, perms)) = row else {
+            return Ok(None);
+        };
+        if is_admin {
+            return Ok(Some(WorkspaceFacts {
+                workspace: ws,
+                role: Some(role.unwrap_or_else(|| "Admin".to_string())),
+                permissions: PermissionSet::all(),
+            }));
+        }
+        match (role, perms) {
+            (Some(role), Some(perms)) => Ok(Some(WorkspaceFacts {
+                workspace: ws,
+                role: Some(role),
+                permissions: perms_from_text(&perms)?,
+            })),
+            _ => Ok(None),
+        }
+    }
+
+    /// Another workspace the user belongs to: Default first (where the Account Admin lands),
+    /// then the oldest membership.
+    async fn fallback_workspace(&self, user: UserId) -> DomainResult<Option<WorkspaceId>> {
+        let row: Option<(Uuid,)> = with_db!(self, pool => {
+            sqlx::query_as(
+                "SELECT m.workspace_id FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
+                 WHERE m.user_id = $1 ORDER BY w.is_default DESC, m.created_at, w.id LIMIT 1")
+                .bind(user.0).fetch_optional(pool).await.map_err(db_err)?
+        });
+        Ok(row.map(|(w,)| WorkspaceId(w)))
+    }
+
+    /// The caller behind an API key, or `None` when the key is unknown, expired, or its
+    /// creator is no longer an active member of the key's workspace. The key acts with its own
+    /// permissions, cut down to what its creator holds there now.
+    pub async fn api_key_facts(
+        &self,
+        key_hash: &[u8],
+        requested: Option<WorkspaceId>,
+    ) -> DomainResult<Option<ApiKeyFacts>> {
+        type Row = (
+            Uuid,
+            Uuid,
+            Uuid,
+            String,
+            Option<Ts>,
+            Option<Ts>,
+            Uuid,
+            bool,
+            String,
+        );
+        let row: Option<Row> = with_db!(self, pool => {
+            sqlx::query_as(
+                "SELECT k.id, k.workspace_id, k.organization_id, k.permissions, k.expires_at, k.last_used_at,
+                        k.created_by, COALESCE(o.owner_user_id = k.created_by, FALSE), u.status
+                 FROM api_keys k JOIN users u ON u.id = k.created_by JOIN organizations o ON o.id = k.organization_id
+                 WHERE k.key_hash = $1")
+                .bind(key_hash).fetch_optional(pool).await.map_err(db_err)?
+        });
+        let Some((id, ws, org, perms, expires, last_used, creator, creator_is_admin, status)) = row
+        else {
+            return Ok(None);
+        };
+        if status != "active" || expires.is_some_and(|e| e.0 <= Timestamp::now()) {
+            return Ok(None);
+        }
+        let (ws, org, creator) = (WorkspaceId(ws), OrganizationId(org), UserId(creator));
+        if requested.is_some_and(|r| r != ws) {
+            return Err(DomainError::NotFound("workspace"));
+        }
+        let Some(standing) = self.standing(org, creator, creator_is_admin, ws).await? else {
+            return Ok(None);
+        };
+        let permissions = perms_from_text(&perms)?.intersection(standing.permissions);
+        Ok(Some(ApiKeyFacts {
+            key: ItemId(id),
+            last_used_at: last_used.map(|t| t.0),
+            caller: CallerFacts {
+                organization: org,
+                actor: Actor::ApiKey {
+                    key: ItemId(id),
+                    creator,
+                },
+                is_account_admin: false,
+                workspace: Some(WorkspaceFacts {
+                    workspace: ws,
+                    role: Some("API key".to_string()),
+                    permissions,
+                }),
+            },
+        }))
+    }
+
+    /// Records that a key was used (callers do it at most once a minute per key).
+    pub async fn touch_api_key(&self, key: ItemId) -> DomainResult<()> {
+        let now = Ts(Timestamp::now());
+        with_db!(self, pool => {
+            sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
+                .bind(now).bind(key.0).execute(pool).await.map_err(db_err)?;
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,216 @@
+//! Plain workspace items: chatflows, agentflows, assistants, tools, variables, document stores
+//! and datasets (rules 2 and 13). Every query filters by the scope's workspace and the kind.
+
+use crate::types::Ts;
+use crate::{Store, db_err, with_db};
+use flowspace_core::authz::WorkspaceScope;
+use flowspace_core::cursor::{Cursor, Page, PageRequest};
+use flowspace_core::ids::{ItemId, UserId, WorkspaceId};
+use flowspace_core::model::Item;
+use flowspace_core::resource::ResourceKind;
+use flowspace_core::rules;
+use flowspace_core::time::Timestamp;
+use flowspace_core::{DomainError, DomainResult};
+use serde_json::value::RawValue;
+use uuid::Uuid;
+
+const ITEM_COLS: &str = "id, workspace_id, name, description, data, version, created_by, created_at, updated_by, updated_at";
+
+#[derive(sqlx::FromRow)]
+struct ItemRow {
+    id: Uuid,
+    workspace_id: Uuid,
+    name: String,
+    description: Option<String>,
+    data: String,
+    version: i64,
+    created_by: Uuid,
+    created_at: Ts,
+    updated_by: Uuid,
+    updated_at: Ts,
+}
+
+impl ItemRow {
+    fn into_item(self) -> DomainResult<Item> {
+        Ok(Item {
+            id: ItemId(self.id),
+            workspace_id: WorkspaceId(self.workspace_id),
+            name: self.name,
+            description: self.description,
+            data: RawValue::from_string(self.data).map_err(DomainError::internal)?,
+            version: self.version,
+            created_by: UserId(self.created_by),
+            created_at: self.created_at.0,
+            updated_by: UserId(self.updated_by),
+            updated_at: self.updated_at.0,
+        })
+    }
+}
+
+/// The fields a create or an update writes.
+pub struct ItemFields {
+    pub name: String,
+    pub description: Option<String>,
+    /// Serialized JSON object, validated by `rules::item_data`.
+    pub data: String,
+}
+
+fn not_found(kind: ResourceKind) -> DomainError {
+    DomainError::NotFound(kind.label())
+}
+
+impl Store {
+    /// One page of the scope's items of `kind`, newest first.
+    pub async fn list_items(
+        &self,
+        scope: &WorkspaceScope,
+        kind: ResourceKind,
+        page: PageRequest,
+    ) -> DomainResult<Page<Item>> {
+        let limit = i64::from(page.limit) + 1;
+        let (after_t, after_id) = match page.after {
+            Some(c) => (Some(Ts(c.created_at)), Some(c.id)),
+            None => (None, None),
+        };
+        let sql = format!(
+            "SELECT {ITEM_COLS} FROM items WHERE workspace_id = $1 AND kind = $2
+               AND ($3 IS NULL OR created_at < $3 OR (created_at = $3 AND id < $4))
+             ORDER BY created_at DESC, id DESC LIMIT $5"
+        );
+        let rows: Vec<ItemRow> = with_db!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(scope.workspace().0).bind(kind.db_name())
+                .bind(after_t).bind(after_id).bind(limit)
+                .fetch_all(pool).await.map_err(db_err)?
+        });
+        let items = rows
+            .into_iter()
+            .map(ItemRow::into_item)
+            .collect::<DomainResult<Vec<_>>>()?;
+        Ok(Page::from_rows(items, page.limit, |i| Cursor {
+            created_at: i.created_at,
+            id: i.id.0,
+        }))
+    }
+
+    pub async fn get_item(
+        &self,
+        scope: &WorkspaceScope,
+        kind: ResourceKind,
+        id: ItemId,
+    ) -> DomainResult<Item> {
+        let sql = format!(
+            "SELECT {ITEM_COLS} FROM items WHERE id = $1 AND workspace_id = $2 AND kind = $3"
+        );
+        let row: Option<ItemRow> = with_db!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id.0).bind(scope.workspace().0).bind(kind.db_name())
+                .fetch_optional(pool).await.map_err(db_err)?
+        });
+        row.ok_or_else(|| not_found(kind))?.into_item()
+    }
+
+    #[tracing::instrument(skip_all, fields(kind = kind.db_name()))]
+    pub async fn create_item(
+        &self,
+        scope: &WorkspaceScope,
+        kind: ResourceKind,
+        f: ItemFields,
+    ) -> DomainResult<Item> {
+        let id = ItemId::new();
+        let now = Ts(Timestamp::now());
+        let user = scope.user_id();
+        let sql = format!(
+            "INSERT INTO items (id, organization_id, workspace_id, kind, name, description, data, version, created_by, created_at, updated_by, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $8, $9) RETURNING {ITEM_COLS}"
+        );
+        let row: ItemRow = with_db!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id.0).bind(scope.organization().0).bind(scope.workspace().0)
+                .bind(kind.db_name()).bind(&f.name).bind(&f.description).bind(&f.data).bind(user.0).bind(now)
+                .fetch_one(pool).await.map_err(db_err)?
+        });
+        row.into_item()
+    }
+
+    /// Rule 13: writes only when `expected_version` is still the stored one.
+    #[tracing::instrument(skip_all, fields(kind = kind.db_name()))]
+    pub async fn update_item(
+        &self,
+        scope: &WorkspaceScope,
+        kind: ResourceKind,
+        id: ItemId,
+        expected_version: i64,
+        f: ItemFields,
+    ) -> DomainResult<Item> {
+        let now = Ts(Timestamp::now());
+        let sql = format!(
+            "UPDATE items SET name = $1, description = $2, data = $3, version = version + 1, updated_by = $4, updated_at = $5
+             WHERE id = $6 AND workspace_id = $7 AND kind = $8 AND version = $9 RETURNING {ITEM_COLS}"
+        );
+        let row: Option<ItemRow> = with_db!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(&f.name).bind(&f.description).bind(&f.data).bind(scope.user_id().0).bind(now)
+                .bind(id.0).bind(scope.workspace().0).bind(kind.db_name()).bind(expected_version)
+                .fetch_optional(pool).await.map_err(db_err)?
+        });
+        match row {
+            Some(r) => r.into_item(),
+            None => {
+                let current = self.get_item(scope, kind, id).await?;
+                rules::check_version(current.version, expected_version)?;
+                Err(DomainError::conflict(
+                    "version_conflict",
+                    "the item changed meanwhile; read it again",
+                ))
+            }
+        }
+    }
+
+    /// Deletes an item; with `expected_version`, only that version.
+    pub async fn delete_item(
+        &self,
+        scope: &WorkspaceScope,
+        kind: ResourceKind,
+        id: ItemId,
+        expected_version: Option<i64>,
+    ) -> DomainResult<()> {
+        let deleted = with_db!(self, pool => {
+            sqlx::query("DELETE FROM items WHERE id = $1 AND workspace_id = $2 AND kind = $3 AND ($4 IS NULL OR version = $4)")
+                .bind(id.0).bind(scope.workspace().0).bind(kind.db_name()).bind(expected_version)
+                .execute(pool).await.map_err(db_err)?.rows_affected()
+        });
+        if deleted == 1 {
+            return Ok(());
+        }
+        let current = self.get_item(scope, kind, id).await?;
+        rules::check_version(current.version, expected_version.unwrap_or(current.version))?;
+        Err(DomainError::conflict(
+            "version_conflict",
+            "the item changed meanwhile; read it again",
+        ))
+    }
+
+    /// A copy of an item in the same workspace, named "<name> (copy)".
+    pub async fn duplicate_item(
+        &self,
+        scope: &WorkspaceScope,
+        kind: ResourceKind,
+        id: ItemId,
+    ) -> DomainResult<Item> {
+        let src = self.get_item(scope, kind, id).await?;
+        let mut name = format!("{} (copy)", src.name);
+        if name.chars().count() > rules::MAX_ITEM_NAME_CHARS {
+            name = name
+                .chars()
+                .skip(name.chars().count() - rules::MAX_ITEM_NAME_CHARS)
+                .collect();
+        }
+        self.create_item(
+            scope,
+            kind,
+            ItemFields {
+                name,
+                description: src.description,
+                data: src.data.get().to_string(),
+            },
+        )
+        .await
+    }
+}

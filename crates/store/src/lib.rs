@@ -1,0 +1,218 @@
+//! Persistence: one repository over sqlx for SQLite and PostgreSQL, chosen from the database
+//! URL at start-up. The SQL text is shared by both backends (`$1` placeholders, `RETURNING`,
+//! `ON CONFLICT`); each method body is compiled once per backend by `with_db!`.
+//!
+//! Workspace-scoped tables (items, credentials, API keys) are only reachable through methods
+//! that take a `WorkspaceScope`, and every such query filters by the scope's workspace here,
+//! never in a handler.
+//!
+//! Some SQL text is assembled with `format!`, always from constants of this crate and never
+//! from input: that is what each `AssertSqlSafe` asserts.
+
+mod apikeys;
+mod authz;
+mod credentials;
+mod items;
+mod roles;
+mod sessions;
+mod setup;
+mod types;
+mod users;
+mod workspaces;
+
+pub use apikeys::ApiKeyFields;
+pub use authz::{ApiKeyFacts, SessionFacts};
+pub use credentials::{CredentialFields, CredentialSecret};
+pub use items::ItemFields;
+pub use sessions::{RefreshOutcome, StoredRefresh};
+pub use setup::{SetupInput, SetupOutcome};
+pub use users::{LoginRecord, NewUser, UserPatch};
+pub use workspaces::{NewWorkspace, WorkspacePatch};
+
+use flowspace_core::DomainError;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Which backend a store runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// The repository. Cheap to clone (it holds a connection pool).
+#[derive(Clone)]
+pub struct Store {
+    db: Db,
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool of the backend in use; the body is
+/// type-checked once for each backend.
+macro_rules! with_db {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.db {
+            $crate::Db::Sqlite($pool) => $body,
+            $crate::Db::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use with_db;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Options for opening a store.
+#[derive(Clone, Debug)]
+pub struct ConnectOptions {
+    pub max_connections: u32,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+        }
+    }
+}
+
+impl Store {
+    /// Opens the database named by `url` (`sqlite://path` or `postgres://...`) and applies the
+    /// migrations of its backend. On PostgreSQL the migrator holds an advisory lock, so
+    /// replicas starting at once apply them once.
+    pub async fn connect(url: &str, opts: &ConnectOptions) -> Result<Self, DomainError> {
+        let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let conn = PgConnectOptions::from_str(url).map_err(DomainError::internal)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(opts.max_connections)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(conn)
+                .await
+                .map_err(|e| DomainError::Internal(format!("cannot reach PostgreSQL: {e}")))?;
+            POSTGRES_MIGRATIONS
+                .run(&pool)
+                .await
+                .map_err(|e| DomainError::Internal(format!("migrations failed: {e}")))?;
+            Db::Postgres(pool)
+        } else if url.starts_with("sqlite:") {
+            let conn = SqliteConnectOptions::from_str(url)
+                .map_err(DomainError::internal)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            // An in-memory database exists per connection: it must have exactly one.
+            let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+            let pool = SqlitePoolOptions::new()
+                .max_connections(if in_memory {
+                    1
+                } else {
+                    opts.max_connections.min(8)
+                })
+                .min_connections(if in_memory { 1 } else { 0 })
+                .idle_timeout(if in_memory {
+                    None
+                } else {
+                    Some(Duration::from_secs(600))
+                })
+                .max_lifetime(if in_memory {
+                    None
+                } else {
+                    Some(Duration::from_secs(3600))
+                })
+                .connect_with(conn)
+                .await
+                .map_err(|e| DomainError::Internal(format!("cannot open SQLite database: {e}")))?;
+            SQLITE_MIGRATIONS
+                .run(&pool)
+                .await
+                .map_err(|e| DomainError::Internal(format!("migrations failed: {e}")))?;
+            Db::Sqlite(pool)
+        } else {
+            return Err(DomainError::invalid(
+                "DATABASE_URL",
+                "must start with sqlite: or postgres://",
+            ));
+        };
+        Ok(Self { db })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.db {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Readiness: the database answers and every migration is applied.
+    pub async fn ready(&self) -> Result<(), DomainError> {
+        let expected = match self.db {
+            Db::Sqlite(_) => SQLITE_MIGRATIONS.iter().count() as i64,
+            Db::Postgres(_) => POSTGRES_MIGRATIONS.iter().count() as i64,
+        };
+        let applied: i64 = with_db!(self, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = TRUE")
+                .fetch_one(pool)
+                .await
+                .map_err(db_err)?
+        });
+        if applied >= expected {
+            Ok(())
+        } else {
+            Err(DomainError::Internal(format!(
+                "{applied} of {expected} migrations applied"
+            )))
+        }
+    }
+
+    pub async fn close(&self) {
+        with_db!(self, pool => pool.close().await)
+    }
+
+    /// The SQLite pool, for tests that inspect the file directly.
+    pub fn sqlite_pool(&self) -> Option<&SqlitePool> {
+        match &self.db {
+            Db::Sqlite(p) => Some(p),
+            Db::Postgres(_) => None,
+        }
+    }
+
+    /// The PostgreSQL pool, for tests that inspect the tables directly.
+    pub fn postgres_pool(&self) -> Option<&PgPool> {
+        match &self.db {
+            Db::Postgres(p) => Some(p),
+            Db::Sqlite(_) => None,
+        }
+    }
+}
+
+/// The migration versions of each backend, for the test that keeps them in step.
+pub fn migration_versions() -> (Vec<i64>, Vec<i64>) {
+    (
+        SQLITE_MIGRATIONS.iter().map(|m| m.version).collect(),
+        POSTGRES_MIGRATIONS.iter().map(|m| m.version).collect(),
+    )
+}
+
+/// A database error that is not the client's fault.
+pub(crate) fn db_err(e: sqlx::Error) -> DomainError {
+    tracing::error!(error = %e, "database error");
+    DomainError::Internal(format!("database: {e}"))
+}
+
+/// A unique-constraint violation becomes `conflict`; anything else is internal.
+pub(crate) fn unique_or(e: sqlx::Error, conflict: DomainError) -> DomainError {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => conflict,
+        _ => db_err(e),
+    }
+}

@@ -1,0 +1,147 @@
+//! Roles (rule 8): the built-in three of every organization and its custom roles.
+
+use crate::types::{Ts, perms_from_text, perms_to_text};
+use crate::{Store, db_err, unique_or, with_db};
+use flowspace_core::authz::AdminScope;
+use flowspace_core::ids::{OrganizationId, RoleId};
+use flowspace_core::model::Role;
+use flowspace_core::permissions::PermissionSet;
+use flowspace_core::rules;
+use flowspace_core::time::Timestamp;
+use flowspace_core::{DomainError, DomainResult};
+use uuid::Uuid;
+
+const ROLE_SELECT: &str = "SELECT r.id, r.name, r.description, r.permissions, r.builtin,
+        (SELECT COUNT(*) FROM memberships m WHERE m.role_id = r.id) AS in_use,
+        r.created_at, r.updated_at
+    FROM roles r";
+
+#[derive(sqlx::FromRow)]
+struct RoleRow {
+    id: Uuid,
+    name: String,
+    description: Option<String>,
+    permissions: String,
+    builtin: bool,
+    in_use: i64,
+    created_at: Ts,
+    updated_at: Ts,
+}
+
+impl RoleRow {
+    fn into_role(self) -> DomainResult<Role> {
+        Ok(Role {
+            id: RoleId(self.id),
+            name: self.name,
+            description: self.description,
+            permissions: perms_from_text(&self.permissions)?,
+            builtin: self.builtin,
+            in_use: self.in_use,
+            created_at: self.created_at.0,
+            updated_at: self.updated_at.0,
+        })
+    }
+}
+
+fn name_taken() -> DomainError {
+    DomainError::conflict("role_name_taken", "a role with this name already exists")
+}
+
+fn builtin() -> DomainError {
+    DomainError::conflict("builtin_role", "built-in roles cannot be changed")
+}
+
+impl Store {
+    /// Built-in roles first, then custom roles by name.
+    pub async fn list_roles(&self, org: OrganizationId) -> DomainResult<Vec<Role>> {
+        let sql = format!(
+            "{ROLE_SELECT} WHERE r.organization_id = $1 ORDER BY r.builtin DESC, r.name_key"
+        );
+        let rows: Vec<RoleRow> = with_db!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(org.0).fetch_all(pool).await.map_err(db_err)?
+        });
+        rows.into_iter().map(RoleRow::into_role).collect()
+    }
+
+    pub async fn role(&self, org: OrganizationId, id: RoleId) -> DomainResult<Role> {
+        let sql = format!("{ROLE_SELECT} WHERE r.id = $1 AND r.organization_id = $2");
+        let row: Option<RoleRow> = with_db!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id.0).bind(org.0).fetch_optional(pool).await.map_err(db_err)?
+        });
+        row.ok_or(DomainError::NotFound("role"))?.into_role()
+    }
+
+    /// A role named by its id or its name (built-in names such as `Viewer` included).
+    pub async fn resolve_role(&self, org: OrganizationId, id_or_name: &str) -> DomainResult<Role> {
+        if let Ok(id) = id_or_name.parse::<Uuid>() {
+            return self.role(org, RoleId(id)).await;
+        }
+        let sql = format!("{ROLE_SELECT} WHERE r.name_key = $1 AND r.organization_id = $2");
+        let row: Option<RoleRow> = with_db!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id_or_name.trim().to_lowercase()).bind(org.0)
+                .fetch_optional(pool).await.map_err(db_err)?
+        });
+        row.ok_or(DomainError::NotFound("role"))?.into_role()
+    }
+
+    pub async fn create_role(
+        &self,
+        scope: &AdminScope,
+        name: &str,
+        description: Option<&str>,
+        permissions: PermissionSet,
+    ) -> DomainResult<Role> {
+        let id = RoleId::new();
+        let now = Ts(Timestamp::now());
+        with_db!(self, pool => {
+            sqlx::query("INSERT INTO roles (id, organization_id, name, name_key, description, permissions, builtin, created_at, updated_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7, $7)")
+                .bind(id.0).bind(scope.organization().0).bind(name).bind(name.to_lowercase())
+                .bind(description).bind(perms_to_text(permissions)).bind(now)
+                .execute(pool).await.map_err(|e| unique_or(e, name_taken()))?;
+        });
+        self.role(scope.organization(), id).await
+    }
+
+    pub async fn update_role(
+        &self,
+        scope: &AdminScope,
+        id: RoleId,
+        name: &str,
+        description: Option<&str>,
+        permissions: PermissionSet,
+    ) -> DomainResult<Role> {
+        let current = self.role(scope.organization(), id).await?;
+        if current.builtin {
+            return Err(builtin());
+        }
+        let now = Ts(Timestamp::now());
+        with_db!(self, pool => {
+            sqlx::query("UPDATE roles SET name = $1, name_key = $2, description = $3, permissions = $4, updated_at = $5
+                         WHERE id = $6 AND organization_id = $7 AND builtin = FALSE")
+                .bind(name).bind(name.to_lowercase()).bind(description).bind(perms_to_text(permissions)).bind(now)
+                .bind(id.0).bind(scope.organization().0)
+                .execute(pool).await.map_err(|e| unique_or(e, name_taken()))?;
+        });
+        self.role(scope.organization(), id).await
+    }
+
+    /// Deletes a custom role that nobody holds (409 with the count otherwise).
+    pub async fn delete_role(&self, scope: &AdminScope, id: RoleId) -> DomainResult<()> {
+        let deleted = with_db!(self, pool => {
+            sqlx::query("DELETE FROM roles WHERE id = $1 AND organization_id = $2 AND builtin = FALSE
+                           AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.role_id = $1)")
+                .bind(id.0).bind(scope.organization().0)
+                .execute(pool).await.map_err(db_err)?.rows_affected()
+        });
+        if deleted == 1 {
+            return Ok(());
+        }
+        let role = self.role(scope.organization(), id).await?;
+        rules::check_role_deletable(role.builtin, role.in_use)?;
+        Err(DomainError::conflict(
+            "role_changed",
+            "the role changed meanwhile; try again",
+        ))
+    }
+}

@@ -1,0 +1,128 @@
+//! Sessions and their refresh tokens (SPEC: Session). A refresh token is stored only as its
+//! HMAC; every refresh spends the presented token and stores the next one, and a spent token
+//! presented again revokes the whole session.
+
+use crate::types::Ts;
+use crate::{Store, db_err, with_db};
+use flowspace_core::DomainResult;
+use flowspace_core::ids::{SessionId, UserId, WorkspaceId};
+use flowspace_core::time::Timestamp;
+use uuid::Uuid;
+
+/// A refresh token to store: its HMAC and when it expires.
+pub struct StoredRefresh {
+    pub hash: Vec<u8>,
+    pub expires_at: Timestamp,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum RefreshOutcome {
+    /// The token was current: it is now spent and the new one stored.
+    Rotated { session: SessionId, user: UserId },
+    /// The token had been spent already: the session is now revoked.
+    Reused { session: SessionId, user: UserId },
+    /// Unknown, expired, or of a revoked session.
+    Invalid,
+}
+
+impl Store {
+    pub async fn create_session(
+        &self,
+        user: UserId,
+        active_workspace: Option<WorkspaceId>,
+        ip: Option<&str>,
+        user_agent: Option<&str>,
+        refresh: &StoredRefresh,
+    ) -> DomainResult<SessionId> {
+        let id = SessionId::new();
+        let now = Ts(Timestamp::now());
+        with_db!(self, pool => {
+            let mut tx = pool.begin().await.map_err(db_err)?;
+            sqlx::query("INSERT INTO sessions (id, user_id, active_workspace_id, created_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(id.0).bind(user.0).bind(active_workspace.map(|w| w.0)).bind(now).bind(ip).bind(user_agent)
+                .execute(&mut *tx).await.map_err(db_err)?;
+            sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+                .bind(&refresh.hash).bind(id.0).bind(now).bind(Ts(refresh.expires_at))
+                .execute(&mut *tx).await.map_err(db_err)?;
+            tx.commit().await.map_err(db_err)?;
+        });
+        Ok(id)
+    }
+
+    /// Spends `presented` and stores `next` in its place, or detects reuse.
+    #[tracing::instrument(skip_all)]
+    pub async fn rotate_refresh(
+        &self,
+        presented: &[u8],
+        next: &StoredRefresh,
+    ) -> DomainResult<RefreshOutcome> {
+        let now = Ts(Timestamp::now());
+        with_db!(self, pool => {
+            let mut tx = pool.begin().await.map_err(db_err)?;
+            // Write first: the conditional update is what makes two concurrent refreshes with
+            // one token produce one winner.
+            let spent = sqlx::query("UPDATE refresh_tokens SET spent_at = $1
+                                     WHERE token_hash = $2 AND spent_at IS NULL AND expires_at > $1
+                                       AND session_id IN (SELECT id FROM sessions WHERE revoked_at IS NULL)")
+                .bind(now).bind(presented).execute(&mut *tx).await.map_err(db_err)?
+                .rows_affected();
+            let row: Option<(Uuid, Uuid, Option<Ts>)> = sqlx::query_as(
+                "SELECT s.id, s.user_id, rt.spent_at FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id WHERE rt.token_hash = $1")
+                .bind(presented).fetch_optional(&mut *tx).await.map_err(db_err)?;
+            let Some((session, user, spent_at)) = row else {
+                return Ok(RefreshOutcome::Invalid);
+            };
+            let (session, user) = (SessionId(session), UserId(user));
+            if spent == 1 {
+                sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+                    .bind(&next.hash).bind(session.0).bind(now).bind(Ts(next.expires_at))
+                    .execute(&mut *tx).await.map_err(db_err)?;
+                tx.commit().await.map_err(db_err)?;
+                return Ok(RefreshOutcome::Rotated { session, user });
+            }
+            if spent_at.is_some() {
+                sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                    .bind(now).bind(session.0).execute(&mut *tx).await.map_err(db_err)?;
+                tx.commit().await.map_err(db_err)?;
+                return Ok(RefreshOutcome::Reused { session, user });
+            }
+            Ok(RefreshOutcome::Invalid)
+        })
+    }
+
+    pub async fn revoke_session(&self, session: SessionId) -> DomainResult<()> {
+        let now = Ts(Timestamp::now());
+        with_db!(self, pool => {
+            sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(now).bind(session.0).execute(pool).await.map_err(db_err)?;
+        });
+        Ok(())
+    }
+
+    /// Ends every session of a user (password reset, disabling).
+    pub async fn revoke_user_sessions(&self, user: UserId) -> DomainResult<u64> {
+        let now = Ts(Timestamp::now());
+        Ok(with_db!(self, pool => {
+            sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+                .bind(now).bind(user.0).execute(pool).await.map_err(db_err)?.rows_affected()
+        }))
+    }
+
+    /// Sets the session's active workspace and remembers it as the user's last one.
+    pub async fn set_active_workspace(
+        &self,
+        session: SessionId,
+        user: UserId,
+        ws: WorkspaceId,
+    ) -> DomainResult<()> {
+        with_db!(self, pool => {
+            let mut tx = pool.begin().await.map_err(db_err)?;
+            sqlx::query("UPDATE sessions SET active_workspace_id = $1 WHERE id = $2")
+                .bind(ws.0).bind(session.0).execute(&mut *tx).await.map_err(db_err)?;
+            sqlx::query("UPDATE users SET last_workspace_id = $1 WHERE id = $2")
+                .bind(ws.0).bind(user.0).execute(&mut *tx).await.map_err(db_err)?;
+            tx.commit().await.map_err(db_err)?;
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,102 @@
+//! First run (rule 1): one organization, its Account Admin, the built-in roles and the Default
+//! workspace, created once in one transaction.
+
+use crate::types::{Ts, perms_to_text};
+use crate::{Store, db_err, unique_or, with_db};
+use flowspace_core::ids::{OrganizationId, RoleId, UserId, WorkspaceId};
+use flowspace_core::permissions::BuiltinRole;
+use flowspace_core::time::Timestamp;
+use flowspace_core::{DomainError, DomainResult};
+
+pub struct SetupInput {
+    pub organization_name: String,
+    pub name: String,
+    pub email: String,
+    pub password_hash: String,
+}
+
+/// What setup created.
+pub struct SetupOutcome {
+    pub organization: OrganizationId,
+    pub user: UserId,
+    pub workspace: WorkspaceId,
+}
+
+impl Store {
+    pub async fn is_setup_done(&self) -> DomainResult<bool> {
+        let n: i64 = with_db!(self, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM setup_state")
+                .fetch_one(pool)
+                .await
+                .map_err(db_err)?
+        });
+        Ok(n > 0)
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn setup(&self, input: SetupInput) -> DomainResult<SetupOutcome> {
+        let done = || DomainError::conflict("setup_done", "setup has already been done");
+        let now = Ts(Timestamp::now());
+        let org = OrganizationId::new();
+        let user = UserId::new();
+        let ws = WorkspaceId::new();
+        let email_key = flowspace_core::rules::normalize_email(&input.email);
+        with_db!(self, pool => {
+            let mut tx = pool.begin().await.map_err(db_err)?;
+            sqlx::query("INSERT INTO organizations (id, name, owner_user_id, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(org.0).bind(&input.organization_name).bind(user.0).bind(now)
+                .execute(&mut *tx).await.map_err(db_err)?;
+            sqlx::query("INSERT INTO setup_state (singleton, organization_id, completed_at) VALUES (1, $1, $2)")
+                .bind(org.0).bind(now)
+                .execute(&mut *tx).await.map_err(|e| unique_or(e, done()))?;
+            sqlx::query("INSERT INTO workspaces (id, organization_id, name, name_key, description, is_default, created_by, created_at, updated_at)
+                         VALUES ($1, $2, 'Default', 'default', 'The default workspace', TRUE, $3, $4, $4)")
+                .bind(ws.0).bind(org.0).bind(user.0).bind(now)
+                .execute(&mut *tx).await.map_err(db_err)?;
+            sqlx::query("INSERT INTO users (id, organization_id, email, email_key, name, password_hash, status, last_workspace_id, created_at, updated_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8, $8)")
+                .bind(user.0).bind(org.0).bind(&input.email).bind(&email_key).bind(&input.name)
+                .bind(&input.password_hash).bind(ws.0).bind(now)
+                .execute(&mut *tx).await.map_err(|e| unique_or(e, done()))?;
+            let mut admin_role = RoleId::new();
+            for role in BuiltinRole::ALL {
+                let id = RoleId::new();
+                if role == BuiltinRole::Admin {
+                    admin_role = id;
+                }
+                sqlx::query("INSERT INTO roles (id, organization_id, name, name_key, description, permissions, builtin, created_at, updated_at)
+                             VALUES ($1, $2, $3, $4, $5, $6, TRUE, $7, $7)")
+                    .bind(id.0).bind(org.0).bind(role.name()).bind(role.name().to_lowercase())
+                    .bind(role.description()).bind(perms_to_text(role.permissions())).bind(now)
+                    .execute(&mut *tx).await.map_err(db_err)?;
+            }
+            sqlx::query("INSERT INTO memberships (workspace_id, user_id, role_id, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(ws.0).bind(user.0).bind(admin_role.0).bind(now)
+                .execute(&mut *tx).await.map_err(db_err)?;
+            tx.commit().await.map_err(db_err)?;
+        });
+        Ok(SetupOutcome {
+            organization: org,
+            user,
+            workspace: ws,
+        })
+    }
+}
+
+impl Store {
+    pub async fn organization(
+        &self,
+        id: OrganizationId,
+    ) -> DomainResult<flowspace_core::model::Organization> {
+        let row: Option<(uuid::Uuid, String, Ts)> = with_db!(self, pool => {
+            sqlx::query_as("SELECT id, name, created_at FROM organizations WHERE id = $1")
+                .bind(id.0).fetch_optional(pool).await.map_err(db_err)?
+        });
+        let (id, name, created_at) = row.ok_or(DomainError::NotFound("organization"))?;
+        Ok(flowspace_core::model::Organization {
+            id: OrganizationId(id),
+            name,
+            created_at: created_at.0,
+        })
+    }
+}

@@ -1,0 +1,277 @@
+//! Users (rule 10): login lookup, and the Account Admin's user management.
+
+use crate::types::{Ts, ts};
+use crate::{Store, db_err, unique_or, with_db};
+use flowspace_core::authz::AdminScope;
+use flowspace_core::ids::{OrganizationId, RoleId, UserId, WorkspaceId};
+use flowspace_core::model::{User, UserDetail, UserStatus, WorkspaceRole};
+use flowspace_core::rules::normalize_email;
+use flowspace_core::time::Timestamp;
+use flowspace_core::{DomainError, DomainResult};
+use std::collections::HashMap;
+use uuid::Uuid;
+
+pub(crate) const USER_SELECT: &str =
+    "SELECT u.id, u.organization_id, u.email, u.name, u.status, u.password_hash,
+        u.last_login_at, u.created_at, u.updated_at, u.last_workspace_id,
+        COALESCE(o.owner_user_id = u.id, FALSE) AS is_account_admin
+    FROM users u JOIN organizations o ON o.id = u.organization_id";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserRow {
+    id: Uuid,
+    organization_id: Uuid,
+    email: String,
+    name: String,
+    status: String,
+    password_hash: Option<String>,
+    last_login_at: Option<Ts>,
+    created_at: Ts,
+    updated_at: Ts,
+    last_workspace_id: Option<Uuid>,
+    is_account_admin: bool,
+}
+
+impl UserRow {
+    pub(crate) fn into_user(self) -> User {
+        User {
+            id: UserId(self.id),
+            organization_id: OrganizationId(self.organization_id),
+            email: self.email,
+            name: self.name,
+            status: UserStatus::parse(&self.status).unwrap_or(UserStatus::Disabled),
+            is_account_admin: self.is_account_admin,
+            last_login_at: ts(self.last_login_at),
+            created_at: self.created_at.0,
+            updated_at: self.updated_at.0,
+        }
+    }
+}
+
+/// What a login needs: the user and their password hash.
+pub struct LoginRecord {
+    pub user: User,
+    pub password_hash: Option<String>,
+    pub last_workspace_id: Option<WorkspaceId>,
+}
+
+pub struct NewUser {
+    pub email: String,
+    pub name: String,
+    pub password_hash: String,
+}
+
+#[derive(Default)]
+pub struct UserPatch {
+    pub name: Option<String>,
+    pub status: Option<UserStatus>,
+}
+
+fn email_taken() -> DomainError {
+    DomainError::conflict("email_taken", "a user with this email already exists")
+}
+
+impl Store {
+    /// The user with this email (compared case-insensitively), for login.
+    pub async fn find_login(&self, email: &str) -> DomainResult<Option<LoginRecord>> {
+        let key = normalize_email(email);
+        let sql = format!("{USER_SELECT} WHERE u.email_key = $1");
+        let row: Option<UserRow> = with_db!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(&key).fetch_optional(pool).await.map_err(db_err)?
+        });
+        Ok(row.map(|r| {
+            let password_hash = r.password_hash.clone();
+            let last_workspace_id = r.last_workspace_id.map(WorkspaceId);
+            LoginRecord {
+                user: r.into_user(),
+                password_hash,
+                last_workspace_id,
+            }
+        }))
+    }
+
+    pub async fn user(&self, id: UserId) -> DomainResult<User> {
+        let sql = format!("{USER_SELECT} WHERE u.id = $1");
+        let row: Option<UserRow> = with_db!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id.0).fetch_optional(pool).await.map_err(db_err)?
+        });
+        row.map(UserRow::into_user)
+            .ok_or(DomainError::NotFound("user"))
+    }
+
+    pub async fn record_login(&self, id: UserId) -> DomainResult<()> {
+        let now = Ts(Timestamp::now());
+        with_db!(self, pool => {
+            sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2")
+                .bind(now).bind(id.0).execute(pool).await.map_err(db_err)?;
+        });
+        Ok(())
+    }
+
+    /// Replaces the stored hash (a legacy bcrypt hash upgraded to Argon2id at login).
+    pub async fn set_password_hash(&self, id: UserId, hash: &str) -> DomainResult<()> {
+        let now = Ts(Timestamp::now());
+        with_db!(self, pool => {
+            sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+                .bind(hash).bind(now).bind(id.0).execute(pool).await.map_err(db_err)?;
+        });
+        Ok(())
+    }
+
+    /// Every workspace the user belongs to, with the role there, by workspace name.
+    pub async fn workspace_roles(&self, user: UserId) -> DomainResult<Vec<WorkspaceRole>> {
+        let rows: Vec<(Uuid, String, Uuid, String)> = with_db!(self, pool => {
+            sqlx::query_as("SELECT w.id, w.name, r.id, r.name FROM memberships m
+                            JOIN workspaces w ON w.id = m.workspace_id
+                            JOIN roles r ON r.id = m.role_id
+                            WHERE m.user_id = $1 ORDER BY w.is_default DESC, w.name")
+                .bind(user.0).fetch_all(pool).await.map_err(db_err)?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(w, wn, r, rn)| WorkspaceRole {
+                workspace_id: WorkspaceId(w),
+                workspace_name: wn,
+                role_id: RoleId(r),
+                role_name: rn,
+            })
+            .collect())
+    }
+
+    pub async fn list_users(&self, scope: &AdminScope) -> DomainResult<Vec<UserDetail>> {
+        let sql = format!("{USER_SELECT} WHERE u.organization_id = $1 ORDER BY u.created_at, u.id");
+        let (rows, memberships): (Vec<UserRow>, Vec<(Uuid, Uuid, String, Uuid, String)>) = with_db!(self, pool => {
+            let rows = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(scope.organization().0).fetch_all(pool).await.map_err(db_err)?;
+            let ms = sqlx::query_as("SELECT m.user_id, w.id, w.name, r.id, r.name FROM memberships m
+                                     JOIN workspaces w ON w.id = m.workspace_id
+                                     JOIN roles r ON r.id = m.role_id
+                                     WHERE w.organization_id = $1 ORDER BY w.is_default DESC, w.name")
+                .bind(scope.organization().0).fetch_all(pool).await.map_err(db_err)?;
+            (rows, ms)
+        });
+        let mut by_user: HashMap<Uuid, Vec<WorkspaceRole>> = HashMap::new();
+        for (u, w, wn, r, rn) in memberships {
+            by_user.entry(u).or_default().push(WorkspaceRole {
+                workspace_id: WorkspaceId(w),
+                workspace_name: wn,
+                role_id: RoleId(r),
+                role_name: rn,
+            });
+        }
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let active = r.last_workspace_id.map(WorkspaceId);
+                let workspaces = by_user.remove(&r.id).unwrap_or_default();
+                UserDetail {
+                    user: r.into_user(),
+                    active_workspace_id: active,
+                    workspaces,
+                }
+            })
+            .collect())
+    }
+
+    pub async fn user_detail(&self, scope: &AdminScope, id: UserId) -> DomainResult<UserDetail> {
+        let sql = format!("{USER_SELECT} WHERE u.id = $1 AND u.organization_id = $2");
+        let row: Option<UserRow> = with_db!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id.0).bind(scope.organization().0)
+                .fetch_optional(pool).await.map_err(db_err)?
+        });
+        let row = row.ok_or(DomainError::NotFound("user"))?;
+        let active = row.last_workspace_id.map(WorkspaceId);
+        Ok(UserDetail {
+            user: row.into_user(),
+            workspaces: self.workspace_roles(id).await?,
+            active_workspace_id: active,
+        })
+    }
+
+    /// Creates an active user with a password and no membership (rule 10).
+    pub async fn create_user(&self, scope: &AdminScope, new: NewUser) -> DomainResult<UserDetail> {
+        let id = UserId::new();
+        let now = Ts(Timestamp::now());
+        with_db!(self, pool => {
+            sqlx::query("INSERT INTO users (id, organization_id, email, email_key, name, password_hash, status, created_at, updated_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $7)")
+                .bind(id.0).bind(scope.organization().0).bind(&new.email).bind(normalize_email(&new.email))
+                .bind(&new.name).bind(&new.password_hash).bind(now)
+                .execute(pool).await.map_err(|e| unique_or(e, email_taken()))?;
+        });
+        self.user_detail(scope, id).await
+    }
+
+    /// Changes name and status. Disabling ends every session of the user; the Account Admin
+    /// cannot be disabled, and nobody can be set back to `invited`.
+    pub async fn patch_user(
+        &self,
+        scope: &AdminScope,
+        id: UserId,
+        patch: UserPatch,
+    ) -> DomainResult<UserDetail> {
+        let current = self.user_detail(scope, id).await?;
+        if let Some(status) = patch.status {
+            if status == UserStatus::Invited {
+                return Err(DomainError::invalid(
+                    "status",
+                    "must be \"active\" or \"disabled\"",
+                ));
+            }
+            if current.user.is_account_admin && status == UserStatus::Disabled {
+                return Err(DomainError::conflict(
+                    "account_admin",
+                    "the Account Admin cannot be disabled",
+                ));
+            }
+            if current.user.status == UserStatus::Invited {
+                return Err(DomainError::conflict(
+                    "user_invited",
+                    "an invited user becomes active by signing up",
+                ));
+            }
+        }
+        let now = Ts(Timestamp::now());
+        with_db!(self, pool => {
+            let mut tx = pool.begin().await.map_err(db_err)?;
+            if let Some(name) = &patch.name {
+                sqlx::query("UPDATE users SET name = $1, updated_at = $2 WHERE id = $3")
+                    .bind(name).bind(now).bind(id.0).execute(&mut *tx).await.map_err(db_err)?;
+            }
+            if let Some(status) = patch.status {
+                sqlx::query("UPDATE users SET status = $1, updated_at = $2 WHERE id = $3")
+                    .bind(status.as_str()).bind(now).bind(id.0).execute(&mut *tx).await.map_err(db_err)?;
+                if status == UserStatus::Disabled {
+                    sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+                        .bind(now).bind(id.0).execute(&mut *tx).await.map_err(db_err)?;
+                }
+            }
+            tx.commit().await.map_err(db_err)?;
+        });
+        self.user_detail(scope, id).await
+    }
+
+    /// Removes the account, its memberships and sessions; the items it made stay.
+    pub async fn delete_user(&self, scope: &AdminScope, id: UserId) -> DomainResult<()> {
+        let current = self.user_detail(scope, id).await?;
+        if current.user.is_account_admin {
+            return Err(DomainError::conflict(
+                "account_admin",
+                "the Account Admin cannot be deleted",
+            ));
+        }
+        with_db!(self, pool => {
+            sqlx::query("DELETE FROM users WHERE id = $1 AND organization_id = $2")
+                .bind(id.0).bind(scope.organization().0).execute(pool).await.map_err(db_err)?;
+        });
+        Ok(())
+    }
+
+    /// Remembers the workspace the user used last (the fallback of the active workspace).
+    pub async fn set_last_workspace(&self, user: UserId, ws: WorkspaceId) -> DomainResult<()> {
+        with_db!(self, pool => {
+            sqlx::query("UPDATE users SET last_workspace_id = $1 WHERE id = $2")
+                .bind(ws.0).bind(user.0).execute(pool).await.map_err(db_err)?;
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,265 @@
+//! Workspaces and memberships (rules 5, 6, 7).
+
+use crate::types::Ts;
+use crate::{Store, db_err, unique_or, with_db};
+use flowspace_core::authz::{AdminScope, WorkspaceScope};
+use flowspace_core::ids::{OrganizationId, RoleId, UserId, WorkspaceId};
+use flowspace_core::model::{Member, UserStatus, Workspace};
+use flowspace_core::rules;
+use flowspace_core::time::Timestamp;
+use flowspace_core::{DomainError, DomainResult};
+use uuid::Uuid;
+
+const WORKSPACE_SELECT: &str =
+    "SELECT w.id, w.organization_id, w.name, w.description, w.color, w.icon, w.is_default,
+        (SELECT COUNT(*) FROM memberships m WHERE m.workspace_id = w.id) AS member_count,
+        w.created_at, w.updated_at
+    FROM workspaces w";
+
+#[derive(sqlx::FromRow)]
+struct WorkspaceRow {
+    id: Uuid,
+    organization_id: Uuid,
+    name: String,
+    description: Option<String>,
+    color: Option<String>,
+    icon: Option<String>,
+    is_default: bool,
+    member_count: i64,
+    created_at: Ts,
+    updated_at: Ts,
+}
+
+impl From<WorkspaceRow> for Workspace {
+    fn from(r: WorkspaceRow) -> Self {
+        Workspace {
+            id: WorkspaceId(r.id),
+            organization_id: OrganizationId(r.organization_id),
+            name: r.name,
+            description: r.description,
+            color: r.color,
+            icon: r.icon,
+            is_default: r.is_default,
+            member_count: r.member_count,
+            created_at: r.created_at.0,
+            updated_at: r.updated_at.0,
+        }
+    }
+}
+
+pub struct NewWorkspace {
+    pub name: String,
+    pub description: Option<String>,
+    pub color: Option<String>,
+    pub icon: Option<String>,
+}
+
+#[derive(Default)]
+pub struct WorkspacePatch {
+    pub name: Option<String>,
+    pub description: Option<Option<String>>,
+    pub color: Option<Option<String>>,
+    pub icon: Option<Option<String>>,
+}
+
+fn name_taken() -> DomainError {
+    DomainError::conflict(
+        "workspace_name_taken",
+        "a workspace with this name already exists in the organization",
+    )
+}
+
+impl Store {
+    /// The workspaces a user belongs to (every workspace of the organization for the Account
+    /// Admin), Default first, then by name.
+    pub async fn list_workspaces(
+        &self,
+        org: OrganizationId,
+        user: UserId,
+        is_admin: bool,
+    ) -> DomainResult<Vec<Workspace>> {
+        let sql = format!(
+            "{WORKSPACE_SELECT} WHERE w.organization_id = $1
+               AND ($3 OR EXISTS (SELECT 1 FROM memberships m WHERE m.workspace_id = w.id AND m.user_id = $2))
+             ORDER BY w.is_default DESC, w.name"
+        );
+        let rows: Vec<WorkspaceRow> = with_db!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(org.0).bind(user.0).bind(is_admin)
+                .fetch_all(pool).await.map_err(db_err)?
+        });
+        Ok(rows.into_iter().map(Workspace::from).collect())
+    }
+
+    /// The scope's workspace.
+    pub async fn workspace(&self, scope: &WorkspaceScope) -> DomainResult<Workspace> {
+        self.workspace_in_org(scope.organization(), scope.workspace())
+            .await
+    }
+
+    async fn workspace_in_org(
+        &self,
+        org: OrganizationId,
+        id: WorkspaceId,
+    ) -> DomainResult<Workspace> {
+        let sql = format!("{WORKSPACE_SELECT} WHERE w.id = $1 AND w.organization_id = $2");
+        let row: Option<WorkspaceRow> = with_db!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id.0).bind(org.0).fetch_optional(pool).await.map_err(db_err)?
+        });
+        row.map(Workspace::from)
+            .ok_or(DomainError::NotFound("workspace"))
+    }
+
+    /// Rule 5: the Account Admin creates a workspace and becomes its member with the Admin role.
+    #[tracing::instrument(skip_all)]
+    pub async fn create_workspace(
+        &self,
+        scope: &AdminScope,
+        new: NewWorkspace,
+    ) -> DomainResult<Workspace> {
+        let id = WorkspaceId::new();
+        let now = Ts(Timestamp::now());
+        let org = scope.organization();
+        with_db!(self, pool => {
+            let mut tx = pool.begin().await.map_err(db_err)?;
+            sqlx::query("INSERT INTO workspaces (id, organization_id, name, name_key, description, color, icon, is_default, created_by, created_at, updated_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, FALSE, $8, $9, $9)")
+                .bind(id.0).bind(org.0).bind(&new.name).bind(new.name.to_lowercase())
+                .bind(&new.description).bind(&new.color).bind(&new.icon).bind(scope.user_id().0).bind(now)
+                .execute(&mut *tx).await.map_err(|e| unique_or(e, name_taken()))?;
+            sqlx::query("INSERT INTO memberships (workspace_id, user_id, role_id, created_at)
+                         SELECT $1, $2, r.id, $3 FROM roles r WHERE r.organization_id = $4 AND r.builtin = TRUE AND r.name = 'Admin'")
+                .bind(id.0).bind(scope.user_id().0).bind(now).bind(org.0)
+                .execute(&mut *tx).await.map_err(db_err)?;
+            tx.commit().await.map_err(db_err)?;
+        });
+        self.workspace_in_org(org, id).await
+    }
+
+    pub async fn update_workspace(
+        &self,
+        scope: &WorkspaceScope,
+        patch: WorkspacePatch,
+    ) -> DomainResult<Workspace> {
+        let current = self.workspace(scope).await?;
+        let name = patch.name.unwrap_or(current.name);
+        let description = patch.description.unwrap_or(current.description);
+        let color = patch.color.unwrap_or(current.color);
+        let icon = patch.icon.unwrap_or(current.icon);
+        let now = Ts(Timestamp::now());
+        with_db!(self, pool => {
+            sqlx::query("UPDATE workspaces SET name = $1, name_key = $2, description = $3, color = $4, icon = $5, updated_at = $6
+                         WHERE id = $7 AND organization_id = $8")
+                .bind(&name).bind(name.to_lowercase()).bind(&description).bind(&color).bind(&icon).bind(now)
+                .bind(scope.workspace().0).bind(scope.organization().0)
+                .execute(pool).await.map_err(|e| unique_or(e, name_taken()))?;
+        });
+        self.workspace(scope).await
+    }
+
+    /// Rule 6, in one transaction: every item, membership, API key, credential and share of
+    /// the workspace goes with it (foreign keys cascade); sessions and users whose active
+    /// workspace it was lose it and fall back at their next request.
+    #[tracing::instrument(skip_all)]
+    pub async fn delete_workspace(&self, scope: &AdminScope, id: WorkspaceId) -> DomainResult<()> {
+        let org = scope.organization();
+        let deleted = with_db!(self, pool => {
+            sqlx::query("DELETE FROM workspaces WHERE id = $1 AND organization_id = $2 AND is_default = FALSE
+                           AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.workspace_id = $1 AND m.user_id <> $3)")
+                .bind(id.0).bind(org.0).bind(scope.user_id().0)
+                .execute(pool).await.map_err(db_err)?.rows_affected()
+        });
+        if deleted == 1 {
+            return Ok(());
+        }
+        // Nothing was deleted: say why.
+        let ws = self.workspace_in_org(org, id).await?;
+        let others: i64 = with_db!(self, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE workspace_id = $1 AND user_id <> $2")
+                .bind(id.0).bind(scope.user_id().0).fetch_one(pool).await.map_err(db_err)?
+        });
+        rules::check_workspace_deletable(ws.is_default, others)?;
+        Err(DomainError::conflict(
+            "workspace_changed",
+            "the workspace changed meanwhile; try again",
+        ))
+    }
+
+    pub async fn members(&self, scope: &WorkspaceScope) -> DomainResult<Vec<Member>> {
+        type Row = (Uuid, String, String, String, bool, Uuid, String, Ts);
+        let rows: Vec<Row> = with_db!(self, pool => {
+            sqlx::query_as(
+                "SELECT u.id, u.email, u.name, u.status, COALESCE(o.owner_user_id = u.id, FALSE), r.id, r.name, m.created_at
+                 FROM memberships m JOIN users u ON u.id = m.user_id JOIN roles r ON r.id = m.role_id
+                 JOIN organizations o ON o.id = u.organization_id
+                 WHERE m.workspace_id = $1 ORDER BY m.created_at, u.id")
+                .bind(scope.workspace().0).fetch_all(pool).await.map_err(db_err)?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(u, email, name, status, admin, r, rn, at)| Member {
+                user_id: UserId(u),
+                email,
+                name,
+                status: UserStatus::parse(&status).unwrap_or(UserStatus::Disabled),
+                is_account_admin: admin,
+                role_id: RoleId(r),
+                role_name: rn,
+                added_at: at.0,
+            })
+            .collect())
+    }
+
+    /// Adds `user` to the scope's workspace with `role`, or changes their role there.
+    pub async fn add_member(
+        &self,
+        scope: &WorkspaceScope,
+        user: UserId,
+        role: RoleId,
+    ) -> DomainResult<Member> {
+        let target = self.user(user).await?;
+        if target.organization_id != scope.organization() {
+            return Err(DomainError::NotFound("user"));
+        }
+        if target.is_account_admin {
+            return Err(DomainError::conflict(
+                "account_admin",
+                "the Account Admin holds every permission in every workspace; their role cannot be changed",
+            ));
+        }
+        let now = Ts(Timestamp::now());
+        with_db!(self, pool => {
+            sqlx::query("INSERT INTO memberships (workspace_id, user_id, role_id, created_at)
+                         SELECT $1, $2, r.id, $4 FROM roles r WHERE r.id = $3 AND r.organization_id = $5
+                         ON CONFLICT (workspace_id, user_id) DO UPDATE SET role_id = excluded.role_id")
+                .bind(scope.workspace().0).bind(user.0).bind(role.0).bind(now).bind(scope.organization().0)
+                .execute(pool).await.map_err(db_err)?;
+        });
+        self.members(scope)
+            .await?
+            .into_iter()
+            .find(|m| m.user_id == user)
+            .ok_or(DomainError::NotFound("role"))
+    }
+
+    /// Rule 7: unlinks a member; the Account Admin can never be unlinked.
+    pub async fn remove_member(&self, scope: &WorkspaceScope, user: UserId) -> DomainResult<()> {
+        let target = self.user(user).await;
+        if let Ok(t) = &target
+            && t.is_account_admin
+            && t.organization_id == scope.organization()
+        {
+            return Err(DomainError::conflict(
+                "account_admin",
+                "the Account Admin cannot be unlinked from a workspace",
+            ));
+        }
+        let removed = with_db!(self, pool => {
+            sqlx::query("DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2")
+                .bind(scope.workspace().0).bind(user.0).execute(pool).await.map_err(db_err)?.rows_affected()
+        });
+        if removed == 0 {
+            return Err(DomainError::NotFound("member"));
+        }
+        Ok(())
+    }
+}
