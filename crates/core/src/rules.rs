@@ -53,6 +53,15 @@ pub fn description(d: Option<&str>) -> DomainResult<Option<String>> {
             "description",
             format!("must be at most {MAX_DESCRIPTION_CHARS} characters"),
         )),
+        Some(v)
+            if v.chars()
+                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) =>
+        {
+            Err(DomainError::invalid(
+                "description",
+                "must not contain control characters other than line breaks and tabs",
+            ))
+        }
         Some(v) => Ok(Some(v.to_string())),
     }
 }
@@ -241,6 +250,11 @@ mod tests {
         assert!(workspace_name(&"x".repeat(101)).is_err());
         assert!(workspace_name(&"é".repeat(100)).is_ok());
         assert!(workspace_name("a\u{0}b").is_err());
+        assert!(description(Some("a\u{0}b")).is_err());
+        assert_eq!(
+            description(Some(" two\nlines\t ")).unwrap().as_deref(),
+            Some("two\nlines")
+        );
     }
 
     #[test]

@@ -61,19 +61,28 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let inner = e.into_inner();
         match inner.classify() {
             serde_json::error::Category::Data => {
-                let field = if path == "." || path.is_empty() {
-                    "body".to_string()
-                } else {
-                    path
-                };
-                ApiError::from(flowspace_core::DomainError::invalid(
-                    field,
-                    strip_position(&inner.to_string()),
-                ))
+                let message = strip_position(&inner.to_string());
+                let field = field_of(&path, &message);
+                ApiError::from(flowspace_core::DomainError::invalid(field, message))
             }
             _ => ApiError::bad_request(format!("malformed JSON: {inner}")),
         }
     })
+}
+
+/// The field an error is about: the path serde reached, plus the field it found missing
+/// (serde reports a missing field at the path of the object that lacks it).
+fn field_of(path: &str, message: &str) -> String {
+    let parent = if path == "." { "" } else { path };
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next());
+    match (parent, missing) {
+        ("", Some(m)) => m.to_string(),
+        (p, Some(m)) => format!("{p}.{m}"),
+        ("", None) => "body".to_string(),
+        (p, None) => p.to_string(),
+    }
 }
 
 fn strip_position(msg: &str) -> String {
@@ -135,6 +144,9 @@ mod tests {
         assert_eq!(e.details["field"], "name");
         let e = parse_json::<Body>(br#"{"n": 1}"#).unwrap_err();
         assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(e.details["field"], "name", "a missing field is named");
+        let e = parse_json::<Body>(br#""text""#).unwrap_err();
+        assert_eq!(e.details["field"], "body");
         let e = parse_json::<Body>(br#"{"name": "a", "n": -1}"#).unwrap_err();
         assert_eq!(e.details["field"], "n");
         let e = parse_json::<Body>(br#"{"name": "a"} trailing"#).unwrap_err();

@@ -18,7 +18,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Start the HTTP server (API under /api/v1).
-    Serve(Config),
+    Serve(Box<Config>),
     /// Print the OpenAPI document.
     Openapi,
 }
@@ -74,7 +74,7 @@ async fn main() -> std::process::ExitCode {
         Command::Serve(config) => {
             init_logs(&config.log_format);
             let addr = format!("{}:{}", config.host, config.port);
-            let state = match flowspace_server::build_state(config).await {
+            let state = match flowspace_server::build_state(*config).await {
                 Ok(s) => s,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot start");

@@ -16,6 +16,14 @@ use uuid::Uuid;
 
 const ITEM_COLS: &str = "id, workspace_id, name, description, data, version, created_by, created_at, updated_by, updated_at";
 
+/// The list query of `list_items` (binds: workspace, kind, cursor time, cursor id, limit),
+/// public so that the conformance suite can check on both backends that its plan uses the
+/// `items_list` index. The columns are those of `ITEM_COLS`.
+pub const LIST_ITEMS_SQL: &str = "SELECT id, workspace_id, name, description, data, version, created_by, created_at, updated_by, updated_at
+    FROM items WHERE workspace_id = $1 AND kind = $2
+      AND ($3 IS NULL OR created_at < $3 OR (created_at = $3 AND id < $4))
+    ORDER BY created_at DESC, id DESC LIMIT $5";
+
 #[derive(sqlx::FromRow)]
 struct ItemRow {
     id: Uuid,
@@ -72,13 +80,8 @@ impl Store {
             Some(c) => (Some(Ts(c.created_at)), Some(c.id)),
             None => (None, None),
         };
-        let sql = format!(
-            "SELECT {ITEM_COLS} FROM items WHERE workspace_id = $1 AND kind = $2
-               AND ($3 IS NULL OR created_at < $3 OR (created_at = $3 AND id < $4))
-             ORDER BY created_at DESC, id DESC LIMIT $5"
-        );
         let rows: Vec<ItemRow> = with_db!(self, pool => {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(scope.workspace().0).bind(kind.db_name())
+            sqlx::query_as(LIST_ITEMS_SQL).bind(scope.workspace().0).bind(kind.db_name())
                 .bind(after_t).bind(after_id).bind(limit)
                 .fetch_all(pool).await.map_err(db_err)?
         });
@@ -195,13 +198,12 @@ impl Store {
         id: ItemId,
     ) -> DomainResult<Item> {
         let src = self.get_item(scope, kind, id).await?;
-        let mut name = format!("{} (copy)", src.name);
-        if name.chars().count() > rules::MAX_ITEM_NAME_CHARS {
-            name = name
-                .chars()
-                .skip(name.chars().count() - rules::MAX_ITEM_NAME_CHARS)
-                .collect();
-        }
+        // A name too long for the suffix loses its end, never its beginning (which is what
+        // tells the copy apart in a list).
+        const SUFFIX: &str = " (copy)";
+        let keep = rules::MAX_ITEM_NAME_CHARS - SUFFIX.chars().count();
+        let stem: String = src.name.chars().take(keep).collect();
+        let name = format!("{}{SUFFIX}", stem.trim_end());
         self.create_item(
             scope,
             kind,

@@ -23,7 +23,7 @@ mod workspaces;
 pub use apikeys::ApiKeyFields;
 pub use authz::{ApiKeyFacts, SessionFacts};
 pub use credentials::{CredentialFields, CredentialSecret};
-pub use items::ItemFields;
+pub use items::{ItemFields, LIST_ITEMS_SQL};
 pub use sessions::{RefreshOutcome, StoredRefresh};
 pub use setup::{SetupInput, SetupOutcome};
 pub use users::{LoginRecord, NewUser, UserPatch};

@@ -67,6 +67,48 @@ pub struct UserPatch {
     pub status: Option<UserStatus>,
 }
 
+/// A membership as the Users page shows it (user, workspace id and name, role id and name),
+/// with what the fallback order needs (is the workspace Default, since when).
+type MembershipRow = (Uuid, Uuid, String, Uuid, String, bool, Ts);
+
+const MEMBERSHIP_SELECT: &str =
+    "SELECT m.user_id, w.id, w.name, r.id, r.name, w.is_default, m.created_at
+    FROM memberships m JOIN workspaces w ON w.id = m.workspace_id JOIN roles r ON r.id = m.role_id";
+
+fn workspace_role(m: MembershipRow) -> WorkspaceRole {
+    WorkspaceRole {
+        workspace_id: WorkspaceId(m.1),
+        workspace_name: m.2,
+        role_id: RoleId(m.3),
+        role_name: m.4,
+    }
+}
+
+/// The workspace a user acts in when a request names none (rule 10's "active workspace"): the
+/// one they used last while they still belong to it, else the one a session falls back to
+/// (Default first, then the oldest membership: `Store::fallback_workspace`). Never a workspace
+/// they were unlinked from.
+fn active_workspace(last: Option<Uuid>, memberships: &[MembershipRow]) -> Option<WorkspaceId> {
+    if let Some(last) = last
+        && memberships.iter().any(|m| m.1 == last)
+    {
+        return Some(WorkspaceId(last));
+    }
+    memberships
+        .iter()
+        .min_by_key(|m| (!m.5, m.6.0, m.1))
+        .map(|m| WorkspaceId(m.1))
+}
+
+fn detail(row: UserRow, memberships: Vec<MembershipRow>) -> UserDetail {
+    let active = active_workspace(row.last_workspace_id, &memberships);
+    UserDetail {
+        user: row.into_user(),
+        workspaces: memberships.into_iter().map(workspace_role).collect(),
+        active_workspace_id: active,
+    }
+}
+
 fn email_taken() -> DomainError {
     DomainError::conflict("email_taken", "a user with this email already exists")
 }
@@ -120,54 +162,43 @@ impl Store {
 
     /// Every workspace the user belongs to, with the role there, by workspace name.
     pub async fn workspace_roles(&self, user: UserId) -> DomainResult<Vec<WorkspaceRole>> {
-        let rows: Vec<(Uuid, String, Uuid, String)> = with_db!(self, pool => {
-            sqlx::query_as("SELECT w.id, w.name, r.id, r.name FROM memberships m
-                            JOIN workspaces w ON w.id = m.workspace_id
-                            JOIN roles r ON r.id = m.role_id
-                            WHERE m.user_id = $1 ORDER BY w.is_default DESC, w.name")
-                .bind(user.0).fetch_all(pool).await.map_err(db_err)?
-        });
-        Ok(rows
+        Ok(self
+            .memberships_of(user)
+            .await?
             .into_iter()
-            .map(|(w, wn, r, rn)| WorkspaceRole {
-                workspace_id: WorkspaceId(w),
-                workspace_name: wn,
-                role_id: RoleId(r),
-                role_name: rn,
-            })
+            .map(workspace_role)
             .collect())
+    }
+
+    async fn memberships_of(&self, user: UserId) -> DomainResult<Vec<MembershipRow>> {
+        let sql =
+            format!("{MEMBERSHIP_SELECT} WHERE m.user_id = $1 ORDER BY w.is_default DESC, w.name");
+        Ok(with_db!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(user.0).fetch_all(pool).await.map_err(db_err)?
+        }))
     }
 
     pub async fn list_users(&self, scope: &AdminScope) -> DomainResult<Vec<UserDetail>> {
         let sql = format!("{USER_SELECT} WHERE u.organization_id = $1 ORDER BY u.created_at, u.id");
-        let (rows, memberships): (Vec<UserRow>, Vec<(Uuid, Uuid, String, Uuid, String)>) = with_db!(self, pool => {
+        let ms_sql = format!(
+            "{MEMBERSHIP_SELECT} WHERE w.organization_id = $1 ORDER BY w.is_default DESC, w.name"
+        );
+        let (rows, memberships): (Vec<UserRow>, Vec<MembershipRow>) = with_db!(self, pool => {
             let rows = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(scope.organization().0).fetch_all(pool).await.map_err(db_err)?;
-            let ms = sqlx::query_as("SELECT m.user_id, w.id, w.name, r.id, r.name FROM memberships m
-                                     JOIN workspaces w ON w.id = m.workspace_id
-                                     JOIN roles r ON r.id = m.role_id
-                                     WHERE w.organization_id = $1 ORDER BY w.is_default DESC, w.name")
+            let ms = sqlx::query_as(sqlx::AssertSqlSafe(ms_sql.as_str()))
                 .bind(scope.organization().0).fetch_all(pool).await.map_err(db_err)?;
             (rows, ms)
         });
-        let mut by_user: HashMap<Uuid, Vec<WorkspaceRole>> = HashMap::new();
-        for (u, w, wn, r, rn) in memberships {
-            by_user.entry(u).or_default().push(WorkspaceRole {
-                workspace_id: WorkspaceId(w),
-                workspace_name: wn,
-                role_id: RoleId(r),
-                role_name: rn,
-            });
+        let mut by_user: HashMap<Uuid, Vec<MembershipRow>> = HashMap::new();
+        for m in memberships {
+            by_user.entry(m.0).or_default().push(m);
         }
         Ok(rows
             .into_iter()
             .map(|r| {
-                let active = r.last_workspace_id.map(WorkspaceId);
-                let workspaces = by_user.remove(&r.id).unwrap_or_default();
-                UserDetail {
-                    user: r.into_user(),
-                    active_workspace_id: active,
-                    workspaces,
-                }
+                let ms = by_user.remove(&r.id).unwrap_or_default();
+                detail(r, ms)
             })
             .collect())
     }
@@ -179,12 +210,7 @@ impl Store {
                 .fetch_optional(pool).await.map_err(db_err)?
         });
         let row = row.ok_or(DomainError::NotFound("user"))?;
-        let active = row.last_workspace_id.map(WorkspaceId);
-        Ok(UserDetail {
-            user: row.into_user(),
-            workspaces: self.workspace_roles(id).await?,
-            active_workspace_id: active,
-        })
+        Ok(detail(row, self.memberships_of(id).await?))
     }
 
     /// Creates an active user with a password and no membership (rule 10).

@@ -132,7 +132,7 @@ fn user_id(raw: &str) -> ApiResult<UserId> {
 }
 
 /// Adds a member, or changes the role of an existing one. Nobody grants a role holding a
-/// permission they lack themselves.
+/// permission they lack themselves, nor changes the role of a member who holds one.
 pub async fn add_user(
     State(state): State<AppState>,
     Scope(scope): Scope,
@@ -144,6 +144,15 @@ pub async fn add_user(
         .resolve_role(scope.organization(), &req.role)
         .await?;
     scope.require_all(role.permissions)?;
+    // Nor does anyone change the role of a member who holds more than they do.
+    let members = state.store.members(&scope).await?;
+    if let Some(current) = members.into_iter().find(|m| m.user_id == user) {
+        let held = state
+            .store
+            .role(scope.organization(), current.role_id)
+            .await?;
+        scope.require_all(held.permissions)?;
+    }
     Ok(Json(state.store.add_member(&scope, user, role.id).await?))
 }
 
