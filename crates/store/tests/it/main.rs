@@ -1,0 +1,15 @@
+//! The store's conformance suite: every test runs on SQLite, and on PostgreSQL too when
+//! `TEST_DATABASE_URL` is set, against a fresh database each time. Scopes are obtained the way
+//! the server obtains them: `session_facts` after `create_session`, then `authorize`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+mod isolation;
+mod items;
+mod migrations;
+mod plans;
+mod sessions;
+mod setup;
+mod users;
+mod workspaces;

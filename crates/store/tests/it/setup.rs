@@ -1,0 +1,70 @@
+//! Rule 1: setup happens once.
+
+use crate::common::{ADMIN_EMAIL, FreshDb, backends, conflict_code, count};
+use flowspace_store::SetupInput;
+
+#[tokio::test]
+async fn setup_once_then_a_second_setup_is_a_conflict() {
+    for b in backends() {
+        let db = FreshDb::new(&b).await;
+        let store = db.connect().await;
+        assert!(!store.is_setup_done().await.unwrap(), "{}", b.name());
+        let first = store
+            .setup(SetupInput {
+                organization_name: "Acme".into(),
+                name: "Admin".into(),
+                email: ADMIN_EMAIL.into(),
+                password_hash: "h".into(),
+            })
+            .await
+            .unwrap();
+        assert!(store.is_setup_done().await.unwrap(), "{}", b.name());
+
+        let again = store
+            .setup(SetupInput {
+                organization_name: "Other".into(),
+                name: "Other".into(),
+                email: "other@example.com".into(),
+                password_hash: "h".into(),
+            })
+            .await;
+        assert_eq!(conflict_code(&again), Some("setup_done"), "{}", b.name());
+
+        // The refused setup left nothing behind: it was one transaction.
+        assert!(
+            store
+                .find_login("other@example.com")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let org = store.organization(first.organization).await.unwrap();
+        assert_eq!(org.name, "Acme");
+        let roles = store.list_roles(first.organization).await.unwrap();
+        let names: Vec<&str> = roles.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names.len(), 3, "{}: {names:?}", b.name());
+        for n in ["Admin", "Developer", "Viewer"] {
+            assert!(names.contains(&n), "{}: {names:?}", b.name());
+        }
+        let ws = store
+            .list_workspaces(first.organization, first.user, true)
+            .await
+            .unwrap();
+        assert_eq!(ws.len(), 1, "{}", b.name());
+        assert!(ws[0].is_default);
+        assert_eq!(ws[0].id, first.workspace);
+        assert_eq!(ws[0].member_count, 1);
+
+        assert_eq!(
+            count(
+                &store,
+                "SELECT COUNT(*) FROM organizations WHERE id <> $1",
+                first.organization.0
+            )
+            .await,
+            0,
+            "{}: the refused setup's organization row was rolled back",
+            b.name()
+        );
+    }
+}
