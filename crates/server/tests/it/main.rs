@@ -2,4 +2,14 @@
 //! and on PostgreSQL too when `TEST_DATABASE_URL` is set.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod auth;
 mod basics;
+mod binary;
+mod config;
+mod isolation;
+mod openapi;
+mod resources;
+mod roles;
+mod route_walk;
+mod users;
+mod workspaces;

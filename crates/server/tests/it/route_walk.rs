@@ -1,0 +1,259 @@
+//! Walks every route of `flowspace_server::routes::table()` (STYLE.md, "Isolation by
+//! construction"): each route is public by the explicit list below, or it refuses an anonymous
+//! caller (401), a member without the permission its guard names (403 with
+//! `missingPermission`), a non-admin on Account Admin routes (403), and an API key where a
+//! signed-in user is required. Adding a route means adding it here: the count is checked.
+
+use flowspace_server::auth::Guard;
+use flowspace_server::routes::{RouteDef, table};
+use flowspace_testkit::{Client, World, backends};
+use reqwest::Method;
+use serde_json::json;
+use std::collections::BTreeSet;
+
+/// How many routes the table holds. A new route must be walked (and, if public, listed below).
+const ROUTE_COUNT: usize = 75;
+
+/// The routes anyone may call: `Open` ones even before setup, `Public` ones after it.
+const PUBLIC_ROUTES: [(&str, &str, &str); 6] = [
+    ("GET", "/ping", "Open"),
+    ("GET", "/health/ready", "Open"),
+    ("GET", "/setup", "Open"),
+    ("POST", "/setup", "Open"),
+    ("POST", "/auth/login", "Public"),
+    ("POST", "/auth/refresh", "Public"),
+];
+
+fn guard_name(g: Guard) -> &'static str {
+    match g {
+        Guard::Open => "Open",
+        Guard::Public => "Public",
+        Guard::SignedIn => "SignedIn",
+        Guard::AccountAdmin => "AccountAdmin",
+        Guard::Workspace(_) => "Workspace",
+        Guard::PathWorkspace(_) => "PathWorkspace",
+    }
+}
+
+/// The route's path with each parameter filled in: the real workspace `ws` for
+/// `/workspace/{id}...` (so that the guard looks at a workspace the caller belongs to), a
+/// random uuid elsewhere.
+fn concrete(def: &RouteDef, ws: &str) -> String {
+    def.path
+        .split('/')
+        .map(|seg| {
+            if seg.starts_with('{') && seg.ends_with('}') {
+                if def.path.starts_with("/workspace/") {
+                    ws.to_string()
+                } else {
+                    uuid::Uuid::new_v4().to_string()
+                }
+            } else {
+                seg.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn body_for(method: &Method) -> Option<serde_json::Value> {
+    matches!(*method, Method::POST | Method::PUT | Method::PATCH).then(|| json!({}))
+}
+
+async fn call(c: &Client, def: &RouteDef, path: &str) -> flowspace_testkit::Resp {
+    c.send(def.method.clone(), path, body_for(&def.method), &[])
+        .await
+}
+
+#[test]
+fn the_route_table_is_counted_and_its_public_routes_are_listed() {
+    let t = table();
+    let listing: Vec<String> = t
+        .iter()
+        .map(|r| format!("{} {} {:?}", r.method, r.path, r.guard))
+        .collect();
+    assert_eq!(
+        t.len(),
+        ROUTE_COUNT,
+        "the route table changed: walk the new routes and update ROUTE_COUNT\n{}",
+        listing.join("\n")
+    );
+    let unique: BTreeSet<(String, &str)> = t
+        .iter()
+        .map(|r| (r.method.to_string(), r.path.as_str()))
+        .collect();
+    assert_eq!(unique.len(), t.len(), "a method and path appear twice");
+
+    let public: BTreeSet<(String, String, &str)> = t
+        .iter()
+        .filter(|r| r.guard.is_public())
+        .map(|r| (r.method.to_string(), r.path.clone(), guard_name(r.guard)))
+        .collect();
+    let expected: BTreeSet<(String, String, &str)> = PUBLIC_ROUTES
+        .iter()
+        .map(|(m, p, g)| (m.to_string(), p.to_string(), *g))
+        .collect();
+    assert_eq!(
+        public, expected,
+        "the public routes differ from the explicit list"
+    );
+    for r in &t {
+        assert!(r.path.starts_with('/'), "{}", r.path);
+        if let Guard::PathWorkspace(_) = r.guard {
+            assert!(
+                r.path.contains("{id}"),
+                "{} {}: a PathWorkspace guard needs the workspace in the path",
+                r.method,
+                r.path
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_guarded_route_refuses_whoever_it_should() {
+    let t = table();
+    for b in backends() {
+        let w = World::new(&b).await;
+        let ws = w.workspace("Walk").await;
+        // A role without any permission; if the server refused an empty role, one unrelated
+        // permission (and the routes needing exactly it are skipped).
+        let r = w
+            .admin
+            .post("/roles", json!({"name": "Nothing", "permissions": []}))
+            .await;
+        let (role, skip) = if r.status == 201 {
+            (r.id(), None)
+        } else {
+            assert_eq!(r.status, 422, "{}", r.body);
+            (
+                w.role("Nothing", &["auditLogs:view"]).await,
+                Some("auditLogs:view"),
+            )
+        };
+        let (_, nobody) = w.member("nobody@example.com", &ws, &role).await;
+        let (_, _member) = w.member("member@example.com", &ws, "Admin").await;
+        let anon = w.server.client();
+        let forged = anon.with_token("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln");
+        let bad_key = anon.with_token("fsk_0000000000000000000000000000000000");
+        let key = w
+            .admin
+            .in_workspace(&ws)
+            .post(
+                "/apikeys",
+                json!({"name": "walker", "permissions": ["chatflows:view"]}),
+            )
+            .await;
+        assert_eq!(key.status, 201, "{}", key.body);
+        let key = anon.with_token(key.body["key"].as_str().unwrap());
+
+        let mut walked = 0;
+        for def in &t {
+            if def.guard.is_public() {
+                continue;
+            }
+            walked += 1;
+            let path = concrete(def, &ws);
+            let what = format!("{} {path} ({:?}) on {}", def.method, def.guard, b.name());
+
+            for (who, c) in [
+                ("anonymous", &anon),
+                ("forged token", &forged),
+                ("unknown key", &bad_key),
+            ] {
+                let r = call(c, def, &path).await;
+                assert_eq!(
+                    (r.status, r.code()),
+                    (401, "unauthorized"),
+                    "{who}: {what}: {}",
+                    r.body
+                );
+            }
+
+            match def.guard {
+                Guard::Open | Guard::Public => unreachable!(),
+                Guard::AccountAdmin => {
+                    // A member with the strongest built-in role is still not the Account Admin.
+                    let member = w
+                        .server
+                        .login("member@example.com", flowspace_testkit::PASSWORD)
+                        .await
+                        .in_workspace(&ws);
+                    for (who, c) in [
+                        ("Admin-role member", &member),
+                        ("empty role", &nobody),
+                        ("API key", &key),
+                    ] {
+                        let r = call(c, def, &path).await;
+                        assert_eq!(
+                            (r.status, r.code()),
+                            (403, "forbidden"),
+                            "{who}: {what}: {}",
+                            r.body
+                        );
+                    }
+                }
+                Guard::Workspace(p) | Guard::PathWorkspace(p) => {
+                    let p = p.to_string();
+                    if skip == Some(p.as_str()) {
+                        continue;
+                    }
+                    let r = call(&nobody, def, &path).await;
+                    assert_eq!(
+                        (r.status, r.code()),
+                        (403, "forbidden"),
+                        "{what}: {}",
+                        r.body
+                    );
+                    assert_eq!(
+                        r.body["error"]["missingPermission"], p,
+                        "{what}: {}",
+                        r.body
+                    );
+                    assert_eq!(r.body["error"]["role"], "Nothing", "{what}: {}", r.body);
+                    if p != "chatflows:view" {
+                        let r = call(&key, def, &path).await;
+                        assert_eq!(r.status, 403, "API key: {what}: {}", r.body);
+                        assert_eq!(r.body["error"]["missingPermission"], p, "API key: {what}");
+                    }
+                }
+                Guard::SignedIn => {
+                    // A fresh session each time: one of these routes is logout.
+                    let member = w
+                        .server
+                        .login("member@example.com", flowspace_testkit::PASSWORD)
+                        .await
+                        .in_workspace(&ws);
+                    let r = call(&member, def, &path).await;
+                    assert!(
+                        r.status != 401 && r.status != 403 && r.status < 500,
+                        "a member passes the guard: {what}: {} {}",
+                        r.status,
+                        r.body
+                    );
+                    let r = call(&key, def, &path).await;
+                    assert_eq!(
+                        (r.status, r.code()),
+                        (403, "forbidden"),
+                        "an API key is not a signed-in user: {what}: {}",
+                        r.body
+                    );
+                }
+            }
+        }
+        assert_eq!(walked, ROUTE_COUNT - PUBLIC_ROUTES.len());
+        // Nothing the walk sent changed the workspace's membership or items.
+        let members = w.admin.get(&format!("/workspace/{ws}/users")).await;
+        assert_eq!(members.status, 200, "{}", members.body);
+        assert_eq!(
+            members.body["items"].as_array().unwrap().len(),
+            3,
+            "{}",
+            members.body
+        );
+        assert_eq!(
+            w.admin.in_workspace(&ws).get("/chatflows").await.body["items"],
+            json!([])
+        );
+    }
+}
