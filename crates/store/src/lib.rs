@@ -10,22 +10,27 @@
 //! from input: that is what each `AssertSqlSafe` asserts.
 
 mod apikeys;
+mod audit;
 mod authz;
 mod credentials;
 mod items;
 mod roles;
 mod sessions;
 mod setup;
+mod shares;
+mod transfer;
 mod types;
 mod users;
 mod workspaces;
 
 pub use apikeys::ApiKeyFields;
+pub use audit::{AuditContext, AuditEvent, AuditRow};
 pub use authz::{ApiKeyFacts, SessionFacts};
 pub use credentials::{CredentialFields, CredentialSecret};
 pub use items::{ItemFields, LIST_ITEMS_SQL};
 pub use sessions::{RefreshOutcome, StoredRefresh};
 pub use setup::{SetupInput, SetupOutcome};
+pub use transfer::{ExportedCredential, ExportedItem, ImportEntry, Imported, Transferred};
 pub use users::{LoginRecord, NewUser, UserPatch};
 pub use workspaces::{NewWorkspace, WorkspacePatch};
 
