@@ -84,6 +84,14 @@ pub struct Config {
     /// DATA_DIR when unset.
     #[arg(long, env = "FLOWSPACE_ENCRYPTION_KEY", hide_env_values = true)]
     pub flowspace_encryption_key: Option<SecretString>,
+    /// Keys credentials may still be sealed with (comma-separated, same format), kept for
+    /// reading during and after a key rotation.
+    #[arg(
+        long,
+        env = "FLOWSPACE_PREVIOUS_ENCRYPTION_KEYS",
+        hide_env_values = true
+    )]
+    pub flowspace_previous_encryption_keys: Option<SecretString>,
     /// Take the client IP from X-Forwarded-For (only behind a proxy you control).
     #[arg(long, env = "TRUST_PROXY", default_value_t = false)]
     pub trust_proxy: bool,

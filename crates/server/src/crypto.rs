@@ -57,30 +57,45 @@ pub fn api_key_hash(key: &str) -> Vec<u8> {
 }
 
 /// Encrypts credential secrets with AES-256-GCM: a fresh random nonce per write, the
-/// credential id as associated data (a ciphertext moved to another row does not decrypt).
+/// credential id as associated data (a ciphertext moved to another row does not decrypt), and
+/// the key's id stored beside each ciphertext. It seals with the current key and opens with
+/// whichever key, current or previous, sealed the secret, so reads keep working across a key
+/// rotation.
 pub struct SecretBox {
-    cipher: Aes256Gcm,
-    key_id: String,
+    current: (String, Aes256Gcm),
+    previous: Vec<(String, Aes256Gcm)>,
+}
+
+/// The id of a key: the first 4 bytes of its SHA-256, in hex.
+pub fn key_id(key: &[u8; 32]) -> String {
+    hex(&Sha256::digest(key)[..4])
 }
 
 impl SecretBox {
     pub fn new(key: &[u8; 32]) -> Self {
-        let key_id = hex(&Sha256::digest(key)[..4]);
+        Self::with_previous(key, &[])
+    }
+
+    pub fn with_previous(key: &[u8; 32], previous: &[[u8; 32]]) -> Self {
         Self {
-            cipher: Aes256Gcm::new(key.into()),
-            key_id,
+            current: (key_id(key), Aes256Gcm::new(key.into())),
+            previous: previous
+                .iter()
+                .map(|k| (key_id(k), Aes256Gcm::new(k.into())))
+                .collect(),
         }
     }
 
     pub fn key_id(&self) -> &str {
-        &self.key_id
+        &self.current.0
     }
 
     pub fn seal(&self, id: ItemId, plaintext: &[u8]) -> DomainResult<SealedSecret> {
         let mut nonce = [0u8; 12];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         let ciphertext = self
-            .cipher
+            .current
+            .1
             .encrypt(
                 Nonce::from_slice(&nonce),
                 Payload {
@@ -92,18 +107,27 @@ impl SecretBox {
         Ok(SealedSecret {
             ciphertext,
             nonce: nonce.to_vec(),
-            key_id: self.key_id.clone(),
+            key_id: self.current.0.clone(),
         })
     }
 
     pub fn open(&self, id: ItemId, sealed: &SealedSecret) -> DomainResult<Vec<u8>> {
-        if sealed.key_id != self.key_id || sealed.nonce.len() != 12 {
-            return Err(DomainError::Internal(format!(
-                "credential sealed with key {} cannot be opened with key {}",
-                sealed.key_id, self.key_id
-            )));
+        let cipher = std::iter::once(&self.current)
+            .chain(self.previous.iter())
+            .find(|(kid, _)| *kid == sealed.key_id)
+            .map(|(_, c)| c)
+            .ok_or_else(|| {
+                DomainError::Internal(format!(
+                    "credential sealed with key {} which this server does not hold",
+                    sealed.key_id
+                ))
+            })?;
+        if sealed.nonce.len() != 12 {
+            return Err(DomainError::Internal(
+                "credential nonce is malformed".into(),
+            ));
         }
-        self.cipher
+        cipher
             .decrypt(
                 Nonce::from_slice(&sealed.nonce),
                 Payload {
@@ -254,6 +278,13 @@ mod tests {
         );
         let other = SecretBox::new(&[4u8; 32]);
         assert!(other.open(id, &sealed).is_err(), "another key");
+        let rotated = SecretBox::with_previous(&[4u8; 32], &[[3u8; 32]]);
+        assert_eq!(
+            rotated.open(id, &sealed).unwrap(),
+            b"s3cret",
+            "previous keys still open"
+        );
+        assert_eq!(rotated.seal(id, b"x").unwrap().key_id, key_id(&[4u8; 32]));
         let again = b.seal(id, b"s3cret").unwrap();
         assert_ne!(again.nonce, sealed.nonce, "fresh nonce per write");
     }

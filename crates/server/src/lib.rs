@@ -140,6 +140,47 @@ pub async fn serve(
     .await
 }
 
+/// `flowspace rotate-encryption-key`: re-encrypts every credential to a new key in one
+/// transaction and records the key. The new key is first kept as a previous key, so that a
+/// crash at any point leaves every credential readable.
+pub async fn rotate_encryption_key(
+    config: config::Config,
+    new_key: Option<[u8; 32]>,
+) -> Result<(u64, secrets::RotatedKey), String> {
+    let secrets = secrets::load(&config)?;
+    if config.flowspace_encryption_key.is_some() && new_key.is_none() {
+        return Err("FLOWSPACE_ENCRYPTION_KEY is configured: pass the new key with --new-key, then configure it".into());
+    }
+    let new = new_key.unwrap_or_else(secrets::new_encryption_key);
+    if new == secrets.encryption_key {
+        return Err("the new key is the current key".into());
+    }
+    if config.flowspace_encryption_key.is_none() {
+        secrets::remember_key(&config, &new)?;
+    }
+    let store = flowspace_store::Store::connect(
+        &config.database_url(),
+        &flowspace_store::ConnectOptions::default(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let old_box = crypto::SecretBox::with_previous(
+        &secrets.encryption_key,
+        &secrets.previous_encryption_keys,
+    );
+    let new_box = crypto::SecretBox::new(&new);
+    let count = store
+        .reseal_all_credentials(|id, sealed| {
+            let plain = old_box.open(id, sealed)?;
+            new_box.seal(id, &plain)
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    store.close().await;
+    let saved = secrets::save_rotated_key(&config, &secrets.encryption_key, &new)?;
+    Ok((count, saved))
+}
+
 /// Opens the store and secrets named by `config` and builds the state.
 pub async fn build_state(config: config::Config) -> Result<AppState, String> {
     let secrets = secrets::load(&config)?;

@@ -21,6 +21,18 @@ enum Command {
     Serve(Box<Config>),
     /// Print the OpenAPI document.
     Openapi,
+    /// Re-encrypt every credential to a new key, in one transaction, and report the count.
+    RotateEncryptionKey(Box<RotateArgs>),
+}
+
+#[derive(clap::Args)]
+struct RotateArgs {
+    #[command(flatten)]
+    config: Config,
+    /// The new key (32 bytes as base64 or 64 hex digits); generated when omitted. Required
+    /// when FLOWSPACE_ENCRYPTION_KEY is configured.
+    #[arg(long, hide_env_values = true)]
+    new_key: Option<String>,
 }
 
 fn init_logs(format: &str) {
@@ -71,6 +83,43 @@ async fn main() -> std::process::ExitCode {
                 std::process::ExitCode::FAILURE
             }
         },
+        Command::RotateEncryptionKey(args) => {
+            init_logs(&args.config.log_format);
+            let new_key = match args
+                .new_key
+                .as_deref()
+                .map(flowspace_server::secrets::decode_key)
+                .transpose()
+            {
+                Ok(k) => k,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return std::process::ExitCode::FAILURE;
+                }
+            };
+            match flowspace_server::rotate_encryption_key(args.config, new_key).await {
+                Ok((count, saved)) => {
+                    println!("re-encrypted {count} credential(s)");
+                    match saved {
+                        flowspace_server::secrets::RotatedKey::Saved => {
+                            println!(
+                                "the new key is saved in DATA_DIR/secrets.json; restart every replica to use it"
+                            );
+                        }
+                        flowspace_server::secrets::RotatedKey::Configured { old_key, .. } => {
+                            println!(
+                                "configure FLOWSPACE_ENCRYPTION_KEY=<the new key> and FLOWSPACE_PREVIOUS_ENCRYPTION_KEYS={old_key} on every replica, then restart them"
+                            );
+                        }
+                    }
+                    std::process::ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("rotation failed, nothing changed: {e}");
+                    std::process::ExitCode::FAILURE
+                }
+            }
+        }
         Command::Serve(config) => {
             init_logs(&config.log_format);
             let addr = format!("{}:{}", config.host, config.port);

@@ -31,6 +31,8 @@ pub struct RouteDef {
     pub response: (u16, Option<Body>),
     /// Takes `limit` and `cursor`.
     pub paginated: bool,
+    /// A body limit other than the default 2 MiB.
+    pub body_limit: Option<usize>,
     pub(crate) handler: MethodRouter<AppState>,
 }
 
@@ -50,6 +52,7 @@ impl RouteDef {
             request: None,
             response: (200, None),
             paginated: false,
+            body_limit: None,
             handler: on(filter, handler),
         }
     }
@@ -72,6 +75,10 @@ impl RouteDef {
     }
     fn paged(mut self) -> Self {
         self.paginated = true;
+        self
+    }
+    fn limit(mut self, bytes: usize) -> Self {
+        self.body_limit = Some(bytes);
         self
     }
 }
@@ -196,7 +203,45 @@ pub fn table() -> Vec<RouteDef> {
     }
     t.extend(credential_routes());
     t.extend(api_key_routes());
+    t.extend(transfer_routes());
     t
+}
+
+fn transfer_routes() -> Vec<RouteDef> {
+    use crate::api::transfer as tr;
+    use Guard::*;
+    use Method as M;
+    let cred = |a| Guard::Workspace(perm(Resource::Credentials, a));
+    let ws = |a| Guard::Workspace(perm(Resource::Workspace, a));
+    vec![
+        RouteDef::new(M::GET, "/credentials/{id}/shares", cred(Action::View), tr::get_shares)
+            .doc("credentials", "The workspaces a credential of the active workspace is shared with")
+            .ok(200, body::<tr::Shares>()),
+        RouteDef::new(M::PUT, "/credentials/{id}/shares", cred(Action::Share), tr::put_shares)
+            .doc("credentials", "Replace the set of workspaces (of the same organization) a credential is shared with")
+            .req(body::<tr::SharesInput>())
+            .ok(200, body::<tr::Shares>()),
+        RouteDef::new(M::POST, "/credentials/{id}/resolve", cred(Action::View), tr::resolve)
+            .doc("credentials", "The decrypted data of a credential owned by or shared into the active workspace (audited)")
+            .ok(200, body::<tr::ResolvedCredential>()),
+        RouteDef::new(M::POST, "/export", ws(Action::Export), tr::export)
+            .doc("transfer", "Export chosen items (or all) of the active workspace as a bundle; never credential secrets")
+            .req(body::<tr::ExportRequest>())
+            .ok(200, body::<tr::Bundle>()),
+        RouteDef::new(M::POST, "/import", ws(Action::Import), tr::import)
+            .doc("transfer", "Import a bundle into the active workspace in one transaction (new ids, references rewritten)")
+            .req(body::<tr::Bundle>())
+            .ok(201, body::<tr::ImportReport>())
+            .limit(tr::MAX_IMPORT_BYTES),
+        RouteDef::new(M::POST, "/admin/flows/move", AccountAdmin, tr::move_flows)
+            .doc("transfer", "Move chatflows and agentflows to another workspace, keeping ids and versions (all or nothing)")
+            .req(body::<tr::BulkRequest>())
+            .ok(200, body::<tr::BulkReport>()),
+        RouteDef::new(M::POST, "/admin/flows/copy", AccountAdmin, tr::copy_flows)
+            .doc("transfer", "Copy chatflows and agentflows to another workspace under new ids (all or nothing)")
+            .req(body::<tr::BulkRequest>())
+            .ok(200, body::<tr::BulkReport>()),
+    ]
 }
 
 type Q = ApiQuery<ListParams>;

@@ -16,6 +16,8 @@ pub struct Secrets {
     pub jwt_refresh: Vec<u8>,
     pub token_hash: Vec<u8>,
     pub encryption_key: [u8; 32],
+    /// Older encryption keys, for reading credentials sealed before a rotation.
+    pub previous_encryption_keys: Vec<[u8; 32]>,
 }
 
 #[derive(Default, Serialize, Deserialize)]
@@ -25,6 +27,8 @@ struct SecretsFile {
     jwt_refresh_token_secret: Option<String>,
     token_hash_secret: Option<String>,
     encryption_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    previous_encryption_keys: Vec<String>,
 }
 
 const WEAK: &[&str] = &[
@@ -168,6 +172,21 @@ pub fn load(config: &Config) -> Result<Secrets, String> {
             }
         },
     };
+    let mut previous_encryption_keys = file
+        .previous_encryption_keys
+        .iter()
+        .map(|k| decode_key(k))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(list) = &config.flowspace_previous_encryption_keys {
+        for k in list
+            .expose_secret()
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+        {
+            previous_encryption_keys.push(decode_key(k)?);
+        }
+    }
     if !generated.is_empty() {
         write_file(&path, &file)?;
         tracing::info!(secrets = ?generated, file = %path.display(), "generated secrets that were not configured");
@@ -177,7 +196,59 @@ pub fn load(config: &Config) -> Result<Secrets, String> {
         jwt_refresh: jwt_refresh.into_bytes(),
         token_hash: token_hash.into_bytes(),
         encryption_key,
+        previous_encryption_keys,
     })
+}
+
+/// Where a rotated key must be kept.
+pub enum RotatedKey {
+    /// The key lives in `DATA_DIR/secrets.json`, which now holds the new one.
+    Saved,
+    /// The key is configured: the operator sets the new one (printed) on every replica.
+    Configured { new_key: String, old_key: String },
+}
+
+/// A new random AES-256 key.
+pub fn new_encryption_key() -> [u8; 32] {
+    let mut k = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut k);
+    k
+}
+
+/// Keeps `key` among the previous keys before any credential is sealed with it.
+pub fn remember_key(config: &Config, key: &[u8; 32]) -> Result<(), String> {
+    let path = config.data_dir.join("secrets.json");
+    let mut file = read_file(&path)?;
+    let text = STANDARD.encode(key);
+    if !file.previous_encryption_keys.contains(&text) {
+        file.previous_encryption_keys.push(text);
+    }
+    write_file(&path, &file)
+}
+
+/// Records `new` as the current encryption key and the old one as previous.
+pub fn save_rotated_key(
+    config: &Config,
+    old: &[u8; 32],
+    new: &[u8; 32],
+) -> Result<RotatedKey, String> {
+    if config.flowspace_encryption_key.is_some() {
+        return Ok(RotatedKey::Configured {
+            new_key: STANDARD.encode(new),
+            old_key: STANDARD.encode(old),
+        });
+    }
+    let path = config.data_dir.join("secrets.json");
+    let mut file = read_file(&path)?;
+    let old_text = STANDARD.encode(old);
+    let new_text = STANDARD.encode(new);
+    file.previous_encryption_keys.retain(|k| *k != new_text);
+    if !file.previous_encryption_keys.contains(&old_text) {
+        file.previous_encryption_keys.push(old_text);
+    }
+    file.encryption_key = Some(new_text);
+    write_file(&path, &file)?;
+    Ok(RotatedKey::Saved)
 }
 
 #[cfg(test)]

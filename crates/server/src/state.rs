@@ -42,7 +42,8 @@ impl AppState {
             config.argon2_iterations,
             config.password_hash_queue,
         )?;
-        let secret_box = SecretBox::new(&secrets.encryption_key);
+        let secret_box =
+            SecretBox::with_previous(&secrets.encryption_key, &secrets.previous_encryption_keys);
         Ok(Self(Arc::new(Inner {
             config: Arc::new(config),
             store,

@@ -7,6 +7,7 @@ pub mod resources;
 pub mod roles;
 pub mod session;
 pub mod setup;
+pub mod transfer;
 pub mod users;
 pub mod workspaces;
 
