@@ -11,5 +11,6 @@ mod openapi;
 mod resources;
 mod roles;
 mod route_walk;
+mod transfer;
 mod users;
 mod workspaces;
