@@ -33,6 +33,10 @@ impl Cursor {
         }
         let (t, id) = bytes.split_at(8);
         let t = i64::from_be_bytes(t.try_into().map_err(|_| bad())?);
+        // Only times this server could have written: both backends compare them alike.
+        if !(0..=crate::time::MAX_MICROS).contains(&t) {
+            return Err(bad());
+        }
         let id = Uuid::from_slice(id).map_err(|_| bad())?;
         Ok(Self {
             created_at: Timestamp::from_micros(t),
@@ -103,6 +107,14 @@ mod tests {
         assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
         assert!(Cursor::decode("not-a-cursor").is_err());
         assert!(Cursor::decode("").is_err());
+        let far = Cursor {
+            created_at: Timestamp::from_micros(i64::MIN),
+            id: Uuid::now_v7(),
+        };
+        assert!(
+            Cursor::decode(&far.encode()).is_err(),
+            "out of range times are refused"
+        );
         assert!(PageRequest::new(Some(0), None).is_err());
         assert!(PageRequest::new(Some(201), None).is_err());
         assert_eq!(PageRequest::new(None, None).unwrap().limit, DEFAULT_LIMIT);

@@ -6,6 +6,10 @@ use std::fmt;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+/// The last instant a `Timestamp` may hold: 9999-12-31T23:59:59.999999Z, the end of what both
+/// SQLite integers and PostgreSQL TIMESTAMPTZ round-trip alike.
+pub const MAX_MICROS: i64 = 253_402_300_799_999_999;
+
 /// Microseconds since the Unix epoch, UTC.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(i64);
@@ -33,10 +37,10 @@ impl Timestamp {
     pub fn unix_seconds(self) -> i64 {
         self.0.div_euclid(1_000_000)
     }
+    /// Parses an RFC 3339 date-time between 1970 and the end of year 9999 (UTC).
     pub fn parse_rfc3339(s: &str) -> Option<Self> {
-        OffsetDateTime::parse(s, &Rfc3339)
-            .ok()
-            .map(Self::from_offset)
+        let t = Self::from_offset(OffsetDateTime::parse(s, &Rfc3339).ok()?);
+        (0..=MAX_MICROS).contains(&t.0).then_some(t)
     }
 }
 
@@ -84,5 +88,11 @@ mod tests {
         let t = Timestamp::from_micros(1_700_000_000_123_456);
         let s = t.to_string();
         assert_eq!(Timestamp::parse_rfc3339(&s), Some(t), "{s}");
+        assert!(
+            Timestamp::parse_rfc3339("9999-12-31T23:59:59-23:59").is_none(),
+            "year 10000 in UTC"
+        );
+        assert!(Timestamp::parse_rfc3339("1969-12-31T23:59:59Z").is_none());
+        assert!(Timestamp::parse_rfc3339("9999-12-31T23:59:59Z").is_some());
     }
 }

@@ -18,7 +18,7 @@ pub struct Config {
     #[arg(long, env = "DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
     /// `postgres://...` for PostgreSQL; default: SQLite at DATA_DIR/flowspace.db.
-    #[arg(long, env = "DATABASE_URL")]
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// Largest number of database connections per replica.
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 16)]

@@ -185,15 +185,23 @@ impl Passwords {
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> DomainResult<T> {
+        // The place in the queue is given back by `Drop`, so a request cancelled while it
+        // waits (a client that hangs up) cannot leak it.
+        struct Waiting<'a>(&'a AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
         let queued = self.waiting.fetch_add(1, Ordering::SeqCst);
+        let place = Waiting(&self.waiting);
         if queued >= self.max_waiting {
-            self.waiting.fetch_sub(1, Ordering::SeqCst);
             return Err(DomainError::Busy(
                 "too many sign-ins at once; retry shortly",
             ));
         }
         let permit = self.workers.clone().acquire_owned().await;
-        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        drop(place);
         let permit = permit.map_err(DomainError::internal)?;
         let out = tokio::task::spawn_blocking(move || {
             let out = f();
@@ -300,6 +308,33 @@ mod tests {
         let v = p.verify("old password", &legacy).await.unwrap();
         assert!(v.ok && v.needs_rehash);
         assert!(!p.verify("nope", &legacy).await.unwrap().ok);
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_wait_gives_its_place_back() {
+        let p = std::sync::Arc::new(Passwords::new(1024, 1, 1).unwrap());
+        // Hold every worker, so that the next hash waits in the queue.
+        let n = p.workers.available_permits() as u32;
+        let held = p.workers.clone().acquire_many_owned(n).await.unwrap();
+        let waiting = tokio::spawn({
+            let p = p.clone();
+            async move { p.hash("correct horse").await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert_eq!(p.waiting.load(Ordering::SeqCst), 1);
+        assert!(
+            matches!(p.hash("another one").await, Err(DomainError::Busy(_))),
+            "the queue of one is full"
+        );
+        waiting.abort();
+        let _ = waiting.await;
+        assert_eq!(
+            p.waiting.load(Ordering::SeqCst),
+            0,
+            "the cancelled request left the queue"
+        );
+        drop(held);
+        assert!(p.hash("correct horse").await.is_ok());
     }
 
     #[test]

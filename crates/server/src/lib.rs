@@ -36,10 +36,13 @@ static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn app(state: AppState) -> Router {
     let mut by_path: BTreeMap<String, axum::routing::MethodRouter<AppState>> = BTreeMap::new();
     for def in routes::table() {
-        let guarded = def.handler.route_layer(middleware::from_fn_with_state(
+        let mut guarded = def.handler.route_layer(middleware::from_fn_with_state(
             (state.clone(), def.guard),
             auth::guard,
         ));
+        if let Some(limit) = def.body_limit {
+            guarded = guarded.layer(DefaultBodyLimit::max(limit));
+        }
         let merged = match by_path.remove(&def.path) {
             Some(existing) => existing.merge(guarded),
             None => guarded,

@@ -55,19 +55,21 @@ impl Store {
             sqlx::query("DELETE FROM credential_shares WHERE credential_id = $1")
                 .bind(id.0).execute(&mut *tx).await.map_err(db_err)?;
             for ws in targets {
-                // The target must be a workspace of the same organization: anything else is a
-                // workspace that does not exist, and nothing is written.
+                // The target must be a workspace of the same organization that the caller
+                // belongs to (any, for the Account Admin): anything else is a workspace that
+                // does not exist, and nothing is written.
                 let n = sqlx::query("INSERT INTO credential_shares (credential_id, workspace_id, created_at)
                                      SELECT $1, w.id, $3 FROM workspaces w WHERE w.id = $2 AND w.organization_id = $4
+                                       AND ($5 OR EXISTS (SELECT 1 FROM memberships m WHERE m.workspace_id = w.id AND m.user_id = $6))
                                      ON CONFLICT (credential_id, workspace_id) DO NOTHING")
-                    .bind(id.0).bind(ws.0).bind(now).bind(org.0)
-                    .execute(&mut *tx).await.map_err(db_err)?.rows_affected();
+                    .bind(id.0).bind(ws.0).bind(now).bind(org.0).bind(scope.is_account_admin()).bind(scope.user_id().0)
+                    .execute(&mut *tx).await.map_err(|e| match &e {
+                        // The credential was deleted meanwhile.
+                        sqlx::Error::Database(d) if d.is_foreign_key_violation() => DomainError::NotFound("credential"),
+                        _ => db_err(e),
+                    })?.rows_affected();
                 if n == 0 {
-                    let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM workspaces WHERE id = $1 AND organization_id = $2")
-                        .bind(ws.0).bind(org.0).fetch_one(&mut *tx).await.map_err(db_err)?;
-                    if exists == 0 {
-                        return Err(DomainError::NotFound("workspace"));
-                    }
+                    return Err(DomainError::NotFound("workspace"));
                 }
             }
             let ev = AuditEvent {

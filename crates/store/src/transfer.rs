@@ -75,18 +75,34 @@ pub struct Imported {
 
 const FLOW_KINDS: &str = "('chatflow', 'agentflow')";
 
-/// `name`, or `name (2)`, `name (3)`, ... whichever is free in `taken`.
-fn free_name(name: &str, taken: &mut HashSet<String>) -> (String, bool) {
-    if taken.insert(name.to_string()) {
-        return (name.to_string(), false);
-    }
-    let mut n = 2;
-    loop {
-        let candidate = format!("{name} ({n})");
-        if taken.insert(candidate.clone()) {
-            return (candidate, true);
+/// Names already used in a workspace, and the next suffix to try for each base name, so that
+/// many clashes cost no more than one each.
+#[derive(Default)]
+struct Names {
+    taken: HashSet<String>,
+    next: std::collections::HashMap<String, u64>,
+}
+
+impl Names {
+    /// `name`, or `name (2)`, `name (3)`, ... whichever is free, never longer than an item
+    /// name may be.
+    fn free(&mut self, name: &str) -> (String, bool) {
+        if self.taken.insert(name.to_string()) {
+            return (name.to_string(), false);
         }
-        n += 1;
+        let mut n = self.next.get(name).copied().unwrap_or(2);
+        loop {
+            let suffix = format!(" ({n})");
+            let room =
+                flowspace_core::rules::MAX_ITEM_NAME_CHARS.saturating_sub(suffix.chars().count());
+            let stem: String = name.chars().take(room).collect();
+            let candidate = format!("{stem}{suffix}");
+            n += 1;
+            if self.taken.insert(candidate.clone()) {
+                self.next.insert(name.to_string(), n);
+                return (candidate, true);
+            }
+        }
     }
 }
 
@@ -106,6 +122,10 @@ impl Store {
         );
         with_db!(self, pool => {
             let mut tx = pool.begin().await.map_err(db_err)?;
+            // Write first, so that SQLite takes its write lock at once (a read-then-write
+            // transaction can fail when another writer commits in between).
+            sqlx::query("UPDATE organizations SET name = name WHERE id = $1")
+                .bind(org.0).execute(&mut *tx).await.map_err(db_err)?;
             let ws: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM workspaces WHERE id = $1 AND organization_id = $2")
                 .bind(target.0).bind(org.0).fetch_one(&mut *tx).await.map_err(db_err)?;
             if ws == 0 {
@@ -157,6 +177,10 @@ impl Store {
         );
         with_db!(self, pool => {
             let mut tx = pool.begin().await.map_err(db_err)?;
+            // Write first, so that SQLite takes its write lock at once (a read-then-write
+            // transaction can fail when another writer commits in between).
+            sqlx::query("UPDATE organizations SET name = name WHERE id = $1")
+                .bind(org.0).execute(&mut *tx).await.map_err(db_err)?;
             let ws: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM workspaces WHERE id = $1 AND organization_id = $2")
                 .bind(target.0).bind(org.0).fetch_one(&mut *tx).await.map_err(db_err)?;
             if ws == 0 {
@@ -253,7 +277,11 @@ impl Store {
         let org = scope.organization();
         with_db!(self, pool => {
             let mut tx = pool.begin().await.map_err(db_err)?;
-            let mut taken: std::collections::HashMap<&'static str, HashSet<String>> = std::collections::HashMap::new();
+            // Write first, so that SQLite takes its write lock at once (a read-then-write
+            // transaction can fail when another writer commits in between).
+            sqlx::query("UPDATE organizations SET name = name WHERE id = $1")
+                .bind(org.0).execute(&mut *tx).await.map_err(db_err)?;
+            let mut taken: std::collections::HashMap<&'static str, Names> = std::collections::HashMap::new();
             let mut out = Vec::with_capacity(entries.len());
             for entry in &entries {
                 let kind_name = match entry {
@@ -268,12 +296,12 @@ impl Store {
                         sqlx::query_as("SELECT name FROM items WHERE workspace_id = $1 AND kind = $2")
                             .bind(ws.0).bind(kind_name).fetch_all(&mut *tx).await.map_err(db_err)?
                     };
-                    taken.insert(kind_name, names.into_iter().map(|(n,)| n).collect());
+                    taken.insert(kind_name, Names { taken: names.into_iter().map(|(n,)| n).collect(), ..Names::default() });
                 }
                 let set = taken.entry(kind_name).or_default();
                 match entry {
                     ImportEntry::Item { kind, id, fields } => {
-                        let (name, renamed) = free_name(&fields.name, set);
+                        let (name, renamed) = set.free(&fields.name);
                         sqlx::query("INSERT INTO items (id, organization_id, workspace_id, kind, name, description, data, version, created_by, created_at, updated_by, updated_at)
                                      VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $8, $9)")
                             .bind(id.0).bind(org.0).bind(ws.0).bind(kind.db_name()).bind(&name).bind(&fields.description)
@@ -282,7 +310,7 @@ impl Store {
                         out.push(Imported { kind: kind.path().to_string(), id: *id, name, renamed });
                     }
                     ImportEntry::Credential { id, fields, secret } => {
-                        let (name, renamed) = free_name(&fields.name, set);
+                        let (name, renamed) = set.free(&fields.name);
                         sqlx::query("INSERT INTO credentials (id, organization_id, workspace_id, name, description, credential_name, data_keys,
                                          ciphertext, nonce, key_id, version, created_by, created_at, updated_by, updated_at)
                                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $12, $11, $12)")
@@ -316,6 +344,10 @@ impl Store {
     ) -> DomainResult<u64> {
         with_db!(self, pool => {
             let mut tx = pool.begin().await.map_err(db_err)?;
+            // Write first, so that SQLite takes its write lock at once (a read-then-write
+            // transaction can fail when another writer commits in between).
+            sqlx::query("UPDATE organizations SET name = name")
+               .execute(&mut *tx).await.map_err(db_err)?;
             let rows: Vec<(Uuid, Vec<u8>, Vec<u8>, String)> = sqlx::query_as("SELECT id, ciphertext, nonce, key_id FROM credentials")
                 .fetch_all(&mut *tx).await.map_err(db_err)?;
             let mut n = 0u64;
@@ -337,18 +369,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn free_names_get_suffixes() {
-        let mut taken: HashSet<String> = ["Flow".to_string(), "Flow (2)".to_string()]
-            .into_iter()
-            .collect();
-        assert_eq!(
-            free_name("Flow", &mut taken),
-            ("Flow (3)".to_string(), true)
-        );
-        assert_eq!(free_name("Other", &mut taken), ("Other".to_string(), false));
-        assert_eq!(
-            free_name("Other", &mut taken),
-            ("Other (2)".to_string(), true)
+    fn free_names_get_suffixes_and_stay_short() {
+        let mut names = Names {
+            taken: ["Flow".to_string(), "Flow (2)".to_string()]
+                .into_iter()
+                .collect(),
+            ..Names::default()
+        };
+        assert_eq!(names.free("Flow"), ("Flow (3)".to_string(), true));
+        assert_eq!(names.free("Flow"), ("Flow (4)".to_string(), true));
+        assert_eq!(names.free("Other"), ("Other".to_string(), false));
+        assert_eq!(names.free("Other"), ("Other (2)".to_string(), true));
+        let long = "x".repeat(flowspace_core::rules::MAX_ITEM_NAME_CHARS);
+        assert_eq!(names.free(&long).1, false);
+        let (again, renamed) = names.free(&long);
+        assert!(
+            renamed
+                && again.chars().count() == flowspace_core::rules::MAX_ITEM_NAME_CHARS
+                && again.ends_with(" (2)")
         );
     }
 }

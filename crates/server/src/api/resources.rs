@@ -294,6 +294,12 @@ pub struct ApiKeyCreated {
 }
 
 fn api_key_fields(scope: &WorkspaceScope, req: &ApiKeyInput) -> Result<ApiKeyFields, DomainError> {
+    // A key cannot mint or widen keys: a leaked short-lived key must not outlive itself.
+    if matches!(scope.actor(), flowspace_core::authz::Actor::ApiKey { .. }) {
+        return Err(DomainError::forbidden(
+            "API keys cannot create or change API keys",
+        ));
+    }
     let perms = PermissionSet::parse(req.permissions.iter().map(String::as_str))
         .map_err(|e| DomainError::invalid("permissions", e.to_string()))?
         .with_implied_views();

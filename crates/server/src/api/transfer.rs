@@ -386,9 +386,12 @@ pub async fn import(
     if !bundle.credentials.is_empty() {
         kinds.push(ResourceKind::Credential);
     }
+    // Importing a kind needs its `:create`, and its `:import` where the catalogue has one.
     for k in kinds {
-        if let Some(p) = k.permission(Action::Create) {
-            scope.require(p)?;
+        for action in [Action::Create, Action::Import] {
+            if let Some(p) = k.permission(action) {
+                scope.require(p)?;
+            }
         }
     }
     let mut entries = Vec::with_capacity(planned.len() + planned_creds.len());

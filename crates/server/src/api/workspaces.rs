@@ -161,9 +161,19 @@ pub async fn remove_user(
     Scope(scope): Scope,
     ApiJson(req): ApiJson<UserIdInput>,
 ) -> ApiResult<StatusCode> {
-    state
-        .store
-        .remove_member(&scope, user_id(&req.user_id)?)
-        .await?;
+    let user = user_id(&req.user_id)?;
+    // Nobody unlinks a member who holds more than they do.
+    let members = state.store.members(&scope).await?;
+    if let Some(current) = members
+        .into_iter()
+        .find(|m| m.user_id == user && !m.is_account_admin)
+    {
+        let held = state
+            .store
+            .role(scope.organization(), current.role_id)
+            .await?;
+        scope.require_all(held.permissions)?;
+    }
+    state.store.remove_member(&scope, user).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -134,6 +134,29 @@ async fn sharing_matrix() {
             ),
             (403, Some("credentials:share"))
         );
+        // A sharer shares only into workspaces they belong to: another one is "not found".
+        let sharer = w
+            .role("Sharer", &["credentials:share", "credentials:create"])
+            .await;
+        let (_, sharer_a) = w.member("sharer@example.com", &a, &sharer).await;
+        let own = credential(&sharer_a, "Sharer's", "sk-sharer").await;
+        let r = sharer_a
+            .put(
+                &format!("/credentials/{own}/shares"),
+                json!({"workspaceIds": [third]}),
+            )
+            .await;
+        assert_eq!(r.status, 404, "not a member of the target: {}", r.body);
+        assert!(!r.text.contains("Third"), "the target's name does not leak");
+        assert!(
+            sharer_a
+                .get(&format!("/credentials/{own}/shares"))
+                .await
+                .body["workspaces"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+        );
         // An unknown workspace: 404, and the set is unchanged.
         let unknown = admin_a
             .put(
@@ -493,6 +516,15 @@ async fn a_tampered_or_forbidden_bundle_changes_nothing() {
             (r.status, r.body["error"]["missingPermission"].as_str()),
             (403, Some("chatflows:create"))
         );
+        let role = w
+            .role("Creator", &["workspace:import", "chatflows:create"])
+            .await;
+        let (_, creator) = w.member("creator@example.com", &t, &role).await;
+        let r = creator.post("/import", bundle.clone()).await;
+        assert_eq!(
+            (r.status, r.body["error"]["missingPermission"].as_str()),
+            (403, Some("chatflows:import"))
+        );
         let (_, viewer) = w.member("v@example.com", &a, "Viewer").await;
         let r = viewer.post("/export", json!({})).await;
         assert_eq!(
@@ -693,4 +725,42 @@ async fn org_id(w: &World) -> flowspace_core::ids::OrganizationId {
         .unwrap()
         .parse()
         .unwrap()
+}
+
+#[tokio::test]
+async fn api_keys_cannot_mint_or_widen_keys() {
+    for b in backends() {
+        let w = World::new(&b).await;
+        let key = w
+            .admin
+            .post("/apikeys", json!({"name": "k", "permissions": ["apikeys:create", "apikeys:update"], "expiresAt": "2099-01-01T00:00:00Z"}))
+            .await;
+        assert_eq!(key.status, 201, "{}", key.body);
+        let as_key = w
+            .server
+            .client()
+            .with_token(key.body["key"].as_str().unwrap());
+        let r = as_key
+            .post(
+                "/apikeys",
+                json!({"name": "forever", "permissions": ["apikeys:create"]}),
+            )
+            .await;
+        assert_eq!(r.status, 403, "{}", r.body);
+        let id = key.id();
+        let r = as_key
+            .put(
+                &format!("/apikeys/{id}"),
+                json!({"name": "k", "permissions": ["apikeys:create"], "version": 1}),
+            )
+            .await;
+        assert_eq!(r.status, 403, "{}", r.body);
+        let listed = w.admin.get("/apikeys").await;
+        assert_eq!(
+            listed.body["items"].as_array().unwrap().len(),
+            1,
+            "nothing was created"
+        );
+        assert_eq!(listed.body["items"][0]["expiresAt"], "2099-01-01T00:00:00Z");
+    }
 }

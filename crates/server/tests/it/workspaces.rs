@@ -956,6 +956,19 @@ async fn nobody_grants_a_role_above_their_own() {
         let r = add(&inv, &ws, &boss, &narrow).await;
         assert_eq!(r.status, 403, "demoting a member above you: {}", r.body);
         assert_eq!(members(&w.admin, &ws).await[&boss], "Admin");
+        // ... nor unlink them.
+        let unlinker = w
+            .role("Unlinker", &["workspace:unlink-user", "workspace:view"])
+            .await;
+        let (_, unl) = w.member("unl@example.com", &ws, &unlinker).await;
+        let r = unl
+            .post(
+                &format!("/workspace/{ws}/remove-user"),
+                json!({"userId": boss}),
+            )
+            .await;
+        assert_eq!(r.status, 403, "unlinking a member above you: {}", r.body);
+        assert_eq!(members(&w.admin, &ws).await[&boss], "Admin");
 
         let r = add(&inv, &ws, &target, &narrow).await;
         assert_eq!(
