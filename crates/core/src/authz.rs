@@ -43,6 +43,8 @@ pub struct CallerFacts {
     pub is_account_admin: bool,
     /// The active workspace and the caller's standing in it, if there is one.
     pub workspace: Option<WorkspaceFacts>,
+    /// Where the request comes from, for the audit trail (set by the server, not the store).
+    pub ip: Option<String>,
 }
 
 /// Proof that the caller passed the membership and permission check for one workspace.
@@ -54,6 +56,7 @@ pub struct WorkspaceScope {
     is_account_admin: bool,
     role: Option<String>,
     permissions: PermissionSet,
+    ip: Option<String>,
 }
 
 impl WorkspaceScope {
@@ -77,6 +80,10 @@ impl WorkspaceScope {
     }
     pub fn permissions(&self) -> PermissionSet {
         self.permissions
+    }
+    /// Where the request comes from, for the audit trail.
+    pub fn ip(&self) -> Option<&str> {
+        self.ip.as_deref()
     }
 
     /// A further permission check inside an already authorized request (for example the
@@ -106,6 +113,7 @@ impl WorkspaceScope {
 pub struct AdminScope {
     organization: OrganizationId,
     user: UserId,
+    ip: Option<String>,
 }
 
 impl AdminScope {
@@ -114,6 +122,14 @@ impl AdminScope {
     }
     pub fn user_id(&self) -> UserId {
         self.user
+    }
+    /// The Account Admin acts as a user, never through an API key.
+    pub fn actor(&self) -> Actor {
+        Actor::User(self.user)
+    }
+    /// Where the request comes from, for the audit trail.
+    pub fn ip(&self) -> Option<&str> {
+        self.ip.as_deref()
     }
 }
 
@@ -136,6 +152,7 @@ pub fn authorize(facts: &CallerFacts, required: Permission) -> DomainResult<Work
         is_account_admin: facts.is_account_admin && matches!(facts.actor, Actor::User(_)),
         role: ws.role.clone(),
         permissions: ws.permissions,
+        ip: facts.ip.clone(),
     };
     scope.require(required)?;
     Ok(scope)
@@ -147,6 +164,7 @@ pub fn authorize_account_admin(facts: &CallerFacts) -> DomainResult<AdminScope> 
         Actor::User(user) if facts.is_account_admin => Ok(AdminScope {
             organization: facts.organization,
             user,
+            ip: facts.ip.clone(),
         }),
         Actor::User(_) => Err(DomainError::forbidden("only the Account Admin may do this")),
         Actor::ApiKey { .. } => Err(DomainError::forbidden(
@@ -170,6 +188,7 @@ mod tests {
                 role: Some("Viewer".into()),
                 permissions: perms,
             }),
+            ip: None,
         }
     }
 

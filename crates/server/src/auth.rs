@@ -10,7 +10,7 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -20,6 +20,8 @@ use flowspace_core::ids::{SessionId, WorkspaceId};
 use flowspace_core::permissions::Permission;
 use flowspace_core::time::Timestamp;
 use flowspace_core::{DomainError, DomainResult};
+use flowspace_store::{AuditContext, AuditEvent};
+use std::net::SocketAddr;
 
 /// What a route requires of its caller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -264,7 +266,8 @@ pub async fn guard(
             Err(_) => (None, true),
         },
     };
-    let caller = authenticate(&state, req.method(), req.headers(), requested).await?;
+    let mut caller = authenticate(&state, req.method(), req.headers(), requested).await?;
+    caller.facts.ip = client_ip(&state, &req);
     // An unparsable workspace id is one that does not exist — said only once the caller is
     // known, so that an anonymous request still gets 401.
     if bad_id {
@@ -281,15 +284,86 @@ pub async fn guard(
                 .into());
             }
         }
-        Guard::AccountAdmin => {
-            let admin = authz::authorize_account_admin(facts)?;
-            req.extensions_mut().insert(Admin(admin));
-        }
-        Guard::Workspace(p) | Guard::PathWorkspace(p) => {
-            let scope = authz::authorize(facts, p)?;
-            req.extensions_mut().insert(Scope(scope));
-        }
+        Guard::AccountAdmin => match authz::authorize_account_admin(facts) {
+            Ok(admin) => {
+                req.extensions_mut().insert(Admin(admin));
+            }
+            Err(e) => {
+                record_denial(&state, denied_route(&req), facts, None).await;
+                return Err(e.into());
+            }
+        },
+        Guard::Workspace(p) | Guard::PathWorkspace(p) => match authz::authorize(facts, p) {
+            Ok(scope) => {
+                req.extensions_mut().insert(Scope(scope));
+            }
+            Err(e) => {
+                if matches!(e, DomainError::MissingPermission { .. }) {
+                    record_denial(&state, denied_route(&req), facts, Some(p)).await;
+                }
+                return Err(e.into());
+            }
+        },
     }
     req.extensions_mut().insert(caller);
     Ok(next.run(req).await)
+}
+
+/// Where the request comes from: the socket's address, or the first `X-Forwarded-For` entry
+/// when the server sits behind a trusted proxy (`TRUST_PROXY`).
+fn client_ip(state: &AppState, req: &Request) -> Option<String> {
+    let forwarded = state
+        .config
+        .trust_proxy
+        .then(|| req.headers().get("x-forwarded-for"))
+        .flatten()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
+    forwarded.or_else(|| {
+        req.extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string())
+    })
+}
+
+/// The method and route template of a request (its path when no route matched).
+pub(crate) fn denied_route(req: &Request) -> (String, String) {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| req.uri().path().to_string(), |m| m.as_str().to_string());
+    (req.method().to_string(), route)
+}
+
+/// Records a refused authorization (`access.denied`) in the audit trail: the route and the
+/// permission that was missing (`None`: the route is the Account Admin's). Recording is best
+/// effort: a failure is logged, and the caller still gets the 403.
+pub(crate) async fn record_denial(
+    state: &AppState,
+    (method, route): (String, String),
+    facts: &CallerFacts,
+    missing: Option<Permission>,
+) {
+    let ctx = AuditContext {
+        organization: facts.organization,
+        actor: facts.actor,
+        ip: facts.ip.clone(),
+    };
+    let ev = AuditEvent {
+        workspace: facts.workspace.as_ref().map(|w| w.workspace),
+        action: "access.denied",
+        target_kind: "route",
+        target_id: None,
+        summary: serde_json::json!({
+            "method": method,
+            "route": route,
+            "missingPermission": missing.map(|p| p.to_string()),
+            "accountAdminRequired": missing.is_none(),
+        }),
+    };
+    if let Err(e) = state.store.record_audit(&ctx, &ev).await {
+        tracing::error!(error = %e, route = %route, "could not record a denied request");
+    }
 }

@@ -95,6 +95,20 @@ pub struct Config {
     /// Take the client IP from X-Forwarded-For (only behind a proxy you control).
     #[arg(long, env = "TRUST_PROXY", default_value_t = false)]
     pub trust_proxy: bool,
+    /// Failed sign-ins of one email within LOGIN_FAILURE_WINDOW_SECS before further attempts
+    /// are refused (429 with Retry-After); a successful sign-in resets the count.
+    #[arg(long, env = "LOGIN_MAX_FAILURES", default_value_t = 5)]
+    pub login_max_failures: i64,
+    /// Failed sign-ins from one IP (any email) within the window before it is refused.
+    #[arg(long, env = "LOGIN_MAX_FAILURES_PER_IP", default_value_t = 20)]
+    pub login_max_failures_per_ip: i64,
+    /// The sliding window in which failed sign-ins are counted.
+    #[arg(long, env = "LOGIN_FAILURE_WINDOW_SECS", default_value_t = 900)]
+    pub login_failure_window_secs: i64,
+    /// Length of the first lock; every further failure within the window doubles it (at
+    /// most a day).
+    #[arg(long, env = "LOGIN_LOCKOUT_SECS", default_value_t = 60)]
+    pub login_lockout_secs: i64,
     /// Argon2id memory cost in KiB (OWASP: 19456).
     #[arg(long, env = "ARGON2_MEMORY_KIB", default_value_t = 19456)]
     pub argon2_memory_kib: u32,
@@ -115,6 +129,16 @@ impl Config {
         match &self.database_url {
             Some(u) if !u.trim().is_empty() => u.trim().to_string(),
             _ => format!("sqlite://{}", self.data_dir.join("flowspace.db").display()),
+        }
+    }
+
+    /// Rule 15's limits on failed sign-ins.
+    pub fn lockout_policy(&self) -> flowspace_store::LockoutPolicy {
+        flowspace_store::LockoutPolicy {
+            max_failures: self.login_max_failures,
+            max_failures_per_ip: self.login_max_failures_per_ip,
+            window_secs: self.login_failure_window_secs,
+            lock_secs: self.login_lockout_secs,
         }
     }
 

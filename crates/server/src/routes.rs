@@ -37,7 +37,12 @@ pub struct RouteDef {
 }
 
 impl RouteDef {
-    fn new<H, T>(method: Method, path: impl Into<String>, guard: Guard, handler: H) -> Self
+    pub(crate) fn new<H, T>(
+        method: Method,
+        path: impl Into<String>,
+        guard: Guard,
+        handler: H,
+    ) -> Self
     where
         H: Handler<T, AppState>,
         T: 'static,
@@ -56,34 +61,34 @@ impl RouteDef {
             handler: on(filter, handler),
         }
     }
-    fn doc(mut self, tag: &'static str, summary: impl Into<String>) -> Self {
+    pub(crate) fn doc(mut self, tag: &'static str, summary: impl Into<String>) -> Self {
         self.tag = tag;
         self.summary = summary.into();
         self
     }
-    fn req(mut self, b: Body) -> Self {
+    pub(crate) fn req(mut self, b: Body) -> Self {
         self.request = Some(b);
         self
     }
-    fn ok(mut self, status: u16, b: Body) -> Self {
+    pub(crate) fn ok(mut self, status: u16, b: Body) -> Self {
         self.response = (status, Some(b));
         self
     }
-    fn empty(mut self, status: u16) -> Self {
+    pub(crate) fn empty(mut self, status: u16) -> Self {
         self.response = (status, None);
         self
     }
-    fn paged(mut self) -> Self {
+    pub(crate) fn paged(mut self) -> Self {
         self.paginated = true;
         self
     }
-    fn limit(mut self, bytes: usize) -> Self {
+    pub(crate) fn limit(mut self, bytes: usize) -> Self {
         self.body_limit = Some(bytes);
         self
     }
 }
 
-fn perm(resource: Resource, action: Action) -> Permission {
+pub(crate) fn perm(resource: Resource, action: Action) -> Permission {
     // Every pair used below is in the catalogue; `permissions::tests` proves the catalogue.
     Permission::new(resource, action).unwrap_or(Permission {
         resource,
@@ -204,6 +209,10 @@ pub fn table() -> Vec<RouteDef> {
     t.extend(credential_routes());
     t.extend(api_key_routes());
     t.extend(transfer_routes());
+    t.extend(crate::api::invitations::routes());
+    t.extend(crate::api::groups::routes());
+    t.extend(crate::api::activity::routes());
+    t.extend(crate::api::audit::routes());
     t
 }
 

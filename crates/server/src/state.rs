@@ -18,6 +18,8 @@ pub struct Inner {
     pub passwords: Passwords,
     pub secrets: Secrets,
     pub secret_box: SecretBox,
+    /// Outgoing email (invitations, password resets).
+    pub mailer: crate::mail::Mailer,
     /// Set once setup is seen done; setup is never undone, so only `false` is re-checked.
     setup_done: AtomicBool,
 }
@@ -42,6 +44,7 @@ impl AppState {
             config.argon2_iterations,
             config.password_hash_queue,
         )?;
+        let mailer = crate::mail::Mailer::from_config(&config)?;
         let secret_box =
             SecretBox::with_previous(&secrets.encryption_key, &secrets.previous_encryption_keys);
         Ok(Self(Arc::new(Inner {
@@ -51,6 +54,7 @@ impl AppState {
             passwords,
             secrets,
             secret_box,
+            mailer,
             setup_done: AtomicBool::new(false),
         })))
     }

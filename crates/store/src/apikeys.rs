@@ -1,5 +1,6 @@
 //! Workspace API keys: only a SHA-256 hash of the key is kept; the key itself is shown once.
 
+use crate::audit::{AuditContext, AuditEvent, changes, insert_audit};
 use crate::types::{Ts, perms_from_text, perms_to_text, ts};
 use crate::{Store, db_err, unique_or, with_db};
 use flowspace_core::authz::WorkspaceScope;
@@ -10,6 +11,7 @@ use flowspace_core::permissions::PermissionSet;
 use flowspace_core::rules;
 use flowspace_core::time::Timestamp;
 use flowspace_core::{DomainError, DomainResult};
+use serde_json::json;
 use uuid::Uuid;
 
 const KEY_COLS: &str =
@@ -116,12 +118,24 @@ impl Store {
                  version, created_by, created_at, updated_by, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11, $10, $11) RETURNING {KEY_COLS}"
         );
+        let ctx = AuditContext::from_scope(scope);
+        let ev = AuditEvent {
+            workspace: Some(scope.workspace()),
+            action: "apikey.create",
+            target_kind: "apikey",
+            target_id: Some(id.0),
+            summary: json!({"name": f.name, "prefix": prefix, "permissions": f.permissions.iter().map(|p| p.to_string()).collect::<Vec<_>>(), "expiresAt": f.expires_at}),
+        };
         let row: KeyRow = with_db!(self, pool => {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id.0).bind(scope.organization().0).bind(scope.workspace().0)
+            let mut tx = pool.begin().await.map_err(db_err)?;
+            let row: KeyRow = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id.0).bind(scope.organization().0).bind(scope.workspace().0)
                 .bind(&f.name).bind(&f.description).bind(prefix).bind(hash).bind(perms_to_text(f.permissions))
                 .bind(f.expires_at.map(Ts)).bind(scope.user_id().0).bind(now)
-                .fetch_one(pool).await
-                .map_err(|e| unique_or(e, DomainError::conflict("key_collision", "try again")))?
+                .fetch_one(&mut *tx).await
+                .map_err(|e| unique_or(e, DomainError::conflict("key_collision", "try again")))?;
+            insert_audit!(&mut *tx, &ctx, &ev)?;
+            tx.commit().await.map_err(db_err)?;
+            row
         });
         row.into_key()
     }
@@ -133,6 +147,38 @@ impl Store {
         expected_version: i64,
         f: ApiKeyFields,
     ) -> DomainResult<ApiKey> {
+        // Read before the transaction: when the update matches `expected_version`, this is
+        // exactly the state it replaced.
+        let before = self.get_api_key(scope, id).await?;
+        let mut summary = if before.version == expected_version {
+            let mut c = changes(&[
+                ("name", json!(before.name), json!(f.name)),
+                (
+                    "description",
+                    json!(before.description),
+                    json!(f.description),
+                ),
+                ("expiresAt", json!(before.expires_at), json!(f.expires_at)),
+            ]);
+            if before.permissions != f.permissions {
+                c.insert("permissions".into(), json!({
+                    "from": before.permissions.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+                    "to": f.permissions.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+                }));
+            }
+            c
+        } else {
+            serde_json::Map::new()
+        };
+        summary.insert("version".into(), json!(expected_version + 1));
+        let ctx = AuditContext::from_scope(scope);
+        let ev = AuditEvent {
+            workspace: Some(scope.workspace()),
+            action: "apikey.update",
+            target_kind: "apikey",
+            target_id: Some(id.0),
+            summary: summary.into(),
+        };
         let now = Ts(Timestamp::now());
         let sql = format!(
             "UPDATE api_keys SET name = $1, description = $2, permissions = $3, expires_at = $4, version = version + 1,
@@ -140,10 +186,16 @@ impl Store {
              WHERE id = $7 AND workspace_id = $8 AND version = $9 RETURNING {KEY_COLS}"
         );
         let row: Option<KeyRow> = with_db!(self, pool => {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(&f.name).bind(&f.description).bind(perms_to_text(f.permissions))
+            let mut tx = pool.begin().await.map_err(db_err)?;
+            let row: Option<KeyRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(&f.name).bind(&f.description).bind(perms_to_text(f.permissions))
                 .bind(f.expires_at.map(Ts)).bind(scope.user_id().0).bind(now)
                 .bind(id.0).bind(scope.workspace().0).bind(expected_version)
-                .fetch_optional(pool).await.map_err(db_err)?
+                .fetch_optional(&mut *tx).await.map_err(db_err)?;
+            if row.is_some() {
+                insert_audit!(&mut *tx, &ctx, &ev)?;
+                tx.commit().await.map_err(db_err)?;
+            }
+            row
         });
         match row {
             Some(r) => r.into_key(),
@@ -164,12 +216,27 @@ impl Store {
         id: ItemId,
         expected_version: Option<i64>,
     ) -> DomainResult<()> {
-        let deleted = with_db!(self, pool => {
-            sqlx::query("DELETE FROM api_keys WHERE id = $1 AND workspace_id = $2 AND ($3 IS NULL OR version = $3)")
+        let ctx = AuditContext::from_scope(scope);
+        let deleted: Option<(String, i64)> = with_db!(self, pool => {
+            let mut tx = pool.begin().await.map_err(db_err)?;
+            let gone: Option<(String, i64)> = sqlx::query_as("DELETE FROM api_keys WHERE id = $1 AND workspace_id = $2 AND ($3 IS NULL OR version = $3)
+                                 RETURNING name, version")
                 .bind(id.0).bind(scope.workspace().0).bind(expected_version)
-                .execute(pool).await.map_err(db_err)?.rows_affected()
+                .fetch_optional(&mut *tx).await.map_err(db_err)?;
+            if let Some((name, version)) = &gone {
+                let ev = AuditEvent {
+                    workspace: Some(scope.workspace()),
+                    action: "apikey.delete",
+                    target_kind: "apikey",
+                    target_id: Some(id.0),
+                    summary: json!({"name": name, "version": version}),
+                };
+                insert_audit!(&mut *tx, &ctx, &ev)?;
+                tx.commit().await.map_err(db_err)?;
+            }
+            gone
         });
-        if deleted == 1 {
+        if deleted.is_some() {
             return Ok(());
         }
         let current = self.get_api_key(scope, id).await?;

@@ -1,11 +1,23 @@
-//! Audit events, written in the same transaction as the change they record.
+//! Audit events, written in the same transaction as the change they record, and chained by
+//! hash per organization so that tampering is detectable.
+//!
+//! Each event stores its sequence number in the organization, the hash of the event before it
+//! and its own hash: SHA-256 over a canonical encoding of the previous hash, the sequence
+//! number and every stored field. The organization row holds the chain's head
+//! (`audit_seq`, `audit_head`); `insert_audit!` updates that row *first*, so concurrent
+//! writers queue on it (a row lock in PostgreSQL, the write lock in SQLite) and never fork the
+//! chain.
 
 use crate::types::Ts;
 use crate::{Store, db_err, with_db};
 use flowspace_core::DomainResult;
-use flowspace_core::authz::Actor;
+use flowspace_core::authz::{Actor, AdminScope, WorkspaceScope};
+use flowspace_core::cursor::{Cursor, Page, PageRequest};
 use flowspace_core::ids::{OrganizationId, WorkspaceId};
+use flowspace_core::resource::ResourceKind;
 use flowspace_core::time::Timestamp;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 /// Who acted and from where, as the server knows it.
@@ -14,6 +26,26 @@ pub struct AuditContext {
     pub organization: OrganizationId,
     pub actor: Actor,
     pub ip: Option<String>,
+}
+
+impl AuditContext {
+    /// The actor and address of an authorized workspace request.
+    pub fn from_scope(scope: &WorkspaceScope) -> Self {
+        Self {
+            organization: scope.organization(),
+            actor: scope.actor(),
+            ip: scope.ip().map(str::to_string),
+        }
+    }
+
+    /// The Account Admin and the address of an organization-wide request.
+    pub fn from_admin(admin: &AdminScope) -> Self {
+        Self {
+            organization: admin.organization(),
+            actor: admin.actor(),
+            ip: admin.ip().map(str::to_string),
+        }
+    }
 }
 
 /// One event to record.
@@ -26,41 +58,200 @@ pub struct AuditEvent {
     pub summary: serde_json::Value,
 }
 
-/// Inserts `$ev` for `$ctx` through the executor `$exec` (a transaction of either backend).
+/// `{"from": a, "to": b}` for each named field that changed: the short before/after summary of
+/// an update (never give it a secret).
+pub(crate) fn changes(fields: &[(&str, Value, Value)]) -> serde_json::Map<String, Value> {
+    fields
+        .iter()
+        .filter(|(_, a, b)| a != b)
+        .map(|(k, a, b)| ((*k).to_string(), json!({"from": a, "to": b})))
+        .collect()
+}
+
+/// What was done to a workspace resource.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Verb {
+    Create,
+    Update,
+    Delete,
+    Duplicate,
+}
+
+/// The action name of `verb` on `kind`, such as `chatflow.create`.
+pub(crate) fn kind_action(kind: ResourceKind, verb: Verb) -> &'static str {
+    macro_rules! names {
+        ($($k:ident => $n:literal),* $(,)?) => {
+            match (kind, verb) {
+                $(
+                    (ResourceKind::$k, Verb::Create) => concat!($n, ".create"),
+                    (ResourceKind::$k, Verb::Update) => concat!($n, ".update"),
+                    (ResourceKind::$k, Verb::Delete) => concat!($n, ".delete"),
+                    (ResourceKind::$k, Verb::Duplicate) => concat!($n, ".duplicate"),
+                )*
+            }
+        };
+    }
+    names!(
+        Chatflow => "chatflow",
+        Agentflow => "agentflow",
+        Assistant => "assistant",
+        Tool => "tool",
+        Credential => "credential",
+        Variable => "variable",
+        ApiKey => "apikey",
+        DocumentStore => "document_store",
+        Dataset => "dataset",
+    )
+}
+
+/// Every stored field of an event, in the order the hash covers them.
+#[derive(Clone, Debug)]
+pub(crate) struct ChainedEvent {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub workspace_id: Option<Uuid>,
+    pub actor_user_id: Option<Uuid>,
+    pub actor_api_key_id: Option<Uuid>,
+    pub action: String,
+    pub target_kind: String,
+    pub target_id: Option<Uuid>,
+    pub summary: String,
+    pub ip: Option<String>,
+    pub created_at: i64,
+    pub seq: i64,
+    pub prev_hash: String,
+}
+
+fn put_bytes(h: &mut Sha256, b: &[u8]) {
+    h.update((b.len() as u64).to_be_bytes());
+    h.update(b);
+}
+
+fn put_opt(h: &mut Sha256, b: Option<&[u8]>) {
+    match b {
+        None => h.update([0u8]),
+        Some(b) => {
+            h.update([1u8]);
+            put_bytes(h, b);
+        }
+    }
+}
+
+impl ChainedEvent {
+    /// A new event of `ctx`, `seq`-th in its organization, after `prev_hash` ("" for the first).
+    pub(crate) fn new(ctx: &AuditContext, ev: &AuditEvent, seq: i64, prev_hash: String) -> Self {
+        let (user, key) = match ctx.actor {
+            Actor::User(u) => (Some(u.0), None),
+            Actor::ApiKey { key, creator } => (Some(creator.0), Some(key.0)),
+        };
+        Self {
+            id: Uuid::now_v7(),
+            organization_id: ctx.organization.0,
+            workspace_id: ev.workspace.map(|w| w.0),
+            actor_user_id: user,
+            actor_api_key_id: key,
+            action: ev.action.to_string(),
+            target_kind: ev.target_kind.to_string(),
+            target_id: ev.target_id,
+            summary: ev.summary.to_string(),
+            ip: ctx.ip.clone(),
+            created_at: Timestamp::now().micros(),
+            seq,
+            prev_hash,
+        }
+    }
+
+    /// SHA-256, in lowercase hex, over a canonical encoding: every field length-prefixed, and
+    /// an absent one told apart from an empty one.
+    pub(crate) fn hash(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(b"flowspace-audit-v1");
+        put_bytes(&mut h, self.prev_hash.as_bytes());
+        h.update(self.seq.to_be_bytes());
+        put_bytes(&mut h, self.id.as_bytes());
+        put_bytes(&mut h, self.organization_id.as_bytes());
+        put_opt(
+            &mut h,
+            self.workspace_id.as_ref().map(|u| u.as_bytes().as_slice()),
+        );
+        put_opt(
+            &mut h,
+            self.actor_user_id.as_ref().map(|u| u.as_bytes().as_slice()),
+        );
+        put_opt(
+            &mut h,
+            self.actor_api_key_id
+                .as_ref()
+                .map(|u| u.as_bytes().as_slice()),
+        );
+        put_bytes(&mut h, self.action.as_bytes());
+        put_bytes(&mut h, self.target_kind.as_bytes());
+        put_opt(
+            &mut h,
+            self.target_id.as_ref().map(|u| u.as_bytes().as_slice()),
+        );
+        put_bytes(&mut h, self.summary.as_bytes());
+        put_opt(&mut h, self.ip.as_deref().map(str::as_bytes));
+        h.update(self.created_at.to_be_bytes());
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// Inserts `$ev` for `$ctx` through the executor `$exec` (a transaction of either backend),
+/// as the next link of the organization's chain. Evaluates to `DomainResult<()>`.
 macro_rules! insert_audit {
     ($exec:expr, $ctx:expr, $ev:expr) => {{
         let ctx: &$crate::audit::AuditContext = $ctx;
         let ev: &$crate::audit::AuditEvent = $ev;
-        let (user, key) = match ctx.actor {
-            flowspace_core::authz::Actor::User(u) => (Some(u.0), None),
-            flowspace_core::authz::Actor::ApiKey { key, creator } => (Some(creator.0), Some(key.0)),
-        };
-        sqlx::query(
-            "INSERT INTO audit_events (id, organization_id, workspace_id, actor_user_id, actor_api_key_id, action,
-                 target_kind, target_id, summary, ip, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(uuid::Uuid::now_v7())
-        .bind(ctx.organization.0)
-        .bind(ev.workspace.map(|w| w.0))
-        .bind(user)
-        .bind(key)
-        .bind(ev.action)
-        .bind(ev.target_kind)
-        .bind(ev.target_id)
-        .bind(ev.summary.to_string())
-        .bind(ctx.ip.as_deref())
-        .bind($crate::types::Ts(flowspace_core::time::Timestamp::now()))
-        .execute($exec)
+        async {
+            // First: this row is what serializes concurrent writers of the organization.
+            let (seq, head): (i64, Option<String>) = sqlx::query_as(
+                "UPDATE organizations SET audit_seq = audit_seq + 1 WHERE id = $1
+                 RETURNING audit_seq, audit_head",
+            )
+            .bind(ctx.organization.0)
+            .fetch_one(&mut *$exec)
+            .await?;
+            let e = $crate::audit::ChainedEvent::new(ctx, ev, seq, head.unwrap_or_default());
+            let hash = e.hash();
+            sqlx::query(
+                "INSERT INTO audit_events (id, organization_id, workspace_id, actor_user_id, actor_api_key_id, action,
+                     target_kind, target_id, summary, ip, created_at, seq, prev_hash, hash)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            )
+            .bind(e.id)
+            .bind(e.organization_id)
+            .bind(e.workspace_id)
+            .bind(e.actor_user_id)
+            .bind(e.actor_api_key_id)
+            .bind(&e.action)
+            .bind(&e.target_kind)
+            .bind(e.target_id)
+            .bind(&e.summary)
+            .bind(e.ip.as_deref())
+            .bind($crate::types::Ts(flowspace_core::time::Timestamp::from_micros(e.created_at)))
+            .bind(e.seq)
+            .bind(&e.prev_hash)
+            .bind(&hash)
+            .execute(&mut *$exec)
+            .await?;
+            sqlx::query("UPDATE organizations SET audit_head = $1 WHERE id = $2")
+                .bind(&hash)
+                .bind(ctx.organization.0)
+                .execute(&mut *$exec)
+                .await?;
+            Ok::<(), sqlx::Error>(())
+        }
         .await
         .map_err($crate::db_err)
     }};
 }
 pub(crate) use insert_audit;
 
-/// A recorded event, as tests and (later) the audit API read it.
+/// A recorded event, as the audit API and tests read it.
 #[derive(Clone, Debug)]
 pub struct AuditRow {
+    pub id: Uuid,
     pub workspace: Option<WorkspaceId>,
     pub actor_user_id: Option<Uuid>,
     pub actor_api_key_id: Option<Uuid>,
@@ -68,14 +259,94 @@ pub struct AuditRow {
     pub target_kind: String,
     pub target_id: Option<Uuid>,
     pub summary: String,
+    pub ip: Option<String>,
     pub created_at: Timestamp,
+    pub seq: Option<i64>,
 }
+
+/// Which events a list answers; `None` is no filter.
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    pub workspace: Option<WorkspaceId>,
+    /// A user id (also matches the events of that user's API keys) or an API key id.
+    pub actor: Option<Uuid>,
+    pub action: Option<String>,
+    pub from: Option<Timestamp>,
+    pub to: Option<Timestamp>,
+}
+
+/// What `verify_audit_chain` found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainCheck {
+    pub valid: bool,
+    pub checked: u64,
+    /// The first event whose link does not hold (`None` when the chain holds, or when only its
+    /// end is missing).
+    pub first_broken: Option<Uuid>,
+}
+
+const ROW_COLS: &str = "id, workspace_id, actor_user_id, actor_api_key_id, action, target_kind, target_id, summary, ip, created_at, seq";
+
+type RowTuple = (
+    Uuid,
+    Option<Uuid>,
+    Option<Uuid>,
+    Option<Uuid>,
+    String,
+    String,
+    Option<Uuid>,
+    String,
+    Option<String>,
+    Ts,
+    Option<i64>,
+);
+
+fn into_row(r: RowTuple) -> AuditRow {
+    let (id, w, u, k, action, target_kind, target_id, summary, ip, at, seq) = r;
+    AuditRow {
+        id,
+        workspace: w.map(WorkspaceId),
+        actor_user_id: u,
+        actor_api_key_id: k,
+        action,
+        target_kind,
+        target_id,
+        summary,
+        ip,
+        created_at: at.0,
+        seq,
+    }
+}
+
+type ChainTuple = (
+    Uuid,
+    Uuid,
+    Option<Uuid>,
+    Option<Uuid>,
+    Option<Uuid>,
+    String,
+    String,
+    Option<Uuid>,
+    String,
+    Option<String>,
+    Ts,
+    i64,
+    Option<String>,
+    Option<String>,
+);
+
+/// Events read per query while verifying.
+const VERIFY_BATCH: i64 = 1000;
 
 impl Store {
     /// Records one event on its own (for an action that changes nothing else, such as
-    /// revealing a credential's secret).
+    /// revealing a credential's secret, or a refused request).
     pub async fn record_audit(&self, ctx: &AuditContext, ev: &AuditEvent) -> DomainResult<()> {
-        with_db!(self, pool => { insert_audit!(pool, ctx, ev)?; });
+        with_db!(self, pool => {
+            let mut tx = pool.begin().await.map_err(db_err)?;
+            insert_audit!(tx, ctx, ev)?;
+            tx.commit().await.map_err(db_err)?;
+        });
         Ok(())
     }
 
@@ -85,35 +356,124 @@ impl Store {
         org: OrganizationId,
         limit: i64,
     ) -> DomainResult<Vec<AuditRow>> {
-        type Row = (
-            Option<Uuid>,
-            Option<Uuid>,
-            Option<Uuid>,
-            String,
-            String,
-            Option<Uuid>,
-            String,
-            Ts,
+        let sql = format!(
+            "SELECT {ROW_COLS} FROM audit_events WHERE organization_id = $1
+             ORDER BY created_at DESC, id DESC LIMIT $2"
         );
-        let rows: Vec<Row> = with_db!(self, pool => {
-            sqlx::query_as("SELECT workspace_id, actor_user_id, actor_api_key_id, action, target_kind, target_id, summary, created_at
-                            FROM audit_events WHERE organization_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2")
+        let rows: Vec<RowTuple> = with_db!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
                 .bind(org.0).bind(limit).fetch_all(pool).await.map_err(db_err)?
         });
-        Ok(rows
-            .into_iter()
-            .map(
-                |(w, u, k, action, target_kind, target_id, summary, at)| AuditRow {
-                    workspace: w.map(WorkspaceId),
+        Ok(rows.into_iter().map(into_row).collect())
+    }
+
+    /// One page of the organization's events that pass `filter`, newest first.
+    #[tracing::instrument(skip_all)]
+    pub async fn list_audit_events(
+        &self,
+        org: OrganizationId,
+        filter: &AuditFilter,
+        page: PageRequest,
+    ) -> DomainResult<Page<AuditRow>> {
+        let sql = format!(
+            "SELECT {ROW_COLS} FROM audit_events
+             WHERE organization_id = $1
+               AND ($2 IS NULL OR workspace_id = $2)
+               AND ($3 IS NULL OR actor_user_id = $3 OR actor_api_key_id = $3)
+               AND ($4 IS NULL OR action = $4)
+               AND ($5 IS NULL OR created_at >= $5)
+               AND ($6 IS NULL OR created_at <= $6)
+               AND ($7 IS NULL OR created_at < $7 OR (created_at = $7 AND id < $8))
+             ORDER BY created_at DESC, id DESC LIMIT $9"
+        );
+        let (after_t, after_id) = match page.after {
+            Some(c) => (Some(Ts(c.created_at)), Some(c.id)),
+            None => (None, None),
+        };
+        let rows: Vec<RowTuple> = with_db!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(org.0)
+                .bind(filter.workspace.map(|w| w.0))
+                .bind(filter.actor)
+                .bind(filter.action.as_deref())
+                .bind(filter.from.map(Ts))
+                .bind(filter.to.map(Ts))
+                .bind(after_t)
+                .bind(after_id)
+                .bind(i64::from(page.limit) + 1)
+                .fetch_all(pool).await.map_err(db_err)?
+        });
+        let rows = rows.into_iter().map(into_row).collect();
+        Ok(Page::from_rows(rows, page.limit, |r: &AuditRow| Cursor {
+            created_at: r.created_at,
+            id: r.id,
+        }))
+    }
+
+    /// Recomputes the organization's chain from its first event: each event must follow the
+    /// one before it (sequence and previous hash) and hash to what it stores, and the last one
+    /// must be the head the organization row holds.
+    #[tracing::instrument(skip_all)]
+    pub async fn verify_audit_chain(&self, org: OrganizationId) -> DomainResult<ChainCheck> {
+        let (head_seq, head): (i64, Option<String>) = with_db!(self, pool => {
+            sqlx::query_as("SELECT audit_seq, audit_head FROM organizations WHERE id = $1")
+                .bind(org.0).fetch_one(pool).await.map_err(db_err)?
+        });
+        let mut expected_seq = 1i64;
+        let mut prev = String::new();
+        let mut checked = 0u64;
+        loop {
+            let batch: Vec<ChainTuple> = with_db!(self, pool => {
+                sqlx::query_as(
+                    "SELECT id, organization_id, workspace_id, actor_user_id, actor_api_key_id, action, target_kind,
+                            target_id, summary, ip, created_at, seq, prev_hash, hash
+                     FROM audit_events WHERE organization_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
+                )
+                .bind(org.0).bind(expected_seq).bind(VERIFY_BATCH)
+                .fetch_all(pool).await.map_err(db_err)?
+            });
+            let done = (batch.len() as i64) < VERIFY_BATCH;
+            for (id, o, w, u, k, action, target_kind, target_id, summary, ip, at, seq, p, h) in
+                batch
+            {
+                checked += 1;
+                let e = ChainedEvent {
+                    id,
+                    organization_id: o,
+                    workspace_id: w,
                     actor_user_id: u,
                     actor_api_key_id: k,
                     action,
                     target_kind,
                     target_id,
                     summary,
-                    created_at: at.0,
-                },
-            )
-            .collect())
+                    ip,
+                    created_at: at.0.micros(),
+                    seq,
+                    prev_hash: p.clone().unwrap_or_default(),
+                };
+                let stored = h.unwrap_or_default();
+                if seq != expected_seq || p.as_deref() != Some(prev.as_str()) || e.hash() != stored
+                {
+                    return Ok(ChainCheck {
+                        valid: false,
+                        checked,
+                        first_broken: Some(id),
+                    });
+                }
+                prev = stored;
+                expected_seq += 1;
+            }
+            if done {
+                break;
+            }
+        }
+        // A chain cut short at its end has no broken link, but no longer reaches the head.
+        let reaches_head = expected_seq - 1 == head_seq && head.unwrap_or_default() == prev;
+        Ok(ChainCheck {
+            valid: reaches_head,
+            checked,
+            first_broken: None,
+        })
     }
 }

@@ -78,6 +78,7 @@ impl Store {
                 actor: Actor::User(user),
                 is_account_admin: is_admin,
                 workspace,
+                ip: None,
             },
         }))
     }
@@ -109,23 +110,46 @@ impl Store {
                 permissions: PermissionSet::all(),
             }));
         }
-        match (role, perms) {
-            (Some(role), Some(perms)) => Ok(Some(WorkspaceFacts {
-                workspace: ws,
-                role: Some(role),
-                permissions: perms_from_text(&perms)?,
-            })),
-            _ => Ok(None),
+        // The union of the direct role and every role a group of the user holds here.
+        let group_roles: Vec<(String, String)> = with_db!(self, pool => {
+            sqlx::query_as(
+                "SELECT r.name, r.permissions FROM workspace_groups wg
+                 JOIN group_members gm ON gm.group_id = wg.group_id
+                 JOIN roles r ON r.id = wg.role_id
+                 WHERE wg.workspace_id = $1 AND gm.user_id = $2
+                 ORDER BY r.name_key, r.id")
+                .bind(ws.0).bind(user.0).fetch_all(pool).await.map_err(db_err)?
+        });
+        let mut names: Vec<String> = Vec::new();
+        let mut permissions = PermissionSet::default();
+        for (name, perms) in role.zip(perms).into_iter().chain(group_roles) {
+            permissions = permissions.union(perms_from_text(&perms)?);
+            if !names.contains(&name) {
+                names.push(name);
+            }
         }
+        if names.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(WorkspaceFacts {
+            workspace: ws,
+            role: Some(names.join(" + ")),
+            permissions,
+        }))
     }
 
-    /// Another workspace the user belongs to: Default first (where the Account Admin lands),
-    /// then the oldest membership.
+    /// Another workspace the user belongs to, directly or through a group: Default first
+    /// (where the Account Admin lands), then the oldest membership.
     async fn fallback_workspace(&self, user: UserId) -> DomainResult<Option<WorkspaceId>> {
         let row: Option<(Uuid,)> = with_db!(self, pool => {
             sqlx::query_as(
-                "SELECT m.workspace_id FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
-                 WHERE m.user_id = $1 ORDER BY w.is_default DESC, m.created_at, w.id LIMIT 1")
+                "SELECT x.workspace_id FROM (
+                     SELECT m.workspace_id, m.created_at FROM memberships m WHERE m.user_id = $1
+                     UNION ALL
+                     SELECT wg.workspace_id, wg.created_at FROM workspace_groups wg
+                     JOIN group_members gm ON gm.group_id = wg.group_id WHERE gm.user_id = $1
+                 ) x JOIN workspaces w ON w.id = x.workspace_id
+                 ORDER BY w.is_default DESC, x.created_at, w.id LIMIT 1")
                 .bind(user.0).fetch_optional(pool).await.map_err(db_err)?
         });
         Ok(row.map(|(w,)| WorkspaceId(w)))
@@ -188,6 +212,7 @@ impl Store {
                     role: Some("API key".to_string()),
                     permissions,
                 }),
+                ip: None,
             },
         }))
     }

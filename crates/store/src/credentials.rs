@@ -2,6 +2,7 @@
 //! return it. A credential shared into the scope's workspace is listed and readable there,
 //! marked `shared`, and every write to it from there is refused.
 
+use crate::audit::{AuditContext, AuditEvent, changes, insert_audit};
 use crate::types::{Ts, keys_from_text, keys_to_text};
 use crate::{Store, db_err, with_db};
 use flowspace_core::authz::WorkspaceScope;
@@ -11,6 +12,7 @@ use flowspace_core::model::{Credential, SealedSecret, WorkspaceRef};
 use flowspace_core::rules;
 use flowspace_core::time::Timestamp;
 use flowspace_core::{DomainError, DomainResult};
+use serde_json::json;
 use uuid::Uuid;
 
 const CRED_SELECT: &str =
@@ -151,7 +153,16 @@ impl Store {
     ) -> DomainResult<Credential> {
         let now = Ts(Timestamp::now());
         let user = scope.user_id();
+        let ctx = AuditContext::from_scope(scope);
+        let ev = AuditEvent {
+            workspace: Some(scope.workspace()),
+            action: "credential.create",
+            target_kind: "credential",
+            target_id: Some(id.0),
+            summary: json!({"name": f.name, "credentialName": f.credential_name, "fields": secret.data_keys}),
+        };
         with_db!(self, pool => {
+            let mut tx = pool.begin().await.map_err(db_err)?;
             sqlx::query("INSERT INTO credentials (id, organization_id, workspace_id, name, description, credential_name, data_keys,
                              ciphertext, nonce, key_id, version, created_by, created_at, updated_by, updated_at)
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $12, $11, $12)")
@@ -159,7 +170,9 @@ impl Store {
                 .bind(&f.credential_name).bind(keys_to_text(&secret.data_keys))
                 .bind(&secret.sealed.ciphertext).bind(&secret.sealed.nonce).bind(&secret.sealed.key_id)
                 .bind(user.0).bind(now)
-                .execute(pool).await.map_err(db_err)?;
+                .execute(&mut *tx).await.map_err(db_err)?;
+            insert_audit!(&mut *tx, &ctx, &ev)?;
+            tx.commit().await.map_err(db_err)?;
         });
         self.get_credential(scope, id).await
     }
@@ -173,6 +186,40 @@ impl Store {
         f: CredentialFields,
         secret: Option<CredentialSecret>,
     ) -> DomainResult<Credential> {
+        // Read before the transaction: when the update matches `expected_version`, this is
+        // exactly the state it replaced.
+        let before = self.get_credential(scope, id).await?;
+        let mut summary = if before.version == expected_version {
+            changes(&[
+                ("name", json!(before.name), json!(f.name)),
+                (
+                    "description",
+                    json!(before.description),
+                    json!(f.description),
+                ),
+                (
+                    "credentialName",
+                    json!(before.credential_name),
+                    json!(f.credential_name),
+                ),
+            ])
+        } else {
+            serde_json::Map::new()
+        };
+        if let Some(s) = &secret {
+            // The field names only, never their values.
+            summary.insert("secretReplaced".into(), json!(true));
+            summary.insert("fields".into(), json!(s.data_keys));
+        }
+        summary.insert("version".into(), json!(expected_version + 1));
+        let ctx = AuditContext::from_scope(scope);
+        let ev = AuditEvent {
+            workspace: Some(scope.workspace()),
+            action: "credential.update",
+            target_kind: "credential",
+            target_id: Some(id.0),
+            summary: summary.into(),
+        };
         let now = Ts(Timestamp::now());
         let updated = with_db!(self, pool => {
             let mut tx = pool.begin().await.map_err(db_err)?;
@@ -187,6 +234,9 @@ impl Store {
                     .bind(keys_to_text(&s.data_keys)).bind(&s.sealed.ciphertext).bind(&s.sealed.nonce).bind(&s.sealed.key_id)
                     .bind(id.0).bind(scope.workspace().0)
                     .execute(&mut *tx).await.map_err(db_err)?;
+            }
+            if n == 1 {
+                insert_audit!(&mut *tx, &ctx, &ev)?;
             }
             tx.commit().await.map_err(db_err)?;
             n
@@ -208,12 +258,27 @@ impl Store {
         id: ItemId,
         expected_version: Option<i64>,
     ) -> DomainResult<()> {
-        let deleted = with_db!(self, pool => {
-            sqlx::query("DELETE FROM credentials WHERE id = $1 AND workspace_id = $2 AND ($3 IS NULL OR version = $3)")
+        let ctx = AuditContext::from_scope(scope);
+        let deleted: Option<(String, i64)> = with_db!(self, pool => {
+            let mut tx = pool.begin().await.map_err(db_err)?;
+            let gone: Option<(String, i64)> = sqlx::query_as("DELETE FROM credentials WHERE id = $1 AND workspace_id = $2 AND ($3 IS NULL OR version = $3)
+                                 RETURNING name, version")
                 .bind(id.0).bind(scope.workspace().0).bind(expected_version)
-                .execute(pool).await.map_err(db_err)?.rows_affected()
+                .fetch_optional(&mut *tx).await.map_err(db_err)?;
+            if let Some((name, version)) = &gone {
+                let ev = AuditEvent {
+                    workspace: Some(scope.workspace()),
+                    action: "credential.delete",
+                    target_kind: "credential",
+                    target_id: Some(id.0),
+                    summary: json!({"name": name, "version": version}),
+                };
+                insert_audit!(&mut *tx, &ctx, &ev)?;
+                tx.commit().await.map_err(db_err)?;
+            }
+            gone
         });
-        if deleted == 1 {
+        if deleted.is_some() {
             return Ok(());
         }
         let current = self.writable_credential(scope, id).await?;

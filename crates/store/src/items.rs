@@ -1,6 +1,7 @@
 //! Plain workspace items: chatflows, agentflows, assistants, tools, variables, document stores
 //! and datasets (rules 2 and 13). Every query filters by the scope's workspace and the kind.
 
+use crate::audit::{AuditContext, AuditEvent, Verb, changes, insert_audit, kind_action};
 use crate::types::Ts;
 use crate::{Store, db_err, with_db};
 use flowspace_core::authz::WorkspaceScope;
@@ -11,6 +12,7 @@ use flowspace_core::resource::ResourceKind;
 use flowspace_core::rules;
 use flowspace_core::time::Timestamp;
 use flowspace_core::{DomainError, DomainResult};
+use serde_json::json;
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
@@ -118,6 +120,17 @@ impl Store {
         kind: ResourceKind,
         f: ItemFields,
     ) -> DomainResult<Item> {
+        self.insert_item(scope, kind, f, None).await
+    }
+
+    /// Inserts an item and its audit event in one transaction; `source` is the item it copies.
+    async fn insert_item(
+        &self,
+        scope: &WorkspaceScope,
+        kind: ResourceKind,
+        f: ItemFields,
+        source: Option<ItemId>,
+    ) -> DomainResult<Item> {
         let id = ItemId::new();
         let now = Ts(Timestamp::now());
         let user = scope.user_id();
@@ -125,10 +138,29 @@ impl Store {
             "INSERT INTO items (id, organization_id, workspace_id, kind, name, description, data, version, created_by, created_at, updated_by, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $8, $9) RETURNING {ITEM_COLS}"
         );
+        let (verb, summary) = match source {
+            None => (Verb::Create, json!({"name": f.name})),
+            Some(src) => (
+                Verb::Duplicate,
+                json!({"name": f.name, "source": src.to_string()}),
+            ),
+        };
+        let ev = AuditEvent {
+            workspace: Some(scope.workspace()),
+            action: kind_action(kind, verb),
+            target_kind: kind.db_name(),
+            target_id: Some(id.0),
+            summary,
+        };
+        let ctx = AuditContext::from_scope(scope);
         let row: ItemRow = with_db!(self, pool => {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id.0).bind(scope.organization().0).bind(scope.workspace().0)
+            let mut tx = pool.begin().await.map_err(db_err)?;
+            let row: ItemRow = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id.0).bind(scope.organization().0).bind(scope.workspace().0)
                 .bind(kind.db_name()).bind(&f.name).bind(&f.description).bind(&f.data).bind(user.0).bind(now)
-                .fetch_one(pool).await.map_err(db_err)?
+                .fetch_one(&mut *tx).await.map_err(db_err)?;
+            insert_audit!(&mut *tx, &ctx, &ev)?;
+            tx.commit().await.map_err(db_err)?;
+            row
         });
         row.into_item()
     }
@@ -143,15 +175,49 @@ impl Store {
         expected_version: i64,
         f: ItemFields,
     ) -> DomainResult<Item> {
+        // Read before the transaction: when the update below matches `expected_version`, this
+        // is exactly the state it replaced (every write bumps the version).
+        let before = self.get_item(scope, kind, id).await?;
         let now = Ts(Timestamp::now());
         let sql = format!(
             "UPDATE items SET name = $1, description = $2, data = $3, version = version + 1, updated_by = $4, updated_at = $5
              WHERE id = $6 AND workspace_id = $7 AND kind = $8 AND version = $9 RETURNING {ITEM_COLS}"
         );
+        let mut summary = if before.version == expected_version {
+            let mut c = changes(&[
+                ("name", json!(before.name), json!(f.name)),
+                (
+                    "description",
+                    json!(before.description),
+                    json!(f.description),
+                ),
+            ]);
+            if before.data.get() != f.data {
+                c.insert("dataChanged".into(), json!(true));
+            }
+            c
+        } else {
+            serde_json::Map::new()
+        };
+        summary.insert("version".into(), json!(expected_version + 1));
+        let ev = AuditEvent {
+            workspace: Some(scope.workspace()),
+            action: kind_action(kind, Verb::Update),
+            target_kind: kind.db_name(),
+            target_id: Some(id.0),
+            summary: summary.into(),
+        };
+        let ctx = AuditContext::from_scope(scope);
         let row: Option<ItemRow> = with_db!(self, pool => {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(&f.name).bind(&f.description).bind(&f.data).bind(scope.user_id().0).bind(now)
+            let mut tx = pool.begin().await.map_err(db_err)?;
+            let row: Option<ItemRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(&f.name).bind(&f.description).bind(&f.data).bind(scope.user_id().0).bind(now)
                 .bind(id.0).bind(scope.workspace().0).bind(kind.db_name()).bind(expected_version)
-                .fetch_optional(pool).await.map_err(db_err)?
+                .fetch_optional(&mut *tx).await.map_err(db_err)?;
+            if row.is_some() {
+                insert_audit!(&mut *tx, &ctx, &ev)?;
+                tx.commit().await.map_err(db_err)?;
+            }
+            row
         });
         match row {
             Some(r) => r.into_item(),
@@ -174,12 +240,27 @@ impl Store {
         id: ItemId,
         expected_version: Option<i64>,
     ) -> DomainResult<()> {
-        let deleted = with_db!(self, pool => {
-            sqlx::query("DELETE FROM items WHERE id = $1 AND workspace_id = $2 AND kind = $3 AND ($4 IS NULL OR version = $4)")
+        let ctx = AuditContext::from_scope(scope);
+        let deleted: Option<(String, i64)> = with_db!(self, pool => {
+            let mut tx = pool.begin().await.map_err(db_err)?;
+            let gone: Option<(String, i64)> = sqlx::query_as("DELETE FROM items WHERE id = $1 AND workspace_id = $2 AND kind = $3 AND ($4 IS NULL OR version = $4)
+                                 RETURNING name, version")
                 .bind(id.0).bind(scope.workspace().0).bind(kind.db_name()).bind(expected_version)
-                .execute(pool).await.map_err(db_err)?.rows_affected()
+                .fetch_optional(&mut *tx).await.map_err(db_err)?;
+            if let Some((name, version)) = &gone {
+                let ev = AuditEvent {
+                    workspace: Some(scope.workspace()),
+                    action: kind_action(kind, Verb::Delete),
+                    target_kind: kind.db_name(),
+                    target_id: Some(id.0),
+                    summary: json!({"name": name, "version": version}),
+                };
+                insert_audit!(&mut *tx, &ctx, &ev)?;
+                tx.commit().await.map_err(db_err)?;
+            }
+            gone
         });
-        if deleted == 1 {
+        if deleted.is_some() {
             return Ok(());
         }
         let current = self.get_item(scope, kind, id).await?;
@@ -204,7 +285,7 @@ impl Store {
         let keep = rules::MAX_ITEM_NAME_CHARS - SUFFIX.chars().count();
         let stem: String = src.name.chars().take(keep).collect();
         let name = format!("{}{SUFFIX}", stem.trim_end());
-        self.create_item(
+        self.insert_item(
             scope,
             kind,
             ItemFields {
@@ -212,6 +293,7 @@ impl Store {
                 description: src.description,
                 data: src.data.get().to_string(),
             },
+            Some(id),
         )
         .await
     }

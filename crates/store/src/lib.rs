@@ -9,10 +9,13 @@
 //! Some SQL text is assembled with `format!`, always from constants of this crate and never
 //! from input: that is what each `AssertSqlSafe` asserts.
 
+mod activity;
 mod apikeys;
 mod audit;
 mod authz;
 mod credentials;
+mod groups;
+mod invitations;
 mod items;
 mod roles;
 mod sessions;
@@ -23,10 +26,16 @@ mod types;
 mod users;
 mod workspaces;
 
+pub use activity::{
+    LockoutPolicy, LoginEvent, LoginEventFilter, LoginOutcome, NewLoginEvent,
+    reason as login_reason,
+};
 pub use apikeys::ApiKeyFields;
-pub use audit::{AuditContext, AuditEvent, AuditRow};
+pub use audit::{AuditContext, AuditEvent, AuditFilter, AuditRow, ChainCheck};
 pub use authz::{ApiKeyFacts, SessionFacts};
 pub use credentials::{CredentialFields, CredentialSecret};
+pub use groups::{Group, GroupMember, GroupPatch, GroupWorkspace};
+pub use invitations::{Invitation, InvitationStatus, InviteOutcome, TokenCheck};
 pub use items::{ItemFields, LIST_ITEMS_SQL};
 pub use sessions::{RefreshOutcome, StoredRefresh};
 pub use setup::{SetupInput, SetupOutcome};

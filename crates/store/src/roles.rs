@@ -1,5 +1,6 @@
 //! Roles (rule 8): the built-in three of every organization and its custom roles.
 
+use crate::audit::{AuditContext, AuditEvent, changes, insert_audit};
 use crate::types::{Ts, perms_from_text, perms_to_text};
 use crate::{Store, db_err, unique_or, with_db};
 use flowspace_core::authz::AdminScope;
@@ -9,10 +10,12 @@ use flowspace_core::permissions::PermissionSet;
 use flowspace_core::rules;
 use flowspace_core::time::Timestamp;
 use flowspace_core::{DomainError, DomainResult};
+use serde_json::json;
 use uuid::Uuid;
 
 const ROLE_SELECT: &str = "SELECT r.id, r.name, r.description, r.permissions, r.builtin,
-        (SELECT COUNT(*) FROM memberships m WHERE m.role_id = r.id) AS in_use,
+        (SELECT COUNT(*) FROM memberships m WHERE m.role_id = r.id)
+          + (SELECT COUNT(*) FROM workspace_groups g WHERE g.role_id = r.id) AS in_use,
         r.created_at, r.updated_at
     FROM roles r";
 
@@ -93,12 +96,23 @@ impl Store {
     ) -> DomainResult<Role> {
         let id = RoleId::new();
         let now = Ts(Timestamp::now());
+        let ctx = AuditContext::from_admin(scope);
+        let ev = AuditEvent {
+            workspace: None,
+            action: "role.create",
+            target_kind: "role",
+            target_id: Some(id.0),
+            summary: json!({"name": name, "permissions": permissions.to_strings()}),
+        };
         with_db!(self, pool => {
+            let mut tx = pool.begin().await.map_err(db_err)?;
             sqlx::query("INSERT INTO roles (id, organization_id, name, name_key, description, permissions, builtin, created_at, updated_at)
                          VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7, $7)")
                 .bind(id.0).bind(scope.organization().0).bind(name).bind(name.to_lowercase())
                 .bind(description).bind(perms_to_text(permissions)).bind(now)
-                .execute(pool).await.map_err(|e| unique_or(e, name_taken()))?;
+                .execute(&mut *tx).await.map_err(|e| unique_or(e, name_taken()))?;
+            insert_audit!(&mut *tx, &ctx, &ev)?;
+            tx.commit().await.map_err(db_err)?;
         });
         self.role(scope.organization(), id).await
     }
@@ -116,25 +130,71 @@ impl Store {
             return Err(builtin());
         }
         let now = Ts(Timestamp::now());
+        let mut summary = changes(&[
+            ("name", json!(current.name), json!(name)),
+            (
+                "description",
+                json!(current.description),
+                json!(description),
+            ),
+        ]);
+        let strings = |v: Vec<flowspace_core::permissions::Permission>| {
+            v.iter().map(ToString::to_string).collect::<Vec<_>>()
+        };
+        let added = strings(permissions.missing_from(current.permissions));
+        let removed = strings(current.permissions.missing_from(permissions));
+        if !added.is_empty() || !removed.is_empty() {
+            summary.insert(
+                "permissions".into(),
+                json!({"added": added, "removed": removed}),
+            );
+        }
+        let ctx = AuditContext::from_admin(scope);
+        let ev = AuditEvent {
+            workspace: None,
+            action: "role.update",
+            target_kind: "role",
+            target_id: Some(id.0),
+            summary: summary.into(),
+        };
         with_db!(self, pool => {
+            let mut tx = pool.begin().await.map_err(db_err)?;
             sqlx::query("UPDATE roles SET name = $1, name_key = $2, description = $3, permissions = $4, updated_at = $5
                          WHERE id = $6 AND organization_id = $7 AND builtin = FALSE")
                 .bind(name).bind(name.to_lowercase()).bind(description).bind(perms_to_text(permissions)).bind(now)
                 .bind(id.0).bind(scope.organization().0)
-                .execute(pool).await.map_err(|e| unique_or(e, name_taken()))?;
+                .execute(&mut *tx).await.map_err(|e| unique_or(e, name_taken()))?;
+            insert_audit!(&mut *tx, &ctx, &ev)?;
+            tx.commit().await.map_err(db_err)?;
         });
         self.role(scope.organization(), id).await
     }
 
     /// Deletes a custom role that nobody holds (409 with the count otherwise).
     pub async fn delete_role(&self, scope: &AdminScope, id: RoleId) -> DomainResult<()> {
-        let deleted = with_db!(self, pool => {
-            sqlx::query("DELETE FROM roles WHERE id = $1 AND organization_id = $2 AND builtin = FALSE
-                           AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.role_id = $1)")
+        let ctx = AuditContext::from_admin(scope);
+        let deleted: Option<String> = with_db!(self, pool => {
+            let mut tx = pool.begin().await.map_err(db_err)?;
+            let gone: Option<String> = sqlx::query_scalar("DELETE FROM roles WHERE id = $1 AND organization_id = $2 AND builtin = FALSE
+                           AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.role_id = $1)
+                           AND NOT EXISTS (SELECT 1 FROM workspace_groups g WHERE g.role_id = $1)
+                         RETURNING name")
                 .bind(id.0).bind(scope.organization().0)
-                .execute(pool).await.map_err(db_err)?.rows_affected()
+                .fetch_optional(&mut *tx).await.map_err(db_err)?;
+            if let Some(name) = &gone {
+                let ev = AuditEvent {
+                    workspace: None,
+                    action: "role.delete",
+                    target_kind: "role",
+                    target_id: Some(id.0),
+                    summary: json!({"name": name}),
+                };
+                insert_audit!(&mut *tx, &ctx, &ev)?;
+                tx.commit().await.map_err(db_err)?;
+            }
+            gone
         });
-        if deleted == 1 {
+        if deleted.is_some() {
             return Ok(());
         }
         let role = self.role(scope.organization(), id).await?;

@@ -1,6 +1,7 @@
 //! First run (rule 1): one organization, its Account Admin, the built-in roles and the Default
 //! workspace, created once in one transaction.
 
+use crate::audit::{AuditContext, AuditEvent, insert_audit};
 use crate::types::{Ts, perms_to_text};
 use crate::{Store, db_err, unique_or, with_db};
 use flowspace_core::ids::{OrganizationId, RoleId, UserId, WorkspaceId};
@@ -33,14 +34,35 @@ impl Store {
         Ok(n > 0)
     }
 
-    #[tracing::instrument(skip_all)]
     pub async fn setup(&self, input: SetupInput) -> DomainResult<SetupOutcome> {
+        self.setup_from(input, None).await
+    }
+
+    /// Setup, recorded in the new organization's audit trail as coming from `ip`.
+    #[tracing::instrument(skip_all)]
+    pub async fn setup_from(
+        &self,
+        input: SetupInput,
+        ip: Option<String>,
+    ) -> DomainResult<SetupOutcome> {
         let done = || DomainError::conflict("setup_done", "setup has already been done");
         let now = Ts(Timestamp::now());
         let org = OrganizationId::new();
         let user = UserId::new();
         let ws = WorkspaceId::new();
         let email_key = flowspace_core::rules::normalize_email(&input.email);
+        let ctx = AuditContext {
+            organization: org,
+            actor: flowspace_core::authz::Actor::User(user),
+            ip,
+        };
+        let ev = AuditEvent {
+            workspace: Some(ws),
+            action: "organization.setup",
+            target_kind: "organization",
+            target_id: Some(org.0),
+            summary: serde_json::json!({"organization": input.organization_name, "email": input.email}),
+        };
         with_db!(self, pool => {
             let mut tx = pool.begin().await.map_err(db_err)?;
             sqlx::query("INSERT INTO organizations (id, name, owner_user_id, created_at) VALUES ($1, $2, $3, $4)")
@@ -73,6 +95,7 @@ impl Store {
             sqlx::query("INSERT INTO memberships (workspace_id, user_id, role_id, created_at) VALUES ($1, $2, $3, $4)")
                 .bind(ws.0).bind(user.0).bind(admin_role.0).bind(now)
                 .execute(&mut *tx).await.map_err(db_err)?;
+            insert_audit!(&mut *tx, &ctx, &ev)?;
             tx.commit().await.map_err(db_err)?;
         });
         Ok(SetupOutcome {

@@ -381,7 +381,7 @@ mod tests {
         assert_eq!(names.free("Other"), ("Other".to_string(), false));
         assert_eq!(names.free("Other"), ("Other (2)".to_string(), true));
         let long = "x".repeat(flowspace_core::rules::MAX_ITEM_NAME_CHARS);
-        assert_eq!(names.free(&long).1, false);
+        assert!(!names.free(&long).1);
         let (again, renamed) = names.free(&long);
         assert!(
             renamed

@@ -1,5 +1,6 @@
 //! Users (rule 10): login lookup, and the Account Admin's user management.
 
+use crate::audit::{AuditContext, AuditEvent, changes, insert_audit};
 use crate::types::{Ts, ts};
 use crate::{Store, db_err, unique_or, with_db};
 use flowspace_core::authz::AdminScope;
@@ -8,6 +9,7 @@ use flowspace_core::model::{User, UserDetail, UserStatus, WorkspaceRole};
 use flowspace_core::rules::normalize_email;
 use flowspace_core::time::Timestamp;
 use flowspace_core::{DomainError, DomainResult};
+use serde_json::json;
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -217,12 +219,23 @@ impl Store {
     pub async fn create_user(&self, scope: &AdminScope, new: NewUser) -> DomainResult<UserDetail> {
         let id = UserId::new();
         let now = Ts(Timestamp::now());
+        let ctx = AuditContext::from_admin(scope);
+        let ev = AuditEvent {
+            workspace: None,
+            action: "user.create",
+            target_kind: "user",
+            target_id: Some(id.0),
+            summary: json!({"email": new.email, "name": new.name}),
+        };
         with_db!(self, pool => {
+            let mut tx = pool.begin().await.map_err(db_err)?;
             sqlx::query("INSERT INTO users (id, organization_id, email, email_key, name, password_hash, status, created_at, updated_at)
                          VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $7)")
                 .bind(id.0).bind(scope.organization().0).bind(&new.email).bind(normalize_email(&new.email))
                 .bind(&new.name).bind(&new.password_hash).bind(now)
-                .execute(pool).await.map_err(|e| unique_or(e, email_taken()))?;
+                .execute(&mut *tx).await.map_err(|e| unique_or(e, email_taken()))?;
+            insert_audit!(&mut *tx, &ctx, &ev)?;
+            tx.commit().await.map_err(db_err)?;
         });
         self.user_detail(scope, id).await
     }
@@ -257,6 +270,27 @@ impl Store {
             }
         }
         let now = Ts(Timestamp::now());
+        let mut summary = changes(&[
+            (
+                "name",
+                json!(current.user.name),
+                json!(patch.name.as_ref().unwrap_or(&current.user.name)),
+            ),
+            (
+                "status",
+                json!(current.user.status.as_str()),
+                json!(patch.status.unwrap_or(current.user.status).as_str()),
+            ),
+        ]);
+        summary.insert("email".into(), json!(current.user.email));
+        let ctx = AuditContext::from_admin(scope);
+        let ev = AuditEvent {
+            workspace: None,
+            action: "user.update",
+            target_kind: "user",
+            target_id: Some(id.0),
+            summary: summary.into(),
+        };
         with_db!(self, pool => {
             let mut tx = pool.begin().await.map_err(db_err)?;
             if let Some(name) = &patch.name {
@@ -271,6 +305,7 @@ impl Store {
                         .bind(now).bind(id.0).execute(&mut *tx).await.map_err(db_err)?;
                 }
             }
+            insert_audit!(&mut *tx, &ctx, &ev)?;
             tx.commit().await.map_err(db_err)?;
         });
         self.user_detail(scope, id).await
@@ -285,9 +320,22 @@ impl Store {
                 "the Account Admin cannot be deleted",
             ));
         }
+        let ctx = AuditContext::from_admin(scope);
+        let ev = AuditEvent {
+            workspace: None,
+            action: "user.delete",
+            target_kind: "user",
+            target_id: Some(id.0),
+            summary: json!({"email": current.user.email, "name": current.user.name}),
+        };
         with_db!(self, pool => {
-            sqlx::query("DELETE FROM users WHERE id = $1 AND organization_id = $2")
-                .bind(id.0).bind(scope.organization().0).execute(pool).await.map_err(db_err)?;
+            let mut tx = pool.begin().await.map_err(db_err)?;
+            let n = sqlx::query("DELETE FROM users WHERE id = $1 AND organization_id = $2")
+                .bind(id.0).bind(scope.organization().0).execute(&mut *tx).await.map_err(db_err)?.rows_affected();
+            if n > 0 {
+                insert_audit!(&mut *tx, &ctx, &ev)?;
+            }
+            tx.commit().await.map_err(db_err)?;
         });
         Ok(())
     }

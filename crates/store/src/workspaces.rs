@@ -1,5 +1,6 @@
 //! Workspaces and memberships (rules 5, 6, 7).
 
+use crate::audit::{AuditContext, AuditEvent, changes, insert_audit};
 use crate::types::Ts;
 use crate::{Store, db_err, unique_or, with_db};
 use flowspace_core::authz::{AdminScope, WorkspaceScope};
@@ -8,6 +9,7 @@ use flowspace_core::model::{Member, UserStatus, Workspace};
 use flowspace_core::rules;
 use flowspace_core::time::Timestamp;
 use flowspace_core::{DomainError, DomainResult};
+use serde_json::json;
 use uuid::Uuid;
 
 const WORKSPACE_SELECT: &str =
@@ -70,8 +72,8 @@ fn name_taken() -> DomainError {
 }
 
 impl Store {
-    /// The workspaces a user belongs to (every workspace of the organization for the Account
-    /// Admin), Default first, then by name.
+    /// The workspaces a user belongs to, directly or through a group (every workspace of the
+    /// organization for the Account Admin), Default first, then by name.
     pub async fn list_workspaces(
         &self,
         org: OrganizationId,
@@ -80,7 +82,9 @@ impl Store {
     ) -> DomainResult<Vec<Workspace>> {
         let sql = format!(
             "{WORKSPACE_SELECT} WHERE w.organization_id = $1
-               AND ($3 OR EXISTS (SELECT 1 FROM memberships m WHERE m.workspace_id = w.id AND m.user_id = $2))
+               AND ($3 OR EXISTS (SELECT 1 FROM memberships m WHERE m.workspace_id = w.id AND m.user_id = $2)
+                    OR EXISTS (SELECT 1 FROM workspace_groups wg JOIN group_members gm ON gm.group_id = wg.group_id
+                               WHERE wg.workspace_id = w.id AND gm.user_id = $2))
              ORDER BY w.is_default DESC, w.name"
         );
         let rows: Vec<WorkspaceRow> = with_db!(self, pool => {
@@ -119,6 +123,14 @@ impl Store {
         let id = WorkspaceId::new();
         let now = Ts(Timestamp::now());
         let org = scope.organization();
+        let ctx = AuditContext::from_admin(scope);
+        let ev = AuditEvent {
+            workspace: Some(id),
+            action: "workspace.create",
+            target_kind: "workspace",
+            target_id: Some(id.0),
+            summary: json!({"name": new.name}),
+        };
         with_db!(self, pool => {
             let mut tx = pool.begin().await.map_err(db_err)?;
             sqlx::query("INSERT INTO workspaces (id, organization_id, name, name_key, description, color, icon, is_default, created_by, created_at, updated_at)
@@ -130,6 +142,7 @@ impl Store {
                          SELECT $1, $2, r.id, $3 FROM roles r WHERE r.organization_id = $4 AND r.builtin = TRUE AND r.name = 'Admin'")
                 .bind(id.0).bind(scope.user_id().0).bind(now).bind(org.0)
                 .execute(&mut *tx).await.map_err(db_err)?;
+            insert_audit!(&mut *tx, &ctx, &ev)?;
             tx.commit().await.map_err(db_err)?;
         });
         self.workspace_in_org(org, id).await
@@ -141,17 +154,38 @@ impl Store {
         patch: WorkspacePatch,
     ) -> DomainResult<Workspace> {
         let current = self.workspace(scope).await?;
-        let name = patch.name.unwrap_or(current.name);
-        let description = patch.description.unwrap_or(current.description);
-        let color = patch.color.unwrap_or(current.color);
-        let icon = patch.icon.unwrap_or(current.icon);
+        let name = patch.name.unwrap_or(current.name.clone());
+        let description = patch.description.unwrap_or(current.description.clone());
+        let color = patch.color.unwrap_or(current.color.clone());
+        let icon = patch.icon.unwrap_or(current.icon.clone());
         let now = Ts(Timestamp::now());
+        let ctx = AuditContext::from_scope(scope);
+        let ev = AuditEvent {
+            workspace: Some(scope.workspace()),
+            action: "workspace.update",
+            target_kind: "workspace",
+            target_id: Some(scope.workspace().0),
+            summary: changes(&[
+                ("name", json!(current.name), json!(name)),
+                (
+                    "description",
+                    json!(current.description),
+                    json!(description),
+                ),
+                ("color", json!(current.color), json!(color)),
+                ("icon", json!(current.icon), json!(icon)),
+            ])
+            .into(),
+        };
         with_db!(self, pool => {
+            let mut tx = pool.begin().await.map_err(db_err)?;
             sqlx::query("UPDATE workspaces SET name = $1, name_key = $2, description = $3, color = $4, icon = $5, updated_at = $6
                          WHERE id = $7 AND organization_id = $8")
                 .bind(&name).bind(name.to_lowercase()).bind(&description).bind(&color).bind(&icon).bind(now)
                 .bind(scope.workspace().0).bind(scope.organization().0)
-                .execute(pool).await.map_err(|e| unique_or(e, name_taken()))?;
+                .execute(&mut *tx).await.map_err(|e| unique_or(e, name_taken()))?;
+            insert_audit!(&mut *tx, &ctx, &ev)?;
+            tx.commit().await.map_err(db_err)?;
         });
         self.workspace(scope).await
     }
@@ -162,13 +196,28 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn delete_workspace(&self, scope: &AdminScope, id: WorkspaceId) -> DomainResult<()> {
         let org = scope.organization();
-        let deleted = with_db!(self, pool => {
-            sqlx::query("DELETE FROM workspaces WHERE id = $1 AND organization_id = $2 AND is_default = FALSE
-                           AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.workspace_id = $1 AND m.user_id <> $3)")
+        let ctx = AuditContext::from_admin(scope);
+        let deleted: Option<String> = with_db!(self, pool => {
+            let mut tx = pool.begin().await.map_err(db_err)?;
+            let gone: Option<String> = sqlx::query_scalar("DELETE FROM workspaces WHERE id = $1 AND organization_id = $2 AND is_default = FALSE
+                           AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.workspace_id = $1 AND m.user_id <> $3)
+                         RETURNING name")
                 .bind(id.0).bind(org.0).bind(scope.user_id().0)
-                .execute(pool).await.map_err(db_err)?.rows_affected()
+                .fetch_optional(&mut *tx).await.map_err(db_err)?;
+            if let Some(name) = &gone {
+                let ev = AuditEvent {
+                    workspace: Some(id),
+                    action: "workspace.delete",
+                    target_kind: "workspace",
+                    target_id: Some(id.0),
+                    summary: json!({"name": name}),
+                };
+                insert_audit!(&mut *tx, &ctx, &ev)?;
+                tx.commit().await.map_err(db_err)?;
+            }
+            gone
         });
-        if deleted == 1 {
+        if deleted.is_some() {
             return Ok(());
         }
         // Nothing was deleted: say why.
@@ -227,12 +276,39 @@ impl Store {
             ));
         }
         let now = Ts(Timestamp::now());
+        let new_role = self.role(scope.organization(), role).await?;
+        // For the summary only: the role the user held here before, if any.
+        let old_role: Option<String> = with_db!(self, pool => {
+            sqlx::query_scalar("SELECT r.name FROM memberships m JOIN roles r ON r.id = m.role_id
+                                WHERE m.workspace_id = $1 AND m.user_id = $2")
+                .bind(scope.workspace().0).bind(user.0).fetch_optional(pool).await.map_err(db_err)?
+        });
+        let ctx = AuditContext::from_scope(scope);
         with_db!(self, pool => {
-            sqlx::query("INSERT INTO memberships (workspace_id, user_id, role_id, created_at)
+            let mut tx = pool.begin().await.map_err(db_err)?;
+            // An upsert keeps the original `created_at`: a new row carries `now`.
+            let added: Option<Ts> = sqlx::query_scalar("INSERT INTO memberships (workspace_id, user_id, role_id, created_at)
                          SELECT $1, $2, r.id, $4 FROM roles r WHERE r.id = $3 AND r.organization_id = $5
-                         ON CONFLICT (workspace_id, user_id) DO UPDATE SET role_id = excluded.role_id")
+                         ON CONFLICT (workspace_id, user_id) DO UPDATE SET role_id = excluded.role_id
+                         RETURNING created_at")
                 .bind(scope.workspace().0).bind(user.0).bind(role.0).bind(now).bind(scope.organization().0)
-                .execute(pool).await.map_err(db_err)?;
+                .fetch_optional(&mut *tx).await.map_err(db_err)?;
+            if let Some(at) = added {
+                let is_new = at.0 == now.0;
+                let ev = AuditEvent {
+                    workspace: Some(scope.workspace()),
+                    action: if is_new { "membership.add" } else { "membership.update" },
+                    target_kind: "user",
+                    target_id: Some(user.0),
+                    summary: if is_new {
+                        json!({"email": target.email, "role": new_role.name})
+                    } else {
+                        json!({"email": target.email, "role": {"from": old_role, "to": new_role.name}})
+                    },
+                };
+                insert_audit!(&mut *tx, &ctx, &ev)?;
+                tx.commit().await.map_err(db_err)?;
+            }
         });
         self.members(scope)
             .await?
@@ -253,9 +329,24 @@ impl Store {
                 "the Account Admin cannot be unlinked from a workspace",
             ));
         }
+        let ctx = AuditContext::from_scope(scope);
+        let email = target.as_ref().ok().map(|t| t.email.clone());
         let removed = with_db!(self, pool => {
-            sqlx::query("DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2")
-                .bind(scope.workspace().0).bind(user.0).execute(pool).await.map_err(db_err)?.rows_affected()
+            let mut tx = pool.begin().await.map_err(db_err)?;
+            let n = sqlx::query("DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2")
+                .bind(scope.workspace().0).bind(user.0).execute(&mut *tx).await.map_err(db_err)?.rows_affected();
+            if n > 0 {
+                let ev = AuditEvent {
+                    workspace: Some(scope.workspace()),
+                    action: "membership.remove",
+                    target_kind: "user",
+                    target_id: Some(user.0),
+                    summary: json!({"email": email}),
+                };
+                insert_audit!(&mut *tx, &ctx, &ev)?;
+                tx.commit().await.map_err(db_err)?;
+            }
+            n
         });
         if removed == 0 {
             return Err(DomainError::NotFound("member"));

@@ -3,6 +3,8 @@
 //! `TEST_DATABASE_URL`), and a small JSON client that talks HTTP to it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod smtp;
+
 use clap::Parser;
 use flowspace_server::config::Config;
 use flowspace_server::state::AppState;

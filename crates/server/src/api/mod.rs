@@ -2,7 +2,11 @@
 //! scope their route's guard produced, validate with `flowspace_core::rules`, call the store,
 //! and shape the answer.
 
+pub mod activity;
+pub mod audit;
+pub mod groups;
 pub mod health;
+pub mod invitations;
 pub mod resources;
 pub mod roles;
 pub mod session;

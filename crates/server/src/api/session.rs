@@ -17,7 +17,9 @@ use flowspace_core::authz::Actor;
 use flowspace_core::ids::WorkspaceId;
 use flowspace_core::model::{Organization, User, UserStatus, WorkspaceRole};
 use flowspace_core::time::Timestamp;
-use flowspace_store::{RefreshOutcome, StoredRefresh};
+use flowspace_store::{
+    LoginOutcome, NewLoginEvent, RefreshOutcome, StoredRefresh, login_reason as reason,
+};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use utoipa::ToSchema;
@@ -209,7 +211,43 @@ fn bad_credentials() -> ApiError {
     )
 }
 
-/// Rule 15: an unknown email and a wrong password answer alike, after the same work.
+/// A login activity event for `user` (or, when the email matched nobody, for `email` as
+/// typed), from `client`.
+pub fn login_event(
+    user: Option<&User>,
+    email: &str,
+    client: &ClientInfo,
+    outcome: LoginOutcome,
+    reason: Option<&'static str>,
+) -> NewLoginEvent {
+    NewLoginEvent {
+        organization: user.map(|u| u.organization_id),
+        user: user.map(|u| u.id),
+        email: Some(user.map_or_else(
+            || email.trim().chars().take(320).collect(),
+            |u| u.email.clone(),
+        )),
+        outcome,
+        reason,
+        ip: client.ip.clone(),
+        user_agent: client.user_agent.clone(),
+    }
+}
+
+/// Rule 15: 429 with `Retry-After` while an email or an IP is locked.
+fn too_many_attempts(wait_secs: i64) -> ApiError {
+    let mut e = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_attempts",
+        "too many failed sign-ins: try again later",
+    )
+    .detail("retryAfter", wait_secs);
+    e.retry_after = Some(u32::try_from(wait_secs.max(1)).unwrap_or(u32::MAX));
+    e
+}
+
+/// Rule 15: an unknown email and a wrong password answer alike, after the same work; every
+/// attempt is recorded, and repeated failures for an email or from an IP lock them for a while.
 pub async fn login(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -219,18 +257,51 @@ pub async fn login(
         return Err(bad_credentials());
     }
     let record = state.store.find_login(&req.email).await?;
-    let Some(record) =
-        record.filter(|r| r.password_hash.is_some() && r.user.status != UserStatus::Invited)
-    else {
+    let record =
+        record.filter(|r| r.password_hash.is_some() && r.user.status != UserStatus::Invited);
+    let user = record.as_ref().map(|r| &r.user);
+    let fail = |why: &'static str| {
+        login_event(user, &req.email, &client, LoginOutcome::Failure, Some(why))
+    };
+    // Checked before any password work, for known and unknown emails alike; a correct
+    // password is refused too while locked.
+    if let Some(wait) = state
+        .store
+        .login_lockout(
+            &req.email,
+            client.ip.as_deref(),
+            &state.config.lockout_policy(),
+        )
+        .await?
+    {
+        state
+            .store
+            .record_login_event(&fail(reason::LOCKED_OUT))
+            .await?;
+        return Err(too_many_attempts(wait));
+    }
+    let Some(record) = record.as_ref() else {
         state.passwords.verify_dummy(&req.password).await?;
+        state
+            .store
+            .record_login_event(&fail(reason::UNKNOWN_EMAIL))
+            .await?;
         return Err(bad_credentials());
     };
     let hash = record.password_hash.as_deref().unwrap_or_default();
     let verified = state.passwords.verify(&req.password, hash).await?;
     if !verified.ok {
+        state
+            .store
+            .record_login_event(&fail(reason::WRONG_PASSWORD))
+            .await?;
         return Err(bad_credentials());
     }
     if record.user.status == UserStatus::Disabled {
+        state
+            .store
+            .record_login_event(&fail(reason::DISABLED))
+            .await?;
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "account_disabled",
@@ -244,7 +315,18 @@ pub async fn login(
             .set_password_hash(record.user.id, &upgraded)
             .await?;
     }
-    start_session(&state, &record.user, record.last_workspace_id, &client).await
+    let signed_in = start_session(&state, &record.user, record.last_workspace_id, &client).await?;
+    state
+        .store
+        .record_login_event(&login_event(
+            Some(&record.user),
+            &req.email,
+            &client,
+            LoginOutcome::Success,
+            None,
+        ))
+        .await?;
+    Ok(signed_in)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -263,6 +345,7 @@ pub struct RefreshResponse {
 /// revokes the whole session.
 pub async fn refresh(
     State(state): State<AppState>,
+    client: ClientInfo,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
@@ -289,6 +372,16 @@ pub async fn refresh(
             let user = state.store.user(user).await?;
             if user.status != UserStatus::Active {
                 state.store.revoke_session(session).await?;
+                state
+                    .store
+                    .record_login_event(&login_event(
+                        Some(&user),
+                        "",
+                        &client,
+                        LoginOutcome::RefreshFailure,
+                        Some(reason::DISABLED),
+                    ))
+                    .await?;
                 return Err(ApiError::unauthorized(
                     "the session has ended: sign in again",
                 ));
@@ -303,21 +396,61 @@ pub async fn refresh(
             }
             Ok(res)
         }
-        RefreshOutcome::Reused { .. } => Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "refresh_token_reused",
-            "this refresh token was already used: the session has been ended, sign in again",
-        )),
-        RefreshOutcome::Invalid => Err(ApiError::unauthorized(
-            "the refresh token is invalid or expired",
-        )),
+        RefreshOutcome::Reused { user, .. } => {
+            let user = state.store.user(user).await.ok();
+            state
+                .store
+                .record_login_event(&login_event(
+                    user.as_ref(),
+                    "",
+                    &client,
+                    LoginOutcome::RefreshReuse,
+                    None,
+                ))
+                .await?;
+            Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "refresh_token_reused",
+                "this refresh token was already used: the session has been ended, sign in again",
+            ))
+        }
+        RefreshOutcome::Invalid => {
+            state
+                .store
+                .record_login_event(&login_event(
+                    None,
+                    "",
+                    &client,
+                    LoginOutcome::RefreshFailure,
+                    None,
+                ))
+                .await?;
+            Err(ApiError::unauthorized(
+                "the refresh token is invalid or expired",
+            ))
+        }
     }
 }
 
 /// Ends the session: its refresh token stops working and its access tokens are refused.
-pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+pub async fn logout(
+    State(state): State<AppState>,
+    caller: Caller,
+    client: ClientInfo,
+) -> ApiResult<Response> {
     if let Some(s) = caller.session {
         state.store.revoke_session(s).await?;
+        let user = state.store.user(caller.facts.actor.user_id()).await.ok();
+        state
+            .store
+            .record_login_event(&login_event(
+                user.as_ref(),
+                "",
+                &client,
+                LoginOutcome::Logout,
+                None,
+            ))
+            .await?;
     }
     let mut res = StatusCode::NO_CONTENT.into_response();
     for c in clear_cookies(&state) {

@@ -54,12 +54,15 @@ pub async fn setup(
     let password_hash = state.passwords.hash(&req.password).await?;
     let done = state
         .store
-        .setup(SetupInput {
-            organization_name,
-            name,
-            email,
-            password_hash,
-        })
+        .setup_from(
+            SetupInput {
+                organization_name,
+                name,
+                email,
+                password_hash,
+            },
+            client.ip.clone(),
+        )
         .await?;
     let user = state.store.user(done.user).await?;
     let signed_in: SignedIn = start_session(&state, &user, Some(done.workspace), &client).await?;

@@ -2,10 +2,14 @@
 //! and on PostgreSQL too when `TEST_DATABASE_URL` is set.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod activity;
+mod audit;
 mod auth;
 mod basics;
 mod binary;
 mod config;
+mod groups;
+mod invitations;
 mod isolation;
 mod openapi;
 mod resources;

@@ -1,0 +1,277 @@
+//! The audit trail: `GET /audit-events` (the Account Admin sees the whole organization, a
+//! member holding `auditLogs:view` only their active workspace), as JSON pages or CSV, and
+//! `GET /audit-events/verify`, which recomputes the organization's hash chain.
+
+use super::List;
+use crate::auth::{Admin, Caller, Guard};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::ApiQuery;
+use crate::openapi::body;
+use crate::routes::{RouteDef, perm};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, header};
+use axum::response::{IntoResponse, Response};
+use flowspace_core::DomainError;
+use flowspace_core::authz::Actor;
+use flowspace_core::cursor::PageRequest;
+use flowspace_core::permissions::{Action, Resource};
+use flowspace_core::time::Timestamp;
+use flowspace_store::{AuditFilter, AuditRow};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// The most rows one CSV export holds.
+const CSV_MAX_ROWS: usize = 100_000;
+
+pub fn routes() -> Vec<RouteDef> {
+    vec![
+        RouteDef::new(Method::GET, "/audit-events", Guard::SignedIn, list)
+            .doc(
+                "audit",
+                "Audit events, newest first: the whole organization for the Account Admin, the active workspace with auditLogs:view; \
+                 filters workspaceId, actor, action, from, to (RFC 3339); CSV with Accept: text/csv",
+            )
+            .ok(200, crate::openapi::list::<AuditEventView>())
+            .paged(),
+        RouteDef::new(Method::GET, "/audit-events/verify", Guard::AccountAdmin, verify)
+            .doc(
+                "audit",
+                "Recompute the organization's audit hash chain and report the first broken event",
+            )
+            .ok(200, body::<ChainVerification>()),
+    ]
+}
+
+/// One audit event.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEventView {
+    pub id: Uuid,
+    /// Position in the organization's chain.
+    pub seq: Option<i64>,
+    pub workspace_id: Option<Uuid>,
+    /// `user` or `apiKey`.
+    pub actor_type: &'static str,
+    /// The user (for an API key: the user who created it).
+    pub actor_user_id: Option<Uuid>,
+    pub actor_api_key_id: Option<Uuid>,
+    pub action: String,
+    pub target_kind: String,
+    pub target_id: Option<Uuid>,
+    /// A short before/after summary.
+    #[schema(value_type = Object)]
+    pub summary: serde_json::Value,
+    pub ip: Option<String>,
+    pub created_at: Timestamp,
+}
+
+impl From<AuditRow> for AuditEventView {
+    fn from(r: AuditRow) -> Self {
+        Self {
+            id: r.id,
+            seq: r.seq,
+            workspace_id: r.workspace.map(|w| w.0),
+            actor_type: if r.actor_api_key_id.is_some() {
+                "apiKey"
+            } else {
+                "user"
+            },
+            actor_user_id: r.actor_user_id,
+            actor_api_key_id: r.actor_api_key_id,
+            action: r.action,
+            target_kind: r.target_kind,
+            target_id: r.target_id,
+            summary: serde_json::from_str(&r.summary)
+                .unwrap_or(serde_json::Value::String(r.summary)),
+            ip: r.ip,
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// The answer of `GET /audit-events/verify`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChainVerification {
+    pub valid: bool,
+    /// How many events were checked.
+    pub checked: u64,
+    /// The first event whose link does not hold.
+    pub first_broken_event_id: Option<Uuid>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+    workspace_id: Option<String>,
+    actor: Option<String>,
+    action: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+fn parse_uuid(field: &'static str, v: Option<&str>) -> Result<Option<Uuid>, DomainError> {
+    v.filter(|s| !s.is_empty())
+        .map(|s| {
+            s.trim()
+                .parse::<Uuid>()
+                .map_err(|_| DomainError::invalid(field, "must be an id"))
+        })
+        .transpose()
+}
+
+fn parse_time(field: &'static str, v: Option<&str>) -> Result<Option<Timestamp>, DomainError> {
+    v.filter(|s| !s.is_empty())
+        .map(|s| {
+            Timestamp::parse_rfc3339(s.trim())
+                .ok_or_else(|| DomainError::invalid(field, "must be an RFC 3339 time"))
+        })
+        .transpose()
+}
+
+/// The filter the caller may use: the Account Admin's as asked; a member's pinned to their
+/// active workspace, if they hold `auditLogs:view` there.
+fn allowed_filter(caller: &Caller, q: &AuditQuery) -> Result<AuditFilter, DomainError> {
+    let requested = parse_uuid("workspaceId", q.workspace_id.as_deref())?;
+    let mut filter = AuditFilter {
+        workspace: requested.map(flowspace_core::ids::WorkspaceId),
+        actor: parse_uuid("actor", q.actor.as_deref())?,
+        action: q.action.clone().filter(|a| !a.is_empty()),
+        from: parse_time("from", q.from.as_deref())?,
+        to: parse_time("to", q.to.as_deref())?,
+    };
+    let facts = &caller.facts;
+    if facts.is_account_admin && matches!(facts.actor, Actor::User(_)) {
+        return Ok(filter);
+    }
+    let view = perm(Resource::AuditLogs, Action::View);
+    let denied = || DomainError::MissingPermission {
+        missing: view,
+        role: facts.workspace.as_ref().and_then(|w| w.role.clone()),
+    };
+    let ws = facts
+        .workspace
+        .as_ref()
+        .filter(|w| w.permissions.contains(view))
+        .ok_or_else(denied)?;
+    if requested.is_some_and(|r| r != ws.workspace.0) {
+        return Err(denied());
+    }
+    filter.workspace = Some(ws.workspace);
+    Ok(filter)
+}
+
+fn wants_csv(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("text/csv"))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> ApiResult<Response> {
+    let filter = match allowed_filter(&caller, &q) {
+        Ok(f) => f,
+        Err(e @ DomainError::MissingPermission { missing, .. }) => {
+            let route = (Method::GET.to_string(), "/api/v1/audit-events".to_string());
+            crate::auth::record_denial(&state, route, &caller.facts, Some(missing)).await;
+            return Err(e.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let org = caller.facts.organization;
+    if wants_csv(&headers) {
+        let mut rows = Vec::new();
+        let mut page = PageRequest::new(Some(flowspace_core::cursor::MAX_LIMIT), None)?;
+        loop {
+            let p = state.store.list_audit_events(org, &filter, page).await?;
+            rows.extend(p.items);
+            match p.next {
+                Some(next) if rows.len() < CSV_MAX_ROWS => page.after = Some(next),
+                _ => break,
+            }
+        }
+        rows.truncate(CSV_MAX_ROWS);
+        let csv = to_csv(rows.into_iter().map(AuditEventView::from));
+        return Ok((
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"audit-events.csv\"",
+                ),
+            ],
+            csv,
+        )
+            .into_response());
+    }
+    let page = PageRequest::new(q.limit, q.cursor.as_deref())?;
+    let p = state.store.list_audit_events(org, &filter, page).await?;
+    Ok(Json(List::from(p.map(AuditEventView::from))).into_response())
+}
+
+/// One CSV field (RFC 4180), defused against spreadsheet formulas.
+fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+fn to_csv(rows: impl Iterator<Item = AuditEventView>) -> String {
+    let opt = |u: Option<Uuid>| u.map(|u| u.to_string()).unwrap_or_default();
+    let mut out = String::from(
+        "id,seq,createdAt,workspaceId,actorType,actorUserId,actorApiKeyId,action,targetKind,targetId,ip,summary\r\n",
+    );
+    for r in rows {
+        let fields = [
+            r.id.to_string(),
+            r.seq.map(|s| s.to_string()).unwrap_or_default(),
+            r.created_at.to_string(),
+            opt(r.workspace_id),
+            r.actor_type.to_string(),
+            opt(r.actor_user_id),
+            opt(r.actor_api_key_id),
+            r.action,
+            r.target_kind,
+            opt(r.target_id),
+            r.ip.unwrap_or_default(),
+            r.summary.to_string(),
+        ];
+        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        out.push_str(&line.join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+pub async fn verify(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+) -> ApiResult<Json<ChainVerification>> {
+    let check = state
+        .store
+        .verify_audit_chain(admin.organization())
+        .await
+        .map_err(ApiError::from)?;
+    Ok(Json(ChainVerification {
+        valid: check.valid,
+        checked: check.checked,
+        first_broken_event_id: check.first_broken,
+    }))
+}

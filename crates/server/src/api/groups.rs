@@ -1,0 +1,256 @@
+//! Groups (SPEC: Group; §4 `/groups`, `add-group`, `remove-group`): only the Account Admin
+//! manages them. A group assigned to a workspace with a role gives that role to its members
+//! there, in union with their direct membership (see `flowspace_store` `standing`).
+
+use super::List;
+use super::session::ClientInfo;
+use crate::auth::{Admin, Caller, Guard};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, Id};
+use crate::openapi::{body, list};
+use crate::routes::RouteDef;
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::{Method, StatusCode};
+use flowspace_core::ids::{GroupId, UserId, WorkspaceId};
+use flowspace_core::rules;
+use flowspace_store::{AuditContext, Group, GroupPatch};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+pub fn routes() -> Vec<RouteDef> {
+    use Guard::AccountAdmin;
+    use Method as M;
+    vec![
+        RouteDef::new(M::GET, "/groups", AccountAdmin, list_groups)
+            .doc(
+                "groups",
+                "The organization's groups with their members and workspaces",
+            )
+            .ok(200, list::<Group>()),
+        RouteDef::new(M::POST, "/groups", AccountAdmin, create)
+            .doc("groups", "Create a group, optionally with its members")
+            .req(body::<GroupInput>())
+            .ok(201, body::<Group>()),
+        RouteDef::new(M::GET, "/groups/{id}", AccountAdmin, get)
+            .doc("groups", "Read a group")
+            .ok(200, body::<Group>()),
+        RouteDef::new(M::PATCH, "/groups/{id}", AccountAdmin, patch)
+            .doc(
+                "groups",
+                "Rename or describe a group; `members` replaces the set of members",
+            )
+            .req(body::<GroupPatchInput>())
+            .ok(200, body::<Group>()),
+        RouteDef::new(M::DELETE, "/groups/{id}", AccountAdmin, delete)
+            .doc(
+                "groups",
+                "Delete a group: its members lose what it gave them at their next request",
+            )
+            .empty(204),
+        RouteDef::new(
+            M::POST,
+            "/workspace/{id}/add-group",
+            AccountAdmin,
+            add_group,
+        )
+        .doc(
+            "groups",
+            "Assign a group to a workspace with a role (or change its role there)",
+        )
+        .req(body::<AddGroup>())
+        .ok(200, body::<Group>()),
+        RouteDef::new(
+            M::POST,
+            "/workspace/{id}/remove-group",
+            AccountAdmin,
+            remove_group,
+        )
+        .doc("groups", "Take a group off a workspace")
+        .req(body::<GroupIdInput>())
+        .empty(204),
+    ]
+}
+
+fn audit_context(caller: &Caller, client: &ClientInfo) -> AuditContext {
+    AuditContext {
+        organization: caller.facts.organization,
+        actor: caller.facts.actor,
+        ip: client.ip.clone(),
+    }
+}
+
+fn user_ids(raw: &[String]) -> ApiResult<Vec<UserId>> {
+    let mut ids: Vec<UserId> = Vec::with_capacity(raw.len());
+    for r in raw {
+        let id = r.trim().parse().map_err(|_| ApiError::not_found("user"))?;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
+fn group_id(raw: &str) -> ApiResult<GroupId> {
+    raw.trim().parse().map_err(|_| ApiError::not_found("group"))
+}
+
+pub async fn list_groups(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+) -> ApiResult<Json<List<Group>>> {
+    Ok(Json(List::all(state.store.list_groups(&admin).await?)))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct GroupInput {
+    pub name: String,
+    pub description: Option<String>,
+    /// User ids of the organization.
+    #[serde(default)]
+    pub members: Vec<String>,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    caller: Caller,
+    client: ClientInfo,
+    ApiJson(req): ApiJson<GroupInput>,
+) -> ApiResult<(StatusCode, Json<Group>)> {
+    let name = rules::display_name("name", &req.name)?;
+    let description = rules::description(req.description.as_deref())?;
+    let members = user_ids(&req.members)?;
+    let group = state
+        .store
+        .create_group(
+            &admin,
+            &name,
+            description.as_deref(),
+            &members,
+            &audit_context(&caller, &client),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(group)))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Id(id): Id<GroupId>,
+) -> ApiResult<Json<Group>> {
+    Ok(Json(state.store.group(&admin, id).await?))
+}
+
+/// A field that may be absent (unchanged), null (cleared) or a value.
+fn nullable<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct GroupPatchInput {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    /// When present, replaces the set of members.
+    pub members: Option<Vec<String>>,
+}
+
+pub async fn patch(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    caller: Caller,
+    client: ClientInfo,
+    Id(id): Id<GroupId>,
+    ApiJson(req): ApiJson<GroupPatchInput>,
+) -> ApiResult<Json<Group>> {
+    let patch = GroupPatch {
+        name: req
+            .name
+            .as_deref()
+            .map(|n| rules::display_name("name", n))
+            .transpose()?,
+        description: req
+            .description
+            .map(|d| rules::description(d.as_deref()))
+            .transpose()?,
+        members: req.members.as_deref().map(user_ids).transpose()?,
+    };
+    Ok(Json(
+        state
+            .store
+            .update_group(&admin, id, patch, &audit_context(&caller, &client))
+            .await?,
+    ))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    caller: Caller,
+    client: ClientInfo,
+    Id(id): Id<GroupId>,
+) -> ApiResult<StatusCode> {
+    state
+        .store
+        .delete_group(&admin, id, &audit_context(&caller, &client))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AddGroup {
+    pub group_id: String,
+    /// A role id, or a role's name such as `Developer`.
+    pub role: String,
+}
+
+pub async fn add_group(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    caller: Caller,
+    client: ClientInfo,
+    Id(ws): Id<WorkspaceId>,
+    ApiJson(req): ApiJson<AddGroup>,
+) -> ApiResult<Json<Group>> {
+    let group = group_id(&req.group_id)?;
+    let role = state
+        .store
+        .resolve_role(admin.organization(), &req.role)
+        .await?;
+    Ok(Json(
+        state
+            .store
+            .add_workspace_group(&admin, ws, group, role.id, &audit_context(&caller, &client))
+            .await?,
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupIdInput {
+    pub group_id: String,
+}
+
+pub async fn remove_group(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    caller: Caller,
+    client: ClientInfo,
+    Id(ws): Id<WorkspaceId>,
+    ApiJson(req): ApiJson<GroupIdInput>,
+) -> ApiResult<StatusCode> {
+    state
+        .store
+        .remove_workspace_group(
+            &admin,
+            ws,
+            group_id(&req.group_id)?,
+            &audit_context(&caller, &client),
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
