@@ -456,6 +456,7 @@ impl Store {
         token_hash: &[u8],
         user: UserId,
         password_hash: &str,
+        ctx: &AuditContext,
     ) -> DomainResult<bool> {
         let now = Ts(Timestamp::now());
         Ok(with_db!(self, pool => {
@@ -470,6 +471,14 @@ impl Store {
                     .bind(now).bind(user.0).execute(&mut *tx).await.map_err(db_err)?;
                 sqlx::query("DELETE FROM password_resets WHERE user_id = $1 AND used_at IS NULL")
                     .bind(user.0).execute(&mut *tx).await.map_err(db_err)?;
+                let ev = AuditEvent {
+                    workspace: None,
+                    action: "user.password-reset",
+                    target_kind: "user",
+                    target_id: Some(user.0),
+                    summary: serde_json::json!({"sessionsEnded": true}),
+                };
+                insert_audit!(&mut *tx, ctx, &ev)?;
                 tx.commit().await.map_err(db_err)?;
                 true
             } else {
@@ -487,8 +496,20 @@ impl Store {
         keep_session: Option<SessionId>,
         name: Option<&str>,
         password_hash: Option<&str>,
+        ctx: &AuditContext,
     ) -> DomainResult<User> {
         let now = Ts(Timestamp::now());
+        let before = self.user(user).await?;
+        let mut summary = serde_json::Map::new();
+        if let Some(n) = name.filter(|n| *n != before.name) {
+            summary.insert(
+                "name".into(),
+                serde_json::json!({"from": before.name, "to": n}),
+            );
+        }
+        if password_hash.is_some() {
+            summary.insert("passwordChanged".into(), serde_json::Value::Bool(true));
+        }
         with_db!(self, pool => {
             let mut tx = pool.begin().await.map_err(db_err)?;
             if let Some(name) = name {
@@ -502,6 +523,14 @@ impl Store {
                     .bind(now).bind(user.0).bind(keep_session.map(|s| s.0).unwrap_or_else(Uuid::nil))
                     .execute(&mut *tx).await.map_err(db_err)?;
             }
+            let ev = AuditEvent {
+                workspace: None,
+                action: "user.update-self",
+                target_kind: "user",
+                target_id: Some(user.0),
+                summary: serde_json::Value::Object(summary),
+            };
+            insert_audit!(&mut *tx, ctx, &ev)?;
             tx.commit().await.map_err(db_err)?;
         });
         self.user(user).await

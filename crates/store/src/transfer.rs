@@ -75,6 +75,13 @@ pub struct Imported {
 
 const FLOW_KINDS: &str = "('chatflow', 'agentflow')";
 
+/// What a bulk transfer does with each flow.
+#[derive(Clone, Copy, Debug)]
+enum Transfer {
+    Move,
+    Copy,
+}
+
 /// Names already used in a workspace, and the next suffix to try for each base name, so that
 /// many clashes cost no more than one each.
 #[derive(Default)]
@@ -108,7 +115,6 @@ impl Names {
 
 impl Store {
     /// Bulk move: every flow keeps its id and version; all move or none does.
-    #[tracing::instrument(skip_all, fields(count = ids.len()))]
     pub async fn move_flows(
         &self,
         admin: &AdminScope,
@@ -116,52 +122,26 @@ impl Store {
         target: WorkspaceId,
         ctx: &AuditContext,
     ) -> DomainResult<Vec<Transferred>> {
-        let org = admin.organization();
-        let sql = format!(
-            "UPDATE items SET workspace_id = $1 WHERE id = $2 AND organization_id = $3 AND kind IN {FLOW_KINDS}"
-        );
-        with_db!(self, pool => {
-            let mut tx = pool.begin().await.map_err(db_err)?;
-            // Write first, so that SQLite takes its write lock at once (a read-then-write
-            // transaction can fail when another writer commits in between).
-            sqlx::query("UPDATE organizations SET name = name WHERE id = $1")
-                .bind(org.0).execute(&mut *tx).await.map_err(db_err)?;
-            let ws: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM workspaces WHERE id = $1 AND organization_id = $2")
-                .bind(target.0).bind(org.0).fetch_one(&mut *tx).await.map_err(db_err)?;
-            if ws == 0 {
-                return Err(DomainError::NotFound("workspace"));
-            }
-            let mut out = Vec::with_capacity(ids.len());
-            for id in ids {
-                let from: Option<(Uuid,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "SELECT workspace_id FROM items WHERE id = $1 AND organization_id = $2 AND kind IN {FLOW_KINDS}")))
-                    .bind(id.0).bind(org.0).fetch_optional(&mut *tx).await.map_err(db_err)?;
-                let Some((from,)) = from else {
-                    return Err(DomainError::NotFound("flow"));
-                };
-                sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
-                    .bind(target.0).bind(id.0).bind(org.0)
-                    .execute(&mut *tx).await.map_err(db_err)?;
-                let t = Transferred { id: *id, new_id: None, from_workspace_id: WorkspaceId(from), to_workspace_id: target, status: "moved" };
-                let ev = AuditEvent {
-                    workspace: Some(target),
-                    action: "flow.move",
-                    target_kind: "flow",
-                    target_id: Some(id.0),
-                    summary: serde_json::json!({"from": from.to_string(), "to": target.to_string()}),
-                };
-                insert_audit!(&mut *tx, ctx, &ev)?;
-                out.push(t);
-            }
-            tx.commit().await.map_err(db_err)?;
-            Ok(out)
-        })
+        self.transfer_flows(Transfer::Move, admin, ids, target, ctx)
+            .await
     }
 
     /// Bulk copy: every flow gets a new id and version 1 in the target; all or nothing.
-    #[tracing::instrument(skip_all, fields(count = ids.len()))]
     pub async fn copy_flows(
         &self,
+        admin: &AdminScope,
+        ids: &[ItemId],
+        target: WorkspaceId,
+        ctx: &AuditContext,
+    ) -> DomainResult<Vec<Transferred>> {
+        self.transfer_flows(Transfer::Copy, admin, ids, target, ctx)
+            .await
+    }
+
+    #[tracing::instrument(skip_all, fields(count = ids.len(), mode = ?mode))]
+    async fn transfer_flows(
+        &self,
+        mode: Transfer,
         admin: &AdminScope,
         ids: &[ItemId],
         target: WorkspaceId,
@@ -170,7 +150,13 @@ impl Store {
         let org = admin.organization();
         let now = Ts(Timestamp::now());
         let user = admin.user_id();
-        let sql = format!(
+        let source_sql = format!(
+            "SELECT workspace_id FROM items WHERE id = $1 AND organization_id = $2 AND kind IN {FLOW_KINDS}"
+        );
+        let move_sql = format!(
+            "UPDATE items SET workspace_id = $1 WHERE id = $2 AND organization_id = $3 AND kind IN {FLOW_KINDS}"
+        );
+        let copy_sql = format!(
             "INSERT INTO items (id, organization_id, workspace_id, kind, name, description, data, version, created_by, created_at, updated_by, updated_at)
              SELECT $1, organization_id, $2, kind, name, description, data, 1, $3, $4, $3, $4
              FROM items WHERE id = $5 AND organization_id = $6 AND kind IN {FLOW_KINDS}"
@@ -188,25 +174,36 @@ impl Store {
             }
             let mut out = Vec::with_capacity(ids.len());
             for id in ids {
-                let from: Option<(Uuid,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "SELECT workspace_id FROM items WHERE id = $1 AND organization_id = $2 AND kind IN {FLOW_KINDS}")))
+                let from: Option<(Uuid,)> = sqlx::query_as(sqlx::AssertSqlSafe(source_sql.as_str()))
                     .bind(id.0).bind(org.0).fetch_optional(&mut *tx).await.map_err(db_err)?;
                 let Some((from,)) = from else {
                     return Err(DomainError::NotFound("flow"));
                 };
-                let new_id = ItemId::new();
-                sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
-                    .bind(new_id.0).bind(target.0).bind(user.0).bind(now).bind(id.0).bind(org.0)
-                    .execute(&mut *tx).await.map_err(db_err)?;
+                let (new_id, action, status, summary) = match mode {
+                    Transfer::Move => {
+                        sqlx::query(sqlx::AssertSqlSafe(move_sql.as_str()))
+                            .bind(target.0).bind(id.0).bind(org.0)
+                            .execute(&mut *tx).await.map_err(db_err)?;
+                        (None, "flow.move", "moved", serde_json::json!({"from": from.to_string(), "to": target.to_string()}))
+                    }
+                    Transfer::Copy => {
+                        let new_id = ItemId::new();
+                        sqlx::query(sqlx::AssertSqlSafe(copy_sql.as_str()))
+                            .bind(new_id.0).bind(target.0).bind(user.0).bind(now).bind(id.0).bind(org.0)
+                            .execute(&mut *tx).await.map_err(db_err)?;
+                        (Some(new_id), "flow.copy", "copied",
+                         serde_json::json!({"source": id.to_string(), "from": from.to_string(), "to": target.to_string()}))
+                    }
+                };
                 let ev = AuditEvent {
                     workspace: Some(target),
-                    action: "flow.copy",
+                    action,
                     target_kind: "flow",
-                    target_id: Some(new_id.0),
-                    summary: serde_json::json!({"source": id.to_string(), "from": from.to_string(), "to": target.to_string()}),
+                    target_id: Some(new_id.unwrap_or(*id).0),
+                    summary,
                 };
                 insert_audit!(&mut *tx, ctx, &ev)?;
-                out.push(Transferred { id: *id, new_id: Some(new_id), from_workspace_id: WorkspaceId(from), to_workspace_id: target, status: "copied" });
+                out.push(Transferred { id: *id, new_id, from_workspace_id: WorkspaceId(from), to_workspace_id: target, status });
             }
             tx.commit().await.map_err(db_err)?;
             Ok(out)

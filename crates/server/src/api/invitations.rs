@@ -535,9 +535,14 @@ pub async fn reset_password(
     };
     password::check(&req.password, Some(&user.email))?;
     let hash = state.passwords.hash(&req.password).await?;
+    let ctx = AuditContext {
+        organization: user.organization_id,
+        actor: Actor::User(user.id),
+        ip: client.ip.clone(),
+    };
     if !state
         .store
-        .reset_password(&hash_of_token, user.id, &hash)
+        .reset_password(&hash_of_token, user.id, &hash, &ctx)
         .await?
     {
         return Err(invalid());
@@ -565,6 +570,7 @@ pub struct PatchMeRequest {
 pub async fn patch_me(
     State(state): State<AppState>,
     caller: Caller,
+    client: ClientInfo,
     ApiJson(req): ApiJson<PatchMeRequest>,
 ) -> ApiResult<Json<User>> {
     let user_id = signed_in_user(&caller)?;
@@ -602,6 +608,7 @@ pub async fn patch_me(
             caller.session,
             name.as_deref(),
             new_hash.as_deref(),
+            &audit_ctx(&caller, &client),
         )
         .await?;
     Ok(Json(user))

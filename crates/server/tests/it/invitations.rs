@@ -493,6 +493,16 @@ async fn password_reset_end_to_end() {
             "a completed reset is in the login activity: {}",
             logged.body
         );
+        let audited = w
+            .admin
+            .get("/audit-events?action=user.password-reset")
+            .await;
+        assert_eq!(
+            audited.body["items"].as_array().map(Vec::len),
+            Some(1),
+            "a reset is an audit event: {}",
+            audited.body
+        );
         // Every session ended: access and refresh tokens alike.
         assert_eq!(old.get("/auth/me").await.status, 401);
         let refresh = anon
@@ -589,6 +599,14 @@ async fn patch_me_changes_name_and_password() {
             )
             .await;
         assert_eq!(old.status, 401);
+        let audited = w.admin.get("/audit-events?action=user.update-self").await;
+        assert!(
+            audited.body["items"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty()),
+            "a profile change is an audit event: {}",
+            audited.body
+        );
     }
 }
 
