@@ -73,9 +73,27 @@ pub struct UserPatch {
 /// with what the fallback order needs (is the workspace Default, since when).
 type MembershipRow = (Uuid, Uuid, String, Uuid, String, bool, Ts);
 
-const MEMBERSHIP_SELECT: &str =
-    "SELECT m.user_id, w.id, w.name, r.id, r.name, w.is_default, m.created_at
-    FROM memberships m JOIN workspaces w ON w.id = m.workspace_id JOIN roles r ON r.id = m.role_id";
+/// Every workspace a user belongs to: directly, or only through a group (then with the group's
+/// role there). Filter with `mm.user_id` or `mm.org_id`.
+const MEMBERSHIP_SELECT: &str = "SELECT mm.user_id, mm.ws_id, mm.ws_name, mm.role_id, mm.role_name, mm.is_default, mm.since
+    FROM (
+        SELECT m.user_id AS user_id, w.id AS ws_id, w.name AS ws_name, r.id AS role_id, r.name AS role_name,
+               w.is_default AS is_default, m.created_at AS since, w.organization_id AS org_id
+        FROM memberships m JOIN workspaces w ON w.id = m.workspace_id JOIN roles r ON r.id = m.role_id
+        UNION ALL
+        SELECT gm.user_id, w.id, w.name, r.id, r.name, w.is_default, wg.created_at, w.organization_id
+        FROM group_members gm JOIN workspace_groups wg ON wg.group_id = gm.group_id
+        JOIN workspaces w ON w.id = wg.workspace_id JOIN roles r ON r.id = wg.role_id
+        WHERE NOT EXISTS (SELECT 1 FROM memberships d WHERE d.workspace_id = w.id AND d.user_id = gm.user_id)
+    ) mm";
+
+/// One row per (user, workspace): a user in several groups of one workspace is listed once.
+fn distinct(rows: Vec<MembershipRow>) -> Vec<MembershipRow> {
+    let mut seen = std::collections::HashSet::new();
+    rows.into_iter()
+        .filter(|m| seen.insert((m.0, m.1)))
+        .collect()
+}
 
 fn workspace_role(m: MembershipRow) -> WorkspaceRole {
     WorkspaceRole {
@@ -173,18 +191,19 @@ impl Store {
     }
 
     async fn memberships_of(&self, user: UserId) -> DomainResult<Vec<MembershipRow>> {
-        let sql =
-            format!("{MEMBERSHIP_SELECT} WHERE m.user_id = $1 ORDER BY w.is_default DESC, w.name");
-        Ok(with_db!(self, pool => {
+        let sql = format!(
+            "{MEMBERSHIP_SELECT} WHERE mm.user_id = $1 ORDER BY mm.is_default DESC, mm.ws_name, mm.since"
+        );
+        Ok(distinct(with_db!(self, pool => {
             sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
                 .bind(user.0).fetch_all(pool).await.map_err(db_err)?
-        }))
+        })))
     }
 
     pub async fn list_users(&self, scope: &AdminScope) -> DomainResult<Vec<UserDetail>> {
         let sql = format!("{USER_SELECT} WHERE u.organization_id = $1 ORDER BY u.created_at, u.id");
         let ms_sql = format!(
-            "{MEMBERSHIP_SELECT} WHERE w.organization_id = $1 ORDER BY w.is_default DESC, w.name"
+            "{MEMBERSHIP_SELECT} WHERE mm.org_id = $1 ORDER BY mm.is_default DESC, mm.ws_name, mm.since"
         );
         let (rows, memberships): (Vec<UserRow>, Vec<MembershipRow>) = with_db!(self, pool => {
             let rows = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(scope.organization().0).fetch_all(pool).await.map_err(db_err)?;
@@ -193,7 +212,7 @@ impl Store {
             (rows, ms)
         });
         let mut by_user: HashMap<Uuid, Vec<MembershipRow>> = HashMap::new();
-        for m in memberships {
+        for m in distinct(memberships) {
             by_user.entry(m.0).or_default().push(m);
         }
         Ok(rows

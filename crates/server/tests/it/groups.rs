@@ -215,6 +215,25 @@ async fn a_group_only_member_acts_until_removed_on_the_very_next_request() {
         let c = w.server.login("gus@example.com", PASSWORD).await;
         let me = c.get("/auth/me").await;
         assert_eq!(me.body["activeWorkspace"]["id"], ws.as_str(), "{}", me.body);
+        // ... and it is listed among their workspaces, with the group's role, for them and on
+        // the Account Admin's Users page.
+        assert_eq!(me.body["assignedWorkspaces"][0]["workspaceId"], ws.as_str());
+        assert_eq!(me.body["assignedWorkspaces"][0]["roleName"], "Developer");
+        let detail = w.admin.get(&format!("/users/{gus}")).await;
+        assert_eq!(
+            detail.body["workspaces"][0]["roleName"], "Developer",
+            "{}",
+            detail.body
+        );
+        let all = w.admin.get("/users").await;
+        let row = all.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["id"] == gus.as_str())
+            .unwrap()
+            .clone();
+        assert_eq!(row["workspaces"].as_array().unwrap().len(), 1, "{row}");
         let listed = c.get("/workspaces").await;
         let names: Vec<&str> = listed.body["items"]
             .as_array()
