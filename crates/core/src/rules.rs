@@ -103,7 +103,10 @@ pub fn icon(i: Option<&str>) -> DomainResult<Option<String>> {
 pub fn email(e: &str) -> DomainResult<String> {
     let e = e.trim();
     let bad = || DomainError::invalid("email", "must be an email address like name@example.com");
-    if e.len() > 254 || e.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if e.len() > 254
+        || e.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>\",;:()[]\\".contains(c))
+    {
         return Err(bad());
     }
     let (local, domain) = e.rsplit_once('@').ok_or_else(bad)?;
@@ -261,7 +264,17 @@ mod tests {
     fn emails() {
         assert!(email("a@b.co").is_ok());
         for bad in [
-            "", "a", "a@", "@b.co", "a@b", "a b@c.de", "a@.com", "a@@b.co",
+            "",
+            "a",
+            "a@",
+            "@b.co",
+            "a@b",
+            "a b@c.de",
+            "a@.com",
+            "a@@b.co",
+            "x<victim@corp.com>",
+            "\"x\"@b.co",
+            "a@b.co,c@d.co",
         ] {
             assert!(email(bad).is_err(), "{bad}");
         }

@@ -309,19 +309,28 @@ pub async fn guard(
     Ok(next.run(req).await)
 }
 
-/// Where the request comes from: the socket's address, or the first `X-Forwarded-For` entry
+/// With `TRUST_PROXY`, the client address the proxy saw: the last `X-Forwarded-For` entry (the
+/// one our proxy appended; entries before it are the client's to write), if it is an IP.
+pub fn forwarded_ip(state: &AppState, headers: &axum::http::HeaderMap) -> Option<String> {
+    if !state.config.trust_proxy {
+        return None;
+    }
+    let last = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .last()?;
+    last.trim()
+        .parse::<std::net::IpAddr>()
+        .ok()
+        .map(|ip| ip.to_string())
+}
+
+/// Where the request comes from: the socket's address, or the proxy's view of the client
 /// when the server sits behind a trusted proxy (`TRUST_PROXY`).
 fn client_ip(state: &AppState, req: &Request) -> Option<String> {
-    let forwarded = state
-        .config
-        .trust_proxy
-        .then(|| req.headers().get("x-forwarded-for"))
-        .flatten()
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty());
-    forwarded.or_else(|| {
+    forwarded_ip(state, req.headers()).or_else(|| {
         req.extensions()
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip().to_string())

@@ -229,7 +229,7 @@ impl Store {
                 "SELECT COUNT(*), MAX(created_at) FROM login_events
                  WHERE email_key = $1 AND outcome = 'failure' AND reason <> 'locked_out' AND created_at > $2
                    AND created_at > COALESCE((SELECT MAX(s.created_at) FROM login_events s
-                                              WHERE s.email_key = $1 AND s.outcome = 'success'), $2)")
+                                              WHERE s.email_key = $1 AND s.outcome IN ('success', 'password_reset')), $2)")
                 .bind(&key).bind(since).fetch_one(pool).await.map_err(db_err)?;
             let by_ip = match ip {
                 Some(ip) => Some(sqlx::query_as(

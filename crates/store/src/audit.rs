@@ -427,9 +427,9 @@ impl Store {
                 sqlx::query_as(
                     "SELECT id, organization_id, workspace_id, actor_user_id, actor_api_key_id, action, target_kind,
                             target_id, summary, ip, created_at, seq, prev_hash, hash
-                     FROM audit_events WHERE organization_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
+                     FROM audit_events WHERE organization_id = $1 AND seq >= $2 AND seq <= $4 ORDER BY seq LIMIT $3",
                 )
-                .bind(org.0).bind(expected_seq).bind(VERIFY_BATCH)
+                .bind(org.0).bind(expected_seq).bind(VERIFY_BATCH).bind(head_seq)
                 .fetch_all(pool).await.map_err(db_err)?
             });
             let done = (batch.len() as i64) < VERIFY_BATCH;
@@ -468,7 +468,20 @@ impl Store {
                 break;
             }
         }
+        // An event outside the chain (no sequence number) was not written by this server.
+        let outside: Option<(Uuid,)> = with_db!(self, pool => {
+            sqlx::query_as("SELECT id FROM audit_events WHERE organization_id = $1 AND (seq IS NULL OR seq < 1) LIMIT 1")
+                .bind(org.0).fetch_optional(pool).await.map_err(db_err)?
+        });
+        if let Some((id,)) = outside {
+            return Ok(ChainCheck {
+                valid: false,
+                checked,
+                first_broken: Some(id),
+            });
+        }
         // A chain cut short at its end has no broken link, but no longer reaches the head.
+        // (Events written while this ran are past `head_seq` and not part of this check.)
         let reaches_head = expected_seq - 1 == head_seq && head.unwrap_or_default() == prev;
         Ok(ChainCheck {
             valid: reaches_head,

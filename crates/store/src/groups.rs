@@ -296,6 +296,10 @@ impl Store {
         let now = Ts(Timestamp::now());
         with_db!(self, pool => {
             let mut tx = pool.begin().await.map_err(db_err)?;
+            // Write first, so that SQLite takes its write lock at once (a read-then-write
+            // transaction fails when another writer commits in between).
+            sqlx::query("UPDATE organizations SET name = name WHERE id = $1")
+                .bind(org.0).execute(&mut *tx).await.map_err(db_err)?;
             // Each of the three must belong to the caller's organization: anything else does
             // not exist.
             let ws: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM workspaces WHERE id = $1 AND organization_id = $2")

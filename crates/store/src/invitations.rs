@@ -145,6 +145,10 @@ impl Store {
         let invitation_id = Uuid::now_v7();
         let added: Option<UserId> = with_db!(self, pool => {
             let mut tx = pool.begin().await.map_err(db_err)?;
+            // Write first, so that SQLite takes its write lock at once (a read-then-write
+            // transaction fails when another writer commits in between).
+            sqlx::query("UPDATE organizations SET name = name WHERE id = $1")
+                .bind(org.0).execute(&mut *tx).await.map_err(db_err)?;
             let role_ok: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM roles WHERE id = $1 AND organization_id = $2")
                 .bind(role.0).bind(org.0).fetch_one(&mut *tx).await.map_err(db_err)?;
             if role_ok == 0 {
@@ -192,7 +196,8 @@ impl Store {
             if active {
                 sqlx::query("INSERT INTO memberships (workspace_id, user_id, role_id, created_at) VALUES ($1, $2, $3, $4)")
                     .bind(ws.0).bind(user.0).bind(role.0).bind(now)
-                    .execute(&mut *tx).await.map_err(db_err)?;
+                    .execute(&mut *tx).await
+                    .map_err(|e| unique_or(e, DomainError::conflict("already_member", "this user is already a member of the workspace")))?;
                 let ev = AuditEvent {
                     workspace: Some(ws),
                     action: "invitation.add-member",

@@ -39,15 +39,7 @@ impl FromRequestParts<AppState> for ClientInfo {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip().to_string());
-        let forwarded = state
-            .config
-            .trust_proxy
-            .then(|| parts.headers.get("x-forwarded-for"))
-            .flatten()
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty());
+        let forwarded = crate::auth::forwarded_ip(state, &parts.headers);
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)

@@ -370,3 +370,37 @@ async fn replicas_share_the_failure_count() {
         .await;
     }
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_last_forwarded_ip_counts() {
+    for b in backends() {
+        let server = flowspace_testkit::TestServer::start_with(&b, |c| c.trust_proxy = true).await;
+        let admin = server.setup().await;
+        let anon = server.client();
+        let login = |xff: &'static str| {
+            let anon = anon.clone();
+            async move {
+                anon.send(
+                    reqwest::Method::POST,
+                    "/auth/login",
+                    Some(serde_json::json!({"email": "nobody@example.com", "password": "wrong guess 1"})),
+                    &[("x-forwarded-for", xff)],
+                )
+                .await
+                .status
+            }
+        };
+        // The client writes the first entries; the proxy appends the address it saw.
+        assert_eq!(login("6.6.6.6, 203.0.113.9").await, 401);
+        // Not an IP: the socket's address is used.
+        assert_eq!(login("not-an-ip").await, 401);
+        let events = admin.get("/login-activity?email=nobody@example.com").await;
+        let ips: Vec<&str> = events.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["ip"].as_str().unwrap_or(""))
+            .collect();
+        assert_eq!(ips, vec!["127.0.0.1", "203.0.113.9"], "{}", events.body);
+    }
+}

@@ -466,6 +466,19 @@ async fn password_reset_end_to_end() {
         let link = msg.text_link(RESET).expect("link in text");
         assert_eq!(msg.html_link(RESET).as_deref(), Some(link.as_str()));
         let token = token_of(&link).unwrap();
+        // Someone locks the account out with wrong passwords; a completed reset lifts the lock
+        // (the new password works below).
+        let mut last = 0;
+        for _ in 0..6 {
+            last = anon
+                .post(
+                    "/auth/login",
+                    json!({"email": "reset@example.com", "password": "wrong guess 123"}),
+                )
+                .await
+                .status;
+        }
+        assert_eq!(last, 429, "the account is locked before the reset");
 
         let weak = anon
             .post(
