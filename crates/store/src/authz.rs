@@ -83,6 +83,26 @@ impl Store {
         }))
     }
 
+    /// What `user` may do in `ws` now, read fresh: `None` unless the user is active and may
+    /// act there (used to check that whoever issued an invitation still may).
+    pub async fn user_standing(
+        &self,
+        user: UserId,
+        ws: WorkspaceId,
+    ) -> DomainResult<Option<WorkspaceFacts>> {
+        let row: Option<(Uuid, bool)> = with_db!(self, pool => {
+            sqlx::query_as(
+                "SELECT u.organization_id, COALESCE(o.owner_user_id = u.id, FALSE)
+                 FROM users u JOIN organizations o ON o.id = u.organization_id
+                 WHERE u.id = $1 AND u.status = 'active'")
+                .bind(user.0).fetch_optional(pool).await.map_err(db_err)?
+        });
+        match row {
+            None => Ok(None),
+            Some((org, is_admin)) => self.standing(OrganizationId(org), user, is_admin, ws).await,
+        }
+    }
+
     /// The caller's standing in `ws`: `None` when `ws` is not a workspace of the organization
     /// the caller may act in. The Account Admin holds every permission in every workspace.
     async fn standing(

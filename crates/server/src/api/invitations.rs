@@ -368,7 +368,24 @@ async fn valid_invitation(state: &AppState, token: &str) -> ApiResult<Invitation
         .invitation_by_token(&state.token_hash("invite", token))
         .await?
     {
-        TokenCheck::Valid(i) => Ok(i),
+        TokenCheck::Valid(i) => {
+            // An invitation carries its inviter's authority: it stands only while the inviter
+            // may still add users there and holds every permission of the role.
+            let authority = match i.invited_by {
+                Some(by) => state.store.user_standing(by, i.workspace_id).await?,
+                None => None,
+            };
+            let role = state.store.role(i.organization_id, i.role_id).await?;
+            let add_user = perm(Resource::Workspace, Action::AddUser);
+            let stands = authority.is_some_and(|f| {
+                f.permissions.contains(add_user) && role.permissions.is_subset_of(f.permissions)
+            });
+            if stands {
+                Ok(i)
+            } else {
+                Err(invalid_invitation())
+            }
+        }
         TokenCheck::Expired => Err(expired_invitation()),
         TokenCheck::Invalid => Err(invalid_invitation()),
     }

@@ -688,3 +688,68 @@ async fn public_account_routes_are_rate_limited_per_ip_and_resets_are_logged() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_invitation_stands_only_while_its_inviter_may_still_invite() {
+    for b in backends() {
+        let w = world(&b, None).await;
+        let ws = w.workspace("Team").await;
+        let inviter = w
+            .role(
+                "Inviter",
+                &["workspace:add-user", "workspace:view", "chatflows:view"],
+            )
+            .await;
+        let limited = w.role("Limited", &["chatflows:view"]).await;
+        let (inviter_id, m) = w.member("inviter@example.com", &ws, &inviter).await;
+        let r = invite(&m, "late@example.com", &ws, &limited).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let token = token_of(r.body["link"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            w.server
+                .client()
+                .get(&format!("/invitations/{token}"))
+                .await
+                .status,
+            200
+        );
+        // The inviter is unlinked: what they issued no longer opens the door.
+        let removed = w
+            .admin
+            .post(
+                &format!("/workspace/{ws}/remove-user"),
+                json!({"userId": inviter_id}),
+            )
+            .await;
+        assert_eq!(removed.status, 204, "{}", removed.body);
+        let anon = w.server.client();
+        assert_eq!(
+            anon.get(&format!("/invitations/{token}")).await.code(),
+            "invitation_invalid"
+        );
+        let r = anon
+            .post(
+                "/auth/register",
+                json!({"token": token, "name": "Late", "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (404, "invitation_invalid"),
+            "{}",
+            r.body
+        );
+        assert_eq!(
+            w.server
+                .client()
+                .post(
+                    "/auth/login",
+                    json!({"email": "late@example.com", "password": PASSWORD})
+                )
+                .await
+                .status,
+            401,
+            "no account was activated"
+        );
+    }
+}
