@@ -1,0 +1,408 @@
+//! `flowspace-bench-report`: turns the raw results of `bench/run` into one table on stdout,
+//! a JSON file and an SVG chart.
+//!
+//! Usage: `flowspace-bench-report <raw-dir> <results.json> <chart.svg>`, where `<raw-dir>`
+//! holds `meta.json` (written by the script: machine, RSS, cold start) and `runs/*.json`
+//! (one per wrk run, written by the `done` hook of its Lua script), read in name order.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// One wrk run, as its Lua `done` hook writes it (times in microseconds).
+#[derive(Deserialize)]
+struct RawRun {
+    scenario: String,
+    concurrency: u32,
+    requests: u64,
+    duration_us: f64,
+    p50_us: f64,
+    p99_us: f64,
+    connect: u64,
+    read: u64,
+    write: u64,
+    timeout: u64,
+    /// Responses with a status of 400 or more (wrk's own count).
+    status: u64,
+    /// The status the scenario is meant to answer (200, 201 or 401).
+    expect: u16,
+}
+
+#[derive(Serialize)]
+struct Row {
+    scenario: String,
+    concurrency: u32,
+    requests: u64,
+    requests_per_sec: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    /// Socket errors (connect, read, write, timeout).
+    socket_errors: u64,
+    /// Responses of status >= 400 (for the 401 scenario, those are the expected answers).
+    status_errors: u64,
+    /// What counts as an error for this scenario: socket errors plus non-2xx, or, for a
+    /// scenario that expects 401, socket errors plus responses other than >= 400.
+    errors: u64,
+    ratio_to_baseline: Option<f64>,
+}
+
+fn load(dir: &Path) -> Result<(Value, Vec<RawRun>), String> {
+    let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()));
+    let meta: Value = serde_json::from_str(&read(&dir.join("meta.json"))?)
+        .map_err(|e| format!("meta.json: {e}"))?;
+    let mut paths: Vec<_> = std::fs::read_dir(dir.join("runs"))
+        .map_err(|e| format!("runs/: {e}"))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    paths.sort();
+    let mut runs = Vec::new();
+    for p in paths {
+        runs.push(
+            serde_json::from_str::<RawRun>(&read(&p)?)
+                .map_err(|e| format!("{}: {e}", p.display()))?,
+        );
+    }
+    Ok((meta, runs))
+}
+
+fn rows(runs: &[RawRun]) -> Vec<Row> {
+    let rps = |r: &RawRun| {
+        if r.duration_us > 0.0 {
+            r.requests as f64 / (r.duration_us / 1e6)
+        } else {
+            0.0
+        }
+    };
+    let baseline = |c: u32| {
+        runs.iter()
+            .find(|r| r.scenario == "baseline" && r.concurrency == c)
+            .map(rps)
+    };
+    runs.iter()
+        .map(|r| {
+            let socket = r.connect + r.read + r.write + r.timeout;
+            let wrong_status = if r.expect >= 400 {
+                r.requests.saturating_sub(r.status)
+            } else {
+                r.status
+            };
+            Row {
+                scenario: r.scenario.clone(),
+                concurrency: r.concurrency,
+                requests: r.requests,
+                requests_per_sec: rps(r),
+                p50_ms: r.p50_us / 1000.0,
+                p99_ms: r.p99_us / 1000.0,
+                socket_errors: socket,
+                status_errors: r.status,
+                errors: socket + wrong_status,
+                ratio_to_baseline: baseline(r.concurrency)
+                    .filter(|b| *b > 0.0)
+                    .map(|b| rps(r) / b),
+            }
+        })
+        .collect()
+}
+
+fn find<'a>(rows: &'a [Row], scenario: &str, c: u32) -> Option<&'a Row> {
+    rows.iter()
+        .find(|r| r.scenario == scenario && r.concurrency == c)
+}
+
+/// One target of the issue: what it asks, what was measured, and whether it is met.
+#[derive(Serialize)]
+struct Target {
+    target: String,
+    measured: String,
+    met: Option<bool>,
+}
+
+fn targets(rows: &[Row], meta: &Value) -> Vec<Target> {
+    let mut out = Vec::new();
+    let mut push = |target: &str, measured: String, met: Option<bool>| {
+        out.push(Target {
+            target: target.into(),
+            measured,
+            met,
+        })
+    };
+    match find(rows, "list-jwt", 64) {
+        Some(r) => push(
+            "authorized list >= 50% of baseline req/s at c=64, p99 <= 5 ms",
+            format!(
+                "{:.0} req/s = {:.1}% of baseline, p99 {:.2} ms",
+                r.requests_per_sec,
+                r.ratio_to_baseline.unwrap_or(0.0) * 100.0,
+                r.p99_ms
+            ),
+            Some(r.ratio_to_baseline.unwrap_or(0.0) >= 0.5 && r.p99_ms <= 5.0),
+        ),
+        None => push(
+            "authorized list >= 50% of baseline req/s at c=64, p99 <= 5 ms",
+            "not run (c=64 only in the full run)".into(),
+            None,
+        ),
+    }
+    for c in [64, 16] {
+        if let (Some(k), Some(j)) = (find(rows, "list-apikey", c), find(rows, "list-jwt", c)) {
+            let ratio = k.requests_per_sec / j.requests_per_sec.max(f64::MIN_POSITIVE);
+            push(
+                &format!("API-key list within 10% of the JWT list (c={c})"),
+                format!(
+                    "{:.0} vs {:.0} req/s = {:.1}% of JWT",
+                    k.requests_per_sec,
+                    j.requests_per_sec,
+                    ratio * 100.0
+                ),
+                Some(ratio >= 0.9),
+            );
+            break;
+        }
+    }
+    match find(rows, "login", 4) {
+        Some(r) => push(
+            "logins (OWASP Argon2id) >= 30/s at c=4",
+            format!(
+                "{:.1}/s, p99 {:.0} ms, {} errors",
+                r.requests_per_sec, r.p99_ms, r.errors
+            ),
+            Some(r.requests_per_sec >= 30.0),
+        ),
+        None => push("logins >= 30/s at c=4", "not run".into(), None),
+    }
+    if let Some(r) = find(rows, "login", 64) {
+        push(
+            "64 concurrent logins: no 5xx other than 503 + Retry-After, nothing lost",
+            format!(
+                "{:.1}/s, {} responses >= 400, {} socket errors (status codes not split by wrk)",
+                r.requests_per_sec, r.status_errors, r.socket_errors
+            ),
+            None,
+        );
+    }
+    let kb = |k: &str| meta.get(k).and_then(Value::as_f64);
+    if let Some(idle) = kb("rss_idle_kb") {
+        let mb = idle / 1024.0;
+        push("RSS <= 20 MB idle", format!("{mb:.1} MB"), Some(mb <= 20.0));
+    }
+    if let Some(load) = kb("rss_after_list_kb") {
+        let mb = load / 1024.0;
+        let peak = kb("hwm_after_list_kb").map(|h| h / 1024.0).unwrap_or(mb);
+        push(
+            "RSS <= 64 MB under the list load",
+            format!("{mb:.1} MB after the list runs (peak {peak:.1} MB)"),
+            Some(peak <= 64.0),
+        );
+    }
+    if let Some(ms) = meta.get("cold_start_ms").and_then(Value::as_f64) {
+        let each = meta
+            .get("cold_start_each_ms")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_f64)
+                    .map(|v| format!("{v:.0}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
+        push(
+            "cold start <= 200 ms to ready on an existing database",
+            format!("{ms:.1} ms on average ({each} ms)"),
+            Some(ms <= 200.0),
+        );
+    }
+    out
+}
+
+fn table(rows: &[Row], meta: &Value, targets: &[Target]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "| scenario | c | req/s | p50 ms | p99 ms | errors | vs baseline |"
+    );
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|");
+    for r in rows {
+        let ratio = r
+            .ratio_to_baseline
+            .map(|x| format!("{:.1}%", x * 100.0))
+            .unwrap_or_else(|| "-".into());
+        let _ = writeln!(
+            s,
+            "| {} | {} | {:.1} | {:.2} | {:.2} | {} | {} |",
+            r.scenario, r.concurrency, r.requests_per_sec, r.p50_ms, r.p99_ms, r.errors, ratio
+        );
+    }
+    let mb = |k: &str| {
+        meta.get(k)
+            .and_then(Value::as_f64)
+            .map(|v| format!("{:.1} MB", v / 1024.0))
+            .unwrap_or_else(|| "-".into())
+    };
+    let _ = writeln!(s);
+    let _ = writeln!(
+        s,
+        "RSS idle {}, after the list load {} (peak {}); cold start {} ms; list body {} bytes",
+        mb("rss_idle_kb"),
+        mb("rss_after_list_kb"),
+        mb("hwm_after_list_kb"),
+        meta.get("cold_start_ms")
+            .and_then(Value::as_f64)
+            .map(|v| format!("{v:.1}"))
+            .unwrap_or_else(|| "-".into()),
+        meta.get("list_bytes").and_then(Value::as_u64).unwrap_or(0),
+    );
+    let _ = writeln!(s);
+    let _ = writeln!(s, "| target | measured | met |");
+    let _ = writeln!(s, "|---|---|---|");
+    for t in targets {
+        let met = match t.met {
+            Some(true) => "met",
+            Some(false) => "NOT met",
+            None => "-",
+        };
+        let _ = writeln!(s, "| {} | {} | {} |", t.target, t.measured, met);
+    }
+    s
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// A horizontal bar chart of req/s per scenario, one panel per concurrency, on a log scale
+/// (logins and the baseline are four orders of magnitude apart); the baseline bar is first
+/// in each panel and its value is drawn as a dashed line across the panel.
+fn svg(rows: &[Row], meta: &Value) -> String {
+    let mut concs: Vec<u32> = rows.iter().map(|r| r.concurrency).collect();
+    concs.sort_unstable();
+    concs.dedup();
+    let (left, right, bar_h, gap) = (150.0, 120.0, 16.0, 6.0);
+    let plot_w = 560.0;
+    let width = left + plot_w + right;
+    let max = rows
+        .iter()
+        .map(|r| r.requests_per_sec)
+        .fold(10.0_f64, f64::max);
+    let top_decade = max.log10().ceil().max(2.0);
+    let x = |v: f64| left + plot_w * (v.max(1.0).log10() / top_decade);
+    let mut body = String::new();
+    let mut y = 56.0;
+    for c in &concs {
+        let panel: Vec<&Row> = rows.iter().filter(|r| r.concurrency == *c).collect();
+        let _ = writeln!(
+            body,
+            r#"<text x="10" y="{:.0}" font-weight="bold">c = {c}</text>"#,
+            y + 4.0
+        );
+        y += 14.0;
+        let panel_top = y;
+        let panel_h = panel.len() as f64 * (bar_h + gap);
+        for d in 0..=(top_decade as i32) {
+            let gx = x(10f64.powi(d));
+            let _ = writeln!(
+                body,
+                r##"<line x1="{gx:.1}" y1="{panel_top:.1}" x2="{gx:.1}" y2="{:.1}" stroke="#ddd"/>"##,
+                panel_top + panel_h
+            );
+        }
+        let baseline = panel.iter().find(|r| r.scenario == "baseline");
+        for r in &panel {
+            let is_base = r.scenario == "baseline";
+            let colour = if is_base { "#999" } else { "#3366cc" };
+            let w = (x(r.requests_per_sec) - left).max(1.0);
+            let label = match r.ratio_to_baseline {
+                Some(q) if !is_base => format!("{:.0}/s ({:.1}%)", r.requests_per_sec, q * 100.0),
+                _ => format!("{:.0}/s", r.requests_per_sec),
+            };
+            let _ = writeln!(
+                body,
+                r#"<text x="{:.0}" y="{:.1}" text-anchor="end">{}</text><rect x="{left}" y="{y:.1}" width="{w:.1}" height="{bar_h}" fill="{colour}"/><text x="{:.1}" y="{:.1}">{}</text>"#,
+                left - 6.0,
+                y + bar_h - 4.0,
+                esc(&r.scenario),
+                left + w + 4.0,
+                y + bar_h - 4.0,
+                esc(&label)
+            );
+            y += bar_h + gap;
+        }
+        if let Some(b) = baseline {
+            let bx = x(b.requests_per_sec);
+            let _ = writeln!(
+                body,
+                r##"<line x1="{bx:.1}" y1="{panel_top:.1}" x2="{bx:.1}" y2="{y:.1}" stroke="#c33" stroke-dasharray="4 3"/>"##
+            );
+        }
+        y += 18.0;
+    }
+    let mut axis = String::new();
+    for d in 0..=(top_decade as i32) {
+        let v = 10f64.powi(d);
+        let label = if v >= 1000.0 {
+            format!("{}k", v / 1000.0)
+        } else {
+            format!("{v}")
+        };
+        let _ = write!(
+            axis,
+            r##"<text x="{:.1}" y="{:.0}" text-anchor="middle" fill="#555">{label}</text>"##,
+            x(v),
+            y + 2.0
+        );
+    }
+    let machine = meta
+        .get("machine")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown machine");
+    let height = y + 30.0;
+    format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height:.0}" viewBox="0 0 {width} {height:.0}" font-family="sans-serif" font-size="11">
+<rect width="100%" height="100%" fill="white"/>
+<text x="10" y="20" font-size="14" font-weight="bold">Flowspace bench/run: requests/s per scenario (log scale)</text>
+<text x="10" y="38" fill="#555">grey: baseline (bare axum, same bytes); dashed red line: baseline; % = share of baseline at the same concurrency. {}</text>
+{body}{axis}
+<text x="{:.0}" y="{:.0}" text-anchor="middle" fill="#555">requests per second</text>
+</svg>
+"##,
+        esc(machine),
+        left + plot_w / 2.0,
+        y + 18.0
+    )
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [dir, json_out, svg_out] = args.as_slice() else {
+        eprintln!("usage: flowspace-bench-report <raw-dir> <results.json> <chart.svg>");
+        return ExitCode::FAILURE;
+    };
+    let (meta, runs) = match load(Path::new(dir)) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("cannot read results: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let rows = rows(&runs);
+    let targets = targets(&rows, &meta);
+    print!("{}", table(&rows, &meta, &targets));
+    let doc = json!({"meta": meta, "runs": rows, "targets": targets});
+    let written = serde_json::to_string_pretty(&doc)
+        .map_err(|e| e.to_string())
+        .and_then(|s| std::fs::write(json_out, s + "\n").map_err(|e| e.to_string()))
+        .and_then(|()| std::fs::write(svg_out, svg(&rows, &meta)).map_err(|e| e.to_string()));
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cannot write results: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
