@@ -12,6 +12,7 @@ pub mod routes;
 pub mod secrets;
 pub mod state;
 pub mod tokens;
+pub mod web;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -55,14 +56,21 @@ pub fn app(state: AppState) -> Router {
         api = api.route(&path, mr);
     }
     api = api.route("/openapi.json", axum::routing::get(openapi_json));
+    let api: Router = Router::new().nest("/api/v1", api).with_state(state.clone());
+    let dashboard = web::router(state, api.clone().fallback(not_found));
     Router::new()
-        .nest("/api/v1", api)
+        .merge(api)
+        .merge(dashboard)
         .fallback(not_found)
         .layer(middleware::from_fn(json_method_not_allowed))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(web::CSP),
         ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_FRAME_OPTIONS,
@@ -88,7 +96,6 @@ pub fn app(state: AppState) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
-        .with_state(state)
 }
 
 /// A path fit for the logs: a segment as long as a token (invitation links carry one) is
@@ -112,8 +119,13 @@ async fn openapi_json() -> Response {
     }
 }
 
-async fn not_found() -> ApiError {
-    ApiError::not_found("route")
+/// A JSON 404 under `/api/`, the dashboard's page elsewhere.
+async fn not_found(req: Request) -> Response {
+    if req.uri().path().starts_with("/api/") {
+        ApiError::not_found("route").into_response()
+    } else {
+        web::not_found_page().await
+    }
 }
 
 /// axum answers a known path with a wrong method 405 and an `Allow` header; give it the API's

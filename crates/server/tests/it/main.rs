@@ -8,6 +8,7 @@ mod auth;
 mod basics;
 mod binary;
 mod config;
+mod dashboard;
 mod groups;
 mod invitations;
 mod isolation;

@@ -1,0 +1,224 @@
+//! The web dashboard (SPEC §6): server-rendered pages at `/`, one path per page.
+//!
+//! The dashboard holds no authority of its own. Every page reads through the API's router
+//! with the browser's cookies (`api::Api`), and every form is one API request sent the same
+//! way (`act`), so each route's guard in `routes.rs` decides what a page may show or do. A
+//! button the user may not use is not rendered (the page reads the user's permissions from
+//! `/auth/me`); a forged request is refused by the API anyway.
+//!
+//! Pages are askama templates under `templates/web/`; the stylesheet and the small script
+//! are compiled into the binary. Every form works without the script.
+
+pub mod act;
+pub mod admin;
+pub mod api;
+pub mod items;
+pub mod logs;
+pub mod public;
+pub mod view;
+
+use crate::state::AppState;
+use api::Api;
+use askama::Template;
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use tower_http::set_header::SetResponseHeaderLayer;
+use view::{Ctx, Flash, V};
+
+/// What the dashboard's handlers share: the application and the API's router.
+#[derive(Clone)]
+pub struct Web {
+    pub state: AppState,
+    /// The API (`/api/v1/...`), which every page and form goes through.
+    pub api: Router,
+}
+
+/// The Content-Security-Policy of every answer: nothing inline, nothing from elsewhere.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+form-action 'self'; frame-ancestors 'none'; base-uri 'none'; connect-src 'self'";
+
+/// The dashboard's routes.
+pub fn router(state: AppState, api: Router) -> Router {
+    let web = Web { state, api };
+    Router::new()
+        .route("/", get(home))
+        .route("/act", post(act::act))
+        .route("/assets/app.css", get(css))
+        .route("/assets/app.js", get(js))
+        .route("/favicon.svg", get(favicon))
+        .merge(public::routes())
+        .merge(items::routes())
+        .merge(admin::routes())
+        .merge(logs::routes())
+        .with_state(web)
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+}
+
+async fn home(State(web): State<Web>, req: Request) -> Response {
+    let (parts, _) = req.into_parts();
+    match signed_in(&web, &parts, "", "").await {
+        Ok((api, ctx)) => {
+            let to = ctx.resource_nav().first().map_or("/chatflows", |l| l.href);
+            act::redirect(to, None, api.set_cookies)
+        }
+        Err(res) => res,
+    }
+}
+
+async fn css() -> Response {
+    asset(
+        "text/css; charset=utf-8",
+        include_str!("../../assets/app.css"),
+    )
+}
+
+async fn js() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/app.js"),
+    )
+}
+
+async fn favicon() -> Response {
+    asset("image/svg+xml", include_str!("../../assets/favicon.svg"))
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The cookie that carries a toast to the next page.
+pub fn flash_cookie(f: &Flash) -> HeaderValue {
+    HeaderValue::from_str(&format!(
+        "{}={}; Path=/; Max-Age=60; HttpOnly; SameSite=Lax",
+        Flash::COOKIE,
+        f.encode()
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("fs_flash=; Path=/; Max-Age=0"))
+}
+
+/// A rendered page as a response, with the cookies to set.
+pub fn page_response(
+    rendered: Result<String, askama::Error>,
+    cookies: Vec<HeaderValue>,
+) -> Response {
+    let mut res = match rendered {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "page template failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal server error").into_response()
+        }
+    };
+    for c in cookies {
+        res.headers_mut().append(header::SET_COOKIE, c);
+    }
+    res
+}
+
+/// Renders a page for the browser `api` stands for: the cookies the API set go along, and a
+/// toast that was shown is cleared.
+pub fn finish(api: Api, rendered: Result<String, askama::Error>) -> Response {
+    let shown_flash = api.cookie(Flash::COOKIE).is_some();
+    let mut cookies = api.set_cookies;
+    if shown_flash {
+        cookies.push(HeaderValue::from_static(
+            "fs_flash=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax",
+        ));
+    }
+    page_response(rendered, cookies)
+}
+
+/// The path and query of the request (where its forms come back to).
+pub fn here(parts: &Parts) -> String {
+    parts
+        .uri
+        .path_and_query()
+        .map_or_else(|| "/".to_string(), |p| p.as_str().to_string())
+}
+
+/// Loads the layout's context for a signed-in page; or answers where to go instead: `/setup`
+/// before setup, `/login` without a live session.
+pub async fn signed_in(
+    web: &Web,
+    parts: &Parts,
+    section: &str,
+    title: &str,
+) -> Result<(Api, Ctx), Response> {
+    let mut api = Api::new(web.api.clone(), parts);
+    let me = api.get("/api/v1/auth/me").await;
+    if me.code() == "setup_required" {
+        return Err(act::redirect("/setup", None, api.set_cookies));
+    }
+    if me.status == StatusCode::UNAUTHORIZED || me.status == StatusCode::FORBIDDEN {
+        let to = format!("/login?next={}", encode_query(&here(parts)));
+        return Err(act::redirect(&to, None, api.set_cookies));
+    }
+    if !me.ok() {
+        return Err(error_page(api, None, me.status, &me.message()));
+    }
+    let workspaces = api.get("/api/v1/workspaces").await;
+    let flash = api.cookie(Flash::COOKIE).and_then(Flash::decode);
+    let ctx = Ctx {
+        me: V(me.json),
+        workspaces: V(workspaces.json).items(),
+        csrf: api.csrf_token(),
+        flash,
+        here: here(parts),
+        section: section.into(),
+        title: title.into(),
+    };
+    Ok((api, ctx))
+}
+
+#[derive(Template)]
+#[template(path = "web/error.html")]
+struct ErrorPage {
+    ctx: Option<Ctx>,
+    status: u16,
+    message: String,
+}
+
+/// A page that says why it cannot be shown (inside the layout when the user is known).
+pub fn error_page(api: Api, ctx: Option<Ctx>, status: StatusCode, message: &str) -> Response {
+    let page = ErrorPage {
+        ctx,
+        status: status.as_u16(),
+        message: message.into(),
+    };
+    let mut res = finish(api, page.render());
+    *res.status_mut() = status;
+    res
+}
+
+/// A query-string value, percent-encoded.
+pub fn encode_query(s: &str) -> String {
+    serde_urlencoded::to_string([("", s)])
+        .map(|q| q.trim_start_matches('=').to_string())
+        .unwrap_or_default()
+}
+
+/// The HTML 404 of the dashboard.
+pub async fn not_found_page() -> Response {
+    let page = ErrorPage {
+        ctx: None,
+        status: 404,
+        message: "There is no page here.".into(),
+    };
+    let mut res = page_response(page.render(), Vec::new());
+    *res.status_mut() = StatusCode::NOT_FOUND;
+    res
+}

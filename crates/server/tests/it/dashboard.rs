@@ -1,0 +1,356 @@
+//! The dashboard over real HTTP, as a browser without script would use it: cookies, forms
+//! posted to `/act`, redirects. (Journeys in a real browser are in `crates/e2e`.)
+
+use flowspace_testkit::{ADMIN_EMAIL, PASSWORD, TestServer, World, backends};
+use reqwest::header::{self, HeaderMap};
+use std::collections::BTreeMap;
+
+/// A cookie-keeping client that does not follow redirects.
+struct Browser {
+    base: String,
+    http: reqwest::Client,
+    jar: BTreeMap<String, String>,
+}
+
+struct Page {
+    status: u16,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn location(&self) -> &str {
+        self.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+    fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_string))
+            .collect()
+    }
+}
+
+impl Browser {
+    fn new(server: &TestServer) -> Self {
+        Self {
+            base: server.base_url.clone(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            jar: BTreeMap::new(),
+        }
+    }
+
+    async fn finish(&mut self, res: reqwest::Response) -> Page {
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        for c in headers.get_all(header::SET_COOKIE) {
+            let c = c.to_str().unwrap();
+            let (pair, attrs) = c.split_once(';').unwrap_or((c, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() || attrs.contains("Max-Age=0") {
+                self.jar.remove(name);
+            } else {
+                self.jar.insert(name.into(), value.into());
+            }
+        }
+        Page {
+            status,
+            headers,
+            body: res.text().await.unwrap(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.jar
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let res = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header(header::COOKIE, self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.finish(res).await
+    }
+
+    /// Posts a form to `/act`, with the session's CSRF token unless `csrf` is false.
+    async fn act(&mut self, fields: &[(&str, &str)], csrf: bool) -> Page {
+        let mut form: Vec<(String, String)> = fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        if csrf && let Some(t) = self.jar.get("fs_csrf") {
+            form.push(("_csrf".into(), t.clone()));
+        }
+        let res = self
+            .http
+            .post(format!("{}/act", self.base))
+            .header(header::COOKIE, self.cookie_header())
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(&form).unwrap())
+            .send()
+            .await
+            .unwrap();
+        self.finish(res).await
+    }
+
+    async fn sign_in(&mut self, email: &str, password: &str) -> Page {
+        self.act(
+            &[
+                ("_method", "POST"),
+                ("_path", "/api/v1/auth/login"),
+                ("_back", "/login"),
+                ("_next", "/"),
+                ("email", email),
+                ("password", password),
+            ],
+            false,
+        )
+        .await
+    }
+}
+
+#[tokio::test]
+async fn pages_lead_to_setup_then_to_sign_in() {
+    let server = TestServer::start(&backends()[0]).await;
+    let mut b = Browser::new(&server);
+    for path in ["/", "/login", "/chatflows"] {
+        let p = b.get(path).await;
+        assert_eq!((p.status, p.location()), (303, "/setup"), "{path}");
+    }
+    let p = b.get("/setup").await;
+    assert_eq!(p.status, 200);
+    assert!(p.body.contains("Create organization"));
+
+    let p = b
+        .act(
+            &[
+                ("_method", "POST"),
+                ("_path", "/api/v1/setup"),
+                ("_back", "/setup"),
+                ("_next", "/"),
+                ("organizationName", "Acme"),
+                ("name", "Ada Admin"),
+                ("email", ADMIN_EMAIL),
+                ("password", PASSWORD),
+            ],
+            false,
+        )
+        .await;
+    assert_eq!((p.status, p.location()), (303, "/"));
+    let cookies = p.set_cookies();
+    for name in ["fs_access", "fs_refresh"] {
+        let c = cookies.iter().find(|c| c.starts_with(name)).unwrap();
+        assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax"), "{c}");
+    }
+    assert_eq!(b.get("/").await.location(), "/chatflows");
+    assert_eq!(b.get("/setup").await.location(), "/login", "setup is once");
+
+    let mut anon = Browser::new(&server);
+    let p = anon.get("/chatflows").await;
+    assert_eq!((p.status, p.location()), (303, "/login?next=%2Fchatflows"));
+}
+
+#[tokio::test]
+async fn pages_carry_a_strict_content_security_policy() {
+    let w = World::new(&backends()[0]).await;
+    let mut b = Browser::new(&w.server);
+    assert_eq!(b.sign_in(ADMIN_EMAIL, PASSWORD).await.status, 303);
+    for path in ["/login", "/chatflows", "/credentials", "/apikeys", "/nope"] {
+        let p = b.get(path).await;
+        let csp = p.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
+        assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert_eq!(p.headers[header::X_FRAME_OPTIONS], "DENY", "{path}");
+        assert!(!p.body.contains("<script>"), "{path} has an inline script");
+        assert!(!p.body.contains(" style=\""), "{path} has an inline style");
+    }
+    let css = b.get("/assets/app.css").await;
+    assert_eq!(css.status, 200);
+    assert!(
+        css.headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+}
+
+#[tokio::test]
+async fn a_form_without_the_csrf_token_is_refused_and_changes_nothing() {
+    for backend in backends() {
+        let w = World::new(&backend).await;
+        let mut b = Browser::new(&w.server);
+        b.sign_in(ADMIN_EMAIL, PASSWORD).await;
+        let create = [
+            ("_method", "POST"),
+            ("_path", "/api/v1/chatflows"),
+            ("_back", "/chatflows"),
+            ("name", "Forged"),
+        ];
+        let p = b.act(&create, false).await;
+        assert_eq!(p.status, 403, "{}", backend.name());
+        assert!(p.body.contains("Reload the page"), "{}", p.body);
+        // A token from another session is no better.
+        b.jar.insert("fs_csrf".into(), "0".repeat(64));
+        assert_eq!(b.act(&create, true).await.status, 403);
+        assert_eq!(
+            w.admin.get("/chatflows").await.body["items"],
+            serde_json::json!([])
+        );
+
+        // The same form with the session's token goes through.
+        let mut b = Browser::new(&w.server);
+        b.sign_in(ADMIN_EMAIL, PASSWORD).await;
+        let p = b.act(&create, true).await;
+        assert_eq!((p.status, p.location()), (303, "/chatflows"));
+        let list = w.admin.get("/chatflows").await;
+        assert_eq!(list.body["items"][0]["name"], "Forged");
+    }
+}
+
+#[tokio::test]
+async fn a_form_from_another_site_is_refused() {
+    let w = World::new(&backends()[0]).await;
+    let mut b = Browser::new(&w.server);
+    b.sign_in(ADMIN_EMAIL, PASSWORD).await;
+    let token = b.jar["fs_csrf"].clone();
+    let res = b
+        .http
+        .post(format!("{}/act", b.base))
+        .header(header::COOKIE, b.cookie_header())
+        .header("sec-fetch-site", "cross-site")
+        .form(&[
+            ("_method", "POST"),
+            ("_path", "/api/v1/chatflows"),
+            ("name", "x"),
+            ("_csrf", &token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert_eq!(
+        w.admin.get("/chatflows").await.body["items"],
+        serde_json::json!([])
+    );
+}
+
+#[tokio::test]
+async fn an_expired_access_token_is_refreshed_from_the_refresh_cookie() {
+    let w = World::new(&backends()[0]).await;
+    let mut b = Browser::new(&w.server);
+    b.sign_in(ADMIN_EMAIL, PASSWORD).await;
+    let old_refresh = b.jar["fs_refresh"].clone();
+    // The browser dropped the expired access cookie; a stale one is no better.
+    for stale in [None, Some("eyJhbGciOiJIUzI1NiJ9.e30.invalid")] {
+        match stale {
+            None => b.jar.remove("fs_access"),
+            Some(t) => b.jar.insert("fs_access".into(), t.into()),
+        };
+        let p = b.get("/chatflows").await;
+        assert_eq!(p.status, 200, "refreshed transparently");
+        let set = p.set_cookies();
+        assert!(set.iter().any(|c| c.starts_with("fs_access=")), "{set:?}");
+        assert_ne!(
+            b.jar["fs_refresh"], old_refresh,
+            "the refresh token rotated"
+        );
+    }
+    // Spent refresh token: reuse ends the session, and the page sends the user to sign in.
+    let mut thief = Browser::new(&w.server);
+    thief.jar.insert("fs_refresh".into(), old_refresh);
+    let p = thief.get("/chatflows").await;
+    assert_eq!(p.status, 303);
+    assert!(p.location().starts_with("/login"));
+}
+
+#[tokio::test]
+async fn sign_out_ends_the_session() {
+    let w = World::new(&backends()[0]).await;
+    let mut b = Browser::new(&w.server);
+    b.sign_in(ADMIN_EMAIL, PASSWORD).await;
+    let access = b.jar["fs_access"].clone();
+    let refresh = b.jar["fs_refresh"].clone();
+    let p = b
+        .act(
+            &[
+                ("_method", "POST"),
+                ("_path", "/api/v1/auth/logout"),
+                ("_back", "/chatflows"),
+                ("_next", "/login"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!((p.status, p.location()), (303, "/login"));
+    assert!(!b.jar.contains_key("fs_access"), "cookies cleared");
+    // The old cookies, replayed, no longer open anything.
+    let mut replay = Browser::new(&w.server);
+    replay.jar.insert("fs_access".into(), access);
+    replay.jar.insert("fs_refresh".into(), refresh);
+    let p = replay.get("/chatflows").await;
+    assert_eq!(p.status, 303);
+    assert!(p.location().starts_with("/login"));
+}
+
+#[tokio::test]
+async fn buttons_follow_permissions_and_forged_forms_are_still_refused() {
+    for backend in backends() {
+        let w = World::new(&backend).await;
+        let ws = w.workspace("Team").await;
+        w.member("viewer@acme.test", &ws, "Viewer").await;
+        w.member("dev@acme.test", &ws, "Developer").await;
+
+        let mut viewer = Browser::new(&w.server);
+        viewer.sign_in("viewer@acme.test", PASSWORD).await;
+        let page = viewer.get("/chatflows").await;
+        assert_eq!(page.status, 200);
+        assert!(!page.body.contains("Add New"), "a viewer sees no Add New");
+        assert!(!page.body.contains("admin-nav"), "nor the admin section");
+        let p = viewer
+            .act(
+                &[
+                    ("_method", "POST"),
+                    ("_path", "/api/v1/chatflows"),
+                    ("_back", "/chatflows"),
+                    ("name", "Forged"),
+                ],
+                true,
+            )
+            .await;
+        assert_eq!((p.status, p.location()), (303, "/chatflows"));
+        let page = viewer.get("/chatflows").await;
+        assert!(
+            page.body.contains("lacks the permission chatflows:create"),
+            "toast says why"
+        );
+        assert_eq!(
+            w.admin.in_workspace(&ws).get("/chatflows").await.body["items"],
+            serde_json::json!([])
+        );
+        // The admin pages answer a member with the API's refusal.
+        let p = viewer.get("/users").await;
+        assert_eq!(p.status, 403, "{}", p.body);
+
+        let mut dev = Browser::new(&w.server);
+        dev.sign_in("dev@acme.test", PASSWORD).await;
+        let page = dev.get("/chatflows").await;
+        assert!(page.body.contains("Add New"));
+        assert!(!page.body.contains("admin-nav"));
+        let page = dev.get("/credentials").await;
+        assert!(!page.body.contains(">Share<"), "developers may not share");
+    }
+}
