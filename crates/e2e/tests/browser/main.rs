@@ -1,0 +1,7 @@
+//! Browser tests: a real headless Chromium, through chromedriver, against a real server on
+//! SQLite. One binary (each test file would link on its own); add a module per area.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod harness;
+mod pages;
+mod walkthrough;

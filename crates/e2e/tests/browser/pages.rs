@@ -1,0 +1,139 @@
+//! Single pages in a real browser: API keys shown once, a form stripped of its CSRF token,
+//! the session kept alive from the refresh cookie, and the phone layout.
+
+use flowspace_e2e::thirtyfour::By;
+use flowspace_e2e::{ADMIN_EMAIL, Browser, PASSWORD, Result, run, sqlite_server};
+use std::time::{Duration, Instant};
+
+async fn wait_path(b: &Browser, path: &str) -> Result {
+    let start = Instant::now();
+    while b.current_path().await? != path {
+        if start.elapsed() > Duration::from_secs(6) {
+            return Err(format!("never reached {path}: at {}", b.current_path().await?).into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+async fn sign_in(b: &Browser) -> Result {
+    b.goto("/login").await?;
+    b.fill("#login-form input[name=email]", ADMIN_EMAIL).await?;
+    b.fill("#login-form input[name=password]", PASSWORD).await?;
+    b.click("#login-form button[type=submit]").await?;
+    wait_path(b, "/chatflows").await
+}
+
+#[tokio::test]
+async fn an_api_key_is_shown_once_and_holds_only_what_was_ticked() {
+    let server = sqlite_server().await;
+    let admin = server.setup().await;
+    run("an_api_key_is_shown_once", async |b| {
+        b.set_base_url(&server.base_url);
+        sign_in(b).await?;
+        b.goto("/apikeys").await?;
+        b.click("#add-new").await?;
+        b.fill("#new input[name=name]", "CI pipeline").await?;
+        b.click("#new input[value='chatflows:view']").await?;
+        b.click("#new button[type=submit]").await?;
+        let shown = b.wait_for("#shown-value").await?;
+        let key = shown.value().await?.unwrap_or_default();
+        assert!(key.starts_with("fsk_"), "{key}");
+        assert!(b.exists("button[data-copy]").await?, "a copy button");
+        b.screenshot("17-api-key-once").await?;
+        b.click("#done").await?;
+        wait_path(b, "/apikeys").await?;
+        assert!(b.text("#items").await?.contains("CI pipeline"));
+        assert!(!b.page_source().await?.contains(&key), "never shown again");
+
+        let client = admin.with_token(&key);
+        assert_eq!(client.get("/chatflows").await.status, 200);
+        let denied = client
+            .post("/chatflows", serde_json::json!({"name": "x"}))
+            .await;
+        assert_eq!(denied.status, 403, "only chatflows:view was ticked");
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_form_stripped_of_its_csrf_token_is_refused() {
+    let server = sqlite_server().await;
+    let admin = server.setup().await;
+    run("a_form_stripped_of_its_csrf_token_is_refused", async |b| {
+        b.set_base_url(&server.base_url);
+        sign_in(b).await?;
+        b.click("#add-new").await?;
+        b.fill("#new input[name=name]", "Forged").await?;
+        b.driver()
+            .execute(
+                "document.querySelector('#new input[name=_csrf]').remove()",
+                Vec::new(),
+            )
+            .await?;
+        b.click("#new button[type=submit]").await?;
+        b.wait_for("#error-message").await?;
+        assert!(b.text("h1").await?.contains("Request refused"));
+        assert_eq!(
+            admin.get("/chatflows").await.body["items"],
+            serde_json::json!([])
+        );
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_session_outlives_its_access_token_and_ends_at_sign_out() {
+    let server = sqlite_server().await;
+    server.setup().await;
+    run("the_session_outlives_its_access_token", async |b| {
+        b.set_base_url(&server.base_url);
+        sign_in(b).await?;
+        // The access cookie is gone (as when it expires): the page refreshes it.
+        b.driver().delete_cookie("fs_access").await?;
+        b.goto("/credentials").await?;
+        assert_eq!(b.current_path().await?, "/credentials");
+        assert!(b.driver().get_named_cookie("fs_access").await.is_ok());
+
+        b.click("details.usermenu summary").await?;
+        b.click("#sign-out").await?;
+        wait_path(b, "/login").await?;
+        assert!(b.text("#toast").await?.contains("signed out"));
+        b.goto("/credentials").await?;
+        wait_path(b, "/login").await?;
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn pages_fit_a_phone() {
+    let server = sqlite_server().await;
+    server.setup().await;
+    run("pages_fit_a_phone", async |b| {
+        b.set_base_url(&server.base_url);
+        b.set_window_size(390, 844).await?;
+        sign_in(b).await?;
+        let burger = b.driver().find(By::Css(".hamburger")).await?;
+        assert!(
+            burger.is_displayed().await?,
+            "the menu button shows on a phone"
+        );
+        let width: i64 = b
+            .driver()
+            .execute("return document.documentElement.scrollWidth", Vec::new())
+            .await?
+            .convert()?;
+        assert!(width <= 390, "no sideways scrolling: {width}px");
+        b.screenshot("18-phone").await?;
+        burger.click().await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        b.screenshot("19-phone-menu").await?;
+        b.click_text(".sidebar a", "Credentials").await?;
+        wait_path(b, "/credentials").await?;
+        Ok(())
+    })
+    .await;
+}
