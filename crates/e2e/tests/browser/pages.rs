@@ -137,3 +137,51 @@ async fn pages_fit_a_phone() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_forgotten_password_is_reset_from_the_emailed_link() {
+    use flowspace_e2e::smtp::{SmtpSink, token_of};
+    use flowspace_e2e::{Backend, TestServer};
+    let sink = SmtpSink::start().await;
+    let server = TestServer::start_with(&Backend::Sqlite, |c| {
+        c.smtp_host = Some("127.0.0.1".into());
+        c.smtp_port = Some(sink.port);
+        c.smtp_secure = Some("none".into());
+        c.sender_email = Some("flowspace@example.com".into());
+    })
+    .await;
+    server.setup().await;
+    let new_password = "a brand new passphrase 7";
+    run("a_forgotten_password_is_reset", async |b| {
+        b.set_base_url(&server.base_url);
+        b.goto("/login").await?;
+        b.click_text("a", "Forgot your password?").await?;
+        wait_path(b, "/forgot-password").await?;
+        b.fill("#forgot-form input[name=email]", ADMIN_EMAIL).await?;
+        b.click("#forgot-form button[type=submit]").await?;
+        wait_path(b, "/login").await?;
+        assert!(b.text("#toast").await?.contains("reset link"));
+        let mail = sink.next_message(Duration::from_secs(10)).await;
+        let link = mail.text_link("http").ok_or("no link in the mail")?;
+        assert!(link.contains("/reset-password?token="), "{link}");
+        let token = token_of(&link).ok_or("no token")?;
+        b.goto(&format!("/reset-password?token={token}")).await?;
+        b.fill("#reset-form input[name=password]", new_password).await?;
+        b.click("#reset-form button[type=submit]").await?;
+        wait_path(b, "/login").await?;
+        assert!(b.text("#toast").await?.contains("password is changed"));
+        // The old password is refused, with the reason on the page; the new one works.
+        b.fill("#login-form input[name=email]", ADMIN_EMAIL).await?;
+        b.fill("#login-form input[name=password]", PASSWORD).await?;
+        b.click("#login-form button[type=submit]").await?;
+        b.wait_for("#toast").await?;
+        assert_eq!(b.current_path().await?, "/login");
+        assert!(b.text("#toast").await?.contains("invalid email or password"));
+        b.fill("#login-form input[name=email]", ADMIN_EMAIL).await?;
+        b.fill("#login-form input[name=password]", new_password).await?;
+        b.click("#login-form button[type=submit]").await?;
+        wait_path(b, "/chatflows").await?;
+        Ok(())
+    })
+    .await;
+}
