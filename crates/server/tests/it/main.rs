@@ -12,6 +12,7 @@ mod dashboard;
 mod groups;
 mod invitations;
 mod isolation;
+mod load;
 mod openapi;
 mod resources;
 mod roles;
