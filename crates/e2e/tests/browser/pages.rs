@@ -157,7 +157,8 @@ async fn a_forgotten_password_is_reset_from_the_emailed_link() {
         b.goto("/login").await?;
         b.click_text("a", "Forgot your password?").await?;
         wait_path(b, "/forgot-password").await?;
-        b.fill("#forgot-form input[name=email]", ADMIN_EMAIL).await?;
+        b.fill("#forgot-form input[name=email]", ADMIN_EMAIL)
+            .await?;
         b.click("#forgot-form button[type=submit]").await?;
         wait_path(b, "/login").await?;
         assert!(b.text("#toast").await?.contains("reset link"));
@@ -166,7 +167,8 @@ async fn a_forgotten_password_is_reset_from_the_emailed_link() {
         assert!(link.contains("/reset-password?token="), "{link}");
         let token = token_of(&link).ok_or("no token")?;
         b.goto(&format!("/reset-password?token={token}")).await?;
-        b.fill("#reset-form input[name=password]", new_password).await?;
+        b.fill("#reset-form input[name=password]", new_password)
+            .await?;
         b.click("#reset-form button[type=submit]").await?;
         wait_path(b, "/login").await?;
         assert!(b.text("#toast").await?.contains("password is changed"));
@@ -176,9 +178,14 @@ async fn a_forgotten_password_is_reset_from_the_emailed_link() {
         b.click("#login-form button[type=submit]").await?;
         b.wait_for("#toast").await?;
         assert_eq!(b.current_path().await?, "/login");
-        assert!(b.text("#toast").await?.contains("invalid email or password"));
+        assert!(
+            b.text("#toast")
+                .await?
+                .contains("invalid email or password")
+        );
         b.fill("#login-form input[name=email]", ADMIN_EMAIL).await?;
-        b.fill("#login-form input[name=password]", new_password).await?;
+        b.fill("#login-form input[name=password]", new_password)
+            .await?;
         b.click("#login-form button[type=submit]").await?;
         wait_path(b, "/chatflows").await?;
         Ok(())

@@ -497,11 +497,17 @@ fn named(summary: &V, key: &str) -> Option<String> {
 /// An audit summary in one line (`name: Support bot, version: 2`), cut to `SUMMARY_CHARS`.
 fn summary_line(v: &Value) -> String {
     let line = match v {
-        Value::Object(m) => m
-            .iter()
-            .map(|(k, v)| format!("{k}: {}", fact(v)))
-            .collect::<Vec<_>>()
-            .join(", "),
+        // Keys sorted: the order a JSON map keeps depends on serde_json's features and on the
+        // database (jsonb reorders), and the line must read the same everywhere.
+        Value::Object(m) => {
+            let mut facts: Vec<_> = m.iter().collect();
+            facts.sort_by(|a, b| a.0.cmp(b.0));
+            facts
+                .into_iter()
+                .map(|(k, v)| format!("{k}: {}", fact(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
         Value::Null => String::new(),
         other => fact(other),
     };
