@@ -140,17 +140,41 @@ pub fn parse_form(fields: Vec<(String, String)>) -> Result<(Steer, Value), Strin
     Ok((steer, Value::Object(body)))
 }
 
-/// A path on this site (so a form cannot send the browser elsewhere).
+/// A path on this site (so a form cannot send the browser elsewhere). Browsers drop tabs and
+/// line breaks from URLs and read `\\` as `/`, so `/\t/evil.example` would be `//evil.example`:
+/// any control character, space or backslash disqualifies a path.
 pub fn is_local(path: &str) -> bool {
-    path.starts_with('/') && !path.starts_with("//") && !path.contains('\\')
+    path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.bytes().any(|b| b == b'\\' || b <= b' ' || b == 0x7f)
 }
 
-/// Whether the browser says the form came from another site.
-fn cross_site(headers: &HeaderMap) -> bool {
-    headers
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == "cross-site" || v == "same-site")
+/// Whether the form came from another site, as the browser tells it: `Sec-Fetch-Site` where it
+/// sends one (HTTPS and localhost), else `Origin`, which must name this site (a form posted
+/// from another page of ours carries our origin; `null` and other sites are refused). The
+/// sign-in forms carry no CSRF token, so this is what stops another site signing a visitor
+/// into an account of its choosing.
+pub fn cross_site(headers: &HeaderMap, app_url: &str) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return !matches!(site.to_str(), Ok("same-origin" | "none"));
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return false;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return true;
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let ours = |o: &str| {
+        let authority = o
+            .strip_prefix("https://")
+            .or_else(|| o.strip_prefix("http://"));
+        authority.is_some_and(|a| a.eq_ignore_ascii_case(host))
+    };
+    !(ours(origin) || origin.eq_ignore_ascii_case(app_url.trim_end_matches('/')))
 }
 
 #[derive(Template)]
@@ -170,7 +194,7 @@ struct Refused {
 
 pub async fn act(State(web): State<Web>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    if cross_site(&parts.headers) {
+    if cross_site(&parts.headers, &web.state.config.app_url) {
         return refused(
             StatusCode::FORBIDDEN,
             "forms are only taken from this site",
@@ -260,11 +284,10 @@ fn with_cookies(mut res: Response, cookies: Vec<HeaderValue>) -> Response {
 
 /// `303 See Other` to a page of this site, with a toast and the cookies the API set.
 pub fn redirect(to: &str, flash: Option<Flash>, cookies: Vec<HeaderValue>) -> Response {
-    let to = if is_local(to) { to } else { "/" };
+    let to = HeaderValue::from_str(if is_local(to) { to } else { "/" })
+        .unwrap_or_else(|_| HeaderValue::from_static("/"));
     let mut res = StatusCode::SEE_OTHER.into_response();
-    if let Ok(v) = HeaderValue::from_str(to) {
-        res.headers_mut().insert(header::LOCATION, v);
-    }
+    res.headers_mut().insert(header::LOCATION, to);
     if let Some(f) = flash {
         res.headers_mut()
             .append(header::SET_COOKIE, flash_cookie(&f));
@@ -311,6 +334,60 @@ mod tests {
             json!({"name": "Flow", "data": {"a": 1}, "version": 3, "enabled": true,
                    "ids": [], "perms": ["a", "b"], "until": "2027-01-31T00:00:00Z"})
         );
+    }
+
+    #[test]
+    fn only_paths_of_this_site_are_local() {
+        for ok in ["/", "/chatflows", "/register?token=a-b_c", "/x#y"] {
+            assert!(is_local(ok), "{ok}");
+        }
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/ /evil",
+            "https://evil.example",
+            "evil",
+            "",
+        ] {
+            assert!(!is_local(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn forms_from_other_sites_are_told_apart() {
+        let h = |pairs: &[(&str, &str)]| {
+            let mut m = HeaderMap::new();
+            for (k, v) in pairs {
+                m.insert(
+                    axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    HeaderValue::from_str(v).unwrap(),
+                );
+            }
+            m
+        };
+        let app = "https://flow.example.com";
+        assert!(!cross_site(&h(&[("sec-fetch-site", "same-origin")]), app));
+        assert!(cross_site(&h(&[("sec-fetch-site", "cross-site")]), app));
+        assert!(cross_site(&h(&[("sec-fetch-site", "same-site")]), app));
+        assert!(
+            !cross_site(&h(&[("host", "10.0.0.5:3000")]), app),
+            "no Origin: a non-browser"
+        );
+        let same = [
+            ("host", "10.0.0.5:3000"),
+            ("origin", "http://10.0.0.5:3000"),
+        ];
+        assert!(!cross_site(&h(&same), app));
+        assert!(!cross_site(
+            &h(&[("host", "internal:3000"), ("origin", app)]),
+            app
+        ));
+        for origin in ["http://evil.example", "null", "http://10.0.0.5:3001"] {
+            let other = [("host", "10.0.0.5:3000"), ("origin", origin)];
+            assert!(cross_site(&h(&other), app), "{origin}");
+        }
     }
 
     #[test]

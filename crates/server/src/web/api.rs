@@ -62,6 +62,10 @@ pub struct Api {
     forward: HeaderMap,
     connect: Option<ConnectInfo<SocketAddr>>,
     csrf: Option<String>,
+    /// Whether the refresh token may be spent. Not for a page another site navigated to: two
+    /// such navigations at once would present the same refresh token twice, which ends the
+    /// session as stolen; that page shows the sign-in instead.
+    may_refresh: bool,
     refreshed: bool,
     /// `Set-Cookie` values the browser must get with the page.
     pub set_cookies: Vec<HeaderValue>,
@@ -93,6 +97,10 @@ impl Api {
             forward,
             connect: parts.extensions.get::<ConnectInfo<SocketAddr>>().cloned(),
             csrf: None,
+            may_refresh: !parts
+                .headers
+                .get("sec-fetch-site")
+                .is_some_and(|v| v.as_bytes() == b"cross-site"),
             refreshed: false,
             set_cookies: Vec::new(),
         }
@@ -136,6 +144,7 @@ impl Api {
         let bytes = body.map(|b| Bytes::from(b.to_string()));
         let answer = self.once(&method, path, bytes.clone(), accept).await;
         if answer.status == StatusCode::UNAUTHORIZED
+            && self.may_refresh
             && !self.refreshed
             && !SIGN_IN_PATHS.contains(&path)
             && self.cookie(REFRESH_COOKIE).is_some()

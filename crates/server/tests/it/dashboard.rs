@@ -354,3 +354,94 @@ async fn buttons_follow_permissions_and_forged_forms_are_still_refused() {
         assert!(!page.body.contains(">Share<"), "developers may not share");
     }
 }
+
+#[tokio::test]
+async fn another_site_can_neither_sign_a_visitor_in_nor_redirect_them_away() {
+    let w = World::new(&backends()[0]).await;
+    let b = Browser::new(&w.server);
+    // A plain-HTTP deployment: the browser sends Origin but no Sec-Fetch-Site.
+    let res = b
+        .http
+        .post(format!("{}/act", b.base))
+        .header(header::ORIGIN, "http://evil.example")
+        .form(&[
+            ("_method", "POST"),
+            ("_path", "/api/v1/auth/login"),
+            ("_next", "/"),
+            ("email", ADMIN_EMAIL),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert!(
+        res.headers().get(header::SET_COOKIE).is_none(),
+        "no session handed out"
+    );
+    // Our own origin is fine.
+    let res = b
+        .http
+        .post(format!("{}/act", b.base))
+        .header(header::ORIGIN, b.base.clone())
+        .form(&[
+            ("_method", "POST"),
+            ("_path", "/api/v1/auth/login"),
+            ("_next", "/"),
+            ("email", ADMIN_EMAIL),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+
+    let mut b = Browser::new(&w.server);
+    b.sign_in(ADMIN_EMAIL, PASSWORD).await;
+    for next in [
+        "/%09/evil.example",
+        "//evil.example",
+        "/%5Cevil.example",
+        "https://evil.example",
+    ] {
+        let p = b.get(&format!("/login?next={next}")).await;
+        assert_eq!((p.status, p.location()), (303, "/"), "{next}");
+    }
+    let p = b
+        .act(
+            &[
+                ("_method", "POST"),
+                ("_path", "/api/v1/chatflows"),
+                ("_back", "/chatflows"),
+                ("_next", "/\t/evil.example"),
+                ("name", "x"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(
+        (p.status, p.location()),
+        (303, "/chatflows"),
+        "an off-site _next is dropped"
+    );
+}
+
+#[tokio::test]
+async fn a_navigation_from_another_site_does_not_spend_the_refresh_token() {
+    let w = World::new(&backends()[0]).await;
+    let mut b = Browser::new(&w.server);
+    b.sign_in(ADMIN_EMAIL, PASSWORD).await;
+    b.jar.remove("fs_access");
+    let res = b
+        .http
+        .get(format!("{}/chatflows", b.base))
+        .header(header::COOKIE, b.cookie_header())
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "shown the sign-in, not refreshed");
+    assert!(res.headers().get(header::SET_COOKIE).is_none());
+    // The session is intact: the user's own next page refreshes it.
+    assert_eq!(b.get("/chatflows").await.status, 200);
+}
