@@ -395,6 +395,18 @@ async fn another_site_can_neither_sign_a_visitor_in_nor_redirect_them_away() {
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
+    // Nor can its script drive the API's sign-in with a body of no content type (what a
+    // `no-cors` fetch of a typeless Blob sends).
+    let res = b
+        .http
+        .post(format!("{}/api/v1/auth/login", b.base))
+        .body(format!(
+            r#"{{"email":"{ADMIN_EMAIL}","password":"{PASSWORD}"}}"#
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 415);
 
     let mut b = Browser::new(&w.server);
     b.sign_in(ADMIN_EMAIL, PASSWORD).await;
