@@ -13,22 +13,12 @@ use flowspace_core::permissions::{Action, Permission};
 use flowspace_core::resource::ResourceKind;
 use serde::Deserialize;
 
-const ITEM_KINDS: [ResourceKind; 7] = [
-    ResourceKind::Chatflow,
-    ResourceKind::Agentflow,
-    ResourceKind::Assistant,
-    ResourceKind::Tool,
-    ResourceKind::Variable,
-    ResourceKind::DocumentStore,
-    ResourceKind::Dataset,
-];
-
 pub fn routes() -> Router<Web> {
     let mut r = Router::new()
         .route("/credentials", get(credentials))
         .route("/credentials/{id}", get(credential))
         .route("/apikeys", get(apikeys));
-    for kind in ITEM_KINDS {
+    for kind in ResourceKind::PLAIN {
         r = r
             .route(
                 &format!("/{}", kind.path()),
@@ -46,6 +36,15 @@ pub fn routes() -> Router<Web> {
 pub struct PageQuery {
     #[serde(default)]
     cursor: String,
+}
+
+/// One page (50) of a kind's list, from `cursor` on.
+fn list_path(kind: ResourceKind, cursor: &str) -> String {
+    let mut path = format!("/api/v1/{}?limit=50", kind.path());
+    if !cursor.is_empty() {
+        path.push_str(&format!("&cursor={}", encode_query(cursor)));
+    }
+    path
 }
 
 /// `chatflows:create` and the like.
@@ -131,11 +130,7 @@ async fn list(
         Ok(s) => s,
         Err(r) => return r,
     };
-    let mut path = format!("/api/v1/{}?limit=50", kind.path());
-    if !q.cursor.is_empty() {
-        path.push_str(&format!("&cursor={}", encode_query(&q.cursor)));
-    }
-    let answer = api.get(&path).await;
+    let answer = api.get(&list_path(kind, &q.cursor)).await;
     if !answer.ok() {
         return error_page(api, Some(ctx), answer.status, &answer.message());
     }
@@ -200,11 +195,9 @@ async fn credentials(State(web): State<Web>, Query(q): Query<PageQuery>, req: Re
         Ok(s) => s,
         Err(r) => return r,
     };
-    let mut path = "/api/v1/credentials?limit=50".to_string();
-    if !q.cursor.is_empty() {
-        path.push_str(&format!("&cursor={}", encode_query(&q.cursor)));
-    }
-    let answer = api.get(&path).await;
+    let answer = api
+        .get(&list_path(ResourceKind::Credential, &q.cursor))
+        .await;
     if !answer.ok() {
         return error_page(api, Some(ctx), answer.status, &answer.message());
     }

@@ -457,3 +457,37 @@ async fn a_navigation_from_another_site_does_not_spend_the_refresh_token() {
     // The session is intact: the user's own next page refreshes it.
     assert_eq!(b.get("/chatflows").await.status, 200);
 }
+
+#[tokio::test]
+async fn the_delete_dialog_names_the_item_and_deletes_it() {
+    let w = World::new(&backends()[0]).await;
+    let id = w
+        .admin
+        .post("/chatflows", serde_json::json!({"name": "Doomed <flow>"}))
+        .await
+        .id();
+    let mut b = Browser::new(&w.server);
+    b.sign_in(ADMIN_EMAIL, PASSWORD).await;
+    let page = b.get("/chatflows").await;
+    let dialog = &page.body[page.body.find(&format!("id=\"del-{id}\"")).unwrap()..];
+    let dialog = &dialog[..dialog.find("</form>").unwrap()];
+    assert!(dialog.contains("Delete Doomed &#60;flow&#62;?"), "{dialog}");
+    assert!(dialog.contains(r#"name="_method" value="DELETE""#));
+    let path = format!("/api/v1/chatflows/{id}");
+    assert!(
+        dialog.contains(&format!(r#"name="_path" value="{path}""#)),
+        "{dialog}"
+    );
+    let p = b
+        .act(
+            &[
+                ("_method", "DELETE"),
+                ("_path", &path),
+                ("_back", "/chatflows"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(p.status, 303);
+    assert_eq!(w.admin.get(&format!("/chatflows/{id}")).await.status, 404);
+}
