@@ -97,10 +97,10 @@ impl Api {
             forward,
             connect: parts.extensions.get::<ConnectInfo<SocketAddr>>().cloned(),
             csrf: None,
-            may_refresh: !parts
+            may_refresh: parts
                 .headers
                 .get("sec-fetch-site")
-                .is_some_and(|v| v.as_bytes() == b"cross-site"),
+                .is_none_or(|v| v.as_bytes() != b"cross-site"),
             refreshed: false,
             set_cookies: Vec::new(),
         }
