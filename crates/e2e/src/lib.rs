@@ -51,7 +51,7 @@ pub type Error = Box<dyn std::error::Error + Send + Sync>;
 pub type Result<T = (), E = Error> = std::result::Result<T, E>;
 
 /// How long helpers wait for an element to appear (or become clickable).
-pub const WAIT: Duration = Duration::from_secs(5);
+pub const WAIT: Duration = Duration::from_secs(10);
 const POLL: Duration = Duration::from_millis(100);
 /// How long chromedriver gets to answer `/status` after it is spawned.
 const DRIVER_START: Duration = Duration::from_secs(15);

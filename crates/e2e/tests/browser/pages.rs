@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 async fn wait_path(b: &Browser, path: &str) -> Result {
     let start = Instant::now();
     while b.current_path().await? != path {
-        if start.elapsed() > Duration::from_secs(6) {
+        if start.elapsed() > Duration::from_secs(15) {
             return Err(format!("never reached {path}: at {}", b.current_path().await?).into());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

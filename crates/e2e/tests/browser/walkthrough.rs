@@ -22,7 +22,7 @@ where
         if check(b).await.unwrap_or(false) {
             return Ok(());
         }
-        if start.elapsed() > Duration::from_secs(6) {
+        if start.elapsed() > Duration::from_secs(15) {
             return Err(format!("timed out waiting for: {what}").into());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
