@@ -3,7 +3,9 @@
 //!
 //! Usage: `flowspace-bench-report <raw-dir> <results.json> <chart.svg>`, where `<raw-dir>`
 //! holds `meta.json` (written by the script: machine, RSS, cold start) and `runs/*.json`
-//! (one per wrk run, written by the `done` hook of its Lua script), read in name order.
+//! (one per wrk run, written by the `done` hook of its Lua script), read in name order, and,
+//! after `bench/run --scale`, `scale/<backend>.json` (the seeded counts, seeding time and the
+//! delete scenario's figures, one per backend).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -46,6 +48,28 @@ struct Row {
     /// scenario that expects 401, socket errors plus responses other than >= 400.
     errors: u64,
     ratio_to_baseline: Option<f64>,
+}
+
+/// The `scale/*.json` files of a scale run (none otherwise), in name order.
+fn load_scale(dir: &Path) -> Result<Vec<Value>, String> {
+    let Ok(entries) = std::fs::read_dir(dir.join("scale")) else {
+        return Ok(Vec::new());
+    };
+    let mut paths: Vec<_> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|p| {
+            std::fs::read_to_string(p)
+                .map_err(|e| e.to_string())
+                .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
+                .map_err(|e| format!("{}: {e}", p.display()))
+        })
+        .collect()
 }
 
 fn load(dir: &Path) -> Result<(Value, Vec<RawRun>), String> {
@@ -121,8 +145,93 @@ struct Target {
     met: Option<bool>,
 }
 
+/// The targets of the scale scenarios, per backend: the probe workspace's list on the big
+/// database within 1.5x the latency of the same list on a 50-item database (p50, c=16), and the
+/// deletion of the big workspace within 3 s while every probe keeps answering 200 within 1 s.
+fn scale_targets(rows: &[Row], scale: &[Value]) -> Vec<Target> {
+    let mut out = Vec::new();
+    for s in scale {
+        let backend = s.get("backend").and_then(Value::as_str).unwrap_or("?");
+        let n = |k: &str| s.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+        let small = find(rows, &format!("list-jwt@{backend}-50"), 16);
+        let big = find(rows, &format!("list-jwt@{backend}-scale"), 16);
+        if let (Some(small), Some(big)) = (small, big) {
+            let p50 = big.p50_ms / small.p50_ms.max(f64::MIN_POSITIVE);
+            let p99 = big.p99_ms / small.p99_ms.max(f64::MIN_POSITIVE);
+            out.push(Target {
+                target: format!(
+                    "{backend}: list at {:.0} items within 1.5x the latency of the same list on 50 items (c=16, p50)",
+                    n("items")
+                ),
+                measured: format!(
+                    "p50 {:.2} vs {:.2} ms = {p50:.2}x (p99 {:.2} vs {:.2} ms = {p99:.2}x; {:.0} vs {:.0} req/s)",
+                    big.p50_ms,
+                    small.p50_ms,
+                    big.p99_ms,
+                    small.p99_ms,
+                    big.requests_per_sec,
+                    small.requests_per_sec
+                ),
+                met: Some(p50 <= 1.5 && big.errors == 0),
+            });
+        }
+        let Some(d) = s.get("delete") else { continue };
+        let dn = |k: &str| d.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+        let ms = dn("delete_ms");
+        out.push(Target {
+            target: format!(
+                "{backend}: delete a workspace of {:.0} items <= 3 s (one transaction)",
+                n("big_items")
+            ),
+            measured: format!(
+                "{ms:.0} ms, answer {}, workspace then {}",
+                dn("delete_status"),
+                dn("get_after_delete_status")
+            ),
+            met: Some(ms <= 3000.0 && dn("delete_status") == 204.0),
+        });
+        let probe = |k: &str| {
+            let p = d.get(k);
+            let f = |f: &str| p.and_then(|p| p.get(f)).and_then(Value::as_f64);
+            (
+                f("count").unwrap_or(0.0),
+                f("non_200").unwrap_or(0.0),
+                f("p50_ms"),
+                f("max_ms"),
+            )
+        };
+        let (pc, pn, pp, pm) = probe("probe_ping");
+        let (rc, rn, rp, rm) = probe("probe_read");
+        let fmt = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into());
+        out.push(Target {
+            target: format!(
+                "{backend}: server answers other requests during the delete (every probe 200, max <= 1 s)"
+            ),
+            measured: format!(
+                "ping: {pc:.0} probes, {pn:.0} not 200, p50 {} ms, max {} ms; authorized read: {rc:.0} probes, {rn:.0} not 200, p50 {} ms, max {} ms",
+                fmt(pp),
+                fmt(pm),
+                fmt(rp),
+                fmt(rm)
+            ),
+            met: Some(
+                pc >= 1.0
+                    && rc >= 1.0
+                    && pn == 0.0
+                    && rn == 0.0
+                    && pm.unwrap_or(f64::MAX) <= 1000.0
+                    && rm.unwrap_or(f64::MAX) <= 1000.0,
+            ),
+        });
+    }
+    out
+}
+
 fn targets(rows: &[Row], meta: &Value) -> Vec<Target> {
     let mut out = Vec::new();
+    if meta.get("mode").and_then(Value::as_str) == Some("scale") {
+        return out;
+    }
     let mut push = |target: &str, measured: String, met: Option<bool>| {
         out.push(Target {
             target: target.into(),
@@ -219,7 +328,7 @@ fn targets(rows: &[Row], meta: &Value) -> Vec<Target> {
     out
 }
 
-fn table(rows: &[Row], meta: &Value, targets: &[Target]) -> String {
+fn table(rows: &[Row], meta: &Value, targets: &[Target], scale: &[Value]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -244,18 +353,61 @@ fn table(rows: &[Row], meta: &Value, targets: &[Target]) -> String {
             .unwrap_or_else(|| "-".into())
     };
     let _ = writeln!(s);
-    let _ = writeln!(
-        s,
-        "RSS idle {}, after the list load {} (peak {}); cold start {} ms; list body {} bytes",
-        mb("rss_idle_kb"),
-        mb("rss_after_list_kb"),
-        mb("hwm_after_list_kb"),
-        meta.get("cold_start_ms")
-            .and_then(Value::as_f64)
-            .map(|v| format!("{v:.1}"))
-            .unwrap_or_else(|| "-".into()),
-        meta.get("list_bytes").and_then(Value::as_u64).unwrap_or(0),
-    );
+    if meta.get("mode").and_then(Value::as_str) == Some("scale") {
+        let _ = writeln!(
+            s,
+            "scale {}; list body of the 50-item database {} bytes",
+            meta.get("scale").and_then(Value::as_f64).unwrap_or(1.0),
+            meta.get("list_bytes").and_then(Value::as_u64).unwrap_or(0),
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "RSS idle {}, after the list load {} (peak {}); cold start {} ms; list body {} bytes",
+            mb("rss_idle_kb"),
+            mb("rss_after_list_kb"),
+            mb("hwm_after_list_kb"),
+            meta.get("cold_start_ms")
+                .and_then(Value::as_f64)
+                .map(|v| format!("{v:.1}"))
+                .unwrap_or_else(|| "-".into()),
+            meta.get("list_bytes").and_then(Value::as_u64).unwrap_or(0),
+        );
+    }
+    if !scale.is_empty() {
+        let _ = writeln!(s);
+        let _ = writeln!(
+            s,
+            "| backend | workspaces | users | items | big workspace | seeding s | database MB | delete ms | ping probes (max ms) | read probes (max ms) |"
+        );
+        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for x in scale {
+            let v = |k: &str| x.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+            let d = |p: &str, k: &str| {
+                x.get("delete")
+                    .and_then(|d| if p.is_empty() { Some(d) } else { d.get(p) })
+                    .and_then(|d| d.get(k))
+                    .and_then(Value::as_f64)
+                    .unwrap_or(0.0)
+            };
+            let _ = writeln!(
+                s,
+                "| {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.1} | {:.0} | {:.0} | {:.0} ({:.1}) | {:.0} ({:.1}) |",
+                x.get("backend").and_then(Value::as_str).unwrap_or("?"),
+                v("workspaces"),
+                v("users"),
+                v("items"),
+                v("big_items"),
+                v("seed_seconds"),
+                v("database_bytes") / 1_048_576.0,
+                d("", "delete_ms"),
+                d("probe_ping", "count"),
+                d("probe_ping", "max_ms"),
+                d("probe_read", "count"),
+                d("probe_read", "max_ms"),
+            );
+        }
+    }
     let _ = writeln!(s);
     let _ = writeln!(s, "| target | measured | met |");
     let _ = writeln!(s, "|---|---|---|");
@@ -390,10 +542,23 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let scale = match load_scale(Path::new(dir)) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("cannot read the scale results: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let rows = rows(&runs);
-    let targets = targets(&rows, &meta);
-    print!("{}", table(&rows, &meta, &targets));
-    let doc = json!({"meta": meta, "runs": rows, "targets": targets});
+    let mut targets = targets(&rows, &meta);
+    targets.extend(scale_targets(&rows, &scale));
+    print!("{}", table(&rows, &meta, &targets, &scale));
+    let mut doc = json!({"meta": meta, "runs": rows, "targets": targets});
+    if !scale.is_empty()
+        && let Some(obj) = doc.as_object_mut()
+    {
+        obj.insert("scale".into(), Value::Array(scale));
+    }
     let written = serde_json::to_string_pretty(&doc)
         .map_err(|e| e.to_string())
         .and_then(|s| std::fs::write(json_out, s + "\n").map_err(|e| e.to_string()))
