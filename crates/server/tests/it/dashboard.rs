@@ -491,3 +491,60 @@ async fn the_delete_dialog_names_the_item_and_deletes_it() {
     assert_eq!(p.status, 303);
     assert_eq!(w.admin.get(&format!("/chatflows/{id}")).await.status, 404);
 }
+
+#[tokio::test]
+async fn bad_forms_get_a_clear_toast_and_change_nothing() {
+    let w = World::new(&backends()[0]).await;
+    let ws = w.workspace("Team").await;
+    let mut b = Browser::new(&w.server);
+    b.sign_in(ADMIN_EMAIL, PASSWORD).await;
+    let cases: [(&[(&str, &str)], &str); 4] = [
+        (
+            &[
+                ("_path", "/api/v1/chatflows"),
+                ("name", "x"),
+                ("data:json", "{nope"),
+            ],
+            "data: not valid JSON",
+        ),
+        (
+            &[
+                ("_path", "/api/v1/chatflows"),
+                ("name", "x"),
+                ("version:int", "three"),
+            ],
+            "version: must be a whole number",
+        ),
+        (
+            &[("_path", "/admin/secrets"), ("name", "x")],
+            "names no API request",
+        ),
+        (
+            &[("_path", "/api/v1/chatflows"), ("name", "  ")],
+            "name: must not be empty",
+        ),
+    ];
+    for (fields, says) in cases {
+        let mut form = vec![("_method", "POST"), ("_back", "/chatflows")];
+        form.extend_from_slice(fields);
+        let p = b.act(&form, true).await;
+        assert_eq!((p.status, p.location()), (303, "/chatflows"), "{says}");
+        let page = b.get("/chatflows").await;
+        assert!(page.body.contains("toast err"), "{says}: {}", page.body);
+        assert!(page.body.contains(says), "{says}");
+    }
+    // A path into another workspace's item is the API's 404, never its data.
+    let other = w
+        .admin
+        .in_workspace(&ws)
+        .post("/chatflows", serde_json::json!({"name": "Theirs"}))
+        .await
+        .id();
+    let p = b.get(&format!("/chatflows/{other}")).await;
+    assert_eq!(p.status, 404);
+    assert!(!p.body.contains("Theirs"));
+    assert_eq!(
+        w.admin.get("/chatflows").await.body["items"],
+        serde_json::json!([])
+    );
+}
