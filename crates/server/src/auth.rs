@@ -18,7 +18,6 @@ use axum::response::Response;
 use flowspace_core::authz::{self, Actor, AdminScope, CallerFacts, WorkspaceScope};
 use flowspace_core::ids::{SessionId, WorkspaceId};
 use flowspace_core::permissions::Permission;
-use flowspace_core::time::Timestamp;
 use flowspace_core::{DomainError, DomainResult};
 use flowspace_store::{AuditContext, AuditEvent};
 use std::net::SocketAddr;
@@ -169,8 +168,7 @@ async fn authenticate(
                 .ok_or_else(|| {
                     ApiError::unauthorized("the API key is invalid, expired or revoked")
                 })?;
-            let now = Timestamp::now();
-            if facts.last_used_at.is_none_or(|t| t.plus_seconds(60) < now) {
+            if facts.touch_due {
                 let store = state.store.clone();
                 let key = facts.key;
                 tokio::spawn(async move {

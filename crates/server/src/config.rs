@@ -23,6 +23,11 @@ pub struct Config {
     /// Largest number of database connections per replica.
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
     pub database_max_connections: u32,
+    /// How many callers' authorization facts each replica caches (0 turns the cache off). An
+    /// entry answers only while its organization's authorization version is unchanged, so
+    /// revocations still apply on the next request on every replica.
+    #[arg(long, env = "AUTHZ_CACHE_ENTRIES", default_value_t = 10_000)]
+    pub authz_cache_entries: usize,
     /// Public URL of this server, for links in emails; https makes cookies Secure.
     #[arg(long, env = "APP_URL", default_value = "http://localhost:3000")]
     pub app_url: String,

@@ -214,6 +214,7 @@ pub async fn build_state(config: config::Config) -> Result<AppState, String> {
         &url,
         &flowspace_store::ConnectOptions {
             max_connections: config.database_max_connections,
+            authz_cache_entries: config.authz_cache_entries,
         },
     )
     .await

@@ -1,6 +1,14 @@
 //! Loads what authorization needs about a caller from the current database state, on every
 //! request (rule 3): the session, the user's status, the organization's owner, and the
 //! caller's membership and role in the active workspace.
+//!
+//! Loading all of that takes two to four queries, so the facts are cached per process, but a
+//! cached answer is only given when it is provably current: each entry remembers the
+//! organization's authorization version it was read at, and every lookup first reads the
+//! current version (one primary-key read). Triggers bump the version in the same transaction
+//! as any write to what authorization reads (migration `..._auth_versions.sql`), so a
+//! revocation committed on any replica makes every replica's entry stale on its very next
+//! request. See docs/architecture.md, "Caching authorization without weakening rule 3".
 
 use crate::types::{Ts, perms_from_text};
 use crate::{Store, db_err, with_db};
@@ -9,6 +17,9 @@ use flowspace_core::ids::{ItemId, OrganizationId, SessionId, UserId, WorkspaceId
 use flowspace_core::permissions::PermissionSet;
 use flowspace_core::time::Timestamp;
 use flowspace_core::{DomainError, DomainResult};
+use quick_cache::sync::Cache;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use uuid::Uuid;
 
 /// A signed-in session's facts.
@@ -23,8 +34,51 @@ pub struct SessionFacts {
 pub struct ApiKeyFacts {
     pub key: ItemId,
     pub caller: CallerFacts,
-    pub last_used_at: Option<Timestamp>,
+    /// The key's last use was recorded over a minute ago: the caller should record this one
+    /// (`touch_api_key`). Only one request per key and minute is told so in this process.
+    pub touch_due: bool,
 }
+
+/// Facts read at an organization's authorization version.
+#[derive(Clone)]
+struct Versioned<T> {
+    organization: OrganizationId,
+    version: i64,
+    facts: T,
+}
+
+/// What is cached of an API key: its facts, its expiry, and when its use was last recorded.
+#[derive(Clone)]
+struct KeyEntry {
+    key: ItemId,
+    caller: CallerFacts,
+    expires_at: Option<Timestamp>,
+    last_used: Arc<AtomicI64>,
+}
+
+/// (session, user, requested workspace).
+type SessionKey = (Uuid, Uuid, Option<Uuid>);
+
+/// The per-process cache of callers' facts (`None`: caching is off).
+pub(crate) struct AuthzCache {
+    /// By (session, user, requested workspace).
+    sessions: Option<Cache<SessionKey, Versioned<SessionFacts>>>,
+    /// By the key's hash.
+    keys: Option<Cache<Vec<u8>, Versioned<KeyEntry>>>,
+}
+
+impl AuthzCache {
+    pub(crate) fn new(entries: usize) -> Self {
+        let on = entries > 0;
+        Self {
+            sessions: on.then(|| Cache::new(entries)),
+            keys: on.then(|| Cache::new(entries)),
+        }
+    }
+}
+
+/// How long a key's recorded last use may lag behind, in microseconds.
+const TOUCH_EVERY_MICROS: i64 = 60_000_000;
 
 impl Store {
     /// The caller behind a session, or `None` when the session is revoked, or the user gone or
@@ -36,15 +90,61 @@ impl Store {
         user: UserId,
         requested: Option<WorkspaceId>,
     ) -> DomainResult<Option<SessionFacts>> {
-        let row: Option<(Uuid, Option<Uuid>, Option<Uuid>, bool)> = with_db!(self, pool => {
+        let Some(cache) = &self.authz.sessions else {
+            return Ok(self
+                .load_session_facts(session, user, requested)
+                .await?
+                .map(|v| v.facts));
+        };
+        let key = (session.0, user.0, requested.map(|w| w.0));
+        if let Some(hit) = cache.get(&key)
+            && self.auth_version(hit.organization).await? == hit.version
+        {
+            return Ok(Some(hit.facts));
+        }
+        let loaded = self.load_session_facts(session, user, requested).await?;
+        match loaded {
+            Some(v) => {
+                cache.insert(key, v.clone());
+                Ok(Some(v.facts))
+            }
+            None => {
+                cache.remove(&key);
+                Ok(None)
+            }
+        }
+    }
+
+    /// The current authorization version of an organization.
+    async fn auth_version(&self, org: OrganizationId) -> DomainResult<i64> {
+        let v: Option<i64> = with_db!(self, pool => {
+            sqlx::query_scalar("SELECT version FROM auth_versions WHERE organization_id = $1")
+                .bind(org.0).fetch_optional(pool).await.map_err(db_err)?
+        });
+        Ok(v.unwrap_or(0))
+    }
+
+    /// `session_facts` read from the database, with the version they were read at. The
+    /// version comes from the first query, so everything read after it is at least as new:
+    /// a change committed after that query bumps the version past the one returned here.
+    async fn load_session_facts(
+        &self,
+        session: SessionId,
+        user: UserId,
+        requested: Option<WorkspaceId>,
+    ) -> DomainResult<Option<Versioned<SessionFacts>>> {
+        // organization, active workspace, last workspace, is the owner, authorization version
+        type Row = (Uuid, Option<Uuid>, Option<Uuid>, bool, Option<i64>);
+        let row: Option<Row> = with_db!(self, pool => {
             sqlx::query_as(
                 "SELECT u.organization_id, s.active_workspace_id, u.last_workspace_id,
-                        COALESCE(o.owner_user_id = u.id, FALSE)
+                        COALESCE(o.owner_user_id = u.id, FALSE), v.version
                  FROM sessions s JOIN users u ON u.id = s.user_id JOIN organizations o ON o.id = u.organization_id
+                 LEFT JOIN auth_versions v ON v.organization_id = u.organization_id
                  WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND u.status = 'active'")
                 .bind(session.0).bind(user.0).fetch_optional(pool).await.map_err(db_err)?
         });
-        let Some((org, active, last, is_admin)) = row else {
+        let Some((org, active, last, is_admin, version)) = row else {
             return Ok(None);
         };
         let org = OrganizationId(org);
@@ -71,14 +171,18 @@ impl Store {
                 }
             }
         };
-        Ok(Some(SessionFacts {
-            session,
-            caller: CallerFacts {
-                organization: org,
-                actor: Actor::User(user),
-                is_account_admin: is_admin,
-                workspace,
-                ip: None,
+        Ok(Some(Versioned {
+            organization: org,
+            version: version.unwrap_or(0),
+            facts: SessionFacts {
+                session,
+                caller: CallerFacts {
+                    organization: org,
+                    actor: Actor::User(user),
+                    is_account_admin: is_admin,
+                    workspace,
+                    ip: None,
+                },
             },
         }))
     }
@@ -183,6 +287,55 @@ impl Store {
         key_hash: &[u8],
         requested: Option<WorkspaceId>,
     ) -> DomainResult<Option<ApiKeyFacts>> {
+        let hit = match &self.authz.keys {
+            Some(cache) => match cache.get(key_hash) {
+                Some(hit) if self.auth_version(hit.organization).await? == hit.version => Some(hit),
+                _ => None,
+            },
+            None => None,
+        };
+        let entry = match hit {
+            Some(hit) => hit.facts,
+            None => match self.load_api_key(key_hash).await? {
+                Some(v) => {
+                    if let Some(cache) = &self.authz.keys {
+                        cache.insert(key_hash.to_vec(), v.clone());
+                    }
+                    v.facts
+                }
+                None => {
+                    if let Some(cache) = &self.authz.keys {
+                        cache.remove(key_hash);
+                    }
+                    return Ok(None);
+                }
+            },
+        };
+        let now = Timestamp::now();
+        if entry.expires_at.is_some_and(|e| e <= now) {
+            return Ok(None);
+        }
+        let ws = entry.caller.workspace.as_ref().map(|w| w.workspace);
+        if requested.is_some_and(|r| Some(r) != ws) {
+            return Err(DomainError::NotFound("workspace"));
+        }
+        let last = entry.last_used.load(Ordering::Relaxed);
+        let touch_due = last <= now.micros() - TOUCH_EVERY_MICROS
+            && entry
+                .last_used
+                .compare_exchange(last, now.micros(), Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok();
+        Ok(Some(ApiKeyFacts {
+            key: entry.key,
+            caller: entry.caller,
+            touch_due,
+        }))
+    }
+
+    /// An API key read from the database, with the version it was read at (see
+    /// `load_session_facts`): `None` when the key is unknown, or its creator not active or no
+    /// longer able to act in the key's workspace. Expiry is checked by the caller, on each use.
+    async fn load_api_key(&self, key_hash: &[u8]) -> DomainResult<Option<Versioned<KeyEntry>>> {
         type Row = (
             Uuid,
             Uuid,
@@ -193,46 +346,61 @@ impl Store {
             Uuid,
             bool,
             String,
+            Option<i64>,
         );
         let row: Option<Row> = with_db!(self, pool => {
             sqlx::query_as(
                 "SELECT k.id, k.workspace_id, k.organization_id, k.permissions, k.expires_at, k.last_used_at,
-                        k.created_by, COALESCE(o.owner_user_id = k.created_by, FALSE), u.status
+                        k.created_by, COALESCE(o.owner_user_id = k.created_by, FALSE), u.status, v.version
                  FROM api_keys k JOIN users u ON u.id = k.created_by JOIN organizations o ON o.id = k.organization_id
+                 LEFT JOIN auth_versions v ON v.organization_id = k.organization_id
                  WHERE k.key_hash = $1")
                 .bind(key_hash).fetch_optional(pool).await.map_err(db_err)?
         });
-        let Some((id, ws, org, perms, expires, last_used, creator, creator_is_admin, status)) = row
+        let Some((
+            id,
+            ws,
+            org,
+            perms,
+            expires,
+            last_used,
+            creator,
+            creator_is_admin,
+            status,
+            version,
+        )) = row
         else {
             return Ok(None);
         };
-        if status != "active" || expires.is_some_and(|e| e.0 <= Timestamp::now()) {
+        if status != "active" {
             return Ok(None);
         }
         let (ws, org, creator) = (WorkspaceId(ws), OrganizationId(org), UserId(creator));
-        if requested.is_some_and(|r| r != ws) {
-            return Err(DomainError::NotFound("workspace"));
-        }
         let Some(standing) = self.standing(org, creator, creator_is_admin, ws).await? else {
             return Ok(None);
         };
         let permissions = perms_from_text(&perms)?.intersection(standing.permissions);
-        Ok(Some(ApiKeyFacts {
-            key: ItemId(id),
-            last_used_at: last_used.map(|t| t.0),
-            caller: CallerFacts {
-                organization: org,
-                actor: Actor::ApiKey {
-                    key: ItemId(id),
-                    creator,
+        Ok(Some(Versioned {
+            organization: org,
+            version: version.unwrap_or(0),
+            facts: KeyEntry {
+                key: ItemId(id),
+                expires_at: expires.map(|t| t.0),
+                last_used: Arc::new(AtomicI64::new(last_used.map_or(i64::MIN, |t| t.0.micros()))),
+                caller: CallerFacts {
+                    organization: org,
+                    actor: Actor::ApiKey {
+                        key: ItemId(id),
+                        creator,
+                    },
+                    is_account_admin: false,
+                    workspace: Some(WorkspaceFacts {
+                        workspace: ws,
+                        role: Some("API key".to_string()),
+                        permissions,
+                    }),
+                    ip: None,
                 },
-                is_account_admin: false,
-                workspace: Some(WorkspaceFacts {
-                    workspace: ws,
-                    role: Some("API key".to_string()),
-                    permissions,
-                }),
-                ip: None,
             },
         }))
     }

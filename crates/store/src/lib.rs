@@ -63,10 +63,11 @@ enum Db {
     Postgres(PgPool),
 }
 
-/// The repository. Cheap to clone (it holds a connection pool).
+/// The repository. Cheap to clone (it holds a connection pool and the authorization cache).
 #[derive(Clone)]
 pub struct Store {
     db: Db,
+    authz: std::sync::Arc<authz::AuthzCache>,
 }
 
 /// Runs `$body` with `$pool` bound to the concrete pool of the backend in use; the body is
@@ -88,12 +89,16 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 #[derive(Clone, Debug)]
 pub struct ConnectOptions {
     pub max_connections: u32,
+    /// How many callers' authorization facts to cache (0: none). Cached facts are only used
+    /// while provably current (see `authz`).
+    pub authz_cache_entries: usize,
 }
 
 impl Default for ConnectOptions {
     fn default() -> Self {
         Self {
             max_connections: 16,
+            authz_cache_entries: 10_000,
         }
     }
 }
@@ -157,7 +162,10 @@ impl Store {
                 "must start with sqlite: or postgres://",
             ));
         };
-        Ok(Self { db })
+        Ok(Self {
+            db,
+            authz: std::sync::Arc::new(authz::AuthzCache::new(opts.authz_cache_entries)),
+        })
     }
 
     pub fn backend(&self) -> Backend {

@@ -289,6 +289,7 @@ async fn run(cli: Cli) -> Result<Value, String> {
         &config.database_url(),
         &ConnectOptions {
             max_connections: config.database_max_connections,
+            ..ConnectOptions::default()
         },
     )
     .await

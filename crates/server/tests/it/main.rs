@@ -5,6 +5,7 @@
 mod activity;
 mod audit;
 mod auth;
+mod authz_cache;
 mod basics;
 mod binary;
 mod config;

@@ -5,6 +5,7 @@
 
 mod common;
 
+mod authz_cache;
 mod isolation;
 mod items;
 mod migrations;
