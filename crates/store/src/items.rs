@@ -97,6 +97,16 @@ impl Store {
         }))
     }
 
+    /// The scope's items version: bumped in the same transaction as any insert, update or
+    /// delete of one of the workspace's items (migration `..._item_versions.sql`). A list read
+    /// after this version is at least as new as it. `None` when the workspace is gone.
+    pub async fn items_version(&self, scope: &WorkspaceScope) -> DomainResult<Option<i64>> {
+        Ok(with_db!(self, pool => {
+            sqlx::query_scalar("SELECT version FROM item_versions WHERE workspace_id = $1")
+                .bind(scope.workspace().0).fetch_optional(pool).await.map_err(db_err)?
+        }))
+    }
+
     pub async fn get_item(
         &self,
         scope: &WorkspaceScope,

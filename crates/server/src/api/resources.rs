@@ -4,9 +4,11 @@
 use super::{List, ListParams};
 use crate::crypto::new_api_key;
 use crate::error::ApiResult;
-use crate::state::AppState;
+use crate::state::{AppState, CachedPage, ListKey};
 use axum::Json;
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use flowspace_core::authz::WorkspaceScope;
 use flowspace_core::ids::ItemId;
 use flowspace_core::model::{ApiKey, Credential, Item};
@@ -72,19 +74,47 @@ fn item_fields(kind: ResourceKind, req: &ItemInput) -> Result<ItemFields, Domain
     })
 }
 
+/// A page of items. First pages are cached per replica as the bytes sent, and answered from
+/// the cache only while the workspace's items version (bumped in the same transaction as any
+/// write to its items, on any replica) is the one they were read at. The version is read
+/// before the page, so a cached page is never older than its version says.
 pub async fn list_items(
     state: AppState,
     kind: ResourceKind,
     scope: WorkspaceScope,
     q: ListParams,
-) -> ApiResult<Json<List<Item>>> {
-    Ok(Json(
-        state
-            .store
-            .list_items(&scope, kind, q.page()?)
-            .await?
-            .into(),
-    ))
+) -> ApiResult<Response> {
+    let page = q.page()?;
+    let key: ListKey = (scope.workspace(), kind, page.limit);
+    let cache = state.list_cache.as_ref().filter(|_| page.after.is_none());
+    let version = match cache {
+        Some(cache) => {
+            let version = state.store.items_version(&scope).await?;
+            if let Some(hit) = cache.get(&key)
+                && Some(hit.version) == version
+            {
+                return Ok(json_bytes(hit.body));
+            }
+            version
+        }
+        None => None,
+    };
+    let list: List<Item> = state.store.list_items(&scope, kind, page).await?.into();
+    let body = Bytes::from(serde_json::to_vec(&list).map_err(DomainError::internal)?);
+    if let (Some(cache), Some(version)) = (cache, version) {
+        cache.insert(
+            key,
+            CachedPage {
+                version,
+                body: body.clone(),
+            },
+        );
+    }
+    Ok(json_bytes(body))
+}
+
+fn json_bytes(body: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 pub async fn get_item(

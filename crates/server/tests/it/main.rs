@@ -13,6 +13,7 @@ mod dashboard;
 mod groups;
 mod invitations;
 mod isolation;
+mod list_cache;
 mod load;
 mod openapi;
 mod resources;
