@@ -27,6 +27,17 @@ use uuid::Uuid;
 pub struct SessionFacts {
     pub session: SessionId,
     pub caller: CallerFacts,
+    /// The active workspace's items version, when it was read in the same statement as the
+    /// authorization version (answers from the cache). See `Store::items_version`.
+    pub items: Option<ItemsVersion>,
+}
+
+/// A workspace's items version, read while authorizing the request: a list read after it is
+/// at least as new, so the list cache may use it instead of reading it again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ItemsVersion {
+    pub workspace: WorkspaceId,
+    pub version: i64,
 }
 
 /// An API key's facts.
@@ -37,6 +48,8 @@ pub struct ApiKeyFacts {
     /// The key's last use was recorded over a minute ago: the caller should record this one
     /// (`touch_api_key`). Only one request per key and minute is told so in this process.
     pub touch_due: bool,
+    /// As for `SessionFacts::items`.
+    pub items: Option<ItemsVersion>,
 }
 
 /// Facts read at an organization's authorization version.
@@ -97,10 +110,14 @@ impl Store {
                 .map(|v| v.facts));
         };
         let key = (session.0, user.0, requested.map(|w| w.0));
-        if let Some(hit) = cache.get(&key)
-            && self.auth_version(hit.organization).await? == hit.version
-        {
-            return Ok(Some(hit.facts));
+        if let Some(hit) = cache.get(&key) {
+            let ws = hit.facts.caller.workspace.as_ref().map(|w| w.workspace);
+            let (version, items) = self.versions(hit.organization, ws).await?;
+            if version == hit.version {
+                let mut facts = hit.facts;
+                facts.items = items;
+                return Ok(Some(facts));
+            }
         }
         let loaded = self.load_session_facts(session, user, requested).await?;
         match loaded {
@@ -115,13 +132,31 @@ impl Store {
         }
     }
 
-    /// The current authorization version of an organization.
-    async fn auth_version(&self, org: OrganizationId) -> DomainResult<i64> {
-        let v: Option<i64> = with_db!(self, pool => {
-            sqlx::query_scalar("SELECT version FROM auth_versions WHERE organization_id = $1")
-                .bind(org.0).fetch_optional(pool).await.map_err(db_err)?
-        });
-        Ok(v.unwrap_or(0))
+    /// The current authorization version of an organization and, in the same statement, the
+    /// items version of `ws` (one round trip for both; the list cache uses the second).
+    async fn versions(
+        &self,
+        org: OrganizationId,
+        ws: Option<WorkspaceId>,
+    ) -> DomainResult<(i64, Option<ItemsVersion>)> {
+        let inline = self
+            .inline
+            .as_ref()
+            .and_then(|r| r.versions(org.0, ws.map(|w| w.0)));
+        let row: Option<(i64, Option<i64>)> = match inline {
+            Some(row) => row,
+            None => with_db!(self, pool => {
+                sqlx::query_as(
+                    "SELECT a.version, (SELECT i.version FROM item_versions i WHERE i.workspace_id = $2)
+                     FROM auth_versions a WHERE a.organization_id = $1")
+                    .bind(org.0).bind(ws.map(|w| w.0)).fetch_optional(pool).await.map_err(db_err)?
+            }),
+        };
+        let (version, items) = row.unwrap_or((0, None));
+        let items = ws
+            .zip(items)
+            .map(|(workspace, version)| ItemsVersion { workspace, version });
+        Ok((version, items))
     }
 
     /// `session_facts` read from the database, with the version they were read at. The
@@ -183,6 +218,7 @@ impl Store {
                     workspace,
                     ip: None,
                 },
+                items: None,
             },
         }))
     }
@@ -287,13 +323,16 @@ impl Store {
         key_hash: &[u8],
         requested: Option<WorkspaceId>,
     ) -> DomainResult<Option<ApiKeyFacts>> {
-        let hit = match &self.authz.keys {
-            Some(cache) => match cache.get(key_hash) {
-                Some(hit) if self.auth_version(hit.organization).await? == hit.version => Some(hit),
-                _ => None,
-            },
-            None => None,
-        };
+        let mut items = None;
+        let mut hit = None;
+        if let Some(cached) = self.authz.keys.as_ref().and_then(|c| c.get(key_hash)) {
+            let ws = cached.facts.caller.workspace.as_ref().map(|w| w.workspace);
+            let (version, observed) = self.versions(cached.organization, ws).await?;
+            if version == cached.version {
+                items = observed;
+                hit = Some(cached);
+            }
+        }
         let entry = match hit {
             Some(hit) => hit.facts,
             None => match self.load_api_key(key_hash).await? {
@@ -329,6 +368,7 @@ impl Store {
             key: entry.key,
             caller: entry.caller,
             touch_due,
+            items,
         }))
     }
 

@@ -15,6 +15,7 @@ mod audit;
 mod authz;
 mod credentials;
 mod groups;
+mod inline;
 mod invitations;
 mod items;
 mod roles;
@@ -32,7 +33,7 @@ pub use activity::{
 };
 pub use apikeys::ApiKeyFields;
 pub use audit::{AuditContext, AuditEvent, AuditFilter, AuditRow, ChainCheck};
-pub use authz::{ApiKeyFacts, SessionFacts};
+pub use authz::{ApiKeyFacts, ItemsVersion, SessionFacts};
 pub use credentials::{CredentialFields, CredentialSecret};
 pub use groups::{Group, GroupMember, GroupPatch, GroupWorkspace};
 pub use invitations::{Invitation, InvitationStatus, InviteOutcome, TokenCheck};
@@ -68,6 +69,8 @@ enum Db {
 pub struct Store {
     db: Db,
     authz: std::sync::Arc<authz::AuthzCache>,
+    /// SQLite files only: the version checks read on the request's own thread.
+    inline: Option<std::sync::Arc<inline::InlineReader>>,
 }
 
 /// Runs `$body` with `$pool` bound to the concrete pool of the backend in use; the body is
@@ -108,6 +111,7 @@ impl Store {
     /// migrations of its backend. On PostgreSQL the migrator holds an advisory lock, so
     /// replicas starting at once apply them once.
     pub async fn connect(url: &str, opts: &ConnectOptions) -> Result<Self, DomainError> {
+        let mut inline = None;
         let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let conn = PgConnectOptions::from_str(url).map_err(DomainError::internal)?;
             let pool = PgPoolOptions::new()
@@ -131,6 +135,11 @@ impl Store {
                 .busy_timeout(Duration::from_secs(10));
             // An in-memory database exists per connection: it must have exactly one.
             let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+            if !in_memory {
+                inline = Some(std::sync::Arc::new(inline::InlineReader::new(
+                    conn.get_filename().to_path_buf(),
+                )));
+            }
             let pool = SqlitePoolOptions::new()
                 .max_connections(if in_memory {
                     1
@@ -165,6 +174,7 @@ impl Store {
         Ok(Self {
             db,
             authz: std::sync::Arc::new(authz::AuthzCache::new(opts.authz_cache_entries)),
+            inline,
         })
     }
 

@@ -16,7 +16,7 @@ use flowspace_core::permissions::{PermissionSet, Resource};
 use flowspace_core::resource::ResourceKind;
 use flowspace_core::time::Timestamp;
 use flowspace_core::{DomainError, rules};
-use flowspace_store::{ApiKeyFields, CredentialFields, CredentialSecret, ItemFields};
+use flowspace_store::{ApiKeyFields, CredentialFields, CredentialSecret, ItemFields, ItemsVersion};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -77,11 +77,13 @@ fn item_fields(kind: ResourceKind, req: &ItemInput) -> Result<ItemFields, Domain
 /// A page of items. First pages are cached per replica as the bytes sent, and answered from
 /// the cache only while the workspace's items version (bumped in the same transaction as any
 /// write to its items, on any replica) is the one they were read at. The version is read
-/// before the page, so a cached page is never older than its version says.
+/// before the page (by the guard, in the same statement as the authorization version, when it
+/// could: `observed`), so a cached page is never older than its version says.
 pub async fn list_items(
     state: AppState,
     kind: ResourceKind,
     scope: WorkspaceScope,
+    observed: Option<ItemsVersion>,
     q: ListParams,
 ) -> ApiResult<Response> {
     let page = q.page()?;
@@ -89,7 +91,10 @@ pub async fn list_items(
     let cache = state.list_cache.as_ref().filter(|_| page.after.is_none());
     let version = match cache {
         Some(cache) => {
-            let version = state.store.items_version(&scope).await?;
+            let version = match observed {
+                Some(v) if v.workspace == scope.workspace() => Some(v.version),
+                _ => state.store.items_version(&scope).await?,
+            };
             if let Some(hit) = cache.get(&key)
                 && Some(hit.version) == version
             {

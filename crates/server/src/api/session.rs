@@ -562,6 +562,7 @@ pub async fn switch_workspace(
     let caller = Caller {
         facts: facts.caller,
         session: Some(session),
+        items: None,
     };
     Ok(Json(me_for(&state, &caller).await?))
 }
