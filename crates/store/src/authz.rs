@@ -56,7 +56,8 @@ pub struct ApiKeyFacts {
 #[derive(Clone)]
 struct Versioned<T> {
     organization: OrganizationId,
-    version: i64,
+    /// `None` when the organization has no version row: such facts are never cached.
+    version: Option<i64>,
     facts: T,
 }
 
@@ -113,7 +114,7 @@ impl Store {
         if let Some(hit) = cache.get(&key) {
             let ws = hit.facts.caller.workspace.as_ref().map(|w| w.workspace);
             let (version, items) = self.versions(hit.organization, ws).await?;
-            if version == hit.version {
+            if version.is_some() && version == hit.version {
                 let mut facts = hit.facts;
                 facts.items = items;
                 return Ok(Some(facts));
@@ -122,7 +123,11 @@ impl Store {
         let loaded = self.load_session_facts(session, user, requested).await?;
         match loaded {
             Some(v) => {
-                cache.insert(key, v.clone());
+                if v.version.is_some() {
+                    cache.insert(key, v.clone());
+                } else {
+                    cache.remove(&key);
+                }
                 Ok(Some(v.facts))
             }
             None => {
@@ -133,12 +138,13 @@ impl Store {
     }
 
     /// The current authorization version of an organization and, in the same statement, the
-    /// items version of `ws` (one round trip for both; the list cache uses the second).
+    /// items version of `ws` (one round trip for both; the list cache uses the second). The
+    /// version is `None` when the organization has no version row: nothing is cached then.
     async fn versions(
         &self,
         org: OrganizationId,
         ws: Option<WorkspaceId>,
-    ) -> DomainResult<(i64, Option<ItemsVersion>)> {
+    ) -> DomainResult<(Option<i64>, Option<ItemsVersion>)> {
         let inline = self
             .inline
             .as_ref()
@@ -152,11 +158,13 @@ impl Store {
                     .bind(org.0).bind(ws.map(|w| w.0)).fetch_optional(pool).await.map_err(db_err)?
             }),
         };
-        let (version, items) = row.unwrap_or((0, None));
+        let Some((version, items)) = row else {
+            return Ok((None, None));
+        };
         let items = ws
             .zip(items)
             .map(|(workspace, version)| ItemsVersion { workspace, version });
-        Ok((version, items))
+        Ok((Some(version), items))
     }
 
     /// `session_facts` read from the database, with the version they were read at. The
@@ -208,7 +216,7 @@ impl Store {
         };
         Ok(Some(Versioned {
             organization: org,
-            version: version.unwrap_or(0),
+            version,
             facts: SessionFacts {
                 session,
                 caller: CallerFacts {
@@ -328,7 +336,7 @@ impl Store {
         if let Some(cached) = self.authz.keys.as_ref().and_then(|c| c.get(key_hash)) {
             let ws = cached.facts.caller.workspace.as_ref().map(|w| w.workspace);
             let (version, observed) = self.versions(cached.organization, ws).await?;
-            if version == cached.version {
+            if version.is_some() && version == cached.version {
                 items = observed;
                 hit = Some(cached);
             }
@@ -338,7 +346,11 @@ impl Store {
             None => match self.load_api_key(key_hash).await? {
                 Some(v) => {
                     if let Some(cache) = &self.authz.keys {
-                        cache.insert(key_hash.to_vec(), v.clone());
+                        if v.version.is_some() {
+                            cache.insert(key_hash.to_vec(), v.clone());
+                        } else {
+                            cache.remove(key_hash);
+                        }
                     }
                     v.facts
                 }
@@ -422,7 +434,7 @@ impl Store {
         let permissions = perms_from_text(&perms)?.intersection(standing.permissions);
         Ok(Some(Versioned {
             organization: org,
-            version: version.unwrap_or(0),
+            version,
             facts: KeyEntry {
                 key: ItemId(id),
                 expires_at: expires.map(|t| t.0),

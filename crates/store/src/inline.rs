@@ -64,18 +64,25 @@ impl InlineReader {
                 }
             })
         };
-        match read {
-            Ok(v) => {
-                if let Ok(mut idle) = self.idle.lock() {
-                    idle.push(conn);
-                }
-                Some(v)
-            }
-            Err(e) => {
-                tracing::debug!(error = %e, "inline SQLite read fell back to the pool");
-                None
-            }
+        // A connection that was only kept waiting stays in the pool; after any other error it
+        // is dropped and the next read opens a new one.
+        let busy = read
+            .as_ref()
+            .err()
+            .and_then(rusqlite::Error::sqlite_error_code)
+            .is_some_and(|c| {
+                matches!(
+                    c,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                )
+            });
+        if (read.is_ok() || busy)
+            && let Ok(mut idle) = self.idle.lock()
+        {
+            idle.push(conn);
         }
+        read.map_err(|e| tracing::debug!(error = %e, "inline SQLite read fell back to the pool"))
+            .ok()
     }
 }
 

@@ -7,11 +7,10 @@ CREATE TABLE item_versions (
     workspace_id BLOB PRIMARY KEY NOT NULL,
     version      INTEGER NOT NULL DEFAULT 0
 );
-INSERT INTO item_versions (workspace_id) SELECT id FROM workspaces;
-
 CREATE TRIGGER item_versions_workspace_insert AFTER INSERT ON workspaces BEGIN
-    INSERT INTO item_versions (workspace_id) VALUES (NEW.id);
+    INSERT INTO item_versions (workspace_id) VALUES (NEW.id) ON CONFLICT DO NOTHING;
 END;
+INSERT INTO item_versions (workspace_id) SELECT id FROM workspaces WHERE true ON CONFLICT DO NOTHING;
 CREATE TRIGGER item_versions_workspace_delete AFTER DELETE ON workspaces BEGIN
     DELETE FROM item_versions WHERE workspace_id = OLD.id;
 END;
