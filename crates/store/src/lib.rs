@@ -207,6 +207,9 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        if let Some(inline) = &self.inline {
+            inline.close();
+        }
         with_db!(self, pool => pool.close().await)
     }
 
