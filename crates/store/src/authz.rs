@@ -91,6 +91,20 @@ impl AuthzCache {
     }
 }
 
+/// Keeps freshly loaded facts, or forgets `key` when there are none or they carry no version.
+fn remember<K, T>(cache: &Cache<K, Versioned<T>>, key: K, loaded: &Option<Versioned<T>>)
+where
+    K: Eq + std::hash::Hash + Clone,
+    T: Clone,
+{
+    match loaded {
+        Some(v) if v.version.is_some() => cache.insert(key, v.clone()),
+        _ => {
+            cache.remove(&key);
+        }
+    }
+}
+
 /// How long a key's recorded last use may lag behind, in microseconds.
 const TOUCH_EVERY_MICROS: i64 = 60_000_000;
 
@@ -113,28 +127,25 @@ impl Store {
         let key = (session.0, user.0, requested.map(|w| w.0));
         if let Some(hit) = cache.get(&key) {
             let ws = hit.facts.caller.workspace.as_ref().map(|w| w.workspace);
-            let (version, items) = self.versions(hit.organization, ws).await?;
-            if version.is_some() && version == hit.version {
-                let mut facts = hit.facts;
+            if let Some((mut facts, items)) = self.if_current(hit, ws).await? {
                 facts.items = items;
                 return Ok(Some(facts));
             }
         }
         let loaded = self.load_session_facts(session, user, requested).await?;
-        match loaded {
-            Some(v) => {
-                if v.version.is_some() {
-                    cache.insert(key, v.clone());
-                } else {
-                    cache.remove(&key);
-                }
-                Ok(Some(v.facts))
-            }
-            None => {
-                cache.remove(&key);
-                Ok(None)
-            }
-        }
+        remember(cache, key, &loaded);
+        Ok(loaded.map(|v| v.facts))
+    }
+
+    /// The facts of a cache entry, with the items version of `ws` read alongside, if the
+    /// organization's authorization version is still the one they were read at.
+    async fn if_current<T>(
+        &self,
+        hit: Versioned<T>,
+        ws: Option<WorkspaceId>,
+    ) -> DomainResult<Option<(T, Option<ItemsVersion>)>> {
+        let (version, items) = self.versions(hit.organization, ws).await?;
+        Ok((version.is_some() && version == hit.version).then_some((hit.facts, items)))
     }
 
     /// The current authorization version of an organization and, in the same statement, the
@@ -331,36 +342,24 @@ impl Store {
         key_hash: &[u8],
         requested: Option<WorkspaceId>,
     ) -> DomainResult<Option<ApiKeyFacts>> {
-        let mut items = None;
-        let mut hit = None;
-        if let Some(cached) = self.authz.keys.as_ref().and_then(|c| c.get(key_hash)) {
-            let ws = cached.facts.caller.workspace.as_ref().map(|w| w.workspace);
-            let (version, observed) = self.versions(cached.organization, ws).await?;
-            if version.is_some() && version == cached.version {
-                items = observed;
-                hit = Some(cached);
-            }
+        let cache = self.authz.keys.as_ref();
+        let mut found = None;
+        if let Some(hit) = cache.and_then(|c| c.get(key_hash)) {
+            let ws = hit.facts.caller.workspace.as_ref().map(|w| w.workspace);
+            found = self.if_current(hit, ws).await?;
         }
-        let entry = match hit {
-            Some(hit) => hit.facts,
-            None => match self.load_api_key(key_hash).await? {
-                Some(v) => {
-                    if let Some(cache) = &self.authz.keys {
-                        if v.version.is_some() {
-                            cache.insert(key_hash.to_vec(), v.clone());
-                        } else {
-                            cache.remove(key_hash);
-                        }
-                    }
-                    v.facts
+        let (entry, items) = match found {
+            Some(found) => found,
+            None => {
+                let loaded = self.load_api_key(key_hash).await?;
+                if let Some(cache) = cache {
+                    remember(cache, key_hash.to_vec(), &loaded);
                 }
-                None => {
-                    if let Some(cache) = &self.authz.keys {
-                        cache.remove(key_hash);
-                    }
-                    return Ok(None);
+                match loaded {
+                    Some(v) => (v.facts, None),
+                    None => return Ok(None),
                 }
-            },
+            }
         };
         let now = Timestamp::now();
         if entry.expires_at.is_some_and(|e| e <= now) {
