@@ -548,3 +548,104 @@ async fn bad_forms_get_a_clear_toast_and_change_nothing() {
         serde_json::json!([])
     );
 }
+
+/// The role of a group in a workspace, as the group's page and the workspace's page show it:
+/// the held role selected, a change and a removal sent through `/act` to the API.
+#[tokio::test]
+async fn group_assignments_show_the_held_role_and_change_it_from_either_page() {
+    use serde_json::json;
+    let w = World::new(&backends()[0]).await;
+    let ws = w.workspace("Team").await;
+    let uid = w.user("g@example.com").await;
+    let g = w
+        .admin
+        .post("/groups", json!({"name": "Readers", "members": [uid]}))
+        .await;
+    assert_eq!(g.status, 201, "{}", g.body);
+    let gid = g.id();
+    let r = w
+        .admin
+        .post(
+            &format!("/workspace/{ws}/add-group"),
+            json!({"groupId": gid, "role": "Viewer"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let roles = w.admin.get("/roles").await.body;
+    let role_id = |name: &str| {
+        roles["items"]
+            .as_array()
+            .or(roles.as_array())
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (viewer, developer) = (role_id("Viewer"), role_id("Developer"));
+    let held = || async {
+        let g = w.admin.get(&format!("/groups/{gid}")).await.body;
+        g["workspaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["workspaceId"] == ws.as_str())
+            .map(|a| a["roleId"].as_str().unwrap().to_string())
+    };
+
+    let mut b = Browser::new(&w.server);
+    b.sign_in(ADMIN_EMAIL, PASSWORD).await;
+    let add = format!(r#"name="_path" value="/api/v1/workspace/{ws}/add-group""#);
+    let remove = format!(r#"name="_path" value="/api/v1/workspace/{ws}/remove-group""#);
+    for (page, select) in [
+        (format!("/groups/{gid}"), format!("role-{ws}")),
+        (format!("/workspaces/{ws}"), format!("grole-{gid}")),
+    ] {
+        let p = b.get(&page).await;
+        assert_eq!(p.status, 200, "{page}");
+        let at = p.body.find(&format!(r#"id="{select}""#)).expect(&page);
+        let options = &p.body[at..at + p.body[at..].find("</select>").unwrap()];
+        assert!(
+            options.contains(&format!(r#"value="{viewer}" selected"#)),
+            "{page}: {options}"
+        );
+        assert!(!options.contains(&format!(r#"value="{developer}" selected"#)));
+        assert!(p.body.contains(&add) && p.body.contains(&remove), "{page}");
+    }
+
+    let back = format!("/workspaces/{ws}");
+    let p = b
+        .act(
+            &[
+                ("_method", "POST"),
+                ("_path", &format!("/api/v1/workspace/{ws}/add-group")),
+                ("_back", &back),
+                ("groupId", &gid),
+                ("role", &developer),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(p.status, 303);
+    assert_eq!(held().await, Some(developer.clone()));
+    let p = b.get(&format!("/groups/{gid}")).await;
+    assert!(p.body.contains(&format!(r#"value="{developer}" selected"#)));
+
+    let p = b
+        .act(
+            &[
+                ("_method", "POST"),
+                ("_path", &format!("/api/v1/workspace/{ws}/remove-group")),
+                ("_back", &back),
+                ("groupId", &gid),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(p.status, 303);
+    assert_eq!(held().await, None);
+    let p = b.get(&format!("/groups/{gid}")).await;
+    assert!(p.body.contains(r#"id="no-workspaces""#), "{}", p.body);
+}
