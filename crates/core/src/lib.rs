@@ -12,5 +12,6 @@ pub mod permissions;
 pub mod resource;
 pub mod rules;
 pub mod time;
+pub mod transfer;
 
 pub use error::{DomainError, DomainResult};

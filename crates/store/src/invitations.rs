@@ -7,8 +7,8 @@
 use crate::audit::{AuditContext, AuditEvent, insert_audit};
 use crate::types::Ts;
 use crate::{Store, db_err, unique_or, with_db};
-use flowspace_core::authz::WorkspaceScope;
-use flowspace_core::ids::{OrganizationId, RoleId, SessionId, UserId, WorkspaceId};
+use flowspace_core::authz::{SelfScope, WorkspaceScope, WorkspacesScope};
+use flowspace_core::ids::{OrganizationId, RoleId, UserId, WorkspaceId};
 use flowspace_core::model::{User, UserStatus};
 use flowspace_core::rules::normalize_email;
 use flowspace_core::time::Timestamp;
@@ -264,13 +264,20 @@ impl Store {
         })
     }
 
-    /// Invitations not yet accepted nor revoked (pending or expired), newest first; only those
-    /// of `workspaces` when given.
-    pub async fn open_invitations(
-        &self,
-        org: OrganizationId,
-        workspaces: Option<&[WorkspaceId]>,
-    ) -> DomainResult<Vec<Invitation>> {
+    /// The workspace of an invitation (any organization's: the guard then checks that the
+    /// caller may manage invitations there, and answers 404 otherwise).
+    pub async fn invitation_workspace(&self, id: Uuid) -> DomainResult<Option<WorkspaceId>> {
+        let row: Option<(Uuid,)> = with_db!(self, pool => {
+            sqlx::query_as("SELECT workspace_id FROM invitations WHERE id = $1")
+                .bind(id).fetch_optional(pool).await.map_err(db_err)?
+        });
+        Ok(row.map(|(w,)| WorkspaceId(w)))
+    }
+
+    /// Invitations not yet accepted nor revoked (pending or expired) in the workspaces of
+    /// `scope`, newest first.
+    pub async fn open_invitations(&self, scope: &WorkspacesScope) -> DomainResult<Vec<Invitation>> {
+        let (org, workspaces) = (scope.organization(), scope.workspaces());
         let sql = format!(
             "{INVITATION_SELECT} WHERE i.organization_id = $1 AND i.accepted_at IS NULL AND i.revoked_at IS NULL
              ORDER BY i.created_at DESC, i.id DESC"
@@ -497,12 +504,16 @@ impl Store {
     /// every other session of the user.
     pub async fn update_own_profile(
         &self,
-        user: UserId,
-        keep_session: Option<SessionId>,
+        me: &SelfScope,
         name: Option<&str>,
         password_hash: Option<&str>,
-        ctx: &AuditContext,
     ) -> DomainResult<User> {
+        let (user, keep_session) = (me.user_id(), me.session());
+        let ctx = &AuditContext {
+            organization: me.organization(),
+            actor: me.actor(),
+            ip: me.ip().map(str::to_string),
+        };
         let now = Ts(Timestamp::now());
         let before = self.user(user).await?;
         let mut summary = serde_json::Map::new();
@@ -525,7 +536,7 @@ impl Store {
                 sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
                     .bind(hash).bind(now).bind(user.0).execute(&mut *tx).await.map_err(db_err)?;
                 sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL AND id <> $3")
-                    .bind(now).bind(user.0).bind(keep_session.map(|s| s.0).unwrap_or_else(Uuid::nil))
+                    .bind(now).bind(user.0).bind(keep_session.0)
                     .execute(&mut *tx).await.map_err(db_err)?;
             }
             let ev = AuditEvent {
