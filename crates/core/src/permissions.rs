@@ -196,8 +196,11 @@ impl Permission {
         }
     }
 
-    /// A catalogue permission, for constants (`perm!`): evaluated at compile time, a pair that
-    /// is not in the catalogue stops the build.
+    /// A catalogue permission, for constants: write `perm!(Resource, Action)`, which evaluates
+    /// this at compile time, where a pair outside the catalogue stops the build. Called at run
+    /// time with such a pair it would panic: the only run-time callers are
+    /// `ResourceKind::view()` and its siblings, whose pairs a `const` assertion proves.
+    #[doc(hidden)]
     pub const fn of(resource: Resource, action: Action) -> Self {
         match Self::new(resource, action) {
             Some(p) => p,
@@ -230,7 +233,7 @@ impl Permission {
 }
 
 /// Reached only from `Permission::of` with a pair outside the catalogue; inside a constant
-/// (where `perm!` puts it) that is a compile error, never a run-time panic.
+/// (where `perm!` puts it) that is a compile error.
 #[allow(clippy::panic)]
 const fn unreachable_pair() -> Permission {
     panic!("this resource:action pair is not in the permission catalogue")

@@ -1,15 +1,15 @@
 //! Authentication and authorization of every route, in one place.
 //!
-//! Each route of the table in `routes.rs` carries a `Guard`. The `guard` middleware runs
+//! Each route of the table in the `routes` module carries a `Guard`. The `guard` middleware runs
 //! before the handler, whatever the handler extracts: it refuses everything but setup and
 //! health until setup is done (rule 1), authenticates the caller (bearer JWT, API key, or the
 //! dashboard's cookies with their CSRF token), loads the caller's standing from the database
 //! (rule 3), and asks `flowspace_core::authz` for the scope the guard needs. Handlers receive
-//! that scope through the `Me`, `Admin`, `Scope`, `Audit` and `Each` extractors (and the
+//! that scope through the `Myself`, `Admin`, `Scope`, `Audit` and `Each` extractors (and the
 //! caller's facts through `Caller`); without it they cannot reach scoped storage. No handler
 //! decides who may call it: a refusal is always the guard's, and recorded by it.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, DeniedPermission};
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
@@ -33,7 +33,7 @@ pub enum Guard {
     Open,
     /// Anyone, once setup is done (login, refresh, ...).
     Public,
-    /// A signed-in user (a session, not an API key), acting on their own account (`Me`).
+    /// A signed-in user (a session, not an API key), acting on their own account (`Myself`).
     SignedIn,
     /// The organization's Account Admin, signed in (`Admin`).
     AccountAdmin,
@@ -78,7 +78,7 @@ pub struct Caller {
 
 /// The signed-in user's own scope, for `Guard::SignedIn` routes.
 #[derive(Clone, Debug)]
-pub struct Me(pub SelfScope);
+pub struct Myself(pub SelfScope);
 
 /// The Account Admin's scope, for `Guard::AccountAdmin` routes.
 #[derive(Clone, Debug)]
@@ -112,7 +112,7 @@ macro_rules! from_guard {
         }
     )*};
 }
-from_guard!(Caller, Me, Admin, Scope, Each, Audit);
+from_guard!(Caller, Myself, Admin, Scope, Each, Audit);
 
 /// A cookie's value from the request.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -245,7 +245,7 @@ async fn session_caller(
 /// The middleware that enforces a route's guard.
 pub async fn guard(
     State((state, guard)): State<(AppState, Guard)>,
-    req: Request,
+    mut req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
     if guard != Guard::Open && !state.setup_done().await? {
@@ -254,23 +254,27 @@ pub async fn guard(
     if guard.is_public() {
         return Ok(next.run(req).await);
     }
-    // What the request names (its workspace, the audit log's filter), and what is wrong with
-    // how it names it: said only once the caller is known, so that anonymous requests get 401.
-    let (mut req, named) = named_workspace(&state, guard, req).await;
-    let audit_filter = audit_workspace(guard, req.uri().query());
+    // The workspace the path or the header names, and what is wrong with how it names it:
+    // said only once the caller is known, so that an anonymous request still gets 401.
+    let named = path_or_header_workspace(guard, &mut req).await;
     let requested = named.as_ref().ok().copied().flatten();
-    let mut caller = match authenticate(&state, req.method(), req.headers(), requested).await {
-        Err(e)
-            if matches!(guard, Guard::InvitationWorkspace(_))
-                && e.status == StatusCode::NOT_FOUND =>
-        {
-            return Err(ApiError::not_found("invitation"));
-        }
-        other => other?,
-    };
+    let mut caller = authenticate(&state, req.method(), req.headers(), requested).await?;
     caller.facts.ip = client_ip(&state, &req);
     named?;
-    let granted = match decide(&state, guard, &caller, audit_filter?).await {
+    let audit_filter = audit_workspace(guard, req.uri().query())?;
+    // A workspace named by the body or by an invitation is read only now that the caller is
+    // known (no body is buffered, no invitation looked up, for anyone else), and only for a
+    // signed-in user: these routes manage people, which API keys never do.
+    let (mut req, caller) = match guard {
+        Guard::BodyWorkspace(_) | Guard::InvitationWorkspace(_) => {
+            authz::authorize_self(&caller.facts, caller.session)?;
+            let (req, ws) = body_or_invitation_workspace(&state, guard, req).await?;
+            let caller = stand_in(&state, guard, caller, ws).await?;
+            (req, caller)
+        }
+        _ => (req, caller),
+    };
+    let granted = match decide(&state, guard, &caller, audit_filter).await {
         Ok(granted) => granted,
         Err(e) => {
             match (&e, guard) {
@@ -285,11 +289,20 @@ pub async fn guard(
             return Err(e.into());
         }
     };
+    // What recording a refusal made inside the request needs (no allocation on the way).
+    let method = req.method().clone();
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let ctx = AuditContext {
+        organization: caller.facts.organization,
+        actor: caller.facts.actor,
+        ip: caller.facts.ip.clone(),
+    };
+    let workspace = caller.facts.workspace.as_ref().map(|w| w.workspace);
     let ext = req.extensions_mut();
     match granted {
         Granted::Nothing => {}
-        Granted::Me(s) => {
-            ext.insert(Me(s));
+        Granted::Myself(s) => {
+            ext.insert(Myself(s));
         }
         Granted::Admin(s) => {
             ext.insert(Admin(s));
@@ -305,13 +318,21 @@ pub async fn guard(
         }
     }
     ext.insert(caller);
-    Ok(next.run(req).await)
+    let res = next.run(req).await;
+    // A further check inside the request refused for a missing permission (an import's
+    // kinds, a role above the inviter's own): recorded like the guard's own refusals.
+    if let Some(DeniedPermission(missing)) = res.extensions().get::<DeniedPermission>() {
+        let route = matched.map_or_else(String::new, |m| m.as_str().to_string());
+        let at = (method.to_string(), route);
+        record(&state, at, ctx, workspace, Some(*missing)).await;
+    }
+    Ok(res)
 }
 
 /// A scope handed out by `flowspace_core::authz`.
 enum Granted {
     Nothing,
-    Me(SelfScope),
+    Myself(SelfScope),
     Admin(AdminScope),
     Scope(WorkspaceScope),
     Each(WorkspacesScope),
@@ -328,7 +349,7 @@ async fn decide(
     let facts = &caller.facts;
     Ok(match guard {
         Guard::Open | Guard::Public => Granted::Nothing,
-        Guard::SignedIn => Granted::Me(authz::authorize_self(facts, caller.session)?),
+        Guard::SignedIn => Granted::Myself(authz::authorize_self(facts, caller.session)?),
         Guard::AccountAdmin => Granted::Admin(authz::authorize_account_admin(facts)?),
         Guard::Workspace(p)
         | Guard::PathWorkspace(p)
@@ -364,65 +385,102 @@ async fn standings(state: &AppState, caller: &Caller) -> DomainResult<Vec<Worksp
     Ok(out)
 }
 
-/// The workspace a request names for its guard: the path's `{id}`, the body's `workspaceId`,
-/// the workspace of the invitation in the path, or the `X-Workspace-Id` header. The body is
-/// read (within the route's body limit) and put back for the handler.
-async fn named_workspace(
+/// The workspace the path's `{id}` names (`PathWorkspace`) or the `X-Workspace-Id` header
+/// (every other guard; the body and invitation guards name theirs later).
+async fn path_or_header_workspace(
+    guard: Guard,
+    req: &mut Request,
+) -> Result<Option<WorkspaceId>, ApiError> {
+    match guard {
+        Guard::PathWorkspace(_) => path_id(req)
+            .await
+            .map(|id| Some(WorkspaceId(id)))
+            .ok_or_else(|| ApiError::not_found("workspace")),
+        Guard::BodyWorkspace(_) | Guard::InvitationWorkspace(_) => Ok(None),
+        _ => requested_workspace(req.headers()).map_err(ApiError::from),
+    }
+}
+
+/// The path's `{id}`, if it is an id.
+async fn path_id(req: &mut Request) -> Option<uuid::Uuid> {
+    use axum::RequestExt;
+    let params = req
+        .extract_parts::<axum::extract::RawPathParams>()
+        .await
+        .ok()?;
+    params
+        .iter()
+        .find(|(k, _)| *k == "id")
+        .and_then(|(_, v)| v.trim().parse().ok())
+}
+
+/// The workspace named by the JSON body's `workspaceId` (read within the route's body limit
+/// and put back for the handler) or by the invitation in the path.
+async fn body_or_invitation_workspace(
     state: &AppState,
     guard: Guard,
-    req: Request,
-) -> (Request, Result<Option<WorkspaceId>, ApiError>) {
-    use axum::RequestExt;
-    let mut req = req;
-    let named = match guard {
-        Guard::PathWorkspace(_) | Guard::InvitationWorkspace(_) => {
-            let id = req
-                .extract_parts::<axum::extract::RawPathParams>()
-                .await
-                .ok()
-                .and_then(|p| {
-                    p.iter()
-                        .find(|(k, _)| *k == "id")
-                        .and_then(|(_, v)| v.trim().parse::<uuid::Uuid>().ok())
-                });
-            match (guard, id) {
-                (Guard::InvitationWorkspace(_), Some(id)) => {
-                    match state.store.invitation_workspace(id).await {
-                        Ok(Some(ws)) => Ok(Some(ws)),
-                        Ok(None) => Err(ApiError::not_found("invitation")),
-                        Err(e) => Err(e.into()),
-                    }
-                }
-                (Guard::InvitationWorkspace(_), None) => Err(ApiError::not_found("invitation")),
-                (_, id) => id
-                    .map(|id| Some(WorkspaceId(id)))
-                    .ok_or_else(|| ApiError::not_found("workspace")),
-            }
-        }
-        Guard::BodyWorkspace(_) => {
-            let (parts, body) = req.into_parts();
-            let bytes = axum::body::to_bytes(body, crate::MAX_BODY_BYTES).await;
-            let (named, bytes) = match bytes {
-                Ok(b) => (body_workspace(&b), b),
-                Err(_) => (
-                    Err(ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "payload_too_large",
-                        "the body is larger than 2 MiB",
-                    )),
-                    bytes::Bytes::new(),
-                ),
-            };
-            req = Request::from_parts(parts, axum::body::Body::from(bytes));
-            named
-        }
-        _ => requested_workspace(req.headers()).map_err(ApiError::from),
+    mut req: Request,
+) -> Result<(Request, WorkspaceId), ApiError> {
+    if let Guard::InvitationWorkspace(_) = guard {
+        let id = path_id(&mut req)
+            .await
+            .ok_or_else(|| ApiError::not_found("invitation"))?;
+        let ws = state
+            .store
+            .invitation_workspace(id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("invitation"))?;
+        return Ok((req, ws));
+    }
+    use axum::extract::FromRequest;
+    let (parts, body) = req.into_parts();
+    let bytes = bytes::Bytes::from_request(Request::from_parts(parts.clone(), body), &())
+        .await
+        .map_err(crate::extract::body_rejection)?;
+    let ws = body_workspace(&bytes)?;
+    Ok((
+        Request::from_parts(parts, axum::body::Body::from(bytes)),
+        ws,
+    ))
+}
+
+/// The caller's facts for the workspace the body or the invitation named (fresh, like any
+/// request's): 404 when they may not act there, exactly as for one that does not exist.
+async fn stand_in(
+    state: &AppState,
+    guard: Guard,
+    caller: Caller,
+    ws: WorkspaceId,
+) -> Result<Caller, ApiError> {
+    let not_found = || match guard {
+        Guard::InvitationWorkspace(_) => ApiError::not_found("invitation"),
+        _ => ApiError::not_found("workspace"),
     };
-    (req, named)
+    let (Actor::User(user), Some(session)) = (caller.facts.actor, caller.session) else {
+        return Err(not_found());
+    };
+    let facts = match state.store.session_facts(session, user, Some(ws)).await {
+        Ok(Some(f)) => f,
+        Ok(None) => {
+            return Err(ApiError::unauthorized(
+                "the session has ended: sign in again",
+            ));
+        }
+        Err(DomainError::NotFound(_)) => return Err(not_found()),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Caller {
+        facts: CallerFacts {
+            ip: caller.facts.ip,
+            ..facts.caller
+        },
+        session: caller.session,
+        items: facts.items,
+    })
 }
 
 /// The `workspaceId` of a JSON body: 400/422 as for any body, 404 for an id that is not one.
-fn body_workspace(bytes: &[u8]) -> Result<Option<WorkspaceId>, ApiError> {
+fn body_workspace(bytes: &[u8]) -> Result<WorkspaceId, ApiError> {
     #[derive(serde::Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct Named {
@@ -433,7 +491,6 @@ fn body_workspace(bytes: &[u8]) -> Result<Option<WorkspaceId>, ApiError> {
         .workspace_id
         .trim()
         .parse()
-        .map(Some)
         .map_err(|_| ApiError::not_found("workspace"))
 }
 
@@ -504,7 +561,7 @@ pub(crate) fn denied_route(req: &Request) -> (String, String) {
 /// effort: a failure is logged, and the caller still gets the 403.
 pub(crate) async fn record_denial(
     state: &AppState,
-    (method, route): (String, String),
+    at: (String, String),
     facts: &CallerFacts,
     missing: Option<Permission>,
 ) {
@@ -513,8 +570,19 @@ pub(crate) async fn record_denial(
         actor: facts.actor,
         ip: facts.ip.clone(),
     };
+    let workspace = facts.workspace.as_ref().map(|w| w.workspace);
+    record(state, at, ctx, workspace, missing).await;
+}
+
+async fn record(
+    state: &AppState,
+    (method, route): (String, String),
+    ctx: AuditContext,
+    workspace: Option<WorkspaceId>,
+    missing: Option<Permission>,
+) {
     let ev = AuditEvent {
-        workspace: facts.workspace.as_ref().map(|w| w.workspace),
+        workspace,
         action: "access.denied",
         target_kind: "route",
         target_id: None,

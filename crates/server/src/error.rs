@@ -5,6 +5,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use flowspace_core::DomainError;
+use flowspace_core::permissions::Permission;
 use serde_json::{Map, Value, json};
 
 #[derive(Debug)]
@@ -14,7 +15,15 @@ pub struct ApiError {
     pub message: String,
     pub details: Map<String, Value>,
     pub retry_after: Option<u32>,
+    /// The permission a refusal names (403 `missingPermission`): the response carries it as a
+    /// `DeniedPermission` extension, so that the guard records every such refusal in the audit
+    /// trail, whether the guard or a further check inside the request made it.
+    pub denied: Option<Permission>,
 }
+
+/// The permission a response refused for (see `ApiError::denied`).
+#[derive(Clone, Copy, Debug)]
+pub struct DeniedPermission(pub Permission);
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
@@ -26,6 +35,7 @@ impl ApiError {
             message: message.into(),
             details: Map::new(),
             retry_after: None,
+            denied: None,
         }
     }
 
@@ -56,13 +66,17 @@ impl From<DomainError> for ApiError {
         match e {
             DomainError::NotFound(what) => Self::not_found(what),
             DomainError::Unauthenticated(msg) => Self::unauthorized(msg),
-            DomainError::MissingPermission { missing, role } => Self::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                format!("your role in this workspace lacks the permission {missing}"),
-            )
-            .detail("missingPermission", missing.to_string())
-            .detail("role", role.map(Value::String).unwrap_or(Value::Null)),
+            DomainError::MissingPermission { missing, role } => {
+                let mut e = Self::new(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    format!("your role in this workspace lacks the permission {missing}"),
+                )
+                .detail("missingPermission", missing.to_string())
+                .detail("role", role.map(Value::String).unwrap_or(Value::Null));
+                e.denied = Some(missing);
+                e
+            }
             DomainError::Forbidden { reason } => {
                 Self::new(StatusCode::FORBIDDEN, "forbidden", reason)
             }
@@ -109,6 +123,9 @@ impl IntoResponse for ApiError {
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {
             res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        if let Some(p) = self.denied {
+            res.extensions_mut().insert(DeniedPermission(p));
         }
         res
     }

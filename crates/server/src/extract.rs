@@ -35,22 +35,29 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 "send the body as application/json",
             ));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| match e {
-            BytesRejection::FailedToBufferBody(ref inner)
-                if inner.status() == StatusCode::PAYLOAD_TOO_LARGE =>
-            {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    "the body is larger than 2 MiB",
-                )
-            }
-            other => ApiError::new(other.status(), "bad_request", other.body_text()),
-        })?;
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(body_rejection)?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::bad_request("a JSON body is required"));
         }
         parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// A body that could not be read: too large (413), or broken off.
+pub fn body_rejection(e: BytesRejection) -> ApiError {
+    match e {
+        BytesRejection::FailedToBufferBody(ref inner)
+            if inner.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+        {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the body is larger than this route takes",
+            )
+        }
+        other => ApiError::new(other.status(), "bad_request", other.body_text()),
     }
 }
 

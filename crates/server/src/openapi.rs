@@ -193,7 +193,7 @@ pub fn document(table: &[RouteDef]) -> OpenApi {
                         .schema(Some(<String as PartialSchema>::schema())),
                 );
         }
-        if matches!(def.guard, Guard::Workspace(_)) {
+        if matches!(def.guard, Guard::Workspace(_) | Guard::AuditLog) {
             op = op.parameter(
                 ParameterBuilder::new()
                     .name("X-Workspace-Id")

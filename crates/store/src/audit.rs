@@ -264,10 +264,9 @@ pub struct AuditRow {
     pub seq: Option<i64>,
 }
 
-/// Which events a list answers; `None` is no filter.
+/// Which events a list answers, within those its `AuditScope` lets the reader see (the scope
+/// decides the workspace); `None` is no filter.
 #[derive(Clone, Debug, Default)]
-/// What the reader asks for, within the events their `AuditScope` lets them read (which also
-/// decides the workspace).
 pub struct AuditFilter {
     /// A user id (also matches the events of that user's API keys) or an API key id.
     pub actor: Option<Uuid>,

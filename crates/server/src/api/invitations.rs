@@ -65,6 +65,7 @@ pub(crate) fn expired_invitation() -> ApiError {
 #[serde(rename_all = "camelCase")]
 pub struct InviteRequest {
     pub email: String,
+    /// Read by the route's guard (`BodyWorkspace`), which hands the handler its scope.
     pub workspace_id: String,
     /// A role id, or a role's name such as `Viewer`.
     pub role: String,

@@ -6,8 +6,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::http::StatusCode;
 
-/// Per-IP limits on the public account routes (rule 15), counted in the database so every
-/// replica agrees: invitation lookups, sign-ups and password-reset requests.
+/// Invitation look-ups, sign-ups and password-reset requests one IP may make in an hour.
 pub const LOOKUPS_PER_HOUR: i64 = 120;
 pub const SIGNUPS_PER_HOUR: i64 = 30;
 pub const RESET_REQUESTS_PER_HOUR: i64 = 20;

@@ -1,6 +1,6 @@
 //! The caller's own profile (`PATCH /auth/me`): name, or password with the current one.
 
-use crate::auth::Me;
+use crate::auth::Myself;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::state::AppState;
@@ -23,7 +23,7 @@ pub struct PatchMeRequest {
 
 pub async fn patch_me(
     State(state): State<AppState>,
-    Me(me): Me,
+    Myself(me): Myself,
     ApiJson(req): ApiJson<PatchMeRequest>,
 ) -> ApiResult<Json<User>> {
     let user_id = me.user_id();

@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use cookie::{Cookie, SameSite};
+use flowspace_core::authz::SelfScope;
 use flowspace_core::ids::WorkspaceId;
 use flowspace_core::model::{Organization, User, UserStatus, WorkspaceRole};
 use flowspace_core::time::Timestamp;
@@ -426,23 +427,21 @@ pub async fn refresh(
 /// Ends the session: its refresh token stops working and its access tokens are refused.
 pub async fn logout(
     State(state): State<AppState>,
-    auth::Me(me): auth::Me,
+    auth::Myself(me): auth::Myself,
     client: ClientInfo,
 ) -> ApiResult<Response> {
-    {
-        state.store.revoke_session(me.session()).await?;
-        let user = state.store.user(me.user_id()).await.ok();
-        state
-            .store
-            .record_login_event(&login_event(
-                user.as_ref(),
-                "",
-                &client,
-                LoginOutcome::Logout,
-                None,
-            ))
-            .await?;
-    }
+    state.store.revoke_session(me.session()).await?;
+    let user = state.store.user(me.user_id()).await.ok();
+    state
+        .store
+        .record_login_event(&login_event(
+            user.as_ref(),
+            "",
+            &client,
+            LoginOutcome::Logout,
+            None,
+        ))
+        .await?;
     let mut res = StatusCode::NO_CONTENT.into_response();
     for c in clear_cookies(&state) {
         if let Ok(v) = HeaderValue::from_str(&c) {
@@ -472,8 +471,10 @@ pub struct Me {
     pub permissions: Vec<String>,
 }
 
-async fn me_for(state: &AppState, caller: &Caller) -> ApiResult<Me> {
-    let user_id = caller.facts.actor.user_id();
+/// What `me` answers for the signed-in user `me`, with their standing in the active workspace
+/// from `caller`.
+async fn me_for(state: &AppState, me: &SelfScope, caller: &Caller) -> ApiResult<Me> {
+    let user_id = me.user_id();
     let user = state.store.user(user_id).await?;
     let organization = state.store.organization(caller.facts.organization).await?;
     let assigned_workspaces = state.store.workspace_roles(user_id).await?;
@@ -518,8 +519,12 @@ async fn me_for(state: &AppState, caller: &Caller) -> ApiResult<Me> {
     })
 }
 
-pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Me>> {
-    Ok(Json(me_for(&state, &caller).await?))
+pub async fn me(
+    State(state): State<AppState>,
+    auth::Myself(me): auth::Myself,
+    caller: Caller,
+) -> ApiResult<Json<Me>> {
+    Ok(Json(me_for(&state, &me, &caller).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -531,7 +536,7 @@ pub struct SwitchRequest {
 /// Makes another workspace the session's active one; 404 unless the caller may act there.
 pub async fn switch_workspace(
     State(state): State<AppState>,
-    auth::Me(me): auth::Me,
+    auth::Myself(me): auth::Myself,
     ApiJson(req): ApiJson<SwitchRequest>,
 ) -> ApiResult<Json<Me>> {
     let ws: WorkspaceId = req
@@ -551,5 +556,5 @@ pub async fn switch_workspace(
         session: Some(session),
         items: None,
     };
-    Ok(Json(me_for(&state, &caller).await?))
+    Ok(Json(me_for(&state, &me, &caller).await?))
 }

@@ -1,7 +1,7 @@
 //! Workspaces and memberships (rules 5, 6, 7).
 
 use super::{List, UserIdInput};
-use crate::auth::{Admin, Caller, Me, Scope};
+use crate::auth::{Admin, Caller, Myself, Scope};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Id};
 use crate::state::AppState;
@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 
 pub async fn list(
     State(state): State<AppState>,
-    Me(me): Me,
+    Myself(me): Myself,
     caller: Caller,
 ) -> ApiResult<Json<List<Workspace>>> {
     let items = state

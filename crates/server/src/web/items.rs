@@ -241,8 +241,6 @@ async fn credential(State(web): State<Web>, Path(id): Path<String>, req: Request
     finish(api, page.render())
 }
 
-/// The permissions an API key may be given, grouped by resource: the user's own in the
-/// workspace, without `workspace:*`.
 /// The permissions the caller may give a key, grouped by resource: their own in this
 /// workspace that a key may carry at all.
 fn key_permissions(ctx: &Ctx) -> Vec<(String, Vec<String>)> {

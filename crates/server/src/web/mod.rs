@@ -2,7 +2,7 @@
 //!
 //! The dashboard holds no authority of its own. Every page reads through the API's router
 //! with the browser's cookies (`api::Api`), and every form is one API request sent the same
-//! way (`act`), so each route's guard in `routes.rs` decides what a page may show or do. A
+//! way (`act`), so each route's guard in the `routes` module decides what a page may show or do. A
 //! button the user may not use is not rendered (the page reads the user's permissions from
 //! `/auth/me`); a forged request is refused by the API anyway.
 //!

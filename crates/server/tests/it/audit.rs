@@ -482,3 +482,34 @@ async fn concurrent_writes_never_fork_the_chain() {
         assert_eq!(seqs.len(), 20);
     }
 }
+
+#[tokio::test]
+async fn a_refusal_made_inside_a_request_is_recorded_like_the_guards() {
+    for b in backends() {
+        let w = World::new(&b).await;
+        let ws = w.workspace("Inviting").await;
+        // The guard lets this member invite (workspace:add-user), but rule 9 refuses a role
+        // above their own: the refusal names the permission and lands in the audit trail.
+        let role = w
+            .role("Adder", &["workspace:add-user", "workspace:view"])
+            .await;
+        let (_, adder) = w.member("adder@example.com", &ws, &role).await;
+        let r = adder
+            .post(
+                "/invitations",
+                json!({"email": "x@example.com", "workspaceId": ws, "role": "Admin"}),
+            )
+            .await;
+        assert_eq!((r.status, r.code()), (403, "forbidden"), "{}", r.body);
+        let missing = r.body["error"]["missingPermission"].clone();
+        assert!(missing.is_string(), "{}", r.body);
+        let e = latest(&w.admin, "access.denied").await;
+        assert_eq!(e["summary"]["missingPermission"], missing, "{e}");
+        assert_eq!(e["summary"]["method"], "POST", "{e}");
+        assert_eq!(e["summary"]["route"], "/api/v1/invitations", "{e}");
+        assert_eq!(e["workspaceId"], ws.as_str(), "{e}");
+        // Nothing was invited.
+        let open = w.admin.get("/invitations").await;
+        assert_eq!(open.body["items"], json!([]), "{}", open.body);
+    }
+}

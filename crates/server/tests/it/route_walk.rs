@@ -81,6 +81,21 @@ async fn call(c: &Client, def: &RouteDef, path: &str, ws: &str) -> flowspace_tes
         .await
 }
 
+/// A new open invitation into `ws` (its id), each for an email of its own.
+async fn invite(w: &World, ws: &str) -> String {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let r = w
+        .admin
+        .post(
+            "/invitations",
+            json!({"email": format!("walk-invitee-{n}@example.com"), "workspaceId": ws, "role": "Viewer"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.body["invitation"]["id"].as_str().unwrap().to_string()
+}
+
 /// The guard let the caller through: whatever the handler made of the empty body, it was
 /// not a refusal (401, 403) nor a failure.
 fn passed(r: &flowspace_testkit::Resp, what: &str) {
@@ -173,15 +188,8 @@ async fn every_guarded_route_refuses_whoever_it_should() {
             .await;
         assert_eq!(key.status, 201, "{}", key.body);
         let key = anon.with_token(key.body["key"].as_str().unwrap());
-        let inv = w
-            .admin
-            .post(
-                "/invitations",
-                json!({"email": "walk-invitee@example.com", "workspaceId": ws, "role": "Viewer"}),
-            )
-            .await;
-        assert_eq!(inv.status, 201, "{}", inv.body);
-        let inv = inv.body["invitation"]["id"].as_str().unwrap().to_string();
+        let other = w.workspace("Elsewhere").await;
+        let inv = invite(&w, &ws).await;
 
         let mut walked = 0;
         for def in &t {
@@ -242,17 +250,63 @@ async fn every_guarded_route_refuses_whoever_it_should() {
                 | Guard::BodyWorkspace(p)
                 | Guard::InvitationWorkspace(p) => {
                     let p = p.to_string();
-                    // A member whose role holds the permission (Admin holds them all) passes.
+                    let names = !matches!(def.guard, Guard::Workspace(_));
+                    let by_person = matches!(
+                        def.guard,
+                        Guard::BodyWorkspace(_) | Guard::InvitationWorkspace(_)
+                    );
+                    // An invitation route acts on a fresh invitation each time (one revokes).
+                    let fresh = || {
+                        let path = path.clone();
+                        async {
+                            if matches!(def.guard, Guard::InvitationWorkspace(_)) {
+                                concrete(def, &ws, &invite(&w, &ws).await)
+                            } else {
+                                path
+                            }
+                        }
+                    };
+                    // A member whose role holds the permission (Admin holds them all) passes;
+                    // where the request names the workspace, the handler is reached (a 2xx, or
+                    // its own 422 on the empty body), never a 404 for that workspace.
                     let member = w
                         .server
                         .login("member@example.com", flowspace_testkit::PASSWORD)
                         .await
                         .in_workspace(&ws);
-                    passed(&call(&member, def, &path, &ws).await, &what);
+                    let r = call(&member, def, &fresh().await, &ws).await;
+                    passed(&r, &what);
+                    if names {
+                        assert!(
+                            r.status < 300
+                                || (r.status == 422 && r.body["error"]["field"] != "workspaceId"),
+                            "the named workspace is reached: {what}: {} {}",
+                            r.status,
+                            r.body
+                        );
+                    }
+                    if by_person {
+                        // A workspace the member is not in is one that does not exist.
+                        let elsewhere = match def.guard {
+                            Guard::InvitationWorkspace(_) => {
+                                concrete(def, &other, &invite(&w, &other).await)
+                            }
+                            _ => path.clone(),
+                        };
+                        let r = member
+                            .send(def.method.clone(), &elsewhere, body_for(def, &other), &[])
+                            .await;
+                        assert_eq!(
+                            (r.status, r.code()),
+                            (404, "not_found"),
+                            "{what}: {}",
+                            r.body
+                        );
+                    }
                     if skip == Some(p.as_str()) {
                         continue;
                     }
-                    let r = call(&nobody, def, &path, &ws).await;
+                    let r = call(&nobody, def, &fresh().await, &ws).await;
                     assert_eq!(
                         (r.status, r.code()),
                         (403, "forbidden"),
@@ -265,8 +319,12 @@ async fn every_guarded_route_refuses_whoever_it_should() {
                         r.body
                     );
                     assert_eq!(r.body["error"]["role"], "Nothing", "{what}: {}", r.body);
-                    if p != "chatflows:view" {
-                        let r = call(&key, def, &path, &ws).await;
+                    let r = call(&key, def, &fresh().await, &ws).await;
+                    if by_person {
+                        // Routes that manage people refuse API keys before anything else.
+                        assert_eq!((r.status, r.code()), (403, "forbidden"), "API key: {what}");
+                        assert!(r.body["error"]["missingPermission"].is_null(), "{what}");
+                    } else if p != "chatflows:view" {
                         assert_eq!(r.status, 403, "API key: {what}: {}", r.body);
                         assert_eq!(r.body["error"]["missingPermission"], p, "API key: {what}");
                     }
@@ -289,9 +347,11 @@ async fn every_guarded_route_refuses_whoever_it_should() {
                 }
                 Guard::EachWorkspace(p) => {
                     // A list over the workspaces where the caller holds `p`: a member whose
-                    // role holds it sees the workspace's invitation, the empty role sees none of
-                    // it, an API key is refused.
+                    // role holds it sees the workspace's invitation and not one of a workspace
+                    // they are not in, the empty role sees none, an API key is refused.
                     assert_eq!(def.method, Method::GET, "{what}");
+                    let inv = invite(&w, &ws).await;
+                    let elsewhere = invite(&w, &other).await;
                     let member = w
                         .server
                         .login("member@example.com", flowspace_testkit::PASSWORD)
@@ -306,6 +366,15 @@ async fn every_guarded_route_refuses_whoever_it_should() {
                             .iter()
                             .any(|i| i["id"] == inv.as_str()),
                         "{p}: {what}: {}",
+                        r.body
+                    );
+                    assert!(
+                        !r.body["items"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .any(|i| i["id"] == elsewhere.as_str()),
+                        "{what}: {}",
                         r.body
                     );
                     let r = call(&nobody, def, &path, &ws).await;
