@@ -133,7 +133,7 @@ impl Store {
                 .bind(f.expires_at.map(Ts)).bind(scope.user_id().0).bind(now)
                 .fetch_one(&mut *tx).await
                 .map_err(|e| unique_or(e, DomainError::conflict("key_collision", "try again")))?;
-            insert_audit!(&mut *tx, &ctx, &ev)?;
+            insert_audit(&mut tx, &ctx, &ev).await?;
             tx.commit().await.map_err(db_err)?;
             row
         });
@@ -192,7 +192,7 @@ impl Store {
                 .bind(id.0).bind(scope.workspace().0).bind(expected_version)
                 .fetch_optional(&mut *tx).await.map_err(db_err)?;
             if row.is_some() {
-                insert_audit!(&mut *tx, &ctx, &ev)?;
+                insert_audit(&mut tx, &ctx, &ev).await?;
                 tx.commit().await.map_err(db_err)?;
             }
             row
@@ -231,7 +231,7 @@ impl Store {
                     target_id: Some(id.0),
                     summary: json!({"name": name, "version": version}),
                 };
-                insert_audit!(&mut *tx, &ctx, &ev)?;
+                insert_audit(&mut tx, &ctx, &ev).await?;
                 tx.commit().await.map_err(db_err)?;
             }
             gone

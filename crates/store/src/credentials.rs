@@ -171,7 +171,7 @@ impl Store {
                 .bind(&secret.sealed.ciphertext).bind(&secret.sealed.nonce).bind(&secret.sealed.key_id)
                 .bind(user.0).bind(now)
                 .execute(&mut *tx).await.map_err(db_err)?;
-            insert_audit!(&mut *tx, &ctx, &ev)?;
+            insert_audit(&mut tx, &ctx, &ev).await?;
             tx.commit().await.map_err(db_err)?;
         });
         self.get_credential(scope, id).await
@@ -236,7 +236,7 @@ impl Store {
                     .execute(&mut *tx).await.map_err(db_err)?;
             }
             if n == 1 {
-                insert_audit!(&mut *tx, &ctx, &ev)?;
+                insert_audit(&mut tx, &ctx, &ev).await?;
             }
             tx.commit().await.map_err(db_err)?;
             n
@@ -273,7 +273,7 @@ impl Store {
                     target_id: Some(id.0),
                     summary: json!({"name": name, "version": version}),
                 };
-                insert_audit!(&mut *tx, &ctx, &ev)?;
+                insert_audit(&mut tx, &ctx, &ev).await?;
                 tx.commit().await.map_err(db_err)?;
             }
             gone

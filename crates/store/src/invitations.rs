@@ -205,7 +205,7 @@ impl Store {
                     target_id: Some(user.0),
                     summary: serde_json::json!({"email": email.trim(), "roleId": role.to_string()}),
                 };
-                insert_audit!(&mut *tx, ctx, &ev)?;
+                insert_audit(&mut tx, ctx, &ev).await?;
             } else {
                 // One live invitation per user and workspace: a new one replaces the old.
                 sqlx::query("UPDATE invitations SET revoked_at = $1
@@ -224,7 +224,7 @@ impl Store {
                     target_id: Some(invitation_id),
                     summary: serde_json::json!({"email": email.trim(), "roleId": role.to_string()}),
                 };
-                insert_audit!(&mut *tx, ctx, &ev)?;
+                insert_audit(&mut tx, ctx, &ev).await?;
             }
             tx.commit().await.map_err(db_err)?;
             active.then_some(user)
@@ -312,7 +312,7 @@ impl Store {
                 target_id: Some(id),
                 summary: serde_json::json!({"at": now.0.micros()}),
             };
-            insert_audit!(&mut *tx, ctx, &ev)?;
+            insert_audit(&mut tx, ctx, &ev).await?;
             tx.commit().await.map_err(db_err)?;
         });
         self.invitation(scope.organization(), id).await
@@ -343,7 +343,7 @@ impl Store {
                 target_id: Some(id),
                 summary: serde_json::json!({}),
             };
-            insert_audit!(&mut *tx, ctx, &ev)?;
+            insert_audit(&mut tx, ctx, &ev).await?;
             tx.commit().await.map_err(db_err)?;
         });
         Ok(())
@@ -395,7 +395,7 @@ impl Store {
                     target_id: Some(inv.id),
                     summary: serde_json::json!({"email": inv.email, "roleId": inv.role_id.to_string()}),
                 };
-                insert_audit!(&mut *tx, &ctx, &ev)?;
+                insert_audit(&mut tx, &ctx, &ev).await?;
                 tx.commit().await.map_err(db_err)?;
                 true
             } else {
@@ -483,7 +483,7 @@ impl Store {
                     target_id: Some(user.0),
                     summary: serde_json::json!({"sessionsEnded": true}),
                 };
-                insert_audit!(&mut *tx, ctx, &ev)?;
+                insert_audit(&mut tx, ctx, &ev).await?;
                 tx.commit().await.map_err(db_err)?;
                 true
             } else {
@@ -535,7 +535,7 @@ impl Store {
                 target_id: Some(user.0),
                 summary: serde_json::Value::Object(summary),
             };
-            insert_audit!(&mut *tx, ctx, &ev)?;
+            insert_audit(&mut tx, ctx, &ev).await?;
             tx.commit().await.map_err(db_err)?;
         });
         self.user(user).await

@@ -168,7 +168,7 @@ impl Store {
             let row: ItemRow = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id.0).bind(scope.organization().0).bind(scope.workspace().0)
                 .bind(kind.db_name()).bind(&f.name).bind(&f.description).bind(&f.data).bind(user.0).bind(now)
                 .fetch_one(&mut *tx).await.map_err(db_err)?;
-            insert_audit!(&mut *tx, &ctx, &ev)?;
+            insert_audit(&mut tx, &ctx, &ev).await?;
             tx.commit().await.map_err(db_err)?;
             row
         });
@@ -224,7 +224,7 @@ impl Store {
                 .bind(id.0).bind(scope.workspace().0).bind(kind.db_name()).bind(expected_version)
                 .fetch_optional(&mut *tx).await.map_err(db_err)?;
             if row.is_some() {
-                insert_audit!(&mut *tx, &ctx, &ev)?;
+                insert_audit(&mut tx, &ctx, &ev).await?;
                 tx.commit().await.map_err(db_err)?;
             }
             row
@@ -265,7 +265,7 @@ impl Store {
                     target_id: Some(id.0),
                     summary: json!({"name": name, "version": version}),
                 };
-                insert_audit!(&mut *tx, &ctx, &ev)?;
+                insert_audit(&mut tx, &ctx, &ev).await?;
                 tx.commit().await.map_err(db_err)?;
             }
             gone
