@@ -269,7 +269,7 @@ pub async fn guard(
         },
     };
     let mut caller = authenticate(&state, req.method(), req.headers(), requested).await?;
-    caller.facts.ip = client_ip(&state, &req);
+    caller.facts.ip = client_ip(&state, req.headers(), req.extensions());
     // An unparsable workspace id is one that does not exist — said only once the caller is
     // known, so that an anonymous request still gets 401.
     if bad_id {
@@ -331,9 +331,13 @@ pub fn forwarded_ip(state: &AppState, headers: &axum::http::HeaderMap) -> Option
 
 /// Where the request comes from: the socket's address, or the proxy's view of the client
 /// when the server sits behind a trusted proxy (`TRUST_PROXY`).
-fn client_ip(state: &AppState, req: &Request) -> Option<String> {
-    forwarded_ip(state, req.headers()).or_else(|| {
-        req.extensions()
+pub(crate) fn client_ip(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    extensions: &axum::http::Extensions,
+) -> Option<String> {
+    forwarded_ip(state, headers).or_else(|| {
+        extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip().to_string())
     })
@@ -357,11 +361,7 @@ pub(crate) async fn record_denial(
     facts: &CallerFacts,
     missing: Option<Permission>,
 ) {
-    let ctx = AuditContext {
-        organization: facts.organization,
-        actor: facts.actor,
-        ip: facts.ip.clone(),
-    };
+    let ctx = AuditContext::from_facts(facts);
     let ev = AuditEvent {
         workspace: facts.workspace.as_ref().map(|w| w.workspace),
         action: "access.denied",

@@ -11,7 +11,7 @@
 use crate::types::Ts;
 use crate::{Store, db_err, with_db};
 use flowspace_core::DomainResult;
-use flowspace_core::authz::{Actor, AdminScope, WorkspaceScope};
+use flowspace_core::authz::{Actor, AdminScope, CallerFacts, WorkspaceScope};
 use flowspace_core::cursor::{Cursor, Page, PageRequest};
 use flowspace_core::ids::{OrganizationId, WorkspaceId};
 use flowspace_core::resource::ResourceKind;
@@ -35,6 +35,15 @@ impl AuditContext {
             organization: scope.organization(),
             actor: scope.actor(),
             ip: scope.ip().map(str::to_string),
+        }
+    }
+
+    /// The caller and the address of a signed-in request (the guard sets `facts.ip`).
+    pub fn from_facts(facts: &CallerFacts) -> Self {
+        Self {
+            organization: facts.organization,
+            actor: facts.actor,
+            ip: facts.ip.clone(),
         }
     }
 
@@ -197,17 +206,25 @@ impl ChainedEvent {
     }
 }
 
-/// Inserts `ev` for `ctx` in the transaction `tx`, as the next link of the organization's chain.
+/// A transaction of either backend, as audited writes use it.
 ///
-/// Generic over the backend rather than a macro or an enum of transactions: the body is written
-/// once and compiled once per backend (as the bodies of `with_db!` are), and the bounds name
-/// exactly the types it binds and reads, so a caller on either backend just passes its
-/// transaction.
-pub(crate) async fn insert_audit<DB>(
-    tx: &mut sqlx::Transaction<'_, DB>,
-    ctx: &AuditContext,
-    ev: &AuditEvent,
-) -> DomainResult<()>
+/// Implemented once, generically over `sqlx::Database`, rather than written as a macro or an
+/// enum of the two transactions: the body is written once and compiled once per backend (as
+/// the bodies of `with_db!` are), the bounds name exactly the types it binds and reads, and
+/// code that is itself generic (`versioned::commit_if_matched`) needs only `T: AuditTx`.
+pub(crate) trait AuditTx: Send {
+    /// Inserts `ev` for `ctx` as the next link of the organization's chain.
+    fn insert_audit(
+        &mut self,
+        ctx: &AuditContext,
+        ev: &AuditEvent,
+    ) -> impl Future<Output = DomainResult<()>> + Send;
+
+    /// Commits the transaction.
+    fn finish(self) -> impl Future<Output = DomainResult<()>> + Send;
+}
+
+impl<DB> AuditTx for sqlx::Transaction<'_, DB>
 where
     DB: sqlx::Database,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
@@ -220,46 +237,62 @@ where
     for<'q> Ts: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
-    // First: this row is what serializes concurrent writers of the organization.
-    let (seq, head): (i64, Option<String>) = sqlx::query_as(
-        "UPDATE organizations SET audit_seq = audit_seq + 1 WHERE id = $1
-         RETURNING audit_seq, audit_head",
-    )
-    .bind(ctx.organization.0)
-    .fetch_one(&mut **tx)
-    .await
-    .map_err(db_err)?;
-    let e = ChainedEvent::new(ctx, ev, seq, head.unwrap_or_default());
-    let hash = e.hash();
-    sqlx::query(
-        "INSERT INTO audit_events (id, organization_id, workspace_id, actor_user_id, actor_api_key_id, action,
-             target_kind, target_id, summary, ip, created_at, seq, prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-    )
-    .bind(e.id)
-    .bind(e.organization_id)
-    .bind(e.workspace_id)
-    .bind(e.actor_user_id)
-    .bind(e.actor_api_key_id)
-    .bind(e.action.as_str())
-    .bind(e.target_kind.as_str())
-    .bind(e.target_id)
-    .bind(e.summary.as_str())
-    .bind(e.ip.as_deref())
-    .bind(Ts(Timestamp::from_micros(e.created_at)))
-    .bind(e.seq)
-    .bind(e.prev_hash.as_str())
-    .bind(hash.as_str())
-    .execute(&mut **tx)
-    .await
-    .map_err(db_err)?;
-    sqlx::query("UPDATE organizations SET audit_head = $1 WHERE id = $2")
-        .bind(hash.as_str())
+    async fn insert_audit(&mut self, ctx: &AuditContext, ev: &AuditEvent) -> DomainResult<()> {
+        // First: this row is what serializes concurrent writers of the organization.
+        let (seq, head): (i64, Option<String>) = sqlx::query_as(
+            "UPDATE organizations SET audit_seq = audit_seq + 1 WHERE id = $1
+             RETURNING audit_seq, audit_head",
+        )
         .bind(ctx.organization.0)
-        .execute(&mut **tx)
+        .fetch_one(&mut **self)
         .await
         .map_err(db_err)?;
-    Ok(())
+        let e = ChainedEvent::new(ctx, ev, seq, head.unwrap_or_default());
+        let hash = e.hash();
+        sqlx::query(
+            "INSERT INTO audit_events (id, organization_id, workspace_id, actor_user_id, actor_api_key_id, action,
+                 target_kind, target_id, summary, ip, created_at, seq, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(e.id)
+        .bind(e.organization_id)
+        .bind(e.workspace_id)
+        .bind(e.actor_user_id)
+        .bind(e.actor_api_key_id)
+        .bind(e.action.as_str())
+        .bind(e.target_kind.as_str())
+        .bind(e.target_id)
+        .bind(e.summary.as_str())
+        .bind(e.ip.as_deref())
+        .bind(Ts(Timestamp::from_micros(e.created_at)))
+        .bind(e.seq)
+        .bind(e.prev_hash.as_str())
+        .bind(hash.as_str())
+        .execute(&mut **self)
+        .await
+        .map_err(db_err)?;
+        sqlx::query("UPDATE organizations SET audit_head = $1 WHERE id = $2")
+            .bind(hash.as_str())
+            .bind(ctx.organization.0)
+            .execute(&mut **self)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn finish(self) -> DomainResult<()> {
+        self.commit().await.map_err(db_err)
+    }
+}
+
+/// Inserts `ev` for `ctx` in the transaction `tx` (of either backend), as the next link of the
+/// organization's chain.
+pub(crate) async fn insert_audit(
+    tx: &mut impl AuditTx,
+    ctx: &AuditContext,
+    ev: &AuditEvent,
+) -> DomainResult<()> {
+    tx.insert_audit(ctx, ev).await
 }
 
 /// A recorded event, as the audit API and tests read it.

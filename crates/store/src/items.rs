@@ -1,8 +1,9 @@
 //! Plain workspace items: chatflows, agentflows, assistants, tools, variables, document stores
 //! and datasets (rules 2 and 13). Every query filters by the scope's workspace and the kind.
 
-use crate::audit::{AuditContext, AuditEvent, Verb, changes, insert_audit, kind_action};
+use crate::audit::{AuditContext, AuditEvent, Verb, changes, insert_audit};
 use crate::types::Ts;
+use crate::versioned::commit_if_matched;
 use crate::{Store, db_err, with_db};
 use flowspace_core::authz::WorkspaceScope;
 use flowspace_core::cursor::{Cursor, Page, PageRequest};
@@ -155,13 +156,7 @@ impl Store {
                 json!({"name": f.name, "source": src.to_string()}),
             ),
         };
-        let ev = AuditEvent {
-            workspace: Some(scope.workspace()),
-            action: kind_action(kind, verb),
-            target_kind: kind.db_name(),
-            target_id: Some(id.0),
-            summary,
-        };
+        let ev = AuditEvent::of_resource(scope, kind, verb, id, summary);
         let ctx = AuditContext::from_scope(scope);
         let row: ItemRow = with_db!(self, pool => {
             let mut tx = pool.begin().await.map_err(db_err)?;
@@ -210,39 +205,26 @@ impl Store {
             serde_json::Map::new()
         };
         summary.insert("version".into(), json!(expected_version + 1));
-        let ev = AuditEvent {
-            workspace: Some(scope.workspace()),
-            action: kind_action(kind, Verb::Update),
-            target_kind: kind.db_name(),
-            target_id: Some(id.0),
-            summary: summary.into(),
-        };
+        let ev = AuditEvent::of_resource(scope, kind, Verb::Update, id, summary.into());
         let ctx = AuditContext::from_scope(scope);
         let row: Option<ItemRow> = with_db!(self, pool => {
             let mut tx = pool.begin().await.map_err(db_err)?;
             let row: Option<ItemRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(&f.name).bind(&f.description).bind(&f.data).bind(scope.user_id().0).bind(now)
                 .bind(id.0).bind(scope.workspace().0).bind(kind.db_name()).bind(expected_version)
                 .fetch_optional(&mut *tx).await.map_err(db_err)?;
-            if row.is_some() {
-                insert_audit(&mut tx, &ctx, &ev).await?;
-                tx.commit().await.map_err(db_err)?;
-            }
+            commit_if_matched(tx, row.is_some(), &ctx, &ev).await?;
             row
         });
         match row {
             Some(r) => r.into_item(),
-            None => {
-                let current = self.get_item(scope, kind, id).await?;
-                rules::check_version(current.version, expected_version)?;
-                Err(DomainError::conflict(
-                    "version_conflict",
-                    "the item changed meanwhile; read it again",
-                ))
-            }
+            None => Err(self
+                .write_conflict(scope, kind, id, Some(expected_version))
+                .await),
         }
     }
 
     /// Deletes an item; with `expected_version`, only that version.
+    #[tracing::instrument(skip_all, fields(kind = kind.db_name()))]
     pub async fn delete_item(
         &self,
         scope: &WorkspaceScope,
@@ -250,35 +232,8 @@ impl Store {
         id: ItemId,
         expected_version: Option<i64>,
     ) -> DomainResult<()> {
-        let ctx = AuditContext::from_scope(scope);
-        let deleted: Option<(String, i64)> = with_db!(self, pool => {
-            let mut tx = pool.begin().await.map_err(db_err)?;
-            let gone: Option<(String, i64)> = sqlx::query_as("DELETE FROM items WHERE id = $1 AND workspace_id = $2 AND kind = $3 AND ($4 IS NULL OR version = $4)
-                                 RETURNING name, version")
-                .bind(id.0).bind(scope.workspace().0).bind(kind.db_name()).bind(expected_version)
-                .fetch_optional(&mut *tx).await.map_err(db_err)?;
-            if let Some((name, version)) = &gone {
-                let ev = AuditEvent {
-                    workspace: Some(scope.workspace()),
-                    action: kind_action(kind, Verb::Delete),
-                    target_kind: kind.db_name(),
-                    target_id: Some(id.0),
-                    summary: json!({"name": name, "version": version}),
-                };
-                insert_audit(&mut tx, &ctx, &ev).await?;
-                tx.commit().await.map_err(db_err)?;
-            }
-            gone
-        });
-        if deleted.is_some() {
-            return Ok(());
-        }
-        let current = self.get_item(scope, kind, id).await?;
-        rules::check_version(current.version, expected_version.unwrap_or(current.version))?;
-        Err(DomainError::conflict(
-            "version_conflict",
-            "the item changed meanwhile; read it again",
-        ))
+        self.delete_versioned(scope, kind, id, expected_version)
+            .await
     }
 
     /// A copy of an item in the same workspace, named "<name> (copy)".

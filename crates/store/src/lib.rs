@@ -25,6 +25,7 @@ mod shares;
 mod transfer;
 mod types;
 mod users;
+mod versioned;
 mod workspaces;
 
 pub use activity::{

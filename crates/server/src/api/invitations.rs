@@ -101,14 +101,6 @@ async fn add_user_scope(
     )?)
 }
 
-fn audit_ctx(caller: &Caller, client: &ClientInfo) -> AuditContext {
-    AuditContext {
-        organization: caller.facts.organization,
-        actor: caller.facts.actor,
-        ip: client.ip.clone(),
-    }
-}
-
 fn invitation_id(raw: &str) -> ApiResult<Uuid> {
     raw.trim()
         .parse()
@@ -199,7 +191,6 @@ async fn deliver_invitation(
 pub async fn invite(
     State(state): State<AppState>,
     caller: Caller,
-    client: ClientInfo,
     ApiJson(req): ApiJson<InviteRequest>,
 ) -> ApiResult<(StatusCode, Json<InviteResponse>)> {
     let email = rules::email(&req.email)?;
@@ -224,7 +215,7 @@ pub async fn invite(
             role.id,
             &state.token_hash("invite", &token),
             invite_expiry(&state),
-            &audit_ctx(&caller, &client),
+            &AuditContext::from_facts(&caller.facts),
         )
         .await?;
     let answer = match outcome {
@@ -314,7 +305,6 @@ async fn managed_invitation(
 pub async fn resend(
     State(state): State<AppState>,
     caller: Caller,
-    client: ClientInfo,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<InviteResponse>> {
     let (inv, scope) = managed_invitation(&state, &caller, &raw).await?;
@@ -328,7 +318,7 @@ pub async fn resend(
             inv.id,
             &state.token_hash("invite", &token),
             invite_expiry(&state),
-            &audit_ctx(&caller, &client),
+            &AuditContext::from_facts(&caller.facts),
         )
         .await?;
     let inviter = state.store.user(scope.user_id()).await?;
@@ -340,13 +330,12 @@ pub async fn resend(
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
-    client: ClientInfo,
     Path(raw): Path<String>,
 ) -> ApiResult<StatusCode> {
     let (inv, scope) = managed_invitation(&state, &caller, &raw).await?;
     state
         .store
-        .revoke_invitation(&scope, inv.id, &audit_ctx(&caller, &client))
+        .revoke_invitation(&scope, inv.id, &AuditContext::from_facts(&caller.facts))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -587,7 +576,6 @@ pub struct PatchMeRequest {
 pub async fn patch_me(
     State(state): State<AppState>,
     caller: Caller,
-    client: ClientInfo,
     ApiJson(req): ApiJson<PatchMeRequest>,
 ) -> ApiResult<Json<User>> {
     let user_id = signed_in_user(&caller)?;
@@ -625,7 +613,7 @@ pub async fn patch_me(
             caller.session,
             name.as_deref(),
             new_hash.as_deref(),
-            &audit_ctx(&caller, &client),
+            &AuditContext::from_facts(&caller.facts),
         )
         .await?;
     Ok(Json(user))
