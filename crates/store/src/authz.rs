@@ -12,9 +12,8 @@
 
 use crate::types::{Ts, perms_from_text};
 use crate::{Store, db_err, with_db};
-use flowspace_core::authz::{Actor, CallerFacts, WorkspaceFacts};
+use flowspace_core::authz::{self, Actor, CallerFacts, HeldRole, WorkspaceFacts};
 use flowspace_core::ids::{ItemId, OrganizationId, SessionId, UserId, WorkspaceId};
-use flowspace_core::permissions::PermissionSet;
 use flowspace_core::time::Timestamp;
 use flowspace_core::{DomainError, DomainResult};
 use quick_cache::sync::Cache;
@@ -262,8 +261,8 @@ impl Store {
         }
     }
 
-    /// The caller's standing in `ws`: `None` when `ws` is not a workspace of the organization
-    /// the caller may act in. The Account Admin holds every permission in every workspace.
+    /// The caller's standing in `ws` (`authz::user_standing` over the roles read here): `None`
+    /// when `ws` is not a workspace of the organization the caller may act in.
     async fn standing(
         &self,
         org: OrganizationId,
@@ -282,39 +281,37 @@ impl Store {
         let Some((role, perms)) = row else {
             return Ok(None);
         };
-        if is_admin {
-            return Ok(Some(WorkspaceFacts {
-                workspace: ws,
-                role: Some(role.unwrap_or_else(|| "Admin".to_string())),
-                permissions: PermissionSet::all(),
-            }));
-        }
-        // The union of the direct role and every role a group of the user holds here.
-        let group_roles: Vec<(String, String)> = with_db!(self, pool => {
-            sqlx::query_as(
-                "SELECT r.name, r.permissions FROM workspace_groups wg
-                 JOIN group_members gm ON gm.group_id = wg.group_id
-                 JOIN roles r ON r.id = wg.role_id
-                 WHERE wg.workspace_id = $1 AND gm.user_id = $2
-                 ORDER BY r.name_key, r.id")
-                .bind(ws.0).bind(user.0).fetch_all(pool).await.map_err(db_err)?
-        });
-        let mut names: Vec<String> = Vec::new();
-        let mut permissions = PermissionSet::default();
-        for (name, perms) in role.zip(perms).into_iter().chain(group_roles) {
-            permissions = permissions.union(perms_from_text(&perms)?);
-            if !names.contains(&name) {
-                names.push(name);
-            }
-        }
-        if names.is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(WorkspaceFacts {
-            workspace: ws,
-            role: Some(names.join(" + ")),
-            permissions,
-        }))
+        let direct = match role.zip(perms) {
+            Some((name, perms)) => Some(HeldRole {
+                name,
+                permissions: perms_from_text(&perms)?,
+            }),
+            None => None,
+        };
+        // The Account Admin's standing does not depend on group roles: spare the read.
+        let group_roles: Vec<(String, String)> = if is_admin {
+            Vec::new()
+        } else {
+            with_db!(self, pool => {
+                sqlx::query_as(
+                    "SELECT r.name, r.permissions FROM workspace_groups wg
+                     JOIN group_members gm ON gm.group_id = wg.group_id
+                     JOIN roles r ON r.id = wg.role_id
+                     WHERE wg.workspace_id = $1 AND gm.user_id = $2
+                     ORDER BY r.name_key, r.id")
+                    .bind(ws.0).bind(user.0).fetch_all(pool).await.map_err(db_err)?
+            })
+        };
+        let group_roles = group_roles
+            .into_iter()
+            .map(|(name, perms)| {
+                Ok(HeldRole {
+                    name,
+                    permissions: perms_from_text(&perms)?,
+                })
+            })
+            .collect::<DomainResult<Vec<_>>>()?;
+        Ok(authz::user_standing(ws, is_admin, direct, group_roles))
     }
 
     /// Another workspace the user belongs to, directly or through a group: Default first
@@ -427,10 +424,12 @@ impl Store {
             return Ok(None);
         }
         let (ws, org, creator) = (WorkspaceId(ws), OrganizationId(org), UserId(creator));
-        let Some(standing) = self.standing(org, creator, creator_is_admin, ws).await? else {
+        let creator_standing = self.standing(org, creator, creator_is_admin, ws).await?;
+        let Some(standing) =
+            authz::api_key_standing(perms_from_text(&perms)?, creator_standing.as_ref())
+        else {
             return Ok(None);
         };
-        let permissions = perms_from_text(&perms)?.intersection(standing.permissions);
         Ok(Some(Versioned {
             organization: org,
             version,
@@ -445,11 +444,7 @@ impl Store {
                         creator,
                     },
                     is_account_admin: false,
-                    workspace: Some(WorkspaceFacts {
-                        workspace: ws,
-                        role: Some("API key".to_string()),
-                        permissions,
-                    }),
+                    workspace: Some(standing),
                     ip: None,
                 },
             },
