@@ -34,6 +34,9 @@ pub struct WorkspaceFacts {
     /// The role's name for 403 bodies (`None` when the caller holds no role there).
     pub role: Option<String>,
     pub permissions: PermissionSet,
+    /// The workspace's items version, when the store read it while loading these facts for
+    /// this request: its list cache may then answer without reading it again.
+    pub items_version: Option<i64>,
 }
 
 /// Everything authorization needs to know about a caller, loaded fresh for each request.
@@ -58,6 +61,7 @@ pub struct WorkspaceScope {
     role: Option<String>,
     permissions: PermissionSet,
     ip: Option<String>,
+    items_version: Option<i64>,
 }
 
 impl WorkspaceScope {
@@ -85,6 +89,11 @@ impl WorkspaceScope {
     /// Where the request comes from, for the audit trail.
     pub fn ip(&self) -> Option<&str> {
         self.ip.as_deref()
+    }
+    /// The workspace's items version as read while authorizing this request, if it was (see
+    /// `WorkspaceFacts::items_version`).
+    pub fn items_version(&self) -> Option<i64> {
+        self.items_version
     }
 
     /// A further permission check inside an already authorized request (for example the
@@ -154,6 +163,7 @@ pub fn authorize(facts: &CallerFacts, required: Permission) -> DomainResult<Work
         role: ws.role.clone(),
         permissions: ws.permissions,
         ip: facts.ip.clone(),
+        items_version: ws.items_version,
     };
     scope.require(required)?;
     Ok(scope)
@@ -205,6 +215,7 @@ pub fn user_standing(
             workspace,
             role: Some(direct.map_or_else(|| ACCOUNT_ADMIN_ROLE.to_string(), |r| r.name)),
             permissions: PermissionSet::all(),
+            items_version: None,
         });
     }
     let mut names: Vec<String> = Vec::new();
@@ -219,6 +230,7 @@ pub fn user_standing(
         workspace,
         role: Some(names.join(" + ")),
         permissions,
+        items_version: None,
     })
 }
 
@@ -233,6 +245,7 @@ pub fn api_key_standing(
         workspace: c.workspace,
         role: Some(API_KEY_ROLE.to_string()),
         permissions: key_permissions.intersection(c.permissions),
+        items_version: None,
     })
 }
 
@@ -250,6 +263,7 @@ mod tests {
                 workspace: WorkspaceId::new(),
                 role: Some("Viewer".into()),
                 permissions: perms,
+                items_version: None,
             }),
             ip: None,
         }

@@ -19,7 +19,7 @@ use flowspace_core::authz::{self, Actor, AdminScope, CallerFacts, WorkspaceScope
 use flowspace_core::ids::{SessionId, WorkspaceId};
 use flowspace_core::permissions::Permission;
 use flowspace_core::{DomainError, DomainResult};
-use flowspace_store::{AuditContext, AuditEvent, ItemsVersion};
+use flowspace_store::{AuditContext, AuditEvent};
 use std::net::SocketAddr;
 
 /// What a route requires of its caller.
@@ -57,8 +57,6 @@ pub struct Caller {
     pub facts: CallerFacts,
     /// The session, for a signed-in user.
     pub session: Option<SessionId>,
-    /// The active workspace's items version, when authorization read it (for the list cache).
-    pub items: Option<ItemsVersion>,
 }
 
 /// The Account Admin's scope, for `Guard::AccountAdmin` routes.
@@ -182,7 +180,6 @@ async fn authenticate(
             Ok(Caller {
                 facts: facts.caller,
                 session: None,
-                items: facts.items,
             })
         }
         Credential::Bearer(token) => session_caller(state, &token, requested).await,
@@ -232,7 +229,6 @@ async fn session_caller(
     Ok(Caller {
         session: Some(facts.session),
         facts: facts.caller,
-        items: facts.items,
     })
 }
 

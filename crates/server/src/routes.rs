@@ -3,7 +3,7 @@
 //! table, so a route cannot exist without a guard, nor without a description.
 
 use crate::api::{self, ListParams, resources as res};
-use crate::auth::{Caller, Guard, Scope};
+use crate::auth::{Guard, Scope};
 use crate::extract::{ApiJson, ApiQuery, Id};
 use crate::openapi::{Body, body, list};
 use crate::state::AppState;
@@ -268,9 +268,7 @@ fn item_routes(kind: ResourceKind) -> Vec<RouteDef> {
             M::GET,
             &base,
             kind_perm(kind, Action::View),
-            move |State(s): S, Scope(sc): Scope, c: Caller, ApiQuery(q): Q| {
-                res::list_items(s, kind, sc, c.items, q)
-            },
+            move |State(s): S, Scope(sc): Scope, ApiQuery(q): Q| res::list_items(s, kind, sc, q),
         )
         .doc(
             kind.path(),

@@ -71,7 +71,8 @@ fn not_found(kind: ResourceKind) -> DomainError {
 }
 
 impl Store {
-    /// One page of the scope's items of `kind`, newest first.
+    /// One page of the scope's items of `kind`, newest first (uncached: the API lists through
+    /// `list_items_rendered`, `cache.rs`).
     pub async fn list_items(
         &self,
         scope: &WorkspaceScope,
@@ -95,16 +96,6 @@ impl Store {
         Ok(Page::from_rows(items, page.limit, |i| Cursor {
             created_at: i.created_at,
             id: i.id.0,
-        }))
-    }
-
-    /// The scope's items version: bumped in the same transaction as any insert, update or
-    /// delete of one of the workspace's items (migration `..._item_versions.sql`). A list read
-    /// after this version is at least as new as it. `None` when the workspace is gone.
-    pub async fn items_version(&self, scope: &WorkspaceScope) -> DomainResult<Option<i64>> {
-        Ok(with_db!(self, pool => {
-            sqlx::query_scalar("SELECT version FROM item_versions WHERE workspace_id = $1")
-                .bind(scope.workspace().0).fetch_optional(pool).await.map_err(db_err)?
         }))
     }
 

@@ -556,7 +556,6 @@ pub async fn switch_workspace(
     let caller = Caller {
         facts: facts.caller,
         session: Some(session),
-        items: None,
     };
     Ok(Json(me_for(&state, &caller).await?))
 }
