@@ -105,6 +105,7 @@ impl Store {
         row.ok_or_else(not_found)?.into_key()
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn create_api_key(
         &self,
         scope: &WorkspaceScope,
@@ -141,6 +142,7 @@ impl Store {
         row.into_key()
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn update_api_key(
         &self,
         scope: &WorkspaceScope,
@@ -203,6 +205,7 @@ impl Store {
         }
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn delete_api_key(
         &self,
         scope: &WorkspaceScope,

@@ -146,6 +146,7 @@ impl Store {
 
     /// What `user` may do in `ws` now, read fresh: `None` unless the user is active and may
     /// act there (used to check that whoever issued an invitation still may).
+    #[tracing::instrument(skip_all)]
     pub async fn user_standing(
         &self,
         user: UserId,

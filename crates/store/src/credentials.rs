@@ -145,6 +145,7 @@ impl Store {
 
     /// Creates a credential with a caller-chosen id: the id is the associated data of its
     /// encryption, so the secret must be sealed for this id before the row exists.
+    #[tracing::instrument(skip_all)]
     pub async fn create_credential(
         &self,
         scope: &WorkspaceScope,
@@ -179,6 +180,7 @@ impl Store {
     }
 
     /// Updates a credential owned by the scope's workspace; `secret` replaces the secret.
+    #[tracing::instrument(skip_all)]
     pub async fn update_credential(
         &self,
         scope: &WorkspaceScope,
@@ -246,6 +248,7 @@ impl Store {
             .await)
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn delete_credential(
         &self,
         scope: &WorkspaceScope,

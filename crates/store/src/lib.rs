@@ -19,6 +19,8 @@ mod groups;
 mod inline;
 mod invitations;
 mod items;
+mod passwords;
+mod registration;
 mod roles;
 mod sessions;
 mod setup;

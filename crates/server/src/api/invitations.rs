@@ -25,7 +25,7 @@ use flowspace_core::ids::{UserId, WorkspaceId};
 use flowspace_core::model::{User, UserStatus};
 use flowspace_core::permissions::{Action, Resource};
 use flowspace_core::time::Timestamp;
-use flowspace_core::{DomainError, password, rules};
+use flowspace_core::{DomainError, invite, password, rules};
 use flowspace_store::{AuditContext, Invitation, InviteOutcome, TokenCheck};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -358,18 +358,13 @@ async fn valid_invitation(state: &AppState, token: &str) -> ApiResult<Invitation
         .await?
     {
         TokenCheck::Valid(i) => {
-            // An invitation carries its inviter's authority: it stands only while the inviter
-            // may still add users there and holds every permission of the role.
+            // An invitation carries its inviter's authority (rule 9).
             let authority = match i.invited_by {
                 Some(by) => state.store.user_standing(by, i.workspace_id).await?,
                 None => None,
             };
             let role = state.store.role(i.organization_id, i.role_id).await?;
-            let add_user = perm(Resource::Workspace, Action::AddUser);
-            let stands = authority.is_some_and(|f| {
-                f.permissions.contains(add_user) && role.permissions.is_subset_of(f.permissions)
-            });
-            if stands {
+            if invite::issuer_may_grant(authority.as_ref(), role.permissions) {
                 Ok(i)
             } else {
                 Err(invalid_invitation())
