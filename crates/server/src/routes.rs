@@ -373,8 +373,8 @@ fn credential_routes() -> Vec<RouteDef> {
         .doc("credentials", "Update a credential owned by the active workspace")
         .req(body::<res::CredentialInput>())
         .ok(200, body::<Credential>()),
-        RouteDef::new(M::DELETE, "/credentials/{id}", kind_perm(k, Action::Delete), |State(s): S, Scope(sc): Scope, Id(id): Id<ItemId>, h: HeaderMap| {
-            res::delete_credential(s, sc, id, h)
+        RouteDef::new(M::DELETE, "/credentials/{id}", kind_perm(k, Action::Delete), move |State(s): S, Scope(sc): Scope, Id(id): Id<ItemId>, h: HeaderMap| {
+            res::delete_item(s, k, sc, id, h)
         })
         .doc("credentials", "Delete a credential owned by the active workspace")
         .empty(204),
@@ -438,8 +438,8 @@ fn api_key_routes() -> Vec<RouteDef> {
             M::DELETE,
             "/apikeys/{id}",
             kind_perm(k, Action::Delete),
-            |State(s): S, Scope(sc): Scope, Id(id): Id<ItemId>, h: HeaderMap| {
-                res::delete_api_key(s, sc, id, h)
+            move |State(s): S, Scope(sc): Scope, Id(id): Id<ItemId>, h: HeaderMap| {
+                res::delete_item(s, k, sc, id, h)
             },
         )
         .doc("apikeys", "Delete an API key: it stops working at once")

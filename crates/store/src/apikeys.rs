@@ -204,15 +204,4 @@ impl Store {
                 .await),
         }
     }
-
-    #[tracing::instrument(skip_all)]
-    pub async fn delete_api_key(
-        &self,
-        scope: &WorkspaceScope,
-        id: ItemId,
-        expected_version: Option<i64>,
-    ) -> DomainResult<()> {
-        self.delete_versioned(scope, ResourceKind::ApiKey, id, expected_version)
-            .await
-    }
 }

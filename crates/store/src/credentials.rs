@@ -248,17 +248,6 @@ impl Store {
             .await)
     }
 
-    #[tracing::instrument(skip_all)]
-    pub async fn delete_credential(
-        &self,
-        scope: &WorkspaceScope,
-        id: ItemId,
-        expected_version: Option<i64>,
-    ) -> DomainResult<()> {
-        self.delete_versioned(scope, ResourceKind::Credential, id, expected_version)
-            .await
-    }
-
     /// The credential if the scope's workspace owns it; 403 if it is only shared into it.
     pub(crate) async fn writable_credential(
         &self,

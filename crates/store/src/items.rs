@@ -214,19 +214,6 @@ impl Store {
         }
     }
 
-    /// Deletes an item; with `expected_version`, only that version.
-    #[tracing::instrument(skip_all, fields(kind = kind.db_name()))]
-    pub async fn delete_item(
-        &self,
-        scope: &WorkspaceScope,
-        kind: ResourceKind,
-        id: ItemId,
-        expected_version: Option<i64>,
-    ) -> DomainResult<()> {
-        self.delete_versioned(scope, kind, id, expected_version)
-            .await
-    }
-
     /// A copy of an item in the same workspace, named "<name> (copy)".
     pub async fn duplicate_item(
         &self,

@@ -57,9 +57,10 @@ pub(crate) async fn commit_if_matched<T: AuditTx>(
 }
 
 impl Store {
-    /// Deletes the resource `id` of `kind` in the scope's workspace, with its audit event;
-    /// with `expected_version`, only at that version.
-    pub(crate) async fn delete_versioned(
+    /// Deletes the resource `id` of `kind` (an item, a credential or an API key) in the
+    /// scope's workspace, with its audit event; with `expected_version`, only at that version.
+    #[tracing::instrument(skip_all, fields(kind = kind.db_name()))]
+    pub async fn delete_resource(
         &self,
         scope: &WorkspaceScope,
         kind: ResourceKind,

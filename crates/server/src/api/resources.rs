@@ -141,6 +141,8 @@ pub async fn update_item(
     ))
 }
 
+/// Deletes a resource of any kind (items, credentials, API keys); with `If-Match`, only that
+/// version.
 pub async fn delete_item(
     state: AppState,
     kind: ResourceKind,
@@ -149,7 +151,10 @@ pub async fn delete_item(
     headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
     let version = expected_version(&headers, None)?;
-    state.store.delete_item(&scope, kind, id, version).await?;
+    state
+        .store
+        .delete_resource(&scope, kind, id, version)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -275,17 +280,6 @@ pub async fn update_credential(
     ))
 }
 
-pub async fn delete_credential(
-    state: AppState,
-    scope: WorkspaceScope,
-    id: ItemId,
-    headers: HeaderMap,
-) -> ApiResult<StatusCode> {
-    let version = expected_version(&headers, None)?;
-    state.store.delete_credential(&scope, id, version).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
 // ---- API keys ---------------------------------------------------------------------------
 
 #[derive(Deserialize, ToSchema)]
@@ -393,15 +387,4 @@ pub async fn update_api_key(
             .update_api_key(&scope, id, version, fields)
             .await?,
     ))
-}
-
-pub async fn delete_api_key(
-    state: AppState,
-    scope: WorkspaceScope,
-    id: ItemId,
-    headers: HeaderMap,
-) -> ApiResult<StatusCode> {
-    let version = expected_version(&headers, None)?;
-    state.store.delete_api_key(&scope, id, version).await?;
-    Ok(StatusCode::NO_CONTENT)
 }
