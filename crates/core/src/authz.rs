@@ -1,13 +1,22 @@
-//! Authorization: the only place where a `WorkspaceScope` or an `AdminScope` is made.
+//! Authorization: the only place where a scope is made.
 //!
 //! The store loads the rows authorization needs from the *current* database state on every
 //! request (rule 3); this module computes what they amount to (`user_standing`,
-//! `api_key_standing`) and decides. Every workspace-scoped store method takes a `WorkspaceScope`, whose
-//! fields are private and whose only constructor is `authorize` below, so a query against a
-//! workspace table cannot be written without passing the membership and permission check.
+//! `api_key_standing`) and decides. Every scope has private fields and is made only here, by a
+//! function that checks the caller's standing:
+//!
+//! - `WorkspaceScope` (`authorize`): one permission in one workspace; every store method on a
+//!   workspace table takes one and filters by its workspace.
+//! - `AdminScope` (`authorize_account_admin`): the Account Admin, as a user.
+//! - `SelfScope` (`authorize_self`): a signed-in user acting on their own account.
+//! - `AuditScope` (`authorize_audit`): the audit events the caller may read, the whole
+//!   organization or one workspace; the store filters by it.
+//! - `WorkspacesScope` (`authorize_each`): the workspaces where the caller holds a permission,
+//!   for lists that span workspaces (open invitations).
 
 use crate::error::{DomainError, DomainResult};
-use crate::ids::{ItemId, OrganizationId, UserId, WorkspaceId};
+use crate::ids::{ItemId, OrganizationId, SessionId, UserId, WorkspaceId};
+use crate::perm;
 use crate::permissions::{Permission, PermissionSet};
 
 /// Who acts: a signed-in user, or an API key (acting for the user who created it).
@@ -249,6 +258,204 @@ pub fn api_key_standing(
     })
 }
 
+/// Proof that the caller is a signed-in user (a session, never an API key), for the routes
+/// about the caller themselves (profile, sign-out, switching workspace).
+#[derive(Clone, Debug)]
+pub struct SelfScope {
+    organization: OrganizationId,
+    user: UserId,
+    session: SessionId,
+    ip: Option<String>,
+}
+
+impl SelfScope {
+    pub fn organization(&self) -> OrganizationId {
+        self.organization
+    }
+    pub fn user_id(&self) -> UserId {
+        self.user
+    }
+    pub fn session(&self) -> SessionId {
+        self.session
+    }
+    pub fn actor(&self) -> Actor {
+        Actor::User(self.user)
+    }
+    /// Where the request comes from, for the audit trail.
+    pub fn ip(&self) -> Option<&str> {
+        self.ip.as_deref()
+    }
+}
+
+/// Checks that the caller is a user signed in with `session` (API keys are refused).
+pub fn authorize_self(facts: &CallerFacts, session: Option<SessionId>) -> DomainResult<SelfScope> {
+    match (facts.actor, session) {
+        (Actor::User(user), Some(session)) => Ok(SelfScope {
+            organization: facts.organization,
+            user,
+            session,
+            ip: facts.ip.clone(),
+        }),
+        _ => Err(DomainError::forbidden(
+            "this route needs a signed-in user, not an API key",
+        )),
+    }
+}
+
+/// The audit events a caller may read: the whole organization's (optionally narrowed to one
+/// workspace) for the Account Admin, one workspace's for a member holding `auditLogs:view`
+/// there. The store filters by `organization()` and `workspace()`.
+#[derive(Clone, Debug)]
+pub struct AuditScope {
+    organization: OrganizationId,
+    workspace: Option<WorkspaceId>,
+}
+
+impl AuditScope {
+    pub fn organization(&self) -> OrganizationId {
+        self.organization
+    }
+    /// `None`: every event of the organization.
+    pub fn workspace(&self) -> Option<WorkspaceId> {
+        self.workspace
+    }
+}
+
+/// Who may read which audit events (SPEC §4, `GET /audit-events`): the Account Admin the
+/// organization's (or the `requested` workspace's); another signed-in user needs
+/// `auditLogs:view` in the active workspace and sees only that workspace — asking for another
+/// one is refused naming the permission. API keys never read the trail.
+pub fn authorize_audit(
+    facts: &CallerFacts,
+    requested: Option<WorkspaceId>,
+) -> DomainResult<AuditScope> {
+    if !matches!(facts.actor, Actor::User(_)) {
+        return Err(DomainError::forbidden(
+            "the audit trail is read by signed-in users, not API keys",
+        ));
+    }
+    if facts.is_account_admin {
+        return Ok(AuditScope {
+            organization: facts.organization,
+            workspace: requested,
+        });
+    }
+    let view = perm!(AuditLogs, View);
+    let denied = || DomainError::MissingPermission {
+        missing: view,
+        role: facts.workspace.as_ref().and_then(|w| w.role.clone()),
+    };
+    let ws = facts
+        .workspace
+        .as_ref()
+        .filter(|w| w.permissions.contains(view))
+        .ok_or_else(denied)?;
+    if requested.is_some_and(|r| r != ws.workspace) {
+        return Err(denied());
+    }
+    Ok(AuditScope {
+        organization: facts.organization,
+        workspace: Some(ws.workspace),
+    })
+}
+
+/// The workspaces of an organization where the caller holds one permission, for a list that
+/// spans workspaces: `All` for the Account Admin.
+#[derive(Clone, Debug)]
+pub struct WorkspacesScope {
+    organization: OrganizationId,
+    workspaces: Option<Vec<WorkspaceId>>,
+}
+
+impl WorkspacesScope {
+    pub fn organization(&self) -> OrganizationId {
+        self.organization
+    }
+    /// `None`: every workspace of the organization.
+    pub fn workspaces(&self) -> Option<&[WorkspaceId]> {
+        self.workspaces.as_deref()
+    }
+}
+
+/// The workspaces among `standings` (the caller's standing in each workspace they belong to,
+/// loaded fresh) where a signed-in user holds `required`; every workspace for the Account
+/// Admin. API keys are refused.
+pub fn authorize_each(
+    facts: &CallerFacts,
+    standings: &[WorkspaceFacts],
+    required: Permission,
+) -> DomainResult<WorkspacesScope> {
+    if !matches!(facts.actor, Actor::User(_)) {
+        return Err(DomainError::forbidden(
+            "this route needs a signed-in user, not an API key",
+        ));
+    }
+    let workspaces = (!facts.is_account_admin).then(|| {
+        standings
+            .iter()
+            .filter(|s| s.permissions.contains(required))
+            .map(|s| s.workspace)
+            .collect()
+    });
+    Ok(WorkspacesScope {
+        organization: facts.organization,
+        workspaces,
+    })
+}
+
+/// Whether an API key may carry `p` at all (SPEC §1: never user, role or workspace
+/// management).
+pub fn grantable_to_api_key(p: Permission) -> bool {
+    p.resource() != crate::permissions::Resource::Workspace
+}
+
+/// The permissions a new or changed API key gets (SPEC §1, API key): the caller's `requested`
+/// ones with their implied `:view`s, at least one, each grantable to a key, and each held by
+/// the caller in the key's workspace (no granting above your own). A key cannot mint or widen
+/// keys: a leaked short-lived key must not outlive itself.
+pub fn api_key_permissions(
+    scope: &WorkspaceScope,
+    requested: &[String],
+) -> DomainResult<PermissionSet> {
+    if matches!(scope.actor(), Actor::ApiKey { .. }) {
+        return Err(DomainError::forbidden(
+            "API keys cannot create or change API keys",
+        ));
+    }
+    let perms = PermissionSet::parse(requested.iter().map(String::as_str))
+        .map_err(|e| DomainError::invalid("permissions", e.to_string()))?
+        .with_implied_views();
+    if perms.is_empty() {
+        return Err(DomainError::invalid(
+            "permissions",
+            "must hold at least one permission",
+        ));
+    }
+    if let Some(p) = perms.iter().find(|p| !grantable_to_api_key(*p)) {
+        return Err(DomainError::invalid(
+            "permissions",
+            format!("{p}: API keys cannot manage workspaces"),
+        ));
+    }
+    if let Some(p) = perms.missing_from(scope.permissions()).first() {
+        return Err(DomainError::invalid(
+            "permissions",
+            format!("{p}: you cannot give a key a permission you lack"),
+        ));
+    }
+    Ok(perms)
+}
+
+/// Rule 9, after the fact: an invitation carries its inviter's authority, so it stands only
+/// while the inviter (`inviter`: their current standing in the invitation's workspace, `None`
+/// when they are gone, disabled or no longer there) may still add users there and holds every
+/// permission of the invited role.
+pub fn invitation_stands(inviter: Option<&WorkspaceFacts>, role: PermissionSet) -> bool {
+    inviter.is_some_and(|f| {
+        f.permissions.contains(perm!(Workspace, AddUser)) && role.is_subset_of(f.permissions)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -367,6 +574,180 @@ mod tests {
         let mut f = facts(PermissionSet::all(), false, Actor::User(UserId::new()));
         f.workspace = None;
         assert!(authorize(&f, "tools:view".parse().unwrap()).is_err());
+    }
+
+    #[test]
+    fn audit_scope_is_the_organization_for_the_admin_and_one_workspace_otherwise() {
+        let user = Actor::User(UserId::new());
+        let admin = facts(PermissionSet::all(), true, user);
+        let other = WorkspaceId::new();
+        let scope = authorize_audit(&admin, None).unwrap();
+        assert_eq!(scope.workspace(), None);
+        assert_eq!(
+            authorize_audit(&admin, Some(other)).unwrap().workspace(),
+            Some(other)
+        );
+
+        let auditor = facts(
+            PermissionSet::parse(["auditLogs:view"]).unwrap(),
+            false,
+            user,
+        );
+        let active = auditor.workspace.as_ref().unwrap().workspace;
+        assert_eq!(
+            authorize_audit(&auditor, None).unwrap().workspace(),
+            Some(active)
+        );
+        assert_eq!(
+            authorize_audit(&auditor, Some(active)).unwrap().workspace(),
+            Some(active)
+        );
+        // Another workspace, or no auditLogs:view, is refused naming the permission.
+        for f in [
+            (&auditor, Some(other)),
+            (
+                &facts(
+                    BuiltinRole::Admin
+                        .permissions()
+                        .intersection(PermissionSet::parse(["tools:view"]).unwrap()),
+                    false,
+                    user,
+                ),
+                None,
+            ),
+        ] {
+            match authorize_audit(f.0, f.1) {
+                Err(DomainError::MissingPermission { missing, .. }) => {
+                    assert_eq!(missing.to_string(), "auditLogs:view")
+                }
+                other => panic!("expected a denial, got {other:?}"),
+            }
+        }
+        // An API key of the Account Admin is not the Account Admin.
+        let key = Actor::ApiKey {
+            key: ItemId::new(),
+            creator: UserId::new(),
+        };
+        let admin_key = facts(PermissionSet::parse(["tools:view"]).unwrap(), true, key);
+        assert!(authorize_audit(&admin_key, None).is_err());
+    }
+
+    #[test]
+    fn workspaces_scope_keeps_where_the_permission_is_held() {
+        let user = Actor::User(UserId::new());
+        let add_user: Permission = "workspace:add-user".parse().unwrap();
+        let standing = |perms: PermissionSet| WorkspaceFacts {
+            workspace: WorkspaceId::new(),
+            role: None,
+            permissions: perms,
+            items_version: None,
+        };
+        let held = standing(BuiltinRole::Admin.permissions());
+        let not_held = standing(BuiltinRole::Developer.permissions());
+        let member = facts(PermissionSet::empty(), false, user);
+        let scope = authorize_each(&member, &[held.clone(), not_held], add_user).unwrap();
+        assert_eq!(scope.workspaces(), Some(&[held.workspace][..]));
+        let admin = facts(PermissionSet::all(), true, user);
+        assert_eq!(
+            authorize_each(&admin, &[], add_user).unwrap().workspaces(),
+            None
+        );
+        let key = Actor::ApiKey {
+            key: ItemId::new(),
+            creator: UserId::new(),
+        };
+        assert!(
+            authorize_each(&facts(PermissionSet::all(), false, key), &[held], add_user).is_err()
+        );
+    }
+
+    #[test]
+    fn an_invitation_stands_while_its_inviter_could_still_issue_it() {
+        let standing = |perms: PermissionSet| WorkspaceFacts {
+            workspace: WorkspaceId::new(),
+            role: None,
+            permissions: perms,
+            items_version: None,
+        };
+        let viewer = BuiltinRole::Viewer.permissions();
+        let admin = standing(BuiltinRole::Admin.permissions());
+        assert!(invitation_stands(Some(&admin), viewer));
+        assert!(invitation_stands(
+            Some(&admin),
+            BuiltinRole::Admin.permissions()
+        ));
+        // Gone, without workspace:add-user, or granting above their own: no longer.
+        assert!(!invitation_stands(None, viewer));
+        assert!(!invitation_stands(
+            Some(&standing(BuiltinRole::Developer.permissions())),
+            PermissionSet::empty()
+        ));
+        let adder =
+            standing(PermissionSet::parse(["workspace:add-user", "workspace:view"]).unwrap());
+        assert!(invitation_stands(
+            Some(&adder),
+            PermissionSet::parse(["workspace:view"]).unwrap()
+        ));
+        assert!(!invitation_stands(Some(&adder), viewer));
+    }
+
+    #[test]
+    fn an_api_key_gets_what_its_creator_may_give_and_nothing_of_workspace_management() {
+        let user = Actor::User(UserId::new());
+        let dev = authorize(
+            &facts(BuiltinRole::Developer.permissions(), false, user),
+            perm!(Apikeys, Create),
+        )
+        .unwrap();
+        let ask = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let got = api_key_permissions(&dev, &ask(&["tools:update"])).unwrap();
+        assert_eq!(got.to_strings(), vec!["tools:view", "tools:update"]);
+        for (bad, field) in [
+            (ask(&[]), "permissions"),
+            (ask(&["tools:fly"]), "permissions"),
+            (ask(&["credentials:share"]), "permissions"),
+        ] {
+            match api_key_permissions(&dev, &bad) {
+                Err(DomainError::Invalid { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{bad:?}: expected 422, got {other:?}"),
+            }
+        }
+        let admin = authorize(
+            &facts(PermissionSet::all(), true, user),
+            perm!(Apikeys, Create),
+        )
+        .unwrap();
+        assert!(api_key_permissions(&admin, &ask(&["workspace:view"])).is_err());
+        assert!(!grantable_to_api_key(perm!(Workspace, AddUser)));
+        assert!(grantable_to_api_key(perm!(AuditLogs, View)));
+        let key = Actor::ApiKey {
+            key: ItemId::new(),
+            creator: UserId::new(),
+        };
+        let by_key = authorize(
+            &facts(PermissionSet::all(), false, key),
+            perm!(Apikeys, Create),
+        )
+        .unwrap();
+        assert!(matches!(
+            api_key_permissions(&by_key, &ask(&["tools:view"])),
+            Err(DomainError::Forbidden { .. })
+        ));
+    }
+
+    #[test]
+    fn self_scope_needs_a_session() {
+        let user = UserId::new();
+        let f = facts(PermissionSet::empty(), false, Actor::User(user));
+        let session = SessionId::new();
+        let scope = authorize_self(&f, Some(session)).unwrap();
+        assert_eq!((scope.user_id(), scope.session()), (user, session));
+        assert!(authorize_self(&f, None).is_err());
+        let key = Actor::ApiKey {
+            key: ItemId::new(),
+            creator: user,
+        };
+        assert!(authorize_self(&facts(PermissionSet::all(), true, key), Some(session)).is_err());
     }
 
     #[test]

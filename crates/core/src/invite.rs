@@ -1,12 +1,10 @@
-//! Rule 9, invitations: what inviting an email into a workspace does, and whether an
-//! invitation carries enough authority to stand. The store loads the rows and writes the
-//! outcome; these functions decide.
+//! Rule 9, invitations: what inviting an email into a workspace does. The store loads the
+//! rows and writes the outcome; this decides. (Whether an invitation still stands on its
+//! issuer's authority is `authz::invitation_stands`.)
 
-use crate::authz::WorkspaceFacts;
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{OrganizationId, UserId};
 use crate::model::UserStatus;
-use crate::permissions::{Action, Permission, PermissionSet, Resource};
 
 /// The user an invited email already belongs to, as the store found them.
 #[derive(Clone, Copy, Debug)]
@@ -69,22 +67,9 @@ pub fn invite_action(
     })
 }
 
-/// Whether an invitation giving a role with `role` permissions stands on the authority of its
-/// issuer, whose current standing in its workspace is `issuer` (`None`: they may no longer act
-/// there): they must still be able to add users there and hold every permission of the role
-/// (no granting above your own). Fails closed.
-pub fn issuer_may_grant(issuer: Option<&WorkspaceFacts>, role: PermissionSet) -> bool {
-    let add_user = Permission::new(Resource::Workspace, Action::AddUser);
-    issuer.is_some_and(|f| {
-        add_user.is_some_and(|p| f.permissions.contains(p)) && role.is_subset_of(f.permissions)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::WorkspaceId;
-    use crate::permissions::BuiltinRole;
 
     fn user(org: OrganizationId, status: UserStatus) -> ExistingUser {
         ExistingUser {
@@ -139,35 +124,5 @@ mod tests {
             ..user(org, UserStatus::Invited)
         };
         assert_eq!(code(invite_action(org, Some(member))), "already_member");
-    }
-
-    #[test]
-    fn an_invitation_stands_only_on_an_issuer_who_may_add_users_and_holds_the_role() {
-        let facts = |permissions| WorkspaceFacts {
-            workspace: WorkspaceId::new(),
-            role: None,
-            permissions,
-            items_version: None,
-        };
-        let admin = facts(BuiltinRole::Admin.permissions());
-        let viewer = facts(BuiltinRole::Viewer.permissions());
-        let viewer_role = BuiltinRole::Viewer.permissions();
-        assert!(issuer_may_grant(Some(&admin), viewer_role));
-        assert!(issuer_may_grant(
-            Some(&admin),
-            BuiltinRole::Admin.permissions()
-        ));
-        // Cannot add users.
-        assert!(!issuer_may_grant(Some(&viewer), viewer_role));
-        // Can add users, but not grant above their own.
-        let mut adder = viewer_role;
-        adder.insert("workspace:add-user".parse().unwrap());
-        assert!(issuer_may_grant(Some(&facts(adder)), viewer_role));
-        assert!(!issuer_may_grant(
-            Some(&facts(adder)),
-            BuiltinRole::Admin.permissions()
-        ));
-        // No longer able to act there.
-        assert!(!issuer_may_grant(None, viewer_role));
     }
 }

@@ -13,5 +13,6 @@ pub mod permissions;
 pub mod resource;
 pub mod rules;
 pub mod time;
+pub mod transfer;
 
 pub use error::{DomainError, DomainResult};

@@ -69,8 +69,30 @@ impl Resource {
         }
     }
 
+    /// The resource by its catalogue name (`documentStores`).
+    pub fn from_name(name: &str) -> Option<Resource> {
+        Resource::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+
+    /// Its name for people, as the dashboard shows it (`Document Stores`, `API Keys`).
+    pub fn title(self) -> &'static str {
+        match self {
+            Resource::Chatflows => "Chatflows",
+            Resource::Agentflows => "Agentflows",
+            Resource::Assistants => "Assistants",
+            Resource::Tools => "Tools",
+            Resource::Credentials => "Credentials",
+            Resource::Variables => "Variables",
+            Resource::Apikeys => "API Keys",
+            Resource::DocumentStores => "Document Stores",
+            Resource::Datasets => "Datasets",
+            Resource::Workspace => "Workspace",
+            Resource::AuditLogs => "Audit Logs",
+        }
+    }
+
     /// The actions the catalogue allows on this resource, in catalogue order.
-    pub fn actions(self) -> &'static [Action] {
+    pub const fn actions(self) -> &'static [Action] {
         use Action::*;
         match self {
             Resource::Chatflows | Resource::Agentflows => {
@@ -92,6 +114,19 @@ impl Resource {
     pub fn is_item_kind(self) -> bool {
         !matches!(self, Resource::Workspace | Resource::AuditLogs)
     }
+
+    /// Whether the catalogue has `action` on this resource (usable in constants).
+    pub const fn allows(self, action: Action) -> bool {
+        let actions = self.actions();
+        let mut i = 0;
+        while i < actions.len() {
+            if actions[i] as u8 == action as u8 {
+                return true;
+            }
+            i += 1;
+        }
+        false
+    }
 }
 
 impl Action {
@@ -111,11 +146,27 @@ impl Action {
     }
 }
 
-/// One entry of the catalogue.
+/// One entry of the catalogue. Its fields are private: a `Permission` is always a catalogue
+/// entry, made by parsing, by `Permission::new` (checked at run time, `None` otherwise) or by
+/// the `perm!` macro (checked at compile time).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Permission {
-    pub resource: Resource,
-    pub action: Action,
+    resource: Resource,
+    action: Action,
+}
+
+/// A catalogue permission as a constant: `perm!(Workspace, AddUser)` is
+/// `workspace:add-user`, and a pair that is not in the catalogue does not compile.
+#[macro_export]
+macro_rules! perm {
+    ($resource:ident, $action:ident) => {
+        const {
+            $crate::permissions::Permission::of(
+                $crate::permissions::Resource::$resource,
+                $crate::permissions::Action::$action,
+            )
+        }
+    };
 }
 
 /// Every permission of the catalogue, in catalogue order. Its index is the bit in a
@@ -137,11 +188,29 @@ pub fn catalogue() -> &'static [Permission] {
 
 impl Permission {
     /// A catalogue permission, or `None` when the pair is not in the catalogue.
-    pub fn new(resource: Resource, action: Action) -> Option<Self> {
-        resource
-            .actions()
-            .contains(&action)
-            .then_some(Self { resource, action })
+    pub const fn new(resource: Resource, action: Action) -> Option<Self> {
+        if resource.allows(action) {
+            Some(Self { resource, action })
+        } else {
+            None
+        }
+    }
+
+    /// A catalogue permission, for constants (`perm!`): evaluated at compile time, a pair that
+    /// is not in the catalogue stops the build.
+    pub const fn of(resource: Resource, action: Action) -> Self {
+        match Self::new(resource, action) {
+            Some(p) => p,
+            None => unreachable_pair(),
+        }
+    }
+
+    pub const fn resource(self) -> Resource {
+        self.resource
+    }
+
+    pub const fn action(self) -> Action {
+        self.action
     }
 
     fn index(self) -> usize {
@@ -158,6 +227,13 @@ impl Permission {
             action: Action::View,
         }
     }
+}
+
+/// Reached only from `Permission::of` with a pair outside the catalogue; inside a constant
+/// (where `perm!` puts it) that is a compile error, never a run-time panic.
+#[allow(clippy::panic)]
+const fn unreachable_pair() -> Permission {
+    panic!("this resource:action pair is not in the permission catalogue")
 }
 
 impl fmt::Display for Permission {

@@ -56,6 +56,21 @@ impl ResourceKind {
         }
     }
 
+    /// The dashboard's page of this kind (`/document-stores`).
+    pub fn page(self) -> &'static str {
+        match self {
+            ResourceKind::Chatflow => "/chatflows",
+            ResourceKind::Agentflow => "/agentflows",
+            ResourceKind::Assistant => "/assistants",
+            ResourceKind::Tool => "/tools",
+            ResourceKind::Credential => "/credentials",
+            ResourceKind::Variable => "/variables",
+            ResourceKind::ApiKey => "/apikeys",
+            ResourceKind::DocumentStore => "/document-stores",
+            ResourceKind::Dataset => "/datasets",
+        }
+    }
+
     /// The value of the `kind` column.
     pub fn db_name(self) -> &'static str {
         match self {
@@ -90,7 +105,7 @@ impl ResourceKind {
         }
     }
 
-    pub fn resource(self) -> Resource {
+    pub const fn resource(self) -> Resource {
         match self {
             ResourceKind::Chatflow => Resource::Chatflows,
             ResourceKind::Agentflow => Resource::Agentflows,
@@ -109,11 +124,51 @@ impl ResourceKind {
         Permission::new(self.resource(), action)
     }
 
+    /// `<kind>:view`, `:create`, `:update`, `:delete`: every kind has them (proved at compile
+    /// time below), so these cannot fail.
+    pub const fn view(self) -> Permission {
+        Permission::of(self.resource(), Action::View)
+    }
+    pub const fn create(self) -> Permission {
+        Permission::of(self.resource(), Action::Create)
+    }
+    pub const fn update(self) -> Permission {
+        Permission::of(self.resource(), Action::Update)
+    }
+    pub const fn delete(self) -> Permission {
+        Permission::of(self.resource(), Action::Delete)
+    }
+
+    /// `<flow>:duplicate`, for the kinds that can be duplicated (flows).
+    pub const fn duplicate(self) -> Option<Permission> {
+        match self {
+            ResourceKind::Chatflow => Some(crate::perm!(Chatflows, Duplicate)),
+            ResourceKind::Agentflow => Some(crate::perm!(Agentflows, Duplicate)),
+            _ => None,
+        }
+    }
+
     /// Flows can be duplicated and moved between workspaces.
     pub fn is_flow(self) -> bool {
         matches!(self, ResourceKind::Chatflow | ResourceKind::Agentflow)
     }
 }
+
+// Every kind has view, create, update and delete in the catalogue: checked when the crate
+// compiles, so `view()` and the others above never reach `Permission::of`'s failure.
+const _: () = {
+    let mut i = 0;
+    while i < ResourceKind::ALL.len() {
+        let r = ResourceKind::ALL[i].resource();
+        assert!(
+            r.allows(Action::View)
+                && r.allows(Action::Create)
+                && r.allows(Action::Update)
+                && r.allows(Action::Delete)
+        );
+        i += 1;
+    }
+};
 
 #[cfg(test)]
 mod tests {
@@ -126,7 +181,11 @@ mod tests {
                 assert!(k.permission(a).is_some(), "{k:?} {a:?}");
             }
             assert_eq!(ResourceKind::from_db_name(k.db_name()), Some(k));
+            assert_eq!(k.page(), format!("/{}", k.path()));
             assert_eq!(k.permission(Action::Duplicate).is_some(), k.is_flow());
+            assert_eq!(k.duplicate(), k.permission(Action::Duplicate));
+            assert_eq!(k.view(), k.permission(Action::View).unwrap());
+            assert_eq!(k.delete(), k.permission(Action::Delete).unwrap());
         }
     }
 }

@@ -5,8 +5,9 @@
 //! health until setup is done (rule 1), authenticates the caller (bearer JWT, API key, or the
 //! dashboard's cookies with their CSRF token), loads the caller's standing from the database
 //! (rule 3), and asks `flowspace_core::authz` for the scope the guard needs. Handlers receive
-//! that scope through the `Caller`, `Admin` and `Scope` extractors; without it they cannot
-//! reach workspace-scoped storage.
+//! that scope through the `Me`, `Admin`, `Scope`, `Audit` and `Each` extractors (and the
+//! caller's facts through `Caller`); without it they cannot reach scoped storage. No handler
+//! decides who may call it: a refusal is always the guard's, and recorded by it.
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -15,7 +16,10 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
-use flowspace_core::authz::{self, Actor, AdminScope, CallerFacts, WorkspaceScope};
+use flowspace_core::authz::{
+    self, Actor, AdminScope, AuditScope, CallerFacts, SelfScope, WorkspaceFacts, WorkspaceScope,
+    WorkspacesScope,
+};
 use flowspace_core::ids::{SessionId, WorkspaceId};
 use flowspace_core::permissions::Permission;
 use flowspace_core::{DomainError, DomainResult};
@@ -29,14 +33,25 @@ pub enum Guard {
     Open,
     /// Anyone, once setup is done (login, refresh, ...).
     Public,
-    /// A signed-in user (a session, not an API key).
+    /// A signed-in user (a session, not an API key), acting on their own account (`Me`).
     SignedIn,
-    /// The organization's Account Admin, signed in.
+    /// The organization's Account Admin, signed in (`Admin`).
     AccountAdmin,
-    /// The permission in the active workspace (`X-Workspace-Id` or the session's).
+    /// The permission in the active workspace (`X-Workspace-Id` or the session's) (`Scope`).
     Workspace(Permission),
-    /// The permission in the workspace named by the path's `{id}`.
+    /// The permission in the workspace named by the path's `{id}` (`Scope`).
     PathWorkspace(Permission),
+    /// The permission in the workspace named by the JSON body's `workspaceId` (`Scope`).
+    BodyWorkspace(Permission),
+    /// The permission in the workspace of the invitation named by the path's `{id}` (`Scope`);
+    /// an invitation the caller may not reach is not found.
+    InvitationWorkspace(Permission),
+    /// A signed-in user; the scope lists the workspaces where they hold the permission
+    /// (`Each`).
+    EachWorkspace(Permission),
+    /// The audit events the caller may read (`Audit`): the organization's for the Account
+    /// Admin, the active workspace's with `auditLogs:view`.
+    AuditLog,
 }
 
 impl Guard {
@@ -59,52 +74,43 @@ pub struct Caller {
     pub session: Option<SessionId>,
 }
 
+/// The signed-in user's own scope, for `Guard::SignedIn` routes.
+#[derive(Clone, Debug)]
+pub struct Me(pub SelfScope);
+
 /// The Account Admin's scope, for `Guard::AccountAdmin` routes.
 #[derive(Clone, Debug)]
 pub struct Admin(pub AdminScope);
 
-/// The workspace scope, for `Guard::Workspace` and `Guard::PathWorkspace` routes.
+/// The workspace scope, for the `Guard::*Workspace` routes of one workspace.
 #[derive(Clone, Debug)]
 pub struct Scope(pub WorkspaceScope);
 
-fn missing_guard() -> ApiError {
-    ApiError::from(DomainError::Internal(
-        "route extracts a scope its guard does not give".into(),
-    ))
-}
+/// The workspaces where the caller holds a permission, for `Guard::EachWorkspace` routes.
+#[derive(Clone, Debug)]
+pub struct Each(pub WorkspacesScope);
 
-impl<S: Send + Sync> FromRequestParts<S> for Caller {
-    type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        parts
-            .extensions
-            .get::<Caller>()
-            .cloned()
-            .ok_or_else(missing_guard)
-    }
-}
+/// The audit events the caller may read, for `Guard::AuditLog` routes.
+#[derive(Clone, Debug)]
+pub struct Audit(pub AuditScope);
 
-impl<S: Send + Sync> FromRequestParts<S> for Admin {
-    type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        parts
-            .extensions
-            .get::<Admin>()
-            .cloned()
-            .ok_or_else(missing_guard)
-    }
+/// Extractors of what the guard put in the request's extensions: a handler that asks for one
+/// its route's guard does not give fails with a 500 (and the route walk catches it).
+macro_rules! from_guard {
+    ($($t:ty),*) => {$(
+        impl<S: Send + Sync> FromRequestParts<S> for $t {
+            type Rejection = ApiError;
+            async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+                parts.extensions.get::<$t>().cloned().ok_or_else(|| {
+                    ApiError::from(DomainError::Internal(
+                        "route extracts a scope its guard does not give".into(),
+                    ))
+                })
+            }
+        }
+    )*};
 }
-
-impl<S: Send + Sync> FromRequestParts<S> for Scope {
-    type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        parts
-            .extensions
-            .get::<Scope>()
-            .cloned()
-            .ok_or_else(missing_guard)
-    }
-}
+from_guard!(Caller, Me, Admin, Scope, Each, Audit);
 
 /// A cookie's value from the request.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -235,7 +241,7 @@ async fn session_caller(
 /// The middleware that enforces a route's guard.
 pub async fn guard(
     State((state, guard)): State<(AppState, Guard)>,
-    mut req: Request,
+    req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
     if guard != Guard::Open && !state.setup_done().await? {
@@ -244,10 +250,128 @@ pub async fn guard(
     if guard.is_public() {
         return Ok(next.run(req).await);
     }
-    let header_ws = requested_workspace(req.headers());
-    let (requested, bad_id) = match guard {
-        Guard::PathWorkspace(_) => {
-            use axum::RequestExt;
+    // What the request names (its workspace, the audit log's filter), and what is wrong with
+    // how it names it: said only once the caller is known, so that anonymous requests get 401.
+    let (mut req, named) = named_workspace(&state, guard, req).await;
+    let audit_filter = audit_workspace(guard, req.uri().query());
+    let requested = named.as_ref().ok().copied().flatten();
+    let mut caller = match authenticate(&state, req.method(), req.headers(), requested).await {
+        Err(e)
+            if matches!(guard, Guard::InvitationWorkspace(_))
+                && e.status == StatusCode::NOT_FOUND =>
+        {
+            return Err(ApiError::not_found("invitation"));
+        }
+        other => other?,
+    };
+    caller.facts.ip = client_ip(&state, req.headers(), req.extensions());
+    named?;
+    let granted = match decide(&state, guard, &caller, audit_filter?).await {
+        Ok(granted) => granted,
+        Err(e) => {
+            match (&e, guard) {
+                (DomainError::MissingPermission { missing, .. }, _) => {
+                    record_denial(&state, denied_route(&req), &caller.facts, Some(*missing)).await;
+                }
+                (DomainError::Forbidden { .. }, Guard::AccountAdmin) => {
+                    record_denial(&state, denied_route(&req), &caller.facts, None).await;
+                }
+                _ => {}
+            }
+            return Err(e.into());
+        }
+    };
+    let ext = req.extensions_mut();
+    match granted {
+        Granted::Nothing => {}
+        Granted::Me(s) => {
+            ext.insert(Me(s));
+        }
+        Granted::Admin(s) => {
+            ext.insert(Admin(s));
+        }
+        Granted::Scope(s) => {
+            ext.insert(Scope(s));
+        }
+        Granted::Each(s) => {
+            ext.insert(Each(s));
+        }
+        Granted::Audit(s) => {
+            ext.insert(Audit(s));
+        }
+    }
+    ext.insert(caller);
+    Ok(next.run(req).await)
+}
+
+/// A scope handed out by `flowspace_core::authz`.
+enum Granted {
+    Nothing,
+    Me(SelfScope),
+    Admin(AdminScope),
+    Scope(WorkspaceScope),
+    Each(WorkspacesScope),
+    Audit(AuditScope),
+}
+
+/// Asks `flowspace_core::authz` for the scope `guard` needs; its refusal is the answer.
+async fn decide(
+    state: &AppState,
+    guard: Guard,
+    caller: &Caller,
+    audit_filter: Option<WorkspaceId>,
+) -> DomainResult<Granted> {
+    let facts = &caller.facts;
+    Ok(match guard {
+        Guard::Open | Guard::Public => Granted::Nothing,
+        Guard::SignedIn => Granted::Me(authz::authorize_self(facts, caller.session)?),
+        Guard::AccountAdmin => Granted::Admin(authz::authorize_account_admin(facts)?),
+        Guard::Workspace(p)
+        | Guard::PathWorkspace(p)
+        | Guard::BodyWorkspace(p)
+        | Guard::InvitationWorkspace(p) => Granted::Scope(authz::authorize(facts, p)?),
+        Guard::EachWorkspace(p) => {
+            let standings = standings(state, caller).await?;
+            Granted::Each(authz::authorize_each(facts, &standings, p)?)
+        }
+        Guard::AuditLog => Granted::Audit(authz::authorize_audit(facts, audit_filter)?),
+    })
+}
+
+/// The caller's current standing in each workspace they belong to (none for the Account
+/// Admin, who stands everywhere, nor for an API key, which has one workspace).
+async fn standings(state: &AppState, caller: &Caller) -> DomainResult<Vec<WorkspaceFacts>> {
+    let (Actor::User(user), Some(session)) = (caller.facts.actor, caller.session) else {
+        return Ok(Vec::new());
+    };
+    if caller.facts.is_account_admin {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for wr in state.store.workspace_roles(user).await? {
+        let facts = state
+            .store
+            .session_facts(session, user, Some(wr.workspace_id))
+            .await;
+        if let Ok(Some(f)) = facts {
+            out.extend(f.caller.workspace);
+        }
+    }
+    Ok(out)
+}
+
+/// The workspace a request names for its guard: the path's `{id}`, the body's `workspaceId`,
+/// the workspace of the invitation in the path, or the `X-Workspace-Id` header. The body is
+/// read (within the route's body limit) and put back for the handler.
+async fn named_workspace(
+    state: &AppState,
+    guard: Guard,
+    req: Request,
+) -> (Request, Result<Option<WorkspaceId>, ApiError>) {
+    use axum::RequestExt;
+    let mut req = req;
+    let named = match guard {
+        Guard::PathWorkspace(_) | Guard::InvitationWorkspace(_) => {
             let id = req
                 .extract_parts::<axum::extract::RawPathParams>()
                 .await
@@ -255,56 +379,83 @@ pub async fn guard(
                 .and_then(|p| {
                     p.iter()
                         .find(|(k, _)| *k == "id")
-                        .and_then(|(_, v)| v.parse().ok())
+                        .and_then(|(_, v)| v.trim().parse::<uuid::Uuid>().ok())
                 });
-            (id, id.is_none())
-        }
-        _ => match &header_ws {
-            Ok(ws) => (*ws, false),
-            Err(_) => (None, true),
-        },
-    };
-    let mut caller = authenticate(&state, req.method(), req.headers(), requested).await?;
-    caller.facts.ip = client_ip(&state, req.headers(), req.extensions());
-    // An unparsable workspace id is one that does not exist — said only once the caller is
-    // known, so that an anonymous request still gets 401.
-    if bad_id {
-        return Err(ApiError::not_found("workspace"));
-    }
-    let facts = &caller.facts;
-    match guard {
-        Guard::Open | Guard::Public => {}
-        Guard::SignedIn => {
-            if !matches!(facts.actor, Actor::User(_)) {
-                return Err(DomainError::forbidden(
-                    "this route needs a signed-in user, not an API key",
-                )
-                .into());
-            }
-        }
-        Guard::AccountAdmin => match authz::authorize_account_admin(facts) {
-            Ok(admin) => {
-                req.extensions_mut().insert(Admin(admin));
-            }
-            Err(e) => {
-                record_denial(&state, denied_route(&req), facts, None).await;
-                return Err(e.into());
-            }
-        },
-        Guard::Workspace(p) | Guard::PathWorkspace(p) => match authz::authorize(facts, p) {
-            Ok(scope) => {
-                req.extensions_mut().insert(Scope(scope));
-            }
-            Err(e) => {
-                if matches!(e, DomainError::MissingPermission { .. }) {
-                    record_denial(&state, denied_route(&req), facts, Some(p)).await;
+            match (guard, id) {
+                (Guard::InvitationWorkspace(_), Some(id)) => {
+                    match state.store.invitation_workspace(id).await {
+                        Ok(Some(ws)) => Ok(Some(ws)),
+                        Ok(None) => Err(ApiError::not_found("invitation")),
+                        Err(e) => Err(e.into()),
+                    }
                 }
-                return Err(e.into());
+                (Guard::InvitationWorkspace(_), None) => Err(ApiError::not_found("invitation")),
+                (_, id) => id
+                    .map(|id| Some(WorkspaceId(id)))
+                    .ok_or_else(|| ApiError::not_found("workspace")),
             }
-        },
+        }
+        Guard::BodyWorkspace(_) => {
+            let (parts, body) = req.into_parts();
+            let bytes = axum::body::to_bytes(body, crate::MAX_BODY_BYTES).await;
+            let (named, bytes) = match bytes {
+                Ok(b) => (body_workspace(&b), b),
+                Err(_) => (
+                    Err(ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "payload_too_large",
+                        "the body is larger than 2 MiB",
+                    )),
+                    bytes::Bytes::new(),
+                ),
+            };
+            req = Request::from_parts(parts, axum::body::Body::from(bytes));
+            named
+        }
+        _ => requested_workspace(req.headers()).map_err(ApiError::from),
+    };
+    (req, named)
+}
+
+/// The `workspaceId` of a JSON body: 400/422 as for any body, 404 for an id that is not one.
+fn body_workspace(bytes: &[u8]) -> Result<Option<WorkspaceId>, ApiError> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Named {
+        workspace_id: String,
     }
-    req.extensions_mut().insert(caller);
-    Ok(next.run(req).await)
+    let named: Named = crate::extract::parse_json(bytes)?;
+    named
+        .workspace_id
+        .trim()
+        .parse()
+        .map(Some)
+        .map_err(|_| ApiError::not_found("workspace"))
+}
+
+/// The audit log's `workspaceId` filter (only for `Guard::AuditLog`): 422 when it is not an id.
+fn audit_workspace(guard: Guard, query: Option<&str>) -> Result<Option<WorkspaceId>, ApiError> {
+    if guard != Guard::AuditLog {
+        return Ok(None);
+    }
+    let raw = form_urlencoded_value(query.unwrap_or(""), "workspaceId");
+    match raw.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| DomainError::invalid("workspaceId", "must be an id").into()),
+    }
+}
+
+/// The last value of `key` in a query string.
+fn form_urlencoded_value(query: &str, key: &str) -> Option<String> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+        .ok()?
+        .into_iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
 }
 
 /// With `TRUST_PROXY`, the client address the proxy saw: the last `X-Forwarded-For` entry (the

@@ -213,6 +213,16 @@ pub fn document(table: &[RouteDef]) -> OpenApi {
                 Guard::AccountAdmin => "Account Admin only.".to_string(),
                 Guard::Workspace(p) => format!("Needs `{p}` in the active workspace."),
                 Guard::PathWorkspace(p) => format!("Needs `{p}` in the workspace `{{id}}`."),
+                Guard::BodyWorkspace(p) => {
+                    format!("Needs `{p}` in the workspace the body's `workspaceId` names.")
+                }
+                Guard::InvitationWorkspace(p) => {
+                    format!("Needs `{p}` in the invitation's workspace.")
+                }
+                Guard::EachWorkspace(p) => {
+                    format!("Signed in; covers the workspaces where the caller holds `{p}`.")
+                }
+                Guard::AuditLog => "Account Admin (the whole organization), or `auditLogs:view` (the active workspace).".to_string(),
                 Guard::Open | Guard::Public => String::new(),
             };
             op = op.description(Some(who));

@@ -11,7 +11,7 @@
 use crate::types::Ts;
 use crate::{Store, db_err, with_db};
 use flowspace_core::DomainResult;
-use flowspace_core::authz::{Actor, AdminScope, CallerFacts, WorkspaceScope};
+use flowspace_core::authz::{Actor, AdminScope, AuditScope, CallerFacts, WorkspaceScope};
 use flowspace_core::cursor::{Cursor, Page, PageRequest};
 use flowspace_core::ids::{OrganizationId, WorkspaceId};
 use flowspace_core::resource::ResourceKind;
@@ -313,8 +313,9 @@ pub struct AuditRow {
 
 /// Which events a list answers; `None` is no filter.
 #[derive(Clone, Debug, Default)]
+/// What the reader asks for, within the events their `AuditScope` lets them read (which also
+/// decides the workspace).
 pub struct AuditFilter {
-    pub workspace: Option<WorkspaceId>,
     /// A user id (also matches the events of that user's API keys) or an API key id.
     pub actor: Option<Uuid>,
     pub action: Option<String>,
@@ -414,11 +415,12 @@ impl Store {
         Ok(rows.into_iter().map(into_row).collect())
     }
 
-    /// One page of the organization's events that pass `filter`, newest first.
+    /// One page of the events `scope` may read (its organization's, or one workspace's) that
+    /// pass `filter`, newest first.
     #[tracing::instrument(skip_all)]
     pub async fn list_audit_events(
         &self,
-        org: OrganizationId,
+        scope: &AuditScope,
         filter: &AuditFilter,
         page: PageRequest,
     ) -> DomainResult<Page<AuditRow>> {
@@ -439,8 +441,8 @@ impl Store {
         };
         let rows: Vec<RowTuple> = with_db!(self, pool => {
             sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(org.0)
-                .bind(filter.workspace.map(|w| w.0))
+                .bind(scope.organization().0)
+                .bind(scope.workspace().map(|w| w.0))
                 .bind(filter.actor)
                 .bind(filter.action.as_deref())
                 .bind(filter.from.map(Ts))

@@ -7,7 +7,7 @@
 use crate::audit::{AuditContext, AuditEvent, insert_audit};
 use crate::types::Ts;
 use crate::{Store, db_err, unique_or, with_db};
-use flowspace_core::authz::WorkspaceScope;
+use flowspace_core::authz::{WorkspaceScope, WorkspacesScope};
 use flowspace_core::ids::{OrganizationId, RoleId, UserId, WorkspaceId};
 use flowspace_core::invite::{self, ExistingUser, InviteAction};
 use flowspace_core::model::{User, UserStatus};
@@ -256,14 +256,21 @@ impl Store {
         })
     }
 
-    /// Invitations not yet accepted nor revoked (pending or expired), newest first; only those
-    /// of `workspaces` when given.
+    /// The workspace of an invitation (any organization's: the guard then checks that the
+    /// caller may manage invitations there, and answers 404 otherwise).
+    pub async fn invitation_workspace(&self, id: Uuid) -> DomainResult<Option<WorkspaceId>> {
+        let row: Option<(Uuid,)> = with_db!(self, pool => {
+            sqlx::query_as("SELECT workspace_id FROM invitations WHERE id = $1")
+                .bind(id).fetch_optional(pool).await.map_err(db_err)?
+        });
+        Ok(row.map(|(w,)| WorkspaceId(w)))
+    }
+
+    /// Invitations not yet accepted nor revoked (pending or expired) in the workspaces of
+    /// `scope`, newest first.
     #[tracing::instrument(skip_all)]
-    pub async fn open_invitations(
-        &self,
-        org: OrganizationId,
-        workspaces: Option<&[WorkspaceId]>,
-    ) -> DomainResult<Vec<Invitation>> {
+    pub async fn open_invitations(&self, scope: &WorkspacesScope) -> DomainResult<Vec<Invitation>> {
+        let (org, workspaces) = (scope.organization(), scope.workspaces());
         let sql = format!(
             "{INVITATION_SELECT} WHERE i.organization_id = $1 AND i.accepted_at IS NULL AND i.revoked_at IS NULL
              ORDER BY i.created_at DESC, i.id DESC"

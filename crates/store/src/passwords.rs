@@ -7,7 +7,8 @@ use crate::audit::{AuditContext, AuditEvent, insert_audit};
 use crate::invitations::TokenCheck;
 use crate::types::Ts;
 use crate::{Store, db_err, with_db};
-use flowspace_core::ids::{SessionId, UserId};
+use flowspace_core::authz::SelfScope;
+use flowspace_core::ids::UserId;
 use flowspace_core::model::{User, UserStatus};
 use flowspace_core::time::Timestamp;
 use flowspace_core::{DomainError, DomainResult};
@@ -102,12 +103,16 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn update_own_profile(
         &self,
-        user: UserId,
-        keep_session: Option<SessionId>,
+        me: &SelfScope,
         name: Option<&str>,
         password_hash: Option<&str>,
-        ctx: &AuditContext,
     ) -> DomainResult<User> {
+        let (user, keep_session) = (me.user_id(), me.session());
+        let ctx = &AuditContext {
+            organization: me.organization(),
+            actor: me.actor(),
+            ip: me.ip().map(str::to_string),
+        };
         let now = Ts(Timestamp::now());
         let before = self.user(user).await?;
         let mut summary = serde_json::Map::new();
@@ -130,7 +135,7 @@ impl Store {
                 sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
                     .bind(hash).bind(now).bind(user.0).execute(&mut *tx).await.map_err(db_err)?;
                 sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL AND id <> $3")
-                    .bind(now).bind(user.0).bind(keep_session.map(|s| s.0).unwrap_or_else(Uuid::nil))
+                    .bind(now).bind(user.0).bind(keep_session.0)
                     .execute(&mut *tx).await.map_err(db_err)?;
             }
             let ev = AuditEvent {

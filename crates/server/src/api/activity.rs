@@ -3,42 +3,22 @@
 //! Account Admin, filtered and paginated, or as CSV with `Accept: text/csv`.
 
 use super::{List, csv_field};
-use crate::auth::{Admin, Guard};
+use crate::auth::Admin;
 use crate::error::ApiResult;
 use crate::extract::ApiQuery;
-use crate::openapi::list;
-use crate::routes::RouteDef;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use flowspace_core::DomainError;
 use flowspace_core::cursor::PageRequest;
 use flowspace_core::time::Timestamp;
-use flowspace_store::{LoginEvent, LoginEventFilter, LoginOutcome};
+use flowspace_store::{LoginEventFilter, LoginOutcome};
 use serde::Deserialize;
 
 /// The most rows one CSV export holds.
 const MAX_CSV_ROWS: usize = 100_000;
-
-pub fn routes() -> Vec<RouteDef> {
-    vec![
-        RouteDef::new(
-            Method::GET,
-            "/login-activity",
-            Guard::AccountAdmin,
-            login_activity,
-        )
-        .doc(
-            "login-activity",
-            "Sign-in events, newest first; filters `from`, `to` (RFC 3339), `email`, `outcome`; \
-                 `Accept: text/csv` answers every filtered row as CSV",
-        )
-        .ok(200, list::<LoginEvent>())
-        .paged(),
-    ]
-}
 
 /// `?from=&to=&email=&outcome=&limit=&cursor=`
 #[derive(Debug, Default, Deserialize)]

@@ -3,20 +3,16 @@
 //! `GET /audit-events/verify`, which recomputes the organization's hash chain.
 
 use super::{List, csv_field};
-use crate::auth::{Admin, Caller, Guard};
+use crate::auth::{Admin, Audit};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
-use crate::openapi::body;
-use crate::routes::{RouteDef, perm};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use flowspace_core::DomainError;
-use flowspace_core::authz::Actor;
 use flowspace_core::cursor::PageRequest;
-use flowspace_core::permissions::{Action, Resource};
 use flowspace_core::time::Timestamp;
 use flowspace_store::{AuditFilter, AuditRow};
 use serde::{Deserialize, Serialize};
@@ -25,25 +21,6 @@ use uuid::Uuid;
 
 /// The most rows one CSV export holds.
 const CSV_MAX_ROWS: usize = 100_000;
-
-pub fn routes() -> Vec<RouteDef> {
-    vec![
-        RouteDef::new(Method::GET, "/audit-events", Guard::SignedIn, list)
-            .doc(
-                "audit",
-                "Audit events, newest first: the whole organization for the Account Admin, the active workspace with auditLogs:view; \
-                 filters workspaceId, actor, action, from, to (RFC 3339); CSV with Accept: text/csv",
-            )
-            .ok(200, crate::openapi::list::<AuditEventView>())
-            .paged(),
-        RouteDef::new(Method::GET, "/audit-events/verify", Guard::AccountAdmin, verify)
-            .doc(
-                "audit",
-                "Recompute the organization's audit hash chain and report the first broken event",
-            )
-            .ok(200, body::<ChainVerification>()),
-    ]
-}
 
 /// One audit event.
 #[derive(Serialize, ToSchema)]
@@ -108,7 +85,7 @@ pub struct ChainVerification {
 pub struct AuditQuery {
     limit: Option<u32>,
     cursor: Option<String>,
-    workspace_id: Option<String>,
+    // `workspaceId` is read by the guard: it is part of the caller's `AuditScope`.
     actor: Option<String>,
     action: Option<String>,
     from: Option<String>,
@@ -134,36 +111,15 @@ fn parse_time(field: &'static str, v: Option<&str>) -> Result<Option<Timestamp>,
         .transpose()
 }
 
-/// The filter the caller may use: the Account Admin's as asked; a member's pinned to their
-/// active workspace, if they hold `auditLogs:view` there.
-fn allowed_filter(caller: &Caller, q: &AuditQuery) -> Result<AuditFilter, DomainError> {
-    let requested = parse_uuid("workspaceId", q.workspace_id.as_deref())?;
-    let mut filter = AuditFilter {
-        workspace: requested.map(flowspace_core::ids::WorkspaceId),
+/// The caller's filter, within what their scope lets them read (the guard has checked
+/// `workspaceId` against the scope).
+fn filter(q: &AuditQuery) -> Result<AuditFilter, DomainError> {
+    Ok(AuditFilter {
         actor: parse_uuid("actor", q.actor.as_deref())?,
         action: q.action.clone().filter(|a| !a.is_empty()),
         from: parse_time("from", q.from.as_deref())?,
         to: parse_time("to", q.to.as_deref())?,
-    };
-    let facts = &caller.facts;
-    if facts.is_account_admin && matches!(facts.actor, Actor::User(_)) {
-        return Ok(filter);
-    }
-    let view = perm(Resource::AuditLogs, Action::View);
-    let denied = || DomainError::MissingPermission {
-        missing: view,
-        role: facts.workspace.as_ref().and_then(|w| w.role.clone()),
-    };
-    let ws = facts
-        .workspace
-        .as_ref()
-        .filter(|w| w.permissions.contains(view))
-        .ok_or_else(denied)?;
-    if requested.is_some_and(|r| r != ws.workspace.0) {
-        return Err(denied());
-    }
-    filter.workspace = Some(ws.workspace);
-    Ok(filter)
+    })
 }
 
 fn wants_csv(headers: &HeaderMap) -> bool {
@@ -175,25 +131,16 @@ fn wants_csv(headers: &HeaderMap) -> bool {
 
 pub async fn list(
     State(state): State<AppState>,
-    caller: Caller,
+    Audit(scope): Audit,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<Response> {
-    let filter = match allowed_filter(&caller, &q) {
-        Ok(f) => f,
-        Err(e @ DomainError::MissingPermission { missing, .. }) => {
-            let route = (Method::GET.to_string(), "/api/v1/audit-events".to_string());
-            crate::auth::record_denial(&state, route, &caller.facts, Some(missing)).await;
-            return Err(e.into());
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let org = caller.facts.organization;
+    let filter = filter(&q)?;
     if wants_csv(&headers) {
         let mut rows = Vec::new();
         let mut page = PageRequest::new(Some(flowspace_core::cursor::MAX_LIMIT), None)?;
         loop {
-            let p = state.store.list_audit_events(org, &filter, page).await?;
+            let p = state.store.list_audit_events(&scope, &filter, page).await?;
             rows.extend(p.items);
             match p.next {
                 Some(next) if rows.len() < CSV_MAX_ROWS => page.after = Some(next),
@@ -215,7 +162,7 @@ pub async fn list(
             .into_response());
     }
     let page = PageRequest::new(q.limit, q.cursor.as_deref())?;
-    let p = state.store.list_audit_events(org, &filter, page).await?;
+    let p = state.store.list_audit_events(&scope, &filter, page).await?;
     Ok(Json(List::from(p.map(AuditEventView::from))).into_response())
 }
 

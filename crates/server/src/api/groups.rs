@@ -3,74 +3,18 @@
 //! there, in union with their direct membership (see `flowspace_store` `standing`).
 
 use super::List;
-use crate::auth::{Admin, Caller, Guard};
+use crate::auth::{Admin, Caller};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Id};
-use crate::openapi::{body, list};
-use crate::routes::RouteDef;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use flowspace_core::ids::{GroupId, UserId, WorkspaceId};
 use flowspace_core::rules;
 use flowspace_store::{AuditContext, Group, GroupPatch};
 use serde::Deserialize;
 use utoipa::ToSchema;
-
-pub fn routes() -> Vec<RouteDef> {
-    use Guard::AccountAdmin;
-    use Method as M;
-    vec![
-        RouteDef::new(M::GET, "/groups", AccountAdmin, list_groups)
-            .doc(
-                "groups",
-                "The organization's groups with their members and workspaces",
-            )
-            .ok(200, list::<Group>()),
-        RouteDef::new(M::POST, "/groups", AccountAdmin, create)
-            .doc("groups", "Create a group, optionally with its members")
-            .req(body::<GroupInput>())
-            .ok(201, body::<Group>()),
-        RouteDef::new(M::GET, "/groups/{id}", AccountAdmin, get)
-            .doc("groups", "Read a group")
-            .ok(200, body::<Group>()),
-        RouteDef::new(M::PATCH, "/groups/{id}", AccountAdmin, patch)
-            .doc(
-                "groups",
-                "Rename or describe a group; `members` replaces the set of members",
-            )
-            .req(body::<GroupPatchInput>())
-            .ok(200, body::<Group>()),
-        RouteDef::new(M::DELETE, "/groups/{id}", AccountAdmin, delete)
-            .doc(
-                "groups",
-                "Delete a group: its members lose what it gave them at their next request",
-            )
-            .empty(204),
-        RouteDef::new(
-            M::POST,
-            "/workspace/{id}/add-group",
-            AccountAdmin,
-            add_group,
-        )
-        .doc(
-            "groups",
-            "Assign a group to a workspace with a role (or change its role there)",
-        )
-        .req(body::<AddGroup>())
-        .ok(200, body::<Group>()),
-        RouteDef::new(
-            M::POST,
-            "/workspace/{id}/remove-group",
-            AccountAdmin,
-            remove_group,
-        )
-        .doc("groups", "Take a group off a workspace")
-        .req(body::<GroupIdInput>())
-        .empty(204),
-    ]
-}
 
 fn user_ids(raw: &[String]) -> ApiResult<Vec<UserId>> {
     let mut ids: Vec<UserId> = Vec::with_capacity(raw.len());

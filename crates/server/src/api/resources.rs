@@ -13,7 +13,7 @@ use flowspace_core::authz::WorkspaceScope;
 use flowspace_core::cursor::Page;
 use flowspace_core::ids::ItemId;
 use flowspace_core::model::{ApiKey, Credential, Item};
-use flowspace_core::permissions::{PermissionSet, Resource};
+
 use flowspace_core::resource::ResourceKind;
 use flowspace_core::time::Timestamp;
 use flowspace_core::{DomainError, rules};
@@ -302,33 +302,7 @@ pub struct ApiKeyCreated {
 }
 
 fn api_key_fields(scope: &WorkspaceScope, req: &ApiKeyInput) -> Result<ApiKeyFields, DomainError> {
-    // A key cannot mint or widen keys: a leaked short-lived key must not outlive itself.
-    if matches!(scope.actor(), flowspace_core::authz::Actor::ApiKey { .. }) {
-        return Err(DomainError::forbidden(
-            "API keys cannot create or change API keys",
-        ));
-    }
-    let perms = PermissionSet::parse(req.permissions.iter().map(String::as_str))
-        .map_err(|e| DomainError::invalid("permissions", e.to_string()))?
-        .with_implied_views();
-    if perms.is_empty() {
-        return Err(DomainError::invalid(
-            "permissions",
-            "must hold at least one permission",
-        ));
-    }
-    if let Some(p) = perms.iter().find(|p| p.resource == Resource::Workspace) {
-        return Err(DomainError::invalid(
-            "permissions",
-            format!("{p}: API keys cannot manage workspaces"),
-        ));
-    }
-    if let Some(p) = perms.missing_from(scope.permissions()).first() {
-        return Err(DomainError::invalid(
-            "permissions",
-            format!("{p}: you cannot give a key a permission you lack"),
-        ));
-    }
+    let perms = flowspace_core::authz::api_key_permissions(scope, &req.permissions)?;
     if req.expires_at.is_some_and(|t| t <= Timestamp::now()) {
         return Err(DomainError::invalid("expiresAt", "must be in the future"));
     }

@@ -1,7 +1,7 @@
 //! Sign-in and sessions (rule 15, SPEC: Session): login, refresh with rotation and reuse
 //! detection, logout, the caller's profile, and switching the active workspace.
 
-use crate::auth::{ACCESS_COOKIE, CSRF_COOKIE, Caller, REFRESH_COOKIE};
+use crate::auth::{self, ACCESS_COOKIE, CSRF_COOKIE, Caller, REFRESH_COOKIE};
 use crate::crypto::random_token;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, parse_json};
@@ -13,7 +13,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use cookie::{Cookie, SameSite};
-use flowspace_core::authz::Actor;
 use flowspace_core::ids::WorkspaceId;
 use flowspace_core::model::{Organization, User, UserStatus, WorkspaceRole};
 use flowspace_core::time::Timestamp;
@@ -421,12 +420,12 @@ pub async fn refresh(
 /// Ends the session: its refresh token stops working and its access tokens are refused.
 pub async fn logout(
     State(state): State<AppState>,
-    caller: Caller,
+    auth::Me(me): auth::Me,
     client: ClientInfo,
 ) -> ApiResult<Response> {
-    if let Some(s) = caller.session {
-        state.store.revoke_session(s).await?;
-        let user = state.store.user(caller.facts.actor.user_id()).await.ok();
+    {
+        state.store.revoke_session(me.session()).await?;
+        let user = state.store.user(me.user_id()).await.ok();
         state
             .store
             .record_login_event(&login_event(
@@ -468,13 +467,7 @@ pub struct Me {
 }
 
 async fn me_for(state: &AppState, caller: &Caller) -> ApiResult<Me> {
-    let Actor::User(user_id) = caller.facts.actor else {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "API keys have no profile",
-        ));
-    };
+    let user_id = caller.facts.actor.user_id();
     let user = state.store.user(user_id).await?;
     let organization = state.store.organization(caller.facts.organization).await?;
     let assigned_workspaces = state.store.workspace_roles(user_id).await?;
@@ -532,7 +525,7 @@ pub struct SwitchRequest {
 /// Makes another workspace the session's active one; 404 unless the caller may act there.
 pub async fn switch_workspace(
     State(state): State<AppState>,
-    caller: Caller,
+    auth::Me(me): auth::Me,
     ApiJson(req): ApiJson<SwitchRequest>,
 ) -> ApiResult<Json<Me>> {
     let ws: WorkspaceId = req
@@ -540,13 +533,7 @@ pub async fn switch_workspace(
         .trim()
         .parse()
         .map_err(|_| ApiError::not_found("workspace"))?;
-    let (Some(session), Actor::User(user)) = (caller.session, caller.facts.actor) else {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "API keys cannot switch workspace",
-        ));
-    };
+    let (session, user) = (me.session(), me.user_id());
     let facts = state
         .store
         .session_facts(session, user, Some(ws))

@@ -8,20 +8,22 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use flowspace_core::authz::WorkspaceScope;
+
+use flowspace_core::DomainError;
 use flowspace_core::ids::{ItemId, WorkspaceId};
 use flowspace_core::model::WorkspaceRef;
-use flowspace_core::permissions::Action;
 use flowspace_core::resource::ResourceKind;
 use flowspace_core::time::Timestamp;
-use flowspace_core::{DomainError, rules};
+use flowspace_core::transfer::{
+    self, BUNDLE_FORMAT, BUNDLE_VERSION, Bundle, BundleCredential, BundleItem, BundleWorkspace,
+};
 use flowspace_store::{
     AuditContext, AuditEvent, CredentialFields, CredentialSecret, ImportEntry, Imported,
     ItemFields, Transferred,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
-use std::collections::{HashMap, HashSet};
+use serde_json::Value;
+use std::collections::HashSet;
 use utoipa::ToSchema;
 
 // ---- shares -------------------------------------------------------------------------------
@@ -119,56 +121,8 @@ pub async fn resolve(
 
 // ---- export / import ------------------------------------------------------------------------
 
-/// The bundle format's name and version.
-pub const BUNDLE_FORMAT: &str = "flowspace-bundle";
-pub const BUNDLE_VERSION: u32 = 1;
-/// Most entries one import takes.
-pub const MAX_IMPORT_ENTRIES: usize = 10_000;
 /// Largest import body.
 pub const MAX_IMPORT_BYTES: usize = 32 * 1024 * 1024;
-
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Bundle {
-    /// Always `flowspace-bundle`.
-    pub format: String,
-    /// The bundle format version (1).
-    pub version: u32,
-    pub exported_at: Option<Timestamp>,
-    pub source_workspace: Option<BundleWorkspace>,
-    #[serde(default)]
-    pub items: Vec<BundleItem>,
-    #[serde(default)]
-    pub credentials: Vec<BundleCredential>,
-}
-
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct BundleWorkspace {
-    pub id: String,
-    pub name: String,
-}
-
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct BundleItem {
-    /// The kind's path name: `chatflows`, `tools`, `variables`, ...
-    pub kind: String,
-    pub id: String,
-    pub name: String,
-    pub description: Option<String>,
-    #[schema(value_type = Object)]
-    pub data: Value,
-}
-
-/// A credential travels with its name, type and field names, never its secret values.
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct BundleCredential {
-    pub id: String,
-    pub name: String,
-    pub description: Option<String>,
-    pub credential_name: String,
-    pub data_keys: Vec<String>,
-}
 
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(rename_all = "camelCase")]
@@ -183,45 +137,12 @@ pub struct ExportRequest {
     pub include_variable_values: bool,
 }
 
-fn exportable() -> Vec<ResourceKind> {
-    ResourceKind::ALL
-        .into_iter()
-        .filter(|k| *k != ResourceKind::ApiKey)
-        .collect()
-}
-
-fn kind_from_path(field: &str, s: &str) -> Result<ResourceKind, DomainError> {
-    exportable()
-        .into_iter()
-        .find(|k| k.path() == s)
-        .ok_or_else(|| DomainError::invalid(field, format!("`{s}` is not an exportable kind")))
-}
-
-/// Exporting a kind needs its `:export` where the catalogue has one, else its `:view`.
-fn require_export(scope: &WorkspaceScope, kind: ResourceKind) -> Result<(), DomainError> {
-    let p = kind
-        .permission(Action::Export)
-        .or_else(|| kind.permission(Action::View))
-        .ok_or_else(|| DomainError::internal("kind without view permission"))?;
-    scope.require(p)
-}
-
 pub async fn export(
     State(state): State<AppState>,
     Scope(scope): Scope,
     ApiJson(req): ApiJson<ExportRequest>,
 ) -> ApiResult<Json<Bundle>> {
-    let kinds = match &req.kinds {
-        None => exportable(),
-        Some(list) => list
-            .iter()
-            .enumerate()
-            .map(|(i, k)| kind_from_path(&format!("kinds[{i}]"), k))
-            .collect::<Result<Vec<_>, _>>()?,
-    };
-    for k in &kinds {
-        require_export(&scope, *k)?;
-    }
+    let kinds = transfer::export_kinds(&scope, req.kinds.as_deref())?;
     let wanted: Option<HashSet<ItemId>> = match &req.ids {
         None => None,
         Some(ids) => Some(
@@ -241,13 +162,8 @@ pub async fn export(
         if !keep(&it.id) {
             continue;
         }
-        let mut data: Value = serde_json::from_str(&it.data).map_err(DomainError::internal)?;
-        if it.kind == ResourceKind::Variable
-            && !req.include_variable_values
-            && let Value::Object(map) = &mut data
-        {
-            map.remove("value");
-        }
+        let data: Value = serde_json::from_str(&it.data).map_err(DomainError::internal)?;
+        let data = transfer::exported_data(it.kind, data, req.include_variable_values);
         items.push(BundleItem {
             kind: it.kind.path().to_string(),
             id: it.id.to_string(),
@@ -294,150 +210,44 @@ pub async fn export(
     }))
 }
 
-/// Replaces every string equal to an old id by the new id, anywhere in `v`.
-fn rewrite_references(v: &mut Value, ids: &HashMap<String, String>) {
-    match v {
-        Value::String(s) => {
-            if let Some(new) = ids.get(s.as_str()) {
-                *s = new.clone();
-            }
-        }
-        Value::Array(a) => a.iter_mut().for_each(|x| rewrite_references(x, ids)),
-        Value::Object(m) => m.values_mut().for_each(|x| rewrite_references(x, ids)),
-        _ => {}
-    }
-}
-
 #[derive(Serialize, ToSchema)]
 pub struct ImportReport {
     /// What was created, with the new ids.
     pub created: Vec<Imported>,
 }
 
-/// Validates the whole bundle first, then writes it in one transaction.
+/// Plans the whole import first (`core::transfer::plan_import`), then writes it in one
+/// transaction.
 pub async fn import(
     State(state): State<AppState>,
     Scope(scope): Scope,
     caller: Caller,
     ApiJson(bundle): ApiJson<Bundle>,
 ) -> ApiResult<(StatusCode, Json<ImportReport>)> {
-    if bundle.format != BUNDLE_FORMAT {
-        return Err(DomainError::invalid("format", format!("must be \"{BUNDLE_FORMAT}\"")).into());
-    }
-    if bundle.version != BUNDLE_VERSION {
-        return Err(DomainError::invalid(
-            "version",
-            format!(
-                "version {} is not supported (expected {BUNDLE_VERSION})",
-                bundle.version
-            ),
-        )
-        .into());
-    }
-    if bundle.items.len() + bundle.credentials.len() > MAX_IMPORT_ENTRIES {
-        return Err(DomainError::invalid(
-            "items",
-            format!("a bundle holds at most {MAX_IMPORT_ENTRIES} entries"),
-        )
-        .into());
-    }
-    // New ids for every entry, so references between them can be rewritten.
-    let mut ids: HashMap<String, String> = HashMap::new();
-    let mut new_id = |field: String, old: &str| -> Result<ItemId, DomainError> {
-        let old = old.trim();
-        if old.parse::<uuid::Uuid>().is_err() {
-            return Err(DomainError::invalid(field, "is not an id"));
-        }
-        let id = ItemId::new();
-        if ids.insert(old.to_string(), id.to_string()).is_some() {
-            return Err(DomainError::invalid(field, "appears twice in the bundle"));
-        }
-        Ok(id)
-    };
-    let mut planned = Vec::new();
-    for (i, it) in bundle.items.iter().enumerate() {
-        let kind = kind_from_path(&format!("items[{i}].kind"), &it.kind)?;
-        if kind == ResourceKind::Credential {
-            return Err(DomainError::invalid(
-                format!("items[{i}].kind"),
-                "credentials go in `credentials`",
-            )
-            .into());
-        }
-        planned.push((kind, new_id(format!("items[{i}].id"), &it.id)?));
-    }
-    let mut planned_creds = Vec::new();
-    for (i, c) in bundle.credentials.iter().enumerate() {
-        planned_creds.push(new_id(format!("credentials[{i}].id"), &c.id)?);
-    }
-    let mut kinds: Vec<ResourceKind> = planned.iter().map(|(k, _)| *k).collect();
-    if !bundle.credentials.is_empty() {
-        kinds.push(ResourceKind::Credential);
-    }
-    // Importing a kind needs its `:create`, and its `:import` where the catalogue has one.
-    for k in kinds {
-        for action in [Action::Create, Action::Import] {
-            if let Some(p) = k.permission(action) {
-                scope.require(p)?;
-            }
-        }
-    }
-    let mut entries = Vec::with_capacity(planned.len() + planned_creds.len());
-    for (i, (it, (kind, id))) in bundle.items.iter().zip(planned).enumerate() {
-        let mut data = it.data.clone();
-        rewrite_references(&mut data, &ids);
-        if kind == ResourceKind::Variable
-            && let Value::Object(map) = &mut data
-        {
-            map.entry("value")
-                .or_insert_with(|| Value::String(String::new()));
-        }
-        let at = |e: DomainError| match e {
-            DomainError::Invalid { field, reason } => {
-                DomainError::invalid(format!("items[{i}].{field}"), reason)
-            }
-            other => other,
-        };
-        if kind == ResourceKind::Variable {
-            rules::variable_data(Some(&data)).map_err(at)?;
-        }
+    let plan = transfer::plan_import(&scope, &bundle)?;
+    let mut entries = Vec::with_capacity(plan.items.len() + plan.credentials.len());
+    for it in plan.items {
         entries.push(ImportEntry::Item {
-            kind,
-            id,
+            kind: it.kind,
+            id: it.id,
             fields: ItemFields {
-                name: rules::item_name(&it.name).map_err(at)?,
-                description: rules::description(it.description.as_deref()).map_err(at)?,
-                data: rules::item_data(Some(&data)).map_err(at)?,
+                name: it.name,
+                description: it.description,
+                data: it.data,
             },
         });
     }
-    for (i, (c, id)) in bundle.credentials.iter().zip(planned_creds).enumerate() {
-        let at = |e: DomainError| match e {
-            DomainError::Invalid { field, reason } => {
-                DomainError::invalid(format!("credentials[{i}].{field}"), reason)
-            }
-            other => other,
-        };
-        // The secret never travels: the imported credential has its fields, empty, to fill in.
-        let placeholder: Map<String, Value> = c
-            .data_keys
-            .iter()
-            .map(|k| (k.clone(), Value::String(String::new())))
-            .collect();
-        let placeholder = Value::Object(placeholder);
-        let data_keys = rules::credential_data(&placeholder).map_err(at)?;
-        let plain = serde_json::to_vec(&placeholder).map_err(DomainError::internal)?;
+    for c in plan.credentials {
         entries.push(ImportEntry::Credential {
-            id,
+            id: c.id,
             fields: CredentialFields {
-                name: rules::item_name(&c.name).map_err(at)?,
-                description: rules::description(c.description.as_deref()).map_err(at)?,
-                credential_name: rules::display_name("credentialName", &c.credential_name)
-                    .map_err(at)?,
+                name: c.name,
+                description: c.description,
+                credential_name: c.credential_name,
             },
             secret: CredentialSecret {
-                data_keys,
-                sealed: state.secret_box.seal(id, &plain)?,
+                data_keys: c.data_keys,
+                sealed: state.secret_box.seal(c.id, &c.plain)?,
             },
         });
     }
@@ -529,21 +339,4 @@ pub async fn copy_flows(
         )
         .await?;
     Ok(Json(BulkReport { results }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn references_are_rewritten_everywhere_but_only_whole_strings() {
-        let ids: HashMap<String, String> =
-            [("a".to_string(), "b".to_string())].into_iter().collect();
-        let mut v = serde_json::json!({"x": "a", "y": ["a", {"z": "a"}], "w": "ab", "a": 1});
-        rewrite_references(&mut v, &ids);
-        assert_eq!(
-            v,
-            serde_json::json!({"x": "b", "y": ["b", {"z": "b"}], "w": "ab", "a": 1})
-        );
-    }
 }

@@ -1,14 +1,13 @@
 //! Workspaces and memberships (rules 5, 6, 7).
 
 use super::{List, UserIdInput};
-use crate::auth::{Admin, Caller, Scope};
+use crate::auth::{Admin, Caller, Me, Scope};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Id};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use flowspace_core::authz::Actor;
 use flowspace_core::ids::{UserId, WorkspaceId};
 use flowspace_core::model::{Member, Workspace};
 use flowspace_core::rules;
@@ -18,20 +17,14 @@ use utoipa::ToSchema;
 
 pub async fn list(
     State(state): State<AppState>,
+    Me(me): Me,
     caller: Caller,
 ) -> ApiResult<Json<List<Workspace>>> {
-    let Actor::User(user) = caller.facts.actor else {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "API keys cannot list workspaces",
-        ));
-    };
     let items = state
         .store
         .list_workspaces(
-            caller.facts.organization,
-            user,
+            me.organization(),
+            me.user_id(),
             caller.facts.is_account_admin,
         )
         .await?;

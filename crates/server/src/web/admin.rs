@@ -13,6 +13,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::request::Parts;
 use axum::response::Response;
 use axum::routing::get;
+use flowspace_core::permissions::Resource;
 
 pub fn routes() -> Router<Web> {
     Router::new()
@@ -382,21 +383,7 @@ fn grid(catalogue: &V, held: &[String]) -> (Vec<String>, Vec<GridRow>) {
 
 /// "documentStores" → "Document Stores", "apikeys" → "API Keys".
 fn resource_label(resource: &str) -> String {
-    if resource == "apikeys" {
-        return "API Keys".into();
-    }
-    let mut out = String::new();
-    for (i, c) in resource.chars().enumerate() {
-        if i == 0 {
-            out.extend(c.to_uppercase());
-        } else if c.is_uppercase() {
-            out.push(' ');
-            out.push(c);
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    Resource::from_name(resource).map_or_else(|| resource.to_string(), |r| r.title().to_string())
 }
 
 #[derive(Template)]

@@ -9,7 +9,8 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
-use flowspace_core::permissions::{Action, Permission};
+use flowspace_core::authz;
+use flowspace_core::permissions::Permission;
 use flowspace_core::resource::ResourceKind;
 use serde::Deserialize;
 
@@ -47,28 +48,6 @@ fn list_path(kind: ResourceKind, cursor: &str) -> String {
     path
 }
 
-/// `chatflows:create` and the like.
-fn perm(kind: ResourceKind, action: Action) -> String {
-    kind.permission(action)
-        .map(|p: Permission| p.to_string())
-        .unwrap_or_default()
-}
-
-/// The page's title: "Chatflows", "Document Stores", "API Keys".
-fn plural_title(kind: ResourceKind) -> &'static str {
-    match kind {
-        ResourceKind::Chatflow => "Chatflows",
-        ResourceKind::Agentflow => "Agentflows",
-        ResourceKind::Assistant => "Assistants",
-        ResourceKind::Tool => "Tools",
-        ResourceKind::Credential => "Credentials",
-        ResourceKind::Variable => "Variables",
-        ResourceKind::ApiKey => "API Keys",
-        ResourceKind::DocumentStore => "Document Stores",
-        ResourceKind::Dataset => "Datasets",
-    }
-}
-
 /// What the create dialog's JSON editor starts with.
 fn data_template(kind: ResourceKind) -> &'static str {
     match kind {
@@ -98,13 +77,13 @@ impl Kind {
         Self {
             path: kind.path(),
             label: kind.label(),
-            title: plural_title(kind),
+            title: kind.resource().title(),
             is_flow: kind.is_flow(),
             data_template: data_template(kind),
-            can_create: ctx.can(&perm(kind, Action::Create)),
-            can_update: ctx.can(&perm(kind, Action::Update)),
-            can_delete: ctx.can(&perm(kind, Action::Delete)),
-            can_duplicate: kind.is_flow() && ctx.can(&perm(kind, Action::Duplicate)),
+            can_create: ctx.can(&kind.create().to_string()),
+            can_update: ctx.can(&kind.update().to_string()),
+            can_delete: ctx.can(&kind.delete().to_string()),
+            can_duplicate: kind.duplicate().is_some_and(|p| ctx.can(&p.to_string())),
         }
     }
 }
@@ -126,7 +105,7 @@ async fn list(
 ) -> Response {
     let (parts, _) = req.into_parts();
     let section = format!("/{}", kind.path());
-    let (mut api, ctx) = match signed_in(&web, &parts, &section, plural_title(kind)).await {
+    let (mut api, ctx) = match signed_in(&web, &parts, &section, kind.resource().title()).await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -160,7 +139,8 @@ async fn edit(
 ) -> Response {
     let (parts, _) = req.into_parts();
     let section = format!("/{}", kind.path());
-    let (mut api, mut ctx) = match signed_in(&web, &parts, &section, plural_title(kind)).await {
+    let (mut api, mut ctx) = match signed_in(&web, &parts, &section, kind.resource().title()).await
+    {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -263,18 +243,20 @@ async fn credential(State(web): State<Web>, Path(id): Path<String>, req: Request
 
 /// The permissions an API key may be given, grouped by resource: the user's own in the
 /// workspace, without `workspace:*`.
+/// The permissions the caller may give a key, grouped by resource: their own in this
+/// workspace that a key may carry at all.
 fn key_permissions(ctx: &Ctx) -> Vec<(String, Vec<String>)> {
     let mut groups: Vec<(String, Vec<String>)> = Vec::new();
-    for p in ctx.me.strs("permissions") {
-        let Some((resource, _)) = p.split_once(':') else {
-            continue;
-        };
-        if resource == "workspace" {
-            continue;
-        }
+    let own = ctx.me.strs("permissions");
+    let grantable = own
+        .iter()
+        .filter_map(|p| p.parse::<Permission>().ok())
+        .filter(|p| authz::grantable_to_api_key(*p));
+    for p in grantable {
+        let resource = p.resource().as_str();
         match groups.iter_mut().find(|(r, _)| r == resource) {
-            Some((_, ps)) => ps.push(p),
-            None => groups.push((resource.to_string(), vec![p])),
+            Some((_, ps)) => ps.push(p.to_string()),
+            None => groups.push((resource.to_string(), vec![p.to_string()])),
         }
     }
     groups

@@ -1,6 +1,8 @@
 //! What templates read: API answers wrapped for easy access (`V`), and the layout's context
 //! (`Ctx`: the signed-in user, their workspaces and permissions, the CSRF token, the toast).
 
+use flowspace_core::permissions::Permission;
+use flowspace_core::resource::ResourceKind;
 use serde_json::Value;
 
 /// A JSON value from the API, with accessors that never fail (a missing field reads empty).
@@ -138,56 +140,23 @@ pub struct NavLink {
     pub href: &'static str,
     pub label: &'static str,
     /// The permission that shows the link (`None`: the Account Admin's section).
-    pub needs: Option<&'static str>,
+    pub needs: Option<Permission>,
 }
 
-pub const RESOURCE_NAV: &[NavLink] = &[
-    NavLink {
-        href: "/chatflows",
-        label: "Chatflows",
-        needs: Some("chatflows:view"),
-    },
-    NavLink {
-        href: "/agentflows",
-        label: "Agentflows",
-        needs: Some("agentflows:view"),
-    },
-    NavLink {
-        href: "/assistants",
-        label: "Assistants",
-        needs: Some("assistants:view"),
-    },
-    NavLink {
-        href: "/tools",
-        label: "Tools",
-        needs: Some("tools:view"),
-    },
-    NavLink {
-        href: "/credentials",
-        label: "Credentials",
-        needs: Some("credentials:view"),
-    },
-    NavLink {
-        href: "/variables",
-        label: "Variables",
-        needs: Some("variables:view"),
-    },
-    NavLink {
-        href: "/apikeys",
-        label: "API Keys",
-        needs: Some("apikeys:view"),
-    },
-    NavLink {
-        href: "/document-stores",
-        label: "Document Stores",
-        needs: Some("documentStores:view"),
-    },
-    NavLink {
-        href: "/datasets",
-        label: "Datasets",
-        needs: Some("datasets:view"),
-    },
-];
+/// The sidebar's resource pages: one per kind of the catalogue, shown with its `:view`.
+fn resource_nav_links() -> &'static [NavLink] {
+    static LINKS: std::sync::OnceLock<Vec<NavLink>> = std::sync::OnceLock::new();
+    LINKS.get_or_init(|| {
+        ResourceKind::ALL
+            .into_iter()
+            .map(|k| NavLink {
+                href: k.page(),
+                label: k.resource().title(),
+                needs: Some(k.view()),
+            })
+            .collect()
+    })
+}
 
 pub const ADMIN_NAV: &[NavLink] = &[
     NavLink {
@@ -269,9 +238,9 @@ impl Ctx {
             .to_uppercase()
     }
     pub fn resource_nav(&self) -> Vec<&'static NavLink> {
-        RESOURCE_NAV
+        resource_nav_links()
             .iter()
-            .filter(|l| l.needs.is_none_or(|p| self.can(p)))
+            .filter(|l| l.needs.is_none_or(|p| self.can(&p.to_string())))
             .collect()
     }
     pub fn admin_nav(&self) -> &'static [NavLink] {

@@ -629,7 +629,7 @@ async fn public_account_routes_are_rate_limited_per_ip_and_resets_are_logged() {
         let s = TestServer::start(&b).await;
         let admin = s.setup().await;
         let anon = s.client();
-        let limit = flowspace_server::api::invitations::RESET_REQUESTS_PER_HOUR;
+        let limit = flowspace_server::api::ip_limits::RESET_REQUESTS_PER_HOUR;
         for i in 0..limit {
             let r = anon
                 .post(

@@ -2,7 +2,9 @@
 //! construction"): each route is public by the explicit list below, or it refuses an anonymous
 //! caller (401), a member without the permission its guard names (403 with
 //! `missingPermission`), a non-admin on Account Admin routes (403), and an API key where a
-//! signed-in user is required. Adding a route means adding it here: the count is checked.
+//! signed-in user is required; and it lets the right caller through its guard (a member whose
+//! role holds the permission, the Account Admin, a signed-in user). Adding a route means adding
+//! it here: the count is checked.
 
 use flowspace_server::auth::Guard;
 use flowspace_server::routes::{RouteDef, table};
@@ -36,19 +38,25 @@ fn guard_name(g: Guard) -> &'static str {
         Guard::AccountAdmin => "AccountAdmin",
         Guard::Workspace(_) => "Workspace",
         Guard::PathWorkspace(_) => "PathWorkspace",
+        Guard::BodyWorkspace(_) => "BodyWorkspace",
+        Guard::InvitationWorkspace(_) => "InvitationWorkspace",
+        Guard::EachWorkspace(_) => "EachWorkspace",
+        Guard::AuditLog => "AuditLog",
     }
 }
 
 /// The route's path with each parameter filled in: the real workspace `ws` for
-/// `/workspace/{id}...` (so that the guard looks at a workspace the caller belongs to), a
-/// random uuid elsewhere.
-fn concrete(def: &RouteDef, ws: &str) -> String {
+/// `/workspace/{id}...` and the real invitation `inv` for invitation routes (so that the guard
+/// looks at a workspace the caller belongs to), a random uuid elsewhere.
+fn concrete(def: &RouteDef, ws: &str, inv: &str) -> String {
     def.path
         .split('/')
         .map(|seg| {
             if seg.starts_with('{') && seg.ends_with('}') {
                 if def.path.starts_with("/workspace/") {
                     ws.to_string()
+                } else if matches!(def.guard, Guard::InvitationWorkspace(_)) {
+                    inv.to_string()
                 } else {
                     uuid::Uuid::new_v4().to_string()
                 }
@@ -60,13 +68,28 @@ fn concrete(def: &RouteDef, ws: &str) -> String {
         .join("/")
 }
 
-fn body_for(method: &Method) -> Option<serde_json::Value> {
-    matches!(*method, Method::POST | Method::PUT | Method::PATCH).then(|| json!({}))
+/// An empty object, or for a guard that reads the body's workspace, one naming `ws`.
+fn body_for(def: &RouteDef, ws: &str) -> Option<serde_json::Value> {
+    matches!(def.method, Method::POST | Method::PUT | Method::PATCH).then(|| match def.guard {
+        Guard::BodyWorkspace(_) => json!({ "workspaceId": ws }),
+        _ => json!({}),
+    })
 }
 
-async fn call(c: &Client, def: &RouteDef, path: &str) -> flowspace_testkit::Resp {
-    c.send(def.method.clone(), path, body_for(&def.method), &[])
+async fn call(c: &Client, def: &RouteDef, path: &str, ws: &str) -> flowspace_testkit::Resp {
+    c.send(def.method.clone(), path, body_for(def, ws), &[])
         .await
+}
+
+/// The guard let the caller through: whatever the handler made of the empty body, it was
+/// not a refusal (401, 403) nor a failure.
+fn passed(r: &flowspace_testkit::Resp, what: &str) {
+    assert!(
+        r.status != 401 && r.status != 403 && r.status < 500,
+        "the right caller passes the guard: {what}: {} {}",
+        r.status,
+        r.body
+    );
 }
 
 #[test]
@@ -103,10 +126,10 @@ fn the_route_table_is_counted_and_its_public_routes_are_listed() {
     );
     for r in &t {
         assert!(r.path.starts_with('/'), "{}", r.path);
-        if let Guard::PathWorkspace(_) = r.guard {
+        if let Guard::PathWorkspace(_) | Guard::InvitationWorkspace(_) = r.guard {
             assert!(
                 r.path.contains("{id}"),
-                "{} {}: a PathWorkspace guard needs the workspace in the path",
+                "{} {}: a PathWorkspace or InvitationWorkspace guard needs the id in the path",
                 r.method,
                 r.path
             );
@@ -150,6 +173,15 @@ async fn every_guarded_route_refuses_whoever_it_should() {
             .await;
         assert_eq!(key.status, 201, "{}", key.body);
         let key = anon.with_token(key.body["key"].as_str().unwrap());
+        let inv = w
+            .admin
+            .post(
+                "/invitations",
+                json!({"email": "walk-invitee@example.com", "workspaceId": ws, "role": "Viewer"}),
+            )
+            .await;
+        assert_eq!(inv.status, 201, "{}", inv.body);
+        let inv = inv.body["invitation"]["id"].as_str().unwrap().to_string();
 
         let mut walked = 0;
         for def in &t {
@@ -157,7 +189,7 @@ async fn every_guarded_route_refuses_whoever_it_should() {
                 continue;
             }
             walked += 1;
-            let path = concrete(def, &ws);
+            let path = concrete(def, &ws, &inv);
             let what = format!("{} {path} ({:?}) on {}", def.method, def.guard, b.name());
 
             for (who, c) in [
@@ -165,7 +197,7 @@ async fn every_guarded_route_refuses_whoever_it_should() {
                 ("forged token", &forged),
                 ("unknown key", &bad_key),
             ] {
-                let r = call(c, def, &path).await;
+                let r = call(c, def, &path, &ws).await;
                 assert_eq!(
                     (r.status, r.code()),
                     (401, "unauthorized"),
@@ -188,7 +220,7 @@ async fn every_guarded_route_refuses_whoever_it_should() {
                         ("empty role", &nobody),
                         ("API key", &key),
                     ] {
-                        let r = call(c, def, &path).await;
+                        let r = call(c, def, &path, &ws).await;
                         assert_eq!(
                             (r.status, r.code()),
                             (403, "forbidden"),
@@ -196,13 +228,31 @@ async fn every_guarded_route_refuses_whoever_it_should() {
                             r.body
                         );
                     }
+                    // The Account Admin passes (a fresh session: one of these routes could end
+                    // it).
+                    let admin = w
+                        .server
+                        .login(flowspace_testkit::ADMIN_EMAIL, flowspace_testkit::PASSWORD)
+                        .await
+                        .in_workspace(&ws);
+                    passed(&call(&admin, def, &path, &ws).await, &what);
                 }
-                Guard::Workspace(p) | Guard::PathWorkspace(p) => {
+                Guard::Workspace(p)
+                | Guard::PathWorkspace(p)
+                | Guard::BodyWorkspace(p)
+                | Guard::InvitationWorkspace(p) => {
                     let p = p.to_string();
+                    // A member whose role holds the permission (Admin holds them all) passes.
+                    let member = w
+                        .server
+                        .login("member@example.com", flowspace_testkit::PASSWORD)
+                        .await
+                        .in_workspace(&ws);
+                    passed(&call(&member, def, &path, &ws).await, &what);
                     if skip == Some(p.as_str()) {
                         continue;
                     }
-                    let r = call(&nobody, def, &path).await;
+                    let r = call(&nobody, def, &path, &ws).await;
                     assert_eq!(
                         (r.status, r.code()),
                         (403, "forbidden"),
@@ -216,7 +266,7 @@ async fn every_guarded_route_refuses_whoever_it_should() {
                     );
                     assert_eq!(r.body["error"]["role"], "Nothing", "{what}: {}", r.body);
                     if p != "chatflows:view" {
-                        let r = call(&key, def, &path).await;
+                        let r = call(&key, def, &path, &ws).await;
                         assert_eq!(r.status, 403, "API key: {what}: {}", r.body);
                         assert_eq!(r.body["error"]["missingPermission"], p, "API key: {what}");
                     }
@@ -228,20 +278,67 @@ async fn every_guarded_route_refuses_whoever_it_should() {
                         .login("member@example.com", flowspace_testkit::PASSWORD)
                         .await
                         .in_workspace(&ws);
-                    let r = call(&member, def, &path).await;
-                    assert!(
-                        r.status != 401 && r.status != 403 && r.status < 500,
-                        "a member passes the guard: {what}: {} {}",
-                        r.status,
-                        r.body
-                    );
-                    let r = call(&key, def, &path).await;
+                    passed(&call(&member, def, &path, &ws).await, &what);
+                    let r = call(&key, def, &path, &ws).await;
                     assert_eq!(
                         (r.status, r.code()),
                         (403, "forbidden"),
                         "an API key is not a signed-in user: {what}: {}",
                         r.body
                     );
+                }
+                Guard::EachWorkspace(p) => {
+                    // A list over the workspaces where the caller holds `p`: a member whose
+                    // role holds it sees the workspace's invitation, the empty role sees none of
+                    // it, an API key is refused.
+                    assert_eq!(def.method, Method::GET, "{what}");
+                    let member = w
+                        .server
+                        .login("member@example.com", flowspace_testkit::PASSWORD)
+                        .await
+                        .in_workspace(&ws);
+                    let r = call(&member, def, &path, &ws).await;
+                    assert_eq!(r.status, 200, "{what}: {}", r.body);
+                    assert!(
+                        r.body["items"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .any(|i| i["id"] == inv.as_str()),
+                        "{p}: {what}: {}",
+                        r.body
+                    );
+                    let r = call(&nobody, def, &path, &ws).await;
+                    assert_eq!(
+                        (r.status, r.body["items"].clone()),
+                        (200, json!([])),
+                        "{what}"
+                    );
+                    let r = call(&key, def, &path, &ws).await;
+                    assert_eq!(r.status, 403, "API key: {what}: {}", r.body);
+                }
+                Guard::AuditLog => {
+                    let member = w
+                        .server
+                        .login("member@example.com", flowspace_testkit::PASSWORD)
+                        .await
+                        .in_workspace(&ws);
+                    passed(&call(&member, def, &path, &ws).await, &what);
+                    for (who, c) in [("empty role", &nobody), ("API key", &key)] {
+                        if who == "empty role" && skip == Some("auditLogs:view") {
+                            continue;
+                        }
+                        let r = call(c, def, &path, &ws).await;
+                        assert_eq!((r.status, r.code()), (403, "forbidden"), "{who}: {what}");
+                        // The empty role is told which permission it lacks; an API key never
+                        // reads the trail, whatever it holds.
+                        if who == "empty role" {
+                            assert_eq!(
+                                r.body["error"]["missingPermission"], "auditLogs:view",
+                                "{who}: {what}"
+                            );
+                        }
+                    }
                 }
             }
         }

@@ -2,6 +2,10 @@
 //! OpenAPI document says of it. The router and `/api/v1/openapi.json` are both built from this
 //! table, so a route cannot exist without a guard, nor without a description.
 
+mod accounts;
+mod groups;
+mod logs;
+
 use crate::api::{self, ListParams, resources as res};
 use crate::auth::{Guard, Scope};
 use crate::extract::{ApiJson, ApiQuery, Id};
@@ -15,7 +19,7 @@ use flowspace_core::ids::ItemId;
 use flowspace_core::model::{
     ApiKey, Credential, Item, Member, Role, UserDetail, Workspace as WorkspaceModel,
 };
-use flowspace_core::permissions::{Action, Permission, Resource};
+use flowspace_core::perm;
 use flowspace_core::resource::ResourceKind;
 
 /// One route of the API.
@@ -88,23 +92,10 @@ impl RouteDef {
     }
 }
 
-pub(crate) fn perm(resource: Resource, action: Action) -> Permission {
-    // Every pair used below is in the catalogue; `permissions::tests` proves the catalogue.
-    Permission::new(resource, action).unwrap_or(Permission {
-        resource,
-        action: Action::View,
-    })
-}
-
-fn kind_perm(kind: ResourceKind, action: Action) -> Guard {
-    Guard::Workspace(perm(kind.resource(), action))
-}
-
 /// Every route, in the order the OpenAPI document lists them.
 pub fn table() -> Vec<RouteDef> {
     use Guard::*;
     use Method as M;
-    let ws = |a| PathWorkspace(perm(Resource::Workspace, a));
     let mut t = vec![
         RouteDef::new(M::GET, "/ping", Open, api::health::ping)
             .doc("health", "Liveness")
@@ -144,24 +135,24 @@ pub fn table() -> Vec<RouteDef> {
             .doc("workspaces", "Create a workspace")
             .req(body::<api::workspaces::CreateWorkspace>())
             .ok(201, body::<WorkspaceModel>()),
-        RouteDef::new(M::GET, "/workspace/{id}", ws(Action::View), api::workspaces::get)
+        RouteDef::new(M::GET, "/workspace/{id}", PathWorkspace(perm!(Workspace, View)), api::workspaces::get)
             .doc("workspaces", "Read a workspace")
             .ok(200, body::<WorkspaceModel>()),
-        RouteDef::new(M::PATCH, "/workspace/{id}", ws(Action::Update), api::workspaces::update)
+        RouteDef::new(M::PATCH, "/workspace/{id}", PathWorkspace(perm!(Workspace, Update)), api::workspaces::update)
             .doc("workspaces", "Rename or describe a workspace")
             .req(body::<api::workspaces::UpdateWorkspace>())
             .ok(200, body::<WorkspaceModel>()),
         RouteDef::new(M::DELETE, "/workspace/{id}", AccountAdmin, api::workspaces::delete)
             .doc("workspaces", "Delete a workspace and everything in it (not Default; not while other members remain)")
             .empty(204),
-        RouteDef::new(M::GET, "/workspace/{id}/users", ws(Action::View), api::workspaces::members)
+        RouteDef::new(M::GET, "/workspace/{id}/users", PathWorkspace(perm!(Workspace, View)), api::workspaces::members)
             .doc("workspaces", "Members with role and status")
             .ok(200, list::<Member>()),
-        RouteDef::new(M::POST, "/workspace/{id}/add-user", ws(Action::AddUser), api::workspaces::add_user)
+        RouteDef::new(M::POST, "/workspace/{id}/add-user", PathWorkspace(perm!(Workspace, AddUser)), api::workspaces::add_user)
             .doc("workspaces", "Add a member with a role, or change a member's role")
             .req(body::<api::workspaces::AddUser>())
             .ok(200, body::<Member>()),
-        RouteDef::new(M::POST, "/workspace/{id}/remove-user", ws(Action::UnlinkUser), api::workspaces::remove_user)
+        RouteDef::new(M::POST, "/workspace/{id}/remove-user", PathWorkspace(perm!(Workspace, UnlinkUser)), api::workspaces::remove_user)
             .doc("workspaces", "Unlink a member")
             .req(body::<api::UserIdInput>())
             .empty(204),
@@ -209,10 +200,10 @@ pub fn table() -> Vec<RouteDef> {
     t.extend(credential_routes());
     t.extend(api_key_routes());
     t.extend(transfer_routes());
-    t.extend(crate::api::invitations::routes());
-    t.extend(crate::api::groups::routes());
-    t.extend(crate::api::activity::routes());
-    t.extend(crate::api::audit::routes());
+    t.extend(accounts::invitations());
+    t.extend(groups::groups());
+    t.extend(logs::activity());
+    t.extend(logs::audit());
     t
 }
 
@@ -220,26 +211,24 @@ fn transfer_routes() -> Vec<RouteDef> {
     use crate::api::transfer as tr;
     use Guard::*;
     use Method as M;
-    let cred = |a| Guard::Workspace(perm(Resource::Credentials, a));
-    let ws = |a| Guard::Workspace(perm(Resource::Workspace, a));
     vec![
-        RouteDef::new(M::GET, "/credentials/{id}/shares", cred(Action::View), tr::get_shares)
+        RouteDef::new(M::GET, "/credentials/{id}/shares", Workspace(perm!(Credentials, View)), tr::get_shares)
             .doc("credentials", "The workspaces a credential of the active workspace is shared with")
             .ok(200, body::<tr::Shares>()),
-        RouteDef::new(M::PUT, "/credentials/{id}/shares", cred(Action::Share), tr::put_shares)
+        RouteDef::new(M::PUT, "/credentials/{id}/shares", Workspace(perm!(Credentials, Share)), tr::put_shares)
             .doc("credentials", "Replace the set of workspaces (of the same organization) a credential is shared with")
             .req(body::<tr::SharesInput>())
             .ok(200, body::<tr::Shares>()),
-        RouteDef::new(M::POST, "/credentials/{id}/resolve", cred(Action::View), tr::resolve)
+        RouteDef::new(M::POST, "/credentials/{id}/resolve", Workspace(perm!(Credentials, View)), tr::resolve)
             .doc("credentials", "The decrypted data of a credential owned by or shared into the active workspace (audited)")
             .ok(200, body::<tr::ResolvedCredential>()),
-        RouteDef::new(M::POST, "/export", ws(Action::Export), tr::export)
+        RouteDef::new(M::POST, "/export", Workspace(perm!(Workspace, Export)), tr::export)
             .doc("transfer", "Export chosen items (or all) of the active workspace as a bundle; never credential secrets")
             .req(body::<tr::ExportRequest>())
-            .ok(200, body::<tr::Bundle>()),
-        RouteDef::new(M::POST, "/import", ws(Action::Import), tr::import)
+            .ok(200, body::<flowspace_core::transfer::Bundle>()),
+        RouteDef::new(M::POST, "/import", Workspace(perm!(Workspace, Import)), tr::import)
             .doc("transfer", "Import a bundle into the active workspace in one transaction (new ids, references rewritten)")
-            .req(body::<tr::Bundle>())
+            .req(body::<flowspace_core::transfer::Bundle>())
             .ok(201, body::<tr::ImportReport>())
             .limit(tr::MAX_IMPORT_BYTES),
         RouteDef::new(M::POST, "/admin/flows/move", AccountAdmin, tr::move_flows)
@@ -267,7 +256,7 @@ fn item_routes(kind: ResourceKind) -> Vec<RouteDef> {
         RouteDef::new(
             M::GET,
             &base,
-            kind_perm(kind, Action::View),
+            Guard::Workspace(kind.view()),
             move |State(s): S, Scope(sc): Scope, ApiQuery(q): Q| res::list_items(s, kind, sc, q),
         )
         .doc(
@@ -279,7 +268,7 @@ fn item_routes(kind: ResourceKind) -> Vec<RouteDef> {
         RouteDef::new(
             M::POST,
             &base,
-            kind_perm(kind, Action::Create),
+            Guard::Workspace(kind.create()),
             move |State(s): S, Scope(sc): Scope, ApiJson(b): ApiJson<res::ItemInput>| {
                 res::create_item(s, kind, sc, b)
             },
@@ -290,7 +279,7 @@ fn item_routes(kind: ResourceKind) -> Vec<RouteDef> {
         RouteDef::new(
             M::GET,
             &one,
-            kind_perm(kind, Action::View),
+            Guard::Workspace(kind.view()),
             move |State(s): S, Scope(sc): Scope, Id(id): Id<ItemId>| res::get_item(s, kind, sc, id),
         )
         .doc(kind.path(), format!("Read a {label}"))
@@ -298,7 +287,7 @@ fn item_routes(kind: ResourceKind) -> Vec<RouteDef> {
         RouteDef::new(
             M::PUT,
             &one,
-            kind_perm(kind, Action::Update),
+            Guard::Workspace(kind.update()),
             move |State(s): S,
                   Scope(sc): Scope,
                   Id(id): Id<ItemId>,
@@ -316,7 +305,7 @@ fn item_routes(kind: ResourceKind) -> Vec<RouteDef> {
         RouteDef::new(
             M::DELETE,
             &one,
-            kind_perm(kind, Action::Delete),
+            Guard::Workspace(kind.delete()),
             move |State(s): S, Scope(sc): Scope, Id(id): Id<ItemId>, h: HeaderMap| {
                 res::delete_item(s, kind, sc, id, h)
             },
@@ -324,12 +313,12 @@ fn item_routes(kind: ResourceKind) -> Vec<RouteDef> {
         .doc(kind.path(), format!("Delete a {label}"))
         .empty(204),
     ];
-    if kind.is_flow() {
+    if let Some(duplicate) = kind.duplicate() {
         v.push(
             RouteDef::new(
                 M::POST,
                 format!("/{}/{{id}}/duplicate", kind.path()),
-                kind_perm(kind, Action::Duplicate),
+                Guard::Workspace(duplicate),
                 move |State(s): S, Scope(sc): Scope, Id(id): Id<ItemId>| {
                     res::duplicate_item(s, kind, sc, id)
                 },
@@ -345,19 +334,19 @@ fn credential_routes() -> Vec<RouteDef> {
     use Method as M;
     let k = ResourceKind::Credential;
     vec![
-        RouteDef::new(M::GET, "/credentials", kind_perm(k, Action::View), |State(s): S, Scope(sc): Scope, ApiQuery(q): Q| {
+        RouteDef::new(M::GET, "/credentials", Guard::Workspace(k.view()), |State(s): S, Scope(sc): Scope, ApiQuery(q): Q| {
             res::list_credentials(s, sc, q)
         })
         .doc("credentials", "List the credentials of the active workspace and those shared into it (never their secrets)")
         .ok(200, list::<Credential>())
         .paged(),
-        RouteDef::new(M::POST, "/credentials", kind_perm(k, Action::Create), |State(s): S, Scope(sc): Scope, ApiJson(b): ApiJson<res::CredentialInput>| {
+        RouteDef::new(M::POST, "/credentials", Guard::Workspace(k.create()), |State(s): S, Scope(sc): Scope, ApiJson(b): ApiJson<res::CredentialInput>| {
             res::create_credential(s, sc, b)
         })
         .doc("credentials", "Create a credential; its data is encrypted at rest")
         .req(body::<res::CredentialInput>())
         .ok(201, body::<Credential>()),
-        RouteDef::new(M::GET, "/credentials/{id}", kind_perm(k, Action::View), |State(s): S, Scope(sc): Scope, Id(id): Id<ItemId>| {
+        RouteDef::new(M::GET, "/credentials/{id}", Guard::Workspace(k.view()), |State(s): S, Scope(sc): Scope, Id(id): Id<ItemId>| {
             res::get_credential(s, sc, id)
         })
         .doc("credentials", "Read a credential (field names only)")
@@ -365,7 +354,7 @@ fn credential_routes() -> Vec<RouteDef> {
         RouteDef::new(
             M::PUT,
             "/credentials/{id}",
-            kind_perm(k, Action::Update),
+            Guard::Workspace(k.update()),
             |State(s): S, Scope(sc): Scope, Id(id): Id<ItemId>, h: HeaderMap, ApiJson(b): ApiJson<res::CredentialInput>| {
                 res::update_credential(s, sc, id, h, b)
             },
@@ -373,7 +362,7 @@ fn credential_routes() -> Vec<RouteDef> {
         .doc("credentials", "Update a credential owned by the active workspace")
         .req(body::<res::CredentialInput>())
         .ok(200, body::<Credential>()),
-        RouteDef::new(M::DELETE, "/credentials/{id}", kind_perm(k, Action::Delete), move |State(s): S, Scope(sc): Scope, Id(id): Id<ItemId>, h: HeaderMap| {
+        RouteDef::new(M::DELETE, "/credentials/{id}", Guard::Workspace(k.delete()), move |State(s): S, Scope(sc): Scope, Id(id): Id<ItemId>, h: HeaderMap| {
             res::delete_item(s, k, sc, id, h)
         })
         .doc("credentials", "Delete a credential owned by the active workspace")
@@ -388,7 +377,7 @@ fn api_key_routes() -> Vec<RouteDef> {
         RouteDef::new(
             M::GET,
             "/apikeys",
-            kind_perm(k, Action::View),
+            Guard::Workspace(k.view()),
             |State(s): S, Scope(sc): Scope, ApiQuery(q): Q| res::list_api_keys(s, sc, q),
         )
         .doc("apikeys", "List the active workspace's API keys")
@@ -397,7 +386,7 @@ fn api_key_routes() -> Vec<RouteDef> {
         RouteDef::new(
             M::POST,
             "/apikeys",
-            kind_perm(k, Action::Create),
+            Guard::Workspace(k.create()),
             |State(s): S, Scope(sc): Scope, ApiJson(b): ApiJson<res::ApiKeyInput>| {
                 res::create_api_key(s, sc, b)
             },
@@ -411,7 +400,7 @@ fn api_key_routes() -> Vec<RouteDef> {
         RouteDef::new(
             M::GET,
             "/apikeys/{id}",
-            kind_perm(k, Action::View),
+            Guard::Workspace(k.view()),
             |State(s): S, Scope(sc): Scope, Id(id): Id<ItemId>| res::get_api_key(s, sc, id),
         )
         .doc("apikeys", "Read an API key (never the key)")
@@ -419,7 +408,7 @@ fn api_key_routes() -> Vec<RouteDef> {
         RouteDef::new(
             M::PUT,
             "/apikeys/{id}",
-            kind_perm(k, Action::Update),
+            Guard::Workspace(k.update()),
             |State(s): S,
              Scope(sc): Scope,
              Id(id): Id<ItemId>,
@@ -437,7 +426,7 @@ fn api_key_routes() -> Vec<RouteDef> {
         RouteDef::new(
             M::DELETE,
             "/apikeys/{id}",
-            kind_perm(k, Action::Delete),
+            Guard::Workspace(k.delete()),
             move |State(s): S, Scope(sc): Scope, Id(id): Id<ItemId>, h: HeaderMap| {
                 res::delete_item(s, k, sc, id, h)
             },

@@ -1,0 +1,422 @@
+//! Moving items between workspaces as a bundle (rule 12): the bundle format, which kinds may be
+//! exported and with which permission, what an export leaves out, and the plan of an import —
+//! new ids for every entry, references between them rewritten, every entry checked, before
+//! anything is written.
+
+use crate::authz::WorkspaceScope;
+use crate::error::{DomainError, DomainResult};
+use crate::ids::ItemId;
+use crate::permissions::Action;
+use crate::resource::ResourceKind;
+use crate::rules;
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use utoipa::ToSchema;
+
+/// The bundle format's name and version.
+pub const BUNDLE_FORMAT: &str = "flowspace-bundle";
+pub const BUNDLE_VERSION: u32 = 1;
+/// Most entries one import takes.
+pub const MAX_IMPORT_ENTRIES: usize = 10_000;
+
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Bundle {
+    /// Always `flowspace-bundle`.
+    pub format: String,
+    /// The bundle format version (1).
+    pub version: u32,
+    pub exported_at: Option<Timestamp>,
+    pub source_workspace: Option<BundleWorkspace>,
+    #[serde(default)]
+    pub items: Vec<BundleItem>,
+    #[serde(default)]
+    pub credentials: Vec<BundleCredential>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct BundleWorkspace {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct BundleItem {
+    /// The kind's path name: `chatflows`, `tools`, `variables`, ...
+    pub kind: String,
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    #[schema(value_type = Object)]
+    pub data: Value,
+}
+
+/// A credential travels with its name, type and field names, never its secret values.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BundleCredential {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub credential_name: String,
+    pub data_keys: Vec<String>,
+}
+
+/// The kinds a bundle can hold: every kind but API keys.
+pub fn exportable() -> Vec<ResourceKind> {
+    ResourceKind::ALL
+        .into_iter()
+        .filter(|k| *k != ResourceKind::ApiKey)
+        .collect()
+}
+
+fn kind_from_path(field: &str, s: &str) -> DomainResult<ResourceKind> {
+    exportable()
+        .into_iter()
+        .find(|k| k.path() == s)
+        .ok_or_else(|| DomainError::invalid(field, format!("`{s}` is not an exportable kind")))
+}
+
+/// The kinds an export takes (`requested`, by path name, or every exportable kind), each
+/// allowed by its `:export` where the catalogue has one, else its `:view`.
+pub fn export_kinds(
+    scope: &WorkspaceScope,
+    requested: Option<&[String]>,
+) -> DomainResult<Vec<ResourceKind>> {
+    let kinds = match requested {
+        None => exportable(),
+        Some(list) => list
+            .iter()
+            .enumerate()
+            .map(|(i, k)| kind_from_path(&format!("kinds[{i}]"), k))
+            .collect::<DomainResult<Vec<_>>>()?,
+    };
+    for k in &kinds {
+        scope.require(k.permission(Action::Export).unwrap_or(k.view()))?;
+    }
+    Ok(kinds)
+}
+
+/// What an exported item's data holds: a variable's value only when asked for.
+pub fn exported_data(kind: ResourceKind, mut data: Value, include_variable_values: bool) -> Value {
+    if kind == ResourceKind::Variable
+        && !include_variable_values
+        && let Value::Object(map) = &mut data
+    {
+        map.remove("value");
+    }
+    data
+}
+
+/// An item an import will create.
+pub struct PlannedItem {
+    pub kind: ResourceKind,
+    pub id: ItemId,
+    pub name: String,
+    pub description: Option<String>,
+    /// The data, references rewritten, as stored.
+    pub data: String,
+}
+
+/// A credential an import will create: its fields, empty, to be filled in (the secret never
+/// travels).
+pub struct PlannedCredential {
+    pub id: ItemId,
+    pub name: String,
+    pub description: Option<String>,
+    pub credential_name: String,
+    pub data_keys: Vec<String>,
+    /// The data to seal: every field with an empty value.
+    pub plain: Vec<u8>,
+}
+
+/// Everything an import writes, checked.
+pub struct ImportPlan {
+    pub items: Vec<PlannedItem>,
+    pub credentials: Vec<PlannedCredential>,
+}
+
+/// Plans an import into `scope`'s workspace: the format and version, at most
+/// `MAX_IMPORT_ENTRIES` entries, each id an id and none twice, `:create` (and `:import` where
+/// the catalogue has one) of every kind it holds, every entry valid as if created by hand; new
+/// ids for every entry, and every string equal to an old id rewritten to the new one. A
+/// refusal names the entry (`items[3].name`).
+pub fn plan_import(scope: &WorkspaceScope, bundle: &Bundle) -> DomainResult<ImportPlan> {
+    if bundle.format != BUNDLE_FORMAT {
+        return Err(DomainError::invalid(
+            "format",
+            format!("must be \"{BUNDLE_FORMAT}\""),
+        ));
+    }
+    if bundle.version != BUNDLE_VERSION {
+        return Err(DomainError::invalid(
+            "version",
+            format!(
+                "version {} is not supported (expected {BUNDLE_VERSION})",
+                bundle.version
+            ),
+        ));
+    }
+    if bundle.items.len() + bundle.credentials.len() > MAX_IMPORT_ENTRIES {
+        return Err(DomainError::invalid(
+            "items",
+            format!("a bundle holds at most {MAX_IMPORT_ENTRIES} entries"),
+        ));
+    }
+    // New ids for every entry, so references between them can be rewritten.
+    let mut ids: HashMap<String, String> = HashMap::new();
+    let mut new_id = |field: String, old: &str| -> DomainResult<ItemId> {
+        let old = old.trim();
+        if old.parse::<uuid::Uuid>().is_err() {
+            return Err(DomainError::invalid(field, "is not an id"));
+        }
+        let id = ItemId::new();
+        if ids.insert(old.to_string(), id.to_string()).is_some() {
+            return Err(DomainError::invalid(field, "appears twice in the bundle"));
+        }
+        Ok(id)
+    };
+    let mut kinds = Vec::with_capacity(bundle.items.len());
+    let mut item_ids = Vec::with_capacity(bundle.items.len());
+    for (i, it) in bundle.items.iter().enumerate() {
+        let kind = kind_from_path(&format!("items[{i}].kind"), &it.kind)?;
+        if kind == ResourceKind::Credential {
+            return Err(DomainError::invalid(
+                format!("items[{i}].kind"),
+                "credentials go in `credentials`",
+            ));
+        }
+        kinds.push(kind);
+        item_ids.push(new_id(format!("items[{i}].id"), &it.id)?);
+    }
+    let mut credential_ids = Vec::with_capacity(bundle.credentials.len());
+    for (i, c) in bundle.credentials.iter().enumerate() {
+        credential_ids.push(new_id(format!("credentials[{i}].id"), &c.id)?);
+    }
+    let mut needed = kinds.clone();
+    if !bundle.credentials.is_empty() {
+        needed.push(ResourceKind::Credential);
+    }
+    for k in needed {
+        scope.require(k.create())?;
+        if let Some(p) = k.permission(Action::Import) {
+            scope.require(p)?;
+        }
+    }
+    let mut items = Vec::with_capacity(bundle.items.len());
+    for (i, ((it, kind), id)) in bundle.items.iter().zip(kinds).zip(item_ids).enumerate() {
+        let at = entry_field(format!("items[{i}]"));
+        let mut data = it.data.clone();
+        rewrite_references(&mut data, &ids);
+        if kind == ResourceKind::Variable {
+            // A variable exported without its value comes back with an empty one.
+            if let Value::Object(map) = &mut data {
+                map.entry("value")
+                    .or_insert_with(|| Value::String(String::new()));
+            }
+            rules::variable_data(Some(&data)).map_err(&at)?;
+        }
+        items.push(PlannedItem {
+            kind,
+            id,
+            name: rules::item_name(&it.name).map_err(&at)?,
+            description: rules::description(it.description.as_deref()).map_err(&at)?,
+            data: rules::item_data(Some(&data)).map_err(&at)?,
+        });
+    }
+    let mut credentials = Vec::with_capacity(bundle.credentials.len());
+    for (i, (c, id)) in bundle.credentials.iter().zip(credential_ids).enumerate() {
+        let at = entry_field(format!("credentials[{i}]"));
+        let placeholder: Map<String, Value> = c
+            .data_keys
+            .iter()
+            .map(|k| (k.clone(), Value::String(String::new())))
+            .collect();
+        let placeholder = Value::Object(placeholder);
+        credentials.push(PlannedCredential {
+            id,
+            name: rules::item_name(&c.name).map_err(&at)?,
+            description: rules::description(c.description.as_deref()).map_err(&at)?,
+            credential_name: rules::display_name("credentialName", &c.credential_name)
+                .map_err(&at)?,
+            data_keys: rules::credential_data(&placeholder).map_err(&at)?,
+            plain: serde_json::to_vec(&placeholder).map_err(DomainError::internal)?,
+        });
+    }
+    Ok(ImportPlan { items, credentials })
+}
+
+/// Puts an entry's place in front of the field a refusal names.
+fn entry_field(entry: String) -> impl Fn(DomainError) -> DomainError {
+    move |e| match e {
+        DomainError::Invalid { field, reason } => {
+            DomainError::invalid(format!("{entry}.{field}"), reason)
+        }
+        other => other,
+    }
+}
+
+/// Replaces every string equal to an old id by the new id, anywhere in `v`.
+pub fn rewrite_references(v: &mut Value, ids: &HashMap<String, String>) {
+    match v {
+        Value::String(s) => {
+            if let Some(new) = ids.get(s.as_str()) {
+                *s = new.clone();
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| rewrite_references(x, ids)),
+        Value::Object(m) => m.values_mut().for_each(|x| rewrite_references(x, ids)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::authz::{Actor, CallerFacts, WorkspaceFacts, authorize};
+    use crate::ids::{OrganizationId, UserId, WorkspaceId};
+    use crate::permissions::{BuiltinRole, PermissionSet};
+    use serde_json::json;
+
+    fn scope(perms: PermissionSet) -> WorkspaceScope {
+        let facts = CallerFacts {
+            organization: OrganizationId::new(),
+            actor: Actor::User(UserId::new()),
+            is_account_admin: false,
+            workspace: Some(WorkspaceFacts {
+                workspace: WorkspaceId::new(),
+                role: Some("Role".into()),
+                permissions: perms,
+                items_version: None,
+            }),
+            ip: None,
+        };
+        // Any permission the set holds: here only the kinds' permissions matter.
+        let first = perms.iter().next().unwrap();
+        authorize(&facts, first).unwrap()
+    }
+
+    fn bundle(items: Value, credentials: Value) -> Bundle {
+        serde_json::from_value(json!({
+            "format": BUNDLE_FORMAT, "version": BUNDLE_VERSION,
+            "items": items, "credentials": credentials,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn references_are_rewritten_everywhere_but_only_whole_strings() {
+        let ids: HashMap<String, String> =
+            [("a".to_string(), "b".to_string())].into_iter().collect();
+        let mut v = json!({"x": "a", "y": ["a", {"z": "a"}], "w": "ab", "a": 1});
+        rewrite_references(&mut v, &ids);
+        assert_eq!(
+            v,
+            json!({"x": "b", "y": ["b", {"z": "b"}], "w": "ab", "a": 1})
+        );
+    }
+
+    #[test]
+    fn an_import_gets_new_ids_and_rewritten_references() {
+        let (flow, tool, cred) = (ItemId::new(), ItemId::new(), ItemId::new());
+        let b = bundle(
+            json!([
+                {"kind": "tools", "id": tool.to_string(), "name": "T", "data": {}},
+                {"kind": "chatflows", "id": flow.to_string(), "name": "F",
+                 "data": {"nodes": [{"tool": tool.to_string(), "credential": cred.to_string()}]}},
+                {"kind": "variables", "id": ItemId::new().to_string(), "name": "V", "data": {"type": "static"}},
+            ]),
+            json!([{"id": cred.to_string(), "name": "C", "credentialName": "openAIApi", "dataKeys": ["apiKey"]}]),
+        );
+        let plan = plan_import(&scope(PermissionSet::all()), &b).unwrap();
+        let (t, f, v) = (&plan.items[0], &plan.items[1], &plan.items[2]);
+        let c = &plan.credentials[0];
+        assert!(t.id != tool && f.id != flow && c.id != cred);
+        let data: Value = serde_json::from_str(&f.data).unwrap();
+        assert_eq!(data["nodes"][0]["tool"], t.id.to_string());
+        assert_eq!(data["nodes"][0]["credential"], c.id.to_string());
+        let v: Value = serde_json::from_str(&v.data).unwrap();
+        assert_eq!(
+            v["value"], "",
+            "a variable without its value gets an empty one"
+        );
+        assert_eq!(c.data_keys, vec!["apiKey"]);
+        assert_eq!(c.plain, br#"{"apiKey":""}"#);
+    }
+
+    #[test]
+    fn a_bad_bundle_is_refused_naming_the_entry() {
+        let all = scope(PermissionSet::all());
+        let id = ItemId::new().to_string();
+        let cases = [
+            (
+                json!([{"kind": "apikeys", "id": id, "name": "K", "data": {}}]),
+                json!([]),
+                "items[0].kind",
+            ),
+            (
+                json!([{"kind": "credentials", "id": id, "name": "K", "data": {}}]),
+                json!([]),
+                "items[0].kind",
+            ),
+            (
+                json!([{"kind": "tools", "id": "x", "name": "T", "data": {}}]),
+                json!([]),
+                "items[0].id",
+            ),
+            (
+                json!([{"kind": "tools", "id": id, "name": "", "data": {}}]),
+                json!([]),
+                "items[0].name",
+            ),
+            (
+                json!([{"kind": "tools", "id": id, "name": "T", "data": {}}]),
+                json!([{"id": id, "name": "C", "credentialName": "x", "dataKeys": []}]),
+                "credentials[0].id",
+            ),
+        ];
+        for (items, creds, field) in cases {
+            match plan_import(&all, &bundle(items, creds)) {
+                Err(DomainError::Invalid { field: f, .. }) => assert_eq!(f, field),
+                Err(other) => panic!("{field}: got {other:?}"),
+                Ok(_) => panic!("{field}: accepted"),
+            }
+        }
+        let mut b = bundle(json!([]), json!([]));
+        b.format = "other".into();
+        assert!(plan_import(&all, &b).is_err());
+    }
+
+    #[test]
+    fn an_import_needs_create_and_import_of_every_kind_it_holds() {
+        let flows = bundle(
+            json!([{"kind": "chatflows", "id": ItemId::new().to_string(), "name": "F", "data": {}}]),
+            json!([]),
+        );
+        // Developer holds chatflows:create and :import (workspace:import is the guard's).
+        assert!(plan_import(&scope(BuiltinRole::Developer.permissions()), &flows).is_ok());
+        let create_only = PermissionSet::parse(["chatflows:create", "workspace:import"]).unwrap();
+        match plan_import(&scope(create_only), &flows) {
+            Err(DomainError::MissingPermission { missing, .. }) => {
+                assert_eq!(missing.to_string(), "chatflows:import")
+            }
+            _ => panic!("expected chatflows:import to be missing"),
+        }
+    }
+
+    #[test]
+    fn exports_follow_export_or_view_and_keep_variable_values_only_on_request() {
+        let viewer = scope(BuiltinRole::Viewer.permissions());
+        assert!(export_kinds(&viewer, Some(&["tools".to_string()])).is_err());
+        assert!(export_kinds(&viewer, Some(&["variables".to_string()])).is_ok());
+        assert!(export_kinds(&viewer, Some(&["apikeys".to_string()])).is_err());
+        let v = json!({"type": "static", "value": "secret"});
+        assert_eq!(
+            exported_data(ResourceKind::Variable, v.clone(), false),
+            json!({"type": "static"})
+        );
+        assert_eq!(exported_data(ResourceKind::Variable, v.clone(), true), v);
+    }
+}

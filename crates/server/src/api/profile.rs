@@ -1,0 +1,62 @@
+//! The caller's own profile (`PATCH /auth/me`): name, or password with the current one.
+
+use crate::auth::Me;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::ApiJson;
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use flowspace_core::model::User;
+use flowspace_core::{password, rules};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PatchMeRequest {
+    pub name: Option<String>,
+    pub password: Option<String>,
+    /// Required with `password`.
+    pub current_password: Option<String>,
+}
+
+pub async fn patch_me(
+    State(state): State<AppState>,
+    Me(me): Me,
+    ApiJson(req): ApiJson<PatchMeRequest>,
+) -> ApiResult<Json<User>> {
+    let user_id = me.user_id();
+    let name = req
+        .name
+        .as_deref()
+        .map(|n| rules::display_name("name", n))
+        .transpose()?;
+    let new_hash = match &req.password {
+        None => None,
+        Some(pw) => {
+            let user = state.store.user(user_id).await?;
+            let current = req.current_password.as_deref().unwrap_or("");
+            let stored = state.store.password_hash_of(user_id).await?;
+            let ok = match stored.as_deref() {
+                Some(h) if current.len() <= 4096 => state.passwords.verify(current, h).await?.ok,
+                _ => false,
+            };
+            if !ok {
+                return Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_credentials",
+                    "the current password is wrong",
+                )
+                .detail("field", "currentPassword"));
+            }
+            password::check(pw, Some(&user.email))?;
+            Some(state.passwords.hash(pw).await?)
+        }
+    };
+    let user = state
+        .store
+        .update_own_profile(&me, name.as_deref(), new_hash.as_deref())
+        .await?;
+    Ok(Json(user))
+}

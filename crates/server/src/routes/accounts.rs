@@ -1,0 +1,51 @@
+//! The routes of invitations, sign-up, password reset and the caller's own profile.
+
+use super::RouteDef;
+use crate::api::invitations::*;
+use crate::api::password_reset::*;
+use crate::api::profile::*;
+use crate::api::registration::*;
+use crate::openapi::{body, list};
+use axum::http::Method;
+use flowspace_core::model::User;
+use flowspace_core::perm;
+use flowspace_store::Invitation;
+
+pub(super) fn invitations() -> Vec<RouteDef> {
+    use crate::auth::Guard::*;
+    use Method as M;
+    vec![
+        RouteDef::new(M::GET, "/invitations", EachWorkspace(perm!(Workspace, AddUser)), list_invitations)
+            .doc("invitations", "Open invitations: all for the Account Admin, else those of the workspaces where the caller holds workspace:add-user")
+            .ok(200, list::<Invitation>()),
+        RouteDef::new(M::POST, "/invitations", BodyWorkspace(perm!(Workspace, AddUser)), invite)
+            .doc("invitations", "Invite an email into a workspace with a role (Account Admin, or workspace:add-user there and every permission of the role); an existing active user is added at once")
+            .req(body::<InviteRequest>())
+            .ok(201, body::<InviteResponse>()),
+        RouteDef::new(M::GET, "/invitations/{id}", Public, show)
+            .doc("invitations", "What a valid invitation token ({id} is the token from the link) invites to: email, organization, workspace and role names")
+            .ok(200, body::<InvitationPreview>()),
+        RouteDef::new(M::POST, "/invitations/{id}/resend", InvitationWorkspace(perm!(Workspace, AddUser)), resend)
+            .doc("invitations", "Issue a new token for an open invitation and email it again; the old token stops working")
+            .ok(200, body::<InviteResponse>()),
+        RouteDef::new(M::DELETE, "/invitations/{id}", InvitationWorkspace(perm!(Workspace, AddUser)), revoke)
+            .doc("invitations", "Revoke an open invitation: its link stops working")
+            .empty(204),
+        RouteDef::new(M::POST, "/auth/register", Public, register)
+            .doc("auth", "Sign up from an invitation: activates the account, adds the membership and signs in, landing in the invited workspace")
+            .req(body::<RegisterRequest>())
+            .ok(201, body::<crate::api::session::LoginResponse>()),
+        RouteDef::new(M::POST, "/auth/forgot-password", Public, forgot_password)
+            .doc("auth", "Email a password-reset link to an active account; answers 202 for every email")
+            .req(body::<ForgotPasswordRequest>())
+            .empty(202),
+        RouteDef::new(M::POST, "/auth/reset-password", Public, reset_password)
+            .doc("auth", "Set a new password with a reset token; ends every session of the account")
+            .req(body::<ResetPasswordRequest>())
+            .empty(204),
+        RouteDef::new(M::PATCH, "/auth/me", SignedIn, patch_me)
+            .doc("auth", "Change your own name, or your password (with the current one; ends your other sessions)")
+            .req(body::<PatchMeRequest>())
+            .ok(200, body::<User>()),
+    ]
+}
