@@ -289,6 +289,7 @@ mod tests {
                 workspace: WorkspaceId::new(),
                 role: Some("Role".into()),
                 permissions: perms,
+                items_version: None,
             }),
             ip: None,
         };

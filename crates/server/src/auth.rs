@@ -23,7 +23,7 @@ use flowspace_core::authz::{
 use flowspace_core::ids::{SessionId, WorkspaceId};
 use flowspace_core::permissions::Permission;
 use flowspace_core::{DomainError, DomainResult};
-use flowspace_store::{AuditContext, AuditEvent, ItemsVersion};
+use flowspace_store::{AuditContext, AuditEvent};
 use std::net::SocketAddr;
 
 /// What a route requires of its caller.
@@ -72,8 +72,6 @@ pub struct Caller {
     pub facts: CallerFacts,
     /// The session, for a signed-in user.
     pub session: Option<SessionId>,
-    /// The active workspace's items version, when authorization read it (for the list cache).
-    pub items: Option<ItemsVersion>,
 }
 
 /// The signed-in user's own scope, for `Guard::SignedIn` routes.
@@ -188,7 +186,6 @@ async fn authenticate(
             Ok(Caller {
                 facts: facts.caller,
                 session: None,
-                items: facts.items,
             })
         }
         Credential::Bearer(token) => session_caller(state, &token, requested).await,
@@ -238,7 +235,6 @@ async fn session_caller(
     Ok(Caller {
         session: Some(facts.session),
         facts: facts.caller,
-        items: facts.items,
     })
 }
 
@@ -259,7 +255,7 @@ pub async fn guard(
     let named = path_or_header_workspace(guard, &mut req).await;
     let requested = named.as_ref().ok().copied().flatten();
     let mut caller = authenticate(&state, req.method(), req.headers(), requested).await?;
-    caller.facts.ip = client_ip(&state, &req);
+    caller.facts.ip = client_ip(&state, req.headers(), req.extensions());
     named?;
     let audit_filter = audit_workspace(guard, req.uri().query())?;
     // A workspace named by the body or by an invitation is read only now that the caller is
@@ -289,14 +285,11 @@ pub async fn guard(
             return Err(e.into());
         }
     };
-    // What recording a refusal made inside the request needs (no allocation on the way).
+    // What recording a refusal made inside the request needs, taken before the caller moves
+    // into the request.
     let method = req.method().clone();
     let matched = req.extensions().get::<MatchedPath>().cloned();
-    let ctx = AuditContext {
-        organization: caller.facts.organization,
-        actor: caller.facts.actor,
-        ip: caller.facts.ip.clone(),
-    };
+    let ctx = AuditContext::from_facts(&caller.facts);
     let workspace = caller.facts.workspace.as_ref().map(|w| w.workspace);
     let ext = req.extensions_mut();
     match granted {
@@ -475,7 +468,6 @@ async fn stand_in(
             ..facts.caller
         },
         session: caller.session,
-        items: facts.items,
     })
 }
 
@@ -539,9 +531,13 @@ pub fn forwarded_ip(state: &AppState, headers: &axum::http::HeaderMap) -> Option
 
 /// Where the request comes from: the socket's address, or the proxy's view of the client
 /// when the server sits behind a trusted proxy (`TRUST_PROXY`).
-fn client_ip(state: &AppState, req: &Request) -> Option<String> {
-    forwarded_ip(state, req.headers()).or_else(|| {
-        req.extensions()
+pub(crate) fn client_ip(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    extensions: &axum::http::Extensions,
+) -> Option<String> {
+    forwarded_ip(state, headers).or_else(|| {
+        extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip().to_string())
     })
@@ -565,11 +561,7 @@ pub(crate) async fn record_denial(
     facts: &CallerFacts,
     missing: Option<Permission>,
 ) {
-    let ctx = AuditContext {
-        organization: facts.organization,
-        actor: facts.actor,
-        ip: facts.ip.clone(),
-    };
+    let ctx = AuditContext::from_facts(facts);
     let workspace = facts.workspace.as_ref().map(|w| w.workspace);
     record(state, at, ctx, workspace, missing).await;
 }

@@ -215,6 +215,7 @@ pub async fn build_state(config: config::Config) -> Result<AppState, String> {
         &flowspace_store::ConnectOptions {
             max_connections: config.database_max_connections,
             authz_cache_entries: config.authz_cache_entries,
+            list_cache_bytes: config.list_cache_bytes,
         },
     )
     .await

@@ -4,37 +4,12 @@ use crate::config::Config;
 use crate::crypto::{Passwords, SecretBox};
 use crate::secrets::Secrets;
 use crate::tokens::AccessTokens;
-use bytes::Bytes;
-use flowspace_core::ids::WorkspaceId;
-use flowspace_core::resource::ResourceKind;
 use flowspace_store::Store;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(Clone)]
 pub struct AppState(pub Arc<Inner>);
-
-/// A list's first page: (workspace, kind, page size).
-pub type ListKey = (WorkspaceId, ResourceKind, u32);
-
-/// A page as sent, and the workspace's items version it was read at.
-#[derive(Clone)]
-pub struct CachedPage {
-    pub version: i64,
-    pub body: Bytes,
-}
-
-/// Weighs a cached page by its size in bytes.
-#[derive(Clone)]
-pub struct PageWeight;
-
-impl quick_cache::Weighter<ListKey, CachedPage> for PageWeight {
-    fn weight(&self, _: &ListKey, page: &CachedPage) -> u64 {
-        page.body.len() as u64 + 64
-    }
-}
-
-pub type ListCache = quick_cache::sync::Cache<ListKey, CachedPage, PageWeight>;
 
 pub struct Inner {
     pub config: Arc<Config>,
@@ -45,9 +20,6 @@ pub struct Inner {
     pub secret_box: SecretBox,
     /// Outgoing email (invitations, password resets).
     pub mailer: crate::mail::Mailer,
-    /// First pages of item lists, as sent, with the items version they were read at
-    /// (`None`: off). See `api::resources::list_items`.
-    pub list_cache: Option<ListCache>,
     /// Set once setup is seen done; setup is never undone, so only `false` is re-checked.
     setup_done: AtomicBool,
 }
@@ -75,11 +47,6 @@ impl AppState {
         let mailer = crate::mail::Mailer::from_config(&config)?;
         let secret_box =
             SecretBox::with_previous(&secrets.encryption_key, &secrets.previous_encryption_keys);
-        // About 50 KB per page (50 items with their flows).
-        let list_cache = (config.list_cache_bytes > 0).then(|| {
-            let pages = (config.list_cache_bytes / 50_000).max(1) as usize;
-            ListCache::with_weighter(pages, config.list_cache_bytes, PageWeight)
-        });
         Ok(Self(Arc::new(Inner {
             config: Arc::new(config),
             store,
@@ -88,7 +55,6 @@ impl AppState {
             secrets,
             secret_box,
             mailer,
-            list_cache,
             setup_done: AtomicBool::new(false),
         })))
     }

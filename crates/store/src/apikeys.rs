@@ -1,14 +1,15 @@
 //! Workspace API keys: only a SHA-256 hash of the key is kept; the key itself is shown once.
 
-use crate::audit::{AuditContext, AuditEvent, changes, insert_audit};
+use crate::audit::{AuditContext, AuditEvent, Verb, changes, insert_audit};
 use crate::types::{Ts, perms_from_text, perms_to_text, ts};
+use crate::versioned::commit_if_matched;
 use crate::{Store, db_err, unique_or, with_db};
 use flowspace_core::authz::WorkspaceScope;
 use flowspace_core::cursor::{Cursor, Page, PageRequest};
 use flowspace_core::ids::{ItemId, UserId, WorkspaceId};
 use flowspace_core::model::ApiKey;
 use flowspace_core::permissions::PermissionSet;
-use flowspace_core::rules;
+use flowspace_core::resource::ResourceKind;
 use flowspace_core::time::Timestamp;
 use flowspace_core::{DomainError, DomainResult};
 use serde_json::json;
@@ -104,6 +105,7 @@ impl Store {
         row.ok_or_else(not_found)?.into_key()
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn create_api_key(
         &self,
         scope: &WorkspaceScope,
@@ -119,13 +121,13 @@ impl Store {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11, $10, $11) RETURNING {KEY_COLS}"
         );
         let ctx = AuditContext::from_scope(scope);
-        let ev = AuditEvent {
-            workspace: Some(scope.workspace()),
-            action: "apikey.create",
-            target_kind: "apikey",
-            target_id: Some(id.0),
-            summary: json!({"name": f.name, "prefix": prefix, "permissions": f.permissions.iter().map(|p| p.to_string()).collect::<Vec<_>>(), "expiresAt": f.expires_at}),
-        };
+        let ev = AuditEvent::of_resource(
+            scope,
+            ResourceKind::ApiKey,
+            Verb::Create,
+            id,
+            json!({"name": f.name, "prefix": prefix, "permissions": f.permissions.iter().map(|p| p.to_string()).collect::<Vec<_>>(), "expiresAt": f.expires_at}),
+        );
         let row: KeyRow = with_db!(self, pool => {
             let mut tx = pool.begin().await.map_err(db_err)?;
             let row: KeyRow = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id.0).bind(scope.organization().0).bind(scope.workspace().0)
@@ -133,13 +135,14 @@ impl Store {
                 .bind(f.expires_at.map(Ts)).bind(scope.user_id().0).bind(now)
                 .fetch_one(&mut *tx).await
                 .map_err(|e| unique_or(e, DomainError::conflict("key_collision", "try again")))?;
-            insert_audit!(&mut *tx, &ctx, &ev)?;
+            insert_audit(&mut tx, &ctx, &ev).await?;
             tx.commit().await.map_err(db_err)?;
             row
         });
         row.into_key()
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn update_api_key(
         &self,
         scope: &WorkspaceScope,
@@ -172,13 +175,13 @@ impl Store {
         };
         summary.insert("version".into(), json!(expected_version + 1));
         let ctx = AuditContext::from_scope(scope);
-        let ev = AuditEvent {
-            workspace: Some(scope.workspace()),
-            action: "apikey.update",
-            target_kind: "apikey",
-            target_id: Some(id.0),
-            summary: summary.into(),
-        };
+        let ev = AuditEvent::of_resource(
+            scope,
+            ResourceKind::ApiKey,
+            Verb::Update,
+            id,
+            summary.into(),
+        );
         let now = Ts(Timestamp::now());
         let sql = format!(
             "UPDATE api_keys SET name = $1, description = $2, permissions = $3, expires_at = $4, version = version + 1,
@@ -191,59 +194,14 @@ impl Store {
                 .bind(f.expires_at.map(Ts)).bind(scope.user_id().0).bind(now)
                 .bind(id.0).bind(scope.workspace().0).bind(expected_version)
                 .fetch_optional(&mut *tx).await.map_err(db_err)?;
-            if row.is_some() {
-                insert_audit!(&mut *tx, &ctx, &ev)?;
-                tx.commit().await.map_err(db_err)?;
-            }
+            commit_if_matched(tx, row.is_some(), &ctx, &ev).await?;
             row
         });
         match row {
             Some(r) => r.into_key(),
-            None => {
-                let current = self.get_api_key(scope, id).await?;
-                rules::check_version(current.version, expected_version)?;
-                Err(DomainError::conflict(
-                    "version_conflict",
-                    "the key changed meanwhile; read it again",
-                ))
-            }
+            None => Err(self
+                .write_conflict(scope, ResourceKind::ApiKey, id, Some(expected_version))
+                .await),
         }
-    }
-
-    pub async fn delete_api_key(
-        &self,
-        scope: &WorkspaceScope,
-        id: ItemId,
-        expected_version: Option<i64>,
-    ) -> DomainResult<()> {
-        let ctx = AuditContext::from_scope(scope);
-        let deleted: Option<(String, i64)> = with_db!(self, pool => {
-            let mut tx = pool.begin().await.map_err(db_err)?;
-            let gone: Option<(String, i64)> = sqlx::query_as("DELETE FROM api_keys WHERE id = $1 AND workspace_id = $2 AND ($3 IS NULL OR version = $3)
-                                 RETURNING name, version")
-                .bind(id.0).bind(scope.workspace().0).bind(expected_version)
-                .fetch_optional(&mut *tx).await.map_err(db_err)?;
-            if let Some((name, version)) = &gone {
-                let ev = AuditEvent {
-                    workspace: Some(scope.workspace()),
-                    action: "apikey.delete",
-                    target_kind: "apikey",
-                    target_id: Some(id.0),
-                    summary: json!({"name": name, "version": version}),
-                };
-                insert_audit!(&mut *tx, &ctx, &ev)?;
-                tx.commit().await.map_err(db_err)?;
-            }
-            gone
-        });
-        if deleted.is_some() {
-            return Ok(());
-        }
-        let current = self.get_api_key(scope, id).await?;
-        rules::check_version(current.version, expected_version.unwrap_or(current.version))?;
-        Err(DomainError::conflict(
-            "version_conflict",
-            "the key changed meanwhile; read it again",
-        ))
     }
 }

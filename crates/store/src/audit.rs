@@ -4,14 +4,14 @@
 //! Each event stores its sequence number in the organization, the hash of the event before it
 //! and its own hash: SHA-256 over a canonical encoding of the previous hash, the sequence
 //! number and every stored field. The organization row holds the chain's head
-//! (`audit_seq`, `audit_head`); `insert_audit!` updates that row *first*, so concurrent
+//! (`audit_seq`, `audit_head`); `insert_audit` updates that row *first*, so concurrent
 //! writers queue on it (a row lock in PostgreSQL, the write lock in SQLite) and never fork the
 //! chain.
 
 use crate::types::Ts;
 use crate::{Store, db_err, with_db};
 use flowspace_core::DomainResult;
-use flowspace_core::authz::{Actor, AdminScope, AuditScope, WorkspaceScope};
+use flowspace_core::authz::{Actor, AdminScope, AuditScope, CallerFacts, WorkspaceScope};
 use flowspace_core::cursor::{Cursor, Page, PageRequest};
 use flowspace_core::ids::{OrganizationId, WorkspaceId};
 use flowspace_core::resource::ResourceKind;
@@ -35,6 +35,15 @@ impl AuditContext {
             organization: scope.organization(),
             actor: scope.actor(),
             ip: scope.ip().map(str::to_string),
+        }
+    }
+
+    /// The caller and the address of a signed-in request (the guard sets `facts.ip`).
+    pub fn from_facts(facts: &CallerFacts) -> Self {
+        Self {
+            organization: facts.organization,
+            actor: facts.actor,
+            ip: facts.ip.clone(),
         }
     }
 
@@ -197,56 +206,94 @@ impl ChainedEvent {
     }
 }
 
-/// Inserts `$ev` for `$ctx` through the executor `$exec` (a transaction of either backend),
-/// as the next link of the organization's chain. Evaluates to `DomainResult<()>`.
-macro_rules! insert_audit {
-    ($exec:expr, $ctx:expr, $ev:expr) => {{
-        let ctx: &$crate::audit::AuditContext = $ctx;
-        let ev: &$crate::audit::AuditEvent = $ev;
-        async {
-            // First: this row is what serializes concurrent writers of the organization.
-            let (seq, head): (i64, Option<String>) = sqlx::query_as(
-                "UPDATE organizations SET audit_seq = audit_seq + 1 WHERE id = $1
-                 RETURNING audit_seq, audit_head",
-            )
-            .bind(ctx.organization.0)
-            .fetch_one(&mut *$exec)
-            .await?;
-            let e = $crate::audit::ChainedEvent::new(ctx, ev, seq, head.unwrap_or_default());
-            let hash = e.hash();
-            sqlx::query(
-                "INSERT INTO audit_events (id, organization_id, workspace_id, actor_user_id, actor_api_key_id, action,
-                     target_kind, target_id, summary, ip, created_at, seq, prev_hash, hash)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-            )
-            .bind(e.id)
-            .bind(e.organization_id)
-            .bind(e.workspace_id)
-            .bind(e.actor_user_id)
-            .bind(e.actor_api_key_id)
-            .bind(&e.action)
-            .bind(&e.target_kind)
-            .bind(e.target_id)
-            .bind(&e.summary)
-            .bind(e.ip.as_deref())
-            .bind($crate::types::Ts(flowspace_core::time::Timestamp::from_micros(e.created_at)))
-            .bind(e.seq)
-            .bind(&e.prev_hash)
-            .bind(&hash)
-            .execute(&mut *$exec)
-            .await?;
-            sqlx::query("UPDATE organizations SET audit_head = $1 WHERE id = $2")
-                .bind(&hash)
-                .bind(ctx.organization.0)
-                .execute(&mut *$exec)
-                .await?;
-            Ok::<(), sqlx::Error>(())
-        }
-        .await
-        .map_err($crate::db_err)
-    }};
+/// A transaction of either backend, as audited writes use it.
+///
+/// Implemented once, generically over `sqlx::Database`, rather than written as a macro or an
+/// enum of the two transactions: the body is written once and compiled once per backend (as
+/// the bodies of `with_db!` are), the bounds name exactly the types it binds and reads, and
+/// code that is itself generic (`versioned::commit_if_matched`) needs only `T: AuditTx`.
+pub(crate) trait AuditTx: Send {
+    /// Inserts `ev` for `ctx` as the next link of the organization's chain.
+    fn insert_audit(
+        &mut self,
+        ctx: &AuditContext,
+        ev: &AuditEvent,
+    ) -> impl Future<Output = DomainResult<()>> + Send;
+
+    /// Commits the transaction.
+    fn finish(self) -> impl Future<Output = DomainResult<()>> + Send;
 }
-pub(crate) use insert_audit;
+
+impl<DB> AuditTx for sqlx::Transaction<'_, DB>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    for<'r> (i64, Option<String>): sqlx::FromRow<'r, DB::Row>,
+    for<'q> Uuid: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<Uuid>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Ts: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    async fn insert_audit(&mut self, ctx: &AuditContext, ev: &AuditEvent) -> DomainResult<()> {
+        // First: this row is what serializes concurrent writers of the organization.
+        let (seq, head): (i64, Option<String>) = sqlx::query_as(
+            "UPDATE organizations SET audit_seq = audit_seq + 1 WHERE id = $1
+             RETURNING audit_seq, audit_head",
+        )
+        .bind(ctx.organization.0)
+        .fetch_one(&mut **self)
+        .await
+        .map_err(db_err)?;
+        let e = ChainedEvent::new(ctx, ev, seq, head.unwrap_or_default());
+        let hash = e.hash();
+        sqlx::query(
+            "INSERT INTO audit_events (id, organization_id, workspace_id, actor_user_id, actor_api_key_id, action,
+                 target_kind, target_id, summary, ip, created_at, seq, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(e.id)
+        .bind(e.organization_id)
+        .bind(e.workspace_id)
+        .bind(e.actor_user_id)
+        .bind(e.actor_api_key_id)
+        .bind(e.action.as_str())
+        .bind(e.target_kind.as_str())
+        .bind(e.target_id)
+        .bind(e.summary.as_str())
+        .bind(e.ip.as_deref())
+        .bind(Ts(Timestamp::from_micros(e.created_at)))
+        .bind(e.seq)
+        .bind(e.prev_hash.as_str())
+        .bind(hash.as_str())
+        .execute(&mut **self)
+        .await
+        .map_err(db_err)?;
+        sqlx::query("UPDATE organizations SET audit_head = $1 WHERE id = $2")
+            .bind(hash.as_str())
+            .bind(ctx.organization.0)
+            .execute(&mut **self)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn finish(self) -> DomainResult<()> {
+        self.commit().await.map_err(db_err)
+    }
+}
+
+/// Inserts `ev` for `ctx` in the transaction `tx` (of either backend), as the next link of the
+/// organization's chain.
+pub(crate) async fn insert_audit(
+    tx: &mut impl AuditTx,
+    ctx: &AuditContext,
+    ev: &AuditEvent,
+) -> DomainResult<()> {
+    tx.insert_audit(ctx, ev).await
+}
 
 /// A recorded event, as the audit API and tests read it.
 #[derive(Clone, Debug)]
@@ -344,7 +391,7 @@ impl Store {
     pub async fn record_audit(&self, ctx: &AuditContext, ev: &AuditEvent) -> DomainResult<()> {
         with_db!(self, pool => {
             let mut tx = pool.begin().await.map_err(db_err)?;
-            insert_audit!(tx, ctx, ev)?;
+            insert_audit(&mut tx, ctx, ev).await?;
             tx.commit().await.map_err(db_err)?;
         });
         Ok(())

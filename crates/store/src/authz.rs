@@ -1,23 +1,16 @@
-//! Loads what authorization needs about a caller from the current database state, on every
-//! request (rule 3): the session, the user's status, the organization's owner, and the
-//! caller's membership and role in the active workspace.
-//!
-//! Loading all of that takes two to four queries, so the facts are cached per process, but a
-//! cached answer is only given when it is provably current: each entry remembers the
-//! organization's authorization version it was read at, and every lookup first reads the
-//! current version (one primary-key read). Triggers bump the version in the same transaction
-//! as any write to what authorization reads (migration `..._auth_versions.sql`), so a
-//! revocation committed on any replica makes every replica's entry stale on its very next
-//! request. See docs/architecture.md, "Caching authorization without weakening rule 3".
+//! Loads what authorization needs about a caller from the current database state (rule 3):
+//! the session, the user's status, the organization's owner, the roles the caller holds in
+//! the active workspace (directly and through groups), or an API key and its creator's
+//! standing. What those rows amount to is decided in `flowspace_core::authz`; loaded facts
+//! are kept in the cache of `cache.rs`, and only answered while provably current.
 
+use crate::cache::{Versioned, remember};
 use crate::types::{Ts, perms_from_text};
 use crate::{Store, db_err, with_db};
-use flowspace_core::authz::{Actor, CallerFacts, WorkspaceFacts};
+use flowspace_core::authz::{self, Actor, CallerFacts, HeldRole, WorkspaceFacts};
 use flowspace_core::ids::{ItemId, OrganizationId, SessionId, UserId, WorkspaceId};
-use flowspace_core::permissions::PermissionSet;
 use flowspace_core::time::Timestamp;
 use flowspace_core::{DomainError, DomainResult};
-use quick_cache::sync::Cache;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use uuid::Uuid;
@@ -27,17 +20,6 @@ use uuid::Uuid;
 pub struct SessionFacts {
     pub session: SessionId,
     pub caller: CallerFacts,
-    /// The active workspace's items version, when it was read in the same statement as the
-    /// authorization version (answers from the cache). See `Store::items_version`.
-    pub items: Option<ItemsVersion>,
-}
-
-/// A workspace's items version, read while authorizing the request: a list read after it is
-/// at least as new, so the list cache may use it instead of reading it again.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ItemsVersion {
-    pub workspace: WorkspaceId,
-    pub version: i64,
 }
 
 /// An API key's facts.
@@ -48,60 +30,22 @@ pub struct ApiKeyFacts {
     /// The key's last use was recorded over a minute ago: the caller should record this one
     /// (`touch_api_key`). Only one request per key and minute is told so in this process.
     pub touch_due: bool,
-    /// As for `SessionFacts::items`.
-    pub items: Option<ItemsVersion>,
-}
-
-/// Facts read at an organization's authorization version.
-#[derive(Clone)]
-struct Versioned<T> {
-    organization: OrganizationId,
-    /// `None` when the organization has no version row: such facts are never cached.
-    version: Option<i64>,
-    facts: T,
 }
 
 /// What is cached of an API key: its facts, its expiry, and when its use was last recorded.
 #[derive(Clone)]
-struct KeyEntry {
+pub(crate) struct KeyEntry {
     key: ItemId,
     caller: CallerFacts,
     expires_at: Option<Timestamp>,
     last_used: Arc<AtomicI64>,
 }
 
-/// (session, user, requested workspace).
-type SessionKey = (Uuid, Uuid, Option<Uuid>);
-
-/// The per-process cache of callers' facts (`None`: caching is off).
-pub(crate) struct AuthzCache {
-    /// By (session, user, requested workspace).
-    sessions: Option<Cache<SessionKey, Versioned<SessionFacts>>>,
-    /// By the key's hash.
-    keys: Option<Cache<Vec<u8>, Versioned<KeyEntry>>>,
-}
-
-impl AuthzCache {
-    pub(crate) fn new(entries: usize) -> Self {
-        let on = entries > 0;
-        Self {
-            sessions: on.then(|| Cache::new(entries)),
-            keys: on.then(|| Cache::new(entries)),
-        }
-    }
-}
-
-/// Keeps freshly loaded facts, or forgets `key` when there are none or they carry no version.
-fn remember<K, T>(cache: &Cache<K, Versioned<T>>, key: K, loaded: &Option<Versioned<T>>)
-where
-    K: Eq + std::hash::Hash + Clone,
-    T: Clone,
-{
-    match loaded {
-        Some(v) if v.version.is_some() => cache.insert(key, v.clone()),
-        _ => {
-            cache.remove(&key);
-        }
+/// Hands the items version read while checking a cached entry on to the caller's workspace
+/// (see `cache::list_items_rendered`).
+fn with_items_version(caller: &mut CallerFacts, items: Option<i64>) {
+    if let Some(ws) = caller.workspace.as_mut() {
+        ws.items_version = items;
     }
 }
 
@@ -118,7 +62,7 @@ impl Store {
         user: UserId,
         requested: Option<WorkspaceId>,
     ) -> DomainResult<Option<SessionFacts>> {
-        let Some(cache) = &self.authz.sessions else {
+        let Some(cache) = &self.caches.sessions else {
             return Ok(self
                 .load_session_facts(session, user, requested)
                 .await?
@@ -128,54 +72,13 @@ impl Store {
         if let Some(hit) = cache.get(&key) {
             let ws = hit.facts.caller.workspace.as_ref().map(|w| w.workspace);
             if let Some((mut facts, items)) = self.if_current(hit, ws).await? {
-                facts.items = items;
+                with_items_version(&mut facts.caller, items);
                 return Ok(Some(facts));
             }
         }
         let loaded = self.load_session_facts(session, user, requested).await?;
         remember(cache, key, &loaded);
         Ok(loaded.map(|v| v.facts))
-    }
-
-    /// The facts of a cache entry, with the items version of `ws` read alongside, if the
-    /// organization's authorization version is still the one they were read at.
-    async fn if_current<T>(
-        &self,
-        hit: Versioned<T>,
-        ws: Option<WorkspaceId>,
-    ) -> DomainResult<Option<(T, Option<ItemsVersion>)>> {
-        let (version, items) = self.versions(hit.organization, ws).await?;
-        Ok((version.is_some() && version == hit.version).then_some((hit.facts, items)))
-    }
-
-    /// The current authorization version of an organization and, in the same statement, the
-    /// items version of `ws` (one round trip for both; the list cache uses the second). The
-    /// version is `None` when the organization has no version row: nothing is cached then.
-    async fn versions(
-        &self,
-        org: OrganizationId,
-        ws: Option<WorkspaceId>,
-    ) -> DomainResult<(Option<i64>, Option<ItemsVersion>)> {
-        let inline = self
-            .inline
-            .as_ref()
-            .and_then(|r| r.versions(org.0, ws.map(|w| w.0)));
-        let row: Option<(i64, Option<i64>)> = match inline {
-            Some(row) => row,
-            None => with_db!(self, pool => {
-                sqlx::query_as(
-                    "SELECT a.version, (SELECT i.version FROM item_versions i WHERE i.workspace_id = $2)
-                     FROM auth_versions a WHERE a.organization_id = $1")
-                    .bind(org.0).bind(ws.map(|w| w.0)).fetch_optional(pool).await.map_err(db_err)?
-            }),
-        };
-        let Some((version, items)) = row else {
-            return Ok((None, None));
-        };
-        let items = ws
-            .zip(items)
-            .map(|(workspace, version)| ItemsVersion { workspace, version });
-        Ok((Some(version), items))
     }
 
     /// `session_facts` read from the database, with the version they were read at. The
@@ -237,13 +140,13 @@ impl Store {
                     workspace,
                     ip: None,
                 },
-                items: None,
             },
         }))
     }
 
     /// What `user` may do in `ws` now, read fresh: `None` unless the user is active and may
     /// act there (used to check that whoever issued an invitation still may).
+    #[tracing::instrument(skip_all)]
     pub async fn user_standing(
         &self,
         user: UserId,
@@ -262,8 +165,8 @@ impl Store {
         }
     }
 
-    /// The caller's standing in `ws`: `None` when `ws` is not a workspace of the organization
-    /// the caller may act in. The Account Admin holds every permission in every workspace.
+    /// The caller's standing in `ws` (`authz::user_standing` over the roles read here): `None`
+    /// when `ws` is not a workspace of the organization the caller may act in.
     async fn standing(
         &self,
         org: OrganizationId,
@@ -282,39 +185,37 @@ impl Store {
         let Some((role, perms)) = row else {
             return Ok(None);
         };
-        if is_admin {
-            return Ok(Some(WorkspaceFacts {
-                workspace: ws,
-                role: Some(role.unwrap_or_else(|| "Admin".to_string())),
-                permissions: PermissionSet::all(),
-            }));
-        }
-        // The union of the direct role and every role a group of the user holds here.
-        let group_roles: Vec<(String, String)> = with_db!(self, pool => {
-            sqlx::query_as(
-                "SELECT r.name, r.permissions FROM workspace_groups wg
-                 JOIN group_members gm ON gm.group_id = wg.group_id
-                 JOIN roles r ON r.id = wg.role_id
-                 WHERE wg.workspace_id = $1 AND gm.user_id = $2
-                 ORDER BY r.name_key, r.id")
-                .bind(ws.0).bind(user.0).fetch_all(pool).await.map_err(db_err)?
-        });
-        let mut names: Vec<String> = Vec::new();
-        let mut permissions = PermissionSet::default();
-        for (name, perms) in role.zip(perms).into_iter().chain(group_roles) {
-            permissions = permissions.union(perms_from_text(&perms)?);
-            if !names.contains(&name) {
-                names.push(name);
-            }
-        }
-        if names.is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(WorkspaceFacts {
-            workspace: ws,
-            role: Some(names.join(" + ")),
-            permissions,
-        }))
+        let direct = match role.zip(perms) {
+            Some((name, perms)) => Some(HeldRole {
+                name,
+                permissions: perms_from_text(&perms)?,
+            }),
+            None => None,
+        };
+        // The Account Admin's standing does not depend on group roles: spare the read.
+        let group_roles: Vec<(String, String)> = if is_admin {
+            Vec::new()
+        } else {
+            with_db!(self, pool => {
+                sqlx::query_as(
+                    "SELECT r.name, r.permissions FROM workspace_groups wg
+                     JOIN group_members gm ON gm.group_id = wg.group_id
+                     JOIN roles r ON r.id = wg.role_id
+                     WHERE wg.workspace_id = $1 AND gm.user_id = $2
+                     ORDER BY r.name_key, r.id")
+                    .bind(ws.0).bind(user.0).fetch_all(pool).await.map_err(db_err)?
+            })
+        };
+        let group_roles = group_roles
+            .into_iter()
+            .map(|(name, perms)| {
+                Ok(HeldRole {
+                    name,
+                    permissions: perms_from_text(&perms)?,
+                })
+            })
+            .collect::<DomainResult<Vec<_>>>()?;
+        Ok(authz::user_standing(ws, is_admin, direct, group_roles))
     }
 
     /// Another workspace the user belongs to, directly or through a group: Default first
@@ -342,13 +243,13 @@ impl Store {
         key_hash: &[u8],
         requested: Option<WorkspaceId>,
     ) -> DomainResult<Option<ApiKeyFacts>> {
-        let cache = self.authz.keys.as_ref();
+        let cache = self.caches.keys.as_ref();
         let mut found = None;
         if let Some(hit) = cache.and_then(|c| c.get(key_hash)) {
             let ws = hit.facts.caller.workspace.as_ref().map(|w| w.workspace);
             found = self.if_current(hit, ws).await?;
         }
-        let (entry, items) = match found {
+        let (mut entry, items) = match found {
             Some(found) => found,
             None => {
                 let loaded = self.load_api_key(key_hash).await?;
@@ -375,11 +276,11 @@ impl Store {
                 .last_used
                 .compare_exchange(last, now.micros(), Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok();
+        with_items_version(&mut entry.caller, items);
         Ok(Some(ApiKeyFacts {
             key: entry.key,
             caller: entry.caller,
             touch_due,
-            items,
         }))
     }
 
@@ -427,10 +328,12 @@ impl Store {
             return Ok(None);
         }
         let (ws, org, creator) = (WorkspaceId(ws), OrganizationId(org), UserId(creator));
-        let Some(standing) = self.standing(org, creator, creator_is_admin, ws).await? else {
+        let creator_standing = self.standing(org, creator, creator_is_admin, ws).await?;
+        let Some(standing) =
+            authz::api_key_standing(perms_from_text(&perms)?, creator_standing.as_ref())
+        else {
             return Ok(None);
         };
-        let permissions = perms_from_text(&perms)?.intersection(standing.permissions);
         Ok(Some(Versioned {
             organization: org,
             version,
@@ -445,11 +348,7 @@ impl Store {
                         creator,
                     },
                     is_account_admin: false,
-                    workspace: Some(WorkspaceFacts {
-                        workspace: ws,
-                        role: Some("API key".to_string()),
-                        permissions,
-                    }),
+                    workspace: Some(standing),
                     ip: None,
                 },
             },

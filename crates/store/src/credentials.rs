@@ -2,14 +2,15 @@
 //! return it. A credential shared into the scope's workspace is listed and readable there,
 //! marked `shared`, and every write to it from there is refused.
 
-use crate::audit::{AuditContext, AuditEvent, changes, insert_audit};
+use crate::audit::{AuditContext, AuditEvent, Verb, changes, insert_audit};
 use crate::types::{Ts, keys_from_text, keys_to_text};
+use crate::versioned::commit_if_matched;
 use crate::{Store, db_err, with_db};
 use flowspace_core::authz::WorkspaceScope;
 use flowspace_core::cursor::{Cursor, Page, PageRequest};
 use flowspace_core::ids::{ItemId, UserId, WorkspaceId};
 use flowspace_core::model::{Credential, SealedSecret, WorkspaceRef};
-use flowspace_core::rules;
+use flowspace_core::resource::ResourceKind;
 use flowspace_core::time::Timestamp;
 use flowspace_core::{DomainError, DomainResult};
 use serde_json::json;
@@ -144,6 +145,7 @@ impl Store {
 
     /// Creates a credential with a caller-chosen id: the id is the associated data of its
     /// encryption, so the secret must be sealed for this id before the row exists.
+    #[tracing::instrument(skip_all)]
     pub async fn create_credential(
         &self,
         scope: &WorkspaceScope,
@@ -154,13 +156,13 @@ impl Store {
         let now = Ts(Timestamp::now());
         let user = scope.user_id();
         let ctx = AuditContext::from_scope(scope);
-        let ev = AuditEvent {
-            workspace: Some(scope.workspace()),
-            action: "credential.create",
-            target_kind: "credential",
-            target_id: Some(id.0),
-            summary: json!({"name": f.name, "credentialName": f.credential_name, "fields": secret.data_keys}),
-        };
+        let ev = AuditEvent::of_resource(
+            scope,
+            ResourceKind::Credential,
+            Verb::Create,
+            id,
+            json!({"name": f.name, "credentialName": f.credential_name, "fields": secret.data_keys}),
+        );
         with_db!(self, pool => {
             let mut tx = pool.begin().await.map_err(db_err)?;
             sqlx::query("INSERT INTO credentials (id, organization_id, workspace_id, name, description, credential_name, data_keys,
@@ -171,13 +173,14 @@ impl Store {
                 .bind(&secret.sealed.ciphertext).bind(&secret.sealed.nonce).bind(&secret.sealed.key_id)
                 .bind(user.0).bind(now)
                 .execute(&mut *tx).await.map_err(db_err)?;
-            insert_audit!(&mut *tx, &ctx, &ev)?;
+            insert_audit(&mut tx, &ctx, &ev).await?;
             tx.commit().await.map_err(db_err)?;
         });
         self.get_credential(scope, id).await
     }
 
     /// Updates a credential owned by the scope's workspace; `secret` replaces the secret.
+    #[tracing::instrument(skip_all)]
     pub async fn update_credential(
         &self,
         scope: &WorkspaceScope,
@@ -213,13 +216,13 @@ impl Store {
         }
         summary.insert("version".into(), json!(expected_version + 1));
         let ctx = AuditContext::from_scope(scope);
-        let ev = AuditEvent {
-            workspace: Some(scope.workspace()),
-            action: "credential.update",
-            target_kind: "credential",
-            target_id: Some(id.0),
-            summary: summary.into(),
-        };
+        let ev = AuditEvent::of_resource(
+            scope,
+            ResourceKind::Credential,
+            Verb::Update,
+            id,
+            summary.into(),
+        );
         let now = Ts(Timestamp::now());
         let updated = with_db!(self, pool => {
             let mut tx = pool.begin().await.map_err(db_err)?;
@@ -235,62 +238,18 @@ impl Store {
                     .bind(id.0).bind(scope.workspace().0)
                     .execute(&mut *tx).await.map_err(db_err)?;
             }
-            if n == 1 {
-                insert_audit!(&mut *tx, &ctx, &ev)?;
-            }
-            tx.commit().await.map_err(db_err)?;
-            n
+            commit_if_matched(tx, n == 1, &ctx, &ev).await?
         });
-        if updated == 1 {
+        if updated {
             return self.get_credential(scope, id).await;
         }
-        let current = self.writable_credential(scope, id).await?;
-        rules::check_version(current.version, expected_version)?;
-        Err(DomainError::conflict(
-            "version_conflict",
-            "the credential changed meanwhile; read it again",
-        ))
-    }
-
-    pub async fn delete_credential(
-        &self,
-        scope: &WorkspaceScope,
-        id: ItemId,
-        expected_version: Option<i64>,
-    ) -> DomainResult<()> {
-        let ctx = AuditContext::from_scope(scope);
-        let deleted: Option<(String, i64)> = with_db!(self, pool => {
-            let mut tx = pool.begin().await.map_err(db_err)?;
-            let gone: Option<(String, i64)> = sqlx::query_as("DELETE FROM credentials WHERE id = $1 AND workspace_id = $2 AND ($3 IS NULL OR version = $3)
-                                 RETURNING name, version")
-                .bind(id.0).bind(scope.workspace().0).bind(expected_version)
-                .fetch_optional(&mut *tx).await.map_err(db_err)?;
-            if let Some((name, version)) = &gone {
-                let ev = AuditEvent {
-                    workspace: Some(scope.workspace()),
-                    action: "credential.delete",
-                    target_kind: "credential",
-                    target_id: Some(id.0),
-                    summary: json!({"name": name, "version": version}),
-                };
-                insert_audit!(&mut *tx, &ctx, &ev)?;
-                tx.commit().await.map_err(db_err)?;
-            }
-            gone
-        });
-        if deleted.is_some() {
-            return Ok(());
-        }
-        let current = self.writable_credential(scope, id).await?;
-        rules::check_version(current.version, expected_version.unwrap_or(current.version))?;
-        Err(DomainError::conflict(
-            "version_conflict",
-            "the credential changed meanwhile; read it again",
-        ))
+        Err(self
+            .write_conflict(scope, ResourceKind::Credential, id, Some(expected_version))
+            .await)
     }
 
     /// The credential if the scope's workspace owns it; 403 if it is only shared into it.
-    async fn writable_credential(
+    pub(crate) async fn writable_credential(
         &self,
         scope: &WorkspaceScope,
         id: ItemId,

@@ -205,7 +205,7 @@ impl Store {
                 target_id: Some(id.0),
                 summary: serde_json::json!({"name": name, "members": ids_json(members)}),
             };
-            insert_audit!(&mut *tx, ctx, &ev)?;
+            insert_audit(&mut tx, ctx, &ev).await?;
             tx.commit().await.map_err(db_err)?;
         });
         self.group(scope, id).await
@@ -247,7 +247,7 @@ impl Store {
                 target_id: Some(id.0),
                 summary,
             };
-            insert_audit!(&mut *tx, ctx, &ev)?;
+            insert_audit(&mut tx, ctx, &ev).await?;
             tx.commit().await.map_err(db_err)?;
         });
         self.group(scope, id).await
@@ -276,7 +276,7 @@ impl Store {
                 target_id: Some(id.0),
                 summary: serde_json::json!({}),
             };
-            insert_audit!(&mut *tx, ctx, &ev)?;
+            insert_audit(&mut tx, ctx, &ev).await?;
             tx.commit().await.map_err(db_err)?;
         });
         Ok(())
@@ -327,7 +327,7 @@ impl Store {
                 target_id: Some(group.0),
                 summary: serde_json::json!({"roleId": role.to_string()}),
             };
-            insert_audit!(&mut *tx, ctx, &ev)?;
+            insert_audit(&mut tx, ctx, &ev).await?;
             tx.commit().await.map_err(db_err)?;
         });
         self.group(scope, group).await
@@ -358,7 +358,7 @@ impl Store {
                 target_id: Some(group.0),
                 summary: serde_json::json!({}),
             };
-            insert_audit!(&mut *tx, ctx, &ev)?;
+            insert_audit(&mut tx, ctx, &ev).await?;
             tx.commit().await.map_err(db_err)?;
         });
         Ok(())

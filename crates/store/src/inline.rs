@@ -1,4 +1,4 @@
-//! The version checks of the caches (`authz.rs`), read on the request's own thread on SQLite.
+//! The version query of the caches (`cache.rs`), read on the request's own thread on SQLite.
 //!
 //! sqlx runs every SQLite connection on a thread of its own and hands each query and its rows
 //! over channels; for a one-row primary-key read that hand-off, two thread wake-ups, costs
@@ -12,9 +12,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 use uuid::Uuid;
 
-const VERSIONS_SQL: &str =
-    "SELECT a.version, (SELECT i.version FROM item_versions i WHERE i.workspace_id = ?2)
-    FROM auth_versions a WHERE a.organization_id = ?1";
+use crate::cache::VERSIONS_SQL;
 
 pub(crate) struct InlineReader {
     path: PathBuf,
@@ -64,7 +62,9 @@ impl InlineReader {
             let org = org.as_bytes().as_slice();
             let ws = ws.as_ref().map(|w| w.as_bytes().as_slice());
             conn.prepare_cached(VERSIONS_SQL).and_then(|mut stmt| {
-                let mut rows = stmt.query(rusqlite::params![org, ws])?;
+                // By name: `$2` comes first in the text, and SQLite numbers parameters in the
+                // order they appear.
+                let mut rows = stmt.query(rusqlite::named_params! {"$1": org, "$2": ws})?;
                 match rows.next()? {
                     Some(row) => Ok(Some((row.get(0)?, row.get(1)?))),
                     None => Ok(None),

@@ -1,14 +1,15 @@
-//! Invitations (rule 9), password-reset tokens (rule 16) and the caller's own profile.
+//! Invitations (rule 9): issuing, listing, resending and revoking them. Following one is
+//! `registration.rs`; what inviting an email does is decided by `flowspace_core::invite`.
 //!
 //! Tokens arrive here already hashed (HMAC under TOKEN_HASH_SECRET): the database never holds
-//! a usable token. Spending a token is one conditional `UPDATE` inside the transaction that
-//! does the work, so two concurrent uses produce one winner.
+//! a usable token.
 
 use crate::audit::{AuditContext, AuditEvent, insert_audit};
 use crate::types::Ts;
 use crate::{Store, db_err, unique_or, with_db};
-use flowspace_core::authz::{SelfScope, WorkspaceScope, WorkspacesScope};
+use flowspace_core::authz::{WorkspaceScope, WorkspacesScope};
 use flowspace_core::ids::{OrganizationId, RoleId, UserId, WorkspaceId};
+use flowspace_core::invite::{self, ExistingUser, InviteAction};
 use flowspace_core::model::{User, UserStatus};
 use flowspace_core::rules::normalize_email;
 use flowspace_core::time::Timestamp;
@@ -125,10 +126,11 @@ fn check(inv: Invitation) -> TokenCheck<Invitation> {
 }
 
 impl Store {
-    /// Invites `email` into the scope's workspace with `role`: an active user of the
-    /// organization becomes a member at once; anyone else gets an `invited` user row (kept if
-    /// one exists) and a fresh invitation, replacing any pending one for this workspace.
-    #[tracing::instrument(skip_all)]
+    /// Invites `email` into the scope's workspace with `role`, as `invite::invite_action`
+    /// decides from the user the email belongs to: an active user of the organization becomes
+    /// a member at once; anyone else gets an `invited` user row (kept if one exists) and a
+    /// fresh invitation, replacing any pending one for this workspace.
+    #[tracing::instrument(skip_all, fields(workspace = %scope.workspace().0))]
     pub async fn invite(
         &self,
         scope: &WorkspaceScope,
@@ -154,35 +156,26 @@ impl Store {
             if role_ok == 0 {
                 return Err(DomainError::NotFound("role"));
             }
-            let existing: Option<(Uuid, Uuid, String, bool)> = sqlx::query_as(
-                "SELECT u.id, u.organization_id, u.status, COALESCE(o.owner_user_id = u.id, FALSE)
+            let existing: Option<(Uuid, Uuid, String, bool, bool)> = sqlx::query_as(
+                "SELECT u.id, u.organization_id, u.status, COALESCE(o.owner_user_id = u.id, FALSE),
+                        EXISTS (SELECT 1 FROM memberships m WHERE m.workspace_id = $2 AND m.user_id = u.id)
                  FROM users u JOIN organizations o ON o.id = u.organization_id WHERE u.email_key = $1")
-                .bind(&key).fetch_optional(&mut *tx).await.map_err(db_err)?;
-            let user = match existing {
-                Some((_, uorg, _, _)) if uorg != org.0 => {
-                    return Err(DomainError::conflict("email_taken", "a user with this email already exists"));
-                }
-                Some((_, _, _, true)) => {
-                    return Err(DomainError::conflict(
-                        "account_admin",
-                        "the Account Admin is a member of every workspace already",
-                    ));
-                }
-                Some((_, _, status, _)) if status == "disabled" => {
-                    return Err(DomainError::conflict("user_disabled", "this user is disabled: enable them first"));
-                }
-                Some((id, _, status, _)) => {
-                    let member: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE workspace_id = $1 AND user_id = $2")
-                        .bind(ws.0).bind(id).fetch_one(&mut *tx).await.map_err(db_err)?;
-                    if member > 0 {
-                        return Err(DomainError::conflict(
-                            "already_member",
-                            "this user is already a member of the workspace: change their role with add-user",
-                        ));
-                    }
-                    (UserId(id), status == "active")
-                }
-                None => {
+                .bind(&key).bind(ws.0).fetch_optional(&mut *tx).await.map_err(db_err)?;
+            let existing = match existing {
+                Some((id, uorg, status, is_account_admin, is_member)) => Some(ExistingUser {
+                    id: UserId(id),
+                    organization: OrganizationId(uorg),
+                    status: UserStatus::parse(&status)
+                        .ok_or_else(|| DomainError::Internal(format!("user status {status}")))?,
+                    is_account_admin,
+                    is_member,
+                }),
+                None => None,
+            };
+            let (user, active) = match invite::invite_action(org, existing)? {
+                InviteAction::AddMember(id) => (id, true),
+                InviteAction::Invite(Some(id)) => (id, false),
+                InviteAction::Invite(None) => {
                     let id = UserId::new();
                     sqlx::query("INSERT INTO users (id, organization_id, email, email_key, name, password_hash, status, created_at, updated_at)
                                  VALUES ($1, $2, $3, $4, $5, NULL, 'invited', $6, $6)")
@@ -192,7 +185,6 @@ impl Store {
                     (id, false)
                 }
             };
-            let (user, active) = user;
             if active {
                 sqlx::query("INSERT INTO memberships (workspace_id, user_id, role_id, created_at) VALUES ($1, $2, $3, $4)")
                     .bind(ws.0).bind(user.0).bind(role.0).bind(now)
@@ -205,7 +197,7 @@ impl Store {
                     target_id: Some(user.0),
                     summary: serde_json::json!({"email": email.trim(), "roleId": role.to_string()}),
                 };
-                insert_audit!(&mut *tx, ctx, &ev)?;
+                insert_audit(&mut tx, ctx, &ev).await?;
             } else {
                 // One live invitation per user and workspace: a new one replaces the old.
                 sqlx::query("UPDATE invitations SET revoked_at = $1
@@ -224,7 +216,7 @@ impl Store {
                     target_id: Some(invitation_id),
                     summary: serde_json::json!({"email": email.trim(), "roleId": role.to_string()}),
                 };
-                insert_audit!(&mut *tx, ctx, &ev)?;
+                insert_audit(&mut tx, ctx, &ev).await?;
             }
             tx.commit().await.map_err(db_err)?;
             active.then_some(user)
@@ -276,6 +268,7 @@ impl Store {
 
     /// Invitations not yet accepted nor revoked (pending or expired) in the workspaces of
     /// `scope`, newest first.
+    #[tracing::instrument(skip_all)]
     pub async fn open_invitations(&self, scope: &WorkspacesScope) -> DomainResult<Vec<Invitation>> {
         let (org, workspaces) = (scope.organization(), scope.workspaces());
         let sql = format!(
@@ -294,6 +287,7 @@ impl Store {
     }
 
     /// Gives an open invitation a new token and expiry; the old token stops working.
+    #[tracing::instrument(skip_all)]
     pub async fn reissue_invitation(
         &self,
         scope: &WorkspaceScope,
@@ -319,7 +313,7 @@ impl Store {
                 target_id: Some(id),
                 summary: serde_json::json!({"at": now.0.micros()}),
             };
-            insert_audit!(&mut *tx, ctx, &ev)?;
+            insert_audit(&mut tx, ctx, &ev).await?;
             tx.commit().await.map_err(db_err)?;
         });
         self.invitation(scope.organization(), id).await
@@ -327,6 +321,7 @@ impl Store {
 
     /// Revokes an open invitation: its token stops working. The `invited` user row stays
     /// (other invitations may point at it).
+    #[tracing::instrument(skip_all)]
     pub async fn revoke_invitation(
         &self,
         scope: &WorkspaceScope,
@@ -350,214 +345,9 @@ impl Store {
                 target_id: Some(id),
                 summary: serde_json::json!({}),
             };
-            insert_audit!(&mut *tx, ctx, &ev)?;
+            insert_audit(&mut tx, ctx, &ev).await?;
             tx.commit().await.map_err(db_err)?;
         });
         Ok(())
-    }
-
-    /// Spends an invitation token: activates the invited user with `name` and `password_hash`
-    /// and adds the membership, in one transaction. Answers the user and the workspace.
-    #[tracing::instrument(skip_all)]
-    pub async fn accept_invitation(
-        &self,
-        token_hash: &[u8],
-        name: &str,
-        password_hash: &str,
-        ip: Option<&str>,
-    ) -> DomainResult<TokenCheck<(User, WorkspaceId)>> {
-        let inv = match self.invitation_by_token(token_hash).await? {
-            TokenCheck::Valid(i) => i,
-            TokenCheck::Expired => return Ok(TokenCheck::Expired),
-            TokenCheck::Invalid => return Ok(TokenCheck::Invalid),
-        };
-        let now = Ts(Timestamp::now());
-        let ctx = AuditContext {
-            organization: inv.organization_id,
-            actor: flowspace_core::authz::Actor::User(inv.user_id),
-            ip: ip.map(str::to_string),
-        };
-        let spent = with_db!(self, pool => {
-            let mut tx = pool.begin().await.map_err(db_err)?;
-            let n = sqlx::query("UPDATE invitations SET accepted_at = $1
-                                 WHERE id = $2 AND token_hash = $3 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $1")
-                .bind(now).bind(inv.id).bind(token_hash).execute(&mut *tx).await.map_err(db_err)?.rows_affected();
-            let u = sqlx::query("UPDATE users SET name = $1, password_hash = $2, status = 'active', updated_at = $3, last_workspace_id = $4
-                                 WHERE id = $5 AND status = 'invited'")
-                .bind(name).bind(password_hash).bind(now).bind(inv.workspace_id.0).bind(inv.user_id.0)
-                .execute(&mut *tx).await.map_err(db_err)?.rows_affected();
-            if n == 1 && u == 1 {
-                sqlx::query("INSERT INTO memberships (workspace_id, user_id, role_id, created_at) VALUES ($1, $2, $3, $4)
-                             ON CONFLICT (workspace_id, user_id) DO UPDATE SET role_id = excluded.role_id")
-                    .bind(inv.workspace_id.0).bind(inv.user_id.0).bind(inv.role_id.0).bind(now)
-                    .execute(&mut *tx).await.map_err(db_err)?;
-                // The account is active now: its other invitations could never be followed
-                // (sign-up needs an invited account), so they end here.
-                sqlx::query("UPDATE invitations SET revoked_at = $1 WHERE user_id = $2 AND accepted_at IS NULL AND revoked_at IS NULL")
-                    .bind(now).bind(inv.user_id.0).execute(&mut *tx).await.map_err(db_err)?;
-                let ev = AuditEvent {
-                    workspace: Some(inv.workspace_id),
-                    action: "invitation.accept",
-                    target_kind: "invitation",
-                    target_id: Some(inv.id),
-                    summary: serde_json::json!({"email": inv.email, "roleId": inv.role_id.to_string()}),
-                };
-                insert_audit!(&mut *tx, &ctx, &ev)?;
-                tx.commit().await.map_err(db_err)?;
-                true
-            } else {
-                tx.rollback().await.map_err(db_err)?;
-                false
-            }
-        });
-        if !spent {
-            return Ok(TokenCheck::Invalid);
-        }
-        Ok(TokenCheck::Valid((
-            self.user(inv.user_id).await?,
-            inv.workspace_id,
-        )))
-    }
-
-    /// Stores a password-reset token for `user`; earlier unused ones stop working.
-    pub async fn create_password_reset(
-        &self,
-        user: UserId,
-        token_hash: &[u8],
-        expires_at: Timestamp,
-    ) -> DomainResult<()> {
-        let now = Ts(Timestamp::now());
-        with_db!(self, pool => {
-            let mut tx = pool.begin().await.map_err(db_err)?;
-            sqlx::query("DELETE FROM password_resets WHERE user_id = $1 AND used_at IS NULL")
-                .bind(user.0).execute(&mut *tx).await.map_err(db_err)?;
-            sqlx::query("INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-                .bind(token_hash).bind(user.0).bind(now).bind(Ts(expires_at))
-                .execute(&mut *tx).await.map_err(db_err)?;
-            tx.commit().await.map_err(db_err)?;
-        });
-        Ok(())
-    }
-
-    /// The active user a reset token stands for, if it can still be used.
-    pub async fn password_reset_user(&self, token_hash: &[u8]) -> DomainResult<TokenCheck<User>> {
-        let row: Option<(Uuid, Ts, Option<Ts>)> = with_db!(self, pool => {
-            sqlx::query_as("SELECT user_id, expires_at, used_at FROM password_resets WHERE token_hash = $1")
-                .bind(token_hash).fetch_optional(pool).await.map_err(db_err)?
-        });
-        let Some((user, expires_at, used_at)) = row else {
-            return Ok(TokenCheck::Invalid);
-        };
-        if used_at.is_some() {
-            return Ok(TokenCheck::Invalid);
-        }
-        if expires_at.0 <= Timestamp::now() {
-            return Ok(TokenCheck::Expired);
-        }
-        let user = self.user(UserId(user)).await?;
-        if user.status != UserStatus::Active {
-            return Ok(TokenCheck::Invalid);
-        }
-        Ok(TokenCheck::Valid(user))
-    }
-
-    /// Spends a reset token: sets the new hash and ends every session of the user, in one
-    /// transaction. `false` when the token was no longer usable.
-    pub async fn reset_password(
-        &self,
-        token_hash: &[u8],
-        user: UserId,
-        password_hash: &str,
-        ctx: &AuditContext,
-    ) -> DomainResult<bool> {
-        let now = Ts(Timestamp::now());
-        Ok(with_db!(self, pool => {
-            let mut tx = pool.begin().await.map_err(db_err)?;
-            let n = sqlx::query("UPDATE password_resets SET used_at = $1
-                                 WHERE token_hash = $2 AND user_id = $3 AND used_at IS NULL AND expires_at > $1")
-                .bind(now).bind(token_hash).bind(user.0).execute(&mut *tx).await.map_err(db_err)?.rows_affected();
-            if n == 1 {
-                sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3 AND status = 'active'")
-                    .bind(password_hash).bind(now).bind(user.0).execute(&mut *tx).await.map_err(db_err)?;
-                sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
-                    .bind(now).bind(user.0).execute(&mut *tx).await.map_err(db_err)?;
-                sqlx::query("DELETE FROM password_resets WHERE user_id = $1 AND used_at IS NULL")
-                    .bind(user.0).execute(&mut *tx).await.map_err(db_err)?;
-                let ev = AuditEvent {
-                    workspace: None,
-                    action: "user.password-reset",
-                    target_kind: "user",
-                    target_id: Some(user.0),
-                    summary: serde_json::json!({"sessionsEnded": true}),
-                };
-                insert_audit!(&mut *tx, ctx, &ev)?;
-                tx.commit().await.map_err(db_err)?;
-                true
-            } else {
-                tx.rollback().await.map_err(db_err)?;
-                false
-            }
-        }))
-    }
-
-    /// The caller's own profile change: a new name and/or password hash. A new password ends
-    /// every other session of the user.
-    pub async fn update_own_profile(
-        &self,
-        me: &SelfScope,
-        name: Option<&str>,
-        password_hash: Option<&str>,
-    ) -> DomainResult<User> {
-        let (user, keep_session) = (me.user_id(), me.session());
-        let ctx = &AuditContext {
-            organization: me.organization(),
-            actor: me.actor(),
-            ip: me.ip().map(str::to_string),
-        };
-        let now = Ts(Timestamp::now());
-        let before = self.user(user).await?;
-        let mut summary = serde_json::Map::new();
-        if let Some(n) = name.filter(|n| *n != before.name) {
-            summary.insert(
-                "name".into(),
-                serde_json::json!({"from": before.name, "to": n}),
-            );
-        }
-        if password_hash.is_some() {
-            summary.insert("passwordChanged".into(), serde_json::Value::Bool(true));
-        }
-        with_db!(self, pool => {
-            let mut tx = pool.begin().await.map_err(db_err)?;
-            if let Some(name) = name {
-                sqlx::query("UPDATE users SET name = $1, updated_at = $2 WHERE id = $3")
-                    .bind(name).bind(now).bind(user.0).execute(&mut *tx).await.map_err(db_err)?;
-            }
-            if let Some(hash) = password_hash {
-                sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
-                    .bind(hash).bind(now).bind(user.0).execute(&mut *tx).await.map_err(db_err)?;
-                sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL AND id <> $3")
-                    .bind(now).bind(user.0).bind(keep_session.0)
-                    .execute(&mut *tx).await.map_err(db_err)?;
-            }
-            let ev = AuditEvent {
-                workspace: None,
-                action: "user.update-self",
-                target_kind: "user",
-                target_id: Some(user.0),
-                summary: serde_json::Value::Object(summary),
-            };
-            insert_audit!(&mut *tx, ctx, &ev)?;
-            tx.commit().await.map_err(db_err)?;
-        });
-        self.user(user).await
-    }
-
-    /// The password hash of a user, to check a current password.
-    pub async fn password_hash_of(&self, user: UserId) -> DomainResult<Option<String>> {
-        let row: Option<Option<String>> = with_db!(self, pool => {
-            sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
-                .bind(user.0).fetch_optional(pool).await.map_err(db_err)?
-        });
-        row.ok_or(DomainError::NotFound("user"))
     }
 }

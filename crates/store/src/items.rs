@@ -1,8 +1,9 @@
 //! Plain workspace items: chatflows, agentflows, assistants, tools, variables, document stores
 //! and datasets (rules 2 and 13). Every query filters by the scope's workspace and the kind.
 
-use crate::audit::{AuditContext, AuditEvent, Verb, changes, insert_audit, kind_action};
+use crate::audit::{AuditContext, AuditEvent, Verb, changes, insert_audit};
 use crate::types::Ts;
+use crate::versioned::commit_if_matched;
 use crate::{Store, db_err, with_db};
 use flowspace_core::authz::WorkspaceScope;
 use flowspace_core::cursor::{Cursor, Page, PageRequest};
@@ -70,7 +71,8 @@ fn not_found(kind: ResourceKind) -> DomainError {
 }
 
 impl Store {
-    /// One page of the scope's items of `kind`, newest first.
+    /// One page of the scope's items of `kind`, newest first (uncached: the API lists through
+    /// `list_items_rendered`, `cache.rs`).
     pub async fn list_items(
         &self,
         scope: &WorkspaceScope,
@@ -94,16 +96,6 @@ impl Store {
         Ok(Page::from_rows(items, page.limit, |i| Cursor {
             created_at: i.created_at,
             id: i.id.0,
-        }))
-    }
-
-    /// The scope's items version: bumped in the same transaction as any insert, update or
-    /// delete of one of the workspace's items (migration `..._item_versions.sql`). A list read
-    /// after this version is at least as new as it. `None` when the workspace is gone.
-    pub async fn items_version(&self, scope: &WorkspaceScope) -> DomainResult<Option<i64>> {
-        Ok(with_db!(self, pool => {
-            sqlx::query_scalar("SELECT version FROM item_versions WHERE workspace_id = $1")
-                .bind(scope.workspace().0).fetch_optional(pool).await.map_err(db_err)?
         }))
     }
 
@@ -155,20 +147,14 @@ impl Store {
                 json!({"name": f.name, "source": src.to_string()}),
             ),
         };
-        let ev = AuditEvent {
-            workspace: Some(scope.workspace()),
-            action: kind_action(kind, verb),
-            target_kind: kind.db_name(),
-            target_id: Some(id.0),
-            summary,
-        };
+        let ev = AuditEvent::of_resource(scope, kind, verb, id, summary);
         let ctx = AuditContext::from_scope(scope);
         let row: ItemRow = with_db!(self, pool => {
             let mut tx = pool.begin().await.map_err(db_err)?;
             let row: ItemRow = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id.0).bind(scope.organization().0).bind(scope.workspace().0)
                 .bind(kind.db_name()).bind(&f.name).bind(&f.description).bind(&f.data).bind(user.0).bind(now)
                 .fetch_one(&mut *tx).await.map_err(db_err)?;
-            insert_audit!(&mut *tx, &ctx, &ev)?;
+            insert_audit(&mut tx, &ctx, &ev).await?;
             tx.commit().await.map_err(db_err)?;
             row
         });
@@ -210,75 +196,22 @@ impl Store {
             serde_json::Map::new()
         };
         summary.insert("version".into(), json!(expected_version + 1));
-        let ev = AuditEvent {
-            workspace: Some(scope.workspace()),
-            action: kind_action(kind, Verb::Update),
-            target_kind: kind.db_name(),
-            target_id: Some(id.0),
-            summary: summary.into(),
-        };
+        let ev = AuditEvent::of_resource(scope, kind, Verb::Update, id, summary.into());
         let ctx = AuditContext::from_scope(scope);
         let row: Option<ItemRow> = with_db!(self, pool => {
             let mut tx = pool.begin().await.map_err(db_err)?;
             let row: Option<ItemRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(&f.name).bind(&f.description).bind(&f.data).bind(scope.user_id().0).bind(now)
                 .bind(id.0).bind(scope.workspace().0).bind(kind.db_name()).bind(expected_version)
                 .fetch_optional(&mut *tx).await.map_err(db_err)?;
-            if row.is_some() {
-                insert_audit!(&mut *tx, &ctx, &ev)?;
-                tx.commit().await.map_err(db_err)?;
-            }
+            commit_if_matched(tx, row.is_some(), &ctx, &ev).await?;
             row
         });
         match row {
             Some(r) => r.into_item(),
-            None => {
-                let current = self.get_item(scope, kind, id).await?;
-                rules::check_version(current.version, expected_version)?;
-                Err(DomainError::conflict(
-                    "version_conflict",
-                    "the item changed meanwhile; read it again",
-                ))
-            }
+            None => Err(self
+                .write_conflict(scope, kind, id, Some(expected_version))
+                .await),
         }
-    }
-
-    /// Deletes an item; with `expected_version`, only that version.
-    pub async fn delete_item(
-        &self,
-        scope: &WorkspaceScope,
-        kind: ResourceKind,
-        id: ItemId,
-        expected_version: Option<i64>,
-    ) -> DomainResult<()> {
-        let ctx = AuditContext::from_scope(scope);
-        let deleted: Option<(String, i64)> = with_db!(self, pool => {
-            let mut tx = pool.begin().await.map_err(db_err)?;
-            let gone: Option<(String, i64)> = sqlx::query_as("DELETE FROM items WHERE id = $1 AND workspace_id = $2 AND kind = $3 AND ($4 IS NULL OR version = $4)
-                                 RETURNING name, version")
-                .bind(id.0).bind(scope.workspace().0).bind(kind.db_name()).bind(expected_version)
-                .fetch_optional(&mut *tx).await.map_err(db_err)?;
-            if let Some((name, version)) = &gone {
-                let ev = AuditEvent {
-                    workspace: Some(scope.workspace()),
-                    action: kind_action(kind, Verb::Delete),
-                    target_kind: kind.db_name(),
-                    target_id: Some(id.0),
-                    summary: json!({"name": name, "version": version}),
-                };
-                insert_audit!(&mut *tx, &ctx, &ev)?;
-                tx.commit().await.map_err(db_err)?;
-            }
-            gone
-        });
-        if deleted.is_some() {
-            return Ok(());
-        }
-        let current = self.get_item(scope, kind, id).await?;
-        rules::check_version(current.version, expected_version.unwrap_or(current.version))?;
-        Err(DomainError::conflict(
-            "version_conflict",
-            "the item changed meanwhile; read it again",
-        ))
     }
 
     /// A copy of an item in the same workspace, named "<name> (copy)".

@@ -13,11 +13,14 @@ mod activity;
 mod apikeys;
 mod audit;
 mod authz;
+mod cache;
 mod credentials;
 mod groups;
 mod inline;
 mod invitations;
 mod items;
+mod passwords;
+mod registration;
 mod roles;
 mod sessions;
 mod setup;
@@ -25,6 +28,7 @@ mod shares;
 mod transfer;
 mod types;
 mod users;
+mod versioned;
 mod workspaces;
 
 pub use activity::{
@@ -33,7 +37,8 @@ pub use activity::{
 };
 pub use apikeys::ApiKeyFields;
 pub use audit::{AuditContext, AuditEvent, AuditFilter, AuditRow, ChainCheck};
-pub use authz::{ApiKeyFacts, ItemsVersion, SessionFacts};
+pub use authz::{ApiKeyFacts, SessionFacts};
+pub use cache::RenderPage;
 pub use credentials::{CredentialFields, CredentialSecret};
 pub use groups::{Group, GroupMember, GroupPatch, GroupWorkspace};
 pub use invitations::{Invitation, InvitationStatus, InviteOutcome, TokenCheck};
@@ -64,11 +69,11 @@ enum Db {
     Postgres(PgPool),
 }
 
-/// The repository. Cheap to clone (it holds a connection pool and the authorization cache).
+/// The repository. Cheap to clone (it holds a connection pool and the caches).
 #[derive(Clone)]
 pub struct Store {
     db: Db,
-    authz: std::sync::Arc<authz::AuthzCache>,
+    caches: std::sync::Arc<cache::Caches>,
     /// SQLite files only: the version checks read on the request's own thread.
     inline: Option<std::sync::Arc<inline::InlineReader>>,
 }
@@ -93,8 +98,11 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 pub struct ConnectOptions {
     pub max_connections: u32,
     /// How many callers' authorization facts to cache (0: none). Cached facts are only used
-    /// while provably current (see `authz`).
+    /// while provably current (see `cache`).
     pub authz_cache_entries: usize,
+    /// Bytes of first pages of item lists to cache (0: none), answered only while their
+    /// workspace's items version is unchanged (see `cache`).
+    pub list_cache_bytes: u64,
 }
 
 impl Default for ConnectOptions {
@@ -102,6 +110,7 @@ impl Default for ConnectOptions {
         Self {
             max_connections: 16,
             authz_cache_entries: 10_000,
+            list_cache_bytes: 8 * 1024 * 1024,
         }
     }
 }
@@ -173,7 +182,10 @@ impl Store {
         };
         Ok(Self {
             db,
-            authz: std::sync::Arc::new(authz::AuthzCache::new(opts.authz_cache_entries)),
+            caches: std::sync::Arc::new(cache::Caches::new(
+                opts.authz_cache_entries,
+                opts.list_cache_bytes,
+            )),
             inline,
         })
     }

@@ -111,7 +111,7 @@ impl Store {
                 .bind(id.0).bind(scope.organization().0).bind(name).bind(name.to_lowercase())
                 .bind(description).bind(perms_to_text(permissions)).bind(now)
                 .execute(&mut *tx).await.map_err(|e| unique_or(e, name_taken()))?;
-            insert_audit!(&mut *tx, &ctx, &ev)?;
+            insert_audit(&mut tx, &ctx, &ev).await?;
             tx.commit().await.map_err(db_err)?;
         });
         self.role(scope.organization(), id).await
@@ -164,7 +164,7 @@ impl Store {
                 .bind(name).bind(name.to_lowercase()).bind(description).bind(perms_to_text(permissions)).bind(now)
                 .bind(id.0).bind(scope.organization().0)
                 .execute(&mut *tx).await.map_err(|e| unique_or(e, name_taken()))?;
-            insert_audit!(&mut *tx, &ctx, &ev)?;
+            insert_audit(&mut tx, &ctx, &ev).await?;
             tx.commit().await.map_err(db_err)?;
         });
         self.role(scope.organization(), id).await
@@ -189,7 +189,7 @@ impl Store {
                     target_id: Some(id.0),
                     summary: json!({"name": name}),
                 };
-                insert_audit!(&mut *tx, &ctx, &ev)?;
+                insert_audit(&mut tx, &ctx, &ev).await?;
                 tx.commit().await.map_err(db_err)?;
             }
             gone

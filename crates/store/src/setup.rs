@@ -95,7 +95,7 @@ impl Store {
             sqlx::query("INSERT INTO memberships (workspace_id, user_id, role_id, created_at) VALUES ($1, $2, $3, $4)")
                 .bind(ws.0).bind(user.0).bind(admin_role.0).bind(now)
                 .execute(&mut *tx).await.map_err(db_err)?;
-            insert_audit!(&mut *tx, &ctx, &ev)?;
+            insert_audit(&mut tx, &ctx, &ev).await?;
             tx.commit().await.map_err(db_err)?;
         });
         Ok(SetupOutcome {

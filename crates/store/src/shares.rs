@@ -79,7 +79,7 @@ impl Store {
                 target_id: Some(id.0),
                 summary: serde_json::json!({"workspaceIds": targets.iter().map(|w| w.to_string()).collect::<Vec<_>>()}),
             };
-            insert_audit!(&mut *tx, ctx, &ev)?;
+            insert_audit(&mut tx, ctx, &ev).await?;
             tx.commit().await.map_err(db_err)?;
         });
         self.credential_shares(scope, id).await

@@ -202,7 +202,7 @@ impl Store {
                     target_id: Some(new_id.unwrap_or(*id).0),
                     summary,
                 };
-                insert_audit!(&mut *tx, ctx, &ev)?;
+                insert_audit(&mut tx, ctx, &ev).await?;
                 out.push(Transferred { id: *id, new_id, from_workspace_id: WorkspaceId(from), to_workspace_id: target, status });
             }
             tx.commit().await.map_err(db_err)?;
@@ -326,7 +326,7 @@ impl Store {
                 target_id: Some(ws.0),
                 summary: serde_json::json!({"created": out.len()}),
             };
-            insert_audit!(&mut *tx, ctx, &ev)?;
+            insert_audit(&mut tx, ctx, &ev).await?;
             tx.commit().await.map_err(db_err)?;
             Ok(out)
         })

@@ -253,7 +253,7 @@ impl Store {
                 .bind(id.0).bind(scope.organization().0).bind(&new.email).bind(normalize_email(&new.email))
                 .bind(&new.name).bind(&new.password_hash).bind(now)
                 .execute(&mut *tx).await.map_err(|e| unique_or(e, email_taken()))?;
-            insert_audit!(&mut *tx, &ctx, &ev)?;
+            insert_audit(&mut tx, &ctx, &ev).await?;
             tx.commit().await.map_err(db_err)?;
         });
         self.user_detail(scope, id).await
@@ -324,7 +324,7 @@ impl Store {
                         .bind(now).bind(id.0).execute(&mut *tx).await.map_err(db_err)?;
                 }
             }
-            insert_audit!(&mut *tx, &ctx, &ev)?;
+            insert_audit(&mut tx, &ctx, &ev).await?;
             tx.commit().await.map_err(db_err)?;
         });
         self.user_detail(scope, id).await
@@ -352,7 +352,7 @@ impl Store {
             let n = sqlx::query("DELETE FROM users WHERE id = $1 AND organization_id = $2")
                 .bind(id.0).bind(scope.organization().0).execute(&mut *tx).await.map_err(db_err)?.rows_affected();
             if n > 0 {
-                insert_audit!(&mut *tx, &ctx, &ev)?;
+                insert_audit(&mut tx, &ctx, &ev).await?;
             }
             tx.commit().await.map_err(db_err)?;
         });

@@ -142,7 +142,7 @@ impl Store {
                          SELECT $1, $2, r.id, $3 FROM roles r WHERE r.organization_id = $4 AND r.builtin = TRUE AND r.name = 'Admin'")
                 .bind(id.0).bind(scope.user_id().0).bind(now).bind(org.0)
                 .execute(&mut *tx).await.map_err(db_err)?;
-            insert_audit!(&mut *tx, &ctx, &ev)?;
+            insert_audit(&mut tx, &ctx, &ev).await?;
             tx.commit().await.map_err(db_err)?;
         });
         self.workspace_in_org(org, id).await
@@ -184,7 +184,7 @@ impl Store {
                 .bind(&name).bind(name.to_lowercase()).bind(&description).bind(&color).bind(&icon).bind(now)
                 .bind(scope.workspace().0).bind(scope.organization().0)
                 .execute(&mut *tx).await.map_err(|e| unique_or(e, name_taken()))?;
-            insert_audit!(&mut *tx, &ctx, &ev)?;
+            insert_audit(&mut tx, &ctx, &ev).await?;
             tx.commit().await.map_err(db_err)?;
         });
         self.workspace(scope).await
@@ -212,7 +212,7 @@ impl Store {
                     target_id: Some(id.0),
                     summary: json!({"name": name}),
                 };
-                insert_audit!(&mut *tx, &ctx, &ev)?;
+                insert_audit(&mut tx, &ctx, &ev).await?;
                 tx.commit().await.map_err(db_err)?;
             }
             gone
@@ -306,7 +306,7 @@ impl Store {
                         json!({"email": target.email, "role": {"from": old_role, "to": new_role.name}})
                     },
                 };
-                insert_audit!(&mut *tx, &ctx, &ev)?;
+                insert_audit(&mut tx, &ctx, &ev).await?;
                 tx.commit().await.map_err(db_err)?;
             }
         });
@@ -343,7 +343,7 @@ impl Store {
                     target_id: Some(user.0),
                     summary: json!({"email": email}),
                 };
-                insert_audit!(&mut *tx, &ctx, &ev)?;
+                insert_audit(&mut tx, &ctx, &ev).await?;
                 tx.commit().await.map_err(db_err)?;
             }
             n

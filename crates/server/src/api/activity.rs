@@ -2,7 +2,7 @@
 //! (with its reason), logout, refresh-token reuse or failure and password reset, for the
 //! Account Admin, filtered and paginated, or as CSV with `Accept: text/csv`.
 
-use super::List;
+use super::{List, csv_field};
 use crate::auth::Admin;
 use crate::error::ApiResult;
 use crate::extract::ApiQuery;
@@ -138,35 +138,4 @@ pub async fn login_activity(
         HeaderValue::from_static("attachment; filename=\"login-activity.csv\""),
     );
     Ok(res)
-}
-
-/// One CSV field (RFC 4180): quoted when it holds a comma, a quote or a line break, quotes
-/// doubled. A value a spreadsheet would run as a formula (a user agent is whatever the client
-/// sent) is prefixed with `'`.
-fn csv_field(v: &str) -> String {
-    let v = if v.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{v}")
-    } else {
-        v.to_string()
-    };
-    if v.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", v.replace('"', "\"\""))
-    } else {
-        v
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_fields_are_quoted_and_defused() {
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
-        assert_eq!(csv_field("=1+1"), "'=1+1");
-        assert_eq!(csv_field("=A1,B2"), "\"'=A1,B2\"");
-    }
 }

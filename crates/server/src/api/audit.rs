@@ -2,7 +2,7 @@
 //! member holding `auditLogs:view` only their active workspace), as JSON pages or CSV, and
 //! `GET /audit-events/verify`, which recomputes the organization's hash chain.
 
-use super::List;
+use super::{List, csv_field};
 use crate::auth::{Admin, Audit};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
@@ -164,20 +164,6 @@ pub async fn list(
     let page = PageRequest::new(q.limit, q.cursor.as_deref())?;
     let p = state.store.list_audit_events(&scope, &filter, page).await?;
     Ok(Json(List::from(p.map(AuditEventView::from))).into_response())
-}
-
-/// One CSV field (RFC 4180), defused against spreadsheet formulas.
-fn csv_field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
 }
 
 fn to_csv(rows: impl Iterator<Item = AuditEventView>) -> String {

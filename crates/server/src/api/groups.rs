@@ -3,7 +3,6 @@
 //! there, in union with their direct membership (see `flowspace_store` `standing`).
 
 use super::List;
-use super::session::ClientInfo;
 use crate::auth::{Admin, Caller};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Id};
@@ -16,14 +15,6 @@ use flowspace_core::rules;
 use flowspace_store::{AuditContext, Group, GroupPatch};
 use serde::Deserialize;
 use utoipa::ToSchema;
-
-fn audit_context(caller: &Caller, client: &ClientInfo) -> AuditContext {
-    AuditContext {
-        organization: caller.facts.organization,
-        actor: caller.facts.actor,
-        ip: client.ip.clone(),
-    }
-}
 
 fn user_ids(raw: &[String]) -> ApiResult<Vec<UserId>> {
     let mut ids: Vec<UserId> = Vec::with_capacity(raw.len());
@@ -60,7 +51,6 @@ pub async fn create(
     State(state): State<AppState>,
     Admin(admin): Admin,
     caller: Caller,
-    client: ClientInfo,
     ApiJson(req): ApiJson<GroupInput>,
 ) -> ApiResult<(StatusCode, Json<Group>)> {
     let name = rules::display_name("name", &req.name)?;
@@ -73,7 +63,7 @@ pub async fn create(
             &name,
             description.as_deref(),
             &members,
-            &audit_context(&caller, &client),
+            &AuditContext::from_facts(&caller.facts),
         )
         .await?;
     Ok((StatusCode::CREATED, Json(group)))
@@ -87,15 +77,10 @@ pub async fn get(
     Ok(Json(state.store.group(&admin, id).await?))
 }
 
-/// A field that may be absent (unchanged), null (cleared) or a value.
-fn nullable<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
-}
-
 #[derive(Deserialize, ToSchema)]
 pub struct GroupPatchInput {
     pub name: Option<String>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "super::nullable")]
     #[schema(value_type = Option<String>)]
     pub description: Option<Option<String>>,
     /// When present, replaces the set of members.
@@ -106,7 +91,6 @@ pub async fn patch(
     State(state): State<AppState>,
     Admin(admin): Admin,
     caller: Caller,
-    client: ClientInfo,
     Id(id): Id<GroupId>,
     ApiJson(req): ApiJson<GroupPatchInput>,
 ) -> ApiResult<Json<Group>> {
@@ -125,7 +109,7 @@ pub async fn patch(
     Ok(Json(
         state
             .store
-            .update_group(&admin, id, patch, &audit_context(&caller, &client))
+            .update_group(&admin, id, patch, &AuditContext::from_facts(&caller.facts))
             .await?,
     ))
 }
@@ -134,12 +118,11 @@ pub async fn delete(
     State(state): State<AppState>,
     Admin(admin): Admin,
     caller: Caller,
-    client: ClientInfo,
     Id(id): Id<GroupId>,
 ) -> ApiResult<StatusCode> {
     state
         .store
-        .delete_group(&admin, id, &audit_context(&caller, &client))
+        .delete_group(&admin, id, &AuditContext::from_facts(&caller.facts))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -156,7 +139,6 @@ pub async fn add_group(
     State(state): State<AppState>,
     Admin(admin): Admin,
     caller: Caller,
-    client: ClientInfo,
     Id(ws): Id<WorkspaceId>,
     ApiJson(req): ApiJson<AddGroup>,
 ) -> ApiResult<Json<Group>> {
@@ -168,7 +150,13 @@ pub async fn add_group(
     Ok(Json(
         state
             .store
-            .add_workspace_group(&admin, ws, group, role.id, &audit_context(&caller, &client))
+            .add_workspace_group(
+                &admin,
+                ws,
+                group,
+                role.id,
+                &AuditContext::from_facts(&caller.facts),
+            )
             .await?,
     ))
 }
@@ -183,7 +171,6 @@ pub async fn remove_group(
     State(state): State<AppState>,
     Admin(admin): Admin,
     caller: Caller,
-    client: ClientInfo,
     Id(ws): Id<WorkspaceId>,
     ApiJson(req): ApiJson<GroupIdInput>,
 ) -> ApiResult<StatusCode> {
@@ -193,7 +180,7 @@ pub async fn remove_group(
             &admin,
             ws,
             group_id(&req.group_id)?,
-            &audit_context(&caller, &client),
+            &AuditContext::from_facts(&caller.facts),
         )
         .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -27,14 +27,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-fn audit_ctx(caller: &Caller, client: &ClientInfo) -> AuditContext {
-    AuditContext {
-        organization: caller.facts.organization,
-        actor: caller.facts.actor,
-        ip: client.ip.clone(),
-    }
-}
-
 fn invitation_id(raw: &str) -> ApiResult<Uuid> {
     raw.trim()
         .parse()
@@ -128,7 +120,6 @@ pub async fn invite(
     State(state): State<AppState>,
     caller: Caller,
     Scope(scope): Scope,
-    client: ClientInfo,
     ApiJson(req): ApiJson<InviteRequest>,
 ) -> ApiResult<(StatusCode, Json<InviteResponse>)> {
     let email = rules::email(&req.email)?;
@@ -147,7 +138,7 @@ pub async fn invite(
             role.id,
             &state.token_hash("invite", &token),
             invite_expiry(&state),
-            &audit_ctx(&caller, &client),
+            &AuditContext::from_facts(&caller.facts),
         )
         .await?;
     let answer = match outcome {
@@ -213,7 +204,6 @@ pub async fn resend(
     State(state): State<AppState>,
     caller: Caller,
     Scope(scope): Scope,
-    client: ClientInfo,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<InviteResponse>> {
     let inv = managed_invitation(&state, &scope, &raw).await?;
@@ -227,7 +217,7 @@ pub async fn resend(
             inv.id,
             &state.token_hash("invite", &token),
             invite_expiry(&state),
-            &audit_ctx(&caller, &client),
+            &AuditContext::from_facts(&caller.facts),
         )
         .await?;
     let inviter = state.store.user(scope.user_id()).await?;
@@ -240,13 +230,12 @@ pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
     Scope(scope): Scope,
-    client: ClientInfo,
     Path(raw): Path<String>,
 ) -> ApiResult<StatusCode> {
     let inv = managed_invitation(&state, &scope, &raw).await?;
     state
         .store
-        .revoke_invitation(&scope, inv.id, &audit_ctx(&caller, &client))
+        .revoke_invitation(&scope, inv.id, &AuditContext::from_facts(&caller.facts))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -269,6 +258,7 @@ pub(crate) async fn valid_invitation(state: &AppState, token: &str) -> ApiResult
         .await?
     {
         TokenCheck::Valid(i) => {
+            // An invitation carries its inviter's authority (rule 9).
             let authority = match i.invited_by {
                 Some(by) => state.store.user_standing(by, i.workspace_id).await?,
                 None => None,

@@ -70,3 +70,42 @@ impl<T> List<T> {
 pub struct UserIdInput {
     pub user_id: String,
 }
+
+/// A field that may be absent (unchanged), null (cleared) or a value: `#[serde(default,
+/// deserialize_with = "super::nullable")]` on an `Option<Option<String>>`.
+pub(crate) fn nullable<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// One CSV field (RFC 4180) of an export: quoted when it holds a comma, a quote or a line
+/// break, quotes doubled. A value a spreadsheet would run as a formula (a user agent is
+/// whatever the client sent) is prefixed with `'`.
+pub(crate) fn csv_field(v: &str) -> String {
+    let v = if v.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{v}")
+    } else {
+        v.to_string()
+    };
+    if v.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", v.replace('"', "\"\""))
+    } else {
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_and_defused() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
+        assert_eq!(csv_field("=1+1"), "'=1+1");
+        assert_eq!(csv_field("=A1,B2"), "\"'=A1,B2\"");
+    }
+}

@@ -4,19 +4,20 @@
 use super::{List, ListParams};
 use crate::crypto::new_api_key;
 use crate::error::ApiResult;
-use crate::state::{AppState, CachedPage, ListKey};
+use crate::state::AppState;
 use axum::Json;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use flowspace_core::authz::WorkspaceScope;
+use flowspace_core::cursor::Page;
 use flowspace_core::ids::ItemId;
 use flowspace_core::model::{ApiKey, Credential, Item};
 
 use flowspace_core::resource::ResourceKind;
 use flowspace_core::time::Timestamp;
 use flowspace_core::{DomainError, rules};
-use flowspace_store::{ApiKeyFields, CredentialFields, CredentialSecret, ItemFields, ItemsVersion};
+use flowspace_store::{ApiKeyFields, CredentialFields, CredentialSecret, ItemFields};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -74,48 +75,26 @@ fn item_fields(kind: ResourceKind, req: &ItemInput) -> Result<ItemFields, Domain
     })
 }
 
-/// A page of items. First pages are cached per replica as the bytes sent, and answered from
-/// the cache only while the workspace's items version (bumped in the same transaction as any
-/// write to its items, on any replica) is the one they were read at. The version is read
-/// before the page (by the guard, in the same statement as the authorization version, when it
-/// could: `observed`), so a cached page is never older than its version says.
+/// A page of items, through the store's list cache (`flowspace_store::Store::list_items_rendered`).
 pub async fn list_items(
     state: AppState,
     kind: ResourceKind,
     scope: WorkspaceScope,
-    observed: Option<ItemsVersion>,
     q: ListParams,
 ) -> ApiResult<Response> {
-    let page = q.page()?;
-    let key: ListKey = (scope.workspace(), kind, page.limit);
-    let cache = state.list_cache.as_ref().filter(|_| page.after.is_none());
-    let version = match cache {
-        Some(cache) => {
-            let version = match observed {
-                Some(v) if v.workspace == scope.workspace() => Some(v.version),
-                _ => state.store.items_version(&scope).await?,
-            };
-            if let Some(hit) = cache.get(&key)
-                && Some(hit.version) == version
-            {
-                return Ok(json_bytes(hit.body));
-            }
-            version
-        }
-        None => None,
-    };
-    let list: List<Item> = state.store.list_items(&scope, kind, page).await?.into();
-    let body = Bytes::from(serde_json::to_vec(&list).map_err(DomainError::internal)?);
-    if let (Some(cache), Some(version)) = (cache, version) {
-        cache.insert(
-            key,
-            CachedPage {
-                version,
-                body: body.clone(),
-            },
-        );
-    }
+    let body = state
+        .store
+        .list_items_rendered(&scope, kind, q.page()?, render_items)
+        .await?;
     Ok(json_bytes(body))
+}
+
+/// The body of an item list, as the list cache keeps it.
+fn render_items(page: Page<Item>) -> Result<Bytes, DomainError> {
+    let list: List<Item> = page.into();
+    Ok(Bytes::from(
+        serde_json::to_vec(&list).map_err(DomainError::internal)?,
+    ))
 }
 
 fn json_bytes(body: Bytes) -> Response {
@@ -162,6 +141,8 @@ pub async fn update_item(
     ))
 }
 
+/// Deletes a resource of any kind (items, credentials, API keys); with `If-Match`, only that
+/// version.
 pub async fn delete_item(
     state: AppState,
     kind: ResourceKind,
@@ -170,7 +151,10 @@ pub async fn delete_item(
     headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
     let version = expected_version(&headers, None)?;
-    state.store.delete_item(&scope, kind, id, version).await?;
+    state
+        .store
+        .delete_resource(&scope, kind, id, version)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -296,17 +280,6 @@ pub async fn update_credential(
     ))
 }
 
-pub async fn delete_credential(
-    state: AppState,
-    scope: WorkspaceScope,
-    id: ItemId,
-    headers: HeaderMap,
-) -> ApiResult<StatusCode> {
-    let version = expected_version(&headers, None)?;
-    state.store.delete_credential(&scope, id, version).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
 // ---- API keys ---------------------------------------------------------------------------
 
 #[derive(Deserialize, ToSchema)]
@@ -388,15 +361,4 @@ pub async fn update_api_key(
             .update_api_key(&scope, id, version, fields)
             .await?,
     ))
-}
-
-pub async fn delete_api_key(
-    state: AppState,
-    scope: WorkspaceScope,
-    id: ItemId,
-    headers: HeaderMap,
-) -> ApiResult<StatusCode> {
-    let version = expected_version(&headers, None)?;
-    state.store.delete_api_key(&scope, id, version).await?;
-    Ok(StatusCode::NO_CONTENT)
 }

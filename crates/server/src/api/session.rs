@@ -7,7 +7,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, parse_json};
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -21,7 +21,6 @@ use flowspace_store::{
     LoginOutcome, NewLoginEvent, RefreshOutcome, StoredRefresh, login_reason as reason,
 };
 use serde::{Deserialize, Serialize};
-use std::net::SocketAddr;
 use utoipa::ToSchema;
 
 /// Where a request comes from: the socket's address (or `X-Forwarded-For` with TRUST_PROXY)
@@ -35,18 +34,13 @@ pub struct ClientInfo {
 impl FromRequestParts<AppState> for ClientInfo {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let socket = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string());
-        let forwarded = crate::auth::forwarded_ip(state, &parts.headers);
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|s| s.chars().take(512).collect());
         Ok(ClientInfo {
-            ip: forwarded.or(socket),
+            ip: crate::auth::client_ip(state, &parts.headers, &parts.extensions),
             user_agent,
         })
     }
@@ -554,7 +548,6 @@ pub async fn switch_workspace(
     let caller = Caller {
         facts: facts.caller,
         session: Some(session),
-        items: None,
     };
     Ok(Json(me_for(&state, &me, &caller).await?))
 }

@@ -1,7 +1,6 @@
 //! Sharing and using credentials across workspaces (rule 11), export and import of a
 //! workspace's items, and the Account Admin's bulk move and copy of flows (rule 12).
 
-use super::session::ClientInfo;
 use crate::auth::{Admin, Caller, Scope};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Id};
@@ -26,14 +25,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashSet;
 use utoipa::ToSchema;
-
-fn audit_context(caller: &Caller, client: &ClientInfo) -> AuditContext {
-    AuditContext {
-        organization: caller.facts.organization,
-        actor: caller.facts.actor,
-        ip: client.ip.clone(),
-    }
-}
 
 // ---- shares -------------------------------------------------------------------------------
 
@@ -65,7 +56,6 @@ pub async fn put_shares(
     State(state): State<AppState>,
     Scope(scope): Scope,
     caller: Caller,
-    client: ClientInfo,
     Id(id): Id<ItemId>,
     ApiJson(req): ApiJson<SharesInput>,
 ) -> ApiResult<Json<Shares>> {
@@ -78,7 +68,7 @@ pub async fn put_shares(
             targets.push(ws);
         }
     }
-    let ctx = audit_context(&caller, &client);
+    let ctx = AuditContext::from_facts(&caller.facts);
     Ok(Json(Shares {
         workspaces: state
             .store
@@ -104,7 +94,6 @@ pub async fn resolve(
     State(state): State<AppState>,
     Scope(scope): Scope,
     caller: Caller,
-    client: ClientInfo,
     Id(id): Id<ItemId>,
 ) -> ApiResult<Json<ResolvedCredential>> {
     let credential = state.store.get_credential(&scope, id).await?;
@@ -120,7 +109,7 @@ pub async fn resolve(
     };
     state
         .store
-        .record_audit(&audit_context(&caller, &client), &ev)
+        .record_audit(&AuditContext::from_facts(&caller.facts), &ev)
         .await?;
     Ok(Json(ResolvedCredential {
         id,
@@ -233,7 +222,6 @@ pub async fn import(
     State(state): State<AppState>,
     Scope(scope): Scope,
     caller: Caller,
-    client: ClientInfo,
     ApiJson(bundle): ApiJson<Bundle>,
 ) -> ApiResult<(StatusCode, Json<ImportReport>)> {
     let plan = transfer::plan_import(&scope, &bundle)?;
@@ -265,7 +253,7 @@ pub async fn import(
     }
     let created = state
         .store
-        .import(&scope, entries, &audit_context(&caller, &client))
+        .import(&scope, entries, &AuditContext::from_facts(&caller.facts))
         .await?;
     Ok((StatusCode::CREATED, Json(ImportReport { created })))
 }
@@ -319,13 +307,17 @@ pub async fn move_flows(
     State(state): State<AppState>,
     Admin(admin): Admin,
     caller: Caller,
-    client: ClientInfo,
     ApiJson(req): ApiJson<BulkRequest>,
 ) -> ApiResult<Json<BulkReport>> {
     let (ids, target) = bulk_input(&req)?;
     let results = state
         .store
-        .move_flows(&admin, &ids, target, &audit_context(&caller, &client))
+        .move_flows(
+            &admin,
+            &ids,
+            target,
+            &AuditContext::from_facts(&caller.facts),
+        )
         .await?;
     Ok(Json(BulkReport { results }))
 }
@@ -334,13 +326,17 @@ pub async fn copy_flows(
     State(state): State<AppState>,
     Admin(admin): Admin,
     caller: Caller,
-    client: ClientInfo,
     ApiJson(req): ApiJson<BulkRequest>,
 ) -> ApiResult<Json<BulkReport>> {
     let (ids, target) = bulk_input(&req)?;
     let results = state
         .store
-        .copy_flows(&admin, &ids, target, &audit_context(&caller, &client))
+        .copy_flows(
+            &admin,
+            &ids,
+            target,
+            &AuditContext::from_facts(&caller.facts),
+        )
         .await?;
     Ok(Json(BulkReport { results }))
 }

@@ -7,7 +7,7 @@ mod groups;
 mod logs;
 
 use crate::api::{self, ListParams, resources as res};
-use crate::auth::{Caller, Guard, Scope};
+use crate::auth::{Guard, Scope};
 use crate::extract::{ApiJson, ApiQuery, Id};
 use crate::openapi::{Body, body, list};
 use crate::state::AppState;
@@ -257,9 +257,7 @@ fn item_routes(kind: ResourceKind) -> Vec<RouteDef> {
             M::GET,
             &base,
             Guard::Workspace(kind.view()),
-            move |State(s): S, Scope(sc): Scope, c: Caller, ApiQuery(q): Q| {
-                res::list_items(s, kind, sc, c.items, q)
-            },
+            move |State(s): S, Scope(sc): Scope, ApiQuery(q): Q| res::list_items(s, kind, sc, q),
         )
         .doc(
             kind.path(),
@@ -364,8 +362,8 @@ fn credential_routes() -> Vec<RouteDef> {
         .doc("credentials", "Update a credential owned by the active workspace")
         .req(body::<res::CredentialInput>())
         .ok(200, body::<Credential>()),
-        RouteDef::new(M::DELETE, "/credentials/{id}", Guard::Workspace(k.delete()), |State(s): S, Scope(sc): Scope, Id(id): Id<ItemId>, h: HeaderMap| {
-            res::delete_credential(s, sc, id, h)
+        RouteDef::new(M::DELETE, "/credentials/{id}", Guard::Workspace(k.delete()), move |State(s): S, Scope(sc): Scope, Id(id): Id<ItemId>, h: HeaderMap| {
+            res::delete_item(s, k, sc, id, h)
         })
         .doc("credentials", "Delete a credential owned by the active workspace")
         .empty(204),
@@ -429,8 +427,8 @@ fn api_key_routes() -> Vec<RouteDef> {
             M::DELETE,
             "/apikeys/{id}",
             Guard::Workspace(k.delete()),
-            |State(s): S, Scope(sc): Scope, Id(id): Id<ItemId>, h: HeaderMap| {
-                res::delete_api_key(s, sc, id, h)
+            move |State(s): S, Scope(sc): Scope, Id(id): Id<ItemId>, h: HeaderMap| {
+                res::delete_item(s, k, sc, id, h)
             },
         )
         .doc("apikeys", "Delete an API key: it stops working at once")

@@ -59,11 +59,11 @@ async fn an_item_of_workspace_a_is_not_found_through_a_scope_of_b() {
                 .await;
             assert!(is_not_found(&upd), "{tag}: {upd:?}");
             assert!(
-                is_not_found(&o.store.delete_item(&bs, kind, item.id, None).await),
+                is_not_found(&o.store.delete_resource(&bs, kind, item.id, None).await),
                 "{tag}"
             );
             assert!(
-                is_not_found(&o.store.delete_item(&bs, kind, item.id, Some(1)).await),
+                is_not_found(&o.store.delete_resource(&bs, kind, item.id, Some(1)).await),
                 "{tag}"
             );
             assert!(
@@ -194,7 +194,11 @@ async fn credentials_and_api_keys_of_a_are_not_found_through_b() {
             .await;
         assert!(is_not_found(&upd), "{tag}: {upd:?}");
         assert!(
-            is_not_found(&o.store.delete_credential(&bs, cred_id, None).await),
+            is_not_found(
+                &o.store
+                    .delete_resource(&bs, ResourceKind::Credential, cred_id, None)
+                    .await
+            ),
             "{tag}"
         );
         assert!(
@@ -231,7 +235,11 @@ async fn credentials_and_api_keys_of_a_are_not_found_through_b() {
             "{tag}"
         );
         assert!(
-            is_not_found(&o.store.delete_api_key(&bs, key.id, None).await),
+            is_not_found(
+                &o.store
+                    .delete_resource(&bs, ResourceKind::ApiKey, key.id, None)
+                    .await
+            ),
             "{tag}"
         );
         let upd = o

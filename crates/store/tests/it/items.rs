@@ -91,18 +91,23 @@ async fn create_get_update_delete_with_versions() {
             .await;
         assert!(is_not_found(&r), "{}", b.name());
 
-        let r = o.store.delete_item(&scope, kind, created.id, Some(1)).await;
+        let r = o
+            .store
+            .delete_resource(&scope, kind, created.id, Some(1))
+            .await;
         assert_eq!(conflict_code(&r), Some("version_conflict"), "{}", b.name());
         assert!(o.store.get_item(&scope, kind, created.id).await.is_ok());
         o.store
-            .delete_item(&scope, kind, created.id, Some(2))
+            .delete_resource(&scope, kind, created.id, Some(2))
             .await
             .unwrap();
         assert!(is_not_found(
             &o.store.get_item(&scope, kind, created.id).await
         ));
         assert!(is_not_found(
-            &o.store.delete_item(&scope, kind, created.id, None).await
+            &o.store
+                .delete_resource(&scope, kind, created.id, None)
+                .await
         ));
 
         // Without a version, delete takes whatever is there.
@@ -112,7 +117,7 @@ async fn create_get_update_delete_with_versions() {
             .await
             .unwrap();
         o.store
-            .delete_item(&scope, kind, other.id, None)
+            .delete_resource(&scope, kind, other.id, None)
             .await
             .unwrap();
         let list = o.store.list_items(&scope, kind, page(50)).await.unwrap();

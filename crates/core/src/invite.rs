@@ -1,0 +1,128 @@
+//! Rule 9, invitations: what inviting an email into a workspace does. The store loads the
+//! rows and writes the outcome; this decides. (Whether an invitation still stands on its
+//! issuer's authority is `authz::invitation_stands`.)
+
+use crate::error::{DomainError, DomainResult};
+use crate::ids::{OrganizationId, UserId};
+use crate::model::UserStatus;
+
+/// The user an invited email already belongs to, as the store found them.
+#[derive(Clone, Copy, Debug)]
+pub struct ExistingUser {
+    pub id: UserId,
+    pub organization: OrganizationId,
+    pub status: UserStatus,
+    pub is_account_admin: bool,
+    /// Already holds a direct membership of the workspace.
+    pub is_member: bool,
+}
+
+/// What inviting an email does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InviteAction {
+    /// An active user of the organization: the membership is added at once.
+    AddMember(UserId),
+    /// A user who has not signed up yet (`None`: no account at all, one is created as
+    /// `invited`): an invitation is sent, replacing any open one for the workspace.
+    Invite(Option<UserId>),
+}
+
+/// What inviting an email into a workspace of `organization` does, given the user the email
+/// already belongs to (if any). Refused: an email of another organization, the Account Admin
+/// (a member of every workspace already), a disabled user, and an existing member.
+pub fn invite_action(
+    organization: OrganizationId,
+    existing: Option<ExistingUser>,
+) -> DomainResult<InviteAction> {
+    let Some(u) = existing else {
+        return Ok(InviteAction::Invite(None));
+    };
+    if u.organization != organization {
+        return Err(DomainError::conflict(
+            "email_taken",
+            "a user with this email already exists",
+        ));
+    }
+    if u.is_account_admin {
+        return Err(DomainError::conflict(
+            "account_admin",
+            "the Account Admin is a member of every workspace already",
+        ));
+    }
+    if u.status == UserStatus::Disabled {
+        return Err(DomainError::conflict(
+            "user_disabled",
+            "this user is disabled: enable them first",
+        ));
+    }
+    if u.is_member {
+        return Err(DomainError::conflict(
+            "already_member",
+            "this user is already a member of the workspace: change their role with add-user",
+        ));
+    }
+    Ok(match u.status {
+        UserStatus::Active => InviteAction::AddMember(u.id),
+        _ => InviteAction::Invite(Some(u.id)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(org: OrganizationId, status: UserStatus) -> ExistingUser {
+        ExistingUser {
+            id: UserId::new(),
+            organization: org,
+            status,
+            is_account_admin: false,
+            is_member: false,
+        }
+    }
+
+    fn code(r: DomainResult<InviteAction>) -> &'static str {
+        match r {
+            Err(DomainError::Conflict { code, .. }) => code,
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn inviting_adds_an_active_user_at_once_and_invites_anyone_else() {
+        let org = OrganizationId::new();
+        assert_eq!(
+            invite_action(org, None).unwrap(),
+            InviteAction::Invite(None)
+        );
+        let active = user(org, UserStatus::Active);
+        assert_eq!(
+            invite_action(org, Some(active)).unwrap(),
+            InviteAction::AddMember(active.id)
+        );
+        let invited = user(org, UserStatus::Invited);
+        assert_eq!(
+            invite_action(org, Some(invited)).unwrap(),
+            InviteAction::Invite(Some(invited.id))
+        );
+    }
+
+    #[test]
+    fn inviting_refuses_other_organizations_the_admin_disabled_users_and_members() {
+        let org = OrganizationId::new();
+        let other = user(OrganizationId::new(), UserStatus::Active);
+        assert_eq!(code(invite_action(org, Some(other))), "email_taken");
+        let admin = ExistingUser {
+            is_account_admin: true,
+            ..user(org, UserStatus::Active)
+        };
+        assert_eq!(code(invite_action(org, Some(admin))), "account_admin");
+        let disabled = user(org, UserStatus::Disabled);
+        assert_eq!(code(invite_action(org, Some(disabled))), "user_disabled");
+        let member = ExistingUser {
+            is_member: true,
+            ..user(org, UserStatus::Invited)
+        };
+        assert_eq!(code(invite_action(org, Some(member))), "already_member");
+    }
+}

@@ -1,0 +1,187 @@
+//! The store's two per-process caches, and the one version query that keeps both honest.
+//!
+//! - **Authorization facts** (`authz.rs` loads them): each entry remembers the organization's
+//!   authorization version it was read at, and is only given while that is still the current
+//!   version. Triggers bump it in the same transaction as any write to what authorization
+//!   reads (migration `..._auth_versions.sql`), so a revocation committed on any replica makes
+//!   every replica's entry stale on its very next request (rule 3).
+//! - **First pages of item lists**, as rendered: answered only while the workspace's items
+//!   version (bumped in the same transaction as any write to its items, migration
+//!   `..._item_versions.sql`) is the one they were read at.
+//!
+//! Both versions are read by one statement, `VERSIONS_SQL`, one primary-key read each (on
+//! SQLite on the request's own thread, `inline.rs`). Checking a cached caller reads the items
+//! version of their workspace alongside, and hands it on in the scope
+//! (`WorkspaceScope::items_version`), so a list answered from the cache costs that one read.
+//! See docs/architecture.md, "Caching authorization without weakening rule 3" and "Caching
+//! lists".
+
+use crate::authz::{KeyEntry, SessionFacts};
+use crate::{Store, db_err, with_db};
+use bytes::Bytes;
+use flowspace_core::DomainResult;
+use flowspace_core::authz::WorkspaceScope;
+use flowspace_core::cursor::{Page, PageRequest};
+use flowspace_core::ids::{OrganizationId, WorkspaceId};
+use flowspace_core::model::Item;
+use flowspace_core::resource::ResourceKind;
+use quick_cache::sync::Cache;
+use uuid::Uuid;
+
+/// The authorization version of organization `$1` and the items version of workspace `$2`
+/// (NULL when it has none or `$2` is NULL); no row when the organization has no version row.
+/// Shared by the sqlx pools and the inline SQLite reader (which binds by these names).
+pub(crate) const VERSIONS_SQL: &str =
+    "SELECT a.version, (SELECT i.version FROM item_versions i WHERE i.workspace_id = $2)
+     FROM auth_versions a WHERE a.organization_id = $1";
+
+/// Facts read at an organization's authorization version.
+#[derive(Clone)]
+pub(crate) struct Versioned<T> {
+    pub(crate) organization: OrganizationId,
+    /// `None` when the organization has no version row: such facts are never cached.
+    pub(crate) version: Option<i64>,
+    pub(crate) facts: T,
+}
+
+/// (session, user, requested workspace).
+pub(crate) type SessionKey = (Uuid, Uuid, Option<Uuid>);
+
+/// A list's first page: (workspace, kind, page size).
+type ListKey = (WorkspaceId, ResourceKind, u32);
+
+/// A page as rendered, and the workspace's items version it was read at.
+#[derive(Clone)]
+struct CachedPage {
+    version: i64,
+    body: Bytes,
+}
+
+/// Weighs a cached page by its size in bytes.
+#[derive(Clone)]
+struct PageWeight;
+
+impl quick_cache::Weighter<ListKey, CachedPage> for PageWeight {
+    fn weight(&self, _: &ListKey, page: &CachedPage) -> u64 {
+        page.body.len() as u64 + 64
+    }
+}
+
+/// How a first page of items is rendered for the cache. A plain function, so that it cannot
+/// depend on the request: every caller must render a page the same way.
+pub type RenderPage = fn(Page<Item>) -> DomainResult<Bytes>;
+
+/// The caches of one store (`None`: that cache is off).
+pub(crate) struct Caches {
+    /// Callers' facts by (session, user, requested workspace).
+    pub(crate) sessions: Option<Cache<SessionKey, Versioned<SessionFacts>>>,
+    /// API keys' facts by the key's hash.
+    pub(crate) keys: Option<Cache<Vec<u8>, Versioned<KeyEntry>>>,
+    lists: Option<Cache<ListKey, CachedPage, PageWeight>>,
+}
+
+impl Caches {
+    pub(crate) fn new(authz_entries: usize, list_bytes: u64) -> Self {
+        let on = authz_entries > 0;
+        // About 50 KB per page (50 items with their flows).
+        let pages = (list_bytes / 50_000).max(1) as usize;
+        Self {
+            sessions: on.then(|| Cache::new(authz_entries)),
+            keys: on.then(|| Cache::new(authz_entries)),
+            lists: (list_bytes > 0).then(|| Cache::with_weighter(pages, list_bytes, PageWeight)),
+        }
+    }
+}
+
+/// Keeps freshly loaded facts, or forgets `key` when there are none or they carry no version.
+pub(crate) fn remember<K, T>(cache: &Cache<K, Versioned<T>>, key: K, loaded: &Option<Versioned<T>>)
+where
+    K: Eq + std::hash::Hash + Clone,
+    T: Clone,
+{
+    match loaded {
+        Some(v) if v.version.is_some() => cache.insert(key, v.clone()),
+        _ => {
+            cache.remove(&key);
+        }
+    }
+}
+
+impl Store {
+    /// The facts of a cache entry, with the items version of `ws` read alongside, if the
+    /// organization's authorization version is still the one they were read at.
+    pub(crate) async fn if_current<T>(
+        &self,
+        hit: Versioned<T>,
+        ws: Option<WorkspaceId>,
+    ) -> DomainResult<Option<(T, Option<i64>)>> {
+        let (version, items) = self.versions(hit.organization, ws).await?;
+        Ok((version.is_some() && version == hit.version).then_some((hit.facts, items)))
+    }
+
+    /// `VERSIONS_SQL`: the authorization version of `org` (`None` when it has no version row:
+    /// nothing is cached then) and the items version of `ws`, in one round trip.
+    async fn versions(
+        &self,
+        org: OrganizationId,
+        ws: Option<WorkspaceId>,
+    ) -> DomainResult<(Option<i64>, Option<i64>)> {
+        let inline = self
+            .inline
+            .as_ref()
+            .and_then(|r| r.versions(org.0, ws.map(|w| w.0)));
+        let row: Option<(i64, Option<i64>)> = match inline {
+            Some(row) => row,
+            None => with_db!(self, pool => {
+                sqlx::query_as(VERSIONS_SQL)
+                    .bind(org.0).bind(ws.map(|w| w.0)).fetch_optional(pool).await.map_err(db_err)?
+            }),
+        };
+        Ok(match row {
+            Some((version, items)) => (Some(version), items),
+            None => (None, None),
+        })
+    }
+
+    /// One page of the scope's items of `kind`, newest first, as `render` renders it. A first
+    /// page is answered from the cache while the workspace's items version is the one it was
+    /// read at. That version is read before the page (while authorizing, when the scope
+    /// carries it), so a cached page is never older than its version says.
+    #[tracing::instrument(skip_all, fields(kind = kind.db_name()))]
+    pub async fn list_items_rendered(
+        &self,
+        scope: &WorkspaceScope,
+        kind: ResourceKind,
+        page: PageRequest,
+        render: RenderPage,
+    ) -> DomainResult<Bytes> {
+        let Some(cache) = self.caches.lists.as_ref().filter(|_| page.after.is_none()) else {
+            return render(self.list_items(scope, kind, page).await?);
+        };
+        let key: ListKey = (scope.workspace(), kind, page.limit);
+        let version = match scope.items_version() {
+            Some(v) => Some(v),
+            None => {
+                self.versions(scope.organization(), Some(scope.workspace()))
+                    .await?
+                    .1
+            }
+        };
+        if let Some(hit) = cache.get(&key)
+            && Some(hit.version) == version
+        {
+            return Ok(hit.body);
+        }
+        let body = render(self.list_items(scope, kind, page).await?)?;
+        if let Some(version) = version {
+            cache.insert(
+                key,
+                CachedPage {
+                    version,
+                    body: body.clone(),
+                },
+            );
+        }
+        Ok(body)
+    }
+}
