@@ -6,6 +6,7 @@ pub mod authz;
 pub mod cursor;
 pub mod error;
 pub mod ids;
+pub mod lockout;
 pub mod model;
 pub mod password;
 pub mod permissions;

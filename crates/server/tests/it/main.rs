@@ -15,6 +15,7 @@ mod invitations;
 mod isolation;
 mod list_cache;
 mod load;
+mod lockout;
 mod openapi;
 mod resources;
 mod roles;
