@@ -1,6 +1,11 @@
 //! Request extractors whose rejections are `ApiError`s (rule 14): malformed JSON is 400, a
 //! body of the wrong shape is 422 naming the field, an oversized body is 413, a malformed id
 //! in a path is 404 like any id that does not exist.
+//!
+//! They also hold the checks every text needs before it can reach SQL, so that both backends
+//! answer alike: a body is a JSON object (every request body of the API is one; serde would
+//! otherwise read an array as a struct's fields in order), and no text of a body or a query
+//! holds a NUL character (PostgreSQL cannot store one in text, SQLite can).
 
 use crate::error::ApiError;
 use axum::extract::rejection::BytesRejection;
@@ -54,8 +59,33 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     }
 }
 
-/// Parses JSON, telling syntax errors (400) from shape errors (422 with the field's path).
+/// Parses a JSON object, telling syntax errors (400) from shape errors (422 with the field's
+/// path): another JSON value where the object belongs, or a NUL character in any of its texts
+/// (keys included), is a shape error.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err(match serde_json::from_slice::<serde_json::Value>(bytes) {
+            Ok(v) => ApiError::from(flowspace_core::DomainError::invalid(
+                "body",
+                format!("expected a JSON object, found {}", kind_of(&v)),
+            )),
+            Err(e) => ApiError::bad_request(format!("malformed JSON: {e}")),
+        });
+    }
+    if has_nul_escape(bytes)
+        && let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes)
+        && let Some(field) = nul_path(&v, String::new())
+    {
+        return Err(ApiError::from(flowspace_core::DomainError::invalid(
+            if field.is_empty() {
+                "body".into()
+            } else {
+                field
+            },
+            NUL_REASON,
+        )));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de);
     if value.is_ok() {
@@ -91,6 +121,63 @@ fn field_of(path: &str, message: &str) -> String {
     }
 }
 
+const NUL_REASON: &str = "must not contain a NUL character";
+
+fn kind_of(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// Whether JSON text spells a NUL character (`\u0000`: a raw NUL byte is malformed JSON). A
+/// quick scan of the bytes, so that only a body that has one is parsed twice.
+fn has_nul_escape(bytes: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(at) = bytes[i..].iter().position(|b| *b == b'\\') {
+        let escape = i + at + 1;
+        if bytes.get(escape) == Some(&b'u') && bytes.get(escape + 1..escape + 5) == Some(b"0000") {
+            return true;
+        }
+        // Skip the escaped character, so that `\\u0000` (a backslash, then text) is not one.
+        i = escape + 1;
+    }
+    false
+}
+
+/// The path (`a.b[2].c`, `""` for the top) of the first text of `v` holding a NUL character.
+fn nul_path(v: &serde_json::Value, at: String) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) => s.contains('\0').then_some(at),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_path(item, format!("{at}[{i}]"))),
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, item)| {
+            let path = if at.is_empty() {
+                k.clone()
+            } else {
+                format!("{at}.{k}")
+            };
+            if k.contains('\0') {
+                // The key itself: name the object that holds it.
+                Some(if at.is_empty() {
+                    "body".into()
+                } else {
+                    at.clone()
+                })
+            } else {
+                nul_path(item, path)
+            }
+        }),
+        _ => None,
+    }
+}
+
 fn strip_position(msg: &str) -> String {
     match msg.find(" at line ") {
         Some(i) => msg[..i].to_string(),
@@ -119,6 +206,20 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiQuer
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if let Ok(Query(pairs)) = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+            && let Some((name, _)) = pairs
+                .iter()
+                .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            let field = if name.contains('\0') {
+                "query".to_string()
+            } else {
+                name.chars().take(100).collect()
+            };
+            return Err(ApiError::from(flowspace_core::DomainError::invalid(
+                field, NUL_REASON,
+            )));
+        }
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|Query(q)| ApiQuery(q))
@@ -157,5 +258,42 @@ mod tests {
         assert_eq!(e.details["field"], "n");
         let e = parse_json::<Body>(br#"{"name": "a"} trailing"#).unwrap_err();
         assert_eq!(e.status, StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn only_an_object_is_an_object() {
+        for (body, found) in [
+            (&br#"["a", 1]"#[..], "an array"),
+            (br#" "a""#, "a string"),
+            (b"null", "null"),
+            (b"3", "a number"),
+        ] {
+            let e = parse_json::<Body>(body).unwrap_err();
+            assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY, "{body:?}");
+            assert_eq!(e.details["field"], "body");
+            assert!(e.message.contains(found), "{}", e.message);
+        }
+        let e = parse_json::<Body>(b"[1,").unwrap_err();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST, "malformed stays 400");
+        assert!(parse_json::<Body>(b"  \n{\"name\": \"a\"}").is_ok());
+    }
+
+    #[test]
+    fn a_nul_anywhere_in_a_text_is_refused_naming_its_field() {
+        let e = parse_json::<Body>(br#"{"name": "a\u0000b"}"#).unwrap_err();
+        assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(e.details["field"], "name");
+        let e = parse_json::<Body>(br#"{"name": "a", "x": {"y": [1, "\u0000"]}}"#).unwrap_err();
+        assert_eq!(
+            e.details["field"], "x.y[1]",
+            "unknown fields are checked too"
+        );
+        let e = parse_json::<Body>(br#"{"name": "a", "x": {"k\u0000": 1}}"#).unwrap_err();
+        assert_eq!(e.details["field"], "x", "a key names its object");
+        // An escaped backslash followed by `u0000` is text, not a NUL.
+        let ok = parse_json::<Body>(br#"{"name": "a\\u0000"}"#).unwrap();
+        assert_eq!(ok.name, "a\\u0000");
+        assert!(!has_nul_escape(br#"{"name": "\\\\u0000"}"#));
+        assert!(has_nul_escape(br#"{"name": "\\\u0000"}"#));
     }
 }

@@ -11,6 +11,7 @@ mod binary;
 mod config;
 mod dashboard;
 mod groups;
+mod hostile_input;
 mod invitations;
 mod isolation;
 mod list_cache;
