@@ -3,11 +3,13 @@
 //! in a path is 404 like any id that does not exist.
 //!
 //! They also hold the checks every text needs before it can reach SQL, so that both backends
-//! answer alike: a body is a JSON object (every request body of the API is one; serde would
-//! otherwise read an array as a struct's fields in order), and no text of a body or a query
-//! holds a NUL character (PostgreSQL cannot store one in text, SQLite can).
+//! answer alike: a body is a JSON object, and so is every struct in it (`json_body`: serde
+//! would otherwise read an array as a struct's fields in order); no key appears twice in an
+//! object; and no text of a body or a query holds a NUL character (PostgreSQL cannot store
+//! one in text, SQLite can).
 
 use crate::error::ApiError;
+use crate::json_body::{Strict, Unique};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
@@ -60,58 +62,57 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 }
 
 /// Parses a JSON object, telling syntax errors (400) from shape errors (422 with the field's
-/// path): another JSON value where the object belongs, or a NUL character in any of its texts
-/// (keys included), is a shape error.
+/// path): another JSON value where an object belongs, a key twice in one object, or a NUL
+/// character in any text (keys included) is a shape error.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
-    if first != Some(&b'{') {
-        return Err(match serde_json::from_slice::<serde_json::Value>(bytes) {
-            Ok(v) => ApiError::from(flowspace_core::DomainError::invalid(
-                "body",
-                format!("expected a JSON object, found {}", kind_of(&v)),
-            )),
-            Err(e) => ApiError::bad_request(format!("malformed JSON: {e}")),
-        });
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let Unique(value) = serde_path_to_error::deserialize(&mut de).map_err(shape_error)?;
+    de.end()
+        .map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(invalid(
+            "body".into(),
+            format!("expected a JSON object, found {}", kind_of(&value)),
+        ));
     }
-    if has_nul_escape(bytes)
-        && let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes)
-        && let Some(field) = nul_path(&v, String::new())
-    {
-        return Err(ApiError::from(flowspace_core::DomainError::invalid(
+    if let Some(field) = nul_path(&value, String::new()) {
+        return Err(invalid(
             if field.is_empty() {
                 "body".into()
             } else {
                 field
             },
-            NUL_REASON,
-        )));
+            NUL_REASON.into(),
+        ));
     }
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de);
-    if value.is_ok() {
-        de.end()
-            .map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))?;
-    }
-    value.map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Data => {
-                let message = strip_position(&inner.to_string());
-                let field = field_of(&path, &message);
-                ApiError::from(flowspace_core::DomainError::invalid(field, message))
-            }
-            _ => ApiError::bad_request(format!("malformed JSON: {inner}")),
-        }
-    })
+    serde_path_to_error::deserialize(Strict(value)).map_err(shape_error)
 }
 
-/// The field an error is about: the path serde reached, plus the field it found missing
-/// (serde reports a missing field at the path of the object that lacks it).
+fn invalid(field: String, reason: String) -> ApiError {
+    ApiError::from(flowspace_core::DomainError::invalid(field, reason))
+}
+
+/// A data error is the client's field (422); anything else is malformed JSON (400).
+fn shape_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    match inner.classify() {
+        serde_json::error::Category::Data => {
+            let message = strip_position(&inner.to_string());
+            let field = field_of(&path, &message);
+            invalid(field, message)
+        }
+        _ => ApiError::bad_request(format!("malformed JSON: {inner}")),
+    }
+}
+
+/// The field an error is about: the path serde reached, plus the field it found missing or
+/// twice (either is reported at the path of the object that holds it).
 fn field_of(path: &str, message: &str) -> String {
     let parent = if path == "." { "" } else { path };
     let missing = message
         .strip_prefix("missing field `")
+        .or_else(|| message.strip_prefix("duplicate field `"))
         .and_then(|rest| rest.split('`').next());
     match (parent, missing) {
         ("", Some(m)) => m.to_string(),
@@ -132,21 +133,6 @@ fn kind_of(v: &serde_json::Value) -> &'static str {
         serde_json::Value::Array(_) => "an array",
         serde_json::Value::Object(_) => "an object",
     }
-}
-
-/// Whether JSON text spells a NUL character (`\u0000`: a raw NUL byte is malformed JSON). A
-/// quick scan of the bytes, so that only a body that has one is parsed twice.
-fn has_nul_escape(bytes: &[u8]) -> bool {
-    let mut i = 0;
-    while let Some(at) = bytes[i..].iter().position(|b| *b == b'\\') {
-        let escape = i + at + 1;
-        if bytes.get(escape) == Some(&b'u') && bytes.get(escape + 1..escape + 5) == Some(b"0000") {
-            return true;
-        }
-        // Skip the escaped character, so that `\\u0000` (a backslash, then text) is not one.
-        i = escape + 1;
-    }
-    false
 }
 
 /// The path (`a.b[2].c`, `""` for the top) of the first text of `v` holding a NUL character.
@@ -293,7 +279,32 @@ mod tests {
         // An escaped backslash followed by `u0000` is text, not a NUL.
         let ok = parse_json::<Body>(br#"{"name": "a\\u0000"}"#).unwrap();
         assert_eq!(ok.name, "a\\u0000");
-        assert!(!has_nul_escape(br#"{"name": "\\\\u0000"}"#));
-        assert!(has_nul_escape(br#"{"name": "\\\u0000"}"#));
+        let e = parse_json::<Body>(br#"{"name": "\\\u0000"}"#).unwrap_err();
+        assert_eq!(e.details["field"], "name");
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Nested {
+        inner: Option<Body>,
+    }
+
+    #[test]
+    fn nested_structs_are_objects_too_and_keys_are_unique() {
+        let e = parse_json::<Nested>(br#"{"inner": ["a", 1]}"#).unwrap_err();
+        assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(e.details["field"], "inner");
+        assert!(e.message.contains("expected struct Body"), "{}", e.message);
+        let e = parse_json::<Body>(br#"{"name": "a", "name": "b"}"#).unwrap_err();
+        assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(e.details["field"], "name");
+        let e = parse_json::<Nested>(br#"{"inner": {"name": "a", "n": 1, "n": 2}}"#).unwrap_err();
+        assert_eq!(e.details["field"], "inner.n");
+        let e = parse_json::<Body>(br#"{"name": "\ud800"}"#).unwrap_err();
+        assert_eq!(
+            e.status,
+            StatusCode::BAD_REQUEST,
+            "a lone surrogate is malformed"
+        );
     }
 }

@@ -100,7 +100,7 @@ fn sample(doc: &Value, schema: &Value, name: &str, ws: &str, depth: usize) -> Va
                 .map(|(k, v)| (k.clone(), sample(doc, v, k, ws, depth + 1)))
                 .collect::<serde_json::Map<_, _>>()
                 .into(),
-            None => json!({"note": "sweep"}),
+            None => free_form(),
         },
         "object" => json!({}),
         "array" => json!([sample(doc, &s["items"], name, ws, depth + 1)]),
@@ -150,7 +150,37 @@ fn strings(v: &Value, at: &mut Vec<Step>, out: &mut Vec<Vec<Step>>) {
     }
 }
 
-fn with_text(v: &Value, path: &[Step], text: &str) -> Value {
+/// The sample of an object of any shape (an item's `data`): a JSON value to the type that
+/// reads it, so that its own rules, not its shape, decide what it may be.
+fn free_form() -> Value {
+    json!({"note": "sweep"})
+}
+
+/// The paths of every object with a schema of its own nested in `v` (not `v` itself).
+fn objects(v: &Value, at: &mut Vec<Step>, out: &mut Vec<Vec<Step>>) {
+    match v {
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                at.push(Step::Index(i));
+                objects(item, at, out);
+                at.pop();
+            }
+        }
+        Value::Object(map) => {
+            if !at.is_empty() && *v != free_form() {
+                out.push(at.clone());
+            }
+            for (k, item) in map {
+                at.push(Step::Key(k.clone()));
+                objects(item, at, out);
+                at.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+fn with_value(v: &Value, path: &[Step], new: Value) -> Value {
     let mut v = v.clone();
     let mut at = &mut v;
     for s in path {
@@ -159,8 +189,19 @@ fn with_text(v: &Value, path: &[Step], text: &str) -> Value {
             Step::Index(i) => &mut at[*i],
         };
     }
-    *at = Value::String(text.to_string());
+    *at = new;
     v
+}
+
+fn with_text(v: &Value, path: &[Step], text: &str) -> Value {
+    with_value(v, path, Value::String(text.to_string()))
+}
+
+fn at_path<'a>(v: &'a Value, path: &[Step]) -> &'a Value {
+    path.iter().fold(v, |at, s| match s {
+        Step::Key(k) => &at[k.as_str()],
+        Step::Index(i) => &at[*i],
+    })
 }
 
 /// Real ids for the `{id}` of each kind of path, so that a body reaches the handler's work
@@ -476,6 +517,40 @@ async fn only_an_object_is_a_body_on_every_route() {
             walked += 1;
         }
         assert!(walked >= 40, "{name}: {walked} routes with a body");
+
+        // Every object inside a body too: the same object as an array of its values.
+        let doc = admin.get("/openapi.json").await.body;
+        let mut nested = 0;
+        for def in table().iter().filter(|d| d.request.is_some()) {
+            let path = ids.path(def, None);
+            let op =
+                &doc["paths"][format!("/api/v1{}", def.path)][def.method.as_str().to_lowercase()];
+            let schema = &op["requestBody"]["content"]["application/json"]["schema"];
+            let base = sample(&doc, schema, "", &ws, 0);
+            let mut inner = Vec::new();
+            objects(&base, &mut Vec::new(), &mut inner);
+            for at in inner {
+                let values: Vec<Value> = at_path(&base, &at)
+                    .as_object()
+                    .unwrap()
+                    .values()
+                    .cloned()
+                    .collect();
+                let body = with_value(&base, &at, Value::Array(values));
+                let field = field_name(&at);
+                let r = admin.send(def.method.clone(), &path, Some(body), &[]).await;
+                assert_eq!(
+                    (r.status, r.body["error"]["field"].as_str()),
+                    (422, Some(field.as_str())),
+                    "{name}: {} {path} with an array as {field}: {}",
+                    def.method,
+                    r.body
+                );
+                nested += 1;
+            }
+        }
+        // The import bundle's source workspace, items and credentials.
+        assert!(nested >= 3, "{name}: {nested} nested objects");
 
         // The two the issue found: a rename by array, a sign-in by array.
         let r = raw(
