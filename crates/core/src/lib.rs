@@ -7,6 +7,7 @@ pub mod cursor;
 pub mod error;
 pub mod ids;
 pub mod invite;
+pub mod lockout;
 pub mod model;
 pub mod password;
 pub mod permissions;

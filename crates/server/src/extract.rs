@@ -1,8 +1,15 @@
 //! Request extractors whose rejections are `ApiError`s (rule 14): malformed JSON is 400, a
 //! body of the wrong shape is 422 naming the field, an oversized body is 413, a malformed id
 //! in a path is 404 like any id that does not exist.
+//!
+//! They also hold the checks every text needs before it can reach SQL, so that both backends
+//! answer alike: a body is a JSON object, and so is every struct in it (`json_body`: serde
+//! would otherwise read an array as a struct's fields in order); no key appears twice in an
+//! object; and no text of a body or a query holds a NUL character (PostgreSQL cannot store
+//! one in text, SQLite can).
 
 use crate::error::ApiError;
+use crate::json_body::{Strict, Unique};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
@@ -61,40 +68,106 @@ pub fn body_rejection(e: BytesRejection) -> ApiError {
     }
 }
 
-/// Parses JSON, telling syntax errors (400) from shape errors (422 with the field's path).
+/// Parses a JSON object, telling syntax errors (400) from shape errors (422 with the field's
+/// path): another JSON value where an object belongs, a key twice in one object, or a NUL
+/// character in any text (keys included) is a shape error.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de);
-    if value.is_ok() {
-        de.end()
-            .map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))?;
+    let Unique(value) = serde_path_to_error::deserialize(&mut de).map_err(shape_error)?;
+    de.end()
+        .map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(invalid(
+            "body".into(),
+            format!("expected a JSON object, found {}", kind_of(&value)),
+        ));
     }
-    value.map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Data => {
-                let message = strip_position(&inner.to_string());
-                let field = field_of(&path, &message);
-                ApiError::from(flowspace_core::DomainError::invalid(field, message))
-            }
-            _ => ApiError::bad_request(format!("malformed JSON: {inner}")),
-        }
-    })
+    if let Some(field) = nul_path(&value, String::new()) {
+        return Err(invalid(
+            if field.is_empty() {
+                "body".into()
+            } else {
+                field
+            },
+            NUL_REASON.into(),
+        ));
+    }
+    serde_path_to_error::deserialize(Strict(value)).map_err(shape_error)
 }
 
-/// The field an error is about: the path serde reached, plus the field it found missing
-/// (serde reports a missing field at the path of the object that lacks it).
+fn invalid(field: String, reason: String) -> ApiError {
+    ApiError::from(flowspace_core::DomainError::invalid(field, reason))
+}
+
+/// A data error is the client's field (422); anything else is malformed JSON (400).
+fn shape_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    match inner.classify() {
+        serde_json::error::Category::Data => {
+            let message = strip_position(&inner.to_string());
+            let field = field_of(&path, &message);
+            invalid(field, message)
+        }
+        _ => ApiError::bad_request(format!("malformed JSON: {inner}")),
+    }
+}
+
+/// The field an error is about: the path serde reached, plus the field it found missing or
+/// twice (either is reported at the path of the object that holds it).
 fn field_of(path: &str, message: &str) -> String {
     let parent = if path == "." { "" } else { path };
     let missing = message
         .strip_prefix("missing field `")
+        .or_else(|| message.strip_prefix("duplicate field `"))
         .and_then(|rest| rest.split('`').next());
     match (parent, missing) {
         ("", Some(m)) => m.to_string(),
         (p, Some(m)) => format!("{p}.{m}"),
         ("", None) => "body".to_string(),
         (p, None) => p.to_string(),
+    }
+}
+
+const NUL_REASON: &str = "must not contain a NUL character";
+
+fn kind_of(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// The path (`a.b[2].c`, `""` for the top) of the first text of `v` holding a NUL character.
+fn nul_path(v: &serde_json::Value, at: String) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) => s.contains('\0').then_some(at),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_path(item, format!("{at}[{i}]"))),
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, item)| {
+            let path = if at.is_empty() {
+                k.clone()
+            } else {
+                format!("{at}.{k}")
+            };
+            if k.contains('\0') {
+                // The key itself: name the object that holds it.
+                Some(if at.is_empty() {
+                    "body".into()
+                } else {
+                    at.clone()
+                })
+            } else {
+                nul_path(item, path)
+            }
+        }),
+        _ => None,
     }
 }
 
@@ -126,6 +199,20 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiQuer
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if let Ok(Query(pairs)) = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+            && let Some((name, _)) = pairs
+                .iter()
+                .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            let field = if name.contains('\0') {
+                "query".to_string()
+            } else {
+                name.chars().take(100).collect()
+            };
+            return Err(ApiError::from(flowspace_core::DomainError::invalid(
+                field, NUL_REASON,
+            )));
+        }
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|Query(q)| ApiQuery(q))
@@ -164,5 +251,67 @@ mod tests {
         assert_eq!(e.details["field"], "n");
         let e = parse_json::<Body>(br#"{"name": "a"} trailing"#).unwrap_err();
         assert_eq!(e.status, StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn only_an_object_is_an_object() {
+        for (body, found) in [
+            (&br#"["a", 1]"#[..], "an array"),
+            (br#" "a""#, "a string"),
+            (b"null", "null"),
+            (b"3", "a number"),
+        ] {
+            let e = parse_json::<Body>(body).unwrap_err();
+            assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY, "{body:?}");
+            assert_eq!(e.details["field"], "body");
+            assert!(e.message.contains(found), "{}", e.message);
+        }
+        let e = parse_json::<Body>(b"[1,").unwrap_err();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST, "malformed stays 400");
+        assert!(parse_json::<Body>(b"  \n{\"name\": \"a\"}").is_ok());
+    }
+
+    #[test]
+    fn a_nul_anywhere_in_a_text_is_refused_naming_its_field() {
+        let e = parse_json::<Body>(br#"{"name": "a\u0000b"}"#).unwrap_err();
+        assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(e.details["field"], "name");
+        let e = parse_json::<Body>(br#"{"name": "a", "x": {"y": [1, "\u0000"]}}"#).unwrap_err();
+        assert_eq!(
+            e.details["field"], "x.y[1]",
+            "unknown fields are checked too"
+        );
+        let e = parse_json::<Body>(br#"{"name": "a", "x": {"k\u0000": 1}}"#).unwrap_err();
+        assert_eq!(e.details["field"], "x", "a key names its object");
+        // An escaped backslash followed by `u0000` is text, not a NUL.
+        let ok = parse_json::<Body>(br#"{"name": "a\\u0000"}"#).unwrap();
+        assert_eq!(ok.name, "a\\u0000");
+        let e = parse_json::<Body>(br#"{"name": "\\\u0000"}"#).unwrap_err();
+        assert_eq!(e.details["field"], "name");
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Nested {
+        inner: Option<Body>,
+    }
+
+    #[test]
+    fn nested_structs_are_objects_too_and_keys_are_unique() {
+        let e = parse_json::<Nested>(br#"{"inner": ["a", 1]}"#).unwrap_err();
+        assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(e.details["field"], "inner");
+        assert!(e.message.contains("expected struct Body"), "{}", e.message);
+        let e = parse_json::<Body>(br#"{"name": "a", "name": "b"}"#).unwrap_err();
+        assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(e.details["field"], "name");
+        let e = parse_json::<Nested>(br#"{"inner": {"name": "a", "n": 1, "n": 2}}"#).unwrap_err();
+        assert_eq!(e.details["field"], "inner.n");
+        let e = parse_json::<Body>(br#"{"name": "\ud800"}"#).unwrap_err();
+        assert_eq!(
+            e.status,
+            StatusCode::BAD_REQUEST,
+            "a lone surrogate is malformed"
+        );
     }
 }

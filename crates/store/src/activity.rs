@@ -1,13 +1,15 @@
 //! Login activity (SPEC: Login activity) and the throttles of rule 15, both kept in the
 //! database so that every replica sees the same counts: failed logins per email and per IP
-//! (read from `login_events`), and generic fixed-window counters (`rate_limits`) for the other
-//! public routes (sign-up, forgot-password, invitation lookups).
+//! (read from `login_events`, each attempt reserved there before its password is checked),
+//! and generic fixed-window counters (`rate_limits`) for the other public routes (sign-up,
+//! forgot-password, invitation lookups).
 
 use crate::types::Ts;
 use crate::{Store, db_err, with_db};
 use flowspace_core::authz::AdminScope;
 use flowspace_core::cursor::{Cursor, Page, PageRequest};
 use flowspace_core::ids::{OrganizationId, UserId};
+use flowspace_core::lockout::{Attempts, Decision, LockoutPolicy, UNFINISHED_SECS};
 use flowspace_core::rules::normalize_email;
 use flowspace_core::time::Timestamp;
 use flowspace_core::{DomainError, DomainResult};
@@ -62,7 +64,29 @@ pub mod reason {
     pub const WRONG_PASSWORD: &str = "wrong_password";
     pub const DISABLED: &str = "disabled";
     pub const LOCKED_OUT: &str = "locked_out";
+    /// An attempt reserved before its password was checked, whose check has not finished (or
+    /// never will: the request was dropped). It counts as a failure.
+    pub const UNFINISHED: &str = "unfinished";
 }
+
+/// A sign-in attempt reserved by `Store::reserve_login_attempt`: the id of its event.
+#[derive(Clone, Copy, Debug)]
+pub struct LoginAttempt(Uuid);
+
+/// The answer of `Store::reserve_login_attempt`.
+#[derive(Clone, Copy, Debug)]
+pub enum Reservation {
+    /// Check the password, then finish (or release) the attempt.
+    Reserved(LoginAttempt),
+    /// Locked for this many more seconds; a `locked_out` failure was recorded.
+    Locked(i64),
+    /// Attempts being checked could use up the limit: try again in a moment. Nothing was
+    /// recorded.
+    Wait,
+}
+
+/// Longest email kept in a login event (and so in the key its failures are counted by).
+pub const MAX_EVENT_EMAIL_CHARS: usize = 320;
 
 /// One event to record.
 #[derive(Clone, Debug)]
@@ -102,37 +126,22 @@ pub struct LoginEventFilter {
     pub outcome: Option<LoginOutcome>,
 }
 
-/// Rule 15's limits on failed sign-ins.
-#[derive(Clone, Copy, Debug)]
-pub struct LockoutPolicy {
-    /// Failures of one email within the window before it is locked.
-    pub max_failures: i64,
-    /// Failures from one IP within the window before it is locked.
-    pub max_failures_per_ip: i64,
-    pub window_secs: i64,
-    /// The first lock's length; each further failure doubles it (at most a day).
-    pub lock_secs: i64,
-}
+/// The failures that count (finished, or unfinished before `$3`), the last of them, and the
+/// attempts still being checked, of the rows a query selects.
+const COUNT_COLS: &str = "
+    COALESCE(SUM(CASE WHEN reason = 'unfinished' AND created_at > $3 THEN 0 ELSE 1 END), 0),
+    MAX(CASE WHEN reason = 'unfinished' AND created_at > $3 THEN NULL ELSE created_at END),
+    COALESCE(SUM(CASE WHEN reason = 'unfinished' AND created_at > $3 THEN 1 ELSE 0 END), 0)";
 
-const MAX_LOCK_SECS: i64 = 86_400;
+type Counted = (i64, Option<Ts>, i64);
 
-/// Seconds left of a lock after `n` failures, the last at `last` (`None`: not locked).
-fn lock_left(n: i64, max: i64, last: Option<Ts>, lock_secs: i64, now: Timestamp) -> Option<i64> {
-    let last = last?.0;
-    if max <= 0 || n < max {
-        return None;
+fn attempts((failures, last, unfinished): Counted) -> Attempts {
+    Attempts {
+        failures,
+        last: last.map(|t| t.0),
+        unfinished,
     }
-    let doublings = (n - max).min(20) as u32;
-    let lock = lock_secs
-        .max(1)
-        .saturating_mul(1_i64 << doublings)
-        .min(MAX_LOCK_SECS);
-    let until = last.plus_seconds(lock);
-    (until > now).then(|| (until.micros() - now.micros() + 999_999) / 1_000_000)
 }
-
-/// How many failures, and when the last one was.
-type Failures = (i64, Option<Ts>);
 
 const EVENT_COLS: &str = "id, user_id, email, outcome, reason, ip, user_agent, created_at";
 
@@ -212,45 +221,92 @@ impl Store {
         }))
     }
 
-    /// Rule 15: the seconds a sign-in for `email` from `ip` must still wait, or `None`.
+    /// Rule 15, atomically on every replica: reserves a sign-in attempt described by `ev` (a
+    /// failure with reason `unfinished` until it is finished) when `LockoutPolicy::decide`
+    /// lets it be checked; records a `locked_out` failure when the email or the IP is locked.
+    ///
     /// Failures count per email (since its last success) and per IP, within the window; a
-    /// refusal while locked is not itself counted.
-    pub async fn login_lockout(
+    /// refusal while locked does not count, and an attempt unfinished for `UNFINISHED_SECS`
+    /// does. The email's and the IP's rows of `login_guards` are locked first, always in that
+    /// order, so that parallel attempts on any replica are counted one after another.
+    pub async fn reserve_login_attempt(
         &self,
-        email: &str,
-        ip: Option<&str>,
+        ev: &NewLoginEvent,
         policy: &LockoutPolicy,
-    ) -> DomainResult<Option<i64>> {
+    ) -> DomainResult<Reservation> {
         let now = Timestamp::now();
-        let since = Ts(now.plus_seconds(-policy.window_secs.max(0)));
-        let key = normalize_email(email);
-        let (by_email, by_ip): (Failures, Option<Failures>) = with_db!(self, pool => {
-            let by_email = sqlx::query_as(
-                "SELECT COUNT(*), MAX(created_at) FROM login_events
+        let since = Ts(policy.window_start(now));
+        let fresh = Ts(now.plus_seconds(-UNFINISHED_SECS));
+        let key = ev.email.as_deref().map(normalize_email).unwrap_or_default();
+        let id = Uuid::now_v7();
+        let decision: Decision = with_db!(self, pool => {
+            let mut tx = pool.begin().await.map_err(db_err)?;
+            for guard in std::iter::once(format!("e:{key}")).chain(ev.ip.as_ref().map(|ip| format!("i:{ip}"))) {
+                sqlx::query("INSERT INTO login_guards (key) VALUES ($1) ON CONFLICT (key) DO UPDATE SET key = excluded.key")
+                    .bind(guard).execute(&mut *tx).await.map_err(db_err)?;
+            }
+            let by_email: Counted = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {COUNT_COLS} FROM login_events
                  WHERE email_key = $1 AND outcome = 'failure' AND reason <> 'locked_out' AND created_at > $2
                    AND created_at > COALESCE((SELECT MAX(s.created_at) FROM login_events s
-                                              WHERE s.email_key = $1 AND s.outcome IN ('success', 'password_reset')), $2)")
-                .bind(&key).bind(since).fetch_one(pool).await.map_err(db_err)?;
-            let by_ip = match ip {
-                Some(ip) => Some(sqlx::query_as(
-                    "SELECT COUNT(*), MAX(created_at) FROM login_events
-                     WHERE ip = $1 AND outcome = 'failure' AND reason <> 'locked_out' AND created_at > $2")
-                    .bind(ip).bind(since).fetch_one(pool).await.map_err(db_err)?),
+                                              WHERE s.email_key = $1 AND s.outcome IN ('success', 'password_reset')), $2)")))
+                .bind(&key).bind(since).bind(fresh).fetch_one(&mut *tx).await.map_err(db_err)?;
+            let by_ip: Option<Counted> = match ev.ip.as_deref() {
+                Some(ip) => Some(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT {COUNT_COLS} FROM login_events
+                     WHERE ip = $1 AND outcome = 'failure' AND reason <> 'locked_out' AND created_at > $2")))
+                    .bind(ip).bind(since).bind(fresh).fetch_one(&mut *tx).await.map_err(db_err)?),
                 None => None,
             };
-            (by_email, by_ip)
+            let decision = policy.decide(attempts(by_email), by_ip.map(attempts), now);
+            let why = match decision {
+                Decision::Check => Some(reason::UNFINISHED),
+                Decision::Locked(_) => Some(reason::LOCKED_OUT),
+                Decision::Wait => None,
+            };
+            if let Some(why) = why {
+                sqlx::query("INSERT INTO login_events (id, organization_id, user_id, email, email_key, outcome, reason, ip, user_agent, created_at)
+                             VALUES ($1, $2, $3, $4, $5, 'failure', $6, $7, $8, $9)")
+                    .bind(id).bind(ev.organization.map(|o| o.0)).bind(ev.user.map(|u| u.0))
+                    .bind(ev.email.as_deref()).bind(&key).bind(why)
+                    .bind(ev.ip.as_deref()).bind(ev.user_agent.as_deref()).bind(Ts(now))
+                    .execute(&mut *tx).await.map_err(db_err)?;
+            }
+            tx.commit().await.map_err(db_err)?;
+            decision
         });
-        let email_left = lock_left(
-            by_email.0,
-            policy.max_failures,
-            by_email.1,
-            policy.lock_secs,
-            now,
-        );
-        let ip_left = by_ip.and_then(|(n, last)| {
-            lock_left(n, policy.max_failures_per_ip, last, policy.lock_secs, now)
+        Ok(match decision {
+            Decision::Check => Reservation::Reserved(LoginAttempt(id)),
+            Decision::Locked(wait) => Reservation::Locked(wait),
+            Decision::Wait => Reservation::Wait,
+        })
+    }
+
+    /// Forgets a reserved attempt whose password was never checked (the server was too busy
+    /// to, or failed): it is no failure.
+    pub async fn release_login_attempt(&self, attempt: LoginAttempt) -> DomainResult<()> {
+        with_db!(self, pool => {
+            sqlx::query("DELETE FROM login_events WHERE id = $1 AND reason = 'unfinished'")
+                .bind(attempt.0)
+                .execute(pool).await.map_err(db_err)?;
         });
-        Ok(email_left.max(ip_left))
+        Ok(())
+    }
+
+    /// Records how a reserved attempt ended: a success (`reason` `None`) or a failure with its
+    /// reason. The event keeps the time of its reservation.
+    pub async fn finish_login_attempt(
+        &self,
+        attempt: LoginAttempt,
+        outcome: LoginOutcome,
+        reason: Option<&'static str>,
+    ) -> DomainResult<()> {
+        with_db!(self, pool => {
+            sqlx::query("UPDATE login_events SET outcome = $2, reason = $3 WHERE id = $1")
+                .bind(attempt.0).bind(outcome.as_str()).bind(reason)
+                .execute(pool).await.map_err(db_err)?;
+        });
+        Ok(())
     }
 
     /// A generic fixed-window rate limit shared by every replica: counts one hit of `key` in
@@ -292,21 +348,6 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_lock_doubles_with_each_further_failure_up_to_a_day() {
-        let now = Timestamp::from_micros(1_000_000_000_000);
-        let last = Some(Ts(now));
-        assert_eq!(lock_left(4, 5, last, 60, now), None);
-        assert_eq!(lock_left(5, 5, last, 60, now), Some(60));
-        assert_eq!(lock_left(6, 5, last, 60, now), Some(120));
-        assert_eq!(lock_left(7, 5, last, 60, now), Some(240));
-        assert_eq!(lock_left(90, 5, last, 60, now), Some(MAX_LOCK_SECS));
-        assert_eq!(lock_left(5, 5, None, 60, now), None);
-        let later = now.plus_seconds(61);
-        assert_eq!(lock_left(5, 5, last, 60, later), None);
-        assert_eq!(lock_left(6, 5, last, 60, later), Some(59));
-    }
 
     #[test]
     fn outcomes_round_trip() {

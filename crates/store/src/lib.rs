@@ -32,14 +32,15 @@ mod versioned;
 mod workspaces;
 
 pub use activity::{
-    LockoutPolicy, LoginEvent, LoginEventFilter, LoginOutcome, NewLoginEvent,
-    reason as login_reason,
+    LoginAttempt, LoginEvent, LoginEventFilter, LoginOutcome, MAX_EVENT_EMAIL_CHARS, NewLoginEvent,
+    Reservation, reason as login_reason,
 };
 pub use apikeys::ApiKeyFields;
 pub use audit::{AuditContext, AuditEvent, AuditFilter, AuditRow, ChainCheck};
 pub use authz::{ApiKeyFacts, SessionFacts};
 pub use cache::RenderPage;
 pub use credentials::{CredentialFields, CredentialSecret};
+pub use flowspace_core::lockout::LockoutPolicy;
 pub use groups::{Group, GroupMember, GroupPatch, GroupWorkspace};
 pub use invitations::{Invitation, InvitationStatus, InviteOutcome, TokenCheck};
 pub use items::{ItemFields, LIST_ITEMS_SQL};

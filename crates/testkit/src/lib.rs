@@ -150,10 +150,16 @@ impl TestServer {
     /// A second replica: another server on the same database and data directory (so the same
     /// secrets), as several replicas behind a load balancer would be.
     pub async fn replica(&self) -> Self {
-        let config = test_config(
+        self.replica_with(|_| {}).await
+    }
+
+    /// A second replica with settings changed by `tweak` (give it the same as the first).
+    pub async fn replica_with(&self, tweak: impl FnOnce(&mut Config)) -> Self {
+        let mut config = test_config(
             self.data_dir.path().to_path_buf(),
             self.database_url.clone(),
         );
+        tweak(&mut config);
         Self::launch(
             self.backend.clone(),
             self.data_dir.clone(),

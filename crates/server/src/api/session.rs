@@ -18,9 +18,12 @@ use flowspace_core::ids::WorkspaceId;
 use flowspace_core::model::{Organization, User, UserStatus, WorkspaceRole};
 use flowspace_core::time::Timestamp;
 use flowspace_store::{
-    LoginOutcome, NewLoginEvent, RefreshOutcome, StoredRefresh, login_reason as reason,
+    LoginAttempt, LoginOutcome, LoginRecord, MAX_EVENT_EMAIL_CHARS, NewLoginEvent, RefreshOutcome,
+    Reservation, StoredRefresh, login_reason as reason,
 };
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use tokio::time::Instant;
 use utoipa::ToSchema;
 
 /// Where a request comes from: the socket's address (or `X-Forwarded-For` with TRUST_PROXY)
@@ -210,7 +213,7 @@ pub fn login_event(
         organization: user.map(|u| u.organization_id),
         user: user.map(|u| u.id),
         email: Some(user.map_or_else(
-            || email.trim().chars().take(320).collect(),
+            || email.trim().chars().take(MAX_EVENT_EMAIL_CHARS).collect(),
             |u| u.email.clone(),
         )),
         outcome,
@@ -232,8 +235,14 @@ fn too_many_attempts(wait_secs: i64) -> ApiError {
     e
 }
 
+/// How long a sign-in waits, at most, for the attempts being checked for its email or its IP
+/// to finish before it is refused.
+const WAIT_FOR_CHECKS: Duration = Duration::from_secs(10);
+
 /// Rule 15: an unknown email and a wrong password answer alike, after the same work; every
 /// attempt is recorded, and repeated failures for an email or from an IP lock them for a while.
+/// The attempt is reserved in the database before the password is checked, so that parallel
+/// guesses on any replica cannot check more passwords than the limit.
 pub async fn login(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -246,73 +255,122 @@ pub async fn login(
     let record =
         record.filter(|r| r.password_hash.is_some() && r.user.status != UserStatus::Invited);
     let user = record.as_ref().map(|r| &r.user);
-    let fail = |why: &'static str| {
-        login_event(user, &req.email, &client, LoginOutcome::Failure, Some(why))
-    };
-    // Checked before any password work, for known and unknown emails alike; a correct
+    // Reserved before any password work, for known and unknown emails alike; a correct
     // password is refused too while locked.
-    if let Some(wait) = state
-        .store
-        .login_lockout(
-            &req.email,
-            client.ip.as_deref(),
-            &state.config.lockout_policy(),
-        )
-        .await?
-    {
-        state
-            .store
-            .record_login_event(&fail(reason::LOCKED_OUT))
-            .await?;
-        return Err(too_many_attempts(wait));
+    let reservation = login_event(
+        user,
+        &req.email,
+        &client,
+        LoginOutcome::Failure,
+        Some(reason::UNFINISHED),
+    );
+    let attempt = reserve(&state, &reservation).await?;
+    match check(&state, &req, record.as_ref(), &client).await {
+        Ok(signed_in) => {
+            state
+                .store
+                .finish_login_attempt(attempt, LoginOutcome::Success, None)
+                .await?;
+            Ok(signed_in)
+        }
+        Err(Refused::Failed(why, e)) => {
+            state
+                .store
+                .finish_login_attempt(attempt, LoginOutcome::Failure, Some(why))
+                .await?;
+            Err(e)
+        }
+        Err(Refused::Unchecked(e)) => {
+            state.store.release_login_attempt(attempt).await?;
+            Err(e)
+        }
     }
-    let Some(record) = record.as_ref() else {
-        state.passwords.verify_dummy(&req.password).await?;
+}
+
+/// Reserves the attempt `ev`; while the attempts being checked could use up the limit, waits
+/// for them (up to `WAIT_FOR_CHECKS`), so that a burst of sign-ins is slowed down, not refused.
+async fn reserve(state: &AppState, ev: &NewLoginEvent) -> ApiResult<LoginAttempt> {
+    let policy = state.config.lockout_policy();
+    let deadline = Instant::now() + WAIT_FOR_CHECKS;
+    let mut pause = Duration::from_millis(10);
+    loop {
+        match state.store.reserve_login_attempt(ev, &policy).await? {
+            Reservation::Reserved(attempt) => return Ok(attempt),
+            Reservation::Locked(wait) => return Err(too_many_attempts(wait)),
+            Reservation::Wait if Instant::now() + pause > deadline => {
+                let refused = NewLoginEvent {
+                    reason: Some(reason::LOCKED_OUT),
+                    ..ev.clone()
+                };
+                state.store.record_login_event(&refused).await?;
+                return Err(too_many_attempts(1));
+            }
+            Reservation::Wait => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(200));
+            }
+        }
+    }
+}
+
+/// Why a reserved attempt did not sign in.
+enum Refused {
+    /// The password was checked: a failure with this reason.
+    Failed(&'static str, ApiError),
+    /// It was not (the server was busy or failed): no failure.
+    Unchecked(ApiError),
+}
+
+/// The password check of a reserved attempt, and the session when it passes.
+async fn check(
+    state: &AppState,
+    req: &LoginRequest,
+    record: Option<&LoginRecord>,
+    client: &ClientInfo,
+) -> Result<SignedIn, Refused> {
+    let unchecked = |e| Refused::Unchecked(ApiError::from(e));
+    let Some(record) = record else {
         state
-            .store
-            .record_login_event(&fail(reason::UNKNOWN_EMAIL))
-            .await?;
-        return Err(bad_credentials());
+            .passwords
+            .verify_dummy(&req.password)
+            .await
+            .map_err(unchecked)?;
+        return Err(Refused::Failed(reason::UNKNOWN_EMAIL, bad_credentials()));
     };
     let hash = record.password_hash.as_deref().unwrap_or_default();
-    let verified = state.passwords.verify(&req.password, hash).await?;
+    let verified = state
+        .passwords
+        .verify(&req.password, hash)
+        .await
+        .map_err(unchecked)?;
     if !verified.ok {
-        state
-            .store
-            .record_login_event(&fail(reason::WRONG_PASSWORD))
-            .await?;
-        return Err(bad_credentials());
+        return Err(Refused::Failed(reason::WRONG_PASSWORD, bad_credentials()));
     }
     if record.user.status == UserStatus::Disabled {
-        state
-            .store
-            .record_login_event(&fail(reason::DISABLED))
-            .await?;
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "account_disabled",
-            "this account is disabled",
+        return Err(Refused::Failed(
+            reason::DISABLED,
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "account_disabled",
+                "this account is disabled",
+            ),
         ));
     }
     if verified.needs_rehash {
-        let upgraded = state.passwords.hash(&req.password).await?;
+        let upgraded = state
+            .passwords
+            .hash(&req.password)
+            .await
+            .map_err(unchecked)?;
         state
             .store
             .set_password_hash(record.user.id, &upgraded)
-            .await?;
+            .await
+            .map_err(unchecked)?;
     }
-    let signed_in = start_session(&state, &record.user, record.last_workspace_id, &client).await?;
-    state
-        .store
-        .record_login_event(&login_event(
-            Some(&record.user),
-            &req.email,
-            &client,
-            LoginOutcome::Success,
-            None,
-        ))
-        .await?;
-    Ok(signed_in)
+    start_session(state, &record.user, record.last_workspace_id, client)
+        .await
+        .map_err(Refused::Unchecked)
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -37,6 +37,7 @@ fn reason_label(reason: &str) -> String {
         "wrong_password" => "Wrong password".into(),
         "disabled" => "Account disabled".into(),
         "locked_out" => "Locked out after too many failures".into(),
+        "unfinished" => "Unfinished (counted as a failure)".into(),
         other => other.replace('_', " "),
     }
 }
