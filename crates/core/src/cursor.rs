@@ -17,6 +17,12 @@ pub struct Cursor {
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 200;
 
+/// JSON Schema `pattern` of the cursors `decode` accepts, or empty (the first page): 24 bytes
+/// in unpadded base64url whose leading 8 (the time, big-endian) are within 0..=MAX_MICROS.
+/// A regular expression cannot end exactly there, so it admits times before 9957, which holds
+/// every cursor this server hands out; a later one it leaves out is still accepted.
+pub const PATTERN: &str = "^(A[A-Za-z0-3][A-Za-z0-9_-]{30})?$";
+
 impl Cursor {
     pub fn encode(&self) -> String {
         let mut buf = Vec::with_capacity(24);

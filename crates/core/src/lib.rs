@@ -11,6 +11,7 @@ pub mod password;
 pub mod permissions;
 pub mod resource;
 pub mod rules;
+pub mod text;
 pub mod time;
 
 pub use error::{DomainError, DomainResult};

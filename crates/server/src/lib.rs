@@ -6,6 +6,7 @@ pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod extract;
+pub mod fields;
 pub mod mail;
 pub mod openapi;
 pub mod routes;

@@ -191,6 +191,7 @@ pub async fn start_session(
 
 #[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
+    #[schema(schema_with = crate::fields::email)]
     pub email: String,
     pub password: String,
 }
@@ -324,6 +325,8 @@ pub async fn login(
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RefreshRequest {
+    /// Required unless the refresh cookie of the dashboard is sent.
+    #[schema(required = true, value_type = String)]
     pub refresh_token: Option<String>,
 }
 
@@ -532,6 +535,7 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SwitchRequest {
+    #[schema(schema_with = crate::fields::id)]
     pub workspace_id: String,
 }
 

@@ -46,6 +46,7 @@ pub struct Shares {
 #[serde(rename_all = "camelCase")]
 pub struct SharesInput {
     /// Replaces the whole set; `[]` unshares everywhere.
+    #[schema(schema_with = crate::fields::workspace_ids)]
     pub workspace_ids: Vec<String>,
 }
 
@@ -142,14 +143,19 @@ pub const MAX_IMPORT_BYTES: usize = 32 * 1024 * 1024;
 #[serde(rename_all = "camelCase")]
 pub struct Bundle {
     /// Always `flowspace-bundle`.
+    #[schema(schema_with = crate::fields::bundle_format)]
     pub format: String,
     /// The bundle format version (1).
+    #[serde(deserialize_with = "crate::extract::integer")]
+    #[schema(schema_with = crate::fields::bundle_version)]
     pub version: u32,
     pub exported_at: Option<Timestamp>,
     pub source_workspace: Option<BundleWorkspace>,
     #[serde(default)]
+    #[schema(schema_with = crate::fields::bundle_items)]
     pub items: Vec<BundleItem>,
     #[serde(default)]
+    #[schema(schema_with = crate::fields::bundle_credentials)]
     pub credentials: Vec<BundleCredential>,
 }
 
@@ -186,15 +192,18 @@ pub struct BundleCredential {
 pub struct ExportRequest {
     /// Kinds to export (default: every exportable kind: flows, assistants, tools, variables,
     /// document stores, datasets, credentials).
+    #[schema(schema_with = crate::fields::export_kinds)]
     pub kinds: Option<Vec<String>>,
     /// Only these items (of the chosen kinds).
+    #[schema(schema_with = crate::fields::export_ids)]
     pub ids: Option<Vec<String>>,
     /// Include variables' values (default: only their type).
     #[serde(default)]
     pub include_variable_values: bool,
 }
 
-fn exportable() -> Vec<ResourceKind> {
+/// The kinds a bundle carries.
+pub fn exportable() -> Vec<ResourceKind> {
     ResourceKind::ALL
         .into_iter()
         .filter(|k| *k != ResourceKind::ApiKey)
@@ -469,7 +478,9 @@ pub const MAX_BULK: usize = 5_000;
 #[serde(rename_all = "camelCase")]
 pub struct BulkRequest {
     /// Chatflow and agentflow ids, from any workspace of the organization.
+    #[schema(schema_with = crate::fields::bulk_ids)]
     pub ids: Vec<String>,
+    #[schema(schema_with = crate::fields::id)]
     pub target_workspace_id: String,
 }
 
