@@ -17,6 +17,12 @@ pub struct Cursor {
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 200;
 
+/// JSON Schema `pattern` of the cursors `decode` accepts, or empty (the first page): 24 bytes
+/// in unpadded base64url whose leading 8 (the time, big-endian) are within 0..=MAX_MICROS.
+/// A regular expression cannot end exactly there, so it admits times up to December 9961,
+/// which hold every cursor this server hands out; a later one it leaves out is still accepted.
+pub const PATTERN: &str = "^(A[A-Za-z0-3][A-Za-z0-9_-]{30})?$";
+
 impl Cursor {
     pub fn encode(&self) -> String {
         let mut buf = Vec::with_capacity(24);
@@ -97,6 +103,32 @@ impl<T> Page<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_pattern_admits_the_cursors_handed_out_and_only_decodable_ones() {
+        let pattern = regex::Regex::new(PATTERN).unwrap();
+        assert!(pattern.is_match(""), "the first page");
+        // From the epoch to 9891 (the pattern admits up to December 9961).
+        for micros in [0, 1_700_000_000_000_000, 250_000_000_000_000_000] {
+            let c = Cursor {
+                created_at: Timestamp::from_micros(micros),
+                id: Uuid::now_v7(),
+            }
+            .encode();
+            assert!(pattern.is_match(&c), "{micros}: {c}");
+        }
+        // Whatever the pattern admits decodes: its first two characters keep the time's top
+        // bits within 0..=MAX_MICROS.
+        for c in [
+            "A3__________________________________",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "A3______________________________",
+        ] {
+            assert_eq!(pattern.is_match(c), Cursor::decode(c).is_ok(), "{c}");
+        }
+        assert!(!pattern.is_match("B_______________________________"));
+        assert!(Cursor::decode("B_______________________________").is_err());
+    }
 
     #[test]
     fn cursor_round_trip_and_garbage() {

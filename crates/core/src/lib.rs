@@ -6,6 +6,7 @@ pub mod authz;
 pub mod cursor;
 pub mod error;
 pub mod ids;
+pub mod integer;
 pub mod invite;
 pub mod lockout;
 pub mod model;
@@ -13,6 +14,8 @@ pub mod password;
 pub mod permissions;
 pub mod resource;
 pub mod rules;
+pub mod schema;
+pub mod text;
 pub mod time;
 pub mod transfer;
 

@@ -25,6 +25,9 @@ pub enum UserStatus {
 }
 
 impl UserStatus {
+    /// The statuses an Account Admin may set; a user becomes active from invited by signing up.
+    pub const SETTABLE: [UserStatus; 2] = [UserStatus::Active, UserStatus::Disabled];
+
     pub fn as_str(self) -> &'static str {
         match self {
             UserStatus::Invited => "invited",

@@ -9,6 +9,14 @@ pub const MAX_LENGTH: usize = 256;
 
 const COMMON: &str = include_str!("common_passwords.txt");
 
+/// The common passwords the policy refuses (compared in lower case) that are long enough to
+/// be refused for nothing else: the document lists them.
+pub fn common_within_bounds() -> impl Iterator<Item = &'static str> {
+    COMMON
+        .lines()
+        .filter(|l| (MIN_LENGTH..=MAX_LENGTH).contains(&l.chars().count()))
+}
+
 fn is_common(pw: &str) -> bool {
     let lower = pw.to_lowercase();
     COMMON.lines().any(|l| l == lower)

@@ -4,66 +4,38 @@
 use crate::error::{DomainError, DomainResult};
 use serde_json::Value;
 
+pub use crate::text::{
+    DESCRIPTION, ICON, ITEM_NAME, MAX_EMAIL_CHARS, NAME, Text, color_pattern, email_pattern,
+};
+
 /// Largest serialized `data` of a resource (SPEC §4).
 pub const MAX_DATA_BYTES: usize = 1024 * 1024;
-pub const MAX_NAME_CHARS: usize = 100;
-pub const MAX_ITEM_NAME_CHARS: usize = 200;
-pub const MAX_DESCRIPTION_CHARS: usize = 2000;
-
-fn bounded(field: &str, value: &str, max: usize) -> DomainResult<String> {
-    let v = value.trim();
-    if v.is_empty() {
-        return Err(DomainError::invalid(field, "must not be empty"));
-    }
-    if v.chars().count() > max {
-        return Err(DomainError::invalid(
-            field,
-            format!("must be at most {max} characters"),
-        ));
-    }
-    if v.chars().any(char::is_control) {
-        return Err(DomainError::invalid(
-            field,
-            "must not contain control characters",
-        ));
-    }
-    Ok(v.to_string())
+pub const MAX_NAME_CHARS: usize = NAME.max_chars;
+pub const MAX_ITEM_NAME_CHARS: usize = ITEM_NAME.max_chars;
+pub const MAX_DESCRIPTION_CHARS: usize = DESCRIPTION.max_chars;
+fn bounded(field: &str, value: &str, rule: Text) -> DomainResult<String> {
+    rule.check(field, value)?
+        .ok_or_else(|| DomainError::invalid(field, "must not be empty"))
 }
 
 /// Rule 5: a workspace name is required, 1–100 characters (uniqueness is the store's).
 pub fn workspace_name(name: &str) -> DomainResult<String> {
-    bounded("name", name, MAX_NAME_CHARS)
+    bounded("name", name, NAME)
 }
 
 /// A role, group or user name: 1–100 characters.
 pub fn display_name(field: &str, name: &str) -> DomainResult<String> {
-    bounded(field, name, MAX_NAME_CHARS)
+    bounded(field, name, NAME)
 }
 
 /// A resource name: 1–200 characters.
 pub fn item_name(name: &str) -> DomainResult<String> {
-    bounded("name", name, MAX_ITEM_NAME_CHARS)
+    bounded("name", name, ITEM_NAME)
 }
 
 /// An optional description: at most 2000 characters, blank becomes absent.
 pub fn description(d: Option<&str>) -> DomainResult<Option<String>> {
-    match d.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(v) if v.chars().count() > MAX_DESCRIPTION_CHARS => Err(DomainError::invalid(
-            "description",
-            format!("must be at most {MAX_DESCRIPTION_CHARS} characters"),
-        )),
-        Some(v)
-            if v.chars()
-                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) =>
-        {
-            Err(DomainError::invalid(
-                "description",
-                "must not contain control characters other than line breaks and tabs",
-            ))
-        }
-        Some(v) => Ok(Some(v.to_string())),
-    }
+    d.map_or(Ok(None), |d| DESCRIPTION.check("description", d))
 }
 
 /// An optional workspace color: `#rrggbb`.
@@ -86,26 +58,19 @@ pub fn color(c: Option<&str>) -> DomainResult<Option<String>> {
 
 /// An optional workspace icon: a short name or emoji, at most 64 characters.
 pub fn icon(i: Option<&str>) -> DomainResult<Option<String>> {
-    match i.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(v) if v.chars().count() <= 64 && !v.chars().any(char::is_control) => {
-            Ok(Some(v.to_string()))
-        }
-        Some(_) => Err(DomainError::invalid(
-            "icon",
-            "must be at most 64 characters",
-        )),
-    }
+    i.map_or(Ok(None), |i| ICON.check("icon", i))
 }
 
 /// An email address, trimmed. Emails are unique per installation, compared case-insensitively
 /// (see `normalize_email`).
 pub fn email(e: &str) -> DomainResult<String> {
-    let e = e.trim();
     let bad = || DomainError::invalid("email", "must be an email address like name@example.com");
-    if e.len() > 254
-        || e.chars()
-            .any(|c| c.is_whitespace() || c.is_control() || "<>\",;:()[]\\".contains(c))
+    if e.chars().count() > MAX_EMAIL_CHARS {
+        return Err(bad());
+    }
+    let e = e.trim();
+    if e.chars()
+        .any(|c| c.is_whitespace() || c.is_control() || "<>\",;:()[]\\".contains(c))
     {
         return Err(bad());
     }
@@ -141,6 +106,9 @@ pub fn item_data(data: Option<&Value>) -> DomainResult<String> {
     Ok(text)
 }
 
+/// The types of a variable.
+pub const VARIABLE_TYPES: [&str; 2] = ["static", "runtime"];
+
 /// A variable's data: `{value, type: "static" | "runtime"}`.
 pub fn variable_data(data: Option<&Value>) -> DomainResult<()> {
     let Some(Value::Object(map)) = data else {
@@ -150,7 +118,7 @@ pub fn variable_data(data: Option<&Value>) -> DomainResult<()> {
         ));
     };
     match map.get("type").and_then(Value::as_str) {
-        Some("static" | "runtime") => {}
+        Some(t) if VARIABLE_TYPES.contains(&t) => {}
         _ => {
             return Err(DomainError::invalid(
                 "data.type",

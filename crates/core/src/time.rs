@@ -10,6 +10,9 @@ use time::format_description::well_known::Rfc3339;
 /// SQLite integers and PostgreSQL TIMESTAMPTZ round-trip alike.
 pub const MAX_MICROS: i64 = 253_402_300_799_999_999;
 
+/// The `pattern` of the years a `Timestamp` holds, 1970 to 9999 (with the `date-time` format).
+pub const YEARS_PATTERN: &str = "^(19[7-9][0-9]|[2-9][0-9]{3})-";
+
 /// Microseconds since the Unix epoch, UTC.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(i64);
@@ -74,6 +77,7 @@ impl utoipa::PartialSchema for Timestamp {
             .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
                 utoipa::openapi::KnownFormat::DateTime,
             )))
+            .pattern(Some(YEARS_PATTERN))
             .into()
     }
 }

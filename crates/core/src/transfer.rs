@@ -9,11 +9,15 @@ use crate::ids::ItemId;
 use crate::permissions::Action;
 use crate::resource::ResourceKind;
 use crate::rules;
+use crate::schema::{kinds_enum, object, string, text, uuid};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use utoipa::ToSchema;
+use utoipa::openapi::schema::{
+    AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type,
+};
 
 /// The bundle format's name and version.
 pub const BUNDLE_FORMAT: &str = "flowspace-bundle";
@@ -25,14 +29,19 @@ pub const MAX_IMPORT_ENTRIES: usize = 10_000;
 #[serde(rename_all = "camelCase")]
 pub struct Bundle {
     /// Always `flowspace-bundle`.
+    #[schema(schema_with = bundle_format)]
     pub format: String,
     /// The bundle format version (1).
+    #[serde(deserialize_with = "crate::integer::integer")]
+    #[schema(schema_with = bundle_version)]
     pub version: u32,
     pub exported_at: Option<Timestamp>,
     pub source_workspace: Option<BundleWorkspace>,
     #[serde(default)]
+    #[schema(schema_with = bundle_items)]
     pub items: Vec<BundleItem>,
     #[serde(default)]
+    #[schema(schema_with = bundle_credentials)]
     pub credentials: Vec<BundleCredential>,
 }
 
@@ -62,6 +71,78 @@ pub struct BundleCredential {
     pub description: Option<String>,
     pub credential_name: String,
     pub data_keys: Vec<String>,
+}
+
+/// A bundle's `format`.
+fn bundle_format() -> Schema {
+    string(false).enum_values(Some([BUNDLE_FORMAT])).into()
+}
+
+/// A bundle's `version`.
+fn bundle_version() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::Integer))
+        .enum_values(Some([BUNDLE_VERSION]))
+        .into()
+}
+
+/// A bundle's items: a variable's data as `rules::variable_data` takes it (its `value` may be
+/// left out), any other kind's an object; with the credentials, at most `MAX_IMPORT_ENTRIES`.
+fn bundle_items() -> Schema {
+    let item = |kinds: Vec<ResourceKind>, data: ObjectBuilder| {
+        ObjectBuilder::new()
+            .property("kind", kinds_enum(kinds))
+            .required("kind")
+            .property("id", uuid())
+            .required("id")
+            .property("name", text(rules::ITEM_NAME, false))
+            .required("name")
+            .property("description", text(rules::DESCRIPTION, true))
+            .property("data", data)
+            .required("data")
+    };
+    let (variables, others): (Vec<_>, Vec<_>) = exportable()
+        .into_iter()
+        .filter(|k| *k != ResourceKind::Credential)
+        .partition(|k| *k == ResourceKind::Variable);
+    let variable_data = ObjectBuilder::new()
+        .property(
+            "type",
+            string(false).enum_values(Some(rules::VARIABLE_TYPES.to_vec())),
+        )
+        .required("type")
+        .property("value", string(false))
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+    ArrayBuilder::new()
+        .items(
+            OneOfBuilder::new()
+                .item(item(variables, variable_data))
+                .item(item(others, object(false))),
+        )
+        .max_items(Some(MAX_IMPORT_ENTRIES))
+        .into()
+}
+
+/// A bundle's credentials: their names and field names.
+fn bundle_credentials() -> Schema {
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .property("id", uuid())
+                .required("id")
+                .property("name", text(rules::ITEM_NAME, false))
+                .required("name")
+                .property("description", text(rules::DESCRIPTION, true))
+                .property("credentialName", text(rules::NAME, false))
+                .required("credentialName")
+                .property(
+                    "dataKeys",
+                    ArrayBuilder::new().items(string(false)).min_items(Some(1)),
+                )
+                .required("dataKeys"),
+        )
+        .max_items(Some(MAX_IMPORT_ENTRIES))
+        .into()
 }
 
 /// The kinds a bundle can hold: every kind but API keys.

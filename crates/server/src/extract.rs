@@ -222,6 +222,8 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiQuer
     }
 }
 
+pub use flowspace_core::integer::{integer, integral, integral_param};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,6 +234,41 @@ mod tests {
     struct Body {
         name: String,
         n: Option<u32>,
+    }
+
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct Version {
+        #[serde(default, deserialize_with = "integral")]
+        v: Option<u32>,
+    }
+
+    #[test]
+    fn integers_are_integers_however_written() {
+        let v = |s: &str| parse_json::<Version>(s.as_bytes()).map(|x| x.v);
+        assert_eq!(v(r#"{"v": 582}"#).unwrap(), Some(582));
+        assert_eq!(v(r#"{"v": 582.0}"#).unwrap(), Some(582));
+        assert_eq!(v(r#"{"v": 5.82e2}"#).unwrap(), Some(582));
+        assert_eq!(v(r#"{"v": null}"#).unwrap(), None);
+        assert_eq!(v("{}").unwrap(), None);
+        for bad in [
+            r#"{"v": 1.5}"#,
+            r#"{"v": -1}"#,
+            r#"{"v": 1e300}"#,
+            r#"{"v": "7"}"#,
+        ] {
+            let e = v(bad).unwrap_err();
+            assert_eq!(e.details["field"], "v", "{bad}");
+        }
+        #[derive(serde::Deserialize)]
+        struct Param {
+            #[serde(default, deserialize_with = "integral_param")]
+            v: Option<u32>,
+        }
+        let q = |s: &str| serde_urlencoded::from_str::<Param>(s).map(|x| x.v);
+        assert_eq!(q("v=582").unwrap(), Some(582));
+        assert_eq!(q("v=582.0").unwrap(), Some(582));
+        assert!(q("v=1.5").is_err());
+        assert!(q("v=x").is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod extract;
+pub mod fields;
 mod json_body;
 pub mod mail;
 pub mod openapi;

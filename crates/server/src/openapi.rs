@@ -52,6 +52,27 @@ pub fn body<T: ToSchema>() -> Body {
     Body(register::<T>)
 }
 
+/// An update's body: `T` with its `version` required, as `resources::required_version` needs
+/// it (unless the request sends `If-Match`, which a schema cannot weigh against the body).
+pub fn update<T: ToSchema>() -> Body {
+    Body(register_update::<T>)
+}
+
+fn register_update<T: ToSchema>(c: &mut Components) -> RefOr<Schema> {
+    register::<T>(c);
+    let name = format!("{}Update", T::name());
+    let mut schema = T::schema();
+    if let RefOr::T(Schema::Object(o)) = &mut schema {
+        o.required.push("version".to_string());
+        o.properties.insert(
+            "version".to_string(),
+            crate::fields::version_required().into(),
+        );
+    }
+    c.insert(name.clone(), schema);
+    Ref::from_schema_name(name).into()
+}
+
 pub fn list<T: ToSchema>() -> Body {
     Body(register_list::<T>)
 }
@@ -106,6 +127,50 @@ fn operation_id(def: &RouteDef) -> String {
     id
 }
 
+/// Every failure status an operation can answer, with why: derived from what the route takes
+/// (a body, a query, an id, a workspace) and its guard, plus what its table entry adds
+/// (`RouteDef::may`). Each is answered with the `Error` body.
+pub fn error_statuses(def: &RouteDef) -> BTreeMap<u16, &'static str> {
+    let mut errors = BTreeMap::new();
+    let takes_body = def.request.is_some();
+    if takes_body {
+        errors.insert(400, "Malformed JSON");
+        errors.insert(413, "The body is too large");
+        errors.insert(415, "The body is not sent as application/json");
+    }
+    if takes_body || def.paginated {
+        errors.insert(422, "Invalid field (names it and why)");
+    }
+    if def.guard != Guard::Open {
+        errors.insert(428, "Setup has not been done yet");
+    }
+    if !def.guard.is_public() {
+        errors.insert(
+            401,
+            "Not signed in, or the session or API key is no longer valid",
+        );
+        errors.insert(
+            403,
+            "Signed in, but not allowed (names the missing permission)",
+        );
+    }
+    // Bodies name users, workspaces, groups, roles and tokens, which may not exist.
+    if def.path.contains("{id}")
+        || matches!(def.guard, Guard::Workspace(_))
+        || (takes_body && !def.guard.is_public())
+    {
+        errors.insert(404, "Not found, or outside the caller's workspace");
+    }
+    if def.method != axum::http::Method::GET && !def.guard.is_public() {
+        errors.insert(
+            409,
+            "Conflicts with the current state (stale version, name taken, ...)",
+        );
+    }
+    errors.extend(def.may.iter().copied());
+    errors
+}
+
 /// The document for the given route table.
 pub fn document(table: &[RouteDef]) -> OpenApi {
     let mut comps = Components::new();
@@ -119,33 +184,10 @@ pub fn document(table: &[RouteDef]) -> OpenApi {
             ok = ok.content("application/json", json((b.0)(&mut comps)));
         }
         responses = responses.response(status.to_string(), ok.build());
-        let mut errors: Vec<(&str, &str)> =
-            vec![("400", "Malformed request"), ("422", "Invalid field")];
-        if def.guard != Guard::Open {
-            errors.push(("428", "Setup has not been done yet"));
-        }
-        if !def.guard.is_public() {
-            errors.push(("401", "Not signed in"));
-            errors.push((
-                "403",
-                "Signed in, but not allowed (names the missing permission)",
-            ));
-        }
-        if def.path.contains("{id}") || matches!(def.guard, Guard::Workspace(_)) {
-            errors.push(("404", "Not found, or outside the caller's workspace"));
-        }
-        if matches!(
-            def.method,
-            axum::http::Method::PUT | axum::http::Method::DELETE | axum::http::Method::POST
-        ) {
-            errors.push((
-                "409",
-                "Conflicts with the current state (stale version, name taken, ...)",
-            ));
-        }
+        let errors = error_statuses(def);
         for (code, desc) in errors {
             responses = responses.response(
-                code,
+                code.to_string(),
                 ResponseBuilder::new()
                     .description(desc)
                     .content("application/json", json(error.clone()))
@@ -182,15 +224,15 @@ pub fn document(table: &[RouteDef]) -> OpenApi {
                     ParameterBuilder::new()
                         .name("limit")
                         .parameter_in(ParameterIn::Query)
-                        .description(Some("Page size, 1–200 (default 50)"))
-                        .schema(Some(<u32 as PartialSchema>::schema())),
+                        .description(Some("Page size (default 50)"))
+                        .schema(Some(crate::fields::limit())),
                 )
                 .parameter(
                     ParameterBuilder::new()
                         .name("cursor")
                         .parameter_in(ParameterIn::Query)
                         .description(Some("The nextCursor of the previous page"))
-                        .schema(Some(<String as PartialSchema>::schema())),
+                        .schema(Some(crate::fields::cursor())),
                 );
         }
         if matches!(def.guard, Guard::Workspace(_) | Guard::AuditLog) {

@@ -269,7 +269,7 @@ impl Store {
     ) -> DomainResult<UserDetail> {
         let current = self.user_detail(scope, id).await?;
         if let Some(status) = patch.status {
-            if status == UserStatus::Invited {
+            if !UserStatus::SETTABLE.contains(&status) {
                 return Err(DomainError::invalid(
                     "status",
                     "must be \"active\" or \"disabled\"",

@@ -28,6 +28,7 @@ pub struct ActivityParams {
     pub email: Option<String>,
     /// `success`, `failure`, `logout`, `refresh_reuse`, `refresh_failure`, `password_reset`.
     pub outcome: Option<String>,
+    #[serde(default, deserialize_with = "crate::extract::integral_param")]
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }

@@ -83,6 +83,7 @@ pub struct ChainVerification {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditQuery {
+    #[serde(default, deserialize_with = "crate::extract::integral_param")]
     limit: Option<u32>,
     cursor: Option<String>,
     // `workspaceId` is read by the guard: it is part of the caller's `AuditScope`.

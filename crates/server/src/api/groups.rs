@@ -40,10 +40,13 @@ pub async fn list_groups(
 
 #[derive(Deserialize, ToSchema)]
 pub struct GroupInput {
+    #[schema(schema_with = crate::fields::name)]
     pub name: String,
+    #[schema(schema_with = crate::fields::description)]
     pub description: Option<String>,
     /// User ids of the organization.
     #[serde(default)]
+    #[schema(schema_with = crate::fields::members)]
     pub members: Vec<String>,
 }
 
@@ -79,11 +82,13 @@ pub async fn get(
 
 #[derive(Deserialize, ToSchema)]
 pub struct GroupPatchInput {
+    #[schema(schema_with = crate::fields::name_or_keep)]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "super::nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::fields::description)]
     pub description: Option<Option<String>>,
     /// When present, replaces the set of members.
+    #[schema(schema_with = crate::fields::members_or_keep)]
     pub members: Option<Vec<String>>,
 }
 
@@ -130,8 +135,10 @@ pub async fn delete(
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AddGroup {
+    #[schema(schema_with = crate::fields::id)]
     pub group_id: String,
     /// A role id, or a role's name such as `Developer`.
+    #[schema(schema_with = crate::fields::role)]
     pub role: String,
 }
 
@@ -164,6 +171,7 @@ pub async fn add_group(
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GroupIdInput {
+    #[schema(schema_with = crate::fields::id)]
     pub group_id: String,
 }
 

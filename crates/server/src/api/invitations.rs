@@ -56,10 +56,13 @@ pub(crate) fn expired_invitation() -> ApiError {
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InviteRequest {
+    #[schema(schema_with = crate::fields::email)]
     pub email: String,
     /// Read by the route's guard (`BodyWorkspace`), which hands the handler its scope.
+    #[schema(schema_with = crate::fields::id)]
     pub workspace_id: String,
     /// A role id, or a role's name such as `Viewer`.
+    #[schema(schema_with = crate::fields::role)]
     pub role: String,
 }
 

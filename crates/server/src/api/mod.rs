@@ -27,6 +27,7 @@ use utoipa::{IntoParams, ToSchema};
 #[derive(Debug, Default, Deserialize, IntoParams)]
 pub struct ListParams {
     /// Page size, 1–200 (default 50).
+    #[serde(default, deserialize_with = "crate::extract::integral_param")]
     pub limit: Option<u32>,
     /// The `nextCursor` of the previous page.
     pub cursor: Option<String>,
@@ -68,6 +69,7 @@ impl<T> List<T> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserIdInput {
+    #[schema(schema_with = crate::fields::id)]
     pub user_id: String,
 }
 

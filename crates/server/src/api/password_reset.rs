@@ -20,6 +20,7 @@ use utoipa::ToSchema;
 
 #[derive(Deserialize, ToSchema)]
 pub struct ForgotPasswordRequest {
+    #[schema(schema_with = crate::fields::any_email)]
     pub email: String,
 }
 
@@ -68,6 +69,7 @@ pub async fn forgot_password(
 #[derive(Deserialize, ToSchema)]
 pub struct ResetPasswordRequest {
     pub token: String,
+    #[schema(schema_with = crate::fields::password)]
     pub password: String,
 }
 

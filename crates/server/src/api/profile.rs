@@ -15,7 +15,9 @@ use utoipa::ToSchema;
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PatchMeRequest {
+    #[schema(schema_with = crate::fields::name_or_keep)]
     pub name: Option<String>,
+    #[schema(schema_with = crate::fields::password_or_keep)]
     pub password: Option<String>,
     /// Required with `password`.
     pub current_password: Option<String>,

@@ -17,7 +17,9 @@ use utoipa::ToSchema;
 #[derive(Deserialize, ToSchema)]
 pub struct RegisterRequest {
     pub token: String,
+    #[schema(schema_with = crate::fields::name)]
     pub name: String,
+    #[schema(schema_with = crate::fields::password)]
     pub password: String,
 }
 

@@ -55,13 +55,44 @@ fn required_version(headers: &HeaderMap, body: Option<i64>) -> Result<i64, Domai
 
 #[derive(Deserialize, ToSchema)]
 pub struct ItemInput {
+    #[schema(schema_with = crate::fields::item_name)]
     pub name: String,
+    #[schema(schema_with = crate::fields::description)]
     pub description: Option<String>,
     /// A JSON object of at most 1 MiB.
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = crate::fields::data)]
     pub data: Option<Value>,
     /// The version read (updates only; or send If-Match).
+    #[serde(default, deserialize_with = "crate::extract::integral")]
+    #[schema(schema_with = crate::fields::version)]
     pub version: Option<i64>,
+}
+
+/// `ItemInput` as a variable needs it: what the document says the variable routes take. The
+/// server reads an `ItemInput` and checks its `data` with `rules::variable_data`, from whose
+/// bounds `fields::variable_data` is built.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct VariableInput {
+    #[schema(schema_with = crate::fields::item_name)]
+    name: String,
+    #[schema(schema_with = crate::fields::description)]
+    description: Option<String>,
+    #[schema(schema_with = crate::fields::variable_data)]
+    data: Value,
+    #[schema(schema_with = crate::fields::version)]
+    version: Option<i64>,
+}
+
+/// The request body the document gives the create (or update) route of `kind`.
+pub fn item_body(kind: ResourceKind, update: bool) -> crate::openapi::Body {
+    use crate::openapi::{body, update as upd};
+    match (kind == ResourceKind::Variable, update) {
+        (true, false) => body::<VariableInput>(),
+        (true, true) => upd::<VariableInput>(),
+        (false, false) => body::<ItemInput>(),
+        (false, true) => upd::<ItemInput>(),
+    }
 }
 
 fn item_fields(kind: ResourceKind, req: &ItemInput) -> Result<ItemFields, DomainError> {
@@ -172,25 +203,39 @@ pub async fn duplicate_item(
 
 // ---- credentials ----------------------------------------------------------------------
 
+/// A credential's update.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CredentialInput {
+    #[schema(schema_with = crate::fields::item_name)]
     pub name: String,
+    #[schema(schema_with = crate::fields::description)]
     pub description: Option<String>,
     /// The credential's type, e.g. `openAIApi`.
+    #[schema(schema_with = crate::fields::name_or_keep)]
     pub credential_name: Option<String>,
-    /// Secret fields; every value is encrypted and never returned. Optional on update
-    /// (absent keeps the stored secret).
-    #[schema(value_type = Option<Object>)]
+    /// Secret fields; every value is encrypted and never returned. Absent keeps the stored
+    /// secret.
+    #[schema(schema_with = crate::fields::secret_data_or_keep)]
     pub data: Option<Value>,
+    #[serde(default, deserialize_with = "crate::extract::integral")]
+    #[schema(schema_with = crate::fields::version)]
     pub version: Option<i64>,
 }
 
-fn credential_name(v: Option<&str>) -> Result<String, DomainError> {
-    match v {
-        Some(n) => rules::display_name("credentialName", n),
-        None => Err(DomainError::invalid("credentialName", "is required")),
-    }
+/// A new credential: unlike an update, it needs its type and its secret fields.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NewCredentialInput {
+    #[schema(schema_with = crate::fields::item_name)]
+    pub name: String,
+    #[schema(schema_with = crate::fields::description)]
+    pub description: Option<String>,
+    /// The credential's type, e.g. `openAIApi`.
+    #[schema(schema_with = crate::fields::name)]
+    pub credential_name: String,
+    #[schema(schema_with = crate::fields::secret_data)]
+    pub data: Value,
 }
 
 fn seal(state: &AppState, id: ItemId, data: &Value) -> Result<CredentialSecret, DomainError> {
@@ -230,17 +275,14 @@ pub async fn get_credential(
 pub async fn create_credential(
     state: AppState,
     scope: WorkspaceScope,
-    req: CredentialInput,
+    req: NewCredentialInput,
 ) -> ApiResult<(StatusCode, Json<Credential>)> {
     let fields = CredentialFields {
         name: rules::item_name(&req.name)?,
         description: rules::description(req.description.as_deref())?,
-        credential_name: credential_name(req.credential_name.as_deref())?,
+        credential_name: rules::display_name("credentialName", &req.credential_name)?,
     };
-    let data = req
-        .data
-        .as_ref()
-        .ok_or_else(|| DomainError::invalid("data", "is required"))?;
+    let data = &req.data;
     let id = ItemId::new();
     let secret = seal(&state, id, data)?;
     Ok((
@@ -285,11 +327,17 @@ pub async fn update_credential(
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKeyInput {
+    #[schema(schema_with = crate::fields::item_name)]
     pub name: String,
+    #[schema(schema_with = crate::fields::description)]
     pub description: Option<String>,
     /// A subset of your own permissions in the workspace; never `workspace:*`.
+    #[schema(schema_with = crate::fields::key_permissions)]
     pub permissions: Vec<String>,
+    #[schema(schema_with = crate::fields::expiry)]
     pub expires_at: Option<Timestamp>,
+    #[serde(default, deserialize_with = "crate::extract::integral")]
+    #[schema(schema_with = crate::fields::version)]
     pub version: Option<i64>,
 }
 

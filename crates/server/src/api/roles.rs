@@ -58,9 +58,12 @@ pub async fn get(
 
 #[derive(Deserialize, ToSchema)]
 pub struct RoleInput {
+    #[schema(schema_with = crate::fields::name)]
     pub name: String,
+    #[schema(schema_with = crate::fields::description)]
     pub description: Option<String>,
     /// Catalogue entries; every `:create/:update/...` also grants the resource's `:view`.
+    #[schema(schema_with = crate::fields::permissions)]
     pub permissions: Vec<String>,
 }
 

@@ -188,6 +188,7 @@ pub async fn start_session(
 
 #[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
+    #[schema(schema_with = crate::fields::email)]
     pub email: String,
     pub password: String,
 }
@@ -376,6 +377,8 @@ async fn check(
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RefreshRequest {
+    /// Required unless the refresh cookie of the dashboard is sent.
+    #[schema(required = true, value_type = String)]
     pub refresh_token: Option<String>,
 }
 
@@ -582,6 +585,7 @@ pub async fn me(
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SwitchRequest {
+    #[schema(schema_with = crate::fields::id)]
     pub workspace_id: String,
 }
 

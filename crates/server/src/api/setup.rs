@@ -28,9 +28,13 @@ pub async fn status(State(state): State<AppState>) -> ApiResult<Json<SetupStatus
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SetupRequest {
+    #[schema(schema_with = crate::fields::name)]
     pub organization_name: String,
+    #[schema(schema_with = crate::fields::name)]
     pub name: String,
+    #[schema(schema_with = crate::fields::email)]
     pub email: String,
+    #[schema(schema_with = crate::fields::password)]
     pub password: String,
 }
 

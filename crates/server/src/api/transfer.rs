@@ -39,6 +39,7 @@ pub struct Shares {
 #[serde(rename_all = "camelCase")]
 pub struct SharesInput {
     /// Replaces the whole set; `[]` unshares everywhere.
+    #[schema(schema_with = crate::fields::workspace_ids)]
     pub workspace_ids: Vec<String>,
 }
 
@@ -129,8 +130,10 @@ pub const MAX_IMPORT_BYTES: usize = 32 * 1024 * 1024;
 pub struct ExportRequest {
     /// Kinds to export (default: every exportable kind: flows, assistants, tools, variables,
     /// document stores, datasets, credentials).
+    #[schema(schema_with = crate::fields::export_kinds)]
     pub kinds: Option<Vec<String>>,
     /// Only these items (of the chosen kinds).
+    #[schema(schema_with = crate::fields::export_ids)]
     pub ids: Option<Vec<String>>,
     /// Include variables' values (default: only their type).
     #[serde(default)]
@@ -267,7 +270,9 @@ pub const MAX_BULK: usize = 5_000;
 #[serde(rename_all = "camelCase")]
 pub struct BulkRequest {
     /// Chatflow and agentflow ids, from any workspace of the organization.
+    #[schema(schema_with = crate::fields::bulk_ids)]
     pub ids: Vec<String>,
+    #[schema(schema_with = crate::fields::id)]
     pub target_workspace_id: String,
 }
 

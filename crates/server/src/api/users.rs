@@ -32,8 +32,11 @@ pub async fn get(
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateUser {
+    #[schema(schema_with = crate::fields::email)]
     pub email: String,
+    #[schema(schema_with = crate::fields::name)]
     pub name: String,
+    #[schema(schema_with = crate::fields::password)]
     pub password: String,
 }
 
@@ -63,8 +66,9 @@ pub async fn create(
 
 #[derive(Deserialize, ToSchema)]
 pub struct PatchUser {
+    #[schema(schema_with = crate::fields::name_or_keep)]
     pub name: Option<String>,
-    /// `active` or `disabled`.
+    #[schema(schema_with = crate::fields::settable_status)]
     pub status: Option<UserStatus>,
 }
 

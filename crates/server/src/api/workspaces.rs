@@ -33,9 +33,13 @@ pub async fn list(
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateWorkspace {
+    #[schema(schema_with = crate::fields::name)]
     pub name: String,
+    #[schema(schema_with = crate::fields::description)]
     pub description: Option<String>,
+    #[schema(schema_with = crate::fields::color)]
     pub color: Option<String>,
+    #[schema(schema_with = crate::fields::icon)]
     pub icon: Option<String>,
 }
 
@@ -62,15 +66,16 @@ pub async fn get(State(state): State<AppState>, Scope(scope): Scope) -> ApiResul
 
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateWorkspace {
+    #[schema(schema_with = crate::fields::name_or_keep)]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "super::nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::fields::description)]
     pub description: Option<Option<String>>,
     #[serde(default, deserialize_with = "super::nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::fields::color)]
     pub color: Option<Option<String>>,
     #[serde(default, deserialize_with = "super::nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::fields::icon)]
     pub icon: Option<Option<String>>,
 }
 
@@ -110,8 +115,10 @@ pub async fn members(
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AddUser {
+    #[schema(schema_with = crate::fields::id)]
     pub user_id: String,
     /// A role id, or a role's name such as `Viewer`.
+    #[schema(schema_with = crate::fields::role)]
     pub role: String,
 }
 

@@ -24,7 +24,10 @@ pub(super) fn invitations() -> Vec<RouteDef> {
             .ok(201, body::<InviteResponse>()),
         RouteDef::new(M::GET, "/invitations/{id}", Public, show)
             .doc("invitations", "What a valid invitation token ({id} is the token from the link) invites to: email, organization, workspace and role names")
-            .ok(200, body::<InvitationPreview>()),
+            .ok(200, body::<InvitationPreview>())
+            .may(404, "The invitation token is unknown, used or revoked")
+            .may(410, "The invitation has expired")
+            .may(429, "Too many look-ups from this address (see Retry-After)"),
         RouteDef::new(M::POST, "/invitations/{id}/resend", InvitationWorkspace(perm!(Workspace, AddUser)), resend)
             .doc("invitations", "Issue a new token for an open invitation and email it again; the old token stops working")
             .ok(200, body::<InviteResponse>()),
@@ -34,18 +37,27 @@ pub(super) fn invitations() -> Vec<RouteDef> {
         RouteDef::new(M::POST, "/auth/register", Public, register)
             .doc("auth", "Sign up from an invitation: activates the account, adds the membership and signs in, landing in the invited workspace")
             .req(body::<RegisterRequest>())
-            .ok(201, body::<crate::api::session::LoginResponse>()),
+            .ok(201, body::<crate::api::session::LoginResponse>())
+            .may(404, "The invitation token is unknown, used or revoked")
+            .may(410, "The invitation has expired")
+            .may(429, "Too many sign-ups from this address (see Retry-After)")
+            .may(503, super::BUSY),
         RouteDef::new(M::POST, "/auth/forgot-password", Public, forgot_password)
             .doc("auth", "Email a password-reset link to an active account; answers 202 for every email")
             .req(body::<ForgotPasswordRequest>())
-            .empty(202),
+            .empty(202)
+            .may(429, "Too many reset requests (see Retry-After)"),
         RouteDef::new(M::POST, "/auth/reset-password", Public, reset_password)
             .doc("auth", "Set a new password with a reset token; ends every session of the account")
             .req(body::<ResetPasswordRequest>())
-            .empty(204),
+            .empty(204)
+            .may(404, "The reset token is unknown or was already used")
+            .may(410, "The reset link has expired")
+            .may(503, super::BUSY),
         RouteDef::new(M::PATCH, "/auth/me", SignedIn, patch_me)
             .doc("auth", "Change your own name, or your password (with the current one; ends your other sessions)")
             .req(body::<PatchMeRequest>())
-            .ok(200, body::<User>()),
+            .ok(200, body::<User>())
+            .may(503, super::BUSY),
     ]
 }

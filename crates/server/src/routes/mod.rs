@@ -9,7 +9,7 @@ mod logs;
 use crate::api::{self, ListParams, resources as res};
 use crate::auth::{Guard, Scope};
 use crate::extract::{ApiJson, ApiQuery, Id};
-use crate::openapi::{Body, body, list};
+use crate::openapi::{Body, body, list, update};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::handler::Handler;
@@ -37,6 +37,8 @@ pub struct RouteDef {
     pub paginated: bool,
     /// A body limit other than the default 2 MiB.
     pub body_limit: Option<usize>,
+    /// Failure statuses beyond those its shape implies (see `openapi::error_statuses`).
+    pub may: Vec<(u16, &'static str)>,
     pub(crate) handler: MethodRouter<AppState>,
 }
 
@@ -62,6 +64,7 @@ impl RouteDef {
             response: (200, None),
             paginated: false,
             body_limit: None,
+            may: Vec::new(),
             handler: on(filter, handler),
         }
     }
@@ -86,11 +89,22 @@ impl RouteDef {
         self.paginated = true;
         self
     }
+    /// May also fail with `status`, for the reason given.
+    pub(crate) fn may(mut self, status: u16, why: &'static str) -> Self {
+        self.may.push((status, why));
+        self
+    }
     pub(crate) fn limit(mut self, bytes: usize) -> Self {
         self.body_limit = Some(bytes);
         self
     }
 }
+
+/// Why a deletion that reads `If-Match` may answer 422.
+const IF_MATCH: &str = "If-Match is not a version number";
+
+/// Why a route that hashes a password may answer 503.
+pub(crate) const BUSY: &str = "Too many password hashes are waiting (see Retry-After)";
 
 /// Every route, in the order the OpenAPI document lists them.
 pub fn table() -> Vec<RouteDef> {
@@ -109,15 +123,21 @@ pub fn table() -> Vec<RouteDef> {
         RouteDef::new(M::POST, "/setup", Open, api::setup::setup)
             .doc("setup", "Create the organization, its Account Admin and the Default workspace (once), and sign in")
             .req(body::<api::setup::SetupRequest>())
-            .ok(201, body::<api::session::LoginResponse>()),
+            .ok(201, body::<api::session::LoginResponse>())
+            .may(409, "Setup was already done")
+            .may(503, BUSY),
         RouteDef::new(M::POST, "/auth/login", Public, api::session::login)
             .doc("auth", "Sign in with email and password (also sets the dashboard's cookies)")
             .req(body::<api::session::LoginRequest>())
-            .ok(200, body::<api::session::LoginResponse>()),
+            .ok(200, body::<api::session::LoginResponse>())
+            .may(401, "Wrong email or password, or the account is not active")
+            .may(429, "Too many failed sign-ins for this email or address (see Retry-After)")
+            .may(503, BUSY),
         RouteDef::new(M::POST, "/auth/refresh", Public, api::session::refresh)
             .doc("auth", "Spend a refresh token (body or cookie) for a new pair; reuse ends the session")
             .req(body::<api::session::RefreshRequest>())
-            .ok(200, body::<api::session::RefreshResponse>()),
+            .ok(200, body::<api::session::RefreshResponse>())
+            .may(401, "The refresh token is unknown, expired, or was already used"),
         RouteDef::new(M::POST, "/auth/logout", SignedIn, api::session::logout)
             .doc("auth", "End the session")
             .empty(204),
@@ -182,7 +202,8 @@ pub fn table() -> Vec<RouteDef> {
         RouteDef::new(M::POST, "/users", AccountAdmin, api::users::create)
             .doc("users", "Create an active user with a password")
             .req(body::<api::users::CreateUser>())
-            .ok(201, body::<UserDetail>()),
+            .ok(201, body::<UserDetail>())
+            .may(503, BUSY),
         RouteDef::new(M::GET, "/users/{id}", AccountAdmin, api::users::get)
             .doc("users", "Read a user")
             .ok(200, body::<UserDetail>()),
@@ -274,7 +295,7 @@ fn item_routes(kind: ResourceKind) -> Vec<RouteDef> {
             },
         )
         .doc(kind.path(), format!("Create a {label}"))
-        .req(body::<res::ItemInput>())
+        .req(res::item_body(kind, false))
         .ok(201, body::<Item>()),
         RouteDef::new(
             M::GET,
@@ -300,7 +321,7 @@ fn item_routes(kind: ResourceKind) -> Vec<RouteDef> {
             kind.path(),
             format!("Update a {label} (send the version read, or If-Match)"),
         )
-        .req(body::<res::ItemInput>())
+        .req(res::item_body(kind, true))
         .ok(200, body::<Item>()),
         RouteDef::new(
             M::DELETE,
@@ -311,7 +332,8 @@ fn item_routes(kind: ResourceKind) -> Vec<RouteDef> {
             },
         )
         .doc(kind.path(), format!("Delete a {label}"))
-        .empty(204),
+        .empty(204)
+        .may(422, IF_MATCH),
     ];
     if let Some(duplicate) = kind.duplicate() {
         v.push(
@@ -340,11 +362,11 @@ fn credential_routes() -> Vec<RouteDef> {
         .doc("credentials", "List the credentials of the active workspace and those shared into it (never their secrets)")
         .ok(200, list::<Credential>())
         .paged(),
-        RouteDef::new(M::POST, "/credentials", Guard::Workspace(k.create()), |State(s): S, Scope(sc): Scope, ApiJson(b): ApiJson<res::CredentialInput>| {
+        RouteDef::new(M::POST, "/credentials", Guard::Workspace(k.create()), |State(s): S, Scope(sc): Scope, ApiJson(b): ApiJson<res::NewCredentialInput>| {
             res::create_credential(s, sc, b)
         })
         .doc("credentials", "Create a credential; its data is encrypted at rest")
-        .req(body::<res::CredentialInput>())
+        .req(body::<res::NewCredentialInput>())
         .ok(201, body::<Credential>()),
         RouteDef::new(M::GET, "/credentials/{id}", Guard::Workspace(k.view()), |State(s): S, Scope(sc): Scope, Id(id): Id<ItemId>| {
             res::get_credential(s, sc, id)
@@ -360,13 +382,14 @@ fn credential_routes() -> Vec<RouteDef> {
             },
         )
         .doc("credentials", "Update a credential owned by the active workspace")
-        .req(body::<res::CredentialInput>())
+        .req(update::<res::CredentialInput>())
         .ok(200, body::<Credential>()),
         RouteDef::new(M::DELETE, "/credentials/{id}", Guard::Workspace(k.delete()), move |State(s): S, Scope(sc): Scope, Id(id): Id<ItemId>, h: HeaderMap| {
             res::delete_item(s, k, sc, id, h)
         })
         .doc("credentials", "Delete a credential owned by the active workspace")
-        .empty(204),
+        .empty(204)
+        .may(422, IF_MATCH),
     ]
 }
 
@@ -421,7 +444,7 @@ fn api_key_routes() -> Vec<RouteDef> {
             "apikeys",
             "Update an API key's name, permissions and expiry",
         )
-        .req(body::<res::ApiKeyInput>())
+        .req(update::<res::ApiKeyInput>())
         .ok(200, body::<ApiKey>()),
         RouteDef::new(
             M::DELETE,
@@ -432,6 +455,7 @@ fn api_key_routes() -> Vec<RouteDef> {
             },
         )
         .doc("apikeys", "Delete an API key: it stops working at once")
-        .empty(204),
+        .empty(204)
+        .may(422, IF_MATCH),
     ]
 }

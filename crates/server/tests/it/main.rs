@@ -9,6 +9,7 @@ mod authz_cache;
 mod basics;
 mod binary;
 mod config;
+mod contract;
 mod dashboard;
 mod groups;
 mod hostile_input;
