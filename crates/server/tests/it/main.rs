@@ -9,6 +9,7 @@ mod authz_cache;
 mod basics;
 mod binary;
 mod config;
+mod crash;
 mod dashboard;
 mod groups;
 mod invitations;
