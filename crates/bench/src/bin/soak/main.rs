@@ -4,8 +4,9 @@
 //!
 //! - no 5xx answer and no failed request;
 //! - no lost update: every update sends the version it read (a 409 is a correct answer); an
-//!   acknowledged update must be the only one acknowledged for its version, and the newest
-//!   acknowledged update of each item must be what the item holds at the end;
+//!   acknowledged update must answer the version read + 1 and be the only one acknowledged for
+//!   that version, and the newest acknowledged update of each item must be what the item holds
+//!   at the end;
 //! - the final count: the seeded chatflows plus what the clients created minus what they
 //!   deleted is what the server lists, id for id;
 //! - the server's RSS (`/proc/<pid>/status`), sampled every 5 s through the run and once after.
@@ -33,7 +34,8 @@ struct Ledger {
     /// by the newest one.
     acked: HashMap<String, (HashSet<i64>, i64, String)>,
     deleted: HashSet<String>,
-    /// Two acknowledged writes of one item that answered the same version.
+    /// Acknowledged updates that were not written over the version they read, or that
+    /// answered a version another acknowledged write of the item answered too.
     lost: u64,
 }
 
@@ -107,7 +109,12 @@ async fn client(n: usize, mut c: Client, shared: Arc<Shared>) -> Tally {
             if status == 200
                 && let Some(v) = body["version"].as_i64()
             {
-                lock(&shared.ledger).ack(&id, v, &marker);
+                let mut l = lock(&shared.ledger);
+                // Written over the version read, or over someone else's write.
+                if v != version + 1 {
+                    l.lost += 1;
+                }
+                l.ack(&id, v, &marker);
             }
         } else if roll < 72 {
             let target = {
