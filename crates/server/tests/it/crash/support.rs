@@ -23,10 +23,7 @@ pub struct Binary {
 
 impl Binary {
     pub fn new(dir: &Path, database_url: String) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .unwrap()
-            .port();
+        let port = stable_port();
         Self {
             data_dir: dir.join("data"),
             database_url,
@@ -111,6 +108,20 @@ impl Drop for Binary {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// A free port below the ephemeral range: the server keeps it across restarts, and while it is
+/// down no outgoing connection of another process can take it (those get ephemeral ports).
+fn stable_port() -> u16 {
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let span = u128::from(low.saturating_sub(10_000).max(1));
+    (0..1000)
+        .map(|_| 10_000 + (Uuid::new_v4().as_u128() % span) as u16)
+        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .expect("a free port below the ephemeral range")
 }
 
 /// A request sent in the background: its status, or `None` when no answer came back.
