@@ -321,7 +321,8 @@ fn summary(o: &Value) {
         o["unexpected"]
     );
     eprintln!(
-        "soak: RSS first window mean {} kB (max {}), last window mean {} kB (max {}), peak {} kB, after {} kB",
+        "soak: RSS before {} kB; first window mean {} kB (max {}), last window mean {} kB (max {}); peak {} kB, after {} kB",
+        rss["before_load"],
         rss["first"]["mean_kb"],
         rss["first"]["max_kb"],
         rss["last"]["mean_kb"],
