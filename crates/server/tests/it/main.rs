@@ -10,6 +10,7 @@ mod basics;
 mod binary;
 mod config;
 mod contract;
+mod crash;
 mod dashboard;
 mod groups;
 mod hostile_input;
