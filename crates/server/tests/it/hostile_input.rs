@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 
 mod bodies;
 use bodies::{
-    Ids, at_path, field_name, objects, raw, sample, snapshot, strings, with_text, with_value,
+    Ids, at_path, field_name, objects, raw, sample, snapshot, strings, valid_sample, with_text,
+    with_value,
 };
 
 /// Longer than any text the API keeps (the largest, an item's `data`, is at most 1 MiB),
@@ -215,7 +216,7 @@ async fn only_an_object_is_a_body_on_every_route() {
             let op =
                 &doc["paths"][format!("/api/v1{}", def.path)][def.method.as_str().to_lowercase()];
             let schema = &op["requestBody"]["content"]["application/json"]["schema"];
-            let base = sample(&doc, schema, "", &ws, 0);
+            let base = valid_sample(&doc, schema, &ws);
             let mut inner = Vec::new();
             objects(&base, &mut Vec::new(), &mut inner);
             for at in inner {

@@ -67,18 +67,42 @@ pub(super) fn schema_type<'a>(doc: &'a Value, schema: &'a Value) -> (&'a Value, 
 
 /// A plausible value of a schema, so that a body is valid but for the one bad text put in it.
 pub(super) fn sample(doc: &Value, schema: &Value, name: &str, ws: &str, depth: usize) -> Value {
+    sample_of(doc, schema, name, ws, depth, false)
+}
+
+/// `sample`, but a field with a fixed set of values (a bundle's format and version) gets one
+/// of them, so that the body is refused for what a test changes in it and nothing else.
+pub(super) fn valid_sample(doc: &Value, schema: &Value, ws: &str) -> Value {
+    sample_of(doc, schema, "", ws, 0, true)
+}
+
+fn sample_of(
+    doc: &Value,
+    schema: &Value,
+    name: &str,
+    ws: &str,
+    depth: usize,
+    enums: bool,
+) -> Value {
     let (s, t) = schema_type(doc, schema);
+    if let Some(first) = s["enum"]
+        .as_array()
+        .and_then(|e| e.first())
+        .filter(|_| enums)
+    {
+        return first.clone();
+    }
     match t.as_str() {
         "object" if depth < 4 => match s["properties"].as_object() {
             Some(props) => props
                 .iter()
-                .map(|(k, v)| (k.clone(), sample(doc, v, k, ws, depth + 1)))
+                .map(|(k, v)| (k.clone(), sample_of(doc, v, k, ws, depth + 1, enums)))
                 .collect::<serde_json::Map<_, _>>()
                 .into(),
             None => free_form(),
         },
         "object" => json!({}),
-        "array" => json!([sample(doc, &s["items"], name, ws, depth + 1)]),
+        "array" => json!([sample_of(doc, &s["items"], name, ws, depth + 1, enums)]),
         "integer" | "number" => json!(1),
         "boolean" => json!(false),
         _ => {
