@@ -5,8 +5,44 @@
 
 use crate::resource::ResourceKind;
 use crate::text::Text;
-use utoipa::openapi::KnownFormat;
-use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaFormat, SchemaType, Type};
+use utoipa::openapi::schema::{
+    AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat,
+    SchemaType, Type,
+};
+use utoipa::openapi::{KnownFormat, Ref, RefOr};
+
+/// A text the server reads: anything but a NUL character, which no text the server reads may
+/// hold (it never reaches SQL, where PostgreSQL refuses it).
+pub const NO_NUL: &str = "^[^\\u0000]*$";
+
+/// The name of `json_value`'s component in the document.
+pub const JSON_VALUE: &str = "JsonValue";
+
+fn json_value_ref() -> RefOr<Schema> {
+    RefOr::Ref(Ref::from_schema_name(JSON_VALUE))
+}
+
+/// Any JSON value whose texts and keys hold no NUL character, at any depth (the document's
+/// `JsonValue` component, which names itself): what free-form data may hold.
+pub fn json_value() -> Schema {
+    OneOfBuilder::new()
+        .item(string(false).pattern(Some(NO_NUL)))
+        .item(ObjectBuilder::new().schema_type(SchemaType::from_iter([
+            Type::Number,
+            Type::Boolean,
+            Type::Null,
+        ])))
+        .item(ArrayBuilder::new().items(json_value_ref()))
+        .item(json_object(false))
+        .into()
+}
+
+/// A JSON object (or null) of `json_value`s.
+pub fn json_object(nullable: bool) -> ObjectBuilder {
+    object(nullable)
+        .additional_properties(Some(AdditionalProperties::RefOr(json_value_ref())))
+        .property_names(Some(string(false).pattern(Some(NO_NUL))))
+}
 
 /// A string, or a string or null.
 pub fn string(nullable: bool) -> ObjectBuilder {

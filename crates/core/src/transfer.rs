@@ -9,7 +9,7 @@ use crate::ids::ItemId;
 use crate::permissions::Action;
 use crate::resource::ResourceKind;
 use crate::rules;
-use crate::schema::{kinds_enum, object, string, text, uuid};
+use crate::schema::{NO_NUL, json_object, kinds_enum, string, text, uuid};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -111,13 +111,13 @@ fn bundle_items() -> Schema {
             string(false).enum_values(Some(rules::VARIABLE_TYPES.to_vec())),
         )
         .required("type")
-        .property("value", string(false))
+        .property("value", string(false).pattern(Some(NO_NUL)))
         .additional_properties(Some(AdditionalProperties::FreeForm(false)));
     ArrayBuilder::new()
         .items(
             OneOfBuilder::new()
                 .item(item(variables, variable_data))
-                .item(item(others, object(false))),
+                .item(item(others, json_object(false))),
         )
         .max_items(Some(MAX_IMPORT_ENTRIES))
         .into()

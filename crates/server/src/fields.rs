@@ -10,7 +10,7 @@ use flowspace_core::model::UserStatus;
 use flowspace_core::password;
 use flowspace_core::permissions::PermissionSet;
 use flowspace_core::rules;
-use flowspace_core::schema::{kinds_enum, object, string, text, uuid};
+use flowspace_core::schema::{NO_NUL, json_object, kinds_enum, string, text, uuid};
 use utoipa::openapi::extensions::Extensions;
 use utoipa::openapi::schema::{
     ArrayBuilder, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type,
@@ -116,6 +116,7 @@ fn new_password(nullable: bool) -> Schema {
     string(nullable)
         .min_length(Some(password::MIN_LENGTH))
         .max_length(Some(password::MAX_LENGTH))
+        .pattern(Some(NO_NUL))
         .extensions(Some(not))
         .description(Some(
             "Not one of the most common passwords (in any case), nor the account's email",
@@ -134,9 +135,19 @@ pub fn expiry() -> Schema {
         .into()
 }
 
-/// An email to send a reset link to: anything, since the answer is the same for every email.
+/// Any text without a NUL character (see `NO_NUL`).
+pub fn any_text() -> Schema {
+    string(false).pattern(Some(NO_NUL)).into()
+}
+
+/// `any_text`, or null.
+pub fn any_text_or_null() -> Schema {
+    string(true).pattern(Some(NO_NUL)).into()
+}
+
+/// An email to send a reset link to: any text, since the answer is the same for every email.
 pub fn any_email() -> Schema {
-    string(false).into()
+    any_text()
 }
 
 /// The kinds to export.
@@ -234,7 +245,7 @@ fn ids_with(max: Option<usize>, nullable: bool) -> Schema {
 
 /// A resource's data: a JSON object (at most 1 MiB serialized), absent or null for `{}`.
 pub fn data() -> Schema {
-    object(true)
+    json_object(true)
         .description(Some("A JSON object of at most 1 MiB"))
         .into()
 }
@@ -247,7 +258,7 @@ pub fn variable_data() -> Schema {
             string(false).enum_values(Some(rules::VARIABLE_TYPES.to_vec())),
         )
         .required("type")
-        .property("value", string(false))
+        .property("value", string(false).pattern(Some(NO_NUL)))
         .required("value")
         .additional_properties(Some(
             utoipa::openapi::schema::AdditionalProperties::FreeForm(false),
@@ -266,7 +277,7 @@ pub fn secret_data_or_keep() -> Schema {
 }
 
 fn secret(nullable: bool) -> Schema {
-    object(nullable)
+    json_object(nullable)
         .min_properties(Some(1))
         .description(Some(
             "Secret fields, encrypted at rest and never returned; at most 1 MiB",

@@ -7,7 +7,10 @@
 //!    accept an array of their fields in order, so without this `["Renamed"]` would rename a
 //!    workspace and `[email, password]` would sign in.
 //!
-//! Reading through a `Value` also lets the caller look at every text before any of it is used.
+//! A NUL character is refused in every text the request type reads (values, and the keys of
+//! the objects it reads, free-form `data` included), with the path of the field: no such text
+//! reaches SQL, where PostgreSQL refuses it. Fields the type does not read are skipped unread,
+//! as serde skips them, whatever they hold.
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Unexpected, Visitor};
 use serde::{Deserialize, forward_to_deserialize_any};
@@ -78,6 +81,13 @@ impl<'de> Visitor<'de> for UniqueVisitor {
     }
 }
 
+/// Why a text is refused.
+pub(crate) const NUL_REASON: &str = "must not contain a NUL character";
+
+fn nul() -> Error {
+    de::Error::custom(NUL_REASON)
+}
+
 /// A JSON value read by a derived `Deserialize`, where only an object is a struct.
 pub struct Strict(pub Value);
 
@@ -117,6 +127,7 @@ impl<'de> Deserializer<'de> for Strict {
                 iter: map.into_iter(),
                 value: None,
             }),
+            Value::String(s) if s.contains('\0') => Err(nul()),
             other => other.deserialize_any(visitor),
         }
     }
@@ -190,7 +201,8 @@ impl<'de> SeqAccess<'de> for Elements {
 
 struct Entries {
     iter: serde_json::map::IntoIter,
-    value: Option<Value>,
+    /// The value of the key just read, and whether that key holds a NUL.
+    value: Option<(Value, bool)>,
 }
 
 impl<'de> MapAccess<'de> for Entries {
@@ -202,7 +214,7 @@ impl<'de> MapAccess<'de> for Entries {
     ) -> Result<Option<K::Value>, Error> {
         match self.iter.next() {
             Some((key, value)) => {
-                self.value = Some(value);
+                self.value = Some((value, key.contains('\0')));
                 seed.deserialize(Value::String(key)).map(Some)
             }
             None => Ok(None),
@@ -210,9 +222,68 @@ impl<'de> MapAccess<'de> for Entries {
     }
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Error> {
         match self.value.take() {
-            Some(v) => seed.deserialize(Strict(v)),
+            Some((value, nul_key)) => seed.deserialize(Keyed { value, nul_key }),
             None => Err(de::Error::custom("a value was read before its key")),
         }
+    }
+}
+
+/// An object's value: read as `Strict`, unless its key holds a NUL (refused when the value is
+/// read at all; a field the type does not know is skipped, key and all).
+struct Keyed {
+    value: Value,
+    nul_key: bool,
+}
+
+impl Keyed {
+    fn strict(self) -> Result<Strict, Error> {
+        if self.nul_key {
+            Err(nul())
+        } else {
+            Ok(Strict(self.value))
+        }
+    }
+}
+
+impl<'de> Deserializer<'de> for Keyed {
+    type Error = Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.strict()?.deserialize_any(visitor)
+    }
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        self.strict()?.deserialize_struct(name, fields, visitor)
+    }
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.strict()?.deserialize_option(visitor)
+    }
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        self.strict()?.deserialize_newtype_struct(name, visitor)
+    }
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        self.strict()?.deserialize_enum(name, variants, visitor)
+    }
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        visitor.visit_unit()
+    }
+
+    forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        unit unit_struct seq tuple tuple_struct map identifier
     }
 }
 

@@ -154,11 +154,10 @@ pub fn error_statuses(def: &RouteDef) -> BTreeMap<u16, &'static str> {
             "Signed in, but not allowed (names the missing permission)",
         );
     }
-    // Bodies name users, workspaces, groups, roles and tokens, which may not exist.
-    if def.path.contains("{id}")
-        || matches!(def.guard, Guard::Workspace(_))
-        || (takes_body && !def.guard.is_public())
-    {
+    // Paths and bodies name items, users, workspaces, groups, roles and tokens, which may not
+    // exist; and every guarded route reads `X-Workspace-Id`, which may name a workspace the
+    // caller cannot act in.
+    if def.path.contains("{id}") || !def.guard.is_public() {
         errors.insert(404, "Not found, or outside the caller's workspace");
     }
     if def.method != axum::http::Method::GET && !def.guard.is_public() {
@@ -175,6 +174,11 @@ pub fn error_statuses(def: &RouteDef) -> BTreeMap<u16, &'static str> {
 pub fn document(table: &[RouteDef]) -> OpenApi {
     let mut comps = Components::new();
     let error = register::<Error>(&mut comps);
+    // What free-form data may hold (`fields::data` and the like refer to it by name).
+    comps.insert(
+        flowspace_core::schema::JSON_VALUE.to_string(),
+        flowspace_core::schema::json_value().into(),
+    );
     let mut paths = Paths::new();
     for def in table {
         let mut responses = ResponsesBuilder::new();

@@ -68,6 +68,7 @@ pub async fn forgot_password(
 
 #[derive(Deserialize, ToSchema)]
 pub struct ResetPasswordRequest {
+    #[schema(schema_with = crate::fields::any_text)]
     pub token: String,
     #[schema(schema_with = crate::fields::password)]
     pub password: String,

@@ -20,6 +20,7 @@ pub struct PatchMeRequest {
     #[schema(schema_with = crate::fields::password_or_keep)]
     pub password: Option<String>,
     /// Required with `password`.
+    #[schema(schema_with = crate::fields::any_text_or_null)]
     pub current_password: Option<String>,
 }
 

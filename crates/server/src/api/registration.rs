@@ -16,6 +16,7 @@ use utoipa::ToSchema;
 
 #[derive(Deserialize, ToSchema)]
 pub struct RegisterRequest {
+    #[schema(schema_with = crate::fields::any_text)]
     pub token: String,
     #[schema(schema_with = crate::fields::name)]
     pub name: String,

@@ -190,6 +190,7 @@ pub async fn start_session(
 pub struct LoginRequest {
     #[schema(schema_with = crate::fields::email)]
     pub email: String,
+    #[schema(schema_with = crate::fields::any_text)]
     pub password: String,
 }
 
@@ -378,7 +379,7 @@ async fn check(
 #[serde(rename_all = "camelCase")]
 pub struct RefreshRequest {
     /// Required unless the refresh cookie of the dashboard is sent.
-    #[schema(required = true, value_type = String)]
+    #[schema(required = true, schema_with = crate::fields::any_text)]
     pub refresh_token: Option<String>,
 }
 
