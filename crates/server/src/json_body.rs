@@ -222,60 +222,22 @@ impl<'de> MapAccess<'de> for Entries {
     }
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Error> {
         match self.value.take() {
-            Some((value, nul_key)) => seed.deserialize(Keyed { value, nul_key }),
+            Some((value, false)) => seed.deserialize(Strict(value)),
+            Some((_, true)) => seed.deserialize(NulKeyed),
             None => Err(de::Error::custom("a value was read before its key")),
         }
     }
 }
 
-/// An object's value: read as `Strict`, unless its key holds a NUL (refused when the value is
-/// read at all; a field the type does not know is skipped, key and all).
-struct Keyed {
-    value: Value,
-    nul_key: bool,
-}
+/// The value of a key that holds a NUL: refused if the type reads it at all, skipped (key and
+/// all) if the type does not know the field.
+struct NulKeyed;
 
-impl Keyed {
-    fn strict(self) -> Result<Strict, Error> {
-        if self.nul_key {
-            Err(nul())
-        } else {
-            Ok(Strict(self.value))
-        }
-    }
-}
-
-impl<'de> Deserializer<'de> for Keyed {
+impl<'de> Deserializer<'de> for NulKeyed {
     type Error = Error;
 
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        self.strict()?.deserialize_any(visitor)
-    }
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        fields: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, Error> {
-        self.strict()?.deserialize_struct(name, fields, visitor)
-    }
-    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        self.strict()?.deserialize_option(visitor)
-    }
-    fn deserialize_newtype_struct<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, Error> {
-        self.strict()?.deserialize_newtype_struct(name, visitor)
-    }
-    fn deserialize_enum<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        variants: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, Error> {
-        self.strict()?.deserialize_enum(name, variants, visitor)
+    fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, Error> {
+        Err(nul())
     }
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         visitor.visit_unit()
@@ -283,7 +245,7 @@ impl<'de> Deserializer<'de> for Keyed {
 
     forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
-        unit unit_struct seq tuple tuple_struct map identifier
+        option unit unit_struct newtype_struct seq tuple tuple_struct map struct enum identifier
     }
 }
 
