@@ -420,16 +420,14 @@ pub async fn refresh(
             let user = state.store.user(user).await?;
             if user.status != UserStatus::Active {
                 state.store.revoke_session(session).await?;
-                state
-                    .store
-                    .record_login_event(&login_event(
-                        Some(&user),
-                        "",
-                        &client,
-                        LoginOutcome::RefreshFailure,
-                        Some(reason::DISABLED),
-                    ))
-                    .await?;
+                record_session_event(
+                    &state,
+                    Some(&user),
+                    &client,
+                    LoginOutcome::RefreshFailure,
+                    Some(reason::DISABLED),
+                )
+                .await?;
                 return Err(ApiError::unauthorized(
                     "the session has ended: sign in again",
                 ));
@@ -446,16 +444,14 @@ pub async fn refresh(
         }
         RefreshOutcome::Reused { user, .. } => {
             let user = state.store.user(user).await.ok();
-            state
-                .store
-                .record_login_event(&login_event(
-                    user.as_ref(),
-                    "",
-                    &client,
-                    LoginOutcome::RefreshReuse,
-                    None,
-                ))
-                .await?;
+            record_session_event(
+                &state,
+                user.as_ref(),
+                &client,
+                LoginOutcome::RefreshReuse,
+                None,
+            )
+            .await?;
             Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "refresh_token_reused",
@@ -463,21 +459,24 @@ pub async fn refresh(
             ))
         }
         RefreshOutcome::Invalid => {
-            state
-                .store
-                .record_login_event(&login_event(
-                    None,
-                    "",
-                    &client,
-                    LoginOutcome::RefreshFailure,
-                    None,
-                ))
-                .await?;
+            record_session_event(&state, None, &client, LoginOutcome::RefreshFailure, None).await?;
             Err(ApiError::unauthorized(
                 "the refresh token is invalid or expired",
             ))
         }
     }
+}
+
+/// Records a login-activity event of a session (refresh, reuse, sign-out): no email was typed.
+async fn record_session_event(
+    state: &AppState,
+    user: Option<&User>,
+    client: &ClientInfo,
+    outcome: LoginOutcome,
+    reason: Option<&'static str>,
+) -> ApiResult<()> {
+    let event = login_event(user, "", client, outcome, reason);
+    Ok(state.store.record_login_event(&event).await?)
 }
 
 /// Ends the session: its refresh token stops working and its access tokens are refused.
@@ -488,16 +487,7 @@ pub async fn logout(
 ) -> ApiResult<Response> {
     state.store.revoke_session(me.session()).await?;
     let user = state.store.user(me.user_id()).await.ok();
-    state
-        .store
-        .record_login_event(&login_event(
-            user.as_ref(),
-            "",
-            &client,
-            LoginOutcome::Logout,
-            None,
-        ))
-        .await?;
+    record_session_event(&state, user.as_ref(), &client, LoginOutcome::Logout, None).await?;
     let mut res = StatusCode::NO_CONTENT.into_response();
     for c in clear_cookies(&state) {
         if let Ok(v) = HeaderValue::from_str(&c) {

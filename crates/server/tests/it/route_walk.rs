@@ -81,6 +81,15 @@ async fn call(c: &Client, def: &RouteDef, path: &str, ws: &str) -> flowspace_tes
         .await
 }
 
+/// A fresh session of the member whose role (Admin) holds every permission of `ws`: fresh,
+/// since one of the routes walked is logout.
+async fn member_session(w: &World, ws: &str) -> Client {
+    w.server
+        .login("member@example.com", flowspace_testkit::PASSWORD)
+        .await
+        .in_workspace(ws)
+}
+
 /// A new open invitation into `ws` (its id), each for an email of its own.
 async fn invite(w: &World, ws: &str) -> String {
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -218,11 +227,7 @@ async fn every_guarded_route_refuses_whoever_it_should() {
                 Guard::Open | Guard::Public => unreachable!(),
                 Guard::AccountAdmin => {
                     // A member with the strongest built-in role is still not the Account Admin.
-                    let member = w
-                        .server
-                        .login("member@example.com", flowspace_testkit::PASSWORD)
-                        .await
-                        .in_workspace(&ws);
+                    let member = member_session(&w, &ws).await;
                     for (who, c) in [
                         ("Admin-role member", &member),
                         ("empty role", &nobody),
@@ -269,11 +274,7 @@ async fn every_guarded_route_refuses_whoever_it_should() {
                     // A member whose role holds the permission (Admin holds them all) passes;
                     // where the request names the workspace, the handler is reached (a 2xx, or
                     // its own 422 on the empty body), never a 404 for that workspace.
-                    let member = w
-                        .server
-                        .login("member@example.com", flowspace_testkit::PASSWORD)
-                        .await
-                        .in_workspace(&ws);
+                    let member = member_session(&w, &ws).await;
                     let r = call(&member, def, &fresh().await, &ws).await;
                     passed(&r, &what);
                     if names {
@@ -331,11 +332,7 @@ async fn every_guarded_route_refuses_whoever_it_should() {
                 }
                 Guard::SignedIn => {
                     // A fresh session each time: one of these routes is logout.
-                    let member = w
-                        .server
-                        .login("member@example.com", flowspace_testkit::PASSWORD)
-                        .await
-                        .in_workspace(&ws);
+                    let member = member_session(&w, &ws).await;
                     passed(&call(&member, def, &path, &ws).await, &what);
                     let r = call(&key, def, &path, &ws).await;
                     assert_eq!(
@@ -352,11 +349,7 @@ async fn every_guarded_route_refuses_whoever_it_should() {
                     assert_eq!(def.method, Method::GET, "{what}");
                     let inv = invite(&w, &ws).await;
                     let elsewhere = invite(&w, &other).await;
-                    let member = w
-                        .server
-                        .login("member@example.com", flowspace_testkit::PASSWORD)
-                        .await
-                        .in_workspace(&ws);
+                    let member = member_session(&w, &ws).await;
                     let r = call(&member, def, &path, &ws).await;
                     assert_eq!(r.status, 200, "{what}: {}", r.body);
                     assert!(
@@ -387,11 +380,7 @@ async fn every_guarded_route_refuses_whoever_it_should() {
                     assert_eq!(r.status, 403, "API key: {what}: {}", r.body);
                 }
                 Guard::AuditLog => {
-                    let member = w
-                        .server
-                        .login("member@example.com", flowspace_testkit::PASSWORD)
-                        .await
-                        .in_workspace(&ws);
+                    let member = member_session(&w, &ws).await;
                     passed(&call(&member, def, &path, &ws).await, &what);
                     for (who, c) in [("empty role", &nobody), ("API key", &key)] {
                         if who == "empty role" && skip == Some("auditLogs:view") {
