@@ -38,20 +38,20 @@ static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole application: the API under `/api/v1`, guarded route by route.
 pub fn app(state: AppState) -> Router {
+    let table = routes::table();
     let mut by_path: BTreeMap<String, axum::routing::MethodRouter<AppState>> = BTreeMap::new();
-    for def in routes::table() {
-        let mut guarded = def.handler.route_layer(middleware::from_fn_with_state(
-            (state.clone(), def.guard),
-            auth::guard,
-        ));
+    for def in &table {
+        let mut guarded = def
+            .handler
+            .clone()
+            .route_layer(middleware::from_fn_with_state(
+                (state.clone(), def.guard),
+                auth::guard,
+            ));
         if let Some(limit) = def.body_limit {
             guarded = guarded.layer(DefaultBodyLimit::max(limit));
         }
-        let merged = match by_path.remove(&def.path) {
-            Some(existing) => existing.merge(guarded),
-            None => guarded,
-        };
-        by_path.insert(def.path, merged);
+        merge_route(&mut by_path, def.path.clone(), guarded);
     }
     let mut api = Router::new();
     for (path, mr) in by_path {
@@ -59,9 +59,11 @@ pub fn app(state: AppState) -> Router {
     }
     api = api.route("/openapi.json", axum::routing::get(openapi_json));
     let api: Router = Router::new().nest("/api/v1", api).with_state(state.clone());
+    let pages = dashboard(&state, &table);
     let dashboard = web::router(state, api.clone().fallback(not_found));
     Router::new()
         .merge(api)
+        .merge(pages)
         .merge(dashboard)
         .fallback(not_found)
         .layer(middleware::from_fn(json_method_not_allowed))
@@ -102,6 +104,70 @@ pub fn app(state: AppState) -> Router {
 
 /// A path fit for the logs: a segment as long as a token (invitation links carry one) is
 /// replaced, so no token is ever written to a log; ids (36 characters) stay.
+/// Adds a method router to the routes of `path`.
+fn merge_route(
+    by_path: &mut BTreeMap<String, axum::routing::MethodRouter<AppState>>,
+    path: String,
+    route: axum::routing::MethodRouter<AppState>,
+) {
+    let merged = match by_path.remove(&path) {
+        Some(existing) => existing.merge(route),
+        None => route,
+    };
+    by_path.insert(path, merged);
+}
+
+/// The dashboard's pages and forms (`routes::pages`), each behind its guard and the layers that
+/// make a guarded route a page (`web::surface::page`) or a form (`web::surface::form`). A form
+/// is the API route it stands for: `table`'s guard, handler and body limit.
+fn dashboard(state: &AppState, table: &[routes::RouteDef]) -> Router {
+    let page_layer = || middleware::from_fn_with_state(state.clone(), web::surface::page);
+    let mut by_path: BTreeMap<String, axum::routing::MethodRouter<AppState>> = BTreeMap::new();
+    for def in routes::pages::pages() {
+        let page = def
+            .handler
+            .route_layer(middleware::from_fn_with_state(
+                (state.clone(), def.guard),
+                auth::guard,
+            ))
+            .route_layer(page_layer());
+        merge_route(&mut by_path, def.path, page);
+    }
+    for form in routes::pages::forms() {
+        let Some(api) = form.stands_for(table) else {
+            // `routes::pages` tests that every form stands for a route: never reached.
+            tracing::error!(form = %form.path, "a form stands for no API route");
+            continue;
+        };
+        let limit = api.body_limit.unwrap_or(MAX_BODY_BYTES);
+        let meta = web::surface::FormMeta {
+            method: api.method.clone(),
+            public: api.guard.is_public(),
+            limit,
+            show: form.show,
+        };
+        let route = api
+            .as_form
+            .clone()
+            .route_layer(middleware::from_fn_with_state(
+                (state.clone(), api.guard),
+                auth::guard,
+            ))
+            .route_layer(middleware::from_fn_with_state(
+                (state.clone(), meta),
+                web::surface::form,
+            ))
+            .route_layer(page_layer())
+            .layer(DefaultBodyLimit::max(limit));
+        merge_route(&mut by_path, form.path, route);
+    }
+    let mut r = Router::new();
+    for (path, mr) in by_path {
+        r = r.route(&path, mr);
+    }
+    r.with_state(state.clone())
+}
+
 fn loggable_path(path: &str) -> String {
     path.split('/')
         .map(|seg| if seg.len() > 40 { "[token]" } else { seg })

@@ -34,18 +34,24 @@ pub struct ClientInfo {
     pub user_agent: Option<String>,
 }
 
-impl FromRequestParts<AppState> for ClientInfo {
-    type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let user_agent = parts
-            .headers
+impl ClientInfo {
+    /// Where the request with these headers and extensions comes from.
+    pub fn of(state: &AppState, headers: &HeaderMap, extensions: &axum::http::Extensions) -> Self {
+        let user_agent = headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|s| s.chars().take(512).collect());
-        Ok(ClientInfo {
-            ip: crate::auth::client_ip(state, &parts.headers, &parts.extensions),
+        ClientInfo {
+            ip: crate::auth::client_ip(state, headers, extensions),
             user_agent,
-        })
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for ClientInfo {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Ok(ClientInfo::of(state, &parts.headers, &parts.extensions))
     }
 }
 
@@ -410,10 +416,35 @@ pub async fn refresh(
                 "is required",
             ))
         })?;
-    let (next, stored) = new_refresh(&state);
+    let tokens = spend_refresh(&state, &client, &token).await?;
+    let cookies = session_cookies(&state, &tokens);
+    let mut res = Json(RefreshResponse { tokens }).into_response();
+    for c in cookies {
+        res.headers_mut().append(header::SET_COOKIE, c);
+    }
+    Ok(res)
+}
+
+/// The dashboard's cookies for a session's tokens, as `Set-Cookie` values.
+pub fn session_cookies(state: &AppState, tokens: &TokenPair) -> Vec<HeaderValue> {
+    cookies(state, tokens)
+        .into_iter()
+        .filter_map(|c| HeaderValue::from_str(&c).ok())
+        .collect()
+}
+
+/// Spends a refresh token for a new pair of the same session (the API's `refresh`, and the
+/// dashboard's pages when the access cookie has expired). A spent token presented again ends
+/// the session; every outcome but success is recorded in the login activity.
+pub async fn spend_refresh(
+    state: &AppState,
+    client: &ClientInfo,
+    token: &str,
+) -> ApiResult<TokenPair> {
+    let (next, stored) = new_refresh(state);
     let outcome = state
         .store
-        .rotate_refresh(&state.token_hash("refresh", &token), &stored)
+        .rotate_refresh(&state.token_hash("refresh", token), &stored)
         .await?;
     match outcome {
         RefreshOutcome::Rotated { session, user } => {
@@ -421,9 +452,9 @@ pub async fn refresh(
             if user.status != UserStatus::Active {
                 state.store.revoke_session(session).await?;
                 record_session_event(
-                    &state,
+                    state,
                     Some(&user),
-                    &client,
+                    client,
                     LoginOutcome::RefreshFailure,
                     Some(reason::DISABLED),
                 )
@@ -432,22 +463,14 @@ pub async fn refresh(
                     "the session has ended: sign in again",
                 ));
             }
-            let tokens = pair(&state, &user, session, next)?;
-            let cookies = cookies(&state, &tokens);
-            let mut res = Json(RefreshResponse { tokens }).into_response();
-            for c in cookies {
-                if let Ok(v) = HeaderValue::from_str(&c) {
-                    res.headers_mut().append(header::SET_COOKIE, v);
-                }
-            }
-            Ok(res)
+            pair(state, &user, session, next)
         }
         RefreshOutcome::Reused { user, .. } => {
             let user = state.store.user(user).await.ok();
             record_session_event(
-                &state,
+                state,
                 user.as_ref(),
-                &client,
+                client,
                 LoginOutcome::RefreshReuse,
                 None,
             )
@@ -459,7 +482,7 @@ pub async fn refresh(
             ))
         }
         RefreshOutcome::Invalid => {
-            record_session_event(&state, None, &client, LoginOutcome::RefreshFailure, None).await?;
+            record_session_event(state, None, client, LoginOutcome::RefreshFailure, None).await?;
             Err(ApiError::unauthorized(
                 "the refresh token is invalid or expired",
             ))
@@ -519,7 +542,7 @@ pub struct Me {
 
 /// What `me` answers for the signed-in user `me`, with their standing in the active workspace
 /// from `caller`.
-async fn me_for(state: &AppState, me: &SelfScope, caller: &Caller) -> ApiResult<Me> {
+pub async fn me_for(state: &AppState, me: &SelfScope, caller: &Caller) -> ApiResult<Me> {
     let user_id = me.user_id();
     let user = state.store.user(user_id).await?;
     let organization = state.store.organization(caller.facts.organization).await?;

@@ -5,6 +5,7 @@
 mod accounts;
 mod groups;
 mod logs;
+pub mod pages;
 
 use crate::api::{self, ListParams, resources as res};
 use crate::auth::{Guard, Scope};
@@ -40,6 +41,9 @@ pub struct RouteDef {
     /// Failure statuses beyond those its shape implies (see `openapi::error_statuses`).
     pub may: Vec<(u16, &'static str)>,
     pub(crate) handler: MethodRouter<AppState>,
+    /// The same handler answering `POST`: what a dashboard form standing for this route runs
+    /// (HTML forms send nothing but `GET` and `POST`).
+    pub(crate) as_form: MethodRouter<AppState>,
 }
 
 impl RouteDef {
@@ -65,6 +69,7 @@ impl RouteDef {
             paginated: false,
             body_limit: None,
             may: Vec::new(),
+            as_form: on(MethodFilter::POST, handler.clone()),
             handler: on(filter, handler),
         }
     }

@@ -1,45 +1,46 @@
 //! The active workspace's resource pages: the seven item kinds (list, create, edit, delete,
 //! duplicate for flows), Credentials (with sharing) and API Keys.
 
-use super::view::{Ctx, V};
-use super::{Web, encode_query, error_page, finish, signed_in};
+use super::page::{Ctx, Pretty, Text, When, finish};
+use super::view::{self, V};
+use super::{Web, encode_query, error_page, signed_in};
+use crate::auth::Scope;
+use crate::extract::Id;
+use crate::state::AppState;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
+use flowspace_core::DomainError;
 use flowspace_core::authz;
+use flowspace_core::cursor::PageRequest;
+use flowspace_core::ids::ItemId;
+use flowspace_core::model::Item;
 use flowspace_core::permissions::Permission;
 use flowspace_core::resource::ResourceKind;
 use serde::Deserialize;
 
 pub fn routes() -> Router<Web> {
-    let mut r = Router::new()
+    Router::new()
         .route("/credentials", get(credentials))
         .route("/credentials/{id}", get(credential))
-        .route("/apikeys", get(apikeys));
-    for kind in ResourceKind::PLAIN {
-        r = r
-            .route(
-                &format!("/{}", kind.path()),
-                get(move |s: State<Web>, q: Query<PageQuery>, req: Request| list(s, q, req, kind)),
-            )
-            .route(
-                &format!("/{}/{{id}}", kind.path()),
-                get(move |s: State<Web>, p: Path<String>, req: Request| edit(s, p, req, kind)),
-            );
-    }
-    r
+        .route("/apikeys", get(apikeys))
 }
 
 #[derive(Deserialize, Default)]
 pub struct PageQuery {
     #[serde(default)]
-    cursor: String,
+    cursor: Option<String>,
 }
 
-/// One page (50) of a kind's list, from `cursor` on.
+/// One page (50) of a list, from the query's cursor on.
+fn page_of(q: &PageQuery) -> Result<PageRequest, DomainError> {
+    PageRequest::new(Some(50), q.cursor.as_deref().filter(|c| !c.is_empty()))
+}
+
+/// One page (50) of a kind's list, from `cursor` on (for the pages still reading the API).
 fn list_path(kind: ResourceKind, cursor: &str) -> String {
     let mut path = format!("/api/v1/{}?limit=50", kind.path());
     if !cursor.is_empty() {
@@ -73,17 +74,18 @@ pub struct Kind {
 }
 
 impl Kind {
-    fn new(kind: ResourceKind, ctx: &Ctx) -> Self {
+    /// The kind as a caller who holds the permissions `can` says sees it.
+    fn new(kind: ResourceKind, can: impl Fn(Permission) -> bool) -> Self {
         Self {
             path: kind.path(),
             label: kind.label(),
             title: kind.resource().title(),
             is_flow: kind.is_flow(),
             data_template: data_template(kind),
-            can_create: ctx.can(&kind.create().to_string()),
-            can_update: ctx.can(&kind.update().to_string()),
-            can_delete: ctx.can(&kind.delete().to_string()),
-            can_duplicate: kind.duplicate().is_some_and(|p| ctx.can(&p.to_string())),
+            can_create: can(kind.create()),
+            can_update: can(kind.update()),
+            can_delete: can(kind.delete()),
+            can_duplicate: kind.duplicate().is_some_and(&can),
         }
     }
 }
@@ -93,34 +95,35 @@ impl Kind {
 struct ListPage {
     ctx: Ctx,
     kind: Kind,
-    rows: Vec<V>,
+    rows: Vec<Item>,
     next: String,
 }
 
-async fn list(
-    State(web): State<Web>,
+/// `GET /{kind}`: a page of the active workspace's items of a kind.
+pub async fn list(
+    State(state): State<AppState>,
+    Scope(scope): Scope,
+    ctx: Ctx,
     Query(q): Query<PageQuery>,
-    req: Request,
     kind: ResourceKind,
 ) -> Response {
-    let (parts, _) = req.into_parts();
-    let section = format!("/{}", kind.path());
-    let (mut api, ctx) = match signed_in(&web, &parts, &section, kind.resource().title()).await {
-        Ok(s) => s,
-        Err(r) => return r,
+    let ctx = ctx.at(kind.page(), kind.resource().title());
+    let page = match page_of(&q) {
+        Ok(p) => p,
+        Err(e) => return ctx.fail(e),
     };
-    let answer = api.get(&list_path(kind, &q.cursor)).await;
-    if !answer.ok() {
-        return error_page(api, Some(ctx), answer.status, &answer.message());
-    }
-    let list = V(answer.json);
+    let list = match state.store.list_items(&scope, kind, page).await {
+        Ok(l) => l,
+        Err(e) => return ctx.fail(e),
+    };
+    let shown = ctx.flash.is_some();
     let page = ListPage {
-        kind: Kind::new(kind, &ctx),
+        kind: Kind::new(kind, |p| ctx.can(p)),
         ctx,
-        rows: list.items(),
-        next: list.s("nextCursor"),
+        rows: list.items,
+        next: list.next.map(|c| c.encode()).unwrap_or_default(),
     };
-    finish(api, page.render())
+    finish(shown, page.render())
 }
 
 #[derive(Template)]
@@ -128,42 +131,35 @@ async fn list(
 struct EditPage {
     ctx: Ctx,
     kind: Kind,
-    item: V,
+    item: Item,
 }
 
-async fn edit(
-    State(web): State<Web>,
-    Path(id): Path<String>,
-    req: Request,
+/// `GET /{kind}/{id}`: one item, editable with `:update`.
+pub async fn edit(
+    State(state): State<AppState>,
+    Scope(scope): Scope,
+    ctx: Ctx,
+    Id(id): Id<ItemId>,
     kind: ResourceKind,
 ) -> Response {
-    let (parts, _) = req.into_parts();
-    let section = format!("/{}", kind.path());
-    let (mut api, mut ctx) = match signed_in(&web, &parts, &section, kind.resource().title()).await
-    {
-        Ok(s) => s,
-        Err(r) => return r,
+    let item = match state.store.get_item(&scope, kind, id).await {
+        Ok(i) => i,
+        Err(e) => return ctx.at(kind.page(), kind.resource().title()).fail(e),
     };
-    let answer = api
-        .get(&format!("/api/v1/{}/{}", kind.path(), encode_query(&id)))
-        .await;
-    if !answer.ok() {
-        return error_page(api, Some(ctx), answer.status, &answer.message());
-    }
-    let item = V(answer.json);
-    ctx.title = item.s("name");
+    let ctx = ctx.at(kind.page(), &item.name);
+    let shown = ctx.flash.is_some();
     let page = EditPage {
-        kind: Kind::new(kind, &ctx),
+        kind: Kind::new(kind, |p| ctx.can(p)),
         ctx,
         item,
     };
-    finish(api, page.render())
+    finish(shown, page.render())
 }
 
 #[derive(Template)]
 #[template(path = "web/credentials.html")]
 struct CredentialsPage {
-    ctx: Ctx,
+    ctx: view::Ctx,
     kind: Kind,
     rows: Vec<V>,
     next: String,
@@ -176,25 +172,28 @@ async fn credentials(State(web): State<Web>, Query(q): Query<PageQuery>, req: Re
         Err(r) => return r,
     };
     let answer = api
-        .get(&list_path(ResourceKind::Credential, &q.cursor))
+        .get(&list_path(
+            ResourceKind::Credential,
+            q.cursor.as_deref().unwrap_or(""),
+        ))
         .await;
     if !answer.ok() {
         return error_page(api, Some(ctx), answer.status, &answer.message());
     }
     let list = V(answer.json);
     let page = CredentialsPage {
-        kind: Kind::new(ResourceKind::Credential, &ctx),
+        kind: Kind::new(ResourceKind::Credential, |p| ctx.can(&p.to_string())),
         ctx,
         rows: list.items(),
         next: list.s("nextCursor"),
     };
-    finish(api, page.render())
+    super::finish(api, page.render())
 }
 
 #[derive(Template)]
 #[template(path = "web/credential.html")]
 struct CredentialPage {
-    ctx: Ctx,
+    ctx: view::Ctx,
     kind: Kind,
     item: V,
     can_share: bool,
@@ -232,18 +231,18 @@ async fn credential(State(web): State<Web>, Path(id): Path<String>, req: Request
             .collect();
     }
     let page = CredentialPage {
-        kind: Kind::new(ResourceKind::Credential, &ctx),
+        kind: Kind::new(ResourceKind::Credential, |p| ctx.can(&p.to_string())),
         ctx,
         item,
         can_share,
         targets,
     };
-    finish(api, page.render())
+    super::finish(api, page.render())
 }
 
 /// The permissions the caller may give a key, grouped by resource: their own in this
 /// workspace that a key may carry at all.
-fn key_permissions(ctx: &Ctx) -> Vec<(String, Vec<String>)> {
+fn key_permissions(ctx: &view::Ctx) -> Vec<(String, Vec<String>)> {
     let mut groups: Vec<(String, Vec<String>)> = Vec::new();
     let own = ctx.me.strs("permissions");
     let grantable = own
@@ -263,7 +262,7 @@ fn key_permissions(ctx: &Ctx) -> Vec<(String, Vec<String>)> {
 #[derive(Template)]
 #[template(path = "web/apikeys.html")]
 struct ApiKeysPage {
-    ctx: Ctx,
+    ctx: view::Ctx,
     kind: Kind,
     rows: Vec<V>,
     grants: Vec<(String, Vec<String>)>,
@@ -283,10 +282,10 @@ async fn apikeys(State(web): State<Web>, req: Request) -> Response {
         return error_page(api, Some(ctx), StatusCode::NOT_FOUND, "no active workspace");
     }
     let page = ApiKeysPage {
-        kind: Kind::new(ResourceKind::ApiKey, &ctx),
+        kind: Kind::new(ResourceKind::ApiKey, |p| ctx.can(&p.to_string())),
         grants: key_permissions(&ctx),
         ctx,
         rows: V(answer.json).items(),
     };
-    finish(api, page.render())
+    super::finish(api, page.render())
 }

@@ -14,7 +14,9 @@ pub mod admin;
 pub mod api;
 pub mod items;
 pub mod logs;
+pub mod page;
 pub mod public;
+pub mod surface;
 pub mod view;
 
 use crate::state::AppState;
@@ -202,6 +204,32 @@ pub fn error_page(api: Api, ctx: Option<Ctx>, status: StatusCode, message: &str)
     let mut res = finish(api, page.render());
     *res.status_mut() = status;
     res
+}
+
+#[derive(Template)]
+#[template(path = "web/error.html")]
+struct ErrorAnswer {
+    ctx: Option<page::Ctx>,
+    status: u16,
+    message: String,
+}
+
+/// A page that says why a page cannot be shown (inside the layout when the user is known).
+pub fn error_response(ctx: Option<page::Ctx>, status: StatusCode, message: &str) -> Response {
+    let flash_shown = ctx.as_ref().is_some_and(|c| c.flash.is_some());
+    let page = ErrorAnswer {
+        ctx,
+        status: status.as_u16(),
+        message: message.into(),
+    };
+    let mut res = page::finish(flash_shown, page.render());
+    *res.status_mut() = status;
+    res
+}
+
+/// A page that says why a page cannot be shown, to a caller the server does not know.
+pub fn error_page_plain(status: StatusCode, message: &str) -> Response {
+    error_response(None, status, message)
 }
 
 /// A query-string value, percent-encoded.

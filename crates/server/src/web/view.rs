@@ -144,7 +144,7 @@ pub struct NavLink {
 }
 
 /// The sidebar's resource pages: one per kind of the catalogue, shown with its `:view`.
-fn resource_nav_links() -> &'static [NavLink] {
+pub fn resource_nav_links() -> &'static [NavLink] {
     static LINKS: std::sync::OnceLock<Vec<NavLink>> = std::sync::OnceLock::new();
     LINKS.get_or_init(|| {
         ResourceKind::ALL
@@ -229,13 +229,21 @@ impl Ctx {
         self.me.get("organization").s("name")
     }
     pub fn initials(&self) -> String {
-        self.user()
-            .s("name")
-            .split_whitespace()
-            .filter_map(|w| w.chars().next())
-            .take(2)
-            .collect::<String>()
-            .to_uppercase()
+        super::page::initials(&self.user().s("name"))
+    }
+    pub fn user_name(&self) -> String {
+        self.user().s("name")
+    }
+    pub fn user_email(&self) -> String {
+        self.user().s("email")
+    }
+    /// The workspace switcher's choices: id, name, and whether it is the active one.
+    pub fn switcher(&self) -> Vec<(String, String, bool)> {
+        let active = self.active_id();
+        self.workspaces
+            .iter()
+            .map(|w| (w.s("id"), w.s("name"), w.s("id") == active))
+            .collect()
     }
     pub fn resource_nav(&self) -> Vec<&'static NavLink> {
         resource_nav_links()

@@ -87,6 +87,11 @@ impl Browser {
 
     /// Posts a form to `/act`, with the session's CSRF token unless `csrf` is false.
     async fn act(&mut self, fields: &[(&str, &str)], csrf: bool) -> Page {
+        self.post_form("/act", fields, csrf).await
+    }
+
+    /// Posts a form to `path`, with the session's CSRF token unless `csrf` is false.
+    async fn post_form(&mut self, path: &str, fields: &[(&str, &str)], csrf: bool) -> Page {
         let mut form: Vec<(String, String)> = fields
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -96,7 +101,7 @@ impl Browser {
         }
         let res = self
             .http
-            .post(format!("{}/act", self.base))
+            .post(format!("{}{path}", self.base))
             .header(header::COOKIE, self.cookie_header())
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .body(serde_urlencoded::to_string(&form).unwrap())
@@ -472,22 +477,9 @@ async fn the_delete_dialog_names_the_item_and_deletes_it() {
     let dialog = &page.body[page.body.find(&format!("id=\"del-{id}\"")).unwrap()..];
     let dialog = &dialog[..dialog.find("</form>").unwrap()];
     assert!(dialog.contains("Delete Doomed &#60;flow&#62;?"), "{dialog}");
-    assert!(dialog.contains(r#"name="_method" value="DELETE""#));
-    let path = format!("/api/v1/chatflows/{id}");
-    assert!(
-        dialog.contains(&format!(r#"name="_path" value="{path}""#)),
-        "{dialog}"
-    );
-    let p = b
-        .act(
-            &[
-                ("_method", "DELETE"),
-                ("_path", &path),
-                ("_back", "/chatflows"),
-            ],
-            true,
-        )
-        .await;
+    let path = format!("/chatflows/{id}/delete");
+    assert!(dialog.contains(&format!(r#"action="{path}""#)), "{dialog}");
+    let p = b.post_form(&path, &[("_back", "/chatflows")], true).await;
     assert_eq!(p.status, 303);
     assert_eq!(w.admin.get(&format!("/chatflows/{id}")).await.status, 404);
 }

@@ -1,0 +1,227 @@
+//! What every signed-in page has: the layout's context (`Ctx`), built from the caller the
+//! route's guard authenticated, and the answer a page gives (`finish`, `Ctx::fail`).
+//!
+//! A page reads through the same services as the API, in the scope its guard handed out, and
+//! renders the typed models they return: a field renamed in a model fails the template's
+//! compilation, not a page at run time.
+
+use super::view::{ADMIN_NAV, Flash, NavLink, resource_nav_links};
+use super::{error_response, page_response};
+use crate::api::session::{Me, me_for};
+use crate::auth::{Caller, cookie};
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::Response;
+use flowspace_core::authz;
+use flowspace_core::model::Workspace;
+use flowspace_core::permissions::{Permission, PermissionSet};
+
+/// The layout's context: who is signed in, where, and what they may do there.
+pub struct Ctx {
+    pub me: Me,
+    /// The caller's permissions in the active workspace.
+    pub permissions: PermissionSet,
+    /// The switcher's choices: the workspaces the caller may act in.
+    pub workspaces: Vec<Workspace>,
+    pub csrf: String,
+    pub flash: Option<Flash>,
+    /// The page's path and query, where forms come back to.
+    pub here: String,
+    /// The sidebar entry to highlight.
+    pub section: String,
+    pub title: String,
+}
+
+impl FromRequestParts<AppState> for Ctx {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let fail = |e: ApiError| error_response(None, e.status, &e.message);
+        let caller = parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
+            fail(ApiError::from(flowspace_core::DomainError::Internal(
+                "a page reads a context its guard does not give".into(),
+            )))
+        })?;
+        let myself =
+            authz::authorize_self(&caller.facts, caller.session).map_err(|e| fail(e.into()))?;
+        let me = me_for(state, &myself, &caller).await.map_err(fail)?;
+        let workspaces = state
+            .store
+            .list_workspaces(
+                myself.organization(),
+                myself.user_id(),
+                caller.facts.is_account_admin,
+            )
+            .await
+            .map_err(|e| fail(e.into()))?;
+        Ok(Ctx {
+            me,
+            permissions: caller
+                .facts
+                .workspace
+                .as_ref()
+                .map(|w| w.permissions)
+                .unwrap_or_default(),
+            workspaces,
+            csrf: state.csrf_token(myself.session()),
+            flash: cookie(&parts.headers, Flash::COOKIE).and_then(|f| Flash::decode(&f)),
+            here: super::surface::here(&parts.uri),
+            section: String::new(),
+            title: String::new(),
+        })
+    }
+}
+
+impl Ctx {
+    /// Sets the sidebar entry to highlight and the page's title.
+    pub fn at(mut self, section: &str, title: &str) -> Self {
+        self.section = section.into();
+        self.title = title.into();
+        self
+    }
+    pub fn can(&self, p: Permission) -> bool {
+        self.permissions.contains(p)
+    }
+    pub fn is_admin(&self) -> bool {
+        self.me.is_account_admin
+    }
+    pub fn user_name(&self) -> &str {
+        &self.me.user.name
+    }
+    pub fn user_email(&self) -> &str {
+        &self.me.user.email
+    }
+    pub fn active_id(&self) -> String {
+        self.me
+            .active_workspace
+            .as_ref()
+            .map(|w| w.id.to_string())
+            .unwrap_or_default()
+    }
+    pub fn active_name(&self) -> &str {
+        self.me
+            .active_workspace
+            .as_ref()
+            .map_or("", |w| w.name.as_str())
+    }
+    pub fn role(&self) -> &str {
+        self.me
+            .active_workspace
+            .as_ref()
+            .and_then(|w| w.role.as_deref())
+            .unwrap_or("")
+    }
+    pub fn org(&self) -> &str {
+        &self.me.organization.name
+    }
+    pub fn initials(&self) -> String {
+        initials(&self.me.user.name)
+    }
+    /// The workspace switcher's choices: id, name, and whether it is the active one.
+    pub fn switcher(&self) -> Vec<(String, String, bool)> {
+        let active = self.active_id();
+        self.workspaces
+            .iter()
+            .map(|w| {
+                let id = w.id.to_string();
+                let selected = id == active;
+                (id, w.name.clone(), selected)
+            })
+            .collect()
+    }
+    pub fn resource_nav(&self) -> Vec<&'static NavLink> {
+        resource_nav_links()
+            .iter()
+            .filter(|l| l.needs.is_none_or(|p| self.can(p)))
+            .collect()
+    }
+    pub fn admin_nav(&self) -> &'static [NavLink] {
+        if self.is_admin() { ADMIN_NAV } else { &[] }
+    }
+    /// The page that says why this page cannot be shown, inside the layout.
+    pub fn fail(self, e: impl Into<ApiError>) -> Response {
+        let e = e.into();
+        error_response(Some(self), e.status, &e.message)
+    }
+}
+
+/// Up to two initials of a name, for the avatar.
+pub fn initials(name: &str) -> String {
+    name.split_whitespace()
+        .filter_map(|w| w.chars().next())
+        .take(2)
+        .collect::<String>()
+        .to_uppercase()
+}
+
+/// A rendered page as the answer; a toast that was shown (`flash_shown`) is cleared.
+pub fn finish(flash_shown: bool, rendered: Result<String, askama::Error>) -> Response {
+    let mut cookies = Vec::new();
+    if flash_shown {
+        cookies.push(HeaderValue::from_static(
+            "fs_flash=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax",
+        ));
+    }
+    page_response(rendered, cookies)
+}
+
+/// A status a page answers with, when it is not a service's refusal.
+pub fn not_found(ctx: Ctx, what: &str) -> Response {
+    error_response(
+        Some(ctx),
+        StatusCode::NOT_FOUND,
+        &format!("{what} not found"),
+    )
+}
+
+// How templates show the values of models: `{{ row.updated_at.when() }}`,
+// `{{ row.description.text() }}`, `{{ item.data.pretty() }}` (import the trait beside the
+// page's template struct).
+
+/// A time as `2026-11-23 10:02` (UTC); `—` for none.
+pub trait When {
+    fn when(&self) -> String;
+}
+
+impl When for flowspace_core::time::Timestamp {
+    fn when(&self) -> String {
+        let s = self.to_string();
+        if s.len() < 16 {
+            return "—".into();
+        }
+        format!("{} {}", &s[..10], &s[11..16])
+    }
+}
+
+impl When for Option<flowspace_core::time::Timestamp> {
+    fn when(&self) -> String {
+        self.as_ref().map_or_else(|| "—".into(), When::when)
+    }
+}
+
+/// An optional text, empty when absent.
+pub trait Text {
+    fn text(&self) -> &str;
+}
+
+impl Text for Option<String> {
+    fn text(&self) -> &str {
+        self.as_deref().unwrap_or("")
+    }
+}
+
+/// Stored JSON, indented.
+pub trait Pretty {
+    fn pretty(&self) -> String;
+}
+
+impl Pretty for serde_json::value::RawValue {
+    fn pretty(&self) -> String {
+        serde_json::from_str::<serde_json::Value>(self.get())
+            .and_then(|v| serde_json::to_string_pretty(&v))
+            .unwrap_or_else(|_| self.get().to_string())
+    }
+}

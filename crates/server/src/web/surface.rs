@@ -1,0 +1,562 @@
+//! What makes a guarded route a page or a form of the dashboard. The routes themselves, and
+//! their guards, are in the table of `routes::pages`; these two layers sit outside the guard and
+//! only translate between the browser and it:
+//!
+//! - `page` (every page and form): an access cookie that has expired is refreshed from the
+//!   refresh cookie before the guard looks at the request, and the new cookies go to the
+//!   browser with the answer; a refusal of the guard becomes what a browser expects (the
+//!   sign-in page for 401, the setup page before setup, an error page otherwise).
+//! - `form` (every form): a form stands for one API route, whose guard and handler answer it.
+//!   The layer turns the form into that route's request (its method, a JSON body, the CSRF
+//!   token from the form's `_csrf` field into `X-CSRF-Token`), and the route's answer into a
+//!   redirect with a toast, or a page showing a new secret once.
+//!
+//! Form fields (see `parse_form`): `_csrf` (the session's CSRF token), `_back` (the page to
+//! return to, a path on this site), `_next` (where to go on success instead; `{id}` is replaced
+//! by the answer's `id`), `_ok` (the toast on success). The other fields make the JSON body:
+//! `name` is a string, `name:json` parsed JSON, `name:int` a number, `name:date` a day
+//! (`YYYY-MM-DD`, sent as midnight UTC, left out when empty), `name:bool` a boolean (the last
+//! value wins, so a hidden `false` before a checkbox gives `false` when unticked), `name:opt`
+//! a string left out when empty, and `name[]` an array of strings (an empty value declares the
+//! array without adding to it).
+
+use super::view::Flash;
+use super::{error_page_plain, flash_cookie, page_response};
+use crate::api::session::{ClientInfo, session_cookies, spend_refresh};
+use crate::auth::{ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER, REFRESH_COOKIE, cookie};
+use crate::state::AppState;
+use askama::Template;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value};
+
+/// Largest answer of an API route a form reads back (its `id`, a secret to show, an error).
+const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
+
+/// The layer of every page and form: refresh, then the guard, then a browser's answer to a
+/// refusal.
+pub async fn page(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let here = here(req.uri());
+    let refreshed = refresh_if_due(&state, &mut req).await;
+    let res = next.run(req).await;
+    let mut res = if is_json(&res) && !res.status().is_success() {
+        refusal_page(res, &here).await
+    } else {
+        res
+    };
+    for c in refreshed {
+        res.headers_mut().append(header::SET_COOKIE, c);
+    }
+    res
+}
+
+/// What a form stands for: set by the table in `routes::pages`.
+#[derive(Clone, Debug)]
+pub struct FormMeta {
+    /// The method of the API route the form stands for.
+    pub method: Method,
+    /// Whether that route is open to anyone (sign-in, setup, registration, password reset).
+    pub public: bool,
+    /// The largest form taken.
+    pub limit: usize,
+    /// A field of the answer to show once on a page of its own, and that page's title.
+    pub show: Option<(&'static str, &'static str)>,
+}
+
+/// The layer of every form (inside `page`, outside the guard).
+pub async fn form(
+    State((state, meta)): State<(AppState, FormMeta)>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let (mut parts, body) = req.into_parts();
+    if cross_site(&parts.headers, &state.config.app_url) {
+        return refused(
+            StatusCode::FORBIDDEN,
+            "forms are only taken from this site",
+            "/",
+        );
+    }
+    // The body of a guarded form is read only for a browser holding a valid access token, so
+    // nobody else can make the server buffer a form; the guard then decides as for any request.
+    if !meta.public && !holds_session(&state, &parts.headers) {
+        return sign_in_first("/");
+    }
+    let Ok(bytes) = axum::body::to_bytes(body, meta.limit).await else {
+        return refused(StatusCode::PAYLOAD_TOO_LARGE, "the form is too large", "/");
+    };
+    let Ok(fields) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes) else {
+        return refused(StatusCode::BAD_REQUEST, "the form could not be read", "/");
+    };
+    let back_hint = fields
+        .iter()
+        .find(|(k, _)| k == "_back")
+        .map(|(_, v)| v.clone())
+        .filter(|b| is_local(b))
+        .unwrap_or_else(|| "/".into());
+    let (steer, json) = match parse_form(fields) {
+        Ok(p) => p,
+        Err(text) => return redirect(&back_hint, Some(Flash { ok: false, text }), Vec::new()),
+    };
+    parts.method = meta.method.clone();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Some(t) = steer
+        .csrf
+        .as_deref()
+        .and_then(|t| HeaderValue::from_str(t).ok())
+    {
+        parts.headers.insert(CSRF_HEADER, t);
+    }
+    let req = Request::from_parts(parts, Body::from(json.to_string()));
+    let res = next.run(req).await;
+    answer(res, &steer, &meta).await
+}
+
+/// The API route's answer to a form, as a browser's.
+async fn answer(res: Response, steer: &Steer, meta: &FormMeta) -> Response {
+    let status = res.status();
+    let (parts, body) = res.into_parts();
+    let cookies: Vec<HeaderValue> = parts
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .cloned()
+        .collect();
+    let bytes = axum::body::to_bytes(body, MAX_ANSWER_BYTES)
+        .await
+        .unwrap_or_default();
+    let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    if status.is_success() {
+        if let Some((field, title)) = meta.show {
+            let value = json[field].as_str().unwrap_or_default();
+            if !value.is_empty() {
+                let page = ShownOnce {
+                    title: title.into(),
+                    value: value.into(),
+                    back: steer.next.clone().unwrap_or(steer.back.clone()),
+                };
+                return with_cookies(page_response(page.render(), Vec::new()), cookies);
+            }
+        }
+        let target = match &steer.next {
+            Some(next) => next.replace("{id}", json["id"].as_str().unwrap_or("")),
+            None => steer.back.clone(),
+        };
+        let flash = steer.ok.clone().map(|text| Flash { ok: true, text });
+        return redirect(&target, flash, cookies);
+    }
+    let code = json["error"]["code"].as_str().unwrap_or("");
+    let message = json["error"]["message"]
+        .as_str()
+        .map_or_else(|| format!("the server answered {status}"), str::to_string);
+    match code {
+        "csrf_failed" => with_cookies(
+            refused(
+                StatusCode::FORBIDDEN,
+                "This form has expired or did not come from this site. Reload the page and try again.",
+                &steer.back,
+            ),
+            cookies,
+        ),
+        "setup_required" => redirect("/setup", None, cookies),
+        _ if status == StatusCode::UNAUTHORIZED && !meta.public => {
+            with_cookies(sign_in_first(&steer.back), cookies)
+        }
+        _ => redirect(
+            &steer.back,
+            Some(Flash {
+                ok: false,
+                text: message,
+            }),
+            cookies,
+        ),
+    }
+}
+
+/// A refusal of the guard, as a page: the sign-in page (coming back here after) for 401, the
+/// setup page before setup, an error page otherwise.
+async fn refusal_page(res: Response, here: &str) -> Response {
+    let status = res.status();
+    let bytes = axum::body::to_bytes(res.into_body(), MAX_ANSWER_BYTES)
+        .await
+        .unwrap_or_default();
+    let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let code = json["error"]["code"].as_str().unwrap_or("");
+    if code == "setup_required" {
+        return redirect("/setup", None, Vec::new());
+    }
+    if status == StatusCode::UNAUTHORIZED {
+        return sign_in_first(here);
+    }
+    let message = json["error"]["message"]
+        .as_str()
+        .map_or_else(|| format!("the server answered {status}"), str::to_string);
+    error_page_plain(status, &message)
+}
+
+fn is_json(res: &Response) -> bool {
+    res.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
+/// `303` to the sign-in page, which comes back to `back` after.
+fn sign_in_first(back: &str) -> Response {
+    let back = if is_local(back) { back } else { "/" };
+    redirect(
+        &format!("/login?next={}", super::encode_query(back)),
+        None,
+        Vec::new(),
+    )
+}
+
+/// The path and query of a request.
+pub fn here(uri: &axum::http::Uri) -> String {
+    uri.path_and_query()
+        .map_or_else(|| "/".to_string(), |p| p.as_str().to_string())
+}
+
+/// Whether the request carries an access token this server signed and that has not expired.
+fn holds_session(state: &AppState, headers: &HeaderMap) -> bool {
+    cookie(headers, ACCESS_COOKIE).is_some_and(|t| state.tokens.verify(&t).is_some())
+}
+
+/// Spends the refresh cookie when the access cookie is missing or expired, and rewrites the
+/// request's cookies to the new ones; returns the `Set-Cookie` values for the browser. Not for
+/// a page another site navigated to: two such navigations at once would present the same
+/// refresh token twice, which ends the session as stolen; that page shows the sign-in instead.
+async fn refresh_if_due(state: &AppState, req: &mut Request) -> Vec<HeaderValue> {
+    let headers = req.headers();
+    if holds_session(state, headers) {
+        return Vec::new();
+    }
+    let Some(refresh) = cookie(headers, REFRESH_COOKIE) else {
+        return Vec::new();
+    };
+    if headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes() == b"cross-site")
+    {
+        return Vec::new();
+    }
+    let client = ClientInfo::of(state, headers, req.extensions());
+    let Ok(tokens) = spend_refresh(state, &client, &refresh).await else {
+        return Vec::new();
+    };
+    let mut jar: Vec<(String, String)> = req
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .map(|c| (c.name().to_string(), c.value().to_string()))
+        .filter(|(n, _)| ![ACCESS_COOKIE, REFRESH_COOKIE, CSRF_COOKIE].contains(&n.as_str()))
+        .collect();
+    jar.push((ACCESS_COOKIE.into(), tokens.access_token.clone()));
+    jar.push((REFRESH_COOKIE.into(), tokens.refresh_token.clone()));
+    jar.push((CSRF_COOKIE.into(), tokens.csrf_token.clone()));
+    let line = jar
+        .iter()
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    if let Ok(v) = HeaderValue::from_str(&line) {
+        req.headers_mut().insert(header::COOKIE, v);
+    }
+    session_cookies(state, &tokens)
+}
+
+/// The steering fields of a form.
+#[derive(Debug, Default, PartialEq)]
+pub struct Steer {
+    pub csrf: Option<String>,
+    pub back: String,
+    pub next: Option<String>,
+    pub ok: Option<String>,
+}
+
+/// Splits a form into its steering fields and the JSON body it stands for.
+pub fn parse_form(fields: Vec<(String, String)>) -> Result<(Steer, Value), String> {
+    let mut steer = Steer {
+        back: "/".into(),
+        ..Steer::default()
+    };
+    let mut body = Map::new();
+    for (name, value) in fields {
+        if let Some(key) = name.strip_prefix('_') {
+            match key {
+                "csrf" => steer.csrf = Some(value),
+                "back" => steer.back = value,
+                "next" => steer.next = Some(value),
+                "ok" => steer.ok = Some(value),
+                _ => return Err(format!("unknown form field {name}")),
+            }
+            continue;
+        }
+        if let Some(key) = name.strip_suffix("[]") {
+            let entry = body
+                .entry(key.to_string())
+                .or_insert_with(|| Value::Array(Vec::new()));
+            let Value::Array(items) = entry else {
+                return Err(format!("{key}: given both as a list and a value"));
+            };
+            if !value.is_empty() {
+                items.push(Value::String(value));
+            }
+            continue;
+        }
+        let (key, value) = match name.rsplit_once(':') {
+            None => (name, Value::String(value)),
+            Some((key, "json")) => {
+                let v = serde_json::from_str(&value)
+                    .map_err(|e| format!("{key}: not valid JSON ({e})"))?;
+                (key.to_string(), v)
+            }
+            Some((key, "int")) => {
+                if value.trim().is_empty() {
+                    continue;
+                }
+                let n: i64 = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("{key}: must be a whole number"))?;
+                (key.to_string(), Value::from(n))
+            }
+            Some((key, "bool")) => (
+                key.to_string(),
+                Value::Bool(matches!(value.as_str(), "true" | "on" | "1")),
+            ),
+            Some((key, "date")) => {
+                let day = value.trim();
+                if day.is_empty() {
+                    body.remove(key);
+                    continue;
+                }
+                let ok = day.len() == 10
+                    && day.bytes().enumerate().all(|(i, b)| {
+                        if i == 4 || i == 7 {
+                            b == b'-'
+                        } else {
+                            b.is_ascii_digit()
+                        }
+                    });
+                if !ok {
+                    return Err(format!("{key}: must be a date (YYYY-MM-DD)"));
+                }
+                (key.to_string(), Value::String(format!("{day}T00:00:00Z")))
+            }
+            Some((key, "opt")) => {
+                if value.trim().is_empty() {
+                    body.remove(key);
+                    continue;
+                }
+                (key.to_string(), Value::String(value))
+            }
+            Some((_, kind)) => return Err(format!("unknown form field kind :{kind}")),
+        };
+        body.insert(key, value);
+    }
+    if !is_local(&steer.back) {
+        steer.back = "/".into();
+    }
+    if steer.next.as_deref().is_some_and(|n| !is_local(n)) {
+        steer.next = None;
+    }
+    Ok((steer, Value::Object(body)))
+}
+
+/// A path on this site (so a form cannot send the browser elsewhere). Browsers drop tabs and
+/// line breaks from URLs and read `\\` as `/`, so `/\t/evil.example` would be `//evil.example`:
+/// any control character, space or backslash disqualifies a path.
+pub fn is_local(path: &str) -> bool {
+    path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.bytes().any(|b| b == b'\\' || b <= b' ' || b == 0x7f)
+}
+
+/// Whether the form came from another site, as the browser tells it: `Sec-Fetch-Site` where it
+/// sends one (HTTPS and localhost), else `Origin`, which must name this site (a form posted
+/// from another page of ours carries our origin; `null` and other sites are refused). The
+/// sign-in forms carry no CSRF token, so this is what stops another site signing a visitor
+/// into an account of its choosing.
+pub fn cross_site(headers: &HeaderMap, app_url: &str) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return !matches!(site.to_str(), Ok("same-origin" | "none"));
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return false;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return true;
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let ours = |o: &str| {
+        let authority = o
+            .strip_prefix("https://")
+            .or_else(|| o.strip_prefix("http://"));
+        authority.is_some_and(|a| a.eq_ignore_ascii_case(host))
+    };
+    !(ours(origin) || origin.eq_ignore_ascii_case(app_url.trim_end_matches('/')))
+}
+
+#[derive(Template)]
+#[template(path = "web/shown_once.html")]
+struct ShownOnce {
+    title: String,
+    value: String,
+    back: String,
+}
+
+#[derive(Template)]
+#[template(path = "web/refused.html")]
+struct Refused {
+    message: String,
+    back: String,
+}
+
+fn refused(status: StatusCode, message: &str, back: &str) -> Response {
+    let page = Refused {
+        message: message.into(),
+        back: back.into(),
+    };
+    let mut res = page_response(page.render(), Vec::new());
+    *res.status_mut() = status;
+    res
+}
+
+fn with_cookies(mut res: Response, cookies: Vec<HeaderValue>) -> Response {
+    for c in cookies {
+        res.headers_mut().append(header::SET_COOKIE, c);
+    }
+    res
+}
+
+/// `303 See Other` to a page of this site, with a toast and cookies to set.
+pub fn redirect(to: &str, flash: Option<Flash>, cookies: Vec<HeaderValue>) -> Response {
+    let to = HeaderValue::from_str(if is_local(to) { to } else { "/" })
+        .unwrap_or_else(|_| HeaderValue::from_static("/"));
+    let mut res = StatusCode::SEE_OTHER.into_response();
+    res.headers_mut().insert(header::LOCATION, to);
+    if let Some(f) = flash {
+        res.headers_mut()
+            .append(header::SET_COOKIE, flash_cookie(&f));
+    }
+    with_cookies(res, cookies)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn f(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_form_becomes_a_json_body() {
+        let (steer, body) = parse_form(f(&[
+            ("_back", "/chatflows"),
+            ("_next", "//evil.example"),
+            ("_ok", "Saved."),
+            ("name", "Flow"),
+            ("data:json", r#"{"a":1}"#),
+            ("version:int", "3"),
+            ("enabled:bool", "false"),
+            ("enabled:bool", "on"),
+            ("expiresAt:opt", ""),
+            ("until:date", "2027-01-31"),
+            ("ids[]", ""),
+            ("perms[]", "a"),
+            ("perms[]", "b"),
+        ]))
+        .unwrap();
+        assert_eq!(steer.back, "/chatflows");
+        assert_eq!(steer.next, None, "an off-site target is dropped");
+        assert_eq!(steer.ok.as_deref(), Some("Saved."));
+        assert_eq!(
+            body,
+            json!({"name": "Flow", "data": {"a": 1}, "version": 3, "enabled": true,
+                   "ids": [], "perms": ["a", "b"], "until": "2027-01-31T00:00:00Z"})
+        );
+    }
+
+    #[test]
+    fn only_paths_of_this_site_are_local() {
+        for ok in ["/", "/chatflows", "/register?token=a-b_c", "/x#y"] {
+            assert!(is_local(ok), "{ok}");
+        }
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/ /evil",
+            "https://evil.example",
+            "evil",
+            "",
+        ] {
+            assert!(!is_local(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn forms_from_other_sites_are_told_apart() {
+        let h = |pairs: &[(&str, &str)]| {
+            let mut m = HeaderMap::new();
+            for (k, v) in pairs {
+                m.insert(
+                    axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    HeaderValue::from_str(v).unwrap(),
+                );
+            }
+            m
+        };
+        let app = "https://flow.example.com";
+        assert!(!cross_site(&h(&[("sec-fetch-site", "same-origin")]), app));
+        assert!(cross_site(&h(&[("sec-fetch-site", "cross-site")]), app));
+        assert!(cross_site(&h(&[("sec-fetch-site", "same-site")]), app));
+        assert!(
+            !cross_site(&h(&[("host", "10.0.0.5:3000")]), app),
+            "no Origin: a non-browser"
+        );
+        let same = [
+            ("host", "10.0.0.5:3000"),
+            ("origin", "http://10.0.0.5:3000"),
+        ];
+        assert!(!cross_site(&h(&same), app));
+        assert!(!cross_site(
+            &h(&[("host", "internal:3000"), ("origin", app)]),
+            app
+        ));
+        for origin in ["http://evil.example", "null", "http://10.0.0.5:3001"] {
+            let other = [("host", "10.0.0.5:3000"), ("origin", origin)];
+            assert!(cross_site(&h(&other), app), "{origin}");
+        }
+    }
+
+    #[test]
+    fn bad_forms_are_refused_with_the_field_named() {
+        let with = |extra: (&str, &str)| parse_form(f(&[extra])).unwrap_err();
+        assert!(with(("data:json", "{nope")).starts_with("data: not valid JSON"));
+        assert!(with(("version:int", "x")).starts_with("version:"));
+        assert!(with(("until:date", "31/01/2027")).starts_with("until:"));
+        assert!(with(("_method", "DELETE")).contains("unknown"));
+        assert!(with(("x:weird", "1")).contains("unknown form field kind"));
+    }
+}
