@@ -288,6 +288,7 @@ pub async fn guard(
     // What recording a refusal made inside the request needs, taken before the caller moves
     // into the request.
     let method = req.method().clone();
+    let form_of = req.extensions().get::<FormOf>().cloned();
     let matched = req.extensions().get::<MatchedPath>().cloned();
     let ctx = AuditContext::from_facts(&caller.facts);
     let workspace = caller.facts.workspace.as_ref().map(|w| w.workspace);
@@ -315,9 +316,19 @@ pub async fn guard(
     // A further check inside the request refused for a missing permission (an import's
     // kinds, a role above the inviter's own): recorded like the guard's own refusals.
     if let Some(DeniedPermission(missing)) = res.extensions().get::<DeniedPermission>() {
-        let route = matched.map_or_else(String::new, |m| m.as_str().to_string());
-        let at = (method.to_string(), route);
-        record(&state, at, ctx, workspace, Some(*missing)).await;
+        let route = match (form_of, matched) {
+            (Some(FormOf(route)), _) => route,
+            (None, Some(m)) => m.as_str().to_string(),
+            (None, None) => String::new(),
+        };
+        record(
+            &state,
+            (method.to_string(), route),
+            ctx,
+            workspace,
+            Some(*missing),
+        )
+        .await;
     }
     Ok(res)
 }
@@ -543,13 +554,25 @@ pub(crate) fn client_ip(
     })
 }
 
-/// The method and route template of a request (its path when no route matched).
+/// The API route (template, under `/api/v1`) a dashboard form stands for, put in the request
+/// by `web::surface::form`: a refusal is recorded under it, as if the API had been called.
+#[derive(Clone, Debug)]
+pub struct FormOf(pub String);
+
+/// The route template of a request: the API route a form stands for, the matched route, or
+/// the path when no route matched.
+fn route_of(req: &Request) -> String {
+    let ext = req.extensions();
+    if let Some(FormOf(route)) = ext.get::<FormOf>() {
+        return route.clone();
+    }
+    ext.get::<MatchedPath>()
+        .map_or_else(|| req.uri().path().to_string(), |m| m.as_str().to_string())
+}
+
+/// The method and route template of a request.
 pub(crate) fn denied_route(req: &Request) -> (String, String) {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| req.uri().path().to_string(), |m| m.as_str().to_string());
-    (req.method().to_string(), route)
+    (req.method().to_string(), route_of(req))
 }
 
 /// Records a refused authorization (`access.denied`) in the audit trail: the route and the

@@ -142,6 +142,7 @@ fn dashboard(state: &AppState, table: &[routes::RouteDef]) -> Router {
         let limit = api.body_limit.unwrap_or(MAX_BODY_BYTES);
         let meta = web::surface::FormMeta {
             method: api.method.clone(),
+            route: format!("/api/v1{}", api.path),
             public: api.guard.is_public(),
             limit,
             show: form.show,

@@ -23,7 +23,7 @@
 use super::view::Flash;
 use super::{error_page_plain, flash_cookie, page_response};
 use crate::api::session::{ClientInfo, session_cookies, spend_refresh};
-use crate::auth::{ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER, REFRESH_COOKIE, cookie};
+use crate::auth::{ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER, FormOf, REFRESH_COOKIE, cookie};
 use crate::state::AppState;
 use askama::Template;
 use axum::body::Body;
@@ -58,6 +58,8 @@ pub async fn page(State(state): State<AppState>, mut req: Request, next: Next) -
 pub struct FormMeta {
     /// The method of the API route the form stands for.
     pub method: Method,
+    /// That route's template, under `/api/v1` (what a refusal is recorded under).
+    pub route: String,
     /// Whether that route is open to anyone (sign-in, setup, registration, password reset).
     pub public: bool,
     /// The largest form taken.
@@ -102,6 +104,7 @@ pub async fn form(
         Err(text) => return redirect(&back_hint, Some(Flash { ok: false, text }), Vec::new()),
     };
     parts.method = meta.method.clone();
+    parts.extensions.insert(FormOf(meta.route.clone()));
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.insert(
         header::CONTENT_TYPE,
