@@ -69,9 +69,10 @@ async fn a_duplicate_email_is_a_conflict_whatever_its_case() {
     }
 }
 
-/// Rules 7 and 10 are checked on what the changing transaction reads; that read must not
-/// make changes of one user wait on each other's locks (the user's row is always locked before
-/// the organization's), and a refused unlinking leaves the Account Admin linked.
+/// Rules 7 and 10 are checked on what the changing transaction reads; taking that read must
+/// not make two changes of one user lock in opposite orders (a deadlock on PostgreSQL: the
+/// user's row is always locked before the organization's), and a refused unlinking leaves the
+/// Account Admin linked.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn changes_of_one_user_in_parallel_all_succeed() {
     for b in backends() {
