@@ -1,7 +1,7 @@
 //! Groups (SPEC: Group): named sets of users of an organization, and their assignment to
-//! workspaces with a role. What a group gives its members is read by `authz::standing` on every
-//! request, so a change here takes effect on the next request. Every change is one transaction
-//! with its audit event.
+//! workspaces with a role. What a group gives its members is read on every request (the store's
+//! `standing`, worked out by `flowspace_core::authz::user_standing`), so a change here takes
+//! effect on the next request. Every change is one transaction with its audit event.
 
 use crate::audit::{AuditContext, AuditEvent, insert_audit};
 use crate::types::Ts;

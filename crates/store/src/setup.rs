@@ -1,11 +1,13 @@
 //! First run (rule 1): one organization, its Account Admin, the built-in roles and the Default
-//! workspace, created once in one transaction.
+//! workspace, created in one transaction, once (`rules::check_first_setup` decides from the
+//! setup read in that transaction).
 
 use crate::audit::{AuditContext, AuditEvent, insert_audit};
 use crate::types::{Ts, perms_to_text};
 use crate::{Store, db_err, unique_or, with_db};
 use flowspace_core::ids::{OrganizationId, RoleId, UserId, WorkspaceId};
 use flowspace_core::permissions::BuiltinRole;
+use flowspace_core::rules;
 use flowspace_core::time::Timestamp;
 use flowspace_core::{DomainError, DomainResult};
 
@@ -21,6 +23,15 @@ pub struct SetupOutcome {
     pub organization: OrganizationId,
     pub user: UserId,
     pub workspace: WorkspaceId,
+}
+
+/// A setup that found a unique row taken lost the race to a concurrent one: rule 1 answers
+/// as if it had read that setup done.
+fn refused_if_taken(e: sqlx::Error) -> DomainError {
+    match rules::check_first_setup(true) {
+        Err(refusal) => unique_or(e, refusal),
+        Ok(()) => db_err(e),
+    }
 }
 
 impl Store {
@@ -45,7 +56,6 @@ impl Store {
         input: SetupInput,
         ip: Option<String>,
     ) -> DomainResult<SetupOutcome> {
-        let done = || DomainError::conflict("setup_done", "setup has already been done");
         let now = Ts(Timestamp::now());
         let org = OrganizationId::new();
         let user = UserId::new();
@@ -65,12 +75,19 @@ impl Store {
         };
         with_db!(self, pool => {
             let mut tx = pool.begin().await.map_err(db_err)?;
+            // Write first, so that SQLite takes its write lock at once (a read-then-write
+            // transaction fails when another writer commits in between).
             sqlx::query("INSERT INTO organizations (id, name, owner_user_id, created_at) VALUES ($1, $2, $3, $4)")
                 .bind(org.0).bind(&input.organization_name).bind(user.0).bind(now)
                 .execute(&mut *tx).await.map_err(db_err)?;
+            let done: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM setup_state")
+                .fetch_one(&mut *tx).await.map_err(db_err)?;
+            rules::check_first_setup(done > 0)?;
+            // On PostgreSQL a concurrent setup may still commit after that read: the singleton
+            // row it took refuses this one.
             sqlx::query("INSERT INTO setup_state (singleton, organization_id, completed_at) VALUES (1, $1, $2)")
                 .bind(org.0).bind(now)
-                .execute(&mut *tx).await.map_err(|e| unique_or(e, done()))?;
+                .execute(&mut *tx).await.map_err(refused_if_taken)?;
             sqlx::query("INSERT INTO workspaces (id, organization_id, name, name_key, description, is_default, created_by, created_at, updated_at)
                          VALUES ($1, $2, 'Default', 'default', 'The default workspace', TRUE, $3, $4, $4)")
                 .bind(ws.0).bind(org.0).bind(user.0).bind(now)
@@ -79,7 +96,7 @@ impl Store {
                          VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8, $8)")
                 .bind(user.0).bind(org.0).bind(&input.email).bind(&email_key).bind(&input.name)
                 .bind(&input.password_hash).bind(ws.0).bind(now)
-                .execute(&mut *tx).await.map_err(|e| unique_or(e, done()))?;
+                .execute(&mut *tx).await.map_err(refused_if_taken)?;
             let mut admin_role = RoleId::new();
             for role in BuiltinRole::ALL {
                 let id = RoleId::new();

@@ -6,7 +6,7 @@ use crate::{Store, db_err, unique_or, with_db};
 use flowspace_core::authz::AdminScope;
 use flowspace_core::ids::{OrganizationId, RoleId, UserId, WorkspaceId};
 use flowspace_core::model::{User, UserDetail, UserStatus, WorkspaceRole};
-use flowspace_core::rules::normalize_email;
+use flowspace_core::rules::{self, UserChange, normalize_email};
 use flowspace_core::time::Timestamp;
 use flowspace_core::{DomainError, DomainResult};
 use serde_json::json;
@@ -126,6 +126,66 @@ fn detail(row: UserRow, memberships: Vec<MembershipRow>) -> UserDetail {
         user: row.into_user(),
         workspaces: memberships.into_iter().map(workspace_role).collect(),
         active_workspace_id: active,
+    }
+}
+
+/// The user `id` of the scope's organization as the transaction `tx` (of either backend) sees
+/// it, 404 when there is none. Its row is written (unchanged) before it is read: on SQLite
+/// that takes the write lock at once (a read-then-write transaction fails when another
+/// writer commits in between); on PostgreSQL it locks the row, so nothing changes it between
+/// this read and the caller's write, and the row is still locked before the organization's
+/// (which the authorization triggers and the audit trail take), as every write of a user does.
+async fn lock_user<DB>(
+    tx: &mut sqlx::Transaction<'_, DB>,
+    scope: &AdminScope,
+    id: UserId,
+) -> DomainResult<User>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    for<'r> UserRow: sqlx::FromRow<'r, DB::Row>,
+    for<'q> Uuid: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    // `name` is not a column the authorization triggers watch: this bumps no version.
+    sqlx::query("UPDATE users SET name = name WHERE id = $1 AND organization_id = $2")
+        .bind(id.0)
+        .bind(scope.organization().0)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    let sql = format!("{USER_SELECT} WHERE u.id = $1 AND u.organization_id = $2");
+    let row: Option<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id.0)
+        .bind(scope.organization().0)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    row.map(UserRow::into_user)
+        .ok_or(DomainError::NotFound("user"))
+}
+
+/// The audit event of a patch: what changed of name and status, and whose account it is.
+fn update_event(current: &User, patch: &UserPatch) -> AuditEvent {
+    let mut summary = changes(&[
+        (
+            "name",
+            json!(current.name),
+            json!(patch.name.as_ref().unwrap_or(&current.name)),
+        ),
+        (
+            "status",
+            json!(current.status.as_str()),
+            json!(patch.status.unwrap_or(current.status).as_str()),
+        ),
+    ]);
+    summary.insert("email".into(), json!(current.email));
+    AuditEvent {
+        workspace: None,
+        action: "user.update",
+        target_kind: "user",
+        target_id: Some(current.id.0),
+        summary: summary.into(),
     }
 }
 
@@ -259,59 +319,23 @@ impl Store {
         self.user_detail(scope, id).await
     }
 
-    /// Changes name and status. Disabling ends every session of the user; the Account Admin
-    /// cannot be disabled, and nobody can be set back to `invited`.
+    /// Changes name and status, as `rules::check_user_change` allows from the user read in
+    /// this transaction (the Account Admin is never disabled, nobody is set back to
+    /// `invited`). Disabling ends every session of the user.
     pub async fn patch_user(
         &self,
         scope: &AdminScope,
         id: UserId,
         patch: UserPatch,
     ) -> DomainResult<UserDetail> {
-        let current = self.user_detail(scope, id).await?;
-        if let Some(status) = patch.status {
-            if !UserStatus::SETTABLE.contains(&status) {
-                return Err(DomainError::invalid(
-                    "status",
-                    "must be \"active\" or \"disabled\"",
-                ));
-            }
-            if current.user.is_account_admin && status == UserStatus::Disabled {
-                return Err(DomainError::conflict(
-                    "account_admin",
-                    "the Account Admin cannot be disabled",
-                ));
-            }
-            if current.user.status == UserStatus::Invited {
-                return Err(DomainError::conflict(
-                    "user_invited",
-                    "an invited user becomes active by signing up",
-                ));
-            }
-        }
         let now = Ts(Timestamp::now());
-        let mut summary = changes(&[
-            (
-                "name",
-                json!(current.user.name),
-                json!(patch.name.as_ref().unwrap_or(&current.user.name)),
-            ),
-            (
-                "status",
-                json!(current.user.status.as_str()),
-                json!(patch.status.unwrap_or(current.user.status).as_str()),
-            ),
-        ]);
-        summary.insert("email".into(), json!(current.user.email));
         let ctx = AuditContext::from_admin(scope);
-        let ev = AuditEvent {
-            workspace: None,
-            action: "user.update",
-            target_kind: "user",
-            target_id: Some(id.0),
-            summary: summary.into(),
-        };
         with_db!(self, pool => {
             let mut tx = pool.begin().await.map_err(db_err)?;
+            let current = lock_user(&mut tx, scope, id).await?;
+            if let Some(status) = patch.status {
+                rules::check_user_change(current.is_account_admin, current.status, UserChange::Status(status))?;
+            }
             if let Some(name) = &patch.name {
                 sqlx::query("UPDATE users SET name = $1, updated_at = $2 WHERE id = $3")
                     .bind(name).bind(now).bind(id.0).execute(&mut *tx).await.map_err(db_err)?;
@@ -324,34 +348,30 @@ impl Store {
                         .bind(now).bind(id.0).execute(&mut *tx).await.map_err(db_err)?;
                 }
             }
-            insert_audit(&mut tx, &ctx, &ev).await?;
+            insert_audit(&mut tx, &ctx, &update_event(&current, &patch)).await?;
             tx.commit().await.map_err(db_err)?;
         });
         self.user_detail(scope, id).await
     }
 
-    /// Removes the account, its memberships and sessions; the items it made stay.
+    /// Removes the account, its memberships and sessions, as `rules::check_user_change` allows
+    /// from the user read in this transaction (never the Account Admin); the items it made stay.
     pub async fn delete_user(&self, scope: &AdminScope, id: UserId) -> DomainResult<()> {
-        let current = self.user_detail(scope, id).await?;
-        if current.user.is_account_admin {
-            return Err(DomainError::conflict(
-                "account_admin",
-                "the Account Admin cannot be deleted",
-            ));
-        }
         let ctx = AuditContext::from_admin(scope);
-        let ev = AuditEvent {
-            workspace: None,
-            action: "user.delete",
-            target_kind: "user",
-            target_id: Some(id.0),
-            summary: json!({"email": current.user.email, "name": current.user.name}),
-        };
         with_db!(self, pool => {
             let mut tx = pool.begin().await.map_err(db_err)?;
+            let current = lock_user(&mut tx, scope, id).await?;
+            rules::check_user_change(current.is_account_admin, current.status, UserChange::Delete)?;
             let n = sqlx::query("DELETE FROM users WHERE id = $1 AND organization_id = $2")
                 .bind(id.0).bind(scope.organization().0).execute(&mut *tx).await.map_err(db_err)?.rows_affected();
             if n > 0 {
+                let ev = AuditEvent {
+                    workspace: None,
+                    action: "user.delete",
+                    target_kind: "user",
+                    target_id: Some(id.0),
+                    summary: json!({"email": current.email, "name": current.name}),
+                };
                 insert_audit(&mut tx, &ctx, &ev).await?;
             }
             tx.commit().await.map_err(db_err)?;

@@ -317,24 +317,23 @@ impl Store {
             .ok_or(DomainError::NotFound("role"))
     }
 
-    /// Rule 7: unlinks a member; the Account Admin can never be unlinked.
+    /// Rule 7: unlinks a member, unless `rules::check_unlinkable` refuses (the Account Admin).
     pub async fn remove_member(&self, scope: &WorkspaceScope, user: UserId) -> DomainResult<()> {
-        let target = self.user(user).await;
-        if let Ok(t) = &target
-            && t.is_account_admin
-            && t.organization_id == scope.organization()
-        {
-            return Err(DomainError::conflict(
-                "account_admin",
-                "the Account Admin cannot be unlinked from a workspace",
-            ));
-        }
+        let org = scope.organization();
         let ctx = AuditContext::from_scope(scope);
-        let email = target.as_ref().ok().map(|t| t.email.clone());
         let removed = with_db!(self, pool => {
             let mut tx = pool.begin().await.map_err(db_err)?;
+            // Unlink first, then ask: the write takes SQLite's write lock at once (a
+            // read-then-write transaction fails when another writer commits in between) and
+            // PostgreSQL's locks in the order every unlinking takes them (membership, then
+            // organization); a refusal rolls it back.
             let n = sqlx::query("DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2")
                 .bind(scope.workspace().0).bind(user.0).execute(&mut *tx).await.map_err(db_err)?.rows_affected();
+            let (is_account_admin, email): (bool, Option<String>) = sqlx::query_as(
+                "SELECT COALESCE(o.owner_user_id = $2, FALSE), (SELECT u.email FROM users u WHERE u.id = $2)
+                 FROM organizations o WHERE o.id = $1")
+                .bind(org.0).bind(user.0).fetch_one(&mut *tx).await.map_err(db_err)?;
+            rules::check_unlinkable(is_account_admin)?;
             if n > 0 {
                 let ev = AuditEvent {
                     workspace: Some(scope.workspace()),

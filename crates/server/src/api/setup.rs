@@ -1,7 +1,7 @@
 //! First run (rule 1).
 
 use super::session::{SignedIn, start_session};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::ApiJson;
 use crate::state::AppState;
 use axum::Json;
@@ -44,13 +44,8 @@ pub async fn setup(
     client: super::session::ClientInfo,
     ApiJson(req): ApiJson<SetupRequest>,
 ) -> ApiResult<Response> {
-    if state.setup_done().await? {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "setup_done",
-            "setup has already been done",
-        ));
-    }
+    // Refused early, before a password is hashed; the store asks again in its transaction.
+    rules::check_first_setup(state.setup_done().await?)?;
     let organization_name = rules::display_name("organizationName", &req.organization_name)?;
     let name = rules::display_name("name", &req.name)?;
     let email = rules::email(&req.email)?;

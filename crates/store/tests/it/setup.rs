@@ -68,3 +68,46 @@ async fn setup_once_then_a_second_setup_is_a_conflict() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_setups_make_one_organization_and_refuse_the_rest() {
+    for b in backends() {
+        let db = FreshDb::new(&b).await;
+        let store = db.connect().await;
+        let mut runs = tokio::task::JoinSet::new();
+        for i in 0..8 {
+            let store = store.clone();
+            runs.spawn(async move {
+                store
+                    .setup(SetupInput {
+                        organization_name: format!("Org {i}"),
+                        name: "Admin".into(),
+                        email: format!("admin{i}@example.com"),
+                        password_hash: "h".into(),
+                    })
+                    .await
+            });
+        }
+        let mut done = 0;
+        while let Some(r) = runs.join_next().await {
+            let r = r.unwrap();
+            if r.is_ok() {
+                done += 1;
+            } else {
+                assert_eq!(conflict_code(&r), Some("setup_done"), "{}", b.name());
+            }
+        }
+        assert_eq!(done, 1, "{}", b.name());
+        assert_eq!(
+            count(
+                &store,
+                "SELECT COUNT(*) FROM organizations WHERE id <> $1",
+                uuid::Uuid::nil()
+            )
+            .await,
+            1,
+            "{}: the refused setups left nothing behind",
+            b.name()
+        );
+    }
+}

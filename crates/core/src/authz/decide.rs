@@ -1,0 +1,283 @@
+//! The checks that hand out the scopes: each reads the caller's facts and either refuses (a
+//! 403 naming what is missing) or makes the one scope its guard needs.
+
+use super::{
+    Actor, AdminScope, AuditScope, CallerFacts, SelfScope, WorkspaceFacts, WorkspaceScope,
+    WorkspacesScope,
+};
+use crate::error::{DomainError, DomainResult};
+use crate::ids::{SessionId, WorkspaceId};
+use crate::perm;
+use crate::permissions::Permission;
+
+/// Checks `required` in the caller's active workspace and hands out the scope.
+///
+/// - no active workspace: 403 naming the permission, with no role;
+/// - the Account Admin holds every permission in every workspace of the organization, but an
+///   API key holds only its own permissions whoever created it.
+pub fn authorize(facts: &CallerFacts, required: Permission) -> DomainResult<WorkspaceScope> {
+    let Some(ws) = &facts.workspace else {
+        return Err(DomainError::MissingPermission {
+            missing: required,
+            role: None,
+        });
+    };
+    let scope = WorkspaceScope {
+        organization: facts.organization,
+        workspace: ws.workspace,
+        actor: facts.actor,
+        is_account_admin: facts.is_account_admin && matches!(facts.actor, Actor::User(_)),
+        role: ws.role.clone(),
+        permissions: ws.permissions,
+        ip: facts.ip.clone(),
+        items_version: ws.items_version,
+    };
+    scope.require(required)?;
+    Ok(scope)
+}
+
+/// Checks that the caller is the Account Admin, signed in as a user (never through an API key).
+pub fn authorize_account_admin(facts: &CallerFacts) -> DomainResult<AdminScope> {
+    match facts.actor {
+        Actor::User(user) if facts.is_account_admin => Ok(AdminScope {
+            organization: facts.organization,
+            user,
+            ip: facts.ip.clone(),
+        }),
+        Actor::User(_) => Err(DomainError::forbidden("only the Account Admin may do this")),
+        Actor::ApiKey { .. } => Err(DomainError::forbidden(
+            "API keys cannot manage the organization",
+        )),
+    }
+}
+
+/// Checks that the caller is a user signed in with `session` (API keys are refused).
+pub fn authorize_self(facts: &CallerFacts, session: Option<SessionId>) -> DomainResult<SelfScope> {
+    match (facts.actor, session) {
+        (Actor::User(user), Some(session)) => Ok(SelfScope {
+            organization: facts.organization,
+            user,
+            session,
+            ip: facts.ip.clone(),
+        }),
+        _ => Err(DomainError::forbidden(
+            "this route needs a signed-in user, not an API key",
+        )),
+    }
+}
+
+/// Who may read which audit events (SPEC §4, `GET /audit-events`): the Account Admin the
+/// organization's (or the `requested` workspace's); another signed-in user needs
+/// `auditLogs:view` in the active workspace and sees only that workspace — asking for another
+/// one is refused naming the permission. API keys never read the trail.
+pub fn authorize_audit(
+    facts: &CallerFacts,
+    requested: Option<WorkspaceId>,
+) -> DomainResult<AuditScope> {
+    if !matches!(facts.actor, Actor::User(_)) {
+        return Err(DomainError::forbidden(
+            "the audit trail is read by signed-in users, not API keys",
+        ));
+    }
+    if facts.is_account_admin {
+        return Ok(AuditScope {
+            organization: facts.organization,
+            workspace: requested,
+        });
+    }
+    let view = perm!(AuditLogs, View);
+    let denied = || DomainError::MissingPermission {
+        missing: view,
+        role: facts.workspace.as_ref().and_then(|w| w.role.clone()),
+    };
+    let ws = facts
+        .workspace
+        .as_ref()
+        .filter(|w| w.permissions.contains(view))
+        .ok_or_else(denied)?;
+    if requested.is_some_and(|r| r != ws.workspace) {
+        return Err(denied());
+    }
+    Ok(AuditScope {
+        organization: facts.organization,
+        workspace: Some(ws.workspace),
+    })
+}
+
+/// The workspaces among `standings` (the caller's standing in each workspace they belong to,
+/// loaded fresh) where a signed-in user holds `required`; every workspace for the Account
+/// Admin. API keys are refused.
+pub fn authorize_each(
+    facts: &CallerFacts,
+    standings: &[WorkspaceFacts],
+    required: Permission,
+) -> DomainResult<WorkspacesScope> {
+    if !matches!(facts.actor, Actor::User(_)) {
+        return Err(DomainError::forbidden(
+            "this route needs a signed-in user, not an API key",
+        ));
+    }
+    let workspaces = (!facts.is_account_admin).then(|| {
+        standings
+            .iter()
+            .filter(|s| s.permissions.contains(required))
+            .map(|s| s.workspace)
+            .collect()
+    });
+    Ok(WorkspacesScope {
+        organization: facts.organization,
+        workspaces,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::authz::facts::testing::facts;
+    use crate::ids::{ItemId, UserId};
+    use crate::permissions::{BuiltinRole, PermissionSet};
+
+    #[test]
+    fn viewer_can_view_but_not_create() {
+        let f = facts(
+            BuiltinRole::Viewer.permissions(),
+            false,
+            Actor::User(UserId::new()),
+        );
+        let view: Permission = "chatflows:view".parse().unwrap();
+        let create: Permission = "chatflows:create".parse().unwrap();
+        let scope = authorize(&f, view).unwrap();
+        assert_eq!(scope.workspace(), f.workspace.as_ref().unwrap().workspace);
+        match authorize(&f, create) {
+            Err(DomainError::MissingPermission { missing, role }) => {
+                assert_eq!(missing, create);
+                assert_eq!(role.as_deref(), Some("Viewer"));
+            }
+            other => panic!("expected a denial, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn no_workspace_is_denied() {
+        let mut f = facts(PermissionSet::all(), false, Actor::User(UserId::new()));
+        f.workspace = None;
+        assert!(authorize(&f, "tools:view".parse().unwrap()).is_err());
+    }
+
+    #[test]
+    fn audit_scope_is_the_organization_for_the_admin_and_one_workspace_otherwise() {
+        let user = Actor::User(UserId::new());
+        let admin = facts(PermissionSet::all(), true, user);
+        let other = WorkspaceId::new();
+        let scope = authorize_audit(&admin, None).unwrap();
+        assert_eq!(scope.workspace(), None);
+        assert_eq!(
+            authorize_audit(&admin, Some(other)).unwrap().workspace(),
+            Some(other)
+        );
+
+        let auditor = facts(
+            PermissionSet::parse(["auditLogs:view"]).unwrap(),
+            false,
+            user,
+        );
+        let active = auditor.workspace.as_ref().unwrap().workspace;
+        assert_eq!(
+            authorize_audit(&auditor, None).unwrap().workspace(),
+            Some(active)
+        );
+        assert_eq!(
+            authorize_audit(&auditor, Some(active)).unwrap().workspace(),
+            Some(active)
+        );
+        // Another workspace, or no auditLogs:view, is refused naming the permission.
+        for f in [
+            (&auditor, Some(other)),
+            (
+                &facts(
+                    BuiltinRole::Admin
+                        .permissions()
+                        .intersection(PermissionSet::parse(["tools:view"]).unwrap()),
+                    false,
+                    user,
+                ),
+                None,
+            ),
+        ] {
+            match authorize_audit(f.0, f.1) {
+                Err(DomainError::MissingPermission { missing, .. }) => {
+                    assert_eq!(missing.to_string(), "auditLogs:view")
+                }
+                other => panic!("expected a denial, got {other:?}"),
+            }
+        }
+        // An API key of the Account Admin is not the Account Admin.
+        let key = Actor::ApiKey {
+            key: ItemId::new(),
+            creator: UserId::new(),
+        };
+        let admin_key = facts(PermissionSet::parse(["tools:view"]).unwrap(), true, key);
+        assert!(authorize_audit(&admin_key, None).is_err());
+    }
+
+    #[test]
+    fn workspaces_scope_keeps_where_the_permission_is_held() {
+        let user = Actor::User(UserId::new());
+        let add_user: Permission = "workspace:add-user".parse().unwrap();
+        let standing = |perms: PermissionSet| WorkspaceFacts {
+            workspace: WorkspaceId::new(),
+            role: None,
+            permissions: perms,
+            items_version: None,
+        };
+        let held = standing(BuiltinRole::Admin.permissions());
+        let not_held = standing(BuiltinRole::Developer.permissions());
+        let member = facts(PermissionSet::empty(), false, user);
+        let scope = authorize_each(&member, &[held.clone(), not_held], add_user).unwrap();
+        assert_eq!(scope.workspaces(), Some(&[held.workspace][..]));
+        let admin = facts(PermissionSet::all(), true, user);
+        assert_eq!(
+            authorize_each(&admin, &[], add_user).unwrap().workspaces(),
+            None
+        );
+        let key = Actor::ApiKey {
+            key: ItemId::new(),
+            creator: UserId::new(),
+        };
+        assert!(
+            authorize_each(&facts(PermissionSet::all(), false, key), &[held], add_user).is_err()
+        );
+    }
+
+    #[test]
+    fn self_scope_needs_a_session() {
+        let user = UserId::new();
+        let f = facts(PermissionSet::empty(), false, Actor::User(user));
+        let session = SessionId::new();
+        let scope = authorize_self(&f, Some(session)).unwrap();
+        assert_eq!((scope.user_id(), scope.session()), (user, session));
+        assert!(authorize_self(&f, None).is_err());
+        let key = Actor::ApiKey {
+            key: ItemId::new(),
+            creator: user,
+        };
+        assert!(authorize_self(&facts(PermissionSet::all(), true, key), Some(session)).is_err());
+    }
+
+    #[test]
+    fn account_admin_scope_needs_a_user_session() {
+        let user = UserId::new();
+        assert!(
+            authorize_account_admin(&facts(PermissionSet::all(), true, Actor::User(user))).is_ok()
+        );
+        assert!(
+            authorize_account_admin(&facts(PermissionSet::all(), false, Actor::User(user)))
+                .is_err()
+        );
+        let key = Actor::ApiKey {
+            key: ItemId::new(),
+            creator: user,
+        };
+        assert!(authorize_account_admin(&facts(PermissionSet::all(), true, key)).is_err());
+    }
+}

@@ -1,0 +1,69 @@
+//! What authorization knows about a caller: who acts, and their standing in the active
+//! workspace, loaded by the store from the current database state on every request (rule 3).
+
+use crate::ids::{ItemId, OrganizationId, UserId, WorkspaceId};
+use crate::permissions::PermissionSet;
+
+/// Who acts: a signed-in user, or an API key (acting for the user who created it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Actor {
+    User(UserId),
+    ApiKey { key: ItemId, creator: UserId },
+}
+
+impl Actor {
+    /// The user the action is attributed to (`createdBy`, `updatedBy`).
+    pub fn user_id(&self) -> UserId {
+        match self {
+            Actor::User(u) => *u,
+            Actor::ApiKey { creator, .. } => *creator,
+        }
+    }
+}
+
+/// What the caller may do in one workspace, from the current memberships and roles.
+#[derive(Clone, Debug)]
+pub struct WorkspaceFacts {
+    pub workspace: WorkspaceId,
+    /// The role's name for 403 bodies (`None` when the caller holds no role there).
+    pub role: Option<String>,
+    pub permissions: PermissionSet,
+    /// The workspace's items version, when the store read it while loading these facts for
+    /// this request: its list cache may then answer without reading it again.
+    pub items_version: Option<i64>,
+}
+
+/// Everything authorization needs to know about a caller, loaded fresh for each request.
+#[derive(Clone, Debug)]
+pub struct CallerFacts {
+    pub organization: OrganizationId,
+    pub actor: Actor,
+    pub is_account_admin: bool,
+    /// The active workspace and the caller's standing in it, if there is one.
+    pub workspace: Option<WorkspaceFacts>,
+    /// Where the request comes from, for the audit trail (set by the server, not the store).
+    pub ip: Option<String>,
+}
+
+/// A caller for the tests of `authz`'s rooms.
+#[cfg(test)]
+pub(super) mod testing {
+    use super::*;
+
+    /// A caller of a fresh organization whose active workspace gives `perms` under the role
+    /// name "Viewer".
+    pub fn facts(perms: PermissionSet, admin: bool, actor: Actor) -> CallerFacts {
+        CallerFacts {
+            organization: OrganizationId::new(),
+            actor,
+            is_account_admin: admin,
+            workspace: Some(WorkspaceFacts {
+                workspace: WorkspaceId::new(),
+                role: Some("Viewer".into()),
+                permissions: perms,
+                items_version: None,
+            }),
+            ip: None,
+        }
+    }
+}

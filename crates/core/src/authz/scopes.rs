@@ -1,0 +1,166 @@
+//! The scopes: proofs that a caller passed a check, each one carrying what the store filters
+//! by. Their fields are visible only inside `authz`, so that a scope is made only by the
+//! function of `decide.rs` that checks the caller's standing.
+
+use super::Actor;
+use crate::error::{DomainError, DomainResult};
+use crate::ids::{OrganizationId, SessionId, UserId, WorkspaceId};
+use crate::permissions::{Permission, PermissionSet};
+
+/// Proof that the caller passed the membership and permission check for one workspace.
+#[derive(Clone, Debug)]
+pub struct WorkspaceScope {
+    pub(super) organization: OrganizationId,
+    pub(super) workspace: WorkspaceId,
+    pub(super) actor: Actor,
+    pub(super) is_account_admin: bool,
+    pub(super) role: Option<String>,
+    pub(super) permissions: PermissionSet,
+    pub(super) ip: Option<String>,
+    pub(super) items_version: Option<i64>,
+}
+
+impl WorkspaceScope {
+    pub fn organization(&self) -> OrganizationId {
+        self.organization
+    }
+    pub fn workspace(&self) -> WorkspaceId {
+        self.workspace
+    }
+    pub fn actor(&self) -> Actor {
+        self.actor
+    }
+    pub fn user_id(&self) -> UserId {
+        self.actor.user_id()
+    }
+    pub fn is_account_admin(&self) -> bool {
+        self.is_account_admin
+    }
+    pub fn role(&self) -> Option<&str> {
+        self.role.as_deref()
+    }
+    pub fn permissions(&self) -> PermissionSet {
+        self.permissions
+    }
+    /// Where the request comes from, for the audit trail.
+    pub fn ip(&self) -> Option<&str> {
+        self.ip.as_deref()
+    }
+    /// The workspace's items version as read while authorizing this request, if it was (see
+    /// `WorkspaceFacts::items_version`).
+    pub fn items_version(&self) -> Option<i64> {
+        self.items_version
+    }
+
+    /// A further permission check inside an already authorized request (for example the
+    /// `:create` of every kind an import contains).
+    pub fn require(&self, p: Permission) -> DomainResult<()> {
+        if self.permissions.contains(p) {
+            Ok(())
+        } else {
+            Err(DomainError::MissingPermission {
+                missing: p,
+                role: self.role.clone(),
+            })
+        }
+    }
+
+    /// Requires every permission of `set` (no granting above your own, rule 9).
+    pub fn require_all(&self, set: PermissionSet) -> DomainResult<()> {
+        match set.missing_from(self.permissions).first() {
+            None => Ok(()),
+            Some(p) => self.require(*p),
+        }
+    }
+}
+
+/// Proof that the caller is the Account Admin of an organization, acting as a user.
+#[derive(Clone, Debug)]
+pub struct AdminScope {
+    pub(super) organization: OrganizationId,
+    pub(super) user: UserId,
+    pub(super) ip: Option<String>,
+}
+
+impl AdminScope {
+    pub fn organization(&self) -> OrganizationId {
+        self.organization
+    }
+    pub fn user_id(&self) -> UserId {
+        self.user
+    }
+    /// The Account Admin acts as a user, never through an API key.
+    pub fn actor(&self) -> Actor {
+        Actor::User(self.user)
+    }
+    /// Where the request comes from, for the audit trail.
+    pub fn ip(&self) -> Option<&str> {
+        self.ip.as_deref()
+    }
+}
+
+/// Proof that the caller is a signed-in user (a session, never an API key), for the routes
+/// about the caller themselves (profile, sign-out, switching workspace).
+#[derive(Clone, Debug)]
+pub struct SelfScope {
+    pub(super) organization: OrganizationId,
+    pub(super) user: UserId,
+    pub(super) session: SessionId,
+    pub(super) ip: Option<String>,
+}
+
+impl SelfScope {
+    pub fn organization(&self) -> OrganizationId {
+        self.organization
+    }
+    pub fn user_id(&self) -> UserId {
+        self.user
+    }
+    pub fn session(&self) -> SessionId {
+        self.session
+    }
+    pub fn actor(&self) -> Actor {
+        Actor::User(self.user)
+    }
+    /// Where the request comes from, for the audit trail.
+    pub fn ip(&self) -> Option<&str> {
+        self.ip.as_deref()
+    }
+}
+
+/// The audit events a caller may read: the whole organization's (optionally narrowed to one
+/// workspace) for the Account Admin, one workspace's for a member holding `auditLogs:view`
+/// there. The store filters by `organization()` and `workspace()`.
+#[derive(Clone, Debug)]
+pub struct AuditScope {
+    pub(super) organization: OrganizationId,
+    pub(super) workspace: Option<WorkspaceId>,
+}
+
+impl AuditScope {
+    pub fn organization(&self) -> OrganizationId {
+        self.organization
+    }
+    /// `None`: every event of the organization.
+    pub fn workspace(&self) -> Option<WorkspaceId> {
+        self.workspace
+    }
+}
+
+/// The workspaces of an organization where the caller holds one permission, for a list that
+/// spans workspaces: `All` for the Account Admin.
+#[derive(Clone, Debug)]
+pub struct WorkspacesScope {
+    pub(super) organization: OrganizationId,
+    pub(super) workspaces: Option<Vec<WorkspaceId>>,
+}
+
+impl WorkspacesScope {
+    pub fn organization(&self) -> OrganizationId {
+        self.organization
+    }
+    /// `None`: every workspace of the organization.
+    pub fn workspaces(&self) -> Option<&[WorkspaceId]> {
+        self.workspaces.as_deref()
+    }
+}
