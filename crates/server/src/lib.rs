@@ -102,8 +102,6 @@ pub fn app(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
 }
 
-/// A path fit for the logs: a segment as long as a token (invitation links carry one) is
-/// replaced, so no token is ever written to a log; ids (36 characters) stay.
 /// Adds a method router to the routes of `path`.
 fn merge_route(
     by_path: &mut BTreeMap<String, axum::routing::MethodRouter<AppState>>,
@@ -169,6 +167,8 @@ fn dashboard(state: &AppState, table: &[routes::RouteDef]) -> Router {
     r.with_state(state.clone())
 }
 
+/// A path fit for the logs: a segment as long as a token (invitation links carry one) is
+/// replaced, so no token is ever written to a log; ids (36 characters) stay.
 fn loggable_path(path: &str) -> String {
     path.split('/')
         .map(|seg| if seg.len() > 40 { "[token]" } else { seg })

@@ -36,10 +36,21 @@ use serde_json::{Map, Value};
 /// Largest answer of an API route a form reads back (its `id`, a secret to show, an error).
 const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
 
-/// The layer of every page and form: refresh, then the guard, then a browser's answer to a
-/// refusal.
+/// The layer of every page and form: the origin check of a form, the refresh, then the
+/// guard, then a browser's answer to a refusal.
 pub async fn page(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let here = here(req.uri());
+    let is_read = matches!(*req.method(), Method::GET | Method::HEAD);
+    if !is_read && cross_site(req.headers(), &state.config.app_url) {
+        return refused(
+            StatusCode::FORBIDDEN,
+            "forms are only taken from this site",
+            "/",
+        );
+    }
+    // The dashboard is a surface of cookies: an `Authorization` header a proxy in front of it
+    // adds (Basic auth) is not the browser's credential here.
+    req.headers_mut().remove(header::AUTHORIZATION);
     let refreshed = refresh_if_due(&state, &mut req).await;
     let res = next.run(req).await;
     let mut res = if is_json(&res) && !res.status().is_success() {
@@ -47,8 +58,19 @@ pub async fn page(State(state): State<AppState>, mut req: Request, next: Next) -
     } else {
         res
     };
-    for c in refreshed {
-        res.headers_mut().append(header::SET_COOKIE, c);
+    if !refreshed.is_empty() {
+        // The refreshed cookies first: what the route itself set (sign-out clearing them, a
+        // new session) comes after, and wins.
+        let own: Vec<HeaderValue> = res
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .cloned()
+            .collect();
+        res.headers_mut().remove(header::SET_COOKIE);
+        for c in refreshed.into_iter().chain(own) {
+            res.headers_mut().append(header::SET_COOKIE, c);
+        }
     }
     res
 }
@@ -74,16 +96,11 @@ pub async fn form(
     req: Request,
     next: Next,
 ) -> Response {
+    // (A form from another site never gets here: the `page` layer refused it.)
     let (mut parts, body) = req.into_parts();
-    if cross_site(&parts.headers, &state.config.app_url) {
-        return refused(
-            StatusCode::FORBIDDEN,
-            "forms are only taken from this site",
-            "/",
-        );
-    }
-    // The body of a guarded form is read only for a browser holding a valid access token, so
-    // nobody else can make the server buffer a form; the guard then decides as for any request.
+    // The body of a guarded form is read only for a browser holding an access token this server
+    // signed and that has not expired, so nobody else can make the server buffer a form; the
+    // guard then decides (session still open, permissions) as for any request.
     if !meta.public && !holds_session(&state, &parts.headers) {
         return sign_in_first("/");
     }
@@ -233,9 +250,10 @@ fn holds_session(state: &AppState, headers: &HeaderMap) -> bool {
 }
 
 /// Spends the refresh cookie when the access cookie is missing or expired, and rewrites the
-/// request's cookies to the new ones; returns the `Set-Cookie` values for the browser. Not for
-/// a page another site navigated to: two such navigations at once would present the same
-/// refresh token twice, which ends the session as stolen; that page shows the sign-in instead.
+/// request's cookies to the new ones; returns the `Set-Cookie` values for the browser. Only for
+/// a request of this site (`cross_site`): two navigations another site started at once would
+/// present the same refresh token twice, which ends the session as stolen; such a page shows
+/// the sign-in instead.
 async fn refresh_if_due(state: &AppState, req: &mut Request) -> Vec<HeaderValue> {
     let headers = req.headers();
     if holds_session(state, headers) {
@@ -244,10 +262,7 @@ async fn refresh_if_due(state: &AppState, req: &mut Request) -> Vec<HeaderValue>
     let Some(refresh) = cookie(headers, REFRESH_COOKIE) else {
         return Vec::new();
     };
-    if headers
-        .get("sec-fetch-site")
-        .is_some_and(|v| v.as_bytes() == b"cross-site")
-    {
+    if cross_site(headers, &state.config.app_url) {
         return Vec::new();
     }
     let client = ClientInfo::of(state, headers, req.extensions());

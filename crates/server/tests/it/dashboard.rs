@@ -641,3 +641,122 @@ async fn group_assignments_show_the_held_role_and_change_it_from_either_page() {
     let p = b.get(&format!("/groups/{gid}")).await;
     assert!(p.body.contains(r#"id="no-workspaces""#), "{}", p.body);
 }
+
+/// Sends a `GET` with these cookies and extra headers, outside the jar: (status, Location,
+/// the names of the cookies set).
+async fn raw_get(
+    b: &Browser,
+    path: &str,
+    cookies: &str,
+    extra: &[(&str, &str)],
+) -> (u16, String, Vec<String>) {
+    let mut rb = b
+        .http
+        .get(format!("{}{path}", b.base))
+        .header(header::COOKIE, cookies);
+    for (k, v) in extra {
+        rb = rb.header(*k, *v);
+    }
+    let res = rb.send().await.unwrap();
+    let loc = res
+        .headers()
+        .get(header::LOCATION)
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let set = res
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().split('=').next().unwrap().to_string())
+        .collect();
+    (res.status().as_u16(), loc, set)
+}
+
+#[tokio::test]
+async fn a_basic_auth_header_of_a_proxy_does_not_hide_the_session_cookie() {
+    let w = World::new(&backends()[0]).await;
+    let mut b = Browser::new(&w.server);
+    b.sign_in(ADMIN_EMAIL, PASSWORD).await;
+    let basic = [("authorization", "Basic dXNlcjpwYXNz")];
+    let (status, loc, _) = raw_get(&b, "/chatflows", &b.cookie_header(), &basic).await;
+    assert_eq!(
+        (status, loc.as_str()),
+        (200, ""),
+        "the page, not the sign-in"
+    );
+}
+
+#[tokio::test]
+async fn signing_out_with_an_expired_access_cookie_leaves_no_session_cookie() {
+    let w = World::new(&backends()[0]).await;
+    let mut b = Browser::new(&w.server);
+    b.sign_in(ADMIN_EMAIL, PASSWORD).await;
+    b.jar.remove("fs_access");
+    let p = b
+        .post_form(
+            "/logout",
+            &[("_back", "/chatflows"), ("_next", "/login")],
+            true,
+        )
+        .await;
+    assert_eq!((p.status, p.location()), (303, "/login"));
+    for name in ["fs_access", "fs_refresh", "fs_csrf"] {
+        assert!(
+            !b.jar.contains_key(name),
+            "{name} left: {:?}",
+            p.set_cookies()
+        );
+    }
+    // Nothing to spend at the next page: no refresh failure is recorded for it.
+    let before = w.admin.get("/login-activity?limit=200").await.body["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(b.get("/chatflows").await.status, 303);
+    let after = w.admin.get("/login-activity?limit=200").await.body["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(before, after);
+}
+
+#[tokio::test]
+async fn a_form_from_another_site_does_not_spend_the_refresh_token() {
+    let w = World::new(&backends()[0]).await;
+    let mut b = Browser::new(&w.server);
+    b.sign_in(ADMIN_EMAIL, PASSWORD).await;
+    b.jar.remove("fs_access");
+    let cookies = b.cookie_header();
+    let token = b.jar["fs_csrf"].clone();
+    for extra in [
+        ("sec-fetch-site", "same-site"),
+        ("origin", "http://evil.example"),
+    ] {
+        let res = b
+            .http
+            .post(format!("{}/chatflows/new", b.base))
+            .header(header::COOKIE, &cookies)
+            .header(extra.0, extra.1)
+            .form(&[("name", "x"), ("_csrf", token.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403, "{extra:?}");
+        assert!(
+            res.headers().get(header::SET_COOKIE).is_none(),
+            "{extra:?}: the refresh token was spent"
+        );
+    }
+    // The browser's own next page still refreshes the session.
+    let (status, _, set) = raw_get(&b, "/chatflows", &cookies, &[]).await;
+    assert_eq!(status, 200);
+    assert!(set.contains(&"fs_access".to_string()), "{set:?}");
+    assert_eq!(
+        w.admin.get("/chatflows").await.body["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0,
+        "nothing was created"
+    );
+}
