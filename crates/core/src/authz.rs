@@ -12,7 +12,8 @@
 //! - `AuditScope` (`authorize_audit`): the audit events the caller may read, the whole
 //!   organization or one workspace; the store filters by it.
 //! - `WorkspacesScope` (`authorize_each`): the workspaces where the caller holds a permission,
-//!   for lists that span workspaces (open invitations).
+//!   for lists that span workspaces (open invitations); `AdminScope::every_workspace` narrows
+//!   the Account Admin's scope to it (all of them).
 
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{ItemId, OrganizationId, SessionId, UserId, WorkspaceId};
@@ -149,6 +150,14 @@ impl AdminScope {
     /// Where the request comes from, for the audit trail.
     pub fn ip(&self) -> Option<&str> {
         self.ip.as_deref()
+    }
+    /// The Account Admin stands in every workspace of the organization: the scope of a list
+    /// that spans workspaces (open invitations), as `authorize_each` hands it to them.
+    pub fn every_workspace(&self) -> WorkspacesScope {
+        WorkspacesScope {
+            organization: self.organization,
+            workspaces: None,
+        }
     }
 }
 
@@ -652,6 +661,13 @@ mod tests {
             authorize_each(&admin, &[], add_user).unwrap().workspaces(),
             None
         );
+        let as_admin = authorize_account_admin(&admin).unwrap().every_workspace();
+        assert_eq!(
+            as_admin.workspaces(),
+            None,
+            "the Account Admin's lists span all"
+        );
+        assert_eq!(as_admin.organization(), admin.organization);
         let key = Actor::ApiKey {
             key: ItemId::new(),
             creator: UserId::new(),
