@@ -143,7 +143,9 @@ fn item_forms(kind: ResourceKind) -> Vec<FormDef> {
 }
 
 /// The Account Admin's pages of people: Users, Roles, Groups (`web::users`, `web::roles`,
-/// `web::groups`), each guarded as the API route reading what it shows.
+/// `web::groups`). Guarded as `GET /users` and `GET /groups` are; the roles pages too, though
+/// anyone signed in may read roles through the API, because they are where roles are managed,
+/// which only the Account Admin may do (as before: a member is shown the refusal).
 fn people_pages() -> Vec<PageDef> {
     use Guard::AccountAdmin;
     use web::{groups, roles, users};
