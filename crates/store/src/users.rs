@@ -294,6 +294,23 @@ impl Store {
         Ok(detail(row, self.memberships_of(id).await?))
     }
 
+    /// The workspaces of the organization where the user is a member of their own (a
+    /// membership that can be changed or unlinked), as opposed to only through a group.
+    #[tracing::instrument(skip_all)]
+    pub async fn direct_workspaces(
+        &self,
+        scope: &AdminScope,
+        id: UserId,
+    ) -> DomainResult<Vec<WorkspaceId>> {
+        let rows: Vec<(Uuid,)> = with_db!(self, pool => {
+            sqlx::query_as(
+                "SELECT m.workspace_id FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
+                 WHERE m.user_id = $1 AND w.organization_id = $2")
+                .bind(id.0).bind(scope.organization().0).fetch_all(pool).await.map_err(db_err)?
+        });
+        Ok(rows.into_iter().map(|(w,)| WorkspaceId(w)).collect())
+    }
+
     /// Creates an active user with a password and no membership (rule 10).
     pub async fn create_user(&self, scope: &AdminScope, new: NewUser) -> DomainResult<UserDetail> {
         let id = UserId::new();

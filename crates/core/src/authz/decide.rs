@@ -240,6 +240,13 @@ mod tests {
             authorize_each(&admin, &[], add_user).unwrap().workspaces(),
             None
         );
+        let as_admin = authorize_account_admin(&admin).unwrap().every_workspace();
+        assert_eq!(
+            as_admin.workspaces(),
+            None,
+            "the Account Admin's lists span all"
+        );
+        assert_eq!(as_admin.organization(), admin.organization);
         let key = Actor::ApiKey {
             key: ItemId::new(),
             creator: UserId::new(),

@@ -12,7 +12,8 @@
 //! - `AuditScope` (`authorize_audit`): the audit events the caller may read, the whole
 //!   organization or one workspace; the store filters by it.
 //! - `WorkspacesScope` (`authorize_each`): the workspaces where the caller holds a permission,
-//!   for lists that span workspaces (open invitations).
+//!   for lists that span workspaces (open invitations); `AdminScope::every_workspace` narrows
+//!   the Account Admin's scope to it (all of them).
 //!
 //! Its rooms: `facts.rs` (what the store loads about a caller), `standing.rs` (what the roles
 //! held in a workspace amount to), `scopes.rs` (the scopes and what they carry), `decide.rs`

@@ -97,6 +97,14 @@ impl AdminScope {
     pub fn ip(&self) -> Option<&str> {
         self.ip.as_deref()
     }
+    /// The Account Admin stands in every workspace of the organization: the scope of a list
+    /// that spans workspaces (open invitations), as `authorize_each` hands it to them.
+    pub fn every_workspace(&self) -> WorkspacesScope {
+        WorkspacesScope {
+            organization: self.organization,
+            workspaces: None,
+        }
+    }
 }
 
 /// Proof that the caller is a signed-in user (a session, never an API key), for the routes

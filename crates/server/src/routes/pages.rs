@@ -69,7 +69,6 @@ impl FormDef {
     }
 
     /// Shows `field` of the answer once, under `title` (a new API key, an invitation link).
-    #[allow(dead_code)]
     fn show(mut self, field: &'static str, title: &'static str) -> Self {
         self.show = Some((field, title));
         self
@@ -82,6 +81,7 @@ pub fn pages() -> Vec<PageDef> {
     for kind in ResourceKind::PLAIN {
         t.extend(item_pages(kind));
     }
+    t.extend(people_pages());
     t
 }
 
@@ -95,6 +95,8 @@ pub fn forms() -> Vec<FormDef> {
     for kind in ResourceKind::PLAIN {
         t.extend(item_forms(kind));
     }
+    t.extend(people_forms());
+    t.extend(membership_forms());
     t
 }
 
@@ -138,6 +140,68 @@ fn item_forms(kind: ResourceKind) -> Vec<FormDef> {
         ));
     }
     v
+}
+
+/// The Account Admin's pages of people: Users, Roles, Groups (`web::users`, `web::roles`,
+/// `web::groups`). Guarded as `GET /users` and `GET /groups` are; the roles pages too, though
+/// anyone signed in may read roles through the API, because they are where roles are managed,
+/// which only the Account Admin may do (as before: a member is shown the refusal).
+fn people_pages() -> Vec<PageDef> {
+    use Guard::AccountAdmin;
+    use web::{groups, roles, users};
+    vec![
+        PageDef::new("/users", AccountAdmin, users::list),
+        PageDef::new("/users/{id}", AccountAdmin, users::edit),
+        PageDef::new("/roles", AccountAdmin, roles::list),
+        PageDef::new("/roles/new", AccountAdmin, roles::new),
+        PageDef::new("/roles/{id}", AccountAdmin, roles::edit),
+        PageDef::new("/groups", AccountAdmin, groups::list),
+        PageDef::new("/groups/{id}", AccountAdmin, groups::edit),
+    ]
+}
+
+/// The forms of the Users, Roles and Groups pages.
+fn people_forms() -> Vec<FormDef> {
+    use Method as M;
+    const LINK: (&str, &str) = ("link", "Invitation link");
+    vec![
+        FormDef::new("/users/invite", M::POST, "/invitations").show(LINK.0, LINK.1),
+        FormDef::new(
+            "/users/invitations/{id}/resend",
+            M::POST,
+            "/invitations/{id}/resend",
+        )
+        .show(LINK.0, LINK.1),
+        FormDef::new(
+            "/users/invitations/{id}/revoke",
+            M::DELETE,
+            "/invitations/{id}",
+        ),
+        FormDef::new("/users/{id}", M::PATCH, "/users/{id}"),
+        FormDef::new("/roles/new", M::POST, "/roles"),
+        FormDef::new("/roles/{id}", M::PUT, "/roles/{id}"),
+        FormDef::new("/roles/{id}/delete", M::DELETE, "/roles/{id}"),
+        FormDef::new("/groups/new", M::POST, "/groups"),
+        FormDef::new("/groups/{id}", M::PATCH, "/groups/{id}"),
+        FormDef::new("/groups/{id}/delete", M::DELETE, "/groups/{id}"),
+    ]
+}
+
+/// A workspace's memberships and group assignments, changed from the user's and the group's
+/// pages as from the workspace's own: one form each, whichever page it is on (its `_back`
+/// says where to return). Declared once, here, for all three pages.
+fn membership_forms() -> Vec<FormDef> {
+    use Method as M;
+    ["add-user", "remove-user", "add-group", "remove-group"]
+        .into_iter()
+        .map(|action| {
+            FormDef::new(
+                format!("/workspaces/{{id}}/{action}"),
+                M::POST,
+                format!("/workspace/{{id}}/{action}"),
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -1,10 +1,13 @@
 //! The web dashboard (SPEC §6): server-rendered pages at `/`, one path per page.
 //!
-//! The dashboard holds no authority of its own. Every page reads through the API's router
-//! with the browser's cookies (`api::Api`), and every form is one API request sent the same
-//! way (`act`), so each route's guard in the `routes` module decides what a page may show or do. A
-//! button the user may not use is not rendered (the page reads the user's permissions from
-//! `/auth/me`); a forged request is refused by the API anyway.
+//! The dashboard holds no authority of its own. A converted page (`items`, `users`, `roles`,
+//! `groups`) is declared in `routes::pages` with the guard of the API route reading what it
+//! shows, reads through the same store calls in the scope that guard hands out, and renders
+//! typed models; each of its forms is the API route it stands for (`surface::form`). The
+//! pages not converted yet read through the API's router with the browser's cookies
+//! (`api::Api`) and send their forms through `act`. Either way each route's guard decides what
+//! a page may show or do. A button the user may not use is not rendered; a forged request is
+//! refused by the guard anyway.
 //!
 //! Pages are askama templates under `templates/web/`; the stylesheet and the small script
 //! are compiled into the binary. Every form works without the script.
@@ -12,11 +15,14 @@
 pub mod act;
 pub mod admin;
 pub mod api;
+pub mod groups;
 pub mod items;
 pub mod logs;
 pub mod page;
 pub mod public;
+pub mod roles;
 pub mod surface;
+pub mod users;
 pub mod view;
 
 use crate::state::AppState;

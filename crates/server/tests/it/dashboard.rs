@@ -346,9 +346,29 @@ async fn buttons_follow_permissions_and_forged_forms_are_still_refused() {
             w.admin.in_workspace(&ws).get("/chatflows").await.body["items"],
             serde_json::json!([])
         );
-        // The admin pages answer a member with the API's refusal.
-        let p = viewer.get("/users").await;
-        assert_eq!(p.status, 403, "{}", p.body);
+        // The admin pages answer a member with the API's refusal, and their forms, forged,
+        // are refused by the route they stand for (with a toast that says why).
+        for page in ["/users", "/roles", "/roles/new", "/groups"] {
+            let p = viewer.get(page).await;
+            assert_eq!(p.status, 403, "{page}: {}", p.body);
+            assert!(p.body.contains("Account Admin"), "{page}: {}", p.body);
+        }
+        let p = viewer
+            .post_form(
+                "/roles/new",
+                &[
+                    ("_back", "/chatflows"),
+                    ("name", "Forged"),
+                    ("permissions[]", ""),
+                ],
+                true,
+            )
+            .await;
+        assert_eq!((p.status, p.location()), (303, "/chatflows"));
+        let page = viewer.get("/chatflows").await;
+        assert!(page.body.contains("Account Admin"), "toast says why");
+        let roles = w.admin.get("/roles").await.body;
+        assert!(!roles.to_string().contains("Forged"), "{roles}");
 
         let mut dev = Browser::new(&w.server);
         dev.sign_in("dev@acme.test", PASSWORD).await;
@@ -542,7 +562,8 @@ async fn bad_forms_get_a_clear_toast_and_change_nothing() {
 }
 
 /// The role of a group in a workspace, as the group's page and the workspace's page show it:
-/// the held role selected, a change and a removal sent through `/act` to the API.
+/// the held role selected; a change and a removal posted to the workspace's add-group and
+/// remove-group forms (the API routes they stand for), coming back to the page they came from.
 #[tokio::test]
 async fn group_assignments_show_the_held_role_and_change_it_from_either_page() {
     use serde_json::json;
@@ -589,11 +610,26 @@ async fn group_assignments_show_the_held_role_and_change_it_from_either_page() {
 
     let mut b = Browser::new(&w.server);
     b.sign_in(ADMIN_EMAIL, PASSWORD).await;
-    let add = format!(r#"name="_path" value="/api/v1/workspace/{ws}/add-group""#);
-    let remove = format!(r#"name="_path" value="/api/v1/workspace/{ws}/remove-group""#);
-    for (page, select) in [
-        (format!("/groups/{gid}"), format!("role-{ws}")),
-        (format!("/workspaces/{ws}"), format!("grole-{gid}")),
+    let (add_form, remove_form) = (
+        format!("/workspaces/{ws}/add-group"),
+        format!("/workspaces/{ws}/remove-group"),
+    );
+    let typed = (
+        format!(r#"action="{add_form}""#),
+        format!(r#"action="{remove_form}""#),
+    );
+    // The workspace's page still posts through /act until it is converted.
+    let untyped = (
+        format!(r#"name="_path" value="/api/v1/workspace/{ws}/add-group""#),
+        format!(r#"name="_path" value="/api/v1/workspace/{ws}/remove-group""#),
+    );
+    for (page, select, (add, remove)) in [
+        (format!("/groups/{gid}"), format!("role-{ws}"), &typed),
+        (
+            format!("/workspaces/{ws}"),
+            format!("grole-{gid}"),
+            &untyped,
+        ),
     ] {
         let p = b.get(&page).await;
         assert_eq!(p.status, 200, "{page}");
@@ -604,42 +640,316 @@ async fn group_assignments_show_the_held_role_and_change_it_from_either_page() {
             "{page}: {options}"
         );
         assert!(!options.contains(&format!(r#"value="{developer}" selected"#)));
-        assert!(p.body.contains(&add) && p.body.contains(&remove), "{page}");
+        assert!(p.body.contains(add) && p.body.contains(remove), "{page}");
     }
 
+    // Changed from the workspace's page, seen on the group's.
     let back = format!("/workspaces/{ws}");
     let p = b
-        .act(
+        .post_form(
+            &add_form,
             &[
-                ("_method", "POST"),
-                ("_path", &format!("/api/v1/workspace/{ws}/add-group")),
                 ("_back", &back),
+                ("_ok", "Role changed."),
                 ("groupId", &gid),
                 ("role", &developer),
             ],
             true,
         )
         .await;
-    assert_eq!(p.status, 303);
+    assert_eq!((p.status, p.location()), (303, back.as_str()));
     assert_eq!(held().await, Some(developer.clone()));
     let p = b.get(&format!("/groups/{gid}")).await;
     assert!(p.body.contains(&format!(r#"value="{developer}" selected"#)));
+    assert!(p.body.contains("Role changed."), "the toast");
 
+    // Without the CSRF token the removal is refused and changes nothing.
+    let group_page = format!("/groups/{gid}");
+    let remove = [("_back", group_page.as_str()), ("groupId", gid.as_str())];
+    let p = b.post_form(&remove_form, &remove, false).await;
+    assert_eq!(p.status, 403);
+    assert_eq!(held().await, Some(developer.clone()));
+    // Removed from the group's page.
+    let p = b.post_form(&remove_form, &remove, true).await;
+    assert_eq!((p.status, p.location()), (303, group_page.as_str()));
+    assert_eq!(held().await, None);
+    let p = b.get(&group_page).await;
+    assert!(p.body.contains(r#"id="no-workspaces""#), "{}", p.body);
+    // And assigned again from there, with a role chosen per workspace.
     let p = b
-        .act(
-            &[
-                ("_method", "POST"),
-                ("_path", &format!("/api/v1/workspace/{ws}/remove-group")),
-                ("_back", &back),
-                ("groupId", &gid),
-            ],
+        .post_form(
+            &add_form,
+            &[("_back", &group_page), ("groupId", &gid), ("role", &viewer)],
             true,
         )
         .await;
     assert_eq!(p.status, 303);
-    assert_eq!(held().await, None);
-    let p = b.get(&format!("/groups/{gid}")).await;
-    assert!(p.body.contains(r#"id="no-workspaces""#), "{}", p.body);
+    assert_eq!(held().await, Some(viewer.clone()));
+}
+
+/// The value of the first `name="…"` input or the text of the element after `marker`.
+fn attr_after<'a>(body: &'a str, marker: &str, attr: &str) -> &'a str {
+    let at = body.find(marker).unwrap_or_else(|| panic!("no {marker}"));
+    let rest = &body[at..];
+    let start = rest.find(&format!(r#"{attr}=""#)).unwrap() + attr.len() + 2;
+    &rest[start..start + rest[start..].find('"').unwrap()]
+}
+
+/// Users, roles and groups managed through their pages' forms, each the API route it stands
+/// for: the invitation link shown once (no mail), resent and revoked; a role created on the
+/// grid (views implied), saved and deleted; a group made, given members and deleted; a user's
+/// status and memberships changed from their page.
+#[tokio::test]
+async fn people_are_managed_through_the_forms_of_their_pages() {
+    use serde_json::json;
+    for backend in backends() {
+        let w = World::new(&backend).await;
+        let ws = w.workspace("Team").await;
+        let uid = w.user("carol@acme.test").await;
+        let mut b = Browser::new(&w.server);
+        b.sign_in(ADMIN_EMAIL, PASSWORD).await;
+
+        // Invite: without mail the link is shown once; the list shows the invitation.
+        let users = b.get("/users").await;
+        assert_eq!(users.status, 200, "{}", users.body);
+        assert!(users.body.contains(r#"action="/users/invite""#));
+        assert!(!users.body.contains("/api/v1/") && !users.body.contains("_method"));
+        let invite = [
+            ("_back", "/users"),
+            ("_ok", "Invitation sent"),
+            ("email", "dan@acme.test"),
+            ("workspaceId", ws.as_str()),
+            ("role", "Viewer"),
+        ];
+        let p = b.post_form("/users/invite", &invite, true).await;
+        assert_eq!(p.status, 200, "{}", p.body);
+        assert!(p.body.contains("Invitation link"), "{}", p.body);
+        let link = attr_after(&p.body, r#"id="shown-value""#, "value").to_string();
+        assert!(link.contains("/register?token="), "{link}");
+        let open = w.admin.get("/invitations").await.body;
+        let inv = open["items"][0]["id"].as_str().unwrap().to_string();
+        let users = b.get("/users").await;
+        assert!(users.body.contains(r#"data-email="dan@acme.test""#));
+        let resend = format!("/users/invitations/{inv}/resend");
+        assert!(users.body.contains(&format!(r#"action="{resend}""#)));
+        let p = b.post_form(&resend, &[("_back", "/users")], true).await;
+        assert_eq!(p.status, 200);
+        let again = attr_after(&p.body, r#"id="shown-value""#, "value");
+        assert!(
+            again.contains("/register?token=") && again != link,
+            "a new link"
+        );
+        let revoke = format!("/users/invitations/{inv}/revoke");
+        assert!(users.body.contains(&format!(r#"action="{revoke}""#)));
+        let p = b
+            .post_form(&revoke, &[("_back", "/users"), ("_ok", "Revoked.")], true)
+            .await;
+        assert_eq!((p.status, p.location()), (303, "/users"));
+        assert_eq!(
+            w.admin.get("/invitations").await.body["items"],
+            json!([]),
+            "revoked"
+        );
+        assert!(b.get("/users").await.body.contains("Revoked."));
+
+        // A role on the grid: ticking create grants view too; saved; deleted.
+        let grid = b.get("/roles/new").await;
+        assert_eq!(grid.status, 200);
+        assert!(
+            grid.body
+                .contains(r#"value="auditLogs:view" aria-label="Audit Logs: view""#)
+        );
+        assert!(grid.body.contains(r#"action="/roles/new""#));
+        let form = [
+            ("_back", "/roles/new"),
+            ("_next", "/roles"),
+            ("name", "Tool smith"),
+            ("description:opt", ""),
+            ("permissions[]", ""),
+            ("permissions[]", "tools:create"),
+        ];
+        let p = b.post_form("/roles/new", &form, true).await;
+        assert_eq!((p.status, p.location()), (303, "/roles"), "{}", p.body);
+        let role = w.admin.get("/roles").await.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == "Tool smith")
+            .cloned()
+            .unwrap();
+        assert_eq!(role["permissions"], json!(["tools:view", "tools:create"]));
+        let rid = role["id"].as_str().unwrap().to_string();
+        let page = b.get(&format!("/roles/{rid}")).await;
+        assert!(
+            page.body
+                .contains(r#"value="tools:create" aria-label="Tools: create" checked"#)
+        );
+        let save = [
+            ("_back", "/roles"),
+            ("name", "Tool smith"),
+            ("permissions[]", ""),
+            ("permissions[]", "variables:view"),
+        ];
+        let p = b.post_form(&format!("/roles/{rid}"), &save, true).await;
+        assert_eq!(p.status, 303);
+        let role = w.admin.get(&format!("/roles/{rid}")).await.body;
+        assert_eq!(role["permissions"], json!(["variables:view"]));
+        let roles = b.get("/roles").await;
+        let delete = format!("/roles/{rid}/delete");
+        assert!(roles.body.contains(&format!(r#"action="{delete}""#)));
+        let p = b.post_form(&delete, &[("_back", "/roles")], true).await;
+        assert_eq!(p.status, 303);
+        assert_eq!(w.admin.get(&format!("/roles/{rid}")).await.status, 404);
+        // A built-in role is shown read-only, with no form to save it.
+        let viewer = b.get("/roles").await;
+        let vid = attr_after(&viewer.body, r#"data-name="Viewer""#, "href")
+            .trim_start_matches("/roles/")
+            .to_string();
+        let page = b.get(&format!("/roles/{vid}")).await;
+        assert!(page.body.contains(r#"id="builtin-note""#));
+        assert!(!page.body.contains(">Save<"), "no Save for a built-in role");
+
+        // A group: created (to its own page), given a member, deleted.
+        let p = b
+            .post_form(
+                "/groups/new",
+                &[
+                    ("_back", "/groups"),
+                    ("_next", "/groups/{id}"),
+                    ("name", "Ops"),
+                    ("description:opt", ""),
+                ],
+                true,
+            )
+            .await;
+        assert_eq!(p.status, 303, "{}", p.body);
+        let gpage = p.location().to_string();
+        let gid = gpage.trim_start_matches("/groups/").to_string();
+        assert_eq!(w.admin.get(&gpage).await.status, 200, "{gpage}");
+        let page = b.get(&gpage).await;
+        assert!(
+            page.body.contains(&format!(r#"value="{uid}""#)),
+            "carol is a choice"
+        );
+        let p = b
+            .post_form(
+                &gpage,
+                &[
+                    ("_back", &gpage),
+                    ("members[]", ""),
+                    ("members[]", &uid),
+                    ("name", "Ops"),
+                    ("description", "On call"),
+                ],
+                true,
+            )
+            .await;
+        assert_eq!(p.status, 303);
+        let g = w.admin.get(&gpage).await.body;
+        assert_eq!(g["members"][0]["userId"], uid.as_str());
+        assert_eq!(g["description"], "On call");
+        let p = b
+            .post_form(
+                &format!("{gpage}/delete"),
+                &[("_back", &gpage), ("_next", "/groups")],
+                true,
+            )
+            .await;
+        assert_eq!((p.status, p.location()), (303, "/groups"));
+        assert_eq!(w.admin.get(&format!("/groups/{gid}")).await.status, 404);
+
+        // A user: disabled from their page; added to a workspace, role changed, unlinked.
+        let upage = format!("/users/{uid}");
+        let page = b.get(&upage).await;
+        assert_eq!(page.status, 200);
+        let add = format!("/workspaces/{ws}/add-user");
+        assert!(
+            page.body.contains(&format!(r#"action="{add}""#)),
+            "Team is addable"
+        );
+        let p = b
+            .post_form(&upage, &[("_back", &upage), ("status", "disabled")], true)
+            .await;
+        assert_eq!(p.status, 303);
+        let u = w.admin.get(&upage).await.body;
+        assert_eq!(u["status"], "disabled");
+        let p = b
+            .post_form(
+                &add,
+                &[("_back", &upage), ("userId", &uid), ("role", "Viewer")],
+                true,
+            )
+            .await;
+        assert_eq!((p.status, p.location()), (303, upage.as_str()));
+        let page = b.get(&upage).await;
+        assert!(
+            page.body.contains(&format!(r#"id="role-{ws}""#)),
+            "a direct membership"
+        );
+        let remove = format!("/workspaces/{ws}/remove-user");
+        assert!(page.body.contains(&format!(r#"action="{remove}""#)));
+        let p = b
+            .post_form(
+                &add,
+                &[("_back", &upage), ("userId", &uid), ("role", "Developer")],
+                true,
+            )
+            .await;
+        assert_eq!(p.status, 303);
+        let u = w.admin.get(&upage).await.body;
+        assert_eq!(u["workspaces"][0]["roleName"], "Developer");
+        let p = b
+            .post_form(&remove, &[("_back", &upage), ("userId", &uid)], true)
+            .await;
+        assert_eq!(p.status, 303);
+        let u = w.admin.get(&upage).await.body;
+        assert_eq!(u["workspaces"], json!([]), "{}", backend.name());
+
+        // Through a group as well as directly: the page says so, and the membership of their
+        // own can still be changed; through the group alone it cannot (no role form, no
+        // unlink), and the workspace can be added directly.
+        let g = w
+            .admin
+            .post("/groups", json!({"name": "Night shift", "members": [uid]}))
+            .await
+            .id();
+        let r = w
+            .admin
+            .post(
+                &format!("/workspace/{ws}/add-group"),
+                json!({"groupId": g, "role": "Viewer"}),
+            )
+            .await;
+        assert_eq!(r.status, 200);
+        w.add(&ws, &uid, "Developer").await;
+        let page = b.get(&upage).await;
+        assert!(
+            page.body.contains("also through Night shift"),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains(&format!(r#"action="{remove}""#)));
+        assert!(
+            page.body.contains(&format!(r#"id="role-{ws}""#)),
+            "its own role form"
+        );
+        assert!(
+            !page.body.contains(&format!(r#"id="add-{ws}""#)),
+            "not addable again"
+        );
+        let p = b
+            .post_form(&remove, &[("_back", &upage), ("userId", &uid)], true)
+            .await;
+        assert_eq!(p.status, 303);
+        let page = b.get(&upage).await;
+        assert!(page.body.contains("(from the group)"), "{}", page.body);
+        assert!(!page.body.contains(&format!(r#"id="role-{ws}""#)));
+        assert!(!page.body.contains(&format!(r#"action="{remove}""#)));
+        assert!(
+            page.body.contains(&format!(r#"id="add-{ws}""#)),
+            "addable directly"
+        );
+    }
 }
 
 /// Sends a `GET` with these cookies and extra headers, outside the jar: (status, Location,

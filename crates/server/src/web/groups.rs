@@ -1,0 +1,97 @@
+//! The Account Admin's Groups pages: the organization's groups (`/groups`), and one group's
+//! members and workspace assignments (`/groups/{id}`).
+//!
+//! Both are guarded as `GET /groups` is (`AccountAdmin`) and read through the same store calls
+//! in the Account Admin's scope. Their forms (create, save, delete, assign to a workspace,
+//! change the role there, take off) are the API routes of `routes::pages`; the assignment
+//! forms are the workspace page's too (`m::group_assignment_at`).
+
+use super::page::{Ctx, Text, When, finish};
+use crate::auth::Admin;
+use crate::extract::Id;
+use crate::state::AppState;
+use askama::Template;
+use axum::extract::State;
+use axum::response::Response;
+use flowspace_core::DomainResult;
+use flowspace_core::ids::GroupId;
+use flowspace_core::model::{Role, User, UserStatus, Workspace};
+use flowspace_store::Group;
+
+#[derive(Template)]
+#[template(path = "web/groups.html")]
+struct GroupsPage {
+    ctx: Ctx,
+    rows: Vec<Group>,
+}
+
+/// `GET /groups`: the organization's groups with their members and workspaces.
+pub async fn list(State(state): State<AppState>, Admin(admin): Admin, ctx: Ctx) -> Response {
+    let ctx = ctx.at("/groups", "Groups");
+    let rows = match state.store.list_groups(&admin).await {
+        Ok(r) => r,
+        Err(e) => return ctx.fail(e),
+    };
+    let shown = ctx.flash.is_some();
+    finish(shown, GroupsPage { ctx, rows }.render())
+}
+
+/// A user of the organization, and whether they are in the group.
+struct Candidate {
+    user: User,
+    member: bool,
+}
+
+#[derive(Template)]
+#[template(path = "web/group.html")]
+struct GroupPage {
+    ctx: Ctx,
+    group: Group,
+    /// Every user, and whether they are in the group.
+    users: Vec<Candidate>,
+    roles: Vec<Role>,
+    /// Workspaces the group is not assigned to yet.
+    unassigned: Vec<Workspace>,
+}
+
+/// `GET /groups/{id}`: a group's name, members and workspaces.
+pub async fn edit(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    ctx: Ctx,
+    Id(id): Id<GroupId>,
+) -> Response {
+    let read = async {
+        let group = state.store.group(&admin, id).await?;
+        let users = state.store.list_users(&admin).await?;
+        let roles = state.store.list_roles(admin.organization()).await?;
+        DomainResult::Ok((group, users, roles))
+    };
+    let (group, users, roles) = match read.await {
+        Ok(r) => r,
+        Err(e) => return ctx.at("/groups", "Groups").fail(e),
+    };
+    let ctx = ctx.at("/groups", &group.name);
+    let users = users
+        .into_iter()
+        .map(|u| Candidate {
+            member: group.members.iter().any(|m| m.user_id == u.user.id),
+            user: u.user,
+        })
+        .collect();
+    let unassigned = ctx
+        .workspaces
+        .iter()
+        .filter(|w| !group.workspaces.iter().any(|a| a.workspace_id == w.id))
+        .cloned()
+        .collect();
+    let shown = ctx.flash.is_some();
+    let page = GroupPage {
+        ctx,
+        group,
+        users,
+        roles,
+        unassigned,
+    };
+    finish(shown, page.render())
+}

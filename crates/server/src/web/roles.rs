@@ -1,0 +1,181 @@
+//! The Account Admin's Roles pages (rule 8): the organization's roles (`/roles`), and one role
+//! as a grid of resources × actions (`/roles/new`, `/roles/{id}`), built from the one
+//! permission catalogue of `flowspace_core::permissions`.
+//!
+//! Guarded `AccountAdmin` like the routes that change roles (anyone signed in may read them,
+//! but only the Account Admin manages them, and only they are shown this section); the pages
+//! read through the store calls of `GET /roles` and `GET /roles/{id}`. Their forms (create,
+//! save, delete) are the API routes of `routes::pages`.
+
+use super::page::{Ctx, Text, finish};
+use crate::auth::Admin;
+use crate::extract::Id;
+use crate::state::AppState;
+use askama::Template;
+use axum::extract::State;
+use axum::response::Response;
+use flowspace_core::ids::RoleId;
+use flowspace_core::model::Role;
+use flowspace_core::permissions::{Action, Permission, PermissionSet, Resource, catalogue};
+
+#[derive(Template)]
+#[template(path = "web/roles.html")]
+struct RolesPage {
+    ctx: Ctx,
+    /// Built-in roles first (as the store lists them).
+    rows: Vec<Role>,
+}
+
+/// `GET /roles`: the organization's roles.
+pub async fn list(State(state): State<AppState>, Admin(admin): Admin, ctx: Ctx) -> Response {
+    let ctx = ctx.at("/roles", "Roles");
+    let rows = match state.store.list_roles(admin.organization()).await {
+        Ok(r) => r,
+        Err(e) => return ctx.fail(e),
+    };
+    let shown = ctx.flash.is_some();
+    finish(shown, RolesPage { ctx, rows }.render())
+}
+
+/// One checkbox of the role grid.
+struct Cell {
+    perm: Permission,
+    on: bool,
+}
+
+/// One resource of the role grid; `None` where the catalogue has no such action for it.
+struct GridRow {
+    resource: Resource,
+    cells: Vec<Option<Cell>>,
+}
+
+/// The grid of the catalogue: a column per action (in catalogue order), a row per resource,
+/// ticked where `held`.
+fn grid(held: PermissionSet) -> (Vec<Action>, Vec<GridRow>) {
+    let mut actions: Vec<Action> = Vec::new();
+    for p in catalogue() {
+        if !actions.contains(&p.action()) {
+            actions.push(p.action());
+        }
+    }
+    let rows = Resource::ALL
+        .iter()
+        .map(|&resource| GridRow {
+            resource,
+            cells: actions
+                .iter()
+                .map(|&a| {
+                    Permission::new(resource, a).map(|perm| Cell {
+                        perm,
+                        on: held.contains(perm),
+                    })
+                })
+                .collect(),
+        })
+        .collect();
+    (actions, rows)
+}
+
+#[derive(Template)]
+#[template(path = "web/role.html")]
+struct RolePage {
+    ctx: Ctx,
+    /// The role being edited (`None` for a new one).
+    role: Option<Role>,
+    read_only: bool,
+    actions: Vec<Action>,
+    rows: Vec<GridRow>,
+}
+
+impl RolePage {
+    /// The role's name (empty for a new one).
+    fn name(&self) -> &str {
+        self.role.as_ref().map_or("", |r| r.name.as_str())
+    }
+    fn description(&self) -> &str {
+        self.role.as_ref().map_or("", |r| r.description.text())
+    }
+}
+
+/// `GET /roles/new`: an empty grid.
+pub async fn new(Admin(_): Admin, ctx: Ctx) -> Response {
+    let ctx = ctx.at("/roles", "New role");
+    let (actions, rows) = grid(PermissionSet::empty());
+    let shown = ctx.flash.is_some();
+    let page = RolePage {
+        ctx,
+        role: None,
+        read_only: false,
+        actions,
+        rows,
+    };
+    finish(shown, page.render())
+}
+
+/// `GET /roles/{id}`: a role's grid, read-only for a built-in role.
+pub async fn edit(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    ctx: Ctx,
+    Id(id): Id<RoleId>,
+) -> Response {
+    let role = match state.store.role(admin.organization(), id).await {
+        Ok(r) => r,
+        Err(e) => return ctx.at("/roles", "Roles").fail(e),
+    };
+    let ctx = ctx.at("/roles", &role.name);
+    let (actions, rows) = grid(role.permissions);
+    let shown = ctx.flash.is_some();
+    let page = RolePage {
+        ctx,
+        read_only: role.builtin,
+        role: Some(role),
+        actions,
+        rows,
+    };
+    finish(shown, page.render())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flowspace_core::perm;
+
+    #[test]
+    fn the_grid_has_a_column_per_action_and_ticks_what_is_held() {
+        let held: PermissionSet = [perm!(Chatflows, Create)].into_iter().collect();
+        let (actions, rows) = grid(held);
+        let names: Vec<&str> = actions.iter().map(|a| a.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "view",
+                "create",
+                "update",
+                "duplicate",
+                "delete",
+                "export",
+                "import",
+                "share",
+                "add-user",
+                "unlink-user"
+            ]
+        );
+        assert_eq!(rows.len(), Resource::ALL.len());
+        let audit = rows
+            .iter()
+            .find(|r| r.resource == Resource::AuditLogs)
+            .unwrap();
+        assert_eq!(audit.resource.title(), "Audit Logs");
+        assert!(audit.cells[0].is_some() && audit.cells[1].is_none());
+        let ticked: Vec<String> = rows
+            .iter()
+            .flat_map(|r| r.cells.iter().flatten())
+            .filter(|c| c.on)
+            .map(|c| c.perm.to_string())
+            .collect();
+        assert_eq!(ticked, ["chatflows:create"]);
+        let boxes = rows.iter().flat_map(|r| r.cells.iter().flatten()).count();
+        assert_eq!(boxes, catalogue().len(), "one box per catalogue entry");
+    }
+}

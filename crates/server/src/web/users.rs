@@ -1,0 +1,189 @@
+//! The Account Admin's Users pages (rule 10): every user of the organization with the open
+//! invitations (`/users`), and one user's profile, status and memberships (`/users/{id}`).
+//!
+//! Both are guarded as `GET /users` is (`AccountAdmin`) and read through the same store calls
+//! in the Account Admin's scope. Their forms (invite, resend, revoke, save a user, a
+//! membership's role, unlink, add to a workspace) are the API routes of `routes::pages`.
+
+use super::page::{Ctx, When, finish};
+use crate::auth::Admin;
+use crate::extract::Id;
+use crate::state::AppState;
+use askama::Template;
+use axum::extract::State;
+use axum::response::Response;
+use flowspace_core::DomainResult;
+use flowspace_core::authz::AdminScope;
+use flowspace_core::ids::{RoleId, UserId, WorkspaceId};
+use flowspace_core::model::{Role, User, UserStatus, Workspace, WorkspaceRole};
+use flowspace_store::{Invitation, InvitationStatus};
+
+/// A row of the Users page: the user, their workspaces and the name of their active one.
+struct UserRow {
+    user: User,
+    workspaces: Vec<WorkspaceRole>,
+    /// The active workspace's name (empty for none).
+    active: String,
+}
+
+#[derive(Template)]
+#[template(path = "web/users.html")]
+struct UsersPage {
+    ctx: Ctx,
+    rows: Vec<UserRow>,
+    invitations: Vec<Invitation>,
+    roles: Vec<Role>,
+}
+
+/// `GET /users`: every user, and the invitations waiting for a sign-up.
+pub async fn list(State(state): State<AppState>, Admin(admin): Admin, ctx: Ctx) -> Response {
+    let ctx = ctx.at("/users", "Users");
+    let read = async {
+        let users = state.store.list_users(&admin).await?;
+        let invitations = state
+            .store
+            .open_invitations(&admin.every_workspace())
+            .await?;
+        let roles = state.store.list_roles(admin.organization()).await?;
+        DomainResult::Ok((users, invitations, roles))
+    };
+    let (users, invitations, roles) = match read.await {
+        Ok(r) => r,
+        Err(e) => return ctx.fail(e),
+    };
+    let rows = users
+        .into_iter()
+        .map(|u| UserRow {
+            active: u
+                .active_workspace_id
+                .and_then(|id| ctx.workspaces.iter().find(|w| w.id == id))
+                .map(|w| w.name.clone())
+                .unwrap_or_default(),
+            user: u.user,
+            workspaces: u.workspaces,
+        })
+        .collect();
+    let shown = ctx.flash.is_some();
+    let page = UsersPage {
+        ctx,
+        rows,
+        invitations,
+        roles,
+    };
+    finish(shown, page.render())
+}
+
+/// One workspace a user belongs to, directly or only through groups.
+struct Membership {
+    ws_id: WorkspaceId,
+    ws_name: String,
+    role_id: RoleId,
+    role_name: String,
+    /// A membership of their own (which can be changed or unlinked here).
+    direct: bool,
+    /// The user's groups assigned to this workspace.
+    via: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "web/user.html")]
+struct UserPage {
+    ctx: Ctx,
+    user: User,
+    /// The statuses the Account Admin may set, when this user's may be set at all (not the
+    /// Account Admin's, nor an invited user's before sign-up).
+    settable: Option<[UserStatus; 2]>,
+    memberships: Vec<Membership>,
+    /// Workspaces the user has no membership of their own in.
+    addable: Vec<Workspace>,
+    roles: Vec<Role>,
+}
+
+/// The user's memberships: each workspace of theirs, whether the membership is their own, and
+/// the groups that reach it.
+async fn memberships(
+    state: &AppState,
+    admin: &AdminScope,
+    user: UserId,
+    workspaces: Vec<WorkspaceRole>,
+) -> DomainResult<Vec<Membership>> {
+    let groups = state.store.list_groups(admin).await?;
+    let direct = state.store.direct_workspaces(admin, user).await?;
+    let theirs: Vec<_> = groups
+        .iter()
+        .filter(|g| g.members.iter().any(|m| m.user_id == user))
+        .collect();
+    Ok(workspaces
+        .into_iter()
+        .map(|w| Membership {
+            via: theirs
+                .iter()
+                .filter(|g| {
+                    g.workspaces
+                        .iter()
+                        .any(|a| a.workspace_id == w.workspace_id)
+                })
+                .map(|g| g.name.clone())
+                .collect(),
+            direct: direct.contains(&w.workspace_id),
+            ws_id: w.workspace_id,
+            ws_name: w.workspace_name,
+            role_id: w.role_id,
+            role_name: w.role_name,
+        })
+        .collect())
+}
+
+/// `GET /users/{id}`: a user's profile and status, and their role in each workspace.
+pub async fn edit(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    ctx: Ctx,
+    Id(id): Id<UserId>,
+) -> Response {
+    let read = async {
+        let detail = state.store.user_detail(&admin, id).await?;
+        let memberships = memberships(&state, &admin, id, detail.workspaces).await?;
+        let roles = state.store.list_roles(admin.organization()).await?;
+        DomainResult::Ok((detail.user, memberships, roles))
+    };
+    let (user, memberships, roles) = match read.await {
+        Ok(r) => r,
+        Err(e) => return ctx.at("/users", "Users").fail(e),
+    };
+    let ctx = ctx.at("/users", &user.name);
+    let addable = ctx
+        .workspaces
+        .iter()
+        .filter(|w| !memberships.iter().any(|m| m.direct && m.ws_id == w.id))
+        .cloned()
+        .collect();
+    let settable = (!user.is_account_admin && user.status != UserStatus::Invited)
+        .then_some(UserStatus::SETTABLE);
+    let shown = ctx.flash.is_some();
+    let page = UserPage {
+        ctx,
+        user,
+        settable,
+        memberships,
+        addable,
+        roles,
+    };
+    finish(shown, page.render())
+}
+
+/// How an invitation's status reads on the page.
+trait Shown {
+    fn shown(&self) -> &'static str;
+}
+
+impl Shown for InvitationStatus {
+    fn shown(&self) -> &'static str {
+        match self {
+            InvitationStatus::Pending => "pending",
+            InvitationStatus::Expired => "expired",
+            InvitationStatus::Accepted => "accepted",
+            InvitationStatus::Revoked => "revoked",
+        }
+    }
+}
