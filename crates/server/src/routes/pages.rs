@@ -19,6 +19,7 @@ use axum::handler::Handler;
 use axum::http::Method;
 use axum::routing::{MethodRouter, get};
 use flowspace_core::ids::ItemId;
+use flowspace_core::perm;
 use flowspace_core::resource::ResourceKind;
 
 /// One page of the dashboard.
@@ -69,7 +70,6 @@ impl FormDef {
     }
 
     /// Shows `field` of the answer once, under `title` (a new API key, an invitation link).
-    #[allow(dead_code)]
     fn show(mut self, field: &'static str, title: &'static str) -> Self {
         self.show = Some((field, title));
         self
@@ -82,6 +82,7 @@ pub fn pages() -> Vec<PageDef> {
     for kind in ResourceKind::PLAIN {
         t.extend(item_pages(kind));
     }
+    t.extend(workspace_pages());
     t
 }
 
@@ -95,6 +96,7 @@ pub fn forms() -> Vec<FormDef> {
     for kind in ResourceKind::PLAIN {
         t.extend(item_forms(kind));
     }
+    t.extend(workspace_forms());
     t
 }
 
@@ -138,6 +140,55 @@ fn item_forms(kind: ResourceKind) -> Vec<FormDef> {
         ));
     }
     v
+}
+
+fn workspace_pages() -> Vec<PageDef> {
+    vec![
+        // What `GET /workspaces` answers the caller (every workspace for the Account Admin).
+        PageDef::new("/workspaces", Guard::SignedIn, web::workspaces::list),
+        // `GET /workspace/{id}`'s guard: its members administer it as their role allows.
+        PageDef::new(
+            "/workspaces/{id}",
+            Guard::PathWorkspace(perm!(Workspace, View)),
+            web::workspaces::show,
+        ),
+    ]
+}
+
+/// The forms of the Workspaces pages. The group page posts its workspace assignments to the
+/// `add-group` and `remove-group` forms here too (each path is declared once).
+fn workspace_forms() -> Vec<FormDef> {
+    use Method as M;
+    vec![
+        FormDef::new("/workspaces/new", M::POST, "/workspace"),
+        FormDef::new("/workspaces/{id}", M::PATCH, "/workspace/{id}"),
+        FormDef::new("/workspaces/{id}/delete", M::DELETE, "/workspace/{id}"),
+        FormDef::new(
+            "/workspaces/{id}/add-user",
+            M::POST,
+            "/workspace/{id}/add-user",
+        ),
+        FormDef::new(
+            "/workspaces/{id}/remove-user",
+            M::POST,
+            "/workspace/{id}/remove-user",
+        ),
+        FormDef::new(
+            "/workspaces/{id}/add-group",
+            M::POST,
+            "/workspace/{id}/add-group",
+        ),
+        FormDef::new(
+            "/workspaces/{id}/remove-group",
+            M::POST,
+            "/workspace/{id}/remove-group",
+        ),
+        // Add by email (`POST /invitations`, guarded by the body's `workspaceId`): an existing
+        // active user becomes a member at once, anyone else is invited; without SMTP the
+        // sign-up link is shown once.
+        FormDef::new("/workspaces/{id}/invite", M::POST, "/invitations")
+            .show("link", "Invitation link"),
+    ]
 }
 
 #[cfg(test)]

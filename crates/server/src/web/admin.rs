@@ -1,6 +1,6 @@
-//! The Account Admin's pages: Users, Workspaces, Roles, Groups.
+//! The Account Admin's pages: Users, Roles, Groups (Workspaces are in `web::workspaces`).
 //!
-//! Like every page they only read through the API (`/users`, `/workspaces`, `/roles`,
+//! Like every page they only read through the API (`/users`, `/roles`,
 //! `/permissions`, `/groups`, `/invitations`), so anyone else is answered the API's 403 on an
 //! error page; their forms are single API requests through `/act`.
 
@@ -19,8 +19,6 @@ pub fn routes() -> Router<Web> {
     Router::new()
         .route("/users", get(users))
         .route("/users/{id}", get(user))
-        .route("/workspaces", get(workspaces))
-        .route("/workspaces/{id}", get(workspace))
         .route("/roles", get(roles))
         .route("/roles/new", get(new_role))
         .route("/roles/{id}", get(role))
@@ -195,113 +193,6 @@ async fn user(State(web): State<Web>, Path(id): Path<String>, req: Request) -> R
         memberships,
         addable,
         roles: sorted_roles(&roles),
-    };
-    finish(api, page.render())
-}
-
-// ---------------------------------------------------------------------------------------
-// Workspaces
-
-#[derive(Template)]
-#[template(path = "web/workspaces.html")]
-struct WorkspacesPage {
-    ctx: Ctx,
-    rows: Vec<V>,
-}
-
-async fn workspaces(State(web): State<Web>, req: Request) -> Response {
-    let (parts, _) = req.into_parts();
-    let (api, ctx, [list]) = match load(
-        &web,
-        &parts,
-        "/workspaces",
-        "Workspaces",
-        ["/api/v1/workspaces"],
-    )
-    .await
-    {
-        Ok(l) => l,
-        Err(r) => return r,
-    };
-    let page = WorkspacesPage {
-        ctx,
-        rows: list.items(),
-    };
-    finish(api, page.render())
-}
-
-/// A group assigned to a workspace, with the role it gives there.
-struct Assigned {
-    group: V,
-    role_id: String,
-}
-
-#[derive(Template)]
-#[template(path = "web/workspace.html")]
-struct WorkspacePage {
-    ctx: Ctx,
-    ws: V,
-    members: Vec<V>,
-    /// Members other than the Account Admin (the workspace cannot be deleted while any remain).
-    others: usize,
-    /// Users who are not members yet.
-    candidates: Vec<V>,
-    roles: Vec<V>,
-    assigned: Vec<Assigned>,
-    /// Groups not assigned here yet.
-    unassigned: Vec<V>,
-}
-
-async fn workspace(State(web): State<Web>, Path(id): Path<String>, req: Request) -> Response {
-    let (parts, _) = req.into_parts();
-    let id = encode_query(&id);
-    let ws_path = format!("/api/v1/workspace/{id}");
-    let members_path = format!("/api/v1/workspace/{id}/users");
-    let paths = [
-        ws_path.as_str(),
-        members_path.as_str(),
-        "/api/v1/users",
-        "/api/v1/roles",
-        "/api/v1/groups",
-    ];
-    let (api, mut ctx, [ws, members, users, roles, groups]) =
-        match load(&web, &parts, "/workspaces", "Workspaces", paths).await {
-            Ok(l) => l,
-            Err(r) => return r,
-        };
-    ctx.title = ws.s("name");
-    let ws_id = ws.s("id");
-    let members = members.items();
-    let others = members.iter().filter(|m| !m.b("isAccountAdmin")).count();
-    let candidates = users
-        .items()
-        .into_iter()
-        .filter(|u| !members.iter().any(|m| m.s("userId") == u.s("id")))
-        .collect();
-    let mut assigned = Vec::new();
-    let mut unassigned = Vec::new();
-    for group in groups.items() {
-        let here = group
-            .list("workspaces")
-            .into_iter()
-            .find(|a| a.s("workspaceId") == ws_id);
-        match here {
-            Some(a) => assigned.push(Assigned {
-                role_id: a.s("roleId"),
-                group,
-            }),
-            None => unassigned.push(group),
-        }
-    }
-    let page = WorkspacePage {
-        ctx,
-        ws,
-        members,
-        others,
-        candidates,
-        roles: sorted_roles(&roles),
-        assigned,
-        unassigned,
     };
     finish(api, page.render())
 }

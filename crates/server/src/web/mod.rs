@@ -18,6 +18,7 @@ pub mod page;
 pub mod public;
 pub mod surface;
 pub mod view;
+pub mod workspaces;
 
 use crate::state::AppState;
 use api::Api;
