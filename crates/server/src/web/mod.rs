@@ -1,10 +1,12 @@
 //! The web dashboard (SPEC §6): server-rendered pages at `/`, one path per page.
 //!
-//! The dashboard holds no authority of its own. Every page reads through the API's router
-//! with the browser's cookies (`api::Api`), and every form is one API request sent the same
-//! way (`act`), so each route's guard in the `routes` module decides what a page may show or do. A
-//! button the user may not use is not rendered (the page reads the user's permissions from
-//! `/auth/me`); a forged request is refused by the API anyway.
+//! The dashboard holds no authority of its own. The converted pages (items, workspaces) and
+//! their forms are declared in `routes::pages` with the guards of the API routes they stand
+//! for: a page reads through the same services in the scope its guard handed out (`page`), a
+//! form *is* its API route (`surface`). The others still read through the API's router with
+//! the browser's cookies (`api::Api`) and send each form as one API request (`act`). Either
+//! way each route's guard decides what a page may show or do: a button the user may not use
+//! is not rendered, and a forged request is refused by the route's guard anyway.
 //!
 //! Pages are askama templates under `templates/web/`; the stylesheet and the small script
 //! are compiled into the binary. Every form works without the script.

@@ -743,6 +743,21 @@ async fn a_delegated_admin_adds_members_from_the_workspace_page_and_others_canno
                 .await
                 .contains(&(newcomer.clone(), "Viewer".into()))
         );
+        // Someone without an account is invited; without SMTP the link is shown once.
+        let p = lead
+            .post_form(
+                &format!("/workspaces/{ws}/invite"),
+                &[
+                    ("_back", back),
+                    ("workspaceId", &ws),
+                    ("email", "fresh@acme.test"),
+                    ("role", "Viewer"),
+                ],
+                true,
+            )
+            .await;
+        assert_eq!(p.status, 200, "{}", p.body);
+        assert!(p.body.contains("/register?token="), "{}", p.body);
         // A role above their own is refused, even forged.
         let p = lead
             .post_form(
