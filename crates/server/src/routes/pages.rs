@@ -19,6 +19,7 @@ use axum::handler::Handler;
 use axum::http::Method;
 use axum::routing::{MethodRouter, get};
 use flowspace_core::ids::ItemId;
+use flowspace_core::perm;
 use flowspace_core::resource::ResourceKind;
 
 /// One page of the dashboard.
@@ -82,6 +83,7 @@ pub fn pages() -> Vec<PageDef> {
         t.extend(item_pages(kind));
     }
     t.extend(people_pages());
+    t.extend(workspace_pages());
     t
 }
 
@@ -97,6 +99,7 @@ pub fn forms() -> Vec<FormDef> {
     }
     t.extend(people_forms());
     t.extend(membership_forms());
+    t.extend(workspace_forms());
     t
 }
 
@@ -202,6 +205,35 @@ fn membership_forms() -> Vec<FormDef> {
             )
         })
         .collect()
+}
+
+fn workspace_pages() -> Vec<PageDef> {
+    vec![
+        // What `GET /workspaces` answers the caller (every workspace for the Account Admin).
+        PageDef::new("/workspaces", Guard::SignedIn, web::workspaces::list),
+        // `GET /workspace/{id}`'s guard: its members administer it as their role allows.
+        PageDef::new(
+            "/workspaces/{id}",
+            Guard::PathWorkspace(perm!(Workspace, View)),
+            web::workspaces::show,
+        ),
+    ]
+}
+
+/// The forms of the Workspaces pages (their memberships and group assignments are
+/// `membership_forms`, shared with the user's and the group's pages).
+fn workspace_forms() -> Vec<FormDef> {
+    use Method as M;
+    vec![
+        FormDef::new("/workspaces/new", M::POST, "/workspace"),
+        FormDef::new("/workspaces/{id}", M::PATCH, "/workspace/{id}"),
+        FormDef::new("/workspaces/{id}/delete", M::DELETE, "/workspace/{id}"),
+        // Add by email (`POST /invitations`, guarded by the body's `workspaceId`): an existing
+        // active user becomes a member at once, anyone else is invited; without SMTP the
+        // sign-up link is shown once.
+        FormDef::new("/workspaces/{id}/invite", M::POST, "/invitations")
+            .show("link", "Invitation link"),
+    ]
 }
 
 #[cfg(test)]

@@ -1,19 +1,18 @@
 //! The web dashboard (SPEC §6): server-rendered pages at `/`, one path per page.
 //!
-//! The dashboard holds no authority of its own. A converted page (`items`, `users`, `roles`,
-//! `groups`) is declared in `routes::pages` with the guard of the API route reading what it
-//! shows, reads through the same store calls in the scope that guard hands out, and renders
-//! typed models; each of its forms is the API route it stands for (`surface::form`). The
-//! pages not converted yet read through the API's router with the browser's cookies
-//! (`api::Api`) and send their forms through `act`. Either way each route's guard decides what
-//! a page may show or do. A button the user may not use is not rendered; a forged request is
-//! refused by the guard anyway.
+//! The dashboard holds no authority of its own. The converted pages (`items`, `users`, `roles`,
+//! `groups`, `workspaces`) and their forms are declared in `routes::pages` with the guards of
+//! the API routes they stand for: a page reads through the same services in the scope its
+//! guard handed out (`page`), a form *is* its API route (`surface`). The pages not converted
+//! yet read through the API's router with the browser's cookies (`api::Api`) and send each
+//! form as one API request (`act`). Either way each route's guard decides what a page may show
+//! or do: a button the user may not use is not rendered, and a forged request is refused by
+//! the route's guard anyway.
 //!
 //! Pages are askama templates under `templates/web/`; the stylesheet and the small script
 //! are compiled into the binary. Every form works without the script.
 
 pub mod act;
-pub mod admin;
 pub mod api;
 pub mod groups;
 pub mod items;
@@ -24,6 +23,7 @@ pub mod roles;
 pub mod surface;
 pub mod users;
 pub mod view;
+pub mod workspaces;
 
 use crate::state::AppState;
 use api::Api;
@@ -60,7 +60,6 @@ pub fn router(state: AppState, api: Router) -> Router {
         .route("/favicon.svg", get(favicon))
         .merge(public::routes())
         .merge(items::routes())
-        .merge(admin::routes())
         .merge(logs::routes())
         .with_state(web)
         .layer(SetResponseHeaderLayer::if_not_present(

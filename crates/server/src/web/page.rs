@@ -11,12 +11,13 @@ use crate::api::session::{Me, me_for};
 use crate::auth::{Caller, cookie};
 use crate::error::ApiError;
 use crate::state::AppState;
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use flowspace_core::authz;
 use flowspace_core::model::Workspace;
+use flowspace_core::perm;
 use flowspace_core::permissions::{Permission, PermissionSet};
 
 /// The layout's context: who is signed in, where, and what they may do there.
@@ -47,6 +48,9 @@ impl FromRequestParts<AppState> for Ctx {
         })?;
         let myself =
             authz::authorize_self(&caller.facts, caller.session).map_err(|e| fail(e.into()))?;
+        let caller = session_layout(state, parts, caller, &myself)
+            .await
+            .map_err(fail)?;
         let me = me_for(state, &myself, &caller).await.map_err(fail)?;
         let workspaces = state
             .store
@@ -73,6 +77,38 @@ impl FromRequestParts<AppState> for Ctx {
             title: String::new(),
         })
     }
+}
+
+/// The caller as the layout shows them: in the session's active workspace. A page of the
+/// workspace its path names (`PathWorkspace`) was authorized in that one, so the session's own
+/// standing is read again (one cached read) for the switcher and the sidebar; the page's
+/// controls follow the scope its guard handed out.
+async fn session_layout(
+    state: &AppState,
+    parts: &mut Parts,
+    mut caller: Caller,
+    myself: &authz::SelfScope,
+) -> Result<Caller, ApiError> {
+    let Some(named) = caller.facts.workspace.as_ref().map(|w| w.workspace) else {
+        return Ok(caller);
+    };
+    let in_path = RawPathParams::from_request_parts(parts, state)
+        .await
+        .is_ok_and(|params| {
+            params
+                .iter()
+                .any(|(k, v)| k == "id" && v.trim().parse::<uuid::Uuid>().ok() == Some(named.0))
+        });
+    if !in_path {
+        return Ok(caller);
+    }
+    let own = state
+        .store
+        .session_facts(myself.session(), myself.user_id(), None)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("the session has ended: sign in again"))?;
+    caller.facts.workspace = own.caller.workspace;
+    Ok(caller)
 }
 
 impl Ctx {
@@ -137,6 +173,19 @@ impl Ctx {
             .iter()
             .filter(|l| l.needs.is_none_or(|p| self.can(p)))
             .collect()
+    }
+    /// The sidebar's link to the active workspace's own page, for a member who manages it
+    /// (a delegated admin: the Account Admin reaches it from the Workspaces list).
+    pub fn manage_link(&self) -> Option<String> {
+        let manages = [
+            perm!(Workspace, AddUser),
+            perm!(Workspace, Update),
+            perm!(Workspace, UnlinkUser),
+        ]
+        .into_iter()
+        .any(|p| self.can(p));
+        let id = self.active_id();
+        (manages && !self.is_admin() && !id.is_empty()).then(|| format!("/workspaces/{id}"))
     }
     pub fn admin_nav(&self) -> &'static [NavLink] {
         if self.is_admin() { ADMIN_NAV } else { &[] }

@@ -251,6 +251,18 @@ impl Ctx {
             .filter(|l| l.needs.is_none_or(|p| self.can(&p.to_string())))
             .collect()
     }
+    /// As `page::Ctx::manage_link`, for the pages not converted yet.
+    pub fn manage_link(&self) -> Option<String> {
+        let manages = [
+            "workspace:add-user",
+            "workspace:update",
+            "workspace:unlink-user",
+        ]
+        .into_iter()
+        .any(|p| self.can(p));
+        let id = self.active_id();
+        (manages && !self.is_admin() && !id.is_empty()).then(|| format!("/workspaces/{id}"))
+    }
     pub fn admin_nav(&self) -> &'static [NavLink] {
         if self.is_admin() { ADMIN_NAV } else { &[] }
     }

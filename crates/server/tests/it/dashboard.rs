@@ -618,18 +618,9 @@ async fn group_assignments_show_the_held_role_and_change_it_from_either_page() {
         format!(r#"action="{add_form}""#),
         format!(r#"action="{remove_form}""#),
     );
-    // The workspace's page still posts through /act until it is converted.
-    let untyped = (
-        format!(r#"name="_path" value="/api/v1/workspace/{ws}/add-group""#),
-        format!(r#"name="_path" value="/api/v1/workspace/{ws}/remove-group""#),
-    );
     for (page, select, (add, remove)) in [
         (format!("/groups/{gid}"), format!("role-{ws}"), &typed),
-        (
-            format!("/workspaces/{ws}"),
-            format!("grole-{gid}"),
-            &untyped,
-        ),
+        (format!("/workspaces/{ws}"), format!("grole-{gid}"), &typed),
     ] {
         let p = b.get(&page).await;
         assert_eq!(p.status, 200, "{page}");
@@ -642,6 +633,8 @@ async fn group_assignments_show_the_held_role_and_change_it_from_either_page() {
         assert!(!options.contains(&format!(r#"value="{developer}" selected"#)));
         assert!(p.body.contains(add) && p.body.contains(remove), "{page}");
     }
+    let ws_page = b.get(&format!("/workspaces/{ws}")).await.body;
+    assert!(!ws_page.contains("/api/v1/") && !ws_page.contains("_path"));
 
     // Changed from the workspace's page, seen on the group's.
     let back = format!("/workspaces/{ws}");
@@ -1069,4 +1062,179 @@ async fn a_form_from_another_site_does_not_spend_the_refresh_token() {
         0,
         "nothing was created"
     );
+}
+
+/// Delegated administration (issue 16, item 2): a member whose role holds
+/// `workspace:add-user` (and is not the Account Admin) adds a member from the workspace's page,
+/// which the sidebar links to; a member without it sees no such form, and a forged post is
+/// refused by the API route's guard and recorded.
+#[tokio::test]
+async fn a_delegated_admin_adds_members_from_the_workspace_page_and_others_cannot() {
+    use serde_json::Value;
+    for backend in backends() {
+        let w = World::new(&backend).await;
+        let ws = w.workspace("Team").await;
+        let roles = w.admin.get("/roles").await.body;
+        let viewer_perms: Vec<String> = roles["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == "Viewer")
+            .unwrap()["permissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap().to_string())
+            .collect();
+        let mut lead_perms: Vec<&str> = viewer_perms.iter().map(String::as_str).collect();
+        lead_perms.push("workspace:add-user");
+        w.role("Team lead", &lead_perms).await;
+        w.member("lead@acme.test", &ws, "Team lead").await;
+        let (viewer_id, _) = w.member("viewer@acme.test", &ws, "Viewer").await;
+        let newcomer = w.user("new@acme.test").await;
+        let page_path = format!("/workspaces/{ws}");
+        let members = || async {
+            w.admin.get(&format!("/workspace/{ws}/users")).await.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| {
+                    let id = m["userId"].as_str().unwrap().to_string();
+                    (id, m["roleName"].as_str().unwrap().to_string())
+                })
+                .collect::<Vec<_>>()
+        };
+
+        // The delegated admin: the sidebar leads to the page, which offers adding by email
+        // with the roles they may give, and nothing only the Account Admin may do.
+        let mut lead = Browser::new(&w.server);
+        assert_eq!(lead.sign_in("lead@acme.test", PASSWORD).await.status, 303);
+        let nav = lead.get("/chatflows").await;
+        assert!(
+            nav.body
+                .contains(&format!(r#"href="{page_path}" id="manage-workspace""#)),
+            "{}",
+            nav.body
+        );
+        let p = lead.get(&page_path).await;
+        assert_eq!(p.status, 200, "{}", p.body);
+        assert!(p.body.contains(r#"id="add-by-email""#), "{}", p.body);
+        assert!(
+            p.body
+                .contains(&format!(r#"action="/workspaces/{ws}/invite""#))
+        );
+        assert!(
+            p.body.contains(&format!(r#"id="role-{viewer_id}""#)),
+            "a Viewer's role can be changed"
+        );
+        for absent in [
+            r#"id="add-member""#,
+            r#"id="open-delete""#,
+            r#"id="edit-form""#,
+            r#"id="add-group""#,
+            "/remove-user",
+            ">Developer<",
+            "/api/v1/",
+        ] {
+            assert!(!p.body.contains(absent), "{absent}");
+        }
+        let back = page_path.as_str();
+        let p = lead
+            .post_form(
+                &format!("/workspaces/{ws}/invite"),
+                &[
+                    ("_back", back),
+                    ("_ok", "Added."),
+                    ("workspaceId", &ws),
+                    ("email", "new@acme.test"),
+                    ("role", "Viewer"),
+                ],
+                true,
+            )
+            .await;
+        assert_eq!((p.status, p.location()), (303, back), "{}", p.body);
+        assert!(lead.get(back).await.body.contains("Added."));
+        assert!(
+            members()
+                .await
+                .contains(&(newcomer.clone(), "Viewer".into()))
+        );
+        // Someone without an account is invited; without SMTP the link is shown once.
+        let p = lead
+            .post_form(
+                &format!("/workspaces/{ws}/invite"),
+                &[
+                    ("_back", back),
+                    ("workspaceId", &ws),
+                    ("email", "fresh@acme.test"),
+                    ("role", "Viewer"),
+                ],
+                true,
+            )
+            .await;
+        assert_eq!(p.status, 200, "{}", p.body);
+        assert!(p.body.contains("/register?token="), "{}", p.body);
+        // A role above their own is refused, even forged.
+        let p = lead
+            .post_form(
+                &format!("/workspaces/{ws}/add-user"),
+                &[
+                    ("_back", back),
+                    ("userId", &newcomer),
+                    ("role", "Developer"),
+                ],
+                true,
+            )
+            .await;
+        assert_eq!((p.status, p.location()), (303, back));
+        assert!(lead.get(back).await.body.contains("toast err"));
+        assert!(
+            members()
+                .await
+                .contains(&(newcomer.clone(), "Viewer".into()))
+        );
+
+        // A Viewer sees the page without any form, and a forged one is refused and recorded.
+        let mut viewer = Browser::new(&w.server);
+        assert_eq!(
+            viewer.sign_in("viewer@acme.test", PASSWORD).await.status,
+            303
+        );
+        let p = viewer.get(&page_path).await;
+        assert_eq!(p.status, 200, "{}", p.body);
+        for absent in [
+            "<form method=\"post\" action=\"/workspaces/",
+            "manage-workspace",
+        ] {
+            assert!(!p.body.contains(absent), "{absent}: {}", p.body);
+        }
+        let third = w.user("third@acme.test").await;
+        for (form, fields) in [
+            ("add-user", vec![("userId", third.as_str())]),
+            (
+                "invite",
+                vec![("workspaceId", ws.as_str()), ("email", "third@acme.test")],
+            ),
+        ] {
+            let mut all = vec![("_back", back), ("role", "Viewer")];
+            all.extend(fields);
+            let p = viewer
+                .post_form(&format!("/workspaces/{ws}/{form}"), &all, true)
+                .await;
+            assert_eq!((p.status, p.location()), (303, back), "{form}");
+            let page = viewer.get(back).await;
+            assert!(
+                page.body
+                    .contains("lacks the permission workspace:add-user"),
+                "{form}: {}",
+                page.body
+            );
+            let e: Value =
+                w.admin.get("/audit-events?action=access.denied").await.body["items"][0].clone();
+            assert_eq!(e["actorUserId"], viewer_id.as_str(), "{form}: {e}");
+            assert_eq!(e["summary"]["missingPermission"], "workspace:add-user");
+            assert_eq!(e["workspaceId"], ws.as_str());
+        }
+        assert!(!members().await.iter().any(|(id, _)| *id == third));
+    }
 }

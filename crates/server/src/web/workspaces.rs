@@ -1,0 +1,180 @@
+//! The Workspaces pages: the list, and one workspace (details, members and their roles, the
+//! groups assigned to it, add by email, delete).
+//!
+//! The list shows what `GET /workspaces` answers the caller (every workspace for the Account
+//! Admin, their own for anyone else). A workspace's page has the guard of
+//! `GET /workspace/{id}` (`workspace:view` there), and its controls follow the caller's
+//! permissions in that workspace, from the scope the guard handed out: a member whose role
+//! holds `workspace:add-user`, `:update` or `:unlink-user` administers it without being the
+//! Account Admin. What only the Account Admin may read or do (every user of the organization,
+//! groups, deleting the workspace) is shown only with the admin scope `flowspace_core::authz`
+//! hands out for them.
+
+use super::page::{Ctx, Text, When, finish};
+use crate::auth::{Caller, Scope};
+use crate::state::AppState;
+use askama::Template;
+use axum::extract::State;
+use axum::response::Response;
+use flowspace_core::authz;
+use flowspace_core::ids::{RoleId, UserId};
+use flowspace_core::model::{Member, Role, User, Workspace};
+use flowspace_core::perm;
+use flowspace_store::Group;
+
+#[derive(Template)]
+#[template(path = "web/workspaces.html")]
+struct ListPage {
+    ctx: Ctx,
+    rows: Vec<Workspace>,
+}
+
+/// `GET /workspaces`: the caller's workspaces (`GET /workspaces`), all of them for the Account
+/// Admin. The layout's context read them already, through the same store call with the same
+/// arguments as the API route; the page shows that list.
+pub async fn list(ctx: Ctx) -> Response {
+    let ctx = ctx.at("/workspaces", "Workspaces");
+    let shown = ctx.flash.is_some();
+    let page = ListPage {
+        rows: ctx.workspaces.clone(),
+        ctx,
+    };
+    finish(shown, page.render())
+}
+
+/// A member's row, and what the caller may do to them.
+struct MemberRow {
+    member: Member,
+    /// Change their role: `workspace:add-user`, and every permission of the role they hold.
+    can_change: bool,
+    /// Unlink them: `workspace:unlink-user`, and every permission of the role they hold.
+    can_unlink: bool,
+}
+
+/// A group assigned to this workspace, with the role it gives here.
+struct Assigned {
+    group: Group,
+    role_id: RoleId,
+}
+
+#[derive(Template)]
+#[template(path = "web/workspace.html")]
+struct WorkspacePage {
+    ctx: Ctx,
+    ws: Workspace,
+    members: Vec<MemberRow>,
+    /// Members other than the Account Admin (the workspace cannot be deleted while any remain).
+    others: usize,
+    /// The roles the caller may give (every permission of which they hold here), built-in
+    /// first.
+    roles: Vec<Role>,
+    can_update: bool,
+    can_add: bool,
+    /// The Account Admin: sees every user and group, and may delete the workspace.
+    is_admin: bool,
+    /// Users who are not members yet (Account Admin only).
+    candidates: Vec<User>,
+    assigned: Vec<Assigned>,
+    /// Groups not assigned here yet (Account Admin only).
+    unassigned: Vec<Group>,
+}
+
+impl WorkspacePage {
+    fn is_viewer(r: &Role) -> bool {
+        r.name == "Viewer"
+    }
+}
+
+/// `GET /workspaces/{id}`: one workspace, in the scope of `GET /workspace/{id}`.
+pub async fn show(
+    State(state): State<AppState>,
+    Scope(scope): Scope,
+    caller: Caller,
+    ctx: Ctx,
+) -> Response {
+    let ctx = ctx.at("/workspaces", "Workspaces");
+    let ws = match state.store.workspace(&scope).await {
+        Ok(w) => w,
+        Err(e) => return ctx.fail(e),
+    };
+    let ctx = ctx.at("/workspaces", &ws.name);
+    let (members, mut roles) = match tokio::try_join!(
+        state.store.members(&scope),
+        state.store.list_roles(scope.organization()),
+    ) {
+        Ok(r) => r,
+        Err(e) => return ctx.fail(e),
+    };
+    let held = |role: RoleId| {
+        roles
+            .iter()
+            .find(|r| r.id == role)
+            .is_some_and(|r| scope.require_all(r.permissions).is_ok())
+    };
+    let (can_add, can_unlink) = (
+        scope.require(perm!(Workspace, AddUser)).is_ok(),
+        scope.require(perm!(Workspace, UnlinkUser)).is_ok(),
+    );
+    let members: Vec<MemberRow> = members
+        .into_iter()
+        .map(|m| {
+            let below = !m.is_account_admin && held(m.role_id);
+            MemberRow {
+                can_change: can_add && below,
+                can_unlink: can_unlink && below,
+                member: m,
+            }
+        })
+        .collect();
+    roles.retain(|r| scope.require_all(r.permissions).is_ok());
+    roles.sort_by_key(|r| !r.builtin);
+    let others = members
+        .iter()
+        .filter(|m| !m.member.is_account_admin)
+        .count();
+
+    // What only the Account Admin reads: every user (for the picker) and the groups.
+    let (mut candidates, mut assigned, mut unassigned) = (Vec::new(), Vec::new(), Vec::new());
+    let admin = authz::authorize_account_admin(&caller.facts).ok();
+    if let Some(admin) = &admin {
+        let (users, groups) = match tokio::try_join!(
+            state.store.list_users(admin),
+            state.store.list_groups(admin),
+        ) {
+            Ok(r) => r,
+            Err(e) => return ctx.fail(e),
+        };
+        let is_member = |id: UserId| members.iter().any(|m| m.member.user_id == id);
+        candidates = users
+            .into_iter()
+            .map(|u| u.user)
+            .filter(|u| !is_member(u.id))
+            .collect();
+        for group in groups {
+            let here = group
+                .workspaces
+                .iter()
+                .find(|a| a.workspace_id == ws.id)
+                .map(|a| a.role_id);
+            match here {
+                Some(role_id) => assigned.push(Assigned { group, role_id }),
+                None => unassigned.push(group),
+            }
+        }
+    }
+    let shown = ctx.flash.is_some();
+    let page = WorkspacePage {
+        ctx,
+        ws,
+        members,
+        others,
+        roles,
+        can_update: scope.require(perm!(Workspace, Update)).is_ok(),
+        can_add,
+        is_admin: admin.is_some(),
+        candidates,
+        assigned,
+        unassigned,
+    };
+    finish(shown, page.render())
+}
