@@ -138,6 +138,7 @@ async fn pages_lead_to_setup_then_to_sign_in() {
     assert_eq!(p.status, 200);
     assert!(p.body.contains("Create organization"));
     assert!(p.body.contains(r#"action="/setup""#));
+    assert_eq!(p.headers[header::REFERRER_POLICY], "same-origin");
 
     let p = b
         .post_form(
@@ -179,6 +180,10 @@ async fn pages_carry_a_strict_content_security_policy() {
         assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
         assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
         assert_eq!(p.headers[header::X_FRAME_OPTIONS], "DENY", "{path}");
+        if path != "/nope" {
+            // Not `no-referrer`, under which a browser sends `Origin: null` with the forms.
+            assert_eq!(p.headers[header::REFERRER_POLICY], "same-origin", "{path}");
+        }
         assert!(!p.body.contains("<script>"), "{path} has an inline script");
         assert!(!p.body.contains(" style=\""), "{path} has an inline style");
     }
