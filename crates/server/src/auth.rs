@@ -238,6 +238,15 @@ async fn session_caller(
     })
 }
 
+/// Whether the request's access cookie belongs to a live session (the sign-in page sends such
+/// a browser straight on). Decides nothing: every route still has its guard.
+pub async fn live_session(state: &AppState, headers: &HeaderMap) -> bool {
+    match cookie(headers, ACCESS_COOKIE) {
+        Some(token) => session_caller(state, &token, None).await.is_ok(),
+        None => false,
+    }
+}
+
 /// The middleware that enforces a route's guard.
 pub async fn guard(
     State((state, guard)): State<(AppState, Guard)>,

@@ -164,7 +164,14 @@ fn dashboard(state: &AppState, table: &[routes::RouteDef]) -> Router {
     for (path, mr) in by_path {
         r = r.route(&path, mr);
     }
+    // `same-origin`, not the API's `no-referrer`: under `no-referrer` a browser sends
+    // `Origin: null` with a form, which `web::surface::cross_site` must refuse where no
+    // `Sec-Fetch-Site` tells (plain HTTP away from localhost).
     r.with_state(state.clone())
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
 }
 
 /// A path fit for the logs: a segment as long as a token (invitation links carry one) is

@@ -283,13 +283,23 @@ pub async fn show(
     client: ClientInfo,
     Path(token): Path<String>,
 ) -> ApiResult<Json<InvitationPreview>> {
-    limit_per_ip(&state, "invitation-lookup", LOOKUPS_PER_HOUR, &client).await?;
-    let inv = valid_invitation(&state, &token).await?;
-    Ok(Json(InvitationPreview {
+    Ok(Json(preview(&state, &client, &token).await?))
+}
+
+/// What a valid invitation token invites to, looked up at most `LOOKUPS_PER_HOUR` times an
+/// hour from one address (`show`, and the dashboard's sign-up page).
+pub async fn preview(
+    state: &AppState,
+    client: &ClientInfo,
+    token: &str,
+) -> ApiResult<InvitationPreview> {
+    limit_per_ip(state, "invitation-lookup", LOOKUPS_PER_HOUR, client).await?;
+    let inv = valid_invitation(state, token).await?;
+    Ok(InvitationPreview {
         email: inv.email,
         organization_name: inv.organization_name,
         workspace_name: inv.workspace_name,
         role_name: inv.role_name,
         expires_at: inv.expires_at,
-    }))
+    })
 }

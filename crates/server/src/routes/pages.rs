@@ -84,6 +84,8 @@ pub fn pages() -> Vec<PageDef> {
     }
     t.extend(people_pages());
     t.extend(workspace_pages());
+    t.extend(credential_pages());
+    t.extend(public_pages());
     t
 }
 
@@ -100,6 +102,8 @@ pub fn forms() -> Vec<FormDef> {
     t.extend(people_forms());
     t.extend(membership_forms());
     t.extend(workspace_forms());
+    t.extend(credential_forms());
+    t.extend(public_forms());
     t
 }
 
@@ -233,6 +237,65 @@ fn workspace_forms() -> Vec<FormDef> {
         // sign-up link is shown once.
         FormDef::new("/workspaces/{id}/invite", M::POST, "/invitations")
             .show("link", "Invitation link"),
+/// Credentials (with their sharing) and API keys, in the active workspace.
+fn credential_pages() -> Vec<PageDef> {
+    let (c, k) = (ResourceKind::Credential, ResourceKind::ApiKey);
+    vec![
+        PageDef::new(
+            c.page(),
+            Guard::Workspace(c.view()),
+            web::items::credentials,
+        ),
+        PageDef::new(
+            format!("{}/{{id}}", c.page()),
+            Guard::Workspace(c.view()),
+            web::items::credential,
+        ),
+        PageDef::new(k.page(), Guard::Workspace(k.view()), web::items::apikeys),
+    ]
+}
+
+fn credential_forms() -> Vec<FormDef> {
+    use Method as M;
+    vec![
+        FormDef::new("/credentials/new", M::POST, "/credentials"),
+        FormDef::new("/credentials/{id}", M::PUT, "/credentials/{id}"),
+        FormDef::new("/credentials/{id}/delete", M::DELETE, "/credentials/{id}"),
+        FormDef::new(
+            "/credentials/{id}/shares",
+            M::PUT,
+            "/credentials/{id}/shares",
+        ),
+        FormDef::new("/apikeys/new", M::POST, "/apikeys").show("key", "Your new API key"),
+        FormDef::new("/apikeys/{id}", M::PUT, "/apikeys/{id}"),
+        FormDef::new("/apikeys/{id}/delete", M::DELETE, "/apikeys/{id}"),
+    ]
+}
+
+/// The home page, and the pages before sign-in. Setup is open until it is done (its handler
+/// then sends the browser to sign in); the others refuse before setup (`setup_required`,
+/// which the page layer answers with the setup page).
+fn public_pages() -> Vec<PageDef> {
+    use web::public as p;
+    vec![
+        PageDef::new("/", Guard::SignedIn, web::home),
+        PageDef::new("/setup", Guard::Open, p::setup),
+        PageDef::new("/login", Guard::Public, p::login),
+        PageDef::new("/register", Guard::Public, p::register),
+        PageDef::new("/forgot-password", Guard::Public, p::forgot),
+        PageDef::new("/reset-password", Guard::Public, p::reset),
+    ]
+}
+
+/// The forms of the pages before sign-in, each posted to its own page's path.
+fn public_forms() -> Vec<FormDef> {
+    use Method as M;
+    vec![
+        FormDef::new("/setup", M::POST, "/setup"),
+        FormDef::new("/login", M::POST, "/auth/login"),
+        FormDef::new("/register", M::POST, "/auth/register"),
+        FormDef::new("/forgot-password", M::POST, "/auth/forgot-password"),
+        FormDef::new("/reset-password", M::POST, "/auth/reset-password"),
     ]
 }
 

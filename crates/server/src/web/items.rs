@@ -2,32 +2,19 @@
 //! duplicate for flows), Credentials (with sharing) and API Keys.
 
 use super::page::{Ctx, Pretty, Text, When, finish};
-use super::view::{self, V};
-use super::{Web, encode_query, error_page, signed_in};
 use crate::auth::Scope;
 use crate::extract::Id;
 use crate::state::AppState;
 use askama::Template;
-use axum::Router;
-use axum::extract::{Path, Query, Request, State};
-use axum::http::StatusCode;
+use axum::extract::{Query, State};
 use axum::response::Response;
-use axum::routing::get;
-use flowspace_core::DomainError;
-use flowspace_core::authz;
 use flowspace_core::cursor::PageRequest;
 use flowspace_core::ids::ItemId;
-use flowspace_core::model::Item;
+use flowspace_core::model::{ApiKey, Credential, Item, WorkspaceRef};
 use flowspace_core::permissions::Permission;
 use flowspace_core::resource::ResourceKind;
+use flowspace_core::{DomainError, authz, perm};
 use serde::Deserialize;
-
-pub fn routes() -> Router<Web> {
-    Router::new()
-        .route("/credentials", get(credentials))
-        .route("/credentials/{id}", get(credential))
-        .route("/apikeys", get(apikeys))
-}
 
 #[derive(Deserialize, Default)]
 pub struct PageQuery {
@@ -35,18 +22,9 @@ pub struct PageQuery {
     cursor: Option<String>,
 }
 
-/// One page (50) of a list, from the query's cursor on.
-fn page_of(q: &PageQuery) -> Result<PageRequest, DomainError> {
-    PageRequest::new(Some(50), q.cursor.as_deref().filter(|c| !c.is_empty()))
-}
-
-/// One page (50) of a kind's list, from `cursor` on (for the pages still reading the API).
-fn list_path(kind: ResourceKind, cursor: &str) -> String {
-    let mut path = format!("/api/v1/{}?limit=50", kind.path());
-    if !cursor.is_empty() {
-        path.push_str(&format!("&cursor={}", encode_query(cursor)));
-    }
-    path
+/// One page (`limit` long) of a list, from the query's cursor on.
+fn page_of(q: &PageQuery, limit: u32) -> Result<PageRequest, DomainError> {
+    PageRequest::new(Some(limit), q.cursor.as_deref().filter(|c| !c.is_empty()))
 }
 
 /// What the create dialog's JSON editor starts with.
@@ -108,7 +86,7 @@ pub async fn list(
     kind: ResourceKind,
 ) -> Response {
     let ctx = ctx.at(kind.page(), kind.resource().title());
-    let page = match page_of(&q) {
+    let page = match page_of(&q, 50) {
         Ok(p) => p,
         Err(e) => return ctx.fail(e),
     };
@@ -159,101 +137,122 @@ pub async fn edit(
 #[derive(Template)]
 #[template(path = "web/credentials.html")]
 struct CredentialsPage {
-    ctx: view::Ctx,
+    ctx: Ctx,
     kind: Kind,
-    rows: Vec<V>,
+    /// Whether the caller may share a credential of this workspace.
+    can_share: bool,
+    rows: Vec<Credential>,
     next: String,
 }
 
-async fn credentials(State(web): State<Web>, Query(q): Query<PageQuery>, req: Request) -> Response {
-    let (parts, _) = req.into_parts();
-    let (mut api, ctx) = match signed_in(&web, &parts, "/credentials", "Credentials").await {
-        Ok(s) => s,
-        Err(r) => return r,
+/// `GET /credentials`: a page of the credentials of the active workspace and of those shared
+/// into it (never their secrets).
+pub async fn credentials(
+    State(state): State<AppState>,
+    Scope(scope): Scope,
+    ctx: Ctx,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    let kind = ResourceKind::Credential;
+    let ctx = ctx.at(kind.page(), kind.resource().title());
+    let page = match page_of(&q, 50) {
+        Ok(p) => p,
+        Err(e) => return ctx.fail(e),
     };
-    let answer = api
-        .get(&list_path(
-            ResourceKind::Credential,
-            q.cursor.as_deref().unwrap_or(""),
-        ))
-        .await;
-    if !answer.ok() {
-        return error_page(api, Some(ctx), answer.status, &answer.message());
-    }
-    let list = V(answer.json);
+    let list = match state.store.list_credentials(&scope, page).await {
+        Ok(l) => l,
+        Err(e) => return ctx.fail(e),
+    };
+    let shown = ctx.flash.is_some();
     let page = CredentialsPage {
-        kind: Kind::new(ResourceKind::Credential, |p| ctx.can(&p.to_string())),
+        kind: Kind::new(kind, |p| ctx.can(p)),
+        can_share: ctx.can(perm!(Credentials, Share)),
         ctx,
-        rows: list.items(),
-        next: list.s("nextCursor"),
+        rows: list.items,
+        next: list.next.map(|c| c.encode()).unwrap_or_default(),
     };
-    super::finish(api, page.render())
+    finish(shown, page.render())
 }
 
 #[derive(Template)]
 #[template(path = "web/credential.html")]
 struct CredentialPage {
-    ctx: view::Ctx,
+    ctx: Ctx,
     kind: Kind,
-    item: V,
+    item: Credential,
     can_share: bool,
     /// The workspaces it may be shared with, and whether it is.
-    targets: Vec<(V, bool)>,
+    targets: Vec<(WorkspaceRef, bool)>,
 }
 
-async fn credential(State(web): State<Web>, Path(id): Path<String>, req: Request) -> Response {
-    let (parts, _) = req.into_parts();
-    let (mut api, mut ctx) = match signed_in(&web, &parts, "/credentials", "Credentials").await {
-        Ok(s) => s,
-        Err(r) => return r,
+/// `GET /credentials/{id}`: one credential, editable with `:update`; its sharing (read as
+/// `GET /credentials/{id}/shares` reads it) with `:share`, when this workspace owns it.
+pub async fn credential(
+    State(state): State<AppState>,
+    Scope(scope): Scope,
+    ctx: Ctx,
+    Id(id): Id<ItemId>,
+) -> Response {
+    let kind = ResourceKind::Credential;
+    let item = match state.store.get_credential(&scope, id).await {
+        Ok(c) => c,
+        Err(e) => return ctx.at(kind.page(), kind.resource().title()).fail(e),
     };
-    let id = encode_query(&id);
-    let answer = api.get(&format!("/api/v1/credentials/{id}")).await;
-    if !answer.ok() {
-        return error_page(api, Some(ctx), answer.status, &answer.message());
-    }
-    let item = V(answer.json);
-    ctx.title = item.s("name");
-    let can_share = !item.b("shared") && ctx.can("credentials:share");
+    let ctx = ctx.at(kind.page(), &item.name);
+    let can_share = !item.shared && ctx.can(perm!(Credentials, Share));
     let mut targets = Vec::new();
     if can_share {
-        let shares = api.get(&format!("/api/v1/credentials/{id}/shares")).await;
-        if !shares.ok() {
-            return error_page(api, Some(ctx), shares.status, &shares.message());
-        }
-        let shared: Vec<String> = V(shares.json).items().iter().map(|w| w.s("id")).collect();
-        let own = item.s("workspaceId");
+        let shared = match state.store.credential_shares(&scope, id).await {
+            Ok(s) => s,
+            Err(e) => return ctx.fail(e),
+        };
         targets = ctx
             .workspaces
             .iter()
-            .filter(|w| w.s("id") != own)
-            .map(|w| (w.clone(), shared.contains(&w.s("id"))))
+            .filter(|w| w.id != item.workspace_id)
+            .map(|w| {
+                let on = shared.iter().any(|s| s.id == w.id);
+                let target = WorkspaceRef {
+                    id: w.id,
+                    name: w.name.clone(),
+                };
+                (target, on)
+            })
             .collect();
     }
+    let shown = ctx.flash.is_some();
     let page = CredentialPage {
-        kind: Kind::new(ResourceKind::Credential, |p| ctx.can(&p.to_string())),
+        kind: Kind::new(kind, |p| ctx.can(p)),
         ctx,
         item,
         can_share,
         targets,
     };
-    super::finish(api, page.render())
+    finish(shown, page.render())
+}
+
+/// The permissions of one resource that the caller may give a key.
+pub struct Grant {
+    pub resource: &'static str,
+    pub permissions: Vec<Permission>,
 }
 
 /// The permissions the caller may give a key, grouped by resource: their own in this
 /// workspace that a key may carry at all.
-fn key_permissions(ctx: &view::Ctx) -> Vec<(String, Vec<String>)> {
-    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
-    let own = ctx.me.strs("permissions");
-    let grantable = own
+fn key_permissions(ctx: &Ctx) -> Vec<Grant> {
+    let mut groups: Vec<Grant> = Vec::new();
+    let grantable = ctx
+        .permissions
         .iter()
-        .filter_map(|p| p.parse::<Permission>().ok())
         .filter(|p| authz::grantable_to_api_key(*p));
     for p in grantable {
         let resource = p.resource().as_str();
-        match groups.iter_mut().find(|(r, _)| r == resource) {
-            Some((_, ps)) => ps.push(p.to_string()),
-            None => groups.push((resource.to_string(), vec![p.to_string()])),
+        match groups.iter_mut().find(|g| g.resource == resource) {
+            Some(g) => g.permissions.push(p),
+            None => groups.push(Grant {
+                resource,
+                permissions: vec![p],
+            }),
         }
     }
     groups
@@ -262,30 +261,59 @@ fn key_permissions(ctx: &view::Ctx) -> Vec<(String, Vec<String>)> {
 #[derive(Template)]
 #[template(path = "web/apikeys.html")]
 struct ApiKeysPage {
-    ctx: view::Ctx,
+    ctx: Ctx,
     kind: Kind,
-    rows: Vec<V>,
-    grants: Vec<(String, Vec<String>)>,
+    rows: Vec<ApiKey>,
+    grants: Vec<Grant>,
+    next: String,
 }
 
-async fn apikeys(State(web): State<Web>, req: Request) -> Response {
-    let (parts, _) = req.into_parts();
-    let (mut api, ctx) = match signed_in(&web, &parts, "/apikeys", "API Keys").await {
-        Ok(s) => s,
-        Err(r) => return r,
+impl ApiKeysPage {
+    /// The day a key expires, as a date field shows it (`YYYY-MM-DD`; empty for never).
+    fn expiry_day(&self, key: &ApiKey) -> String {
+        key.expires_at
+            .map(|t| t.to_string().chars().take(10).collect())
+            .unwrap_or_default()
+    }
+    /// Whether `key` holds `p` (its box in the edit form is ticked).
+    fn holds(&self, key: &ApiKey, p: &Permission) -> bool {
+        key.permissions.contains(*p)
+    }
+    /// The permissions of a key that the caller may not give (saving the key drops them).
+    fn beyond_caller(&self, key: &ApiKey) -> String {
+        key.permissions
+            .missing_from(self.ctx.permissions)
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// `GET /apikeys`: the active workspace's API keys (never the keys themselves).
+pub async fn apikeys(
+    State(state): State<AppState>,
+    Scope(scope): Scope,
+    ctx: Ctx,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    let kind = ResourceKind::ApiKey;
+    let ctx = ctx.at(kind.page(), kind.resource().title());
+    let page = match page_of(&q, 200) {
+        Ok(p) => p,
+        Err(e) => return ctx.fail(e),
     };
-    let answer = api.get("/api/v1/apikeys?limit=200").await;
-    if !answer.ok() {
-        return error_page(api, Some(ctx), answer.status, &answer.message());
-    }
-    if ctx.active_id().is_empty() {
-        return error_page(api, Some(ctx), StatusCode::NOT_FOUND, "no active workspace");
-    }
+    let list = match state.store.list_api_keys(&scope, page).await {
+        Ok(l) => l,
+        Err(e) => return ctx.fail(e),
+    };
+    let shown = ctx.flash.is_some();
     let page = ApiKeysPage {
-        kind: Kind::new(ResourceKind::ApiKey, |p| ctx.can(&p.to_string())),
+        kind: Kind::new(kind, |p| ctx.can(p)),
         grants: key_permissions(&ctx),
         ctx,
-        rows: V(answer.json).items(),
+        rows: list.items,
+        next: list.next.map(|c| c.encode()).unwrap_or_default(),
     };
-    super::finish(api, page.render())
+    finish(shown, page.render())
 }

@@ -1,13 +1,13 @@
 //! The web dashboard (SPEC §6): server-rendered pages at `/`, one path per page.
 //!
-//! The dashboard holds no authority of its own. The converted pages (`items`, `users`, `roles`,
-//! `groups`, `workspaces`) and their forms are declared in `routes::pages` with the guards of
-//! the API routes they stand for: a page reads through the same services in the scope its
-//! guard handed out (`page`), a form *is* its API route (`surface`). The pages not converted
-//! yet read through the API's router with the browser's cookies (`api::Api`) and send each
-//! form as one API request (`act`). Either way each route's guard decides what a page may show
-//! or do: a button the user may not use is not rendered, and a forged request is refused by
-//! the route's guard anyway.
+//! The dashboard holds no authority of its own. The pages and forms declared in
+//! `routes::pages` (the home page, the pages before sign-in, the resource pages, users, roles,
+//! groups, workspaces) sit behind the same guards as the API: a page reads through the API's
+//! services in the scope its guard handed out (`page::Ctx` for the layout), and a form *is* the
+//! API route it stands for (`surface`). The pages not yet in that table still read through the
+//! API's router with the browser's cookies (`api::Api`) and send their forms through `act`.
+//! Either way each route's guard decides what a page may show or do; a button the user may not
+//! use is not rendered, and a forged request is refused anyway.
 //!
 //! Pages are askama templates under `templates/web/`; the stylesheet and the small script
 //! are compiled into the binary. Every form works without the script.
@@ -25,11 +25,11 @@ pub mod users;
 pub mod view;
 pub mod workspaces;
 
+use crate::auth::Myself;
 use crate::state::AppState;
 use api::Api;
 use askama::Template;
 use axum::Router;
-use axum::extract::{Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -53,13 +53,10 @@ form-action 'self'; frame-ancestors 'none'; base-uri 'none'; connect-src 'self'"
 pub fn router(state: AppState, api: Router) -> Router {
     let web = Web { state, api };
     Router::new()
-        .route("/", get(home))
         .route("/act", post(act::act))
         .route("/assets/app.css", get(css))
         .route("/assets/app.js", get(js))
         .route("/favicon.svg", get(favicon))
-        .merge(public::routes())
-        .merge(items::routes())
         .merge(logs::routes())
         .with_state(web)
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -68,15 +65,10 @@ pub fn router(state: AppState, api: Router) -> Router {
         ))
 }
 
-async fn home(State(web): State<Web>, req: Request) -> Response {
-    let (parts, _) = req.into_parts();
-    match signed_in(&web, &parts, "", "").await {
-        Ok((api, ctx)) => {
-            let to = ctx.resource_nav().first().map_or("/chatflows", |l| l.href);
-            act::redirect(to, None, api.set_cookies)
-        }
-        Err(res) => res,
-    }
+/// `GET /`: the first resource page the caller may view.
+pub async fn home(Myself(_): Myself, ctx: page::Ctx) -> Response {
+    let to = ctx.resource_nav().first().map_or("/chatflows", |l| l.href);
+    surface::redirect(to, None, Vec::new())
 }
 
 async fn css() -> Response {

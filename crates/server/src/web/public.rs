@@ -1,25 +1,21 @@
 //! The pages before sign-in: first-run setup, sign-in, sign-up from an invitation, and the
-//! forgotten-password pair. Their forms go through `/act` to the API's public routes.
+//! forgotten-password pair. `routes::pages` declares them with their guards (setup is open
+//! until it is done; the others answer only after setup) and their forms, each the public API
+//! route it stands for (`POST /setup`, `/auth/login`, `/auth/register`,
+//! `/auth/forgot-password`, `/auth/reset-password`), posted to the page's own path.
 
-use super::api::Api;
-use super::view::{Flash, V};
-use super::{Web, act, encode_query, finish};
+use super::page::finish;
+use super::surface::{is_local, redirect};
+use super::view::Flash;
+use crate::api::invitations::{InvitationPreview, preview};
+use crate::api::session::ClientInfo;
+use crate::auth::cookie;
+use crate::state::AppState;
 use askama::Template;
-use axum::Router;
-use axum::extract::{Query, Request, State};
-use axum::http::request::Parts;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
 use axum::response::Response;
-use axum::routing::get;
 use serde::Deserialize;
-
-pub fn routes() -> Router<Web> {
-    Router::new()
-        .route("/setup", get(setup))
-        .route("/login", get(login))
-        .route("/register", get(register))
-        .route("/forgot-password", get(forgot))
-        .route("/reset-password", get(reset))
-}
 
 #[derive(Deserialize, Default)]
 pub struct TokenQuery {
@@ -29,23 +25,14 @@ pub struct TokenQuery {
     next: String,
 }
 
-/// The browser's API session and its toast; `Err` when setup is (or is not) still to do.
-async fn start(
-    web: &Web,
-    parts: &Parts,
-    setup_page: bool,
-) -> Result<(Api, Option<Flash>), Response> {
-    let mut api = Api::new(web.api.clone(), parts);
-    let status = api.get("/api/v1/setup").await;
-    let required = status.json["setupRequired"].as_bool().unwrap_or(false);
-    if required && !setup_page {
-        return Err(act::redirect("/setup", None, api.set_cookies));
-    }
-    if !required && setup_page {
-        return Err(act::redirect("/login", None, api.set_cookies));
-    }
-    let flash = api.cookie(Flash::COOKIE).and_then(Flash::decode);
-    Ok((api, flash))
+/// The toast the previous page left.
+fn flash(headers: &HeaderMap) -> Option<Flash> {
+    cookie(headers, Flash::COOKIE).and_then(|f| Flash::decode(&f))
+}
+
+/// A page of its own, its toast cleared once shown.
+fn show(flash: &Option<Flash>, rendered: Result<String, askama::Error>) -> Response {
+    finish(flash.is_some(), rendered)
 }
 
 #[derive(Template)]
@@ -54,11 +41,20 @@ struct SetupPage {
     flash: Option<Flash>,
 }
 
-async fn setup(State(web): State<Web>, req: Request) -> Response {
-    let (parts, _) = req.into_parts();
-    match start(&web, &parts, true).await {
-        Ok((api, flash)) => finish(api, SetupPage { flash }.render()),
-        Err(r) => r,
+/// `GET /setup`: the first-run form, until setup is done; then the sign-in page.
+pub async fn setup(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    match state.setup_done().await {
+        Ok(true) => redirect("/login", None, Vec::new()),
+        Ok(false) => {
+            let page = SetupPage {
+                flash: flash(&headers),
+            };
+            show(&page.flash, page.render())
+        }
+        Err(e) => {
+            let e = crate::error::ApiError::from(e);
+            super::error_page_plain(e.status, &e.message)
+        }
     }
 }
 
@@ -69,22 +65,31 @@ struct LoginPage {
     next: String,
 }
 
-async fn login(State(web): State<Web>, Query(q): Query<TokenQuery>, req: Request) -> Response {
-    let (parts, _) = req.into_parts();
-    let (mut api, flash) = match start(&web, &parts, false).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let next = if act::is_local(&q.next) && !q.next.starts_with("/login") {
-        q.next
+/// Where the sign-in form goes on success: `next` if it is a page of this site other than
+/// the sign-in page itself, else the home page.
+fn after_sign_in(next: String) -> String {
+    if is_local(&next) && !next.starts_with("/login") {
+        next
     } else {
         "/".into()
-    };
-    // Already signed in: straight on.
-    if api.signed_in() && api.get("/api/v1/auth/me").await.ok() {
-        return act::redirect(&next, None, api.set_cookies);
     }
-    finish(api, LoginPage { flash, next }.render())
+}
+
+/// `GET /login`: the sign-in form; a browser already signed in goes straight on.
+pub async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<TokenQuery>,
+) -> Response {
+    let next = after_sign_in(q.next);
+    if crate::auth::live_session(&state, &headers).await {
+        return redirect(&next, None, Vec::new());
+    }
+    let page = LoginPage {
+        flash: flash(&headers),
+        next,
+    };
+    show(&page.flash, page.render())
 }
 
 #[derive(Template)]
@@ -92,42 +97,40 @@ async fn login(State(web): State<Web>, Query(q): Query<TokenQuery>, req: Request
 struct RegisterPage {
     flash: Option<Flash>,
     token: String,
-    invitation: Option<V>,
+    invitation: Option<InvitationPreview>,
     problem: String,
 }
 
-async fn register(State(web): State<Web>, Query(q): Query<TokenQuery>, req: Request) -> Response {
-    let (parts, _) = req.into_parts();
-    let (mut api, flash) = match start(&web, &parts, false).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+/// `GET /register?token=`: the sign-up form of a valid invitation (read as
+/// `GET /invitations/{token}` reads it), or why there is none.
+pub async fn register(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    headers: HeaderMap,
+    Query(q): Query<TokenQuery>,
+) -> Response {
     let (invitation, problem) = if q.token.is_empty() {
         (
             None,
             "This page needs the link from your invitation email.".to_string(),
         )
     } else {
-        let a = api
-            .get(&format!("/api/v1/invitations/{}", encode_query(&q.token)))
-            .await;
-        if a.ok() {
-            (Some(V(a.json)), String::new())
-        } else {
-            (
+        match preview(&state, &client, &q.token).await {
+            Ok(inv) => (Some(inv), String::new()),
+            Err(_) => (
                 None,
                 "This invitation link is invalid, expired or already used. Ask for a new one."
                     .into(),
-            )
+            ),
         }
     };
     let page = RegisterPage {
-        flash,
+        flash: flash(&headers),
         token: q.token,
         invitation,
         problem,
     };
-    finish(api, page.render())
+    show(&page.flash, page.render())
 }
 
 #[derive(Template)]
@@ -136,12 +139,12 @@ struct ForgotPage {
     flash: Option<Flash>,
 }
 
-async fn forgot(State(web): State<Web>, req: Request) -> Response {
-    let (parts, _) = req.into_parts();
-    match start(&web, &parts, false).await {
-        Ok((api, flash)) => finish(api, ForgotPage { flash }.render()),
-        Err(r) => r,
-    }
+/// `GET /forgot-password`: asks for the email to send a reset link to.
+pub async fn forgot(headers: HeaderMap) -> Response {
+    let page = ForgotPage {
+        flash: flash(&headers),
+    };
+    show(&page.flash, page.render())
 }
 
 #[derive(Template)]
@@ -151,17 +154,33 @@ struct ResetPage {
     token: String,
 }
 
-async fn reset(State(web): State<Web>, Query(q): Query<TokenQuery>, req: Request) -> Response {
-    let (parts, _) = req.into_parts();
-    match start(&web, &parts, false).await {
-        Ok((api, flash)) => finish(
-            api,
-            ResetPage {
-                flash,
-                token: q.token,
-            }
-            .render(),
-        ),
-        Err(r) => r,
+/// `GET /reset-password?token=`: the new-password form of a reset link.
+pub async fn reset(headers: HeaderMap, Query(q): Query<TokenQuery>) -> Response {
+    let page = ResetPage {
+        flash: flash(&headers),
+        token: q.token,
+    };
+    show(&page.flash, page.render())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::after_sign_in;
+
+    #[test]
+    fn sign_in_goes_on_to_a_local_page_never_back_to_itself() {
+        assert_eq!(
+            after_sign_in("/credentials?cursor=x".into()),
+            "/credentials?cursor=x"
+        );
+        for bad in [
+            "",
+            "/login",
+            "/login?next=/x",
+            "//evil.example",
+            "https://evil.example",
+        ] {
+            assert_eq!(after_sign_in(bad.into()), "/", "{bad}");
+        }
     }
 }

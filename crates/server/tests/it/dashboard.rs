@@ -112,10 +112,9 @@ impl Browser {
     }
 
     async fn sign_in(&mut self, email: &str, password: &str) -> Page {
-        self.act(
+        self.post_form(
+            "/login",
             &[
-                ("_method", "POST"),
-                ("_path", "/api/v1/auth/login"),
                 ("_back", "/login"),
                 ("_next", "/"),
                 ("email", email),
@@ -138,12 +137,13 @@ async fn pages_lead_to_setup_then_to_sign_in() {
     let p = b.get("/setup").await;
     assert_eq!(p.status, 200);
     assert!(p.body.contains("Create organization"));
+    assert!(p.body.contains(r#"action="/setup""#));
+    assert_eq!(p.headers[header::REFERRER_POLICY], "same-origin");
 
     let p = b
-        .act(
+        .post_form(
+            "/setup",
             &[
-                ("_method", "POST"),
-                ("_path", "/api/v1/setup"),
                 ("_back", "/setup"),
                 ("_next", "/"),
                 ("organizationName", "Acme"),
@@ -180,6 +180,10 @@ async fn pages_carry_a_strict_content_security_policy() {
         assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
         assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
         assert_eq!(p.headers[header::X_FRAME_OPTIONS], "DENY", "{path}");
+        if path != "/nope" {
+            // Not `no-referrer`, under which a browser sends `Origin: null` with the forms.
+            assert_eq!(p.headers[header::REFERRER_POLICY], "same-origin", "{path}");
+        }
         assert!(!p.body.contains("<script>"), "{path} has an inline script");
         assert!(!p.body.contains(" style=\""), "{path} has an inline style");
     }
@@ -387,11 +391,9 @@ async fn another_site_can_neither_sign_a_visitor_in_nor_redirect_them_away() {
     // A plain-HTTP deployment: the browser sends Origin but no Sec-Fetch-Site.
     let res = b
         .http
-        .post(format!("{}/act", b.base))
+        .post(format!("{}/login", b.base))
         .header(header::ORIGIN, "http://evil.example")
         .form(&[
-            ("_method", "POST"),
-            ("_path", "/api/v1/auth/login"),
             ("_next", "/"),
             ("email", ADMIN_EMAIL),
             ("password", PASSWORD),
@@ -407,11 +409,9 @@ async fn another_site_can_neither_sign_a_visitor_in_nor_redirect_them_away() {
     // Our own origin is fine.
     let res = b
         .http
-        .post(format!("{}/act", b.base))
+        .post(format!("{}/login", b.base))
         .header(header::ORIGIN, b.base.clone())
         .form(&[
-            ("_method", "POST"),
-            ("_path", "/api/v1/auth/login"),
             ("_next", "/"),
             ("email", ADMIN_EMAIL),
             ("password", PASSWORD),
@@ -1237,4 +1237,343 @@ async fn a_delegated_admin_adds_members_from_the_workspace_page_and_others_canno
         }
         assert!(!members().await.iter().any(|(id, _)| *id == third));
     }
+}
+
+/// The value of the `name="{name}"` input that follows `after` in a page.
+fn input_value<'p>(body: &'p str, after: &str, name: &str) -> &'p str {
+    let from = &body[body.find(after).unwrap_or(0)..];
+    let at = from.find(&format!(r#"name="{name}" value=""#)).unwrap() + name.len() + 15;
+    &from[at..at + from[at..].find('"').unwrap()]
+}
+
+/// Credentials and their sharing through the forms of their pages, which stand for the API's
+/// routes: create, share (and the sharing read back as the API reads it), update, delete.
+#[tokio::test]
+async fn credentials_are_created_shared_changed_and_deleted_through_their_forms() {
+    use serde_json::json;
+    for backend in backends() {
+        let w = World::new(&backend).await;
+        let team = w.workspace("Team").await;
+        let mut b = Browser::new(&w.server);
+        b.sign_in(ADMIN_EMAIL, PASSWORD).await;
+        let page = b.get("/credentials").await;
+        assert_eq!(page.status, 200, "{}", backend.name());
+        assert!(page.body.contains(r#"action="/credentials/new""#));
+        let p = b
+            .post_form(
+                "/credentials/new",
+                &[
+                    ("_back", "/credentials"),
+                    ("_ok", "Created."),
+                    ("name", "OpenAI"),
+                    ("credentialName", "openAIApi"),
+                    ("data:json", r#"{"apiKey": "sk-1"}"#),
+                ],
+                true,
+            )
+            .await;
+        assert_eq!((p.status, p.location()), (303, "/credentials"));
+        let list = w.admin.get("/credentials").await.body;
+        let id = list["items"][0]["id"].as_str().unwrap().to_string();
+        let page = b.get("/credentials").await;
+        assert!(page.body.contains("OpenAI") && page.body.contains("apiKey"));
+        assert!(page.body.contains("Created."), "the toast");
+        assert!(!page.body.contains("sk-1"), "never the secret");
+
+        let page = b.get(&format!("/credentials/{id}")).await;
+        assert_eq!(page.status, 200);
+        let share = format!(r#"action="/credentials/{id}/shares""#);
+        assert!(page.body.contains(&share), "{}", page.body);
+        assert!(
+            page.body.contains(&format!(r#"value="{team}">"#)),
+            "unticked"
+        );
+        let back = format!("/credentials/{id}");
+        let p = b
+            .post_form(
+                &format!("/credentials/{id}/shares"),
+                &[
+                    ("_back", &back),
+                    ("_ok", "Sharing saved."),
+                    ("workspaceIds[]", ""),
+                    ("workspaceIds[]", &team),
+                ],
+                true,
+            )
+            .await;
+        assert_eq!((p.status, p.location()), (303, back.as_str()));
+        let shares = w.admin.get(&format!("/credentials/{id}/shares")).await.body;
+        assert_eq!(shares["workspaces"][0]["id"], team.as_str());
+        let page = b.get(&back).await;
+        assert!(page.body.contains(&format!(r#"value="{team}" checked"#)));
+        assert!(page.body.contains("Sharing saved."));
+
+        let version = input_value(&page.body, "edit-form", "version:int").to_string();
+        let p = b
+            .post_form(
+                &back,
+                &[
+                    ("_back", &back),
+                    ("_ok", "Saved."),
+                    ("version:int", &version),
+                    ("name", "OpenAI prod"),
+                    ("credentialName", "openAIApi"),
+                ],
+                true,
+            )
+            .await;
+        assert_eq!(p.status, 303);
+        let c = w.admin.get(&back).await.body;
+        assert_eq!(c["name"], "OpenAI prod");
+        assert_eq!(c["dataKeys"], json!(["apiKey"]), "the secret is kept");
+        // The same version again is a conflict, said in a toast.
+        b.post_form(
+            &back,
+            &[("_back", &back), ("version:int", &version), ("name", "x")],
+            true,
+        )
+        .await;
+        assert!(b.get(&back).await.body.contains("toast err"));
+
+        let page = b.get("/credentials").await;
+        let delete = format!("/credentials/{id}/delete");
+        assert!(page.body.contains(&format!(r#"action="{delete}""#)));
+        let p = b
+            .post_form(&delete, &[("_back", "/credentials")], true)
+            .await;
+        assert_eq!((p.status, p.location()), (303, "/credentials"));
+        assert_eq!(w.admin.get(&back).await.status, 404);
+    }
+}
+
+/// What a page of credentials shows follows the API: a member without `credentials:share`
+/// sees no sharing and is refused the form; another workspace's credential is not found.
+#[tokio::test]
+async fn credential_pages_show_no_more_than_the_api_allows() {
+    use serde_json::json;
+    let w = World::new(&backends()[0]).await;
+    let team = w.workspace("Team").await;
+    w.member("dev@acme.test", &team, "Developer").await;
+    let ours = w
+        .admin
+        .in_workspace(&team)
+        .post(
+            "/credentials",
+            json!({"name": "Team key", "credentialName": "x", "data": {"k": "v"}}),
+        )
+        .await
+        .id();
+    let theirs = w
+        .admin
+        .post(
+            "/credentials",
+            json!({"name": "Default key", "credentialName": "x", "data": {"k": "v"}}),
+        )
+        .await
+        .id();
+    let mut dev = Browser::new(&w.server);
+    dev.sign_in("dev@acme.test", PASSWORD).await;
+    let page = dev.get(&format!("/credentials/{ours}")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("edit-form"), "a developer may edit");
+    assert!(!page.body.contains("share-form"), "but not share");
+    let back = format!("/credentials/{ours}");
+    let p = dev
+        .post_form(
+            &format!("/credentials/{ours}/shares"),
+            &[("_back", &back), ("workspaceIds[]", &w.default_ws)],
+            true,
+        )
+        .await;
+    assert_eq!((p.status, p.location()), (303, back.as_str()));
+    assert!(
+        dev.get(&back)
+            .await
+            .body
+            .contains("lacks the permission credentials:share")
+    );
+    let p = dev.get(&format!("/credentials/{theirs}")).await;
+    assert_eq!(p.status, 404);
+    assert!(!p.body.contains("Default key"));
+    let p = dev
+        .post_form(
+            &format!("/credentials/{theirs}/delete"),
+            &[("_back", "/credentials")],
+            true,
+        )
+        .await;
+    assert_eq!(p.status, 303);
+    assert_eq!(
+        w.admin.get(&format!("/credentials/{theirs}")).await.status,
+        200
+    );
+}
+
+/// An API key's create form shows the new key once; the key holds what was ticked, which the
+/// page offers only from the caller's own grantable permissions; edit and delete forms follow.
+#[tokio::test]
+async fn api_keys_are_shown_once_edited_and_deleted_through_their_forms() {
+    for backend in backends() {
+        let w = World::new(&backend).await;
+        let team = w.workspace("Team").await;
+        w.member("dev@acme.test", &team, "Developer").await;
+        let mut b = Browser::new(&w.server);
+        b.sign_in("dev@acme.test", PASSWORD).await;
+        let page = b.get("/apikeys").await;
+        assert_eq!(page.status, 200, "{}", backend.name());
+        assert!(page.body.contains(r#"value="chatflows:create""#));
+        assert!(
+            !page.body.contains(r#"value="credentials:share""#),
+            "not the dev's"
+        );
+        assert!(
+            !page.body.contains(r#"value="workspace:"#),
+            "never to a key"
+        );
+        let p = b
+            .post_form(
+                "/apikeys/new",
+                &[
+                    ("_back", "/apikeys"),
+                    ("_next", "/apikeys"),
+                    ("permissions[]", ""),
+                    ("permissions[]", "chatflows:view"),
+                    ("name", "CI"),
+                ],
+                true,
+            )
+            .await;
+        assert_eq!(p.status, 200, "{}", p.body);
+        let at = p.body.find(r#"id="shown-value""#).unwrap();
+        let key = &p.body[at..];
+        let key = &key[key.find("value=\"").unwrap() + 7..];
+        let key = key[..key.find('"').unwrap()].to_string();
+        assert!(key.starts_with("fsk_"), "{key}");
+        assert!(p.body.contains(r#"href="/apikeys""#), "Done goes back");
+        let with_key = w.admin.with_token(&key);
+        assert_eq!(with_key.get("/chatflows").await.status, 200);
+        assert_eq!(with_key.get("/tools").await.status, 403);
+
+        let page = b.get("/apikeys").await;
+        assert!(!page.body.contains(&key), "never shown again");
+        let id = w.admin.in_workspace(&team).get("/apikeys").await.body["items"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let edit = format!("/apikeys/{id}");
+        assert!(page.body.contains(&format!(r#"action="{edit}""#)));
+        assert!(page.body.contains(r#"value="chatflows:view" checked"#));
+        let version = input_value(&page.body, &format!("edit-{id}"), "version:int").to_string();
+        let p = b
+            .post_form(
+                &edit,
+                &[
+                    ("_back", "/apikeys"),
+                    ("_ok", "Saved CI."),
+                    ("version:int", &version),
+                    ("permissions[]", ""),
+                    ("permissions[]", "tools:view"),
+                    ("name", "CI tools"),
+                ],
+                true,
+            )
+            .await;
+        assert_eq!((p.status, p.location()), (303, "/apikeys"));
+        assert!(b.get("/apikeys").await.body.contains("Saved CI."));
+        assert_eq!(with_key.get("/tools").await.status, 200);
+        assert_eq!(with_key.get("/chatflows").await.status, 403);
+        // Above the caller's own: refused by the API route the form stands for.
+        let p = b
+            .post_form(
+                &edit,
+                &[
+                    ("_back", "/apikeys"),
+                    (
+                        "version:int",
+                        &(version.parse::<i64>().unwrap() + 1).to_string(),
+                    ),
+                    ("permissions[]", "credentials:share"),
+                    ("name", "CI tools"),
+                ],
+                true,
+            )
+            .await;
+        assert_eq!(p.status, 303);
+        assert!(b.get("/apikeys").await.body.contains("toast err"));
+
+        let p = b
+            .post_form(
+                &format!("/apikeys/{id}/delete"),
+                &[("_back", "/apikeys")],
+                true,
+            )
+            .await;
+        assert_eq!((p.status, p.location()), (303, "/apikeys"));
+        assert_eq!(with_key.get("/tools").await.status, 401);
+    }
+}
+
+/// The pages before sign-in: their forms post to their own paths, stand for the public API
+/// routes, and keep the sign-in's `next`.
+#[tokio::test]
+async fn the_sign_in_form_goes_on_to_the_page_asked_for() {
+    let w = World::new(&backends()[0]).await;
+    let mut b = Browser::new(&w.server);
+    let p = b.get("/credentials").await;
+    assert_eq!(p.location(), "/login?next=%2Fcredentials");
+    let p = b.get(p.location()).await;
+    assert_eq!(p.status, 200);
+    assert!(p.body.contains(r#"action="/login""#));
+    assert_eq!(input_value(&p.body, "login-form", "_next"), "/credentials");
+    for next in ["/login", "/login?next=/x"] {
+        let p = b
+            .get(&format!("/login?next={}", next.replace('?', "%3F")))
+            .await;
+        assert_eq!(input_value(&p.body, "login-form", "_next"), "/", "{next}");
+    }
+    let p = b
+        .post_form(
+            "/login",
+            &[
+                ("_back", "/login"),
+                ("_next", "/credentials"),
+                ("email", ADMIN_EMAIL),
+                ("password", "wrong"),
+            ],
+            false,
+        )
+        .await;
+    assert_eq!(
+        (p.status, p.location()),
+        (303, "/login"),
+        "a wrong password stays"
+    );
+    assert!(
+        b.get("/login")
+            .await
+            .body
+            .contains("invalid email or password")
+    );
+    let p = b
+        .post_form(
+            "/login",
+            &[
+                ("_back", "/login"),
+                ("_next", "/credentials"),
+                ("email", ADMIN_EMAIL),
+                ("password", PASSWORD),
+            ],
+            false,
+        )
+        .await;
+    assert_eq!((p.status, p.location()), (303, "/credentials"));
+    assert_eq!(b.get("/credentials").await.status, 200);
+    // Signed in, the sign-in page goes straight on.
+    assert_eq!(b.get("/login?next=/apikeys").await.location(), "/apikeys");
+    for page in ["/forgot-password", "/reset-password?token=x", "/register"] {
+        let p = b.get(page).await;
+        assert_eq!(p.status, 200, "{page}");
+    }
+    let p = b.get("/register?token=nope").await;
+    assert!(p.body.contains("invalid, expired or already used"));
 }
