@@ -237,6 +237,9 @@ fn workspace_forms() -> Vec<FormDef> {
         // sign-up link is shown once.
         FormDef::new("/workspaces/{id}/invite", M::POST, "/invitations")
             .show("link", "Invitation link"),
+    ]
+}
+
 /// Credentials (with their sharing) and API keys, in the active workspace.
 fn credential_pages() -> Vec<PageDef> {
     let (c, k) = (ResourceKind::Credential, ResourceKind::ApiKey);

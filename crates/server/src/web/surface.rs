@@ -14,7 +14,7 @@
 //! Form fields (see `parse_form`): `_csrf` (the session's CSRF token), `_back` (the page to
 //! return to, a path on this site), `_next` (where to go on success instead; `{id}` is replaced
 //! by the answer's `id`), `_ok` (the toast on success). The other fields make the JSON body:
-//! `name` is a string, `name:json` parsed JSON, `name:int` a number, `name:date` a day
+//! `name` is a string, `name:json` parsed JSON (left out when empty), `name:int` a number, `name:date` a day
 //! (`YYYY-MM-DD`, sent as midnight UTC, left out when empty), `name:bool` a boolean (the last
 //! value wins, so a hidden `false` before a checkbox gives `false` when unticked), `name:opt`
 //! a string left out when empty, and `name[]` an array of strings (an empty value declares the
@@ -335,6 +335,10 @@ pub fn parse_form(fields: Vec<(String, String)>) -> Result<(Steer, Value), Strin
         let (key, value) = match name.rsplit_once(':') {
             None => (name, Value::String(value)),
             Some((key, "json")) => {
+                if value.trim().is_empty() {
+                    body.remove(key);
+                    continue;
+                }
                 let v = serde_json::from_str(&value)
                     .map_err(|e| format!("{key}: not valid JSON ({e})"))?;
                 (key.to_string(), v)
@@ -494,6 +498,7 @@ mod tests {
             ("_ok", "Saved."),
             ("name", "Flow"),
             ("data:json", r#"{"a":1}"#),
+            ("secret:json", "  "),
             ("version:int", "3"),
             ("enabled:bool", "false"),
             ("enabled:bool", "on"),
