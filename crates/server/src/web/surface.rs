@@ -15,10 +15,10 @@
 //! return to, a path on this site), `_next` (where to go on success instead; `{id}` is replaced
 //! by the answer's `id`), `_ok` (the toast on success). The other fields make the JSON body:
 //! `name` is a string, `name:json` parsed JSON (left out when empty), `name:int` a number,
-//! `name:date` a day (`YYYY-MM-DD`, sent as midnight UTC, left out when empty), `name:bool` a boolean (the last
-//! value wins, so a hidden `false` before a checkbox gives `false` when unticked), `name:opt`
-//! a string left out when empty, and `name[]` an array of strings (an empty value declares the
-//! array without adding to it).
+//! `name:date` a day (`YYYY-MM-DD`, sent as midnight UTC, left out when empty), `name:bool` a
+//! boolean (the last value wins, so a hidden `false` before a checkbox gives `false` when
+//! unticked), `name:opt` a string left out when empty, and `name[]` an array of strings (an
+//! empty value declares the array without adding to it).
 
 use super::view::Flash;
 use super::{error_page_plain, flash_cookie, page_response};
