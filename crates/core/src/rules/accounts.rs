@@ -1,4 +1,5 @@
-//! The Account Admin's protections and the changes of a user account (rules 7 and 10).
+//! The Account Admin's protections (a member of every workspace with every permission, never
+//! unlinked, disabled or deleted) and the changes of a user account (rules 7 and 10).
 
 use crate::error::{DomainError, DomainResult};
 use crate::model::UserStatus;
@@ -11,6 +12,19 @@ pub fn check_unlinkable(is_account_admin: bool) -> DomainResult<()> {
         return Err(DomainError::conflict(
             "account_admin",
             "the Account Admin cannot be unlinked from a workspace",
+        ));
+    }
+    Ok(())
+}
+
+/// The Account Admin holds every permission in every workspace: their role in one cannot be
+/// set or changed (`is_account_admin`: the user being given a role is the Account Admin of the
+/// workspace's organization).
+pub fn check_member_role_changeable(is_account_admin: bool) -> DomainResult<()> {
+    if is_account_admin {
+        return Err(DomainError::conflict(
+            "account_admin",
+            "the Account Admin holds every permission in every workspace; their role cannot be changed",
         ));
     }
     Ok(())
@@ -74,6 +88,15 @@ mod tests {
     fn the_account_admin_is_never_unlinked() {
         assert!(check_unlinkable(false).is_ok());
         assert_eq!(conflict_code(check_unlinkable(true)), "account_admin");
+    }
+
+    #[test]
+    fn the_account_admins_role_is_never_changed() {
+        assert!(check_member_role_changeable(false).is_ok());
+        assert_eq!(
+            conflict_code(check_member_role_changeable(true)),
+            "account_admin"
+        );
     }
 
     #[test]
