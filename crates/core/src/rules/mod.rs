@@ -1,10 +1,11 @@
 //! The rules of SPEC §2 that can be decided without storage, one room per subject: field
 //! validation, first setup, workspace deletion, roles, the Account Admin's protections and a
-//! user account's changes, and versions. The store reads the facts inside the transaction that
-//! acts on them and asks here; every item is re-exported so that callers name `rules::X`
-//! whatever room it lives in.
+//! user account's changes, shared credentials, and versions. The store reads the facts inside
+//! the transaction that acts on them and asks here; every item is re-exported so that callers
+//! name `rules::X` whatever room it lives in.
 
 mod accounts;
+mod credentials;
 mod fields;
 mod roles;
 mod setup;
@@ -12,6 +13,7 @@ mod versions;
 mod workspaces;
 
 pub use accounts::{UserChange, check_member_role_changeable, check_unlinkable, check_user_change};
+pub use credentials::{CredentialWrite, check_credential_writable, check_share_targets};
 pub use fields::{
     DESCRIPTION, ICON, ITEM_NAME, MAX_DATA_BYTES, MAX_DESCRIPTION_CHARS, MAX_EMAIL_CHARS,
     MAX_ITEM_NAME_CHARS, MAX_NAME_CHARS, NAME, Text, VARIABLE_TYPES, color, color_pattern,
