@@ -1,14 +1,16 @@
 //! The rules of SPEC §2 that can be decided without storage, one room per subject: field
 //! validation, first setup, workspace deletion, roles, the Account Admin's protections and a
-//! user account's changes, shared credentials, and versions. The store reads the facts inside
-//! the transaction that acts on them and asks here; every item is re-exported so that callers
-//! name `rules::X` whatever room it lives in.
+//! user account's changes, signing in, password reset, shared credentials, and versions. The
+//! store reads the facts inside the transaction that acts on them and asks here; every item is
+//! re-exported so that callers name `rules::X` whatever room it lives in.
 
 mod accounts;
 mod credentials;
 mod fields;
+mod reset;
 mod roles;
 mod setup;
+mod sign_in;
 mod versions;
 mod workspaces;
 
@@ -20,8 +22,10 @@ pub use fields::{
     credential_data, description, display_name, email, email_pattern, icon, item_data, item_name,
     normalize_email, variable_data, workspace_name,
 };
+pub use reset::{ResetToken, may_request_reset, reset_token_check};
 pub use roles::{check_role_deletable, check_role_editable, role_delete_refusal};
 pub use setup::check_first_setup;
+pub use sign_in::{SignIn, sign_in};
 pub use versions::check_version;
 pub use workspaces::{check_workspace_deletable, workspace_delete_refusal};
 
