@@ -203,3 +203,12 @@ pub struct Session {
     pub created_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
 }
+
+/// What presenting an emailed token (an invitation's, a password reset's) found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenCheck<T> {
+    Valid(T),
+    Expired,
+    /// Unknown, already used, revoked, or tampered with.
+    Invalid,
+}

@@ -11,6 +11,7 @@ use flowspace_core::cursor::{Cursor, Page, PageRequest};
 use flowspace_core::ids::{ItemId, UserId, WorkspaceId};
 use flowspace_core::model::{Credential, SealedSecret, WorkspaceRef};
 use flowspace_core::resource::ResourceKind;
+use flowspace_core::rules::{self, CredentialWrite};
 use flowspace_core::time::Timestamp;
 use flowspace_core::{DomainError, DomainResult};
 use serde_json::json;
@@ -248,19 +249,16 @@ impl Store {
             .await)
     }
 
-    /// The credential if the scope's workspace owns it; 403 if it is only shared into it.
+    /// The credential as read in the scope's workspace, when `rules::check_credential_writable`
+    /// allows `write` there (403 where it is only shared into it).
     pub(crate) async fn writable_credential(
         &self,
         scope: &WorkspaceScope,
         id: ItemId,
+        write: CredentialWrite,
     ) -> DomainResult<Credential> {
         let c = self.get_credential(scope, id).await?;
-        if c.shared {
-            return Err(DomainError::forbidden(format!(
-                "this credential is shared from workspace \"{}\" and is read-only here",
-                c.owner_workspace.name
-            )));
-        }
+        rules::check_credential_writable(&c, write)?;
         Ok(c)
     }
 }

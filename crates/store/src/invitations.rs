@@ -56,14 +56,7 @@ pub enum InviteOutcome {
     Added(User),
 }
 
-/// What presenting a token found.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum TokenCheck<T> {
-    Valid(T),
-    Expired,
-    /// Unknown, already used, revoked, or tampered with.
-    Invalid,
-}
+pub use flowspace_core::model::TokenCheck;
 
 const INVITATION_SELECT: &str =
     "SELECT i.id, i.email, i.user_id, i.organization_id, o.name, i.workspace_id, w.name,

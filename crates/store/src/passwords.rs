@@ -10,6 +10,7 @@ use crate::{Store, db_err, with_db};
 use flowspace_core::authz::SelfScope;
 use flowspace_core::ids::UserId;
 use flowspace_core::model::{User, UserStatus};
+use flowspace_core::rules::{self, ResetToken};
 use flowspace_core::time::Timestamp;
 use flowspace_core::{DomainError, DomainResult};
 use uuid::Uuid;
@@ -36,30 +37,33 @@ impl Store {
         Ok(())
     }
 
-    /// The active user a reset token stands for, if it can still be used.
+    /// The user a reset token stands for, if `rules::reset_token_check` finds that it can
+    /// still be used.
     pub async fn password_reset_user(&self, token_hash: &[u8]) -> DomainResult<TokenCheck<User>> {
-        let row: Option<(Uuid, Ts, Option<Ts>)> = with_db!(self, pool => {
-            sqlx::query_as("SELECT user_id, expires_at, used_at FROM password_resets WHERE token_hash = $1")
+        let row: Option<(Uuid, Ts, bool, String)> = with_db!(self, pool => {
+            sqlx::query_as("SELECT p.user_id, p.expires_at, p.used_at IS NOT NULL, u.status
+                            FROM password_resets p JOIN users u ON u.id = p.user_id WHERE p.token_hash = $1")
                 .bind(token_hash).fetch_optional(pool).await.map_err(db_err)?
         });
-        let Some((user, expires_at, used_at)) = row else {
+        let Some((user, expires_at, used, status)) = row else {
             return Ok(TokenCheck::Invalid);
         };
-        if used_at.is_some() {
-            return Ok(TokenCheck::Invalid);
-        }
-        if expires_at.0 <= Timestamp::now() {
-            return Ok(TokenCheck::Expired);
-        }
-        let user = self.user(UserId(user)).await?;
-        if user.status != UserStatus::Active {
-            return Ok(TokenCheck::Invalid);
-        }
-        Ok(TokenCheck::Valid(user))
+        let token = ResetToken {
+            expires_at: expires_at.0,
+            used,
+            user_status: UserStatus::parse(&status).unwrap_or(UserStatus::Disabled),
+        };
+        Ok(match rules::reset_token_check(token, Timestamp::now()) {
+            TokenCheck::Valid(()) => TokenCheck::Valid(self.user(UserId(user)).await?),
+            TokenCheck::Expired => TokenCheck::Expired,
+            TokenCheck::Invalid => TokenCheck::Invalid,
+        })
     }
 
     /// Spends a reset token: sets the new hash and ends every session of the user, in one
-    /// transaction. `false` when the token was no longer usable.
+    /// transaction. `false` when the token was no longer usable. The spend's own condition
+    /// (unused, unexpired) is `rules::reset_token_check` again, in SQL, so that two uses of
+    /// one token have one winner.
     #[tracing::instrument(skip_all)]
     pub async fn reset_password(
         &self,

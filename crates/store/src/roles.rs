@@ -6,7 +6,7 @@ use crate::{Store, db_err, unique_or, with_db};
 use flowspace_core::authz::AdminScope;
 use flowspace_core::ids::{OrganizationId, RoleId};
 use flowspace_core::model::Role;
-use flowspace_core::permissions::PermissionSet;
+use flowspace_core::permissions::{Permission, PermissionSet};
 use flowspace_core::rules;
 use flowspace_core::time::Timestamp;
 use flowspace_core::{DomainError, DomainResult};
@@ -50,8 +50,38 @@ fn name_taken() -> DomainError {
     DomainError::conflict("role_name_taken", "a role with this name already exists")
 }
 
-fn builtin() -> DomainError {
-    DomainError::conflict("builtin_role", "built-in roles cannot be changed")
+/// The audit event of an edit of `current`: what changed of name, description and
+/// permissions.
+fn update_event(
+    current: &Role,
+    name: &str,
+    description: Option<&str>,
+    permissions: PermissionSet,
+) -> AuditEvent {
+    let mut summary = changes(&[
+        ("name", json!(current.name), json!(name)),
+        (
+            "description",
+            json!(current.description),
+            json!(description),
+        ),
+    ]);
+    let strings = |v: Vec<Permission>| v.iter().map(ToString::to_string).collect::<Vec<_>>();
+    let added = strings(permissions.missing_from(current.permissions));
+    let removed = strings(current.permissions.missing_from(permissions));
+    if !added.is_empty() || !removed.is_empty() {
+        summary.insert(
+            "permissions".into(),
+            json!({"added": added, "removed": removed}),
+        );
+    }
+    AuditEvent {
+        workspace: None,
+        action: "role.update",
+        target_kind: "role",
+        target_id: Some(current.id.0),
+        summary: summary.into(),
+    }
 }
 
 impl Store {
@@ -117,6 +147,8 @@ impl Store {
         self.role(scope.organization(), id).await
     }
 
+    /// Rule 8: edits a custom role, as `rules::check_role_editable` allows from the role read
+    /// in this transaction (never a built-in one).
     pub async fn update_role(
         &self,
         scope: &AdminScope,
@@ -125,52 +157,36 @@ impl Store {
         description: Option<&str>,
         permissions: PermissionSet,
     ) -> DomainResult<Role> {
-        let current = self.role(scope.organization(), id).await?;
-        if current.builtin {
-            return Err(builtin());
-        }
         let now = Ts(Timestamp::now());
-        let mut summary = changes(&[
-            ("name", json!(current.name), json!(name)),
-            (
-                "description",
-                json!(current.description),
-                json!(description),
-            ),
-        ]);
-        let strings = |v: Vec<flowspace_core::permissions::Permission>| {
-            v.iter().map(ToString::to_string).collect::<Vec<_>>()
-        };
-        let added = strings(permissions.missing_from(current.permissions));
-        let removed = strings(current.permissions.missing_from(permissions));
-        if !added.is_empty() || !removed.is_empty() {
-            summary.insert(
-                "permissions".into(),
-                json!({"added": added, "removed": removed}),
-            );
-        }
         let ctx = AuditContext::from_admin(scope);
-        let ev = AuditEvent {
-            workspace: None,
-            action: "role.update",
-            target_kind: "role",
-            target_id: Some(id.0),
-            summary: summary.into(),
-        };
+        let sql = format!("{ROLE_SELECT} WHERE r.id = $1 AND r.organization_id = $2");
         with_db!(self, pool => {
             let mut tx = pool.begin().await.map_err(db_err)?;
+            // Lock the role's row before reading it, with a write of a column no trigger
+            // watches: on SQLite that takes the write lock at once (a read-then-write
+            // transaction fails when another writer commits in between); on PostgreSQL nothing
+            // changes the role between this read and the update below, and the role's row is
+            // still taken before the organization's, as it was by the update alone.
+            sqlx::query("UPDATE roles SET updated_at = updated_at WHERE id = $1 AND organization_id = $2")
+                .bind(id.0).bind(scope.organization().0).execute(&mut *tx).await.map_err(db_err)?;
+            let row: Option<RoleRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(id.0).bind(scope.organization().0).fetch_optional(&mut *tx).await.map_err(db_err)?;
+            let current = row.ok_or(DomainError::NotFound("role"))?.into_role()?;
+            rules::check_role_editable(current.builtin)?;
             sqlx::query("UPDATE roles SET name = $1, name_key = $2, description = $3, permissions = $4, updated_at = $5
-                         WHERE id = $6 AND organization_id = $7 AND builtin = FALSE")
+                         WHERE id = $6 AND organization_id = $7")
                 .bind(name).bind(name.to_lowercase()).bind(description).bind(perms_to_text(permissions)).bind(now)
                 .bind(id.0).bind(scope.organization().0)
                 .execute(&mut *tx).await.map_err(|e| unique_or(e, name_taken()))?;
-            insert_audit(&mut tx, &ctx, &ev).await?;
+            insert_audit(&mut tx, &ctx, &update_event(&current, name, description, permissions)).await?;
             tx.commit().await.map_err(db_err)?;
         });
         self.role(scope.organization(), id).await
     }
 
-    /// Deletes a custom role that nobody holds (409 with the count otherwise).
+    /// Rule 8: deletes a custom role that nobody holds. The delete's own condition is what
+    /// makes it race-free; when it deletes nothing, `rules::role_delete_refusal` says why from
+    /// the role read after it (409 with the count when it is in use).
     pub async fn delete_role(&self, scope: &AdminScope, id: RoleId) -> DomainResult<()> {
         let ctx = AuditContext::from_admin(scope);
         let deleted: Option<String> = with_db!(self, pool => {
@@ -198,10 +214,6 @@ impl Store {
             return Ok(());
         }
         let role = self.role(scope.organization(), id).await?;
-        rules::check_role_deletable(role.builtin, role.in_use)?;
-        Err(DomainError::conflict(
-            "role_changed",
-            "the role changed meanwhile; try again",
-        ))
+        Err(rules::role_delete_refusal(role.builtin, role.in_use))
     }
 }

@@ -1,5 +1,5 @@
 //! Sharing a credential with other workspaces of its organization (rule 11). Only the owner
-//! workspace shares; the set is replaced as a whole, in one transaction with its audit event.
+//! workspace shares (`rules::check_credential_writable`); the set is replaced as a whole, in one transaction with its audit event.
 
 use crate::audit::{AuditContext, AuditEvent, insert_audit};
 use crate::types::Ts;
@@ -7,6 +7,7 @@ use crate::{Store, db_err, with_db};
 use flowspace_core::authz::WorkspaceScope;
 use flowspace_core::ids::{ItemId, WorkspaceId};
 use flowspace_core::model::WorkspaceRef;
+use flowspace_core::rules::{self, CredentialWrite};
 use flowspace_core::time::Timestamp;
 use flowspace_core::{DomainError, DomainResult};
 use uuid::Uuid;
@@ -18,7 +19,8 @@ impl Store {
         scope: &WorkspaceScope,
         id: ItemId,
     ) -> DomainResult<Vec<WorkspaceRef>> {
-        self.owned_credential(scope, id).await?;
+        self.writable_credential(scope, id, CredentialWrite::Share)
+            .await?;
         let rows: Vec<(Uuid, String)> = with_db!(self, pool => {
             sqlx::query_as("SELECT w.id, w.name FROM credential_shares s JOIN workspaces w ON w.id = s.workspace_id
                             WHERE s.credential_id = $1 ORDER BY w.name, w.id")
@@ -41,13 +43,9 @@ impl Store {
         targets: &[WorkspaceId],
         ctx: &AuditContext,
     ) -> DomainResult<Vec<WorkspaceRef>> {
-        self.owned_credential(scope, id).await?;
-        if targets.contains(&scope.workspace()) {
-            return Err(DomainError::invalid(
-                "workspaceIds",
-                "a credential is not shared with its own workspace",
-            ));
-        }
+        self.writable_credential(scope, id, CredentialWrite::Share)
+            .await?;
+        rules::check_share_targets(scope.workspace(), targets)?;
         let now = Ts(Timestamp::now());
         let org = scope.organization();
         with_db!(self, pool => {
@@ -83,17 +81,5 @@ impl Store {
             tx.commit().await.map_err(db_err)?;
         });
         self.credential_shares(scope, id).await
-    }
-
-    /// The credential when the scope's workspace owns it; 403 when it is only shared into it.
-    async fn owned_credential(&self, scope: &WorkspaceScope, id: ItemId) -> DomainResult<()> {
-        let c = self.get_credential(scope, id).await?;
-        if c.shared {
-            return Err(DomainError::forbidden(format!(
-                "this credential is shared from workspace \"{}\": only that workspace can share it",
-                c.owner_workspace.name
-            )));
-        }
-        Ok(())
     }
 }

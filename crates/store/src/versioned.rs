@@ -9,6 +9,7 @@ use crate::{Store, db_err, with_db};
 use flowspace_core::authz::WorkspaceScope;
 use flowspace_core::ids::ItemId;
 use flowspace_core::resource::ResourceKind;
+use flowspace_core::rules::CredentialWrite;
 use flowspace_core::{DomainError, DomainResult, rules};
 use serde_json::json;
 
@@ -105,9 +106,10 @@ impl Store {
     ) -> DomainError {
         let current = match kind {
             ResourceKind::ApiKey => self.get_api_key(scope, id).await.map(|k| k.version),
-            ResourceKind::Credential => {
-                self.writable_credential(scope, id).await.map(|c| c.version)
-            }
+            ResourceKind::Credential => self
+                .writable_credential(scope, id, CredentialWrite::Change)
+                .await
+                .map(|c| c.version),
             _ => self.get_item(scope, kind, id).await.map(|i| i.version),
         };
         let checked = current.and_then(|v| rules::check_version(v, expected_version.unwrap_or(v)));

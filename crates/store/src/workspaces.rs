@@ -192,7 +192,9 @@ impl Store {
 
     /// Rule 6, in one transaction: every item, membership, API key, credential and share of
     /// the workspace goes with it (foreign keys cascade); sessions and users whose active
-    /// workspace it was lose it and fall back at their next request.
+    /// workspace it was lose it and fall back at their next request. The delete's own
+    /// condition is what makes it race-free; when it deletes nothing,
+    /// `rules::workspace_delete_refusal` says why from the workspace read after it.
     #[tracing::instrument(skip_all)]
     pub async fn delete_workspace(&self, scope: &AdminScope, id: WorkspaceId) -> DomainResult<()> {
         let org = scope.organization();
@@ -226,11 +228,7 @@ impl Store {
             sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE workspace_id = $1 AND user_id <> $2")
                 .bind(id.0).bind(scope.user_id().0).fetch_one(pool).await.map_err(db_err)?
         });
-        rules::check_workspace_deletable(ws.is_default, others)?;
-        Err(DomainError::conflict(
-            "workspace_changed",
-            "the workspace changed meanwhile; try again",
-        ))
+        Err(rules::workspace_delete_refusal(ws.is_default, others))
     }
 
     pub async fn members(&self, scope: &WorkspaceScope) -> DomainResult<Vec<Member>> {
@@ -258,52 +256,60 @@ impl Store {
             .collect())
     }
 
-    /// Adds `user` to the scope's workspace with `role`, or changes their role there.
+    /// Adds `user` to the scope's workspace with `role`, or changes their role there, unless
+    /// `rules::check_member_role_changeable` refuses (the Account Admin) from the user read in
+    /// this transaction.
     pub async fn add_member(
         &self,
         scope: &WorkspaceScope,
         user: UserId,
         role: RoleId,
     ) -> DomainResult<Member> {
-        let target = self.user(user).await?;
-        if target.organization_id != scope.organization() {
-            return Err(DomainError::NotFound("user"));
-        }
-        if target.is_account_admin {
-            return Err(DomainError::conflict(
-                "account_admin",
-                "the Account Admin holds every permission in every workspace; their role cannot be changed",
-            ));
-        }
+        let (ws, org) = (scope.workspace(), scope.organization());
         let now = Ts(Timestamp::now());
-        let new_role = self.role(scope.organization(), role).await?;
         // For the summary only: the role the user held here before, if any.
         let old_role: Option<String> = with_db!(self, pool => {
             sqlx::query_scalar("SELECT r.name FROM memberships m JOIN roles r ON r.id = m.role_id
                                 WHERE m.workspace_id = $1 AND m.user_id = $2")
-                .bind(scope.workspace().0).bind(user.0).fetch_optional(pool).await.map_err(db_err)?
+                .bind(ws.0).bind(user.0).fetch_optional(pool).await.map_err(db_err)?
         });
         let ctx = AuditContext::from_scope(scope);
         with_db!(self, pool => {
             let mut tx = pool.begin().await.map_err(db_err)?;
+            // Write first, then ask: the write takes SQLite's write lock at once (a
+            // read-then-write transaction fails when another writer commits in between) and
+            // PostgreSQL's locks in the order every change of a membership takes them
+            // (membership, then organization); a refusal rolls it back. Only a user and a role
+            // of the scope's organization are written.
             // An upsert keeps the original `created_at`: a new row carries `now`.
             let added: Option<Ts> = sqlx::query_scalar("INSERT INTO memberships (workspace_id, user_id, role_id, created_at)
-                         SELECT $1, $2, r.id, $4 FROM roles r WHERE r.id = $3 AND r.organization_id = $5
+                         SELECT $1, u.id, r.id, $4 FROM roles r JOIN users u ON u.id = $2 AND u.organization_id = $5
+                         WHERE r.id = $3 AND r.organization_id = $5
                          ON CONFLICT (workspace_id, user_id) DO UPDATE SET role_id = excluded.role_id
                          RETURNING created_at")
-                .bind(scope.workspace().0).bind(user.0).bind(role.0).bind(now).bind(scope.organization().0)
+                .bind(ws.0).bind(user.0).bind(role.0).bind(now).bind(org.0)
                 .fetch_optional(&mut *tx).await.map_err(db_err)?;
+            let target: Option<(String, bool)> = sqlx::query_as(
+                "SELECT u.email, COALESCE(o.owner_user_id = u.id, FALSE)
+                 FROM users u JOIN organizations o ON o.id = u.organization_id
+                 WHERE u.id = $1 AND u.organization_id = $2")
+                .bind(user.0).bind(org.0).fetch_optional(&mut *tx).await.map_err(db_err)?;
+            let (email, is_account_admin) = target.ok_or(DomainError::NotFound("user"))?;
+            rules::check_member_role_changeable(is_account_admin)?;
+            let new_role: Option<String> = sqlx::query_scalar("SELECT name FROM roles WHERE id = $1 AND organization_id = $2")
+                .bind(role.0).bind(org.0).fetch_optional(&mut *tx).await.map_err(db_err)?;
+            let new_role = new_role.ok_or(DomainError::NotFound("role"))?;
             if let Some(at) = added {
                 let is_new = at.0 == now.0;
                 let ev = AuditEvent {
-                    workspace: Some(scope.workspace()),
+                    workspace: Some(ws),
                     action: if is_new { "membership.add" } else { "membership.update" },
                     target_kind: "user",
                     target_id: Some(user.0),
                     summary: if is_new {
-                        json!({"email": target.email, "role": new_role.name})
+                        json!({"email": email, "role": new_role})
                     } else {
-                        json!({"email": target.email, "role": {"from": old_role, "to": new_role.name}})
+                        json!({"email": email, "role": {"from": old_role, "to": new_role}})
                     },
                 };
                 insert_audit(&mut tx, &ctx, &ev).await?;

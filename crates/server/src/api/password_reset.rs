@@ -11,9 +11,8 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use flowspace_core::authz::Actor;
-use flowspace_core::model::UserStatus;
-use flowspace_core::password;
 use flowspace_core::time::Timestamp;
+use flowspace_core::{password, rules};
 use flowspace_store::{AuditContext, TokenCheck};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -24,7 +23,8 @@ pub struct ForgotPasswordRequest {
     pub email: String,
 }
 
-/// Rule 16: 202 whatever the email; only an active account gets a link. The email goes out in
+/// Rule 16: 202 whatever the email; only an account `rules::may_request_reset` allows gets a
+/// link. The email goes out in
 /// the background so the answer takes the same time either way.
 pub async fn forgot_password(
     State(state): State<AppState>,
@@ -34,7 +34,7 @@ pub async fn forgot_password(
     limit_per_ip(&state, "forgot-password", RESET_REQUESTS_PER_HOUR, &client).await?;
     let record = state.store.find_login(&req.email).await?;
     let Some(user) = record
-        .filter(|r| r.user.status == UserStatus::Active && r.password_hash.is_some())
+        .filter(|r| rules::may_request_reset(r.user.status, r.password_hash.is_some()))
         .map(|r| r.user)
     else {
         return Ok(StatusCode::ACCEPTED);

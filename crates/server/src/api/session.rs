@@ -15,7 +15,8 @@ use bytes::Bytes;
 use cookie::{Cookie, SameSite};
 use flowspace_core::authz::SelfScope;
 use flowspace_core::ids::WorkspaceId;
-use flowspace_core::model::{Organization, User, UserStatus, WorkspaceRole};
+use flowspace_core::model::{Organization, User, WorkspaceRole};
+use flowspace_core::rules::{self, SignIn};
 use flowspace_core::time::Timestamp;
 use flowspace_store::{
     LoginAttempt, LoginOutcome, LoginRecord, MAX_EVENT_EMAIL_CHARS, NewLoginEvent, RefreshOutcome,
@@ -260,8 +261,10 @@ pub async fn login(
         return Err(bad_credentials());
     }
     let record = state.store.find_login(&req.email).await?;
-    let record =
-        record.filter(|r| r.password_hash.is_some() && r.user.status != UserStatus::Invited);
+    // An invited user has not signed up yet: their email answers as one that matches nobody.
+    let record = record.filter(|r| {
+        r.password_hash.is_some() && rules::sign_in(r.user.status) != SignIn::NotSignedUp
+    });
     let user = record.as_ref().map(|r| &r.user);
     // Reserved before any password work, for known and unknown emails alike; a correct
     // password is refused too while locked.
@@ -354,7 +357,8 @@ async fn check(
     if !verified.ok {
         return Err(Refused::Failed(reason::WRONG_PASSWORD, bad_credentials()));
     }
-    if record.user.status == UserStatus::Disabled {
+    // Told only once the password is proven (an invited user was answered as unknown above).
+    if rules::sign_in(record.user.status) != SignIn::Allowed {
         return Err(Refused::Failed(
             reason::DISABLED,
             ApiError::new(
@@ -449,7 +453,7 @@ pub async fn spend_refresh(
     match outcome {
         RefreshOutcome::Rotated { session, user } => {
             let user = state.store.user(user).await?;
-            if user.status != UserStatus::Active {
+            if rules::sign_in(user.status) != SignIn::Allowed {
                 state.store.revoke_session(session).await?;
                 record_session_event(
                     state,

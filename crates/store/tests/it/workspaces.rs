@@ -1,10 +1,11 @@
 //! Workspace deletion (rule 6): one transaction that takes every row of the workspace with it,
-//! and leaves sessions and users that were in it without an active workspace.
+//! and leaves sessions and users that were in it without an active workspace. Memberships:
+//! the Account Admin's role is never changed.
 
 use crate::common::{Org, backends, conflict_code, is_not_found, perm};
 use flowspace_core::authz;
 use flowspace_core::cursor::PageRequest;
-use flowspace_core::ids::{ItemId, WorkspaceId};
+use flowspace_core::ids::{ItemId, RoleId, UserId, WorkspaceId};
 use flowspace_core::model::SealedSecret;
 use flowspace_core::permissions::PermissionSet;
 use flowspace_core::resource::ResourceKind;
@@ -261,5 +262,44 @@ async fn deleting_a_workspace_takes_everything_of_it() {
                 .items
                 .is_empty()
         );
+    }
+}
+
+#[tokio::test]
+async fn the_account_admins_role_is_never_changed_and_a_refused_add_writes_nothing() {
+    for b in backends() {
+        let o = Org::new(&b).await;
+        let scope = o.scope(o.default_ws, "workspace:add-user").await;
+        let viewer = o.store.resolve_role(o.org, "viewer").await.unwrap();
+        let r = o.store.add_member(&scope, o.admin, viewer.id).await;
+        assert_eq!(conflict_code(&r), Some("account_admin"), "{}", o.name());
+        let roles = |members: Vec<flowspace_core::model::Member>| {
+            members
+                .into_iter()
+                .map(|m| (m.user_id, m.role_name))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            roles(o.store.members(&scope).await.unwrap()),
+            vec![(o.admin, "Admin".to_string())],
+            "{}: the membership written before the refusal was rolled back",
+            o.name()
+        );
+        // A user that is not one of the organization's, or a role that is not, is not found
+        // and nothing is written.
+        let (dev, _) = o.user("dev@example.com").await;
+        let r = o.store.add_member(&scope, UserId::new(), viewer.id).await;
+        assert!(is_not_found(&r), "{}", o.name());
+        let r = o.store.add_member(&scope, dev, RoleId::new()).await;
+        assert!(is_not_found(&r), "{}", o.name());
+        assert_eq!(
+            o.store.members(&scope).await.unwrap().len(),
+            1,
+            "{}",
+            o.name()
+        );
+        // Anyone else is added, then has their role changed.
+        let m = o.store.add_member(&scope, dev, viewer.id).await.unwrap();
+        assert_eq!(m.role_name, "Viewer", "{}", o.name());
     }
 }
