@@ -82,6 +82,7 @@ pub fn pages() -> Vec<PageDef> {
     for kind in ResourceKind::PLAIN {
         t.extend(item_pages(kind));
     }
+    t.extend(log_pages());
     t
 }
 
@@ -138,6 +139,28 @@ fn item_forms(kind: ResourceKind) -> Vec<FormDef> {
         ));
     }
     v
+}
+
+/// Login activity (the Account Admin's, as `GET /login-activity`) and the audit log (what
+/// `GET /audit-events` lets the caller read; its chain's check is the Account Admin's, as
+/// `GET /audit-events/verify`).
+fn log_pages() -> Vec<PageDef> {
+    use web::logs::{activity, audit};
+    vec![
+        PageDef::new(
+            "/login-activity",
+            Guard::AccountAdmin,
+            activity::login_activity,
+        ),
+        PageDef::new(
+            "/login-activity.csv",
+            Guard::AccountAdmin,
+            activity::login_activity_csv,
+        ),
+        PageDef::new("/audit-log", Guard::AuditLog, audit::audit_log),
+        PageDef::new("/audit-log.csv", Guard::AuditLog, audit::audit_log_csv),
+        PageDef::new("/audit-log/verify", Guard::AccountAdmin, audit::verify),
+    ]
 }
 
 #[cfg(test)]

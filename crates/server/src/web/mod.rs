@@ -55,7 +55,6 @@ pub fn router(state: AppState, api: Router) -> Router {
         .merge(public::routes())
         .merge(items::routes())
         .merge(admin::routes())
-        .merge(logs::routes())
         .with_state(web)
         .layer(SetResponseHeaderLayer::if_not_present(
             header::REFERRER_POLICY,
