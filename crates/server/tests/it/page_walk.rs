@@ -437,7 +437,7 @@ fn item_data(kind: ResourceKind) -> Value {
 }
 
 #[test]
-fn every_form_stands_for_a_guarded_or_listed_api_route() {
+fn every_form_stands_for_an_api_route_and_names_its_parameter() {
     let t = table();
     for f in forms() {
         let api = f
