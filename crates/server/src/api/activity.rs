@@ -1,6 +1,7 @@
 //! Login activity (SPEC: Login activity; §4 `GET /login-activity`): every sign-in, failure
 //! (with its reason), logout, refresh-token reuse or failure and password reset, for the
-//! Account Admin, filtered and paginated, or as CSV with `Accept: text/csv`.
+//! Account Admin, filtered and paginated, or as CSV with `Accept: text/csv`. The dashboard's
+//! Login Activity page reads through the same query type and functions.
 
 use super::{List, csv_field};
 use crate::auth::Admin;
@@ -9,9 +10,10 @@ use crate::extract::ApiQuery;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use flowspace_core::DomainError;
+use flowspace_core::authz::AdminScope;
 use flowspace_core::cursor::PageRequest;
 use flowspace_core::time::Timestamp;
 use flowspace_store::{LoginEventFilter, LoginOutcome};
@@ -20,8 +22,9 @@ use serde::Deserialize;
 /// The most rows one CSV export holds.
 const MAX_CSV_ROWS: usize = 100_000;
 
-/// `?from=&to=&email=&outcome=&limit=&cursor=`
-#[derive(Debug, Default, Deserialize)]
+/// `?from=&to=&email=&outcome=&limit=&cursor=`: the filters of the API route and of the
+/// dashboard's page (which fills `from` and `to` from days).
+#[derive(Clone, Debug, Default, Deserialize)]
 pub struct ActivityParams {
     pub from: Option<String>,
     pub to: Option<String>,
@@ -46,7 +49,8 @@ fn time(field: &str, v: Option<&str>) -> Result<Option<Timestamp>, DomainError> 
 }
 
 impl ActivityParams {
-    fn filter(&self) -> Result<LoginEventFilter, DomainError> {
+    /// The store's filter for these parameters, or the first one that is malformed.
+    pub fn filter(&self) -> Result<LoginEventFilter, DomainError> {
         let outcome = match self
             .outcome
             .as_deref()
@@ -103,12 +107,22 @@ pub async fn login_activity(
         let page = state.store.login_events(&admin, &filter, page).await?;
         return Ok(Json(List::from(page)).into_response());
     }
-    // CSV: every row the filters select, newest first.
+    let csv = activity_csv(&state, &admin, &filter).await?;
+    Ok(super::csv_download("login-activity.csv", csv))
+}
+
+/// Every event `filter` selects (at most `MAX_CSV_ROWS`), newest first, as CSV: the export of
+/// the API route and of the dashboard's download.
+pub async fn activity_csv(
+    state: &AppState,
+    admin: &AdminScope,
+    filter: &LoginEventFilter,
+) -> ApiResult<String> {
     let mut out = String::from("createdAt,email,outcome,reason,ip,userAgent,userId\r\n");
     let mut page = PageRequest::new(Some(flowspace_core::cursor::MAX_LIMIT), None)?;
     let mut rows = 0;
     loop {
-        let p = state.store.login_events(&admin, &filter, page).await?;
+        let p = state.store.login_events(admin, filter, page).await?;
         for e in &p.items {
             let fields = [
                 e.created_at.to_string(),
@@ -129,14 +143,5 @@ pub async fn login_activity(
             _ => break,
         }
     }
-    let mut res = out.into_response();
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
-    res.headers_mut().insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_static("attachment; filename=\"login-activity.csv\""),
-    );
-    Ok(res)
+    Ok(out)
 }

@@ -1,6 +1,7 @@
 //! The audit trail: `GET /audit-events` (the Account Admin sees the whole organization, a
 //! member holding `auditLogs:view` only their active workspace), as JSON pages or CSV, and
-//! `GET /audit-events/verify`, which recomputes the organization's hash chain.
+//! `GET /audit-events/verify`, which recomputes the organization's hash chain. The dashboard's
+//! Audit Log pages read through the same query type and functions.
 
 use super::{List, csv_field};
 use crate::auth::{Admin, Audit};
@@ -12,6 +13,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use flowspace_core::DomainError;
+use flowspace_core::authz::{AdminScope, AuditScope};
 use flowspace_core::cursor::PageRequest;
 use flowspace_core::time::Timestamp;
 use flowspace_store::{AuditFilter, AuditRow};
@@ -80,17 +82,20 @@ pub struct ChainVerification {
     pub first_broken_event_id: Option<Uuid>,
 }
 
-#[derive(Deserialize)]
+/// `?actor=&action=&from=&to=&limit=&cursor=` (and `workspaceId`, see below): the filters of the API route and
+/// of the dashboard's page (which fills `actor` from an email or a name, and `from` and `to`
+/// from days).
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditQuery {
     #[serde(default, deserialize_with = "crate::extract::integral_param")]
-    limit: Option<u32>,
-    cursor: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
     // `workspaceId` is read by the guard: it is part of the caller's `AuditScope`.
-    actor: Option<String>,
-    action: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
 }
 
 fn parse_uuid(field: &'static str, v: Option<&str>) -> Result<Option<Uuid>, DomainError> {
@@ -112,15 +117,17 @@ fn parse_time(field: &'static str, v: Option<&str>) -> Result<Option<Timestamp>,
         .transpose()
 }
 
-/// The caller's filter, within what their scope lets them read (the guard has checked
-/// `workspaceId` against the scope).
-fn filter(q: &AuditQuery) -> Result<AuditFilter, DomainError> {
-    Ok(AuditFilter {
-        actor: parse_uuid("actor", q.actor.as_deref())?,
-        action: q.action.clone().filter(|a| !a.is_empty()),
-        from: parse_time("from", q.from.as_deref())?,
-        to: parse_time("to", q.to.as_deref())?,
-    })
+impl AuditQuery {
+    /// The caller's filter, within what their scope lets them read (the guard has checked
+    /// `workspaceId` against the scope).
+    pub fn filter(&self) -> Result<AuditFilter, DomainError> {
+        Ok(AuditFilter {
+            actor: parse_uuid("actor", self.actor.as_deref())?,
+            action: self.action.clone().filter(|a| !a.is_empty()),
+            from: parse_time("from", self.from.as_deref())?,
+            to: parse_time("to", self.to.as_deref())?,
+        })
+    }
 }
 
 fn wants_csv(headers: &HeaderMap) -> bool {
@@ -136,35 +143,35 @@ pub async fn list(
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<Response> {
-    let filter = filter(&q)?;
+    let filter = q.filter()?;
     if wants_csv(&headers) {
-        let mut rows = Vec::new();
-        let mut page = PageRequest::new(Some(flowspace_core::cursor::MAX_LIMIT), None)?;
-        loop {
-            let p = state.store.list_audit_events(&scope, &filter, page).await?;
-            rows.extend(p.items);
-            match p.next {
-                Some(next) if rows.len() < CSV_MAX_ROWS => page.after = Some(next),
-                _ => break,
-            }
-        }
-        rows.truncate(CSV_MAX_ROWS);
-        let csv = to_csv(rows.into_iter().map(AuditEventView::from));
-        return Ok((
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-                (
-                    header::CONTENT_DISPOSITION,
-                    "attachment; filename=\"audit-events.csv\"",
-                ),
-            ],
-            csv,
-        )
-            .into_response());
+        let csv = audit_csv(&state, &scope, &filter).await?;
+        return Ok(super::csv_download("audit-events.csv", csv));
     }
     let page = PageRequest::new(q.limit, q.cursor.as_deref())?;
     let p = state.store.list_audit_events(&scope, &filter, page).await?;
     Ok(Json(List::from(p.map(AuditEventView::from))).into_response())
+}
+
+/// Every event of `scope` that `filter` selects (at most `CSV_MAX_ROWS`), newest first, as
+/// CSV: the export of the API route and of the dashboard's download.
+pub async fn audit_csv(
+    state: &AppState,
+    scope: &AuditScope,
+    filter: &AuditFilter,
+) -> ApiResult<String> {
+    let mut rows = Vec::new();
+    let mut page = PageRequest::new(Some(flowspace_core::cursor::MAX_LIMIT), None)?;
+    loop {
+        let p = state.store.list_audit_events(scope, filter, page).await?;
+        rows.extend(p.items);
+        match p.next {
+            Some(next) if rows.len() < CSV_MAX_ROWS => page.after = Some(next),
+            _ => break,
+        }
+    }
+    rows.truncate(CSV_MAX_ROWS);
+    Ok(to_csv(rows.into_iter().map(AuditEventView::from)))
 }
 
 fn to_csv(rows: impl Iterator<Item = AuditEventView>) -> String {
@@ -198,14 +205,19 @@ pub async fn verify(
     State(state): State<AppState>,
     Admin(admin): Admin,
 ) -> ApiResult<Json<ChainVerification>> {
+    verify_chain(&state, &admin).await.map(Json)
+}
+
+/// Recomputes the organization's audit hash chain.
+pub async fn verify_chain(state: &AppState, admin: &AdminScope) -> ApiResult<ChainVerification> {
     let check = state
         .store
         .verify_audit_chain(admin.organization())
         .await
         .map_err(ApiError::from)?;
-    Ok(Json(ChainVerification {
+    Ok(ChainVerification {
         valid: check.valid,
         checked: check.checked,
         first_broken_event_id: check.first_broken,
-    }))
+    })
 }

@@ -81,6 +81,25 @@ pub(crate) fn nullable<'de, D: serde::Deserializer<'de>>(
     Option::<String>::deserialize(d).map(Some)
 }
 
+/// A CSV export as a download named `filename`.
+pub fn csv_download(filename: &str, csv: String) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    use axum::response::IntoResponse;
+    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\""))
+        .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            ),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        csv,
+    )
+        .into_response()
+}
+
 /// One CSV field (RFC 4180) of an export: quoted when it holds a comma, a quote or a line
 /// break, quotes doubled. A value a spreadsheet would run as a formula (a user agent is
 /// whatever the client sent) is prefixed with `'`.

@@ -86,6 +86,7 @@ pub fn pages() -> Vec<PageDef> {
     t.extend(workspace_pages());
     t.extend(credential_pages());
     t.extend(public_pages());
+    t.extend(log_pages());
     t
 }
 
@@ -172,7 +173,10 @@ fn people_forms() -> Vec<FormDef> {
     use Method as M;
     const LINK: (&str, &str) = ("link", "Invitation link");
     vec![
-        FormDef::new("/users/invite", M::POST, "/invitations").show(LINK.0, LINK.1),
+        // Invite, or add by email, from the users page and a workspace's page (`POST
+        // /invitations`, guarded by the body's `workspaceId`): an existing active user becomes
+        // a member at once, anyone else is invited; without SMTP the sign-up link is shown once.
+        FormDef::new("/invitations/new", M::POST, "/invitations").show(LINK.0, LINK.1),
         FormDef::new(
             "/users/invitations/{id}/resend",
             M::POST,
@@ -232,11 +236,6 @@ fn workspace_forms() -> Vec<FormDef> {
         FormDef::new("/workspaces/new", M::POST, "/workspace"),
         FormDef::new("/workspaces/{id}", M::PATCH, "/workspace/{id}"),
         FormDef::new("/workspaces/{id}/delete", M::DELETE, "/workspace/{id}"),
-        // Add by email (`POST /invitations`, guarded by the body's `workspaceId`): an existing
-        // active user becomes a member at once, anyone else is invited; without SMTP the
-        // sign-up link is shown once.
-        FormDef::new("/workspaces/{id}/invite", M::POST, "/invitations")
-            .show("link", "Invitation link"),
     ]
 }
 
@@ -299,6 +298,28 @@ fn public_forms() -> Vec<FormDef> {
         FormDef::new("/register", M::POST, "/auth/register"),
         FormDef::new("/forgot-password", M::POST, "/auth/forgot-password"),
         FormDef::new("/reset-password", M::POST, "/auth/reset-password"),
+    ]
+}
+
+/// Login activity (the Account Admin's, as `GET /login-activity`) and the audit log (what
+/// `GET /audit-events` lets the caller read; its chain's check is the Account Admin's, as
+/// `GET /audit-events/verify`).
+fn log_pages() -> Vec<PageDef> {
+    use web::logs::{activity, audit};
+    vec![
+        PageDef::new(
+            "/login-activity",
+            Guard::AccountAdmin,
+            activity::login_activity,
+        ),
+        PageDef::new(
+            "/login-activity.csv",
+            Guard::AccountAdmin,
+            activity::login_activity_csv,
+        ),
+        PageDef::new("/audit-log", Guard::AuditLog, audit::audit_log),
+        PageDef::new("/audit-log.csv", Guard::AuditLog, audit::audit_log_csv),
+        PageDef::new("/audit-log/verify", Guard::AccountAdmin, audit::verify),
     ]
 }
 

@@ -57,7 +57,6 @@ pub fn router(state: AppState, api: Router) -> Router {
         .route("/assets/app.css", get(css))
         .route("/assets/app.js", get(js))
         .route("/favicon.svg", get(favicon))
-        .merge(logs::routes())
         .with_state(web)
         .layer(SetResponseHeaderLayer::if_not_present(
             header::REFERRER_POLICY,

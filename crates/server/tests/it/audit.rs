@@ -513,3 +513,84 @@ async fn a_refusal_made_inside_a_request_is_recorded_like_the_guards() {
         assert_eq!(open.body["items"], json!([]), "{}", open.body);
     }
 }
+
+#[tokio::test]
+async fn the_dashboards_log_pages_read_and_export_what_the_api_does() {
+    use super::page_walk::Browser;
+    for b in backends() {
+        let w = World::new(&b).await;
+        let made = w
+            .admin
+            .post("/chatflows", json!({"name": "Exported"}))
+            .await;
+        assert_eq!(made.status, 201, "{}", made.body);
+        let mut browser = Browser::signed_in(
+            &w.server.base_url,
+            flowspace_testkit::ADMIN_EMAIL,
+            &w.default_ws,
+        )
+        .await;
+        let csv = |path: &'static str| {
+            let admin = w.admin.clone();
+            async move {
+                let r = admin
+                    .send(reqwest::Method::GET, path, None, &[("accept", "text/csv")])
+                    .await;
+                assert_eq!(r.status, 200, "{}", r.text);
+                r.text
+            }
+        };
+
+        // The downloads are the API's exports, byte for byte.
+        let api = csv("/login-activity?outcome=success").await;
+        let page = browser.get("/login-activity.csv?outcome=success").await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let ct = page.headers["content-type"].to_str().unwrap();
+        assert!(ct.starts_with("text/csv"), "{ct}");
+        assert_eq!(page.body, api);
+        assert!(api.lines().count() >= 2, "{api}");
+        let api = csv("/audit-events?action=chatflow.create").await;
+        let page = browser.get("/audit-log.csv?action=chatflow.create").await;
+        assert_eq!((page.status, page.body.as_str()), (200, api.as_str()));
+        assert_eq!(api.lines().count(), 2, "{api}");
+
+        // Days, an actor by email, the Account Admin's workspace filter.
+        let page = browser
+            .get("/login-activity?outcome=success&from=2000-01-01")
+            .await;
+        assert_eq!(page.status, 200);
+        assert!(
+            page.body.contains("data-outcome=\"success\""),
+            "{}",
+            page.body
+        );
+        let page = browser.get("/login-activity?from=yesterday").await;
+        assert!(page.body.contains("id=\"filter-warning\""), "{}", page.body);
+        let page = browser
+            .get("/audit-log?actor=admin%40example.com&action=chatflow.create")
+            .await;
+        assert!(
+            page.body.contains("data-action=\"chatflow.create\""),
+            "{}",
+            page.body
+        );
+        let page = browser
+            .get(&format!("/audit-log?workspaceId={}", w.default_ws))
+            .await;
+        assert!(
+            page.body
+                .contains(&format!("<option value=\"{}\" selected>", w.default_ws)),
+            "{}",
+            page.body
+        );
+        let page = browser.get("/audit-log?actor=nobody%40example.com").await;
+        assert!(page.body.contains("no user has the email"), "{}", page.body);
+        let page = browser.get("/audit-log/verify").await;
+        assert_eq!(page.status, 200);
+        assert!(
+            page.body.contains("The audit chain is intact."),
+            "{}",
+            page.body
+        );
+    }
+}

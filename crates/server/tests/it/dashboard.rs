@@ -705,7 +705,7 @@ async fn people_are_managed_through_the_forms_of_their_pages() {
         // Invite: without mail the link is shown once; the list shows the invitation.
         let users = b.get("/users").await;
         assert_eq!(users.status, 200, "{}", users.body);
-        assert!(users.body.contains(r#"action="/users/invite""#));
+        assert!(users.body.contains(r#"action="/invitations/new""#));
         assert!(!users.body.contains("/api/v1/") && !users.body.contains("_method"));
         let invite = [
             ("_back", "/users"),
@@ -714,7 +714,7 @@ async fn people_are_managed_through_the_forms_of_their_pages() {
             ("workspaceId", ws.as_str()),
             ("role", "Viewer"),
         ];
-        let p = b.post_form("/users/invite", &invite, true).await;
+        let p = b.post_form("/invitations/new", &invite, true).await;
         assert_eq!(p.status, 200, "{}", p.body);
         assert!(p.body.contains("Invitation link"), "{}", p.body);
         let link = attr_after(&p.body, r#"id="shown-value""#, "value").to_string();
@@ -1119,10 +1119,7 @@ async fn a_delegated_admin_adds_members_from_the_workspace_page_and_others_canno
         let p = lead.get(&page_path).await;
         assert_eq!(p.status, 200, "{}", p.body);
         assert!(p.body.contains(r#"id="add-by-email""#), "{}", p.body);
-        assert!(
-            p.body
-                .contains(&format!(r#"action="/workspaces/{ws}/invite""#))
-        );
+        assert!(p.body.contains(r#"action="/invitations/new""#));
         assert!(
             p.body.contains(&format!(r#"id="role-{viewer_id}""#)),
             "a Viewer's role can be changed"
@@ -1141,7 +1138,7 @@ async fn a_delegated_admin_adds_members_from_the_workspace_page_and_others_canno
         let back = page_path.as_str();
         let p = lead
             .post_form(
-                &format!("/workspaces/{ws}/invite"),
+                "/invitations/new",
                 &[
                     ("_back", back),
                     ("_ok", "Added."),
@@ -1162,7 +1159,7 @@ async fn a_delegated_admin_adds_members_from_the_workspace_page_and_others_canno
         // Someone without an account is invited; without SMTP the link is shown once.
         let p = lead
             .post_form(
-                &format!("/workspaces/{ws}/invite"),
+                "/invitations/new",
                 &[
                     ("_back", back),
                     ("workspaceId", &ws),
@@ -1218,9 +1215,12 @@ async fn a_delegated_admin_adds_members_from_the_workspace_page_and_others_canno
         ] {
             let mut all = vec![("_back", back), ("role", "Viewer")];
             all.extend(fields);
-            let p = viewer
-                .post_form(&format!("/workspaces/{ws}/{form}"), &all, true)
-                .await;
+            let at = if form == "invite" {
+                "/invitations/new".to_string()
+            } else {
+                format!("/workspaces/{ws}/{form}")
+            };
+            let p = viewer.post_form(&at, &all, true).await;
             assert_eq!((p.status, p.location()), (303, back), "{form}");
             let page = viewer.get(back).await;
             assert!(

@@ -20,6 +20,7 @@ mod list_cache;
 mod load;
 mod lockout;
 mod openapi;
+mod page_walk;
 mod resources;
 mod roles;
 mod route_walk;

@@ -4,7 +4,8 @@
 //! `missingPermission`), a non-admin on Account Admin routes (403), and an API key where a
 //! signed-in user is required; and it lets the right caller through its guard (a member whose
 //! role holds the permission, the Account Admin, a signed-in user). Adding a route means adding
-//! it here: the count is checked.
+//! it here: the count is checked. The dashboard's pages and forms are walked in `page_walk`,
+//! with these fixtures.
 
 use flowspace_server::auth::Guard;
 use flowspace_server::routes::{RouteDef, table};
@@ -91,7 +92,7 @@ async fn member_session(w: &World, ws: &str) -> Client {
 }
 
 /// A new open invitation into `ws` (its id), each for an email of its own.
-async fn invite(w: &World, ws: &str) -> String {
+pub(super) async fn invite(w: &World, ws: &str) -> String {
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let r = w
@@ -114,6 +115,24 @@ fn passed(r: &flowspace_testkit::Resp, what: &str) {
         r.status,
         r.body
     );
+}
+
+/// The role "Nothing", without any permission; if the server refused an empty role, one
+/// unrelated permission, returned second (the routes needing exactly it are skipped).
+pub(super) async fn empty_role(w: &World) -> (String, Option<&'static str>) {
+    let r = w
+        .admin
+        .post("/roles", json!({"name": "Nothing", "permissions": []}))
+        .await;
+    if r.status == 201 {
+        (r.id(), None)
+    } else {
+        assert_eq!(r.status, 422, "{}", r.body);
+        (
+            w.role("Nothing", &["auditLogs:view"]).await,
+            Some("auditLogs:view"),
+        )
+    }
 }
 
 #[test]
@@ -167,21 +186,7 @@ async fn every_guarded_route_refuses_whoever_it_should() {
     for b in backends() {
         let w = World::new(&b).await;
         let ws = w.workspace("Walk").await;
-        // A role without any permission; if the server refused an empty role, one unrelated
-        // permission (and the routes needing exactly it are skipped).
-        let r = w
-            .admin
-            .post("/roles", json!({"name": "Nothing", "permissions": []}))
-            .await;
-        let (role, skip) = if r.status == 201 {
-            (r.id(), None)
-        } else {
-            assert_eq!(r.status, 422, "{}", r.body);
-            (
-                w.role("Nothing", &["auditLogs:view"]).await,
-                Some("auditLogs:view"),
-            )
-        };
+        let (role, skip) = empty_role(&w).await;
         let (_, nobody) = w.member("nobody@example.com", &ws, &role).await;
         let (_, _member) = w.member("member@example.com", &ws, "Admin").await;
         let anon = w.server.client();

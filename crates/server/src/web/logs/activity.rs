@@ -1,6 +1,17 @@
 //! Login Activity: sign-in events filtered by day, email and outcome, paged, and as CSV.
 
-use super::*;
+use super::{Unusable, day_range, given, href, invalid, page_at, when};
+use crate::api::activity::{ActivityParams, activity_csv};
+use crate::api::csv_download;
+use crate::auth::Admin;
+use crate::extract::ApiQuery;
+use crate::state::AppState;
+use crate::web::page::{Ctx, finish};
+use askama::Template;
+use axum::extract::State;
+use axum::response::Response;
+use flowspace_core::authz::AdminScope;
+use flowspace_store::{LoginEvent, LoginEventFilter, LoginOutcome};
 
 /// One choice of the outcome filter.
 pub struct Choice {
@@ -42,45 +53,25 @@ fn reason_label(reason: &str) -> String {
     }
 }
 
-/// The filters of the Login Activity page, as typed.
-struct ActivityFilter {
-    from: String,
-    to: String,
-    email: String,
-    outcome: String,
+/// The page's filters as typed (for the form and the links).
+fn pairs(q: &ActivityParams) -> [(&'static str, &str); 4] {
+    [
+        ("from", given(&q.from)),
+        ("to", given(&q.to)),
+        ("email", given(&q.email)),
+        ("outcome", given(&q.outcome)),
+    ]
 }
 
-impl ActivityFilter {
-    fn read(p: &Params) -> Self {
-        Self {
-            from: p.get("from"),
-            to: p.get("to"),
-            email: p.get("email"),
-            outcome: p.get("outcome"),
-        }
-    }
-
-    /// The page's own query for these filters.
-    fn pairs(&self) -> [(&'static str, &str); 4] {
-        [
-            ("from", &self.from),
-            ("to", &self.to),
-            ("email", &self.email),
-            ("outcome", &self.outcome),
-        ]
-    }
-
-    fn any(&self) -> bool {
-        self.pairs().iter().any(|(_, v)| !v.is_empty())
-    }
-
-    /// The API's query for these filters, or what is wrong with them.
-    fn api_query(&self) -> Result<Vec<(&'static str, String)>, String> {
-        let mut q = day_range(&self.from, &self.to)?;
-        q.push(("email", self.email.clone()));
-        q.push(("outcome", self.outcome.clone()));
-        Ok(q)
-    }
+/// The store's filter for the page's query: its days as the API's bounds.
+fn filter(q: &ActivityParams) -> Result<LoginEventFilter, Unusable> {
+    let (from, to) = day_range(given(&q.from), given(&q.to)).map_err(Unusable::Warning)?;
+    let api = ActivityParams {
+        from,
+        to,
+        ..q.clone()
+    };
+    Ok(api.filter()?)
 }
 
 /// One row of the Login Activity table.
@@ -98,36 +89,31 @@ pub struct ActivityRow {
 }
 
 impl ActivityRow {
-    fn of(v: &V) -> Self {
-        let code = v.s("outcome");
-        let outcome = LoginOutcome::parse(&code);
-        let reason = v.s("reason");
+    fn of(e: LoginEvent) -> Self {
+        let outcome = LoginOutcome::parse(&e.outcome);
         Self {
-            at: v.s("createdAt"),
-            when: when(&v.s("createdAt")),
-            email: v.s("email"),
-            outcome: outcome.map_or_else(|| code.replace('_', " "), |o| outcome_label(o).into()),
+            at: e.created_at.to_string(),
+            when: when(e.created_at),
+            email: e.email.unwrap_or_default(),
+            outcome: outcome
+                .map_or_else(|| e.outcome.replace('_', " "), |o| outcome_label(o).into()),
             badge: outcome_badge(outcome),
-            code,
-            reason: if reason.is_empty() {
-                reason
-            } else {
-                reason_label(&reason)
-            },
-            ip: v.s("ip"),
-            user_agent: v.s("userAgent"),
+            code: e.outcome,
+            reason: e.reason.as_deref().map(reason_label).unwrap_or_default(),
+            ip: e.ip.unwrap_or_default(),
+            user_agent: e.user_agent.unwrap_or_default(),
         }
     }
 }
 
 #[derive(Template)]
 #[template(path = "web/login_activity.html")]
-struct ActivityPage {
+struct ActivityPage<'q> {
     ctx: Ctx,
-    from: String,
-    to: String,
-    email: String,
-    outcome: String,
+    from: &'q str,
+    to: &'q str,
+    email: &'q str,
+    outcome: &'q str,
     outcomes: Vec<Choice>,
     filtered: bool,
     warning: String,
@@ -137,34 +123,39 @@ struct ActivityPage {
     csv_href: String,
 }
 
-pub(super) async fn login_activity(State(web): State<Web>, req: Request) -> Response {
-    let (parts, _) = req.into_parts();
-    let (mut api, ctx) = match signed_in(&web, &parts, "/login-activity", "Login Activity").await {
-        Ok(s) => s,
-        Err(r) => return r,
+/// One page of the events the query selects, and the next page's cursor.
+async fn read(
+    state: &AppState,
+    admin: &AdminScope,
+    q: &ActivityParams,
+) -> Result<(Vec<ActivityRow>, String), Unusable> {
+    let filter = filter(q)?;
+    let page = page_at(given(&q.cursor))?;
+    let page = state.store.login_events(admin, &filter, page).await?;
+    Ok((
+        page.items.into_iter().map(ActivityRow::of).collect(),
+        page.next.map(|c| c.encode()).unwrap_or_default(),
+    ))
+}
+
+/// `GET /login-activity`: the Account Admin's page of sign-in events.
+pub async fn login_activity(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    ctx: Ctx,
+    ApiQuery(q): ApiQuery<ActivityParams>,
+) -> Response {
+    let ctx = ctx.at("/login-activity", "Login Activity");
+    let (rows, next, warning) = match read(&state, &admin, &q).await {
+        Ok((rows, next)) => (rows, next, String::new()),
+        Err(Unusable::Warning(w)) => (Vec::new(), String::new(), w),
+        Err(Unusable::Fail(e)) => return ctx.fail(e),
     };
-    let p = Params::of(&parts);
-    let f = ActivityFilter::read(&p);
-    let cursor = p.get("cursor");
-    let (mut rows, mut next, mut warning) = (Vec::new(), String::new(), String::new());
-    match f.api_query() {
-        Err(w) => warning = w,
-        Ok(mut q) => {
-            q.push(("limit", PAGE_SIZE.into()));
-            q.push(("cursor", cursor.clone()));
-            match read_page(&mut api, &href("/api/v1/login-activity", &q)).await {
-                Ok(Read::Rows(items, n)) => {
-                    rows = items.iter().map(ActivityRow::of).collect();
-                    next = n;
-                }
-                Ok(Read::Refused(m)) => warning = m,
-                Err((status, m)) => return error_page(api, Some(ctx), status, &m),
-            }
-        }
-    }
-    let pairs = f.pairs();
+    let pairs = pairs(&q);
+    let cursor = given(&q.cursor);
     let mut next_pairs = pairs.to_vec();
     next_pairs.push(("cursor", &next));
+    let shown = ctx.flash.is_some();
     let page = ActivityPage {
         ctx,
         outcomes: LoginOutcome::ALL
@@ -174,7 +165,7 @@ pub(super) async fn login_activity(State(web): State<Web>, req: Request) -> Resp
                 label: outcome_label(*o),
             })
             .collect(),
-        filtered: f.any(),
+        filtered: pairs.iter().any(|(_, v)| !v.is_empty()),
         warning,
         rows,
         next_href: if next.is_empty() {
@@ -188,27 +179,30 @@ pub(super) async fn login_activity(State(web): State<Web>, req: Request) -> Resp
             href("/login-activity", &pairs)
         },
         csv_href: href("/login-activity.csv", &pairs),
-        from: f.from,
-        to: f.to,
-        email: f.email,
-        outcome: f.outcome,
+        from: pairs[0].1,
+        to: pairs[1].1,
+        email: pairs[2].1,
+        outcome: pairs[3].1,
     };
-    finish(api, page.render())
+    finish(shown, page.render())
 }
 
-pub(super) async fn login_activity_csv(State(web): State<Web>, req: Request) -> Response {
-    let (parts, _) = req.into_parts();
-    let (api, ctx) = match signed_in(&web, &parts, "/login-activity", "Login Activity").await {
-        Ok(s) => s,
-        Err(r) => return r,
+/// `GET /login-activity.csv`: every event the filters select, as the API exports them.
+pub async fn login_activity_csv(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    ctx: Ctx,
+    ApiQuery(q): ApiQuery<ActivityParams>,
+) -> Response {
+    let ctx = ctx.at("/login-activity", "Login Activity");
+    let filter = match filter(&q) {
+        Ok(f) => f,
+        Err(Unusable::Warning(w)) => return ctx.fail(invalid(w)),
+        Err(Unusable::Fail(e)) => return ctx.fail(e),
     };
-    let f = ActivityFilter::read(&Params::of(&parts));
-    match f.api_query() {
-        Ok(q) => {
-            let path = href("/api/v1/login-activity", &q);
-            download(api, ctx, &path, "login-activity.csv").await
-        }
-        Err(w) => error_page(api, Some(ctx), StatusCode::UNPROCESSABLE_ENTITY, &w),
+    match activity_csv(&state, &admin, &filter).await {
+        Ok(csv) => csv_download("login-activity.csv", csv),
+        Err(e) => ctx.fail(e),
     }
 }
 

@@ -1,74 +1,108 @@
-//! The Audit Log: events filtered by day, actor and action, paged, as CSV, and the chain's
-//! verification.
+//! The Audit Log: events filtered by workspace, actor, action and day, paged, as CSV, and the
+//! chain's verification (the Account Admin's, as `GET /audit-events/verify`).
 
-use super::*;
+use super::{Unusable, day_range, given, href, invalid, page_at, short_id, when};
+use crate::api::audit::{AuditEventView, AuditQuery, ChainVerification, audit_csv, verify_chain};
+use crate::api::csv_download;
+use crate::auth::{Admin, Audit, Caller};
+use crate::extract::ApiQuery;
+use crate::state::AppState;
+use crate::web::page::{Ctx, finish};
+use askama::Template;
+use axum::extract::State;
+use axum::response::Response;
+use flowspace_core::authz::{self, AuditScope};
+use flowspace_core::model::Workspace;
+use flowspace_core::perm;
+use flowspace_store::AuditFilter;
+use serde_json::Value;
+use uuid::Uuid;
 
 /// Longest summary a row of the audit log shows (the whole of it is in the CSV).
 const SUMMARY_CHARS: usize = 200;
 
-/// The filters of the Audit Log page, as typed.
-struct AuditFilter {
-    workspace: String,
-    actor: String,
-    action: String,
-    from: String,
-    to: String,
+/// Someone the actor field suggests and the table names.
+pub struct Person {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
 }
 
-impl AuditFilter {
-    fn read(p: &Params) -> Self {
-        Self {
-            workspace: p.get("workspace"),
-            actor: p.get("actor"),
-            action: p.get("action"),
-            from: p.get("from"),
-            to: p.get("to"),
-        }
+/// The people the actor field knows and the table names, as the API would show them to the
+/// caller: the organization's users for the Account Admin (`GET /users`); for a member, the
+/// active workspace's members when their role lets them see those (`GET
+/// /workspace/{id}/users`, `workspace:view`). Without, actors show as ids: the log stays
+/// readable. `flowspace_core::authz` decides, as the guards of those routes do.
+async fn people(state: &AppState, caller: &Caller) -> Result<Vec<Person>, Unusable> {
+    if let Ok(admin) = authz::authorize_account_admin(&caller.facts) {
+        let users = state.store.list_users(&admin).await?;
+        return Ok(users
+            .into_iter()
+            .map(|u| Person {
+                id: u.user.id.0,
+                email: u.user.email,
+                name: u.user.name,
+            })
+            .collect());
     }
+    let Ok(scope) = authz::authorize(&caller.facts, perm!(Workspace, View)) else {
+        return Ok(Vec::new());
+    };
+    Ok(state
+        .store
+        .members(&scope)
+        .await
+        .map(|members| {
+            members
+                .into_iter()
+                .map(|m| Person {
+                    id: m.user_id.0,
+                    email: m.email,
+                    name: m.name,
+                })
+                .collect()
+        })
+        .unwrap_or_default())
+}
 
-    /// The page's own query for these filters.
-    fn pairs(&self) -> [(&'static str, &str); 5] {
-        [
-            ("workspace", &self.workspace),
-            ("actor", &self.actor),
-            ("action", &self.action),
-            ("from", &self.from),
-            ("to", &self.to),
-        ]
-    }
+/// The page's filters as typed (for the form and the links); the workspace is the Account
+/// Admin's filter, which the guard made part of the scope.
+fn pairs<'q>(q: &'q AuditQuery, workspace: &'q str) -> [(&'static str, &'q str); 5] {
+    [
+        ("workspaceId", workspace),
+        ("actor", given(&q.actor)),
+        ("action", given(&q.action)),
+        ("from", given(&q.from)),
+        ("to", given(&q.to)),
+    ]
+}
 
-    fn any(&self) -> bool {
-        self.pairs().iter().any(|(_, v)| !v.is_empty())
-    }
-
-    /// The API's query for these filters, or what is wrong with them. The actor may be given
-    /// as a user's id, email or name (`users`: the organization's users, when the caller may
-    /// list them).
-    fn api_query(&self, users: &[V]) -> Result<Vec<(&'static str, String)>, String> {
-        let mut q = day_range(&self.from, &self.to)?;
-        q.push(("workspaceId", self.workspace.clone()));
-        q.push(("actor", actor_id(&self.actor, users)?));
-        q.push(("action", self.action.clone()));
-        Ok(q)
-    }
+/// The store's filter for the page's query: the actor as an id (it may be typed as a user's
+/// email or name), its days as the API's bounds.
+fn filter(q: &AuditQuery, people: &[Person]) -> Result<AuditFilter, Unusable> {
+    let (from, to) = day_range(given(&q.from), given(&q.to)).map_err(Unusable::Warning)?;
+    let actor = actor_id(given(&q.actor), people).map_err(Unusable::Warning)?;
+    let api = AuditQuery {
+        from,
+        to,
+        actor: Some(actor),
+        ..q.clone()
+    };
+    Ok(api.filter()?)
 }
 
 /// The id the API filters by for what was typed as the actor.
-fn actor_id(typed: &str, users: &[V]) -> Result<String, String> {
+fn actor_id(typed: &str, people: &[Person]) -> Result<String, String> {
     if typed.is_empty() || typed.parse::<Uuid>().is_ok() {
         return Ok(typed.to_string());
     }
-    let found = users
+    let found = people
         .iter()
-        .find(|u| u.s("email").eq_ignore_ascii_case(typed))
-        .or_else(|| {
-            users
-                .iter()
-                .find(|u| u.s("name").eq_ignore_ascii_case(typed))
-        });
+        .find(|u| u.email.eq_ignore_ascii_case(typed))
+        .or_else(|| people.iter().find(|u| u.name.eq_ignore_ascii_case(typed)));
     match found {
-        Some(u) => Ok(u.s("id")),
-        None if users.is_empty() => Err(format!(
+        Some(u) => Ok(u.id.to_string()),
+        None if people.is_empty() => Err(format!(
             "Actor: “{typed}” is not an id. Give the id of a user or an API key."
         )),
         None => Err(format!(
@@ -94,8 +128,8 @@ fn fact(v: &Value) -> String {
 }
 
 /// A name a summary gives under `key`: the text, or for a change the new text.
-fn named(summary: &V, key: &str) -> Option<String> {
-    match summary.0.get(key) {
+fn named(summary: &Value, key: &str) -> Option<String> {
+    match summary.get(key) {
         Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
         Some(Value::Object(change)) => change
             .get("to")
@@ -152,51 +186,43 @@ pub struct AuditLine {
 }
 
 impl AuditLine {
-    fn of(v: &V, users: &[V], workspaces: &[V]) -> Self {
-        let user_id = v.s("actorUserId");
-        let key_id = v.s("actorApiKeyId");
-        let user = users.iter().find(|u| u.s("id") == user_id);
-        let actor = match user {
-            Some(u) => u.s("email"),
+    fn of(v: AuditEventView, people: &[Person], workspaces: &[Workspace]) -> Self {
+        let ids = |id: Option<Uuid>| id.map(|i| i.to_string()).unwrap_or_default();
+        let user_id = ids(v.actor_user_id);
+        let key_id = ids(v.actor_api_key_id);
+        let person = |id: Option<Uuid>| id.and_then(|id| people.iter().find(|u| u.id == id));
+        let place = |id: Option<Uuid>| id.and_then(|id| workspaces.iter().find(|w| w.id.0 == id));
+        let actor = match person(v.actor_user_id) {
+            Some(u) => u.email.clone(),
             None if user_id.is_empty() => "—".into(),
             None => format!("user {}", short_id(&user_id)),
         };
-        let workspace_id = v.s("workspaceId");
-        let workspace = if workspace_id.is_empty() {
-            "—".into()
-        } else {
-            workspaces
-                .iter()
-                .find(|w| w.s("id") == workspace_id)
-                .map_or_else(
-                    || format!("workspace {}", short_id(&workspace_id)),
-                    |w| w.s("name"),
-                )
+        let workspace_id = ids(v.workspace_id);
+        let workspace = match (v.workspace_id, place(v.workspace_id)) {
+            (None, _) => "—".into(),
+            (Some(_), Some(w)) => w.name.clone(),
+            (Some(_), None) => format!("workspace {}", short_id(&workspace_id)),
         };
-        let summary = v.get("summary");
-        let target_id = v.s("targetId");
+        let summary = v.summary;
+        let target_id = ids(v.target_id);
         // The target by a name the reader knows (a user by email, as in the actor column),
         // else the start of its id.
-        let known = |id: &str| {
-            let user = users.iter().find(|u| !id.is_empty() && u.s("id") == id);
-            let workspace = workspaces
-                .iter()
-                .find(|w| !id.is_empty() && w.s("id") == id);
-            user.map(|u| u.s("email"))
-                .or_else(|| workspace.map(|w| w.s("name")))
+        let known = |id: Option<Uuid>| {
+            person(id)
+                .map(|u| u.email.clone())
+                .or_else(|| place(id).map(|w| w.name.clone()))
         };
-        let kind = v.s("targetKind");
-        let target = match kind.as_str() {
-            "user" => known(&target_id).or_else(|| named(&summary, "email")),
+        let target = match v.target_kind.as_str() {
+            "user" => known(v.target_id).or_else(|| named(&summary, "email")),
             "organization" => named(&summary, "organization"),
             "route" => named(&summary, "route"),
-            _ => named(&summary, "name").or_else(|| known(&target_id)),
+            _ => named(&summary, "name").or_else(|| known(v.target_id)),
         }
         .unwrap_or_else(|| short_id(&target_id));
         Self {
-            at: v.s("createdAt"),
-            when: when(&v.s("createdAt")),
-            action: v.s("action"),
+            at: v.created_at.to_string(),
+            when: when(v.created_at),
+            action: v.action,
             actor,
             actor_id: [user_id, key_id.clone()]
                 .into_iter()
@@ -206,15 +232,15 @@ impl AuditLine {
             by_api_key: !key_id.is_empty(),
             workspace,
             workspace_id,
-            target_kind: kind,
+            target_kind: v.target_kind,
             target,
             target_id,
-            summary: summary_line(&summary.0),
-            summary_json: match &summary.0 {
+            summary: summary_line(&summary),
+            summary_json: match &summary {
                 Value::Null => String::new(),
                 s => s.to_string(),
             },
-            ip: v.s("ip"),
+            ip: v.ip.unwrap_or_default(),
         }
     }
 }
@@ -227,11 +253,10 @@ pub struct ChainReport {
 }
 
 impl ChainReport {
-    fn of(v: &V) -> Self {
-        let checked = v.n("checked");
+    fn of(v: &ChainVerification) -> Self {
+        let checked = v.checked;
         let events = if checked == 1 { "event" } else { "events" };
-        let broken = v.s("firstBrokenEventId");
-        if v.b("valid") {
+        if v.valid {
             Self {
                 valid: true,
                 headline: "The audit chain is intact.".into(),
@@ -240,7 +265,7 @@ impl ChainReport {
                      and none was changed or removed."
                 ),
             }
-        } else if !broken.is_empty() {
+        } else if let Some(broken) = v.first_broken_event_id {
             Self {
                 valid: false,
                 headline: "The audit chain is broken.".into(),
@@ -265,107 +290,83 @@ impl ChainReport {
 
 #[derive(Template)]
 #[template(path = "web/audit_log.html")]
-struct AuditPage {
+struct AuditPage<'q> {
     ctx: Ctx,
-    workspace: String,
-    actor: String,
-    action: String,
-    from: String,
-    to: String,
+    /// The Account Admin's workspace filter (empty: all).
+    workspace: &'q str,
+    actor: &'q str,
+    action: &'q str,
+    from: &'q str,
+    to: &'q str,
     /// The people the actor field suggests.
-    users: Vec<V>,
+    people: Vec<Person>,
     filtered: bool,
     warning: String,
-    chain: Option<ChainReport>,
     rows: Vec<AuditLine>,
     next_href: String,
     first_href: String,
     csv_href: String,
-    /// The filters, for the verify form's hidden fields.
-    kept: Vec<(&'static str, String)>,
 }
 
-/// The people the actor field knows and the table names: the organization's users for the
-/// Account Admin (who alone may list them); for a member, the active workspace's members when
-/// their role lets them see those (without, actors show as ids: the log stays readable).
-async fn users(api: &mut Api, ctx: &Ctx) -> Result<Vec<V>, (StatusCode, String)> {
-    if ctx.is_admin() {
-        let answer = api.get("/api/v1/users").await;
-        if !answer.ok() {
-            return Err((answer.status, answer.message()));
-        }
-        return Ok(V(answer.json).items());
-    }
-    let active = ctx.active_id();
-    if active.is_empty() {
-        return Ok(Vec::new());
-    }
-    let answer = api
-        .get(&format!(
-            "/api/v1/workspace/{}/users",
-            encode_query(&active)
-        ))
-        .await;
-    if !answer.ok() {
-        return Ok(Vec::new());
-    }
-    Ok(V(answer.json)
-        .items()
-        .iter()
-        .map(|m| V(json!({"id": m.s("userId"), "email": m.s("email"), "name": m.s("name")})))
-        .collect())
+/// One page of the events of `scope` the query selects, and the next page's cursor.
+async fn read(
+    state: &AppState,
+    scope: &AuditScope,
+    q: &AuditQuery,
+    people: &[Person],
+    workspaces: &[Workspace],
+) -> Result<(Vec<AuditLine>, String), Unusable> {
+    let filter = filter(q, people)?;
+    let page = page_at(given(&q.cursor))?;
+    let page = state.store.list_audit_events(scope, &filter, page).await?;
+    Ok((
+        page.items
+            .into_iter()
+            .map(|r| AuditLine::of(AuditEventView::from(r), people, workspaces))
+            .collect(),
+        page.next.map(|c| c.encode()).unwrap_or_default(),
+    ))
 }
 
-pub(super) async fn audit_log(State(web): State<Web>, req: Request) -> Response {
-    let (parts, _) = req.into_parts();
-    let (mut api, ctx) = match signed_in(&web, &parts, "/audit-log", "Audit Log").await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let p = Params::of(&parts);
-    let f = AuditFilter::read(&p);
-    let cursor = p.get("cursor");
-    let users = match users(&mut api, &ctx).await {
-        Ok(u) => u,
-        Err((status, m)) => return error_page(api, Some(ctx), status, &m),
-    };
-    let chain = if p.get("verify").is_empty() {
-        None
-    } else {
-        let answer = api.get("/api/v1/audit-events/verify").await;
-        if !answer.ok() {
-            return error_page(api, Some(ctx), answer.status, &answer.message());
-        }
-        Some(ChainReport::of(&V(answer.json)))
-    };
-    let (mut rows, mut next, mut warning) = (Vec::new(), String::new(), String::new());
-    match f.api_query(&users) {
-        Err(w) => warning = w,
-        Ok(mut q) => {
-            q.push(("limit", PAGE_SIZE.into()));
-            q.push(("cursor", cursor.clone()));
-            match read_page(&mut api, &href("/api/v1/audit-events", &q)).await {
-                Ok(Read::Rows(items, n)) => {
-                    rows = items
-                        .iter()
-                        .map(|v| AuditLine::of(v, &users, &ctx.workspaces))
-                        .collect();
-                    next = n;
-                }
-                Ok(Read::Refused(m)) => warning = m,
-                Err((status, m)) => return error_page(api, Some(ctx), status, &m),
-            }
-        }
+/// The workspace filter to keep in links: the Account Admin's choice (a member's scope is
+/// always their active workspace, which they do not choose here).
+fn chosen_workspace(ctx: &Ctx, scope: &AuditScope) -> String {
+    match scope.workspace() {
+        Some(w) if ctx.is_admin() => w.to_string(),
+        _ => String::new(),
     }
-    let pairs = f.pairs();
+}
+
+/// `GET /audit-log`: the audit events the caller may read (`Guard::AuditLog`).
+pub async fn audit_log(
+    State(state): State<AppState>,
+    Audit(scope): Audit,
+    caller: Caller,
+    ctx: Ctx,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> Response {
+    let ctx = ctx.at("/audit-log", "Audit Log");
+    let people = match people(&state, &caller).await {
+        Ok(p) => p,
+        Err(Unusable::Warning(w)) => return ctx.fail(invalid(w)),
+        Err(Unusable::Fail(e)) => return ctx.fail(e),
+    };
+    let (rows, next, warning) = match read(&state, &scope, &q, &people, &ctx.workspaces).await {
+        Ok((rows, next)) => (rows, next, String::new()),
+        Err(Unusable::Warning(w)) => (Vec::new(), String::new(), w),
+        Err(Unusable::Fail(e)) => return ctx.fail(e),
+    };
+    let workspace = chosen_workspace(&ctx, &scope);
+    let pairs = pairs(&q, &workspace);
+    let cursor = given(&q.cursor);
     let mut next_pairs = pairs.to_vec();
     next_pairs.push(("cursor", &next));
+    let shown = ctx.flash.is_some();
     let page = AuditPage {
         ctx,
-        users,
-        filtered: f.any(),
+        people,
+        filtered: pairs.iter().any(|(_, v)| !v.is_empty()),
         warning,
-        chain,
         rows,
         next_href: if next.is_empty() {
             String::new()
@@ -378,54 +379,104 @@ pub(super) async fn audit_log(State(web): State<Web>, req: Request) -> Response 
             href("/audit-log", &pairs)
         },
         csv_href: href("/audit-log.csv", &pairs),
-        kept: pairs
-            .iter()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(n, v)| (*n, v.to_string()))
-            .collect(),
-        workspace: f.workspace,
-        actor: f.actor,
-        action: f.action,
-        from: f.from,
-        to: f.to,
+        workspace: pairs[0].1,
+        actor: pairs[1].1,
+        action: pairs[2].1,
+        from: pairs[3].1,
+        to: pairs[4].1,
     };
-    finish(api, page.render())
+    finish(shown, page.render())
 }
 
-pub(super) async fn audit_log_csv(State(web): State<Web>, req: Request) -> Response {
-    let (parts, _) = req.into_parts();
-    let (mut api, ctx) = match signed_in(&web, &parts, "/audit-log", "Audit Log").await {
-        Ok(s) => s,
-        Err(r) => return r,
+/// `GET /audit-log.csv`: every event of the scope the filters select, as the API exports them.
+pub async fn audit_log_csv(
+    State(state): State<AppState>,
+    Audit(scope): Audit,
+    caller: Caller,
+    ctx: Ctx,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> Response {
+    let ctx = ctx.at("/audit-log", "Audit Log");
+    let filter = match people(&state, &caller).await.and_then(|p| filter(&q, &p)) {
+        Ok(f) => f,
+        Err(Unusable::Warning(w)) => return ctx.fail(invalid(w)),
+        Err(Unusable::Fail(e)) => return ctx.fail(e),
     };
-    let f = AuditFilter::read(&Params::of(&parts));
-    let users = match users(&mut api, &ctx).await {
-        Ok(u) => u,
-        Err((status, m)) => return error_page(api, Some(ctx), status, &m),
-    };
-    match f.api_query(&users) {
-        Ok(q) => {
-            let path = href("/api/v1/audit-events", &q);
-            download(api, ctx, &path, "audit-log.csv").await
+    match audit_csv(&state, &scope, &filter).await {
+        Ok(csv) => csv_download("audit-log.csv", csv),
+        Err(e) => ctx.fail(e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "web/audit_chain.html")]
+struct ChainPage {
+    ctx: Ctx,
+    chain: ChainReport,
+}
+
+/// `GET /audit-log/verify`: the Account Admin's check of the organization's audit chain.
+pub async fn verify(State(state): State<AppState>, Admin(admin): Admin, ctx: Ctx) -> Response {
+    let ctx = ctx.at("/audit-log", "Audit chain");
+    match verify_chain(&state, &admin).await {
+        Ok(v) => {
+            let shown = ctx.flash.is_some();
+            let page = ChainPage {
+                ctx,
+                chain: ChainReport::of(&v),
+            };
+            finish(shown, page.render())
         }
-        Err(w) => error_page(api, Some(ctx), StatusCode::UNPROCESSABLE_ENTITY, &w),
+        Err(e) => ctx.fail(e),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use flowspace_core::ids::{OrganizationId, WorkspaceId};
+    use flowspace_core::time::Timestamp;
+    use serde_json::json;
+
+    fn id(s: &str) -> Uuid {
+        s.parse().unwrap()
+    }
+
+    fn person(i: &str, email: &str, name: &str) -> Person {
+        Person {
+            id: id(i),
+            email: email.into(),
+            name: name.into(),
+        }
+    }
+
+    fn event(kind: &str, summary: Value) -> AuditEventView {
+        AuditEventView {
+            id: Uuid::nil(),
+            seq: Some(1),
+            workspace_id: None,
+            actor_type: "user",
+            actor_user_id: None,
+            actor_api_key_id: None,
+            action: "x.y".into(),
+            target_kind: kind.into(),
+            target_id: None,
+            summary,
+            ip: None,
+            created_at: Timestamp::parse_rfc3339("2026-11-23T15:32:25.183753Z").unwrap(),
+        }
+    }
 
     #[test]
     fn actors_are_found_by_email_name_or_id() {
-        let id = "7f1b0c1e-2f4b-4c39-9a57-8d1c1d7a3b10";
-        let users = vec![V(json!({"id": id, "email": "Ann@x.io", "name": "Ann Lee"}))];
-        assert_eq!(actor_id("ann@x.io", &users).unwrap(), id);
-        assert_eq!(actor_id("ann lee", &users).unwrap(), id);
-        assert_eq!(actor_id(id, &[]).unwrap(), id);
+        let ann = "7f1b0c1e-2f4b-4c39-9a57-8d1c1d7a3b10";
+        let people = vec![person(ann, "Ann@x.io", "Ann Lee")];
+        assert_eq!(actor_id("ann@x.io", &people).unwrap(), ann);
+        assert_eq!(actor_id("ann lee", &people).unwrap(), ann);
+        assert_eq!(actor_id(ann, &[]).unwrap(), ann);
         assert_eq!(actor_id("", &[]).unwrap(), "");
         assert!(
-            actor_id("bob@x.io", &users)
+            actor_id("bob@x.io", &people)
                 .unwrap_err()
                 .contains("no user")
         );
@@ -450,54 +501,79 @@ mod tests {
     fn audit_rows_name_people_places_and_targets() {
         let ann = "7f1b0c1e-2f4b-4c39-9a57-8d1c1d7a3b10";
         let ws = "0b6a9f52-93c5-4a57-a4d4-6a3b6f2b8e01";
-        let users = vec![V(json!({"id": ann, "email": "ann@x.io", "name": "Ann"}))];
-        let workspaces = vec![V(json!({"id": ws, "name": "Research"}))];
-        let row = |e: Value| AuditLine::of(&V(e), &users, &workspaces);
-        let update = row(json!({
-            "actorUserId": ann, "actorApiKeyId": null, "workspaceId": ws,
-            "action": "chatflow.update", "targetKind": "chatflow", "targetId": "01a20909-6539",
-            "summary": {"name": {"from": "a", "to": "b"}}, "createdAt": "2026-11-23T15:32:25.183753Z",
-        }));
+        let people = vec![person(ann, "ann@x.io", "Ann")];
+        let now = Timestamp::parse_rfc3339("2026-11-23T15:32:25Z").unwrap();
+        let workspaces = vec![Workspace {
+            id: WorkspaceId(id(ws)),
+            organization_id: OrganizationId(Uuid::nil()),
+            name: "Research".into(),
+            description: None,
+            color: None,
+            icon: None,
+            is_default: false,
+            member_count: 1,
+            created_at: now,
+            updated_at: now,
+        }];
+        let row = |e: AuditEventView| AuditLine::of(e, &people, &workspaces);
+        let update = row(AuditEventView {
+            actor_user_id: Some(id(ann)),
+            workspace_id: Some(id(ws)),
+            action: "chatflow.update".into(),
+            target_id: Some(id("01a20909-6539-7000-8000-000000000000")),
+            ..event("chatflow", json!({"name": {"from": "a", "to": "b"}}))
+        });
         assert_eq!(update.actor, "ann@x.io");
         assert_eq!(update.workspace, "Research");
         assert_eq!(update.target, "b");
         assert_eq!(update.when, "2026-11-23 15:32:25");
         assert!(!update.by_api_key);
-        let setup = row(json!({
-            "actorUserId": ann, "action": "organization.setup", "targetKind": "organization",
-            "targetId": "01a20908-abde", "summary": {"email": "ann@x.io", "organization": "Acme"},
-        }));
+        let setup = row(AuditEventView {
+            actor_user_id: Some(id(ann)),
+            target_id: Some(id("01a20908-abde-7000-8000-000000000000")),
+            ..event(
+                "organization",
+                json!({"email": "ann@x.io", "organization": "Acme"}),
+            )
+        });
         assert_eq!(setup.target, "Acme");
         assert_eq!(setup.workspace, "—");
-        let by_key = row(json!({
-            "actorUserId": "5e0d2c55-0000-4000-8000-000000000000",
-            "actorApiKeyId": "9c7e1a00-0000-4000-8000-000000000000",
-            "workspaceId": "11111111-0000-4000-8000-000000000000",
-            "targetKind": "user", "targetId": ann, "summary": {},
-        }));
+        let by_key = row(AuditEventView {
+            actor_user_id: Some(id("5e0d2c55-0000-4000-8000-000000000000")),
+            actor_api_key_id: Some(id("9c7e1a00-0000-4000-8000-000000000000")),
+            workspace_id: Some(id("11111111-0000-4000-8000-000000000000")),
+            target_id: Some(id(ann)),
+            ..event("user", json!({}))
+        });
         assert!(by_key.by_api_key);
         assert_eq!(by_key.actor, "user 5e0d2c55");
         assert_eq!(by_key.workspace, "workspace 11111111");
         assert_eq!(by_key.target, "ann@x.io");
         assert_eq!(by_key.summary, "");
-        let denied = row(json!({"targetKind": "route", "summary": {"route": "/api/v1/users"}}));
+        let denied = row(event("route", json!({"route": "/api/v1/users"})));
         assert_eq!(denied.target, "/api/v1/users");
     }
 
     #[test]
     fn chain_reports_say_what_happened() {
-        let ok = ChainReport::of(&V(
-            json!({"valid": true, "checked": 12, "firstBrokenEventId": null}),
-        ));
+        let ok = ChainReport::of(&ChainVerification {
+            valid: true,
+            checked: 12,
+            first_broken_event_id: None,
+        });
         assert!(ok.valid && ok.detail.starts_with("12 events checked"));
-        let id = "7f1b0c1e-2f4b-4c39-9a57-8d1c1d7a3b10";
-        let broken = ChainReport::of(&V(
-            json!({"valid": false, "checked": 3, "firstBrokenEventId": id}),
-        ));
-        assert!(!broken.valid && broken.detail.contains(id));
-        let cut = ChainReport::of(&V(
-            json!({"valid": false, "checked": 1, "firstBrokenEventId": null}),
-        ));
+        let broken_id = id("7f1b0c1e-2f4b-4c39-9a57-8d1c1d7a3b10");
+        let broken = ChainReport::of(&ChainVerification {
+            valid: false,
+            checked: 3,
+            first_broken_event_id: Some(broken_id),
+        });
+        assert!(!broken.valid && broken.detail.contains(&broken_id.to_string()));
+        let cut = ChainReport::of(&ChainVerification {
+            valid: false,
+            checked: 1,
+            first_broken_event_id: None,
+        });
         assert!(cut.headline.contains("cut short") && cut.detail.starts_with("1 event checked"));
     }
 }

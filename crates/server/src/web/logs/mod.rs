@@ -1,65 +1,76 @@
 //! Login Activity and the Audit Log (SPEC §6): filtered lists paged by cursor, CSV downloads
 //! of every filtered row, and the audit chain's verification.
 //!
+//! Each page is declared in `routes::pages` with the guard of the API route it mirrors
+//! (`GET /login-activity`: the Account Admin; `GET /audit-events`: `Guard::AuditLog`, whose
+//! `Audit` scope holds the `workspaceId` filter), takes that route's query type
+//! (`api::activity::ActivityParams`, `api::audit::AuditQuery`) and reads through the same
+//! store calls and functions; a download is the API's CSV export, byte for byte.
+//!
 //! The filters are the page's own query (`/login-activity?from=2026-01-31&outcome=failure`),
 //! kept by the pager and the download links. Days from `<input type="date">` become the API's
-//! RFC 3339 bounds here: the API's `to` is inclusive and times are kept to the microsecond, so
-//! the `to` day ends at its last microsecond. A filter that cannot be used (not a date, an
-//! unknown actor, one the API refuses with 422) is shown above an empty table instead of
-//! failing the page.
+//! RFC 3339 bounds here: `to` is inclusive and times are kept to the microsecond, so the `to`
+//! day ends at its last microsecond. A filter that cannot be used (not a date, an unknown
+//! actor, one the API's query type refuses) is shown above an empty table instead of failing
+//! the page.
 
-use super::api::Api;
-use super::view::{Ctx, V};
-use super::{Web, encode_query, error_page, finish, signed_in};
-use askama::Template;
-use axum::Router;
-use axum::extract::{Request, State};
-use axum::http::request::Parts;
-use axum::http::{HeaderValue, Method, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use super::encode_query;
+use crate::error::ApiError;
+use axum::http::StatusCode;
+use flowspace_core::DomainError;
+use flowspace_core::cursor::PageRequest;
 use flowspace_core::time::Timestamp;
-use flowspace_store::LoginOutcome;
-use serde_json::{Value, json};
-use uuid::Uuid;
 
 /// Rows per page.
-const PAGE_SIZE: &str = "50";
+const PAGE_SIZE: u32 = 50;
 
-mod activity;
-mod audit;
+pub mod activity;
+pub mod audit;
 
-pub fn routes() -> Router<Web> {
-    Router::new()
-        .route("/login-activity", get(activity::login_activity))
-        .route("/login-activity.csv", get(activity::login_activity_csv))
-        .route("/audit-log", get(audit::audit_log))
-        .route("/audit-log.csv", get(audit::audit_log_csv))
+/// A filter as the page was given it: trimmed, empty when absent.
+fn given(v: &Option<String>) -> &str {
+    v.as_deref().map_or("", str::trim)
 }
 
-/// The page's query as given; the last value of a repeated name wins, and a query that does
-/// not parse reads as empty.
-struct Params(Vec<(String, String)>);
+/// One page of rows from the query's cursor on.
+fn page_at(cursor: &str) -> Result<PageRequest, DomainError> {
+    PageRequest::new(Some(PAGE_SIZE), Some(cursor).filter(|c| !c.is_empty()))
+}
 
-impl Params {
-    fn of(parts: &Parts) -> Self {
-        Self(
-            parts
-                .uri
-                .query()
-                .and_then(|q| serde_urlencoded::from_str(q).ok())
-                .unwrap_or_default(),
-        )
-    }
+/// What a filter that cannot be used says, or the error that fails the page.
+enum Unusable {
+    Warning(String),
+    Fail(ApiError),
+}
 
-    fn get(&self, name: &str) -> String {
-        self.0
-            .iter()
-            .rev()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.trim().to_string())
-            .unwrap_or_default()
+impl From<DomainError> for Unusable {
+    fn from(e: DomainError) -> Self {
+        let e = ApiError::from(e);
+        if e.status == StatusCode::UNPROCESSABLE_ENTITY {
+            Unusable::Warning(e.message)
+        } else {
+            Unusable::Fail(e)
+        }
     }
+}
+
+impl From<ApiError> for Unusable {
+    fn from(e: ApiError) -> Self {
+        if e.status == StatusCode::UNPROCESSABLE_ENTITY {
+            Unusable::Warning(e.message)
+        } else {
+            Unusable::Fail(e)
+        }
+    }
+}
+
+/// A warning as the 422 a download answers with.
+fn invalid(warning: String) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+        warning,
+    )
 }
 
 /// `path?name=value&...` with the pairs whose value is not empty, each value percent-encoded.
@@ -106,7 +117,7 @@ fn day_bound(label: &str, day: &str, end: bool) -> Result<Option<String>, String
 }
 
 /// The API's `from` and `to` for two days, or what is wrong with them.
-fn day_range(from: &str, to: &str) -> Result<Vec<(&'static str, String)>, String> {
+fn day_range(from: &str, to: &str) -> Result<(Option<String>, Option<String>), String> {
     let from = day_bound("From", from, false)?;
     let to = day_bound("To", to, true)?;
     if let (Some(f), Some(t)) = (&from, &to)
@@ -114,14 +125,12 @@ fn day_range(from: &str, to: &str) -> Result<Vec<(&'static str, String)>, String
     {
         return Err("From is after To: no event can match. Swap the two days.".into());
     }
-    let mut q = Vec::new();
-    q.extend(from.map(|f| ("from", f)));
-    q.extend(to.map(|t| ("to", t)));
-    Ok(q)
+    Ok((from, to))
 }
 
-/// A timestamp of the API as `2026-01-31 12:00:05` (UTC).
-fn when(at: &str) -> String {
+/// A time as `2026-01-31 12:00:05` (UTC).
+fn when(at: Timestamp) -> String {
+    let at = at.to_string();
     match (at.get(..10), at.get(11..19)) {
         (Some(day), Some(time)) => format!("{day} {time}"),
         _ => "—".into(),
@@ -133,52 +142,6 @@ fn short_id(id: &str) -> String {
     id.chars().take(8).collect()
 }
 
-/// What a list read gave: its rows and the next page's cursor, or the message of a filter the
-/// API refused (422).
-enum Read {
-    Rows(Vec<V>, String),
-    Refused(String),
-}
-
-/// Reads one filtered page, or answers the error page of a failed read.
-async fn read_page(api: &mut Api, path: &str) -> Result<Read, (StatusCode, String)> {
-    let answer = api.get(path).await;
-    if answer.status == StatusCode::UNPROCESSABLE_ENTITY {
-        return Ok(Read::Refused(answer.message()));
-    }
-    if !answer.ok() {
-        return Err((answer.status, answer.message()));
-    }
-    let list = V(answer.json);
-    Ok(Read::Rows(list.items(), list.s("nextCursor")))
-}
-
-/// Sends a CSV export's bytes as a download, or the error page of a failed read.
-async fn download(mut api: Api, ctx: Ctx, path: &str, filename: &str) -> Response {
-    let answer = api.send(Method::GET, path, None, Some("text/csv")).await;
-    if !answer.ok() {
-        return error_page(api, Some(ctx), answer.status, &answer.message());
-    }
-    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\""))
-        .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
-    let mut res = (
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/csv; charset=utf-8"),
-            ),
-            (header::CONTENT_DISPOSITION, disposition),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        ],
-        answer.bytes,
-    )
-        .into_response();
-    for c in api.set_cookies {
-        res.headers_mut().append(header::SET_COOKIE, c);
-    }
-    res
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,12 +150,12 @@ mod tests {
     fn days_become_inclusive_bounds() {
         assert_eq!(
             day_range("2026-01-30", "2026-01-31").unwrap(),
-            vec![
-                ("from", "2026-01-30T00:00:00Z".to_string()),
-                ("to", "2026-01-31T23:59:59.999999Z".to_string()),
-            ]
+            (
+                Some("2026-01-30T00:00:00Z".to_string()),
+                Some("2026-01-31T23:59:59.999999Z".to_string()),
+            )
         );
-        assert_eq!(day_range("", "").unwrap(), vec![]);
+        assert_eq!(day_range("", "").unwrap(), (None, None));
         assert!(day_range("2026-01-31", "2026-01-31").is_ok());
         for bad in [
             "yesterday",
@@ -219,5 +182,11 @@ mod tests {
             href("/x", &[("email", "a+b@x.io"), ("to", ""), ("q", "a&b=c d")]),
             "/x?email=a%2Bb%40x.io&q=a%26b%3Dc+d"
         );
+    }
+
+    #[test]
+    fn times_read_to_the_second() {
+        let t = Timestamp::parse_rfc3339("2026-11-23T15:32:25.183753Z").unwrap();
+        assert_eq!(when(t), "2026-11-23 15:32:25");
     }
 }
