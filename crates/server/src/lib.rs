@@ -60,11 +60,10 @@ pub fn app(state: AppState) -> Router {
     api = api.route("/openapi.json", axum::routing::get(openapi_json));
     let api: Router = Router::new().nest("/api/v1", api).with_state(state.clone());
     let pages = dashboard(&state, &table);
-    let dashboard = web::router(state, api.clone().fallback(not_found));
     Router::new()
         .merge(api)
         .merge(pages)
-        .merge(dashboard)
+        .merge(web::assets())
         .fallback(not_found)
         .layer(middleware::from_fn(json_method_not_allowed))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

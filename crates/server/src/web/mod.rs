@@ -1,19 +1,14 @@
 //! The web dashboard (SPEC §6): server-rendered pages at `/`, one path per page.
 //!
-//! The dashboard holds no authority of its own. The pages and forms declared in
-//! `routes::pages` (the home page, the pages before sign-in, the resource pages, users, roles,
-//! groups, workspaces) sit behind the same guards as the API: a page reads through the API's
-//! services in the scope its guard handed out (`page::Ctx` for the layout), and a form *is* the
-//! API route it stands for (`surface`). The pages not yet in that table still read through the
-//! API's router with the browser's cookies (`api::Api`) and send their forms through `act`.
-//! Either way each route's guard decides what a page may show or do; a button the user may not
-//! use is not rendered, and a forged request is refused anyway.
+//! The dashboard holds no authority of its own. Every page and form is declared in
+//! `routes::pages` behind the same guards as the API: a page reads through the API's services
+//! in the scope its guard handed out (`page::Ctx` for the layout), and a form *is* the API
+//! route it stands for (`surface`). A button the user may not use is not rendered; a forged
+//! request is refused by the route's guard anyway.
 //!
 //! Pages are askama templates under `templates/web/`; the stylesheet and the small script
 //! are compiled into the binary. Every form works without the script.
 
-pub mod act;
-pub mod api;
 pub mod groups;
 pub mod items;
 pub mod logs;
@@ -26,38 +21,24 @@ pub mod view;
 pub mod workspaces;
 
 use crate::auth::Myself;
-use crate::state::AppState;
-use api::Api;
 use askama::Template;
 use axum::Router;
-use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use tower_http::set_header::SetResponseHeaderLayer;
-use view::{Ctx, Flash, V};
-
-/// What the dashboard's handlers share: the application and the API's router.
-#[derive(Clone)]
-pub struct Web {
-    pub state: AppState,
-    /// The API (`/api/v1/...`), which every page and form goes through.
-    pub api: Router,
-}
+use view::Flash;
 
 /// The Content-Security-Policy of every answer: nothing inline, nothing from elsewhere.
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
 form-action 'self'; frame-ancestors 'none'; base-uri 'none'; connect-src 'self'";
 
-/// The dashboard's routes.
-pub fn router(state: AppState, api: Router) -> Router {
-    let web = Web { state, api };
+/// The dashboard's assets (its pages and forms are built from `routes::pages`).
+pub fn assets() -> Router {
     Router::new()
-        .route("/act", post(act::act))
         .route("/assets/app.css", get(css))
         .route("/assets/app.js", get(js))
         .route("/favicon.svg", get(favicon))
-        .with_state(web)
         .layer(SetResponseHeaderLayer::if_not_present(
             header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
@@ -127,81 +108,6 @@ pub fn page_response(
     res
 }
 
-/// Renders a page for the browser `api` stands for: the cookies the API set go along, and a
-/// toast that was shown is cleared.
-pub fn finish(api: Api, rendered: Result<String, askama::Error>) -> Response {
-    let shown_flash = api.cookie(Flash::COOKIE).is_some();
-    let mut cookies = api.set_cookies;
-    if shown_flash {
-        cookies.push(HeaderValue::from_static(
-            "fs_flash=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax",
-        ));
-    }
-    page_response(rendered, cookies)
-}
-
-/// The path and query of the request (where its forms come back to).
-pub fn here(parts: &Parts) -> String {
-    parts
-        .uri
-        .path_and_query()
-        .map_or_else(|| "/".to_string(), |p| p.as_str().to_string())
-}
-
-/// Loads the layout's context for a signed-in page; or answers where to go instead: `/setup`
-/// before setup, `/login` without a live session.
-pub async fn signed_in(
-    web: &Web,
-    parts: &Parts,
-    section: &str,
-    title: &str,
-) -> Result<(Api, Ctx), Response> {
-    let mut api = Api::new(web.api.clone(), parts);
-    let me = api.get("/api/v1/auth/me").await;
-    if me.code() == "setup_required" {
-        return Err(act::redirect("/setup", None, api.set_cookies));
-    }
-    if me.status == StatusCode::UNAUTHORIZED || me.status == StatusCode::FORBIDDEN {
-        let to = format!("/login?next={}", encode_query(&here(parts)));
-        return Err(act::redirect(&to, None, api.set_cookies));
-    }
-    if !me.ok() {
-        return Err(error_page(api, None, me.status, &me.message()));
-    }
-    let workspaces = api.get("/api/v1/workspaces").await;
-    let flash = api.cookie(Flash::COOKIE).and_then(Flash::decode);
-    let ctx = Ctx {
-        me: V(me.json),
-        workspaces: V(workspaces.json).items(),
-        csrf: api.csrf_token(),
-        flash,
-        here: here(parts),
-        section: section.into(),
-        title: title.into(),
-    };
-    Ok((api, ctx))
-}
-
-#[derive(Template)]
-#[template(path = "web/error.html")]
-struct ErrorPage {
-    ctx: Option<Ctx>,
-    status: u16,
-    message: String,
-}
-
-/// A page that says why it cannot be shown (inside the layout when the user is known).
-pub fn error_page(api: Api, ctx: Option<Ctx>, status: StatusCode, message: &str) -> Response {
-    let page = ErrorPage {
-        ctx,
-        status: status.as_u16(),
-        message: message.into(),
-    };
-    let mut res = finish(api, page.render());
-    *res.status_mut() = status;
-    res
-}
-
 #[derive(Template)]
 #[template(path = "web/error.html")]
 struct ErrorAnswer {
@@ -237,12 +143,5 @@ pub fn encode_query(s: &str) -> String {
 
 /// The HTML 404 of the dashboard.
 pub async fn not_found_page() -> Response {
-    let page = ErrorPage {
-        ctx: None,
-        status: 404,
-        message: "There is no page here.".into(),
-    };
-    let mut res = page_response(page.render(), Vec::new());
-    *res.status_mut() = StatusCode::NOT_FOUND;
-    res
+    error_page_plain(StatusCode::NOT_FOUND, "There is no page here.")
 }

@@ -1,5 +1,5 @@
 //! The dashboard over real HTTP, as a browser without script would use it: cookies, forms
-//! posted to `/act`, redirects. (Journeys in a real browser are in `crates/e2e`.)
+//! posted to the form routes, redirects. (Journeys in a real browser are in `crates/e2e`.)
 
 use flowspace_testkit::{ADMIN_EMAIL, PASSWORD, TestServer, World, backends};
 use reqwest::header::{self, HeaderMap};
@@ -83,11 +83,6 @@ impl Browser {
             .await
             .unwrap();
         self.finish(res).await
-    }
-
-    /// Posts a form to `/act`, with the session's CSRF token unless `csrf` is false.
-    async fn act(&mut self, fields: &[(&str, &str)], csrf: bool) -> Page {
-        self.post_form("/act", fields, csrf).await
     }
 
     /// Posts a form to `path`, with the session's CSRF token unless `csrf` is false.
@@ -203,18 +198,16 @@ async fn a_form_without_the_csrf_token_is_refused_and_changes_nothing() {
         let w = World::new(&backend).await;
         let mut b = Browser::new(&w.server);
         b.sign_in(ADMIN_EMAIL, PASSWORD).await;
-        let create = [
-            ("_method", "POST"),
-            ("_path", "/api/v1/chatflows"),
-            ("_back", "/chatflows"),
-            ("name", "Forged"),
-        ];
-        let p = b.act(&create, false).await;
+        let create = [("_back", "/chatflows"), ("name", "Forged")];
+        let p = b.post_form("/chatflows/new", &create, false).await;
         assert_eq!(p.status, 403, "{}", backend.name());
         assert!(p.body.contains("Reload the page"), "{}", p.body);
         // A token from another session is no better.
         b.jar.insert("fs_csrf".into(), "0".repeat(64));
-        assert_eq!(b.act(&create, true).await.status, 403);
+        assert_eq!(
+            b.post_form("/chatflows/new", &create, true).await.status,
+            403
+        );
         assert_eq!(
             w.admin.get("/chatflows").await.body["items"],
             serde_json::json!([])
@@ -223,7 +216,7 @@ async fn a_form_without_the_csrf_token_is_refused_and_changes_nothing() {
         // The same form with the session's token goes through.
         let mut b = Browser::new(&w.server);
         b.sign_in(ADMIN_EMAIL, PASSWORD).await;
-        let p = b.act(&create, true).await;
+        let p = b.post_form("/chatflows/new", &create, true).await;
         assert_eq!((p.status, p.location()), (303, "/chatflows"));
         let list = w.admin.get("/chatflows").await;
         assert_eq!(list.body["items"][0]["name"], "Forged");
@@ -238,15 +231,10 @@ async fn a_form_from_another_site_is_refused() {
     let token = b.jar["fs_csrf"].clone();
     let res = b
         .http
-        .post(format!("{}/act", b.base))
+        .post(format!("{}/chatflows/new", b.base))
         .header(header::COOKIE, b.cookie_header())
         .header("sec-fetch-site", "cross-site")
-        .form(&[
-            ("_method", "POST"),
-            ("_path", "/api/v1/chatflows"),
-            ("name", "x"),
-            ("_csrf", &token),
-        ])
+        .form(&[("name", "x"), ("_csrf", &token)])
         .send()
         .await
         .unwrap();
@@ -294,13 +282,9 @@ async fn sign_out_ends_the_session() {
     let access = b.jar["fs_access"].clone();
     let refresh = b.jar["fs_refresh"].clone();
     let p = b
-        .act(
-            &[
-                ("_method", "POST"),
-                ("_path", "/api/v1/auth/logout"),
-                ("_back", "/chatflows"),
-                ("_next", "/login"),
-            ],
+        .post_form(
+            "/logout",
+            &[("_back", "/chatflows"), ("_next", "/login")],
             true,
         )
         .await;
@@ -330,13 +314,9 @@ async fn buttons_follow_permissions_and_forged_forms_are_still_refused() {
         assert!(!page.body.contains("Add New"), "a viewer sees no Add New");
         assert!(!page.body.contains("admin-nav"), "nor the admin section");
         let p = viewer
-            .act(
-                &[
-                    ("_method", "POST"),
-                    ("_path", "/api/v1/chatflows"),
-                    ("_back", "/chatflows"),
-                    ("name", "Forged"),
-                ],
+            .post_form(
+                "/chatflows/new",
+                &[("_back", "/chatflows"), ("name", "Forged")],
                 true,
             )
             .await;
@@ -445,10 +425,9 @@ async fn another_site_can_neither_sign_a_visitor_in_nor_redirect_them_away() {
         assert_eq!((p.status, p.location()), (303, "/"), "{next}");
     }
     let p = b
-        .act(
+        .post_form(
+            "/chatflows/new",
             &[
-                ("_method", "POST"),
-                ("_path", "/api/v1/chatflows"),
                 ("_back", "/chatflows"),
                 ("_next", "/\t/evil.example"),
                 ("name", "x"),
@@ -512,34 +491,23 @@ async fn bad_forms_get_a_clear_toast_and_change_nothing() {
     b.sign_in(ADMIN_EMAIL, PASSWORD).await;
     let cases: [(&[(&str, &str)], &str); 4] = [
         (
-            &[
-                ("_path", "/api/v1/chatflows"),
-                ("name", "x"),
-                ("data:json", "{nope"),
-            ],
+            &[("name", "x"), ("data:json", "{nope")],
             "data: not valid JSON",
         ),
         (
-            &[
-                ("_path", "/api/v1/chatflows"),
-                ("name", "x"),
-                ("version:int", "three"),
-            ],
+            &[("name", "x"), ("version:int", "three")],
             "version: must be a whole number",
         ),
         (
             &[("_path", "/admin/secrets"), ("name", "x")],
-            "names no API request",
+            "unknown form field _path",
         ),
-        (
-            &[("_path", "/api/v1/chatflows"), ("name", "  ")],
-            "name: must not be empty",
-        ),
+        (&[("name", "  ")], "name: must not be empty"),
     ];
     for (fields, says) in cases {
-        let mut form = vec![("_method", "POST"), ("_back", "/chatflows")];
+        let mut form = vec![("_back", "/chatflows")];
         form.extend_from_slice(fields);
-        let p = b.act(&form, true).await;
+        let p = b.post_form("/chatflows/new", &form, true).await;
         assert_eq!((p.status, p.location()), (303, "/chatflows"), "{says}");
         let page = b.get("/chatflows").await;
         assert!(page.body.contains("toast err"), "{says}: {}", page.body);
