@@ -10,6 +10,7 @@ pub mod fields;
 mod json_body;
 pub mod mail;
 pub mod openapi;
+pub mod passwords;
 pub mod routes;
 pub mod secrets;
 pub mod state;

@@ -1,7 +1,8 @@
 //! The application state shared by every request.
 
 use crate::config::Config;
-use crate::crypto::{Passwords, SecretBox};
+use crate::crypto::SecretBox;
+use crate::passwords::Passwords;
 use crate::secrets::Secrets;
 use crate::tokens::AccessTokens;
 use flowspace_store::Store;
