@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 pub mod fields;
 mod json_body;
+pub mod login_queue;
 pub mod mail;
 pub mod openapi;
 pub mod passwords;
