@@ -4,6 +4,14 @@ use clap::{Parser, Subcommand};
 use flowspace_server::config::Config;
 use tracing_subscriber::EnvFilter;
 
+/// jemalloc, chosen by measurement over glibc's malloc and mimalloc (docs/benchmarks.md,
+/// "Memory under sign-ins"): an Argon2id hash fills 19 MiB, and jemalloc serves allocations of
+/// 8 MiB and more from a dedicated arena that gives freed pages back to the OS at once, where
+/// glibc keeps them in its arenas once its dynamic mmap threshold has risen past them.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser)]
 #[command(
     name = "flowspace",

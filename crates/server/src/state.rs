@@ -1,7 +1,9 @@
 //! The application state shared by every request.
 
 use crate::config::Config;
-use crate::crypto::{Passwords, SecretBox};
+use crate::crypto::SecretBox;
+use crate::login_queue::LoginQueue;
+use crate::passwords::Passwords;
 use crate::secrets::Secrets;
 use crate::tokens::AccessTokens;
 use flowspace_store::Store;
@@ -16,6 +18,8 @@ pub struct Inner {
     pub store: Store,
     pub tokens: AccessTokens,
     pub passwords: Passwords,
+    /// The turns of sign-ins per email and per IP in this process (rule 15).
+    pub login_queue: LoginQueue,
     pub secrets: Secrets,
     pub secret_box: SecretBox,
     /// Outgoing email (invitations, password resets).
@@ -52,6 +56,7 @@ impl AppState {
             store,
             tokens,
             passwords,
+            login_queue: LoginQueue::default(),
             secrets,
             secret_box,
             mailer,

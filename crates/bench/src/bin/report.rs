@@ -285,6 +285,11 @@ fn targets(rows: &[Row], meta: &Value) -> Vec<Target> {
     }
     if let Some(r) = find(rows, "login", 64) {
         push(
+            "sign-in p99 <= 1 s at c=64 (one account)",
+            format!("p99 {:.0} ms, p50 {:.0} ms", r.p99_ms, r.p50_ms),
+            Some(r.p99_ms <= 1000.0),
+        );
+        push(
             "64 concurrent logins: no 5xx other than 503 + Retry-After, nothing lost",
             format!(
                 "{:.1}/s, {} responses >= 400, {} socket errors (status codes not split by wrk)",
@@ -296,7 +301,48 @@ fn targets(rows: &[Row], meta: &Value) -> Vec<Target> {
     let kb = |k: &str| meta.get(k).and_then(Value::as_f64);
     if let Some(idle) = kb("rss_idle_kb") {
         let mb = idle / 1024.0;
-        push("RSS <= 20 MB idle", format!("{mb:.1} MB"), Some(mb <= 20.0));
+        push(
+            "RSS <= 20 MB idle after setup and one sign-in",
+            format!("{mb:.1} MB"),
+            Some(mb <= 20.0),
+        );
+    }
+    if let (Some(signin), Some(peak)) = (
+        kb("rss_signin_peak_kb"),
+        kb("rss_signin_then_create_peak_kb"),
+    ) {
+        let c = rows
+            .iter()
+            .find(|r| r.scenario == "create-after-login")
+            .map_or(0, |r| r.concurrency);
+        push(
+            "RSS <= 64 MB at every moment: sign-ins, then creates at the same c",
+            format!(
+                "peak {:.1} MB during the sign-ins, {:.1} MB with the creates at c={c} (sampled every 100 ms)",
+                signin / 1024.0,
+                peak / 1024.0
+            ),
+            Some(peak <= 64.0 * 1024.0),
+        );
+    }
+    if let (Some(end), Some(secs), Some(ms)) = (
+        kb("rss_idle_after_load_kb"),
+        kb("rss_idle_secs"),
+        kb("rss_back_under_32mb_ms"),
+    ) {
+        let when = if ms < 0.0 {
+            "never".to_string()
+        } else {
+            format!("{:.1} s", ms / 1000.0)
+        };
+        push(
+            "RSS back to <= 32 MB within 10 s of idle",
+            format!(
+                "{:.1} MB after {secs:.0} s idle; <= 32 MB from {when} on",
+                end / 1024.0
+            ),
+            Some((0.0..=10_000.0).contains(&ms)),
+        );
     }
     if let Some(load) = kb("rss_after_list_kb") {
         let mb = load / 1024.0;
@@ -363,7 +409,7 @@ fn table(rows: &[Row], meta: &Value, targets: &[Target], scale: &[Value]) -> Str
     } else {
         let _ = writeln!(
             s,
-            "RSS idle {}, after the list load {} (peak {}); cold start {} ms; list body {} bytes",
+            "RSS idle after one sign-in {}, after the list load {} (peak {}); cold start {} ms; list body {} bytes",
             mb("rss_idle_kb"),
             mb("rss_after_list_kb"),
             mb("hwm_after_list_kb"),

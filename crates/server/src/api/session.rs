@@ -16,7 +16,7 @@ use cookie::{Cookie, SameSite};
 use flowspace_core::authz::SelfScope;
 use flowspace_core::ids::WorkspaceId;
 use flowspace_core::model::{Organization, User, WorkspaceRole};
-use flowspace_core::rules::{self, SignIn};
+use flowspace_core::rules::{self, SignIn, normalize_email};
 use flowspace_core::time::Timestamp;
 use flowspace_store::{
     LoginAttempt, LoginOutcome, LoginRecord, MAX_EVENT_EMAIL_CHARS, NewLoginEvent, RefreshOutcome,
@@ -275,7 +275,22 @@ pub async fn login(
         LoginOutcome::Failure,
         Some(reason::UNFINISHED),
     );
-    let attempt = reserve(&state, &reservation).await?;
+    // Sign-ins of one email or IP wait for their turn here, in order, and then for the
+    // database's reservation; both within one deadline.
+    let deadline = Instant::now() + WAIT_FOR_CHECKS;
+    let policy = state.config.lockout_policy();
+    let email_key = normalize_email(reservation.email.as_deref().unwrap_or_default());
+    let turn = state.login_queue.turn(
+        &email_key,
+        policy.max_failures,
+        client.ip.as_deref(),
+        policy.max_failures_per_ip,
+    );
+    let Ok(turn) = tokio::time::timeout_at(deadline, turn).await else {
+        return Err(waited_too_long(&state, &reservation).await?);
+    };
+    let _turn = turn?;
+    let attempt = reserve(&state, &reservation, deadline).await?;
     match check(&state, &req, record.as_ref(), &client).await {
         Ok(signed_in) => {
             state
@@ -298,23 +313,22 @@ pub async fn login(
     }
 }
 
-/// Reserves the attempt `ev`; while the attempts being checked could use up the limit, waits
-/// for them (up to `WAIT_FOR_CHECKS`), so that a burst of sign-ins is slowed down, not refused.
-async fn reserve(state: &AppState, ev: &NewLoginEvent) -> ApiResult<LoginAttempt> {
+/// Reserves the attempt `ev`; while the attempts being checked (on any replica) could use up
+/// the limit, waits for them until `deadline`, so that a burst of sign-ins is slowed down, not
+/// refused.
+async fn reserve(
+    state: &AppState,
+    ev: &NewLoginEvent,
+    deadline: Instant,
+) -> ApiResult<LoginAttempt> {
     let policy = state.config.lockout_policy();
-    let deadline = Instant::now() + WAIT_FOR_CHECKS;
     let mut pause = Duration::from_millis(10);
     loop {
         match state.store.reserve_login_attempt(ev, &policy).await? {
             Reservation::Reserved(attempt) => return Ok(attempt),
             Reservation::Locked(wait) => return Err(too_many_attempts(wait)),
             Reservation::Wait if Instant::now() + pause > deadline => {
-                let refused = NewLoginEvent {
-                    reason: Some(reason::LOCKED_OUT),
-                    ..ev.clone()
-                };
-                state.store.record_login_event(&refused).await?;
-                return Err(too_many_attempts(1));
+                return Err(waited_too_long(state, ev).await?);
             }
             Reservation::Wait => {
                 tokio::time::sleep(pause).await;
@@ -322,6 +336,17 @@ async fn reserve(state: &AppState, ev: &NewLoginEvent) -> ApiResult<LoginAttempt
             }
         }
     }
+}
+
+/// A sign-in that waited `WAIT_FOR_CHECKS` for the others of its email or IP is refused, as
+/// locked out (recorded as such).
+async fn waited_too_long(state: &AppState, ev: &NewLoginEvent) -> ApiResult<ApiError> {
+    let refused = NewLoginEvent {
+        reason: Some(reason::LOCKED_OUT),
+        ..ev.clone()
+    };
+    state.store.record_login_event(&refused).await?;
+    Ok(too_many_attempts(1))
 }
 
 /// Why a reserved attempt did not sign in.

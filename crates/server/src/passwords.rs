@@ -1,0 +1,459 @@
+//! Password hashing: Argon2id for new hashes, and the verification of Argon2 and legacy bcrypt
+//! hashes, on a fixed set of worker threads (one per core).
+//!
+//! An Argon2id hash at the OWASP parameters fills 19 MiB. Each worker keeps its blocks and
+//! reuses them from one hash to the next, so a burst of sign-ins costs the same memory as one
+//! hash per core, whatever its length; a worker gives its blocks back after `KEEP_BLOCKS` idle.
+//! In front of the workers, a fair (FIFO) wait for a free worker, bounded: beyond
+//! PASSWORD_HASH_QUEUE waiting hashes the caller gets `Busy` (503 with Retry-After) at once.
+
+use argon2::password_hash::rand_core::OsRng as HashRng;
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use flowspace_core::{DomainError, DomainResult};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::Duration;
+use tokio::sync::{OnceCell, Semaphore, oneshot};
+
+/// How long an idle worker keeps its memory blocks before giving them back.
+const KEEP_BLOCKS: Duration = Duration::from_millis(500);
+
+/// The outcome of checking a password.
+pub struct Verified {
+    pub ok: bool,
+    /// The stored hash is legacy (bcrypt) or weaker than the current parameters.
+    pub needs_rehash: bool,
+}
+
+/// Password hashing off the async workers: one hash per worker at a time, and a bounded
+/// queue in front; beyond it callers get `Busy` (503 with Retry-After) rather than piling up.
+pub struct Passwords {
+    params: Params,
+    /// One permit per worker thread: a hash is handed to the pool only once a worker is free,
+    /// so the wait is tokio's fair queue and a cancelled request leaves it at once.
+    workers: Arc<Semaphore>,
+    pool: Pool,
+    waiting: AtomicUsize,
+    max_waiting: usize,
+    dummy: OnceCell<String>,
+}
+
+impl Passwords {
+    /// Hashing at `memory_kib`/`iterations` on one worker per core.
+    pub fn new(memory_kib: u32, iterations: u32, max_waiting: usize) -> Result<Self, String> {
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        Self::with_workers(memory_kib, iterations, max_waiting, cores)
+    }
+
+    pub fn with_workers(
+        memory_kib: u32,
+        iterations: u32,
+        max_waiting: usize,
+        workers: usize,
+    ) -> Result<Self, String> {
+        let params = Params::new(memory_kib, iterations, 1, None)
+            .map_err(|e| format!("argon2 parameters: {e}"))?;
+        let workers = workers.max(1);
+        Ok(Self {
+            pool: Pool::start(workers, params.block_count())
+                .map_err(|e| format!("password hashing workers: {e}"))?,
+            params,
+            workers: Arc::new(Semaphore::new(workers)),
+            waiting: AtomicUsize::new(0),
+            max_waiting,
+            dummy: OnceCell::new(),
+        })
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Blocks) -> T + Send + 'static,
+    ) -> DomainResult<T> {
+        // The place in the queue is given back by `Drop`, so a request cancelled while it
+        // waits (a client that hangs up) cannot leak it.
+        struct Waiting<'a>(&'a AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        let queued = self.waiting.fetch_add(1, Ordering::SeqCst);
+        let place = Waiting(&self.waiting);
+        if queued >= self.max_waiting {
+            return Err(DomainError::Busy(
+                "too many sign-ins at once; retry shortly",
+            ));
+        }
+        let permit = self.workers.clone().acquire_owned().await;
+        drop(place);
+        let permit = permit.map_err(DomainError::internal)?;
+        let (tx, rx) = oneshot::channel();
+        self.pool.submit(Box::new(move |blocks: &mut Blocks| {
+            // Nobody waits for it any more (the request was cancelled): skip the work.
+            if !tx.is_closed() {
+                let _ = tx.send(f(blocks));
+            }
+            drop(permit);
+        }));
+        rx.await
+            .map_err(|_| DomainError::Internal("a password hashing worker failed".into()))
+    }
+
+    pub async fn hash(&self, password: &str) -> DomainResult<String> {
+        let params = self.params.clone();
+        let pw = password.to_string();
+        self.run(move |blocks| hash_argon2id(&params, pw.as_bytes(), blocks))
+            .await?
+    }
+
+    pub async fn verify(&self, password: &str, stored: &str) -> DomainResult<Verified> {
+        let params = self.params.clone();
+        let pw = password.to_string();
+        let stored = stored.to_string();
+        self.run(move |blocks| {
+            if stored.starts_with("$2") {
+                let ok = bcrypt::verify(&pw, &stored).unwrap_or(false);
+                return Verified {
+                    ok,
+                    needs_rehash: ok,
+                };
+            }
+            let Ok(parsed) = PasswordHash::new(&stored) else {
+                return Verified {
+                    ok: false,
+                    needs_rehash: false,
+                };
+            };
+            let ok = verify_argon2(&parsed, pw.as_bytes(), blocks);
+            let weaker = Params::try_from(&parsed)
+                .map(|p| p.m_cost() < params.m_cost() || p.t_cost() < params.t_cost())
+                .unwrap_or(true);
+            Verified {
+                ok,
+                needs_rehash: ok && (weaker || parsed.algorithm.as_str() != "argon2id"),
+            }
+        })
+        .await
+    }
+
+    /// Spends the time of a real verification, so that an unknown email answers in the same
+    /// time class as a wrong password (rule 15).
+    pub async fn verify_dummy(&self, password: &str) -> DomainResult<()> {
+        let dummy = self
+            .dummy
+            .get_or_try_init(|| async { self.hash("flowspace-dummy-password").await })
+            .await?
+            .clone();
+        self.verify(password, &dummy).await.map(|_| ())
+    }
+}
+
+/// A new Argon2id hash of `password` in PHC form, computed in `blocks`.
+fn hash_argon2id(params: &Params, password: &[u8], blocks: &mut Blocks) -> DomainResult<String> {
+    let salt = SaltString::generate(&mut HashRng);
+    let mut salt_buf = [0u8; 64];
+    let salt_bytes = salt
+        .as_salt()
+        .decode_b64(&mut salt_buf)
+        .map_err(DomainError::internal)?;
+    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    blocks
+        .with(params.block_count(), |memory| {
+            argon.hash_password_into_with_memory(password, salt_bytes, &mut out, memory)
+        })
+        .map_err(DomainError::internal)?;
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params).map_err(DomainError::internal)?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(DomainError::internal)?),
+    };
+    Ok(hash.to_string())
+}
+
+/// Whether `password` matches the Argon2 (any variant) hash `stored`, computed in `blocks`
+/// with the stored hash's own algorithm, version, parameters and output length; the outputs
+/// are compared in constant time (`Output`'s equality).
+fn verify_argon2(stored: &PasswordHash<'_>, password: &[u8], blocks: &mut Blocks) -> bool {
+    let (Some(salt), Some(expected)) = (stored.salt, stored.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(stored.algorithm) else {
+        return false;
+    };
+    let Ok(version) = stored
+        .version
+        .map(Version::try_from)
+        .transpose()
+        .map(Option::unwrap_or_default)
+    else {
+        return false;
+    };
+    let Ok(params) = Params::try_from(stored) else {
+        return false;
+    };
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt_bytes) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    let argon = Argon2::new(algorithm, version, params.clone());
+    let mut out = vec![0u8; expected.len()];
+    let computed = blocks.with(params.block_count(), |memory| {
+        argon.hash_password_into_with_memory(password, salt_bytes, &mut out, memory)
+    });
+    computed.is_ok() && Output::new(&out).is_ok_and(|o| o == expected)
+}
+
+/// A worker's memory blocks, kept from one hash to the next.
+pub struct Blocks {
+    /// The size of a hash at the configured parameters.
+    usual: usize,
+    kept: Vec<Block>,
+}
+
+impl Blocks {
+    /// Runs `f` with `n` blocks: the kept ones when `n` is at most the usual size (allocated
+    /// on first use), else a one-off allocation (a stored hash with stronger parameters).
+    fn with<T>(&mut self, n: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
+        if n > self.usual {
+            let mut once = vec![Block::default(); n];
+            return f(&mut once);
+        }
+        if self.kept.len() < self.usual {
+            self.kept = vec![Block::default(); self.usual];
+        }
+        f(&mut self.kept[..n])
+    }
+
+    fn release(&mut self) {
+        self.kept = Vec::new();
+    }
+}
+
+type Job = Box<dyn FnOnce(&mut Blocks) + Send>;
+
+/// The worker threads and their queue (at most one job per worker waits in it: callers take a
+/// worker's permit first).
+struct Pool {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    ready: Condvar,
+}
+
+struct Queue {
+    jobs: VecDeque<Job>,
+    closed: bool,
+}
+
+impl Pool {
+    fn start(workers: usize, usual_blocks: usize) -> std::io::Result<Self> {
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue {
+                jobs: VecDeque::new(),
+                closed: false,
+            }),
+            ready: Condvar::new(),
+        });
+        for i in 0..workers {
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name(format!("password-hash-{i}"))
+                .spawn(move || work(&shared, usual_blocks))?;
+        }
+        Ok(Self { shared })
+    }
+
+    fn submit(&self, job: Job) {
+        let mut q = self
+            .shared
+            .queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        q.jobs.push_back(job);
+        drop(q);
+        self.shared.ready.notify_one();
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        let mut q = self
+            .shared
+            .queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        q.closed = true;
+        drop(q);
+        self.shared.ready.notify_all();
+    }
+}
+
+/// A worker: runs jobs in turn with its blocks; gives the blocks back after `KEEP_BLOCKS`
+/// without work; ends when the pool is dropped.
+fn work(shared: &Shared, usual_blocks: usize) {
+    let mut blocks = Blocks {
+        usual: usual_blocks,
+        kept: Vec::new(),
+    };
+    loop {
+        let mut q = shared.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        let job = loop {
+            if let Some(job) = q.jobs.pop_front() {
+                break job;
+            }
+            if q.closed {
+                return;
+            }
+            if blocks.kept.is_empty() {
+                q = shared.ready.wait(q).unwrap_or_else(PoisonError::into_inner);
+            } else {
+                let (next, timeout) = shared
+                    .ready
+                    .wait_timeout(q, KEEP_BLOCKS)
+                    .unwrap_or_else(PoisonError::into_inner);
+                q = next;
+                if timeout.timed_out() && q.jobs.is_empty() {
+                    blocks.release();
+                }
+            }
+        };
+        drop(q);
+        // A job that panics drops its answer's sender (the caller gets an internal error);
+        // the worker and its blocks stay.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut blocks)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+
+    #[tokio::test]
+    async fn passwords_hash_verify_and_upgrade_bcrypt() {
+        let p = Passwords::new(1024, 1, 8).unwrap();
+        let h = p.hash("correct horse").await.unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));
+        assert!(p.verify("correct horse", &h).await.unwrap().ok);
+        assert!(!p.verify("wrong horse", &h).await.unwrap().ok);
+        let legacy = bcrypt::hash("old password", 4).unwrap();
+        let v = p.verify("old password", &legacy).await.unwrap();
+        assert!(v.ok && v.needs_rehash);
+        assert!(!p.verify("nope", &legacy).await.unwrap().ok);
+        assert!(!p.verify("x", "not a hash").await.unwrap().ok);
+    }
+
+    #[tokio::test]
+    async fn hashes_agree_with_the_argon2_crate_both_ways() {
+        let p = Passwords::with_workers(1024, 2, 8, 1).unwrap();
+        // Ours, checked by the crate's own verifier.
+        let ours = p.hash("correct horse").await.unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(
+            Argon2::default()
+                .verify_password(b"correct horse", &parsed)
+                .is_ok()
+        );
+        // The crate's, with other variants, versions and parameters (weaker, stronger than
+        // the worker's blocks, two lanes, a longer output), checked by ours.
+        let cases = [
+            (Algorithm::Argon2id, Version::V0x13, 1024, 2, 1, None),
+            (Algorithm::Argon2id, Version::V0x13, 512, 1, 1, None),
+            (Algorithm::Argon2id, Version::V0x13, 4096, 1, 2, Some(48)),
+            (Algorithm::Argon2i, Version::V0x13, 1024, 2, 1, None),
+            (Algorithm::Argon2d, Version::V0x10, 1024, 2, 1, None),
+        ];
+        for (alg, version, m, t, lanes, len) in cases {
+            let argon = Argon2::new(alg, version, Params::new(m, t, lanes, len).unwrap());
+            let salt = SaltString::generate(&mut HashRng);
+            let theirs = argon.hash_password(b"hunter42", &salt).unwrap().to_string();
+            let v = p.verify("hunter42", &theirs).await.unwrap();
+            assert!(v.ok, "{theirs}");
+            let weaker = m < 1024 || t < 2 || alg != Algorithm::Argon2id;
+            assert_eq!(v.needs_rehash, weaker, "{theirs}");
+            assert!(!p.verify("hunter43", &theirs).await.unwrap().ok, "{theirs}");
+        }
+    }
+
+    #[tokio::test]
+    async fn many_hashes_at_once_share_the_workers() {
+        let p = Arc::new(Passwords::with_workers(256, 1, 64, 2).unwrap());
+        let all = (0..32).map(|i| {
+            let p = p.clone();
+            tokio::spawn(async move {
+                let pw = format!("password {i}");
+                let h = p.hash(&pw).await.unwrap();
+                p.verify(&pw, &h).await.unwrap().ok
+            })
+        });
+        for ok in futures_util::future::join_all(all).await {
+            assert!(ok.unwrap());
+        }
+        assert_eq!(p.waiting.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_wait_gives_its_place_back() {
+        let p = Arc::new(Passwords::new(1024, 1, 1).unwrap());
+        // Hold every worker, so that the next hash waits in the queue.
+        let n = p.workers.available_permits() as u32;
+        let held = p.workers.clone().acquire_many_owned(n).await.unwrap();
+        let waiting = tokio::spawn({
+            let p = p.clone();
+            async move { p.hash("correct horse").await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(p.waiting.load(Ordering::SeqCst), 1);
+        assert!(
+            matches!(p.hash("another one").await, Err(DomainError::Busy(_))),
+            "the queue of one is full"
+        );
+        waiting.abort();
+        let _ = waiting.await;
+        assert_eq!(
+            p.waiting.load(Ordering::SeqCst),
+            0,
+            "the cancelled request left the queue"
+        );
+        drop(held);
+        assert!(p.hash("correct horse").await.is_ok());
+    }
+
+    #[test]
+    fn an_idle_worker_gives_its_blocks_back_and_a_dropped_pool_ends_its_workers() {
+        let pool = Pool::start(1, 8).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let job = |tx: std::sync::mpsc::Sender<usize>| -> Job {
+            Box::new(move |b: &mut Blocks| {
+                let before = b.kept.len();
+                b.with(8, |m| m.len());
+                let _ = tx.send(before);
+            })
+        };
+        pool.submit(job(tx.clone()));
+        assert_eq!(rx.recv().unwrap(), 0, "allocated on first use");
+        pool.submit(job(tx.clone()));
+        assert_eq!(rx.recv().unwrap(), 8, "kept for the next hash");
+        std::thread::sleep(KEEP_BLOCKS * 3);
+        pool.submit(job(tx));
+        assert_eq!(rx.recv().unwrap(), 0, "given back when idle");
+        let shared = Arc::downgrade(&pool.shared);
+        drop(pool);
+        for _ in 0..100 {
+            if shared.strong_count() == 0 {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(shared.strong_count(), 0, "the worker ended");
+    }
+}
