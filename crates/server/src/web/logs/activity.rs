@@ -1,6 +1,6 @@
 //! Login Activity: sign-in events filtered by day, email and outcome, paged, and as CSV.
 
-use super::{Unusable, day_range, given, href, invalid, page_at, when};
+use super::{Links, Unusable, day_range, given, invalid, page_at, when};
 use crate::api::activity::{ActivityParams, activity_csv};
 use crate::api::csv_download;
 use crate::auth::Admin;
@@ -153,8 +153,7 @@ pub async fn login_activity(
     };
     let pairs = pairs(&q);
     let cursor = given(&q.cursor);
-    let mut next_pairs = pairs.to_vec();
-    next_pairs.push(("cursor", &next));
+    let links = Links::new("/login-activity", &pairs, cursor, &next);
     let shown = ctx.flash.is_some();
     let page = ActivityPage {
         ctx,
@@ -168,17 +167,9 @@ pub async fn login_activity(
         filtered: pairs.iter().any(|(_, v)| !v.is_empty()),
         warning,
         rows,
-        next_href: if next.is_empty() {
-            String::new()
-        } else {
-            href("/login-activity", &next_pairs)
-        },
-        first_href: if cursor.is_empty() {
-            String::new()
-        } else {
-            href("/login-activity", &pairs)
-        },
-        csv_href: href("/login-activity.csv", &pairs),
+        next_href: links.next,
+        first_href: links.first,
+        csv_href: links.csv,
         from: pairs[0].1,
         to: pairs[1].1,
         email: pairs[2].1,

@@ -1,7 +1,7 @@
 //! The Audit Log: events filtered by workspace, actor, action and day, paged, as CSV, and the
 //! chain's verification (the Account Admin's, as `GET /audit-events/verify`).
 
-use super::{Unusable, day_range, given, href, invalid, page_at, short_id, when};
+use super::{Links, Unusable, day_range, given, invalid, page_at, short_id, when};
 use crate::api::audit::{AuditEventView, AuditQuery, ChainVerification, audit_csv, verify_chain};
 use crate::api::csv_download;
 use crate::auth::{Admin, Audit, Caller};
@@ -359,8 +359,7 @@ pub async fn audit_log(
     let workspace = chosen_workspace(&ctx, &scope);
     let pairs = pairs(&q, &workspace);
     let cursor = given(&q.cursor);
-    let mut next_pairs = pairs.to_vec();
-    next_pairs.push(("cursor", &next));
+    let links = Links::new("/audit-log", &pairs, cursor, &next);
     let shown = ctx.flash.is_some();
     let page = AuditPage {
         ctx,
@@ -368,17 +367,9 @@ pub async fn audit_log(
         filtered: pairs.iter().any(|(_, v)| !v.is_empty()),
         warning,
         rows,
-        next_href: if next.is_empty() {
-            String::new()
-        } else {
-            href("/audit-log", &next_pairs)
-        },
-        first_href: if cursor.is_empty() {
-            String::new()
-        } else {
-            href("/audit-log", &pairs)
-        },
-        csv_href: href("/audit-log.csv", &pairs),
+        next_href: links.next,
+        first_href: links.first,
+        csv_href: links.csv,
         workspace: pairs[0].1,
         actor: pairs[1].1,
         action: pairs[2].1,

@@ -74,6 +74,34 @@ fn invalid(warning: String) -> ApiError {
 }
 
 /// `path?name=value&...` with the pairs whose value is not empty, each value percent-encoded.
+/// The links of a filtered log page: the next page (none on the last), back to the first
+/// (none on the first), and the download of everything the filters select (`{page}.csv`).
+struct Links {
+    next: String,
+    first: String,
+    csv: String,
+}
+
+impl Links {
+    fn new(page: &str, pairs: &[(&str, &str)], cursor: &str, next: &str) -> Self {
+        let mut next_pairs = pairs.to_vec();
+        next_pairs.push(("cursor", next));
+        Links {
+            next: if next.is_empty() {
+                String::new()
+            } else {
+                href(page, &next_pairs)
+            },
+            first: if cursor.is_empty() {
+                String::new()
+            } else {
+                href(page, pairs)
+            },
+            csv: href(&format!("{page}.csv"), pairs),
+        }
+    }
+}
+
 fn href<S: AsRef<str>>(path: &str, pairs: &[(&str, S)]) -> String {
     let query: Vec<String> = pairs
         .iter()
