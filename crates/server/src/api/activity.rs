@@ -95,6 +95,7 @@ fn wants_csv(headers: &HeaderMap) -> bool {
         })
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn login_activity(
     State(state): State<AppState>,
     Admin(admin): Admin,
@@ -113,6 +114,7 @@ pub async fn login_activity(
 
 /// Every event `filter` selects (at most `MAX_CSV_ROWS`), newest first, as CSV: the export of
 /// the API route and of the dashboard's download.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn activity_csv(
     state: &AppState,
     admin: &AdminScope,

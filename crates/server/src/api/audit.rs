@@ -137,6 +137,7 @@ fn wants_csv(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.to_ascii_lowercase().contains("text/csv"))
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list(
     State(state): State<AppState>,
     Audit(scope): Audit,
@@ -155,6 +156,7 @@ pub async fn list(
 
 /// Every event of `scope` that `filter` selects (at most `CSV_MAX_ROWS`), newest first, as
 /// CSV: the export of the API route and of the dashboard's download.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn audit_csv(
     state: &AppState,
     scope: &AuditScope,
@@ -201,6 +203,7 @@ fn to_csv(rows: impl Iterator<Item = AuditEventView>) -> String {
     out
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn verify(
     State(state): State<AppState>,
     Admin(admin): Admin,
@@ -209,6 +212,7 @@ pub async fn verify(
 }
 
 /// Recomputes the organization's audit hash chain.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn verify_chain(state: &AppState, admin: &AdminScope) -> ApiResult<ChainVerification> {
     let check = state
         .store

@@ -31,6 +31,7 @@ fn group_id(raw: &str) -> ApiResult<GroupId> {
     raw.trim().parse().map_err(|_| ApiError::not_found("group"))
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list_groups(
     State(state): State<AppState>,
     Admin(admin): Admin,
@@ -50,6 +51,7 @@ pub struct GroupInput {
     pub members: Vec<String>,
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create(
     State(state): State<AppState>,
     Admin(admin): Admin,
@@ -72,6 +74,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(group)))
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn get(
     State(state): State<AppState>,
     Admin(admin): Admin,
@@ -92,6 +95,7 @@ pub struct GroupPatchInput {
     pub members: Option<Vec<String>>,
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn patch(
     State(state): State<AppState>,
     Admin(admin): Admin,
@@ -119,6 +123,7 @@ pub async fn patch(
     ))
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn delete(
     State(state): State<AppState>,
     Admin(admin): Admin,
@@ -142,6 +147,7 @@ pub struct AddGroup {
     pub role: String,
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn add_group(
     State(state): State<AppState>,
     Admin(admin): Admin,
@@ -175,6 +181,7 @@ pub struct GroupIdInput {
     pub group_id: String,
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn remove_group(
     State(state): State<AppState>,
     Admin(admin): Admin,

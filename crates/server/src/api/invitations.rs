@@ -119,6 +119,7 @@ async fn deliver_invitation(
 }
 
 /// Invites an email into the workspace the body names (the guard's scope is for that one).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn invite(
     State(state): State<AppState>,
     caller: Caller,
@@ -180,6 +181,7 @@ pub async fn invite(
 }
 
 /// The open invitations of the workspaces where the caller may add users.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list_invitations(
     State(state): State<AppState>,
     Each(scope): Each,
@@ -203,6 +205,7 @@ async fn managed_invitation(
     Ok(inv)
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn resend(
     State(state): State<AppState>,
     caller: Caller,
@@ -229,6 +232,7 @@ pub async fn resend(
     ))
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
@@ -278,6 +282,7 @@ pub(crate) async fn valid_invitation(state: &AppState, token: &str) -> ApiResult
     }
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn show(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -288,6 +293,7 @@ pub async fn show(
 
 /// What a valid invitation token invites to, looked up at most `LOOKUPS_PER_HOUR` times an
 /// hour from one address (`show`, and the dashboard's sign-up page).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn preview(
     state: &AppState,
     client: &ClientInfo,

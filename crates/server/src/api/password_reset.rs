@@ -26,6 +26,7 @@ pub struct ForgotPasswordRequest {
 /// Rule 16: 202 whatever the email; only an account `rules::may_request_reset` allows gets a
 /// link. The email goes out in
 /// the background so the answer takes the same time either way.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn forgot_password(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -74,6 +75,7 @@ pub struct ResetPasswordRequest {
     pub password: String,
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn reset_password(
     State(state): State<AppState>,
     client: ClientInfo,

@@ -24,6 +24,7 @@ pub struct PatchMeRequest {
     pub current_password: Option<String>,
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn patch_me(
     State(state): State<AppState>,
     Myself(me): Myself,

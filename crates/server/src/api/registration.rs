@@ -24,6 +24,7 @@ pub struct RegisterRequest {
     pub password: String,
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn register(
     State(state): State<AppState>,
     client: ClientInfo,

@@ -107,6 +107,7 @@ fn item_fields(kind: ResourceKind, req: &ItemInput) -> Result<ItemFields, Domain
 }
 
 /// A page of items, through the store's list cache (`flowspace_store::Store::list_items_rendered`).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list_items(
     state: AppState,
     kind: ResourceKind,
@@ -132,6 +133,7 @@ fn json_bytes(body: Bytes) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn get_item(
     state: AppState,
     kind: ResourceKind,
@@ -141,6 +143,7 @@ pub async fn get_item(
     Ok(Json(state.store.get_item(&scope, kind, id).await?))
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create_item(
     state: AppState,
     kind: ResourceKind,
@@ -154,6 +157,7 @@ pub async fn create_item(
     ))
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn update_item(
     state: AppState,
     kind: ResourceKind,
@@ -174,6 +178,7 @@ pub async fn update_item(
 
 /// Deletes a resource of any kind (items, credentials, API keys); with `If-Match`, only that
 /// version.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn delete_item(
     state: AppState,
     kind: ResourceKind,
@@ -189,6 +194,7 @@ pub async fn delete_item(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn duplicate_item(
     state: AppState,
     kind: ResourceKind,
@@ -250,6 +256,7 @@ fn seal(state: &AppState, id: ItemId, data: &Value) -> Result<CredentialSecret, 
     })
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list_credentials(
     state: AppState,
     scope: WorkspaceScope,
@@ -264,6 +271,7 @@ pub async fn list_credentials(
     ))
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn get_credential(
     state: AppState,
     scope: WorkspaceScope,
@@ -272,6 +280,7 @@ pub async fn get_credential(
     Ok(Json(state.store.get_credential(&scope, id).await?))
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create_credential(
     state: AppState,
     scope: WorkspaceScope,
@@ -296,6 +305,7 @@ pub async fn create_credential(
     ))
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn update_credential(
     state: AppState,
     scope: WorkspaceScope,
@@ -362,6 +372,7 @@ fn api_key_fields(scope: &WorkspaceScope, req: &ApiKeyInput) -> Result<ApiKeyFie
     })
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list_api_keys(
     state: AppState,
     scope: WorkspaceScope,
@@ -372,6 +383,7 @@ pub async fn list_api_keys(
     ))
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn get_api_key(
     state: AppState,
     scope: WorkspaceScope,
@@ -380,6 +392,7 @@ pub async fn get_api_key(
     Ok(Json(state.store.get_api_key(&scope, id).await?))
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create_api_key(
     state: AppState,
     scope: WorkspaceScope,
@@ -394,6 +407,7 @@ pub async fn create_api_key(
     Ok((StatusCode::CREATED, Json(ApiKeyCreated { api_key, key })))
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn update_api_key(
     state: AppState,
     scope: WorkspaceScope,

@@ -29,6 +29,7 @@ pub struct Catalogue {
     pub permissions: Vec<String>,
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn permissions() -> Json<Catalogue> {
     Json(Catalogue {
         resources: Resource::ALL
@@ -42,12 +43,14 @@ pub async fn permissions() -> Json<Catalogue> {
     })
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<List<Role>>> {
     Ok(Json(List::all(
         state.store.list_roles(caller.facts.organization).await?,
     )))
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -75,6 +78,7 @@ fn validate(req: &RoleInput) -> Result<(String, Option<String>, PermissionSet), 
     Ok((name, description, perms.with_implied_views()))
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create(
     State(state): State<AppState>,
     Admin(admin): Admin,
@@ -88,6 +92,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(role)))
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn update(
     State(state): State<AppState>,
     Admin(admin): Admin,
@@ -103,6 +108,7 @@ pub async fn update(
     ))
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn delete(
     State(state): State<AppState>,
     Admin(admin): Admin,

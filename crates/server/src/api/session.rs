@@ -161,6 +161,7 @@ fn pair(
 }
 
 /// Opens a session for `user`, landing in `workspace` (or their last or first workspace).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn start_session(
     state: &AppState,
     user: &User,
@@ -252,6 +253,7 @@ const WAIT_FOR_CHECKS: Duration = Duration::from_secs(10);
 /// attempt is recorded, and repeated failures for an email or from an IP lock them for a while.
 /// The attempt is reserved in the database before the password is checked, so that parallel
 /// guesses on any replica cannot check more passwords than the limit.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn login(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -426,6 +428,7 @@ pub struct RefreshResponse {
 
 /// Spends the refresh token (body or cookie) for a new pair. A spent token presented again
 /// revokes the whole session.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn refresh(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -465,6 +468,7 @@ pub fn session_cookies(state: &AppState, tokens: &TokenPair) -> Vec<HeaderValue>
 /// Spends a refresh token for a new pair of the same session (the API's `refresh`, and the
 /// dashboard's pages when the access cookie has expired). A spent token presented again ends
 /// the session; every outcome but success is recorded in the login activity.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn spend_refresh(
     state: &AppState,
     client: &ClientInfo,
@@ -532,6 +536,7 @@ async fn record_session_event(
 }
 
 /// Ends the session: its refresh token stops working and its access tokens are refused.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn logout(
     State(state): State<AppState>,
     auth::Myself(me): auth::Myself,
@@ -571,6 +576,7 @@ pub struct Me {
 
 /// What `me` answers for the signed-in user `me`, with their standing in the active workspace
 /// from `caller`.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn me_for(state: &AppState, me: &SelfScope, caller: &Caller) -> ApiResult<Me> {
     let user_id = me.user_id();
     let user = state.store.user(user_id).await?;
@@ -617,6 +623,7 @@ pub async fn me_for(state: &AppState, me: &SelfScope, caller: &Caller) -> ApiRes
     })
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn me(
     State(state): State<AppState>,
     auth::Myself(me): auth::Myself,
@@ -633,6 +640,7 @@ pub struct SwitchRequest {
 }
 
 /// Makes another workspace the session's active one; 404 unless the caller may act there.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn switch_workspace(
     State(state): State<AppState>,
     auth::Myself(me): auth::Myself,

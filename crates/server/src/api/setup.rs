@@ -19,6 +19,7 @@ pub struct SetupStatus {
     pub setup_required: bool,
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn status(State(state): State<AppState>) -> ApiResult<Json<SetupStatus>> {
     Ok(Json(SetupStatus {
         setup_required: !state.setup_done().await?,
@@ -39,6 +40,7 @@ pub struct SetupRequest {
 }
 
 /// Creates the organization, the Account Admin and the Default workspace, and signs in.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn setup(
     State(state): State<AppState>,
     client: super::session::ClientInfo,

@@ -43,6 +43,7 @@ pub struct SharesInput {
     pub workspace_ids: Vec<String>,
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn get_shares(
     State(state): State<AppState>,
     Scope(scope): Scope,
@@ -53,6 +54,7 @@ pub async fn get_shares(
     }))
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn put_shares(
     State(state): State<AppState>,
     Scope(scope): Scope,
@@ -91,6 +93,7 @@ pub struct ResolvedCredential {
 
 /// Decrypts a credential visible in the scope (owned or shared into it), for a flow runtime.
 /// Every resolve is recorded before the secret leaves the server.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn resolve(
     State(state): State<AppState>,
     Scope(scope): Scope,
@@ -140,6 +143,7 @@ pub struct ExportRequest {
     pub include_variable_values: bool,
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn export(
     State(state): State<AppState>,
     Scope(scope): Scope,
@@ -221,6 +225,7 @@ pub struct ImportReport {
 
 /// Plans the whole import first (`core::transfer::plan_import`), then writes it in one
 /// transaction.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn import(
     State(state): State<AppState>,
     Scope(scope): Scope,
@@ -308,6 +313,7 @@ fn bulk_input(req: &BulkRequest) -> Result<(Vec<ItemId>, WorkspaceId), ApiError>
     Ok((ids, target))
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn move_flows(
     State(state): State<AppState>,
     Admin(admin): Admin,
@@ -327,6 +333,7 @@ pub async fn move_flows(
     Ok(Json(BulkReport { results }))
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn copy_flows(
     State(state): State<AppState>,
     Admin(admin): Admin,

@@ -15,6 +15,7 @@ use flowspace_store::{NewUser, UserPatch};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list(
     State(state): State<AppState>,
     Admin(admin): Admin,
@@ -22,6 +23,7 @@ pub async fn list(
     Ok(Json(List::all(state.store.list_users(&admin).await?)))
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn get(
     State(state): State<AppState>,
     Admin(admin): Admin,
@@ -41,6 +43,7 @@ pub struct CreateUser {
 }
 
 /// Creates an active user with a password and no workspace.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create(
     State(state): State<AppState>,
     Admin(admin): Admin,
@@ -72,6 +75,7 @@ pub struct PatchUser {
     pub status: Option<UserStatus>,
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn patch(
     State(state): State<AppState>,
     Admin(admin): Admin,
@@ -89,6 +93,7 @@ pub async fn patch(
     Ok(Json(state.store.patch_user(&admin, id, patch).await?))
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn delete(
     State(state): State<AppState>,
     Admin(admin): Admin,

@@ -15,6 +15,7 @@ use flowspace_store::{NewWorkspace, WorkspacePatch};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list(
     State(state): State<AppState>,
     Myself(me): Myself,
@@ -43,6 +44,7 @@ pub struct CreateWorkspace {
     pub icon: Option<String>,
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create(
     State(state): State<AppState>,
     Admin(admin): Admin,
@@ -60,6 +62,7 @@ pub async fn create(
     ))
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn get(State(state): State<AppState>, Scope(scope): Scope) -> ApiResult<Json<Workspace>> {
     Ok(Json(state.store.workspace(&scope).await?))
 }
@@ -79,6 +82,7 @@ pub struct UpdateWorkspace {
     pub icon: Option<Option<String>>,
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn update(
     State(state): State<AppState>,
     Scope(scope): Scope,
@@ -96,6 +100,7 @@ pub async fn update(
     Ok(Json(state.store.update_workspace(&scope, patch).await?))
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn delete(
     State(state): State<AppState>,
     Admin(admin): Admin,
@@ -105,6 +110,7 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn members(
     State(state): State<AppState>,
     Scope(scope): Scope,
@@ -128,6 +134,7 @@ fn user_id(raw: &str) -> ApiResult<UserId> {
 
 /// Adds a member, or changes the role of an existing one. Nobody grants a role holding a
 /// permission they lack themselves, nor changes the role of a member who holds one.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn add_user(
     State(state): State<AppState>,
     Scope(scope): Scope,
@@ -151,6 +158,7 @@ pub async fn add_user(
     Ok(Json(state.store.add_member(&scope, user, role.id).await?))
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn remove_user(
     State(state): State<AppState>,
     Scope(scope): Scope,
