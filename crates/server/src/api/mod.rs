@@ -7,6 +7,7 @@ pub mod audit;
 pub mod groups;
 pub mod health;
 pub mod invitations;
+pub mod organizations;
 pub mod ip_limits;
 pub mod password_reset;
 pub mod profile;

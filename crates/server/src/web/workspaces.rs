@@ -100,7 +100,7 @@ pub async fn show(
     let ctx = ctx.at("/workspaces", &ws.name);
     let (members, mut roles) = match tokio::try_join!(
         state.store.members(&scope),
-        state.store.list_roles(scope.organization()),
+        state.store.list_roles(&scope),
     ) {
         Ok(r) => r,
         Err(e) => return ctx.fail(e),
