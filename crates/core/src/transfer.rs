@@ -357,8 +357,8 @@ pub fn rewrite_references(v: &mut Value, ids: &HashMap<String, String>) {
 mod tests {
     use super::*;
     use crate::authz::{Actor, CallerFacts, OrgFacts, WorkspaceFacts, authorize};
-    use crate::model::OrgRole;
     use crate::ids::{OrganizationId, UserId, WorkspaceId};
+    use crate::model::OrgRole;
     use crate::permissions::{BuiltinRole, PermissionSet};
     use serde_json::json;
 

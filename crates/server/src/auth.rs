@@ -131,7 +131,9 @@ macro_rules! from_guard {
         }
     )*};
 }
-from_guard!(Caller, Myself, Org, Admin, Instance, Creator, Scope, Each, Audit);
+from_guard!(
+    Caller, Myself, Org, Admin, Instance, Creator, Scope, Each, Audit
+);
 
 /// A cookie's value from the request.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -640,7 +642,14 @@ pub(crate) async fn record_denial(
     missing: Option<Permission>,
 ) {
     let workspace = facts.workspace.as_ref().map(|w| w.workspace);
-    record(state, at, AuditContext::from_facts(facts), workspace, missing).await;
+    record(
+        state,
+        at,
+        AuditContext::from_facts(facts),
+        workspace,
+        missing,
+    )
+    .await;
 }
 
 /// Records a refused request in the trail of the caller's active organization (a caller in

@@ -173,7 +173,9 @@ impl Store {
                     None => {
                         let mut found = None;
                         for ws in [active_ws, last_ws].into_iter().flatten() {
-                            if let Some(f) = self.standing(o.id, user, admin, WorkspaceId(ws)).await? {
+                            if let Some(f) =
+                                self.standing(o.id, user, admin, WorkspaceId(ws)).await?
+                            {
                                 found = Some(f);
                                 break;
                             }
@@ -243,7 +245,11 @@ impl Store {
     }
 
     /// The role of `user` in `org` if they are an active member there.
-    async fn active_role(&self, user: UserId, org: OrganizationId) -> DomainResult<Option<OrgRole>> {
+    async fn active_role(
+        &self,
+        user: UserId,
+        org: OrganizationId,
+    ) -> DomainResult<Option<OrgRole>> {
         let row: Option<(String,)> = with_db!(self, pool => {
             sqlx::query_as(
                 "SELECT m.role FROM org_members m JOIN users u ON u.id = m.user_id
@@ -447,7 +453,10 @@ impl Store {
         else {
             return Ok(None);
         };
-        let role = match (role.as_deref().and_then(OrgRole::parse), member_status.as_deref()) {
+        let role = match (
+            role.as_deref().and_then(OrgRole::parse),
+            member_status.as_deref(),
+        ) {
             (Some(role), Some("active")) => role,
             _ => return Ok(None),
         };

@@ -9,8 +9,8 @@ use crate::{Store, db_err, with_db};
 use flowspace_core::authz::{Actor, AdminScope, InstanceScope, OrgScope, WorkspaceScope};
 use flowspace_core::ids::{OrganizationId, RoleId, UserId, WorkspaceId};
 use flowspace_core::model::{
-    MyOrganization, OrgMember, OrgRole, OrgSettings, OrgStatus, Organization,
-    OrganizationSummary, UserStatus,
+    MyOrganization, OrgMember, OrgRole, OrgSettings, OrgStatus, Organization, OrganizationSummary,
+    UserStatus,
 };
 use flowspace_core::permissions::BuiltinRole;
 use flowspace_core::rules::normalize_email;
@@ -210,8 +210,7 @@ impl Store {
         let row: Option<OrgRow> = with_db!(self, pool => {
             sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id.0).fetch_optional(pool).await.map_err(db_err)?
         });
-        row.ok_or(DomainError::NotFound("organization"))?
-            .into_org()
+        row.ok_or(DomainError::NotFound("organization"))?.into_org()
     }
 
     /// The settings of the organization `org` without a scope: what signing in, signing up
@@ -229,7 +228,8 @@ impl Store {
                  WHERE m.user_id = $1")
                 .bind(user.0).fetch_one(pool).await.map_err(db_err)?
         });
-        Ok(n.unwrap_or(flowspace_core::password::MIN_LENGTH as i64).max(0) as u32)
+        Ok(n.unwrap_or(flowspace_core::password::MIN_LENGTH as i64)
+            .max(0) as u32)
     }
 
     /// Changes the organization's name and settings, audited with before and after (rule 19).
@@ -291,7 +291,8 @@ impl Store {
             target_id: Some(scope.organization().0),
             summary: summary.into(),
         };
-        let domains = serde_json::to_string(&a.allowed_email_domains).map_err(DomainError::internal)?;
+        let domains =
+            serde_json::to_string(&a.allowed_email_domains).map_err(DomainError::internal)?;
         with_db!(self, pool => {
             let mut tx = pool.begin().await.map_err(db_err)?;
             sqlx::query(

@@ -1,8 +1,8 @@
 //! Roles (rule 8): the built-in three of every organization and its custom roles.
 
 use crate::audit::{AuditContext, AuditEvent, changes, insert_audit};
-use crate::types::{Ts, perms_from_text, perms_to_text};
 use crate::invitations::Invitation;
+use crate::types::{Ts, perms_from_text, perms_to_text};
 use crate::{Store, db_err, unique_or, with_db};
 use flowspace_core::authz::{AdminScope, InOrganization};
 use flowspace_core::ids::RoleId;

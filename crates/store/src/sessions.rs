@@ -118,12 +118,14 @@ impl Store {
     ) -> DomainResult<()> {
         with_db!(self, pool => {
             let mut tx = pool.begin().await.map_err(db_err)?;
+            // The user's row first, then (through the triggers) the organizations': the order
+            // every write of a user takes them.
+            sqlx::query("UPDATE users SET last_workspace_id = $1 WHERE id = $2")
+                .bind(ws.0).bind(user.0).execute(&mut *tx).await.map_err(db_err)?;
             sqlx::query("UPDATE sessions SET active_workspace_id = $1,
                              active_organization_id = (SELECT organization_id FROM workspaces WHERE id = $1)
                          WHERE id = $2")
                 .bind(ws.0).bind(session.0).execute(&mut *tx).await.map_err(db_err)?;
-            sqlx::query("UPDATE users SET last_workspace_id = $1 WHERE id = $2")
-                .bind(ws.0).bind(user.0).execute(&mut *tx).await.map_err(db_err)?;
             sqlx::query("UPDATE org_members SET last_workspace_id = $1
                          WHERE user_id = $2 AND organization_id = (SELECT organization_id FROM workspaces WHERE id = $1)
                            AND last_workspace_id IS DISTINCT FROM $1")

@@ -143,12 +143,13 @@ fn detail(row: UserRow, memberships: Vec<MembershipRow>) -> UserDetail {
 
 /// The member `id` of the scope's organization as the transaction `tx` (of either backend)
 /// sees them, 404 when there is none, with the number of the organization's active owners.
-/// The organization's row is written (unchanged) first: on SQLite that takes the write lock
-/// at once (a read-then-write transaction fails when another writer commits in between); on
-/// PostgreSQL it serializes every change of the organization's members, so that two owners
-/// demoting each other at once cannot leave it without one (rule 18). Every change of a member
-/// takes the organization's row first, then the member's (the audit trail takes the
-/// organization's row too, already held).
+/// The user's row, then the organization's, are written (unchanged) first: on SQLite that
+/// takes the write lock at once (a read-then-write transaction fails when another writer
+/// commits in between); on PostgreSQL it locks them in the order every write of a user takes
+/// them (the user's row, then the organization's, which the authorization triggers and the
+/// audit trail take), and holding the organization's row serializes every change of its
+/// members, so that two owners demoting each other at once cannot leave it without one (rule
+/// 18): the second counts the owners after the first has committed.
 async fn lock_member<DB>(
     tx: &mut sqlx::Transaction<'_, DB>,
     org: OrganizationId,
@@ -162,7 +163,13 @@ where
     for<'r> (i64,): sqlx::FromRow<'r, DB::Row>,
     for<'q> Uuid: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
-    // `updated_at` is not a column the authorization triggers watch: this bumps no version.
+    // Neither `name` nor `updated_at` is a column the authorization triggers watch: these
+    // bump no version.
+    sqlx::query("UPDATE users SET name = name WHERE id = $1")
+        .bind(id.0)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
     sqlx::query("UPDATE organizations SET updated_at = updated_at WHERE id = $1")
         .bind(org.0)
         .execute(&mut **tx)
@@ -336,8 +343,7 @@ impl Store {
     }
 
     pub async fn list_users(&self, scope: &AdminScope) -> DomainResult<Vec<UserDetail>> {
-        let sql =
-            format!("{USER_SELECT} WHERE m.organization_id = $1 ORDER BY u.created_at, u.id");
+        let sql = format!("{USER_SELECT} WHERE m.organization_id = $1 ORDER BY u.created_at, u.id");
         let ms_sql = format!(
             "{MEMBERSHIP_SELECT} WHERE mm.org_id = $1 ORDER BY mm.is_default DESC, mm.ws_name, mm.since"
         );

@@ -62,8 +62,7 @@ impl CallerFacts {
     /// An owner or admin of the active organization, signed in as a user: the Account Admin of
     /// SPEC §1–6 (an API key never is, whoever created it).
     pub fn is_account_admin(&self) -> bool {
-        matches!(self.actor, Actor::User(_))
-            && self.organization.is_some_and(|o| o.role.is_admin())
+        matches!(self.actor, Actor::User(_)) && self.organization.is_some_and(|o| o.role.is_admin())
     }
     /// The active organization's id.
     pub fn organization_id(&self) -> Option<OrganizationId> {
@@ -84,7 +83,11 @@ pub(super) mod testing {
             is_instance_admin: false,
             organization: Some(OrgFacts {
                 id: OrganizationId::new(),
-                role: if admin { OrgRole::Admin } else { OrgRole::Member },
+                role: if admin {
+                    OrgRole::Admin
+                } else {
+                    OrgRole::Member
+                },
                 suspended: false,
             }),
             workspace: Some(WorkspaceFacts {

@@ -16,8 +16,8 @@ pub fn invitation_stands(
 ) -> bool {
     first_owner
         || inviter.is_some_and(|f| {
-        f.permissions.contains(perm!(Workspace, AddUser)) && role.is_subset_of(f.permissions)
-    })
+            f.permissions.contains(perm!(Workspace, AddUser)) && role.is_subset_of(f.permissions)
+        })
 }
 
 #[cfg(test)]
@@ -58,6 +58,10 @@ mod tests {
         ));
         assert!(!invitation_stands(Some(&adder), viewer, false));
         // A new organization's first owner is invited by its creation.
-        assert!(invitation_stands(None, BuiltinRole::Admin.permissions(), true));
+        assert!(invitation_stands(
+            None,
+            BuiltinRole::Admin.permissions(),
+            true
+        ));
     }
 }

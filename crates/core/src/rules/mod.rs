@@ -25,8 +25,8 @@ pub use fields::{
 };
 pub use organizations::{
     MemberChange, account_status, check_invitation_domain, check_member_change,
-    check_settings_change, email_domains,
-    min_password_length, organization_name, session_lifetime_minutes,
+    check_settings_change, email_domains, min_password_length, organization_name,
+    session_lifetime_minutes,
 };
 pub use reset::{ResetToken, may_request_reset, reset_token_check};
 pub use roles::{check_role_deletable, check_role_editable, role_delete_refusal};

@@ -152,10 +152,7 @@ pub async fn add_group(
     ApiJson(req): ApiJson<AddGroup>,
 ) -> ApiResult<Json<Group>> {
     let group = group_id(&req.group_id)?;
-    let role = state
-        .store
-        .resolve_role(&admin, &req.role)
-        .await?;
+    let role = state.store.resolve_role(&admin, &req.role).await?;
     Ok(Json(
         state
             .store

@@ -126,10 +126,7 @@ pub async fn invite(
     ApiJson(req): ApiJson<InviteRequest>,
 ) -> ApiResult<(StatusCode, Json<InviteResponse>)> {
     let email = rules::email(&req.email)?;
-    let role = state
-        .store
-        .resolve_role(&scope, &req.role)
-        .await?;
+    let role = state.store.resolve_role(&scope, &req.role).await?;
     scope.require_all(role.permissions)?;
     let inviter = state.store.user(scope.user_id()).await?;
     let token = random_token();

@@ -170,10 +170,7 @@ pub async fn delete(
 
 /// The active organization and its settings.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn get(
-    State(state): State<AppState>,
-    Org(org): Org,
-) -> ApiResult<Json<Organization>> {
+pub async fn get(State(state): State<AppState>, Org(org): Org) -> ApiResult<Json<Organization>> {
     Ok(Json(state.store.organization(&org).await?))
 }
 

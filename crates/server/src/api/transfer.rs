@@ -319,12 +319,7 @@ pub async fn move_flows(
     let (ids, target) = bulk_input(&req)?;
     let results = state
         .store
-        .move_flows(
-            &admin,
-            &ids,
-            target,
-            &AuditContext::from_admin(&admin),
-        )
+        .move_flows(&admin, &ids, target, &AuditContext::from_admin(&admin))
         .await?;
     Ok(Json(BulkReport { results }))
 }
@@ -338,12 +333,7 @@ pub async fn copy_flows(
     let (ids, target) = bulk_input(&req)?;
     let results = state
         .store
-        .copy_flows(
-            &admin,
-            &ids,
-            target,
-            &AuditContext::from_admin(&admin),
-        )
+        .copy_flows(&admin, &ids, target, &AuditContext::from_admin(&admin))
         .await?;
     Ok(Json(BulkReport { results }))
 }

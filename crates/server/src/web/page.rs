@@ -150,7 +150,10 @@ impl Ctx {
             .unwrap_or("")
     }
     pub fn org(&self) -> &str {
-        self.me.organization.as_ref().map_or("", |o| o.name.as_str())
+        self.me
+            .organization
+            .as_ref()
+            .map_or("", |o| o.name.as_str())
     }
     pub fn initials(&self) -> String {
         initials(&self.me.user.name)

@@ -103,7 +103,7 @@ CREATE TRIGGER auth_organizations_delete AFTER DELETE ON organizations
     FOR EACH ROW EXECUTE FUNCTION auth_version_gone();
 CREATE TRIGGER auth_organizations_status AFTER UPDATE OF status ON organizations
     FOR EACH ROW EXECUTE FUNCTION auth_changed('id');
-CREATE TRIGGER auth_org_members_change AFTER INSERT OR UPDATE OR DELETE ON org_members
+CREATE TRIGGER auth_org_members_change AFTER INSERT OR UPDATE OF role, status, organization_id, user_id OR DELETE ON org_members
     FOR EACH ROW EXECUTE FUNCTION auth_changed('organization_id');
 -- users: the account's status, the instance admin, the active workspace fallback; not
 -- last_login_at, name or the password hash (a password change revokes sessions, which bumps).

@@ -87,7 +87,7 @@ END;
 CREATE TRIGGER auth_org_members_insert AFTER INSERT ON org_members BEGIN
     UPDATE auth_versions SET version = version + 1 WHERE organization_id = NEW.organization_id;
 END;
-CREATE TRIGGER auth_org_members_update AFTER UPDATE ON org_members BEGIN
+CREATE TRIGGER auth_org_members_update AFTER UPDATE OF role, status, organization_id, user_id ON org_members BEGIN
     UPDATE auth_versions SET version = version + 1
     WHERE organization_id IN (OLD.organization_id, NEW.organization_id);
 END;
