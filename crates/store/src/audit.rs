@@ -11,7 +11,9 @@
 use crate::types::Ts;
 use crate::{Store, db_err, with_db};
 use flowspace_core::DomainResult;
-use flowspace_core::authz::{Actor, AdminScope, AuditScope, CallerFacts, OrgScope, WorkspaceScope};
+use flowspace_core::authz::{
+    Actor, AdminScope, AuditScope, CallerFacts, InOrganization, OrgScope, WorkspaceScope,
+};
 use flowspace_core::cursor::{Cursor, Page, PageRequest};
 use flowspace_core::ids::{OrganizationId, UserId, WorkspaceId};
 use flowspace_core::resource::ResourceKind;
@@ -482,7 +484,11 @@ impl Store {
     /// one before it (sequence and previous hash) and hash to what it stores, and the last one
     /// must be the head the organization row holds.
     #[tracing::instrument(skip_all)]
-    pub async fn verify_audit_chain(&self, org: OrganizationId) -> DomainResult<ChainCheck> {
+    pub async fn verify_audit_chain(
+        &self,
+        scope: &impl InOrganization,
+    ) -> DomainResult<ChainCheck> {
+        let org = scope.organization_id();
         let (head_seq, head): (i64, Option<String>) = with_db!(self, pool => {
             sqlx::query_as("SELECT audit_seq, audit_head FROM organizations WHERE id = $1")
                 .bind(org.0).fetch_one(pool).await.map_err(db_err)?

@@ -7,7 +7,7 @@
 use crate::audit::{AuditContext, AuditEvent, insert_audit};
 use crate::types::Ts;
 use crate::{Store, db_err, unique_or, with_db};
-use flowspace_core::authz::{WorkspaceScope, WorkspacesScope};
+use flowspace_core::authz::{InOrganization, WorkspaceScope, WorkspacesScope};
 use flowspace_core::ids::{OrganizationId, RoleId, UserId, WorkspaceId};
 use flowspace_core::invite::{self, ExistingUser, InviteAction};
 use flowspace_core::model::{OrgRole, User, UserStatus};
@@ -236,13 +236,26 @@ impl Store {
         match added {
             Some(user) => Ok(InviteOutcome::Added(self.user_in_org(org, user).await?)),
             None => Ok(InviteOutcome::Invited(
-                self.invitation(org, invitation_id).await?,
+                self.invitation_in(org, invitation_id).await?,
             )),
         }
     }
 
-    /// One invitation of the organization, whatever its status.
-    pub async fn invitation(&self, org: OrganizationId, id: Uuid) -> DomainResult<Invitation> {
+    /// One invitation of the scope's organization, whatever its status.
+    pub async fn invitation(
+        &self,
+        scope: &impl InOrganization,
+        id: Uuid,
+    ) -> DomainResult<Invitation> {
+        self.invitation_in(scope.organization_id(), id).await
+    }
+
+    /// One invitation of `org` (which the caller's scope names), whatever its status.
+    pub(crate) async fn invitation_in(
+        &self,
+        org: OrganizationId,
+        id: Uuid,
+    ) -> DomainResult<Invitation> {
         let sql = format!("{INVITATION_SELECT} WHERE i.id = $1 AND i.organization_id = $2");
         let row: Option<InvitationRow> = with_db!(self, pool => {
             sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id).bind(org.0)
@@ -328,7 +341,7 @@ impl Store {
             insert_audit(&mut tx, ctx, &ev).await?;
             tx.commit().await.map_err(db_err)?;
         });
-        self.invitation(scope.organization(), id).await
+        self.invitation(scope, id).await
     }
 
     /// Revokes an open invitation: its token stops working. The `invited` user row stays

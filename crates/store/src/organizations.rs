@@ -431,7 +431,7 @@ impl Store {
             tx.commit().await.map_err(db_err)?;
         });
         let invitation = match invitation {
-            Some(id) => Some(self.invitation(org, id).await?),
+            Some(id) => Some(self.invitation_in(org, id).await?),
             None => None,
         };
         Ok(CreatedOrganization {

@@ -191,10 +191,7 @@ async fn managed_invitation(
     scope: &WorkspaceScope,
     raw: &str,
 ) -> ApiResult<Invitation> {
-    let inv = state
-        .store
-        .invitation(scope.organization(), invitation_id(raw)?)
-        .await?;
+    let inv = state.store.invitation(&scope, invitation_id(raw)?).await?;
     if inv.workspace_id != scope.workspace() {
         return Err(ApiError::not_found("invitation"));
     }
