@@ -276,6 +276,13 @@ pub trait InOrganization: sealed::Sealed {
     fn organization_id(&self) -> OrganizationId;
 }
 
+impl<T: sealed::Sealed + ?Sized> sealed::Sealed for &T {}
+impl<T: InOrganization + ?Sized> InOrganization for &T {
+    fn organization_id(&self) -> OrganizationId {
+        (**self).organization_id()
+    }
+}
+
 macro_rules! in_organization {
     ($($t:ty => |$s:ident| $e:expr),* $(,)?) => {$(
         impl sealed::Sealed for $t {}
