@@ -77,7 +77,7 @@ pub fn authorize_account_admin(facts: &CallerFacts) -> DomainResult<AdminScope> 
         })
     } else {
         Err(DomainError::forbidden(
-            "only an owner or admin of the organization may do this",
+            "only the Account Admin (an owner or admin of the organization) may do this",
         ))
     }
 }
