@@ -224,7 +224,7 @@ impl Store {
     pub async fn min_password_length_of(&self, user: UserId) -> DomainResult<u32> {
         let n: Option<i64> = with_db!(self, pool => {
             sqlx::query_scalar(
-                "SELECT MAX(o.min_password_length) FROM org_members m JOIN organizations o ON o.id = m.organization_id
+                "SELECT CAST(MAX(o.min_password_length) AS BIGINT) FROM org_members m JOIN organizations o ON o.id = m.organization_id
                  WHERE m.user_id = $1")
                 .bind(user.0).fetch_one(pool).await.map_err(db_err)?
         });
