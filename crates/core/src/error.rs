@@ -28,6 +28,12 @@ pub enum DomainError {
     /// A field of the request is invalid.
     #[error("{field}: {reason}")]
     Invalid { field: String, reason: String },
+    /// Signed in, but the caller belongs to no organization (SPEC §7).
+    #[error("you do not belong to any organization")]
+    NoOrganization,
+    /// The active organization is suspended (rule 18).
+    #[error("this organization is suspended")]
+    OrganizationSuspended,
     /// Setup has not been done yet (rule 1).
     #[error("setup required")]
     SetupRequired,

@@ -3,15 +3,19 @@
 //! issuer's authority is `authz::invitation_stands`.)
 
 use crate::error::{DomainError, DomainResult};
-use crate::ids::{OrganizationId, UserId};
+use crate::ids::UserId;
 use crate::model::UserStatus;
 
-/// The user an invited email already belongs to, as the store found them.
+/// The account an invited email already belongs to, as the store found it.
 #[derive(Clone, Copy, Debug)]
 pub struct ExistingUser {
     pub id: UserId,
-    pub organization: OrganizationId,
-    pub status: UserStatus,
+    /// The account's status in the inviting organization: `None` when it is not a member
+    /// (it belongs to other organizations only, or to none).
+    pub membership: Option<UserStatus>,
+    /// The account has signed up (it has a password).
+    pub signed_up: bool,
+    /// An owner or admin of the inviting organization.
     pub is_account_admin: bool,
     /// Already holds a direct membership of the workspace.
     pub is_member: bool,
@@ -20,36 +24,32 @@ pub struct ExistingUser {
 /// What inviting an email does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InviteAction {
-    /// An active user of the organization: the membership is added at once.
+    /// An active member of the organization: the membership is added at once.
     AddMember(UserId),
-    /// A user who has not signed up yet (`None`: no account at all, one is created as
-    /// `invited`): an invitation is sent, replacing any open one for the workspace.
+    /// Anyone else (`None`: no account at all, one is created as `invited`): an invitation is
+    /// sent, replacing any open one for the workspace.
     Invite(Option<UserId>),
 }
 
-/// What inviting an email into a workspace of `organization` does, given the user the email
-/// already belongs to (if any). Refused: an email of another organization, the Account Admin
-/// (a member of every workspace already), a disabled user, and an existing member.
-pub fn invite_action(
-    organization: OrganizationId,
-    existing: Option<ExistingUser>,
-) -> DomainResult<InviteAction> {
+/// What inviting an email into a workspace of an organization does, given the account the
+/// email already belongs to (if any). An account that is not a member of the organization is
+/// invited exactly like an email nobody has (rule 17: the answer tells nothing about accounts
+/// elsewhere). Refused: the organization's owners and admins (members of every workspace
+/// already), a disabled member, and an existing member of the workspace.
+pub fn invite_action(existing: Option<ExistingUser>) -> DomainResult<InviteAction> {
     let Some(u) = existing else {
         return Ok(InviteAction::Invite(None));
     };
-    if u.organization != organization {
-        return Err(DomainError::conflict(
-            "email_taken",
-            "a user with this email already exists",
-        ));
-    }
+    let Some(status) = u.membership else {
+        return Ok(InviteAction::Invite(Some(u.id)));
+    };
     if u.is_account_admin {
         return Err(DomainError::conflict(
             "account_admin",
             "the Account Admin is a member of every workspace already",
         ));
     }
-    if u.status == UserStatus::Disabled {
+    if status == UserStatus::Disabled {
         return Err(DomainError::conflict(
             "user_disabled",
             "this user is disabled: enable them first",
@@ -61,8 +61,8 @@ pub fn invite_action(
             "this user is already a member of the workspace: change their role with add-user",
         ));
     }
-    Ok(match u.status {
-        UserStatus::Active => InviteAction::AddMember(u.id),
+    Ok(match status {
+        UserStatus::Active if u.signed_up => InviteAction::AddMember(u.id),
         _ => InviteAction::Invite(Some(u.id)),
     })
 }
@@ -71,11 +71,11 @@ pub fn invite_action(
 mod tests {
     use super::*;
 
-    fn user(org: OrganizationId, status: UserStatus) -> ExistingUser {
+    fn user(membership: Option<UserStatus>) -> ExistingUser {
         ExistingUser {
             id: UserId::new(),
-            organization: org,
-            status,
+            membership,
+            signed_up: true,
             is_account_admin: false,
             is_member: false,
         }
@@ -89,40 +89,39 @@ mod tests {
     }
 
     #[test]
-    fn inviting_adds_an_active_user_at_once_and_invites_anyone_else() {
-        let org = OrganizationId::new();
+    fn inviting_adds_an_active_member_at_once_and_invites_anyone_else() {
+        assert_eq!(invite_action(None).unwrap(), InviteAction::Invite(None));
+        let active = user(Some(UserStatus::Active));
         assert_eq!(
-            invite_action(org, None).unwrap(),
-            InviteAction::Invite(None)
-        );
-        let active = user(org, UserStatus::Active);
-        assert_eq!(
-            invite_action(org, Some(active)).unwrap(),
+            invite_action(Some(active)).unwrap(),
             InviteAction::AddMember(active.id)
         );
-        let invited = user(org, UserStatus::Invited);
+        let invited = user(Some(UserStatus::Invited));
         assert_eq!(
-            invite_action(org, Some(invited)).unwrap(),
+            invite_action(Some(invited)).unwrap(),
             InviteAction::Invite(Some(invited.id))
+        );
+        // An account of another organization is invited like a new email.
+        let elsewhere = user(None);
+        assert_eq!(
+            invite_action(Some(elsewhere)).unwrap(),
+            InviteAction::Invite(Some(elsewhere.id))
         );
     }
 
     #[test]
-    fn inviting_refuses_other_organizations_the_admin_disabled_users_and_members() {
-        let org = OrganizationId::new();
-        let other = user(OrganizationId::new(), UserStatus::Active);
-        assert_eq!(code(invite_action(org, Some(other))), "email_taken");
+    fn inviting_refuses_the_admin_disabled_members_and_workspace_members() {
         let admin = ExistingUser {
             is_account_admin: true,
-            ..user(org, UserStatus::Active)
+            ..user(Some(UserStatus::Active))
         };
-        assert_eq!(code(invite_action(org, Some(admin))), "account_admin");
-        let disabled = user(org, UserStatus::Disabled);
-        assert_eq!(code(invite_action(org, Some(disabled))), "user_disabled");
+        assert_eq!(code(invite_action(Some(admin))), "account_admin");
+        let disabled = user(Some(UserStatus::Disabled));
+        assert_eq!(code(invite_action(Some(disabled))), "user_disabled");
         let member = ExistingUser {
             is_member: true,
-            ..user(org, UserStatus::Invited)
+            ..user(Some(UserStatus::Invited))
         };
-        assert_eq!(code(invite_action(org, Some(member))), "already_member");
+        assert_eq!(code(invite_action(Some(member))), "already_member");
     }
 }

@@ -8,12 +8,134 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
+/// An organization (SPEC §7) with its settings (rule 19).
 #[derive(Clone, Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Organization {
     pub id: OrganizationId,
     pub name: String,
+    pub status: OrgStatus,
+    #[serde(flatten)]
+    pub settings: OrgSettings,
     pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// The settings of rule 19 other than the name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgSettings {
+    /// Email domains invitations may go to (lowercase); empty: any.
+    pub allowed_email_domains: Vec<String>,
+    pub min_password_length: u32,
+    /// How long a session lasts without signing in again; `None`: the installation's
+    /// `REFRESH_TOKEN_EXPIRY_IN_MINUTES`.
+    pub session_lifetime_minutes: Option<u32>,
+    pub sso_required: bool,
+    pub mfa_required: bool,
+}
+
+impl Default for OrgSettings {
+    fn default() -> Self {
+        Self {
+            allowed_email_domains: Vec::new(),
+            min_password_length: crate::password::MIN_LENGTH as u32,
+            session_lifetime_minutes: None,
+            sso_required: false,
+            mfa_required: false,
+        }
+    }
+}
+
+/// An organization as `GET /organizations` lists it: the instance admin's list carries the
+/// member count (and nothing inside), a member's their role there.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganizationSummary {
+    pub id: OrganizationId,
+    pub name: String,
+    pub status: OrgStatus,
+    /// The caller's role, when they are a member.
+    pub role: Option<OrgRole>,
+    /// Members who have signed up (the instance admin's list only).
+    pub member_count: Option<i64>,
+}
+
+/// One organization of the caller's, as `me` lists them.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MyOrganization {
+    pub id: OrganizationId,
+    pub name: String,
+    pub role: OrgRole,
+    pub status: OrgStatus,
+}
+
+/// A member of an organization (SPEC §7), as the Members page shows them.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgMember {
+    pub user_id: UserId,
+    pub email: String,
+    pub name: String,
+    pub role: OrgRole,
+    pub status: UserStatus,
+    pub added_at: Timestamp,
+}
+
+/// A member's role in an organization. Owners and admins are what "Account Admin" means in
+/// SPEC §1–6; only owners manage owners.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OrgRole {
+    Owner,
+    Admin,
+    Member,
+}
+
+impl OrgRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrgRole::Owner => "owner",
+            OrgRole::Admin => "admin",
+            OrgRole::Member => "member",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "owner" => Some(Self::Owner),
+            "admin" => Some(Self::Admin),
+            "member" => Some(Self::Member),
+            _ => None,
+        }
+    }
+    /// Owners and admins: the Account Admin of SPEC §1–6.
+    pub fn is_admin(self) -> bool {
+        matches!(self, OrgRole::Owner | OrgRole::Admin)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OrgStatus {
+    Active,
+    Suspended,
+}
+
+impl OrgStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrgStatus::Active => "active",
+            OrgStatus::Suspended => "suspended",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "active" => Some(Self::Active),
+            "suspended" => Some(Self::Suspended),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -49,11 +171,17 @@ impl UserStatus {
 #[serde(rename_all = "camelCase")]
 pub struct User {
     pub id: UserId,
-    pub organization_id: OrganizationId,
+    /// The organization the user is seen from (`None`: the account itself, as its owner sees
+    /// it).
+    pub organization_id: Option<OrganizationId>,
     pub email: String,
     pub name: String,
+    /// The user's status in the organization they are seen from.
     pub status: UserStatus,
+    /// An owner or admin of that organization.
     pub is_account_admin: bool,
+    /// Their role in that organization.
+    pub org_role: Option<OrgRole>,
     pub last_login_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,

@@ -23,11 +23,17 @@ fn is_common(pw: &str) -> bool {
 }
 
 pub fn check(password: &str, email: Option<&str>) -> DomainResult<()> {
+    check_for(password, email, MIN_LENGTH as u32)
+}
+
+/// `check`, with an organization's minimum length (rule 19: never below `MIN_LENGTH`).
+pub fn check_for(password: &str, email: Option<&str>, min_length: u32) -> DomainResult<()> {
     let len = password.chars().count();
-    if len < MIN_LENGTH {
+    let min = (min_length as usize).max(MIN_LENGTH);
+    if len < min {
         return Err(DomainError::invalid(
             "password",
-            format!("must be at least {MIN_LENGTH} characters"),
+            format!("must be at least {min} characters"),
         ));
     }
     if len > MAX_LENGTH {

@@ -356,16 +356,21 @@ pub fn rewrite_references(v: &mut Value, ids: &HashMap<String, String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::authz::{Actor, CallerFacts, WorkspaceFacts, authorize};
+    use crate::authz::{Actor, CallerFacts, OrgFacts, WorkspaceFacts, authorize};
     use crate::ids::{OrganizationId, UserId, WorkspaceId};
+    use crate::model::OrgRole;
     use crate::permissions::{BuiltinRole, PermissionSet};
     use serde_json::json;
 
     fn scope(perms: PermissionSet) -> WorkspaceScope {
         let facts = CallerFacts {
-            organization: OrganizationId::new(),
+            organization: Some(OrgFacts {
+                id: OrganizationId::new(),
+                role: OrgRole::Member,
+                suspended: false,
+            }),
             actor: Actor::User(UserId::new()),
-            is_account_admin: false,
+            is_instance_admin: false,
             workspace: Some(WorkspaceFacts {
                 workspace: WorkspaceId::new(),
                 role: Some("Role".into()),

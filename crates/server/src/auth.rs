@@ -17,8 +17,8 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use flowspace_core::authz::{
-    self, Actor, AdminScope, AuditScope, CallerFacts, SelfScope, WorkspaceFacts, WorkspaceScope,
-    WorkspacesScope,
+    self, Actor, AdminScope, AuditScope, CallerFacts, InstanceScope, OrgScope, SelfScope,
+    WorkspaceFacts, WorkspaceScope, WorkspacesScope,
 };
 use flowspace_core::ids::{SessionId, WorkspaceId};
 use flowspace_core::permissions::Permission;
@@ -35,8 +35,17 @@ pub enum Guard {
     Public,
     /// A signed-in user (a session, not an API key), acting on their own account (`Myself`).
     SignedIn,
-    /// The organization's Account Admin, signed in (`Admin`).
+    /// An active member of the active organization, signed in (`Org`).
+    OrgMember,
+    /// An owner or admin of the active organization (the Account Admin), signed in (`Admin`).
     AccountAdmin,
+    /// An owner of the active organization, signed in (`Admin`).
+    Owner,
+    /// The instance admin, signed in (`Instance`).
+    InstanceAdmin,
+    /// Whoever may create an organization: the instance admin, or any signed-in user when
+    /// `ALLOW_ORGANIZATION_CREATION=any` (`Creator`).
+    OrgCreator,
     /// The permission in the active workspace (`X-Workspace-Id` or the session's) (`Scope`).
     Workspace(Permission),
     /// The permission in the workspace named by the path's `{id}` (`Scope`).
@@ -78,7 +87,19 @@ pub struct Caller {
 #[derive(Clone, Debug)]
 pub struct Myself(pub SelfScope);
 
-/// The Account Admin's scope, for `Guard::AccountAdmin` routes.
+/// The active organization's scope, for `Guard::OrgMember` routes.
+#[derive(Clone, Debug)]
+pub struct Org(pub OrgScope);
+
+/// The instance admin's scope, for `Guard::InstanceAdmin` routes.
+#[derive(Clone, Debug)]
+pub struct Instance(pub InstanceScope);
+
+/// Who creates an organization, for `Guard::OrgCreator` routes.
+#[derive(Clone, Debug)]
+pub struct Creator(pub authz::CreatorScope);
+
+/// The Account Admin's scope, for `Guard::AccountAdmin` and `Guard::Owner` routes.
 #[derive(Clone, Debug)]
 pub struct Admin(pub AdminScope);
 
@@ -110,7 +131,9 @@ macro_rules! from_guard {
         }
     )*};
 }
-from_guard!(Caller, Myself, Admin, Scope, Each, Audit);
+from_guard!(
+    Caller, Myself, Org, Admin, Instance, Creator, Scope, Each, Audit
+);
 
 /// A cookie's value from the request.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -307,8 +330,17 @@ pub async fn guard(
         Granted::Myself(s) => {
             ext.insert(Myself(s));
         }
+        Granted::Org(s) => {
+            ext.insert(Org(s));
+        }
         Granted::Admin(s) => {
             ext.insert(Admin(s));
+        }
+        Granted::Instance(s) => {
+            ext.insert(Instance(s));
+        }
+        Granted::Creator(s) => {
+            ext.insert(Creator(s));
         }
         Granted::Scope(s) => {
             ext.insert(Scope(s));
@@ -346,7 +378,10 @@ pub async fn guard(
 enum Granted {
     Nothing,
     Myself(SelfScope),
+    Org(OrgScope),
     Admin(AdminScope),
+    Instance(InstanceScope),
+    Creator(authz::CreatorScope),
     Scope(WorkspaceScope),
     Each(WorkspacesScope),
     Audit(AuditScope),
@@ -363,7 +398,17 @@ async fn decide(
     Ok(match guard {
         Guard::Open | Guard::Public => Granted::Nothing,
         Guard::SignedIn => Granted::Myself(authz::authorize_self(facts, caller.session)?),
+        Guard::OrgMember => Granted::Org(authz::authorize_org_member(facts)?),
         Guard::AccountAdmin => Granted::Admin(authz::authorize_account_admin(facts)?),
+        Guard::Owner => Granted::Admin(authz::authorize_owner(facts)?),
+        Guard::InstanceAdmin => {
+            Granted::Instance(authz::authorize_instance_admin(facts, caller.session)?)
+        }
+        Guard::OrgCreator => Granted::Creator(authz::authorize_org_creation(
+            facts,
+            caller.session,
+            state.config.allow_organization_creation == crate::config::OrgCreation::Any,
+        )?),
         Guard::Workspace(p)
         | Guard::PathWorkspace(p)
         | Guard::BodyWorkspace(p)
@@ -382,11 +427,14 @@ async fn standings(state: &AppState, caller: &Caller) -> DomainResult<Vec<Worksp
     let (Actor::User(user), Some(session)) = (caller.facts.actor, caller.session) else {
         return Ok(Vec::new());
     };
-    if caller.facts.is_account_admin {
+    let Some(org) = caller.facts.organization_id() else {
+        return Ok(Vec::new());
+    };
+    if caller.facts.is_account_admin() {
         return Ok(Vec::new());
     }
     let mut out = Vec::new();
-    for wr in state.store.workspace_roles(user).await? {
+    for wr in state.store.workspace_roles(org, user).await? {
         let facts = state
             .store
             .session_facts(session, user, Some(wr.workspace_id))
@@ -593,15 +641,23 @@ pub(crate) async fn record_denial(
     facts: &CallerFacts,
     missing: Option<Permission>,
 ) {
-    let ctx = AuditContext::from_facts(facts);
     let workspace = facts.workspace.as_ref().map(|w| w.workspace);
-    record(state, at, ctx, workspace, missing).await;
+    record(
+        state,
+        at,
+        AuditContext::from_facts(facts),
+        workspace,
+        missing,
+    )
+    .await;
 }
 
+/// Records a refused request in the trail of the caller's active organization (a caller in
+/// none has no trail: nothing is recorded).
 async fn record(
     state: &AppState,
     (method, route): (String, String),
-    ctx: AuditContext,
+    ctx: Option<AuditContext>,
     workspace: Option<WorkspaceId>,
     missing: Option<Permission>,
 ) {
@@ -616,6 +672,9 @@ async fn record(
             "missingPermission": missing.map(|p| p.to_string()),
             "accountAdminRequired": missing.is_none(),
         }),
+    };
+    let Some(ctx) = ctx else {
+        return;
     };
     if let Err(e) = state.store.record_audit(&ctx, &ev).await {
         tracing::error!(error = %e, route = %route, "could not record a denied request");

@@ -130,6 +130,32 @@ pub struct Config {
     /// `text` or `json` logs.
     #[arg(long, env = "LOG_FORMAT", default_value = "text")]
     pub log_format: String,
+    /// Who may create organizations (SPEC §7): `instance-admin` (the person who set the
+    /// installation up) or `any` signed-in user (who becomes its owner).
+    #[arg(
+        long,
+        env = "ALLOW_ORGANIZATION_CREATION",
+        default_value = "instance-admin",
+        value_parser = parse_org_creation
+    )]
+    pub allow_organization_creation: OrgCreation,
+}
+
+/// Who may create organizations (`ALLOW_ORGANIZATION_CREATION`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrgCreation {
+    InstanceAdmin,
+    Any,
+}
+
+fn parse_org_creation(s: &str) -> Result<OrgCreation, String> {
+    match s.trim() {
+        "instance-admin" => Ok(OrgCreation::InstanceAdmin),
+        "any" => Ok(OrgCreation::Any),
+        other => Err(format!(
+            "{other:?}: ALLOW_ORGANIZATION_CREATION is `instance-admin` or `any`"
+        )),
+    }
 }
 
 impl Config {

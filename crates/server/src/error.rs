@@ -90,6 +90,16 @@ impl From<DomainError> for ApiError {
             )
             .detail("field", field)
             .detail("reason", reason),
+            DomainError::NoOrganization => Self::new(
+                StatusCode::FORBIDDEN,
+                "no_organization",
+                "you do not belong to any organization: ask an owner to invite you",
+            ),
+            DomainError::OrganizationSuspended => Self::new(
+                StatusCode::FORBIDDEN,
+                "organization_suspended",
+                "this organization is suspended: switch to another one or ask the instance admin",
+            ),
             DomainError::SetupRequired => Self::new(
                 StatusCode::PRECONDITION_REQUIRED,
                 "setup_required",

@@ -256,7 +256,13 @@ pub fn document(table: &[RouteDef]) -> OpenApi {
             op = op.security(SecurityRequirement::new("bearer", Vec::<String>::new()));
             let who = match def.guard {
                 Guard::SignedIn => "Signed in.".to_string(),
-                Guard::AccountAdmin => "Account Admin only.".to_string(),
+                Guard::OrgMember => "A member of the active organization.".to_string(),
+                Guard::AccountAdmin => {
+                    "An owner or admin of the active organization (Account Admin).".to_string()
+                }
+                Guard::Owner => "An owner of the active organization.".to_string(),
+                Guard::InstanceAdmin => "The instance admin only.".to_string(),
+                Guard::OrgCreator => "The instance admin (or anyone signed in when `ALLOW_ORGANIZATION_CREATION=any`).".to_string(),
                 Guard::Workspace(p) => format!("Needs `{p}` in the active workspace."),
                 Guard::PathWorkspace(p) => format!("Needs `{p}` in the workspace `{{id}}`."),
                 Guard::BodyWorkspace(p) => {

@@ -173,8 +173,11 @@ impl Store {
         Ok(())
     }
 
-    /// The organization's login events, newest first. Events that matched no organization
-    /// (an unknown email, an unknown refresh token) are shown too: they are the installation's.
+    /// The organization's login events, newest first: those recorded in it, and those of an
+    /// account (recorded in no organization: an account's sign-in is its own, whichever
+    /// organization it lands in) that is a member of it. Events that matched no account (an
+    /// unknown email, an unknown refresh token) are the installation's: only the instance
+    /// admin sees them (rule 17).
     pub async fn login_events(
         &self,
         scope: &AdminScope,
@@ -183,7 +186,10 @@ impl Store {
     ) -> DomainResult<Page<LoginEvent>> {
         let sql = format!(
             "SELECT {EVENT_COLS} FROM login_events
-             WHERE (organization_id = $1 OR organization_id IS NULL)
+             WHERE (organization_id = $1
+                    OR (organization_id IS NULL
+                        AND (user_id IN (SELECT user_id FROM org_members WHERE organization_id = $1)
+                             OR ($9 AND user_id IS NULL))))
                AND ($2 IS NULL OR created_at >= $2) AND ($3 IS NULL OR created_at <= $3)
                AND ($4 IS NULL OR email_key = $4) AND ($5 IS NULL OR outcome = $5)
                AND ($6 IS NULL OR created_at < $6 OR (created_at = $6 AND id < $7))
@@ -198,6 +204,7 @@ impl Store {
                 .bind(email.as_deref()).bind(outcome)
                 .bind(page.after.map(|c| Ts(c.created_at))).bind(page.after.map(|c| c.id))
                 .bind(i64::from(page.limit) + 1)
+                .bind(scope.sees_installation())
                 .fetch_all(pool).await.map_err(db_err)?
         });
         let items: Vec<LoginEvent> = rows

@@ -11,9 +11,11 @@
 use crate::types::Ts;
 use crate::{Store, db_err, with_db};
 use flowspace_core::DomainResult;
-use flowspace_core::authz::{Actor, AdminScope, AuditScope, CallerFacts, WorkspaceScope};
+use flowspace_core::authz::{
+    Actor, AdminScope, AuditScope, CallerFacts, InOrganization, OrgScope, WorkspaceScope,
+};
 use flowspace_core::cursor::{Cursor, Page, PageRequest};
-use flowspace_core::ids::{OrganizationId, WorkspaceId};
+use flowspace_core::ids::{OrganizationId, UserId, WorkspaceId};
 use flowspace_core::resource::ResourceKind;
 use flowspace_core::time::Timestamp;
 use serde_json::{Value, json};
@@ -38,12 +40,32 @@ impl AuditContext {
         }
     }
 
-    /// The caller and the address of a signed-in request (the guard sets `facts.ip`).
-    pub fn from_facts(facts: &CallerFacts) -> Self {
-        Self {
-            organization: facts.organization,
+    /// The caller and the address of a signed-in request (the guard sets `facts.ip`), in
+    /// their active organization (`None`: they have none, nothing of theirs is recorded).
+    pub fn from_facts(facts: &CallerFacts) -> Option<Self> {
+        Some(Self {
+            organization: facts.organization_id()?,
             actor: facts.actor,
             ip: facts.ip.clone(),
+        })
+    }
+
+    /// A member of the organization, as themselves.
+    pub fn from_org(scope: &OrgScope) -> Self {
+        Self {
+            organization: scope.organization(),
+            actor: scope.actor(),
+            ip: scope.ip().map(str::to_string),
+        }
+    }
+
+    /// An event about an account itself (its password, its profile), in the trail of `org`,
+    /// one of the organizations it belongs to: every one of them records it.
+    pub fn account(org: OrganizationId, user: UserId, ip: Option<&str>) -> Self {
+        Self {
+            organization: org,
+            actor: Actor::User(user),
+            ip: ip.map(str::to_string),
         }
     }
 
@@ -462,7 +484,11 @@ impl Store {
     /// one before it (sequence and previous hash) and hash to what it stores, and the last one
     /// must be the head the organization row holds.
     #[tracing::instrument(skip_all)]
-    pub async fn verify_audit_chain(&self, org: OrganizationId) -> DomainResult<ChainCheck> {
+    pub async fn verify_audit_chain(
+        &self,
+        scope: &impl InOrganization,
+    ) -> DomainResult<ChainCheck> {
+        let org = scope.organization_id();
         let (head_seq, head): (i64, Option<String>) = with_db!(self, pool => {
             sqlx::query_as("SELECT audit_seq, audit_head FROM organizations WHERE id = $1")
                 .bind(org.0).fetch_one(pool).await.map_err(db_err)?

@@ -1,5 +1,5 @@
 //! Loads what authorization needs about a caller from the current database state (rule 3):
-//! the session, the user's status, the organization's owner, the roles the caller holds in
+//! the session, the user's status, their organizations and roles there, the roles they hold in
 //! the active workspace (directly and through groups), or an API key and its creator's
 //! standing. What those rows amount to is decided in `flowspace_core::authz`; loaded facts
 //! are kept in the cache of `cache.rs`, and only answered while provably current.
@@ -7,8 +7,9 @@
 use crate::cache::{Versioned, remember};
 use crate::types::{Ts, perms_from_text};
 use crate::{Store, db_err, with_db};
-use flowspace_core::authz::{self, Actor, CallerFacts, HeldRole, WorkspaceFacts};
+use flowspace_core::authz::{self, Actor, CallerFacts, HeldRole, OrgFacts, WorkspaceFacts};
 use flowspace_core::ids::{ItemId, OrganizationId, SessionId, UserId, WorkspaceId};
+use flowspace_core::model::{OrgRole, OrgStatus};
 use flowspace_core::time::Timestamp;
 use flowspace_core::{DomainError, DomainResult};
 use std::sync::Arc;
@@ -49,6 +50,25 @@ fn with_items_version(caller: &mut CallerFacts, items: Option<i64>) {
     }
 }
 
+/// An organization a user is an active member of, with its authorization version.
+#[derive(Clone, Copy, Debug)]
+struct OrgMembership {
+    id: OrganizationId,
+    role: OrgRole,
+    suspended: bool,
+    version: Option<i64>,
+}
+
+impl OrgMembership {
+    fn facts(self) -> OrgFacts {
+        OrgFacts {
+            id: self.id,
+            role: self.role,
+            suspended: self.suspended,
+        }
+    }
+}
+
 /// How long a key's recorded last use may lag behind, in microseconds.
 const TOUCH_EVERY_MICROS: i64 = 60_000_000;
 
@@ -82,61 +102,107 @@ impl Store {
     }
 
     /// `session_facts` read from the database, with the version they were read at. The
-    /// version comes from the first query, so everything read after it is at least as new:
+    /// versions come from the first query, so everything read after it is at least as new:
     /// a change committed after that query bumps the version past the one returned here.
+    ///
+    /// The active organization is the one the requested workspace belongs to; without one,
+    /// the session's active organization, else the organization of its active workspace or of
+    /// the user's last one, else their oldest membership: the first of these where the user
+    /// is an active member (SPEC §7). A user who is an active member of none has no
+    /// organization and no workspace.
     async fn load_session_facts(
         &self,
         session: SessionId,
         user: UserId,
         requested: Option<WorkspaceId>,
     ) -> DomainResult<Option<Versioned<SessionFacts>>> {
-        // organization, active workspace, last workspace, is the owner, authorization version
-        type Row = (Uuid, Option<Uuid>, Option<Uuid>, bool, Option<i64>);
+        let orgs = self.active_orgs_of(user).await?;
+        // active organization, its workspace, active workspace and its organization, last
+        // workspace and its organization, instance admin
+        type Row = (
+            Option<Uuid>,
+            Option<Uuid>,
+            Option<Uuid>,
+            Option<Uuid>,
+            Option<Uuid>,
+            bool,
+        );
         let row: Option<Row> = with_db!(self, pool => {
             sqlx::query_as(
-                "SELECT u.organization_id, s.active_workspace_id, u.last_workspace_id,
-                        COALESCE(o.owner_user_id = u.id, FALSE), v.version
-                 FROM sessions s JOIN users u ON u.id = s.user_id JOIN organizations o ON o.id = u.organization_id
-                 LEFT JOIN auth_versions v ON v.organization_id = u.organization_id
+                "SELECT s.active_organization_id, s.active_workspace_id, aw.organization_id,
+                        u.last_workspace_id, lw.organization_id, u.is_instance_admin
+                 FROM sessions s JOIN users u ON u.id = s.user_id
+                 LEFT JOIN workspaces aw ON aw.id = s.active_workspace_id
+                 LEFT JOIN workspaces lw ON lw.id = u.last_workspace_id
                  WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND u.status = 'active'")
                 .bind(session.0).bind(user.0).fetch_optional(pool).await.map_err(db_err)?
         });
-        let Some((org, active, last, is_admin, version)) = row else {
+        let Some((active_org, active_ws, active_ws_org, last_ws, last_ws_org, instance_admin)) =
+            row
+        else {
             return Ok(None);
         };
-        let org = OrganizationId(org);
-        let workspace = match requested {
+        let requested_org = match requested {
             Some(ws) => Some(
-                self.standing(org, user, is_admin, ws)
+                self.workspace_org(ws)
                     .await?
                     .ok_or(DomainError::NotFound("workspace"))?,
             ),
-            None => {
-                let mut found = None;
-                for ws in [active, last].into_iter().flatten() {
-                    if let Some(f) = self.standing(org, user, is_admin, WorkspaceId(ws)).await? {
-                        found = Some(f);
-                        break;
+            None => None,
+        };
+        let member = |o: Uuid| orgs.iter().find(|m| m.id.0 == o).copied();
+        let org = match requested_org {
+            // A workspace of an organization the caller is not in is no workspace of theirs.
+            Some(o) => Some(member(o.0).ok_or(DomainError::NotFound("workspace"))?),
+            None => [active_org, active_ws_org, last_ws_org]
+                .into_iter()
+                .flatten()
+                .find_map(member)
+                .or_else(|| orgs.first().copied()),
+        };
+        let (workspace, version) = match org {
+            None => (None, None),
+            Some(o) => {
+                let admin = o.role.is_admin();
+                let workspace = match requested {
+                    Some(ws) => Some(
+                        self.standing(o.id, user, admin, ws)
+                            .await?
+                            .ok_or(DomainError::NotFound("workspace"))?,
+                    ),
+                    None => {
+                        let mut found = None;
+                        for ws in [active_ws, last_ws].into_iter().flatten() {
+                            if let Some(f) =
+                                self.standing(o.id, user, admin, WorkspaceId(ws)).await?
+                            {
+                                found = Some(f);
+                                break;
+                            }
+                        }
+                        match found {
+                            Some(f) => Some(f),
+                            None => match self.fallback_workspace(user, o.id).await? {
+                                Some(ws) => self.standing(o.id, user, admin, ws).await?,
+                                None => None,
+                            },
+                        }
                     }
-                }
-                match found {
-                    Some(f) => Some(f),
-                    None => match self.fallback_workspace(user).await? {
-                        Some(ws) => self.standing(org, user, is_admin, ws).await?,
-                        None => None,
-                    },
-                }
+                };
+                let version = orgs.iter().find(|m| m.id == o.id).and_then(|m| m.version);
+                (workspace, version)
             }
         };
         Ok(Some(Versioned {
-            organization: org,
+            // A caller of no organization is never cached (no version).
+            organization: org.map_or(OrganizationId(Uuid::nil()), |o| o.id),
             version,
             facts: SessionFacts {
                 session,
                 caller: CallerFacts {
-                    organization: org,
                     actor: Actor::User(user),
-                    is_account_admin: is_admin,
+                    is_instance_admin: instance_admin,
+                    organization: org.map(|o| o.facts()),
                     workspace,
                     ip: None,
                 },
@@ -144,24 +210,70 @@ impl Store {
         }))
     }
 
-    /// What `user` may do in `ws` now, read fresh: `None` unless the user is active and may
-    /// act there (used to check that whoever issued an invitation still may).
+    /// The organizations `user` is an active member of, oldest membership first, each with
+    /// its authorization version (read first: see `load_session_facts`).
+    async fn active_orgs_of(&self, user: UserId) -> DomainResult<Vec<OrgMembership>> {
+        let rows: Vec<(Uuid, String, String, Option<i64>)> = with_db!(self, pool => {
+            sqlx::query_as(
+                "SELECT m.organization_id, m.role, o.status, v.version
+                 FROM org_members m JOIN organizations o ON o.id = m.organization_id
+                 LEFT JOIN auth_versions v ON v.organization_id = m.organization_id
+                 WHERE m.user_id = $1 AND m.status = 'active'
+                 ORDER BY m.created_at, m.organization_id")
+                .bind(user.0).fetch_all(pool).await.map_err(db_err)?
+        });
+        rows.into_iter()
+            .map(|(id, role, status, version)| {
+                Ok(OrgMembership {
+                    id: OrganizationId(id),
+                    role: OrgRole::parse(&role)
+                        .ok_or_else(|| DomainError::Internal(format!("org role {role}")))?,
+                    suspended: status != OrgStatus::Active.as_str(),
+                    version,
+                })
+            })
+            .collect()
+    }
+
+    /// The organization of workspace `ws`, if it exists.
+    async fn workspace_org(&self, ws: WorkspaceId) -> DomainResult<Option<OrganizationId>> {
+        let row: Option<(Uuid,)> = with_db!(self, pool => {
+            sqlx::query_as("SELECT organization_id FROM workspaces WHERE id = $1")
+                .bind(ws.0).fetch_optional(pool).await.map_err(db_err)?
+        });
+        Ok(row.map(|(o,)| OrganizationId(o)))
+    }
+
+    /// The role of `user` in `org` if they are an active member there.
+    async fn active_role(
+        &self,
+        user: UserId,
+        org: OrganizationId,
+    ) -> DomainResult<Option<OrgRole>> {
+        let row: Option<(String,)> = with_db!(self, pool => {
+            sqlx::query_as(
+                "SELECT m.role FROM org_members m JOIN users u ON u.id = m.user_id
+                 WHERE m.user_id = $1 AND m.organization_id = $2 AND m.status = 'active' AND u.status = 'active'")
+                .bind(user.0).bind(org.0).fetch_optional(pool).await.map_err(db_err)?
+        });
+        Ok(row.and_then(|(r,)| OrgRole::parse(&r)))
+    }
+
+    /// What `user` may do in `ws` now, read fresh: `None` unless the user is an active member
+    /// of the workspace's organization and may act there (used to check that whoever issued an
+    /// invitation still may).
     #[tracing::instrument(skip_all)]
     pub async fn user_standing(
         &self,
         user: UserId,
         ws: WorkspaceId,
     ) -> DomainResult<Option<WorkspaceFacts>> {
-        let row: Option<(Uuid, bool)> = with_db!(self, pool => {
-            sqlx::query_as(
-                "SELECT u.organization_id, COALESCE(o.owner_user_id = u.id, FALSE)
-                 FROM users u JOIN organizations o ON o.id = u.organization_id
-                 WHERE u.id = $1 AND u.status = 'active'")
-                .bind(user.0).fetch_optional(pool).await.map_err(db_err)?
-        });
-        match row {
+        let Some(org) = self.workspace_org(ws).await? else {
+            return Ok(None);
+        };
+        match self.active_role(user, org).await? {
             None => Ok(None),
-            Some((org, is_admin)) => self.standing(OrganizationId(org), user, is_admin, ws).await,
+            Some(role) => self.standing(org, user, role.is_admin(), ws).await,
         }
     }
 
@@ -218,9 +330,14 @@ impl Store {
         Ok(authz::user_standing(ws, is_admin, direct, group_roles))
     }
 
-    /// Another workspace the user belongs to, directly or through a group: Default first
-    /// (where the Account Admin lands), then the oldest membership.
-    async fn fallback_workspace(&self, user: UserId) -> DomainResult<Option<WorkspaceId>> {
+    /// Another workspace of `org` the user belongs to, directly or through a group: Default
+    /// first, then the oldest membership; for an owner or admin (who belongs to none by
+    /// membership alone) the organization's Default workspace.
+    async fn fallback_workspace(
+        &self,
+        user: UserId,
+        org: OrganizationId,
+    ) -> DomainResult<Option<WorkspaceId>> {
         let row: Option<(Uuid,)> = with_db!(self, pool => {
             sqlx::query_as(
                 "SELECT x.workspace_id FROM (
@@ -228,9 +345,14 @@ impl Store {
                      UNION ALL
                      SELECT wg.workspace_id, wg.created_at FROM workspace_groups wg
                      JOIN group_members gm ON gm.group_id = wg.group_id WHERE gm.user_id = $1
+                     UNION ALL
+                     SELECT w.id, w.created_at FROM workspaces w JOIN org_members om
+                       ON om.organization_id = w.organization_id AND om.user_id = $1
+                     WHERE w.is_default AND om.role IN ('owner', 'admin')
                  ) x JOIN workspaces w ON w.id = x.workspace_id
+                 WHERE w.organization_id = $2
                  ORDER BY w.is_default DESC, x.created_at, w.id LIMIT 1")
-                .bind(user.0).fetch_optional(pool).await.map_err(db_err)?
+                .bind(user.0).bind(org.0).fetch_optional(pool).await.map_err(db_err)?
         });
         Ok(row.map(|(w,)| WorkspaceId(w)))
     }
@@ -288,6 +410,9 @@ impl Store {
     /// `load_session_facts`): `None` when the key is unknown, or its creator not active or no
     /// longer able to act in the key's workspace. Expiry is checked by the caller, on each use.
     async fn load_api_key(&self, key_hash: &[u8]) -> DomainResult<Option<Versioned<KeyEntry>>> {
+        // id, workspace, organization, permissions, expiry, last use, creator, the creator's
+        // role and status in the organization (none: not a member), the organization's
+        // status, the authorization version
         type Row = (
             Uuid,
             Uuid,
@@ -296,15 +421,18 @@ impl Store {
             Option<Ts>,
             Option<Ts>,
             Uuid,
-            bool,
+            Option<String>,
+            Option<String>,
             String,
             Option<i64>,
         );
         let row: Option<Row> = with_db!(self, pool => {
             sqlx::query_as(
                 "SELECT k.id, k.workspace_id, k.organization_id, k.permissions, k.expires_at, k.last_used_at,
-                        k.created_by, COALESCE(o.owner_user_id = k.created_by, FALSE), u.status, v.version
-                 FROM api_keys k JOIN users u ON u.id = k.created_by JOIN organizations o ON o.id = k.organization_id
+                        k.created_by, m.role, m.status, o.status, v.version
+                 FROM api_keys k JOIN users u ON u.id = k.created_by AND u.status = 'active'
+                 JOIN organizations o ON o.id = k.organization_id
+                 LEFT JOIN org_members m ON m.organization_id = k.organization_id AND m.user_id = k.created_by
                  LEFT JOIN auth_versions v ON v.organization_id = k.organization_id
                  WHERE k.key_hash = $1")
                 .bind(key_hash).fetch_optional(pool).await.map_err(db_err)?
@@ -317,18 +445,23 @@ impl Store {
             expires,
             last_used,
             creator,
-            creator_is_admin,
-            status,
+            role,
+            member_status,
+            org_status,
             version,
         )) = row
         else {
             return Ok(None);
         };
-        if status != "active" {
-            return Ok(None);
-        }
+        let role = match (
+            role.as_deref().and_then(OrgRole::parse),
+            member_status.as_deref(),
+        ) {
+            (Some(role), Some("active")) => role,
+            _ => return Ok(None),
+        };
         let (ws, org, creator) = (WorkspaceId(ws), OrganizationId(org), UserId(creator));
-        let creator_standing = self.standing(org, creator, creator_is_admin, ws).await?;
+        let creator_standing = self.standing(org, creator, role.is_admin(), ws).await?;
         let Some(standing) =
             authz::api_key_standing(perms_from_text(&perms)?, creator_standing.as_ref())
         else {
@@ -342,12 +475,17 @@ impl Store {
                 expires_at: expires.map(|t| t.0),
                 last_used: Arc::new(AtomicI64::new(last_used.map_or(i64::MIN, |t| t.0.micros()))),
                 caller: CallerFacts {
-                    organization: org,
                     actor: Actor::ApiKey {
                         key: ItemId(id),
                         creator,
                     },
-                    is_account_admin: false,
+                    is_instance_admin: false,
+                    // A suspended organization's keys are refused by `authz` (rule 18).
+                    organization: Some(OrgFacts {
+                        id: org,
+                        role,
+                        suspended: org_status != OrgStatus::Active.as_str(),
+                    }),
                     workspace: Some(standing),
                     ip: None,
                 },

@@ -78,7 +78,7 @@ macro_rules! set_members {
         for u in $users {
             let n = sqlx::query(
                 "INSERT INTO group_members (group_id, user_id, created_at)
-                 SELECT $1, u.id, $3 FROM users u WHERE u.id = $2 AND u.organization_id = $4
+                 SELECT $1, u.user_id, $3 FROM org_members u WHERE u.user_id = $2 AND u.organization_id = $4
                  ON CONFLICT (group_id, user_id) DO NOTHING",
             )
             .bind($group.0)
@@ -91,7 +91,7 @@ macro_rules! set_members {
             .rows_affected();
             if n == 0 {
                 let exists: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM users WHERE id = $1 AND organization_id = $2",
+                    "SELECT COUNT(*) FROM org_members WHERE user_id = $1 AND organization_id = $2",
                 )
                 .bind(u.0)
                 .bind($org.0)

@@ -7,11 +7,11 @@
 use crate::audit::{AuditContext, AuditEvent, insert_audit};
 use crate::types::Ts;
 use crate::{Store, db_err, unique_or, with_db};
-use flowspace_core::authz::{WorkspaceScope, WorkspacesScope};
+use flowspace_core::authz::{InOrganization, WorkspaceScope, WorkspacesScope};
 use flowspace_core::ids::{OrganizationId, RoleId, UserId, WorkspaceId};
 use flowspace_core::invite::{self, ExistingUser, InviteAction};
-use flowspace_core::model::{User, UserStatus};
-use flowspace_core::rules::normalize_email;
+use flowspace_core::model::{OrgRole, User, UserStatus};
+use flowspace_core::rules::{self, normalize_email};
 use flowspace_core::time::Timestamp;
 use flowspace_core::{DomainError, DomainResult};
 use serde::Serialize;
@@ -65,6 +65,10 @@ const INVITATION_SELECT: &str =
     JOIN organizations o ON o.id = i.organization_id
     JOIN workspaces w ON w.id = i.workspace_id
     JOIN roles r ON r.id = i.role_id";
+
+/// An invited email's account: id, account status, status and role in the organization (if a
+/// member), a direct member of the workspace.
+type ExistingRow = (Uuid, String, Option<String>, Option<String>, bool);
 
 type InvitationRow = (
     Uuid,
@@ -120,9 +124,11 @@ fn check(inv: Invitation) -> TokenCheck<Invitation> {
 
 impl Store {
     /// Invites `email` into the scope's workspace with `role`, as `invite::invite_action`
-    /// decides from the user the email belongs to: an active user of the organization becomes
-    /// a member at once; anyone else gets an `invited` user row (kept if one exists) and a
-    /// fresh invitation, replacing any pending one for this workspace.
+    /// decides from the account the email belongs to: an active member of the organization
+    /// becomes a member of the workspace at once; anyone else (an account of another
+    /// organization included) becomes an invited member of the organization, with an
+    /// `invited` account if they had none, and gets a fresh invitation, replacing any pending
+    /// one for this workspace. The organization's allowed email domains apply (rule 19).
     #[tracing::instrument(skip_all, fields(workspace = %scope.workspace().0))]
     pub async fn invite(
         &self,
@@ -149,35 +155,52 @@ impl Store {
             if role_ok == 0 {
                 return Err(DomainError::NotFound("role"));
             }
-            let existing: Option<(Uuid, Uuid, String, bool, bool)> = sqlx::query_as(
-                "SELECT u.id, u.organization_id, u.status, COALESCE(o.owner_user_id = u.id, FALSE),
-                        EXISTS (SELECT 1 FROM memberships m WHERE m.workspace_id = $2 AND m.user_id = u.id)
-                 FROM users u JOIN organizations o ON o.id = u.organization_id WHERE u.email_key = $1")
-                .bind(&key).bind(ws.0).fetch_optional(&mut *tx).await.map_err(db_err)?;
+            // The organization's allowed email domains (rule 19), read in this transaction.
+            let domains: String = sqlx::query_scalar("SELECT allowed_domains FROM organizations WHERE id = $1")
+                .bind(org.0).fetch_one(&mut *tx).await.map_err(db_err)?;
+            let domains: Vec<String> = serde_json::from_str(&domains).map_err(DomainError::internal)?;
+            rules::check_invitation_domain(&domains, email)?;
+            // The account of the email, and its membership of this organization if any: an
+            // account elsewhere is invited exactly like a new email (rule 17).
+            let existing: Option<ExistingRow> = sqlx::query_as(
+                "SELECT u.id, u.status, m.status, m.role,
+                        EXISTS (SELECT 1 FROM memberships x WHERE x.workspace_id = $2 AND x.user_id = u.id)
+                 FROM users u LEFT JOIN org_members m ON m.user_id = u.id AND m.organization_id = $3
+                 WHERE u.email_key = $1")
+                .bind(&key).bind(ws.0).bind(org.0).fetch_optional(&mut *tx).await.map_err(db_err)?;
             let existing = match existing {
-                Some((id, uorg, status, is_account_admin, is_member)) => Some(ExistingUser {
+                Some((id, account, membership, role, is_member)) => Some(ExistingUser {
                     id: UserId(id),
-                    organization: OrganizationId(uorg),
-                    status: UserStatus::parse(&status)
-                        .ok_or_else(|| DomainError::Internal(format!("user status {status}")))?,
-                    is_account_admin,
+                    membership: match membership {
+                        Some(m) => Some(UserStatus::parse(&m)
+                            .ok_or_else(|| DomainError::Internal(format!("member status {m}")))?),
+                        None => None,
+                    },
+                    signed_up: account == "active",
+                    is_account_admin: role.as_deref().and_then(OrgRole::parse).is_some_and(OrgRole::is_admin),
                     is_member,
                 }),
                 None => None,
             };
-            let (user, active) = match invite::invite_action(org, existing)? {
+            let (user, active) = match invite::invite_action(existing)? {
                 InviteAction::AddMember(id) => (id, true),
                 InviteAction::Invite(Some(id)) => (id, false),
                 InviteAction::Invite(None) => {
                     let id = UserId::new();
-                    sqlx::query("INSERT INTO users (id, organization_id, email, email_key, name, password_hash, status, created_at, updated_at)
-                                 VALUES ($1, $2, $3, $4, $5, NULL, 'invited', $6, $6)")
-                        .bind(id.0).bind(org.0).bind(email.trim()).bind(&key).bind(email.trim()).bind(now)
+                    sqlx::query("INSERT INTO users (id, email, email_key, name, password_hash, status, created_at, updated_at)
+                                 VALUES ($1, $2, $3, $4, NULL, 'invited', $5, $5)")
+                        .bind(id.0).bind(email.trim()).bind(&key).bind(email.trim()).bind(now)
                         .execute(&mut *tx).await
                         .map_err(|e| unique_or(e, DomainError::conflict("email_taken", "a user with this email already exists")))?;
                     (id, false)
                 }
             };
+            if !active {
+                // The invitee is an invited member of the organization until they accept.
+                sqlx::query("INSERT INTO org_members (organization_id, user_id, role, status, created_at, updated_at)
+                             VALUES ($1, $2, 'member', 'invited', $3, $3) ON CONFLICT (organization_id, user_id) DO NOTHING")
+                    .bind(org.0).bind(user.0).bind(now).execute(&mut *tx).await.map_err(db_err)?;
+            }
             if active {
                 sqlx::query("INSERT INTO memberships (workspace_id, user_id, role_id, created_at) VALUES ($1, $2, $3, $4)")
                     .bind(ws.0).bind(user.0).bind(role.0).bind(now)
@@ -215,15 +238,28 @@ impl Store {
             active.then_some(user)
         });
         match added {
-            Some(user) => Ok(InviteOutcome::Added(self.user(user).await?)),
+            Some(user) => Ok(InviteOutcome::Added(self.user_in_org(org, user).await?)),
             None => Ok(InviteOutcome::Invited(
-                self.invitation(org, invitation_id).await?,
+                self.invitation_in(org, invitation_id).await?,
             )),
         }
     }
 
-    /// One invitation of the organization, whatever its status.
-    pub async fn invitation(&self, org: OrganizationId, id: Uuid) -> DomainResult<Invitation> {
+    /// One invitation of the scope's organization, whatever its status.
+    pub async fn invitation(
+        &self,
+        scope: &impl InOrganization,
+        id: Uuid,
+    ) -> DomainResult<Invitation> {
+        self.invitation_in(scope.organization_id(), id).await
+    }
+
+    /// One invitation of `org` (which the caller's scope names), whatever its status.
+    pub(crate) async fn invitation_in(
+        &self,
+        org: OrganizationId,
+        id: Uuid,
+    ) -> DomainResult<Invitation> {
         let sql = format!("{INVITATION_SELECT} WHERE i.id = $1 AND i.organization_id = $2");
         let row: Option<InvitationRow> = with_db!(self, pool => {
             sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id).bind(org.0)
@@ -309,7 +345,7 @@ impl Store {
             insert_audit(&mut tx, ctx, &ev).await?;
             tx.commit().await.map_err(db_err)?;
         });
-        self.invitation(scope.organization(), id).await
+        self.invitation(scope, id).await
     }
 
     /// Revokes an open invitation: its token stops working. The `invited` user row stays

@@ -70,9 +70,10 @@ impl Store {
         token_hash: &[u8],
         user: UserId,
         password_hash: &str,
-        ctx: &AuditContext,
+        ip: Option<&str>,
     ) -> DomainResult<bool> {
         let now = Ts(Timestamp::now());
+        let orgs = self.organizations_of(user).await?;
         Ok(with_db!(self, pool => {
             let mut tx = pool.begin().await.map_err(db_err)?;
             let n = sqlx::query("UPDATE password_resets SET used_at = $1
@@ -92,7 +93,9 @@ impl Store {
                     target_id: Some(user.0),
                     summary: serde_json::json!({"sessionsEnded": true}),
                 };
-                insert_audit(&mut tx, ctx, &ev).await?;
+                for org in &orgs {
+                    insert_audit(&mut tx, &AuditContext::account(*org, user, ip), &ev).await?;
+                }
                 tx.commit().await.map_err(db_err)?;
                 true
             } else {
@@ -103,7 +106,8 @@ impl Store {
     }
 
     /// The caller's own profile change: a new name and/or password hash. A new password ends
-    /// every other session of the user.
+    /// every other session of the user. Recorded in the audit trail of every organization the
+    /// account belongs to, as a password reset is.
     #[tracing::instrument(skip_all)]
     pub async fn update_own_profile(
         &self,
@@ -112,11 +116,7 @@ impl Store {
         password_hash: Option<&str>,
     ) -> DomainResult<User> {
         let (user, keep_session) = (me.user_id(), me.session());
-        let ctx = &AuditContext {
-            organization: me.organization(),
-            actor: me.actor(),
-            ip: me.ip().map(str::to_string),
-        };
+        let orgs = self.organizations_of(user).await?;
         let now = Ts(Timestamp::now());
         let before = self.user(user).await?;
         let mut summary = serde_json::Map::new();
@@ -149,7 +149,9 @@ impl Store {
                 target_id: Some(user.0),
                 summary: serde_json::Value::Object(summary),
             };
-            insert_audit(&mut tx, ctx, &ev).await?;
+            for org in &orgs {
+                insert_audit(&mut tx, &AuditContext::account(*org, user, me.ip()), &ev).await?;
+            }
             tx.commit().await.map_err(db_err)?;
         });
         self.user(user).await

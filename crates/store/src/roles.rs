@@ -1,10 +1,11 @@
 //! Roles (rule 8): the built-in three of every organization and its custom roles.
 
 use crate::audit::{AuditContext, AuditEvent, changes, insert_audit};
+use crate::invitations::Invitation;
 use crate::types::{Ts, perms_from_text, perms_to_text};
 use crate::{Store, db_err, unique_or, with_db};
-use flowspace_core::authz::AdminScope;
-use flowspace_core::ids::{OrganizationId, RoleId};
+use flowspace_core::authz::{AdminScope, InOrganization};
+use flowspace_core::ids::RoleId;
 use flowspace_core::model::Role;
 use flowspace_core::permissions::{Permission, PermissionSet};
 use flowspace_core::rules;
@@ -86,7 +87,8 @@ fn update_event(
 
 impl Store {
     /// Built-in roles first, then custom roles by name.
-    pub async fn list_roles(&self, org: OrganizationId) -> DomainResult<Vec<Role>> {
+    pub async fn list_roles(&self, scope: &impl InOrganization) -> DomainResult<Vec<Role>> {
+        let org = scope.organization_id();
         let sql = format!(
             "{ROLE_SELECT} WHERE r.organization_id = $1 ORDER BY r.builtin DESC, r.name_key"
         );
@@ -96,7 +98,8 @@ impl Store {
         rows.into_iter().map(RoleRow::into_role).collect()
     }
 
-    pub async fn role(&self, org: OrganizationId, id: RoleId) -> DomainResult<Role> {
+    pub async fn role(&self, scope: &impl InOrganization, id: RoleId) -> DomainResult<Role> {
+        let org = scope.organization_id();
         let sql = format!("{ROLE_SELECT} WHERE r.id = $1 AND r.organization_id = $2");
         let row: Option<RoleRow> = with_db!(self, pool => {
             sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id.0).bind(org.0).fetch_optional(pool).await.map_err(db_err)?
@@ -104,11 +107,32 @@ impl Store {
         row.ok_or(DomainError::NotFound("role"))?.into_role()
     }
 
+    /// The role an invitation (found by its token) gives, and whether it is the invitation of
+    /// its organization's first owner (an invited owner: made with the organization).
+    pub async fn invitation_role(&self, inv: &Invitation) -> DomainResult<(Role, bool)> {
+        let sql = format!("{ROLE_SELECT} WHERE r.id = $1 AND r.organization_id = $2");
+        let (row, owner): (Option<RoleRow>, Option<String>) = with_db!(self, pool => {
+            let row = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(inv.role_id.0).bind(inv.organization_id.0).fetch_optional(pool).await.map_err(db_err)?;
+            let owner = sqlx::query_scalar(
+                "SELECT role FROM org_members WHERE organization_id = $1 AND user_id = $2 AND status = 'invited'")
+                .bind(inv.organization_id.0).bind(inv.user_id.0).fetch_optional(pool).await.map_err(db_err)?;
+            (row, owner)
+        });
+        let role = row.ok_or(DomainError::NotFound("role"))?.into_role()?;
+        Ok((role, owner.as_deref() == Some("owner")))
+    }
+
     /// A role named by its id or its name (built-in names such as `Viewer` included).
-    pub async fn resolve_role(&self, org: OrganizationId, id_or_name: &str) -> DomainResult<Role> {
+    pub async fn resolve_role(
+        &self,
+        scope: &impl InOrganization,
+        id_or_name: &str,
+    ) -> DomainResult<Role> {
         if let Ok(id) = id_or_name.parse::<Uuid>() {
-            return self.role(org, RoleId(id)).await;
+            return self.role(scope, RoleId(id)).await;
         }
+        let org = scope.organization_id();
         let sql = format!("{ROLE_SELECT} WHERE r.name_key = $1 AND r.organization_id = $2");
         let row: Option<RoleRow> = with_db!(self, pool => {
             sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id_or_name.trim().to_lowercase()).bind(org.0)
@@ -144,7 +168,7 @@ impl Store {
             insert_audit(&mut tx, &ctx, &ev).await?;
             tx.commit().await.map_err(db_err)?;
         });
-        self.role(scope.organization(), id).await
+        self.role(scope, id).await
     }
 
     /// Rule 8: edits a custom role, as `rules::check_role_editable` allows from the role read
@@ -181,7 +205,7 @@ impl Store {
             insert_audit(&mut tx, &ctx, &update_event(&current, name, description, permissions)).await?;
             tx.commit().await.map_err(db_err)?;
         });
-        self.role(scope.organization(), id).await
+        self.role(scope, id).await
     }
 
     /// Rule 8: deletes a custom role that nobody holds. The delete's own condition is what
@@ -213,7 +237,7 @@ impl Store {
         if deleted.is_some() {
             return Ok(());
         }
-        let role = self.role(scope.organization(), id).await?;
+        let role = self.role(scope, id).await?;
         Err(rules::role_delete_refusal(role.builtin, role.in_use))
     }
 }

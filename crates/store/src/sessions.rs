@@ -5,7 +5,7 @@
 use crate::types::Ts;
 use crate::{Store, db_err, with_db};
 use flowspace_core::DomainResult;
-use flowspace_core::ids::{SessionId, UserId, WorkspaceId};
+use flowspace_core::ids::{OrganizationId, SessionId, UserId, WorkspaceId};
 use flowspace_core::time::Timestamp;
 use uuid::Uuid;
 
@@ -108,7 +108,8 @@ impl Store {
         }))
     }
 
-    /// Sets the session's active workspace and remembers it as the user's last one.
+    /// Sets the session's active workspace (and with it its active organization) and
+    /// remembers it as the user's last one, there and overall.
     pub async fn set_active_workspace(
         &self,
         session: SessionId,
@@ -117,12 +118,41 @@ impl Store {
     ) -> DomainResult<()> {
         with_db!(self, pool => {
             let mut tx = pool.begin().await.map_err(db_err)?;
-            sqlx::query("UPDATE sessions SET active_workspace_id = $1 WHERE id = $2")
-                .bind(ws.0).bind(session.0).execute(&mut *tx).await.map_err(db_err)?;
+            // The user's row first, then (through the triggers) the organizations': the order
+            // every write of a user takes them.
             sqlx::query("UPDATE users SET last_workspace_id = $1 WHERE id = $2")
+                .bind(ws.0).bind(user.0).execute(&mut *tx).await.map_err(db_err)?;
+            sqlx::query("UPDATE sessions SET active_workspace_id = $1,
+                             active_organization_id = (SELECT organization_id FROM workspaces WHERE id = $1)
+                         WHERE id = $2")
+                .bind(ws.0).bind(session.0).execute(&mut *tx).await.map_err(db_err)?;
+            sqlx::query("UPDATE org_members SET last_workspace_id = $1
+                         WHERE user_id = $2 AND organization_id = (SELECT organization_id FROM workspaces WHERE id = $1)
+                           AND last_workspace_id IS DISTINCT FROM $1")
                 .bind(ws.0).bind(user.0).execute(&mut *tx).await.map_err(db_err)?;
             tx.commit().await.map_err(db_err)?;
         });
         Ok(())
+    }
+
+    /// Makes `org` the session's active organization, landing in the workspace the user used
+    /// last there (`None`: the session falls back to another of theirs there). `false` when the
+    /// user is not an active member of `org` (nothing changes).
+    pub async fn set_active_organization(
+        &self,
+        session: SessionId,
+        user: UserId,
+        org: OrganizationId,
+    ) -> DomainResult<bool> {
+        Ok(with_db!(self, pool => {
+            sqlx::query("UPDATE sessions SET active_organization_id = $1,
+                             active_workspace_id = (SELECT m.last_workspace_id FROM org_members m
+                                                    WHERE m.organization_id = $1 AND m.user_id = $3)
+                         WHERE id = $2 AND user_id = $3
+                           AND EXISTS (SELECT 1 FROM org_members m
+                                       WHERE m.organization_id = $1 AND m.user_id = $3 AND m.status = 'active')")
+                .bind(org.0).bind(session.0).bind(user.0).execute(pool).await.map_err(db_err)?
+                .rows_affected() == 1
+        }))
     }
 }

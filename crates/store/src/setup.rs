@@ -1,12 +1,12 @@
-//! First run (rule 1): one organization, its Account Admin, the built-in roles and the Default
-//! workspace, created in one transaction, once (`rules::check_first_setup` decides from the
+//! First run (rule 1): the first organization, its owner (who becomes the instance admin), the
+//! built-in roles and the Default workspace, created in one transaction, once (`rules::check_first_setup` decides from the
 //! setup read in that transaction).
 
 use crate::audit::{AuditContext, AuditEvent, insert_audit};
-use crate::types::{Ts, perms_to_text};
+use crate::organizations::insert_organization;
+use crate::types::Ts;
 use crate::{Store, db_err, unique_or, with_db};
-use flowspace_core::ids::{OrganizationId, RoleId, UserId, WorkspaceId};
-use flowspace_core::permissions::BuiltinRole;
+use flowspace_core::ids::{OrganizationId, UserId, WorkspaceId};
 use flowspace_core::rules;
 use flowspace_core::time::Timestamp;
 use flowspace_core::{DomainError, DomainResult};
@@ -77,9 +77,7 @@ impl Store {
             let mut tx = pool.begin().await.map_err(db_err)?;
             // Write first, so that SQLite takes its write lock at once (a read-then-write
             // transaction fails when another writer commits in between).
-            sqlx::query("INSERT INTO organizations (id, name, owner_user_id, created_at) VALUES ($1, $2, $3, $4)")
-                .bind(org.0).bind(&input.organization_name).bind(user.0).bind(now)
-                .execute(&mut *tx).await.map_err(db_err)?;
+            let admin_role = insert_organization(&mut tx, org, ws, &input.organization_name, user, now).await?;
             let done: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM setup_state")
                 .fetch_one(&mut *tx).await.map_err(db_err)?;
             rules::check_first_setup(done > 0)?;
@@ -88,27 +86,15 @@ impl Store {
             sqlx::query("INSERT INTO setup_state (singleton, organization_id, completed_at) VALUES (1, $1, $2)")
                 .bind(org.0).bind(now)
                 .execute(&mut *tx).await.map_err(refused_if_taken)?;
-            sqlx::query("INSERT INTO workspaces (id, organization_id, name, name_key, description, is_default, created_by, created_at, updated_at)
-                         VALUES ($1, $2, 'Default', 'default', 'The default workspace', TRUE, $3, $4, $4)")
-                .bind(ws.0).bind(org.0).bind(user.0).bind(now)
-                .execute(&mut *tx).await.map_err(db_err)?;
-            sqlx::query("INSERT INTO users (id, organization_id, email, email_key, name, password_hash, status, last_workspace_id, created_at, updated_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8, $8)")
-                .bind(user.0).bind(org.0).bind(&input.email).bind(&email_key).bind(&input.name)
+            sqlx::query("INSERT INTO users (id, email, email_key, name, password_hash, status, is_instance_admin, last_workspace_id, created_at, updated_at)
+                         VALUES ($1, $2, $3, $4, $5, 'active', TRUE, $6, $7, $7)")
+                .bind(user.0).bind(&input.email).bind(&email_key).bind(&input.name)
                 .bind(&input.password_hash).bind(ws.0).bind(now)
                 .execute(&mut *tx).await.map_err(refused_if_taken)?;
-            let mut admin_role = RoleId::new();
-            for role in BuiltinRole::ALL {
-                let id = RoleId::new();
-                if role == BuiltinRole::Admin {
-                    admin_role = id;
-                }
-                sqlx::query("INSERT INTO roles (id, organization_id, name, name_key, description, permissions, builtin, created_at, updated_at)
-                             VALUES ($1, $2, $3, $4, $5, $6, TRUE, $7, $7)")
-                    .bind(id.0).bind(org.0).bind(role.name()).bind(role.name().to_lowercase())
-                    .bind(role.description()).bind(perms_to_text(role.permissions())).bind(now)
-                    .execute(&mut *tx).await.map_err(db_err)?;
-            }
+            sqlx::query("INSERT INTO org_members (organization_id, user_id, role, status, created_at, updated_at)
+                         VALUES ($1, $2, 'owner', 'active', $3, $3)")
+                .bind(org.0).bind(user.0).bind(now)
+                .execute(&mut *tx).await.map_err(db_err)?;
             sqlx::query("INSERT INTO memberships (workspace_id, user_id, role_id, created_at) VALUES ($1, $2, $3, $4)")
                 .bind(ws.0).bind(user.0).bind(admin_role.0).bind(now)
                 .execute(&mut *tx).await.map_err(db_err)?;
@@ -119,24 +105,6 @@ impl Store {
             organization: org,
             user,
             workspace: ws,
-        })
-    }
-}
-
-impl Store {
-    pub async fn organization(
-        &self,
-        id: OrganizationId,
-    ) -> DomainResult<flowspace_core::model::Organization> {
-        let row: Option<(uuid::Uuid, String, Ts)> = with_db!(self, pool => {
-            sqlx::query_as("SELECT id, name, created_at FROM organizations WHERE id = $1")
-                .bind(id.0).fetch_optional(pool).await.map_err(db_err)?
-        });
-        let (id, name, created_at) = row.ok_or(DomainError::NotFound("organization"))?;
-        Ok(flowspace_core::model::Organization {
-            id: OrganizationId(id),
-            name,
-            created_at: created_at.0,
         })
     }
 }

@@ -3,26 +3,36 @@
 use crate::audit::{AuditContext, AuditEvent, changes, insert_audit};
 use crate::types::{Ts, ts};
 use crate::{Store, db_err, unique_or, with_db};
-use flowspace_core::authz::AdminScope;
+use flowspace_core::authz::{AdminScope, OrgScope};
 use flowspace_core::ids::{OrganizationId, RoleId, UserId, WorkspaceId};
-use flowspace_core::model::{User, UserDetail, UserStatus, WorkspaceRole};
-use flowspace_core::rules::{self, UserChange, normalize_email};
+use flowspace_core::model::{OrgRole, User, UserDetail, UserStatus, WorkspaceRole};
+use flowspace_core::rules::{self, MemberChange, normalize_email};
 use flowspace_core::time::Timestamp;
 use flowspace_core::{DomainError, DomainResult};
 use serde_json::json;
 use std::collections::HashMap;
 use uuid::Uuid;
 
+/// Users as an organization sees them: its members, with their status and role there. Filter
+/// with `m.organization_id`.
 pub(crate) const USER_SELECT: &str =
-    "SELECT u.id, u.organization_id, u.email, u.name, u.status, u.password_hash,
+    "SELECT u.id, m.organization_id, u.email, u.name, m.status, u.password_hash,
+        u.last_login_at, u.created_at, u.updated_at,
+        COALESCE(m.last_workspace_id, u.last_workspace_id) AS last_workspace_id, m.role AS org_role
+    FROM users u JOIN org_members m ON m.user_id = u.id";
+
+/// An account as itself, seen from no organization (sign-in, profile): its status is the
+/// account's (`users.status`) until `account_status` reads its memberships.
+const ACCOUNT_SELECT: &str =
+    "SELECT u.id, CAST(NULL AS uuid) AS organization_id, u.email, u.name, u.status, u.password_hash,
         u.last_login_at, u.created_at, u.updated_at, u.last_workspace_id,
-        COALESCE(o.owner_user_id = u.id, FALSE) AS is_account_admin
-    FROM users u JOIN organizations o ON o.id = u.organization_id";
+        CAST(NULL AS text) AS org_role
+    FROM users u";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct UserRow {
     id: Uuid,
-    organization_id: Uuid,
+    organization_id: Option<Uuid>,
     email: String,
     name: String,
     status: String,
@@ -31,18 +41,20 @@ pub(crate) struct UserRow {
     created_at: Ts,
     updated_at: Ts,
     last_workspace_id: Option<Uuid>,
-    is_account_admin: bool,
+    org_role: Option<String>,
 }
 
 impl UserRow {
     pub(crate) fn into_user(self) -> User {
+        let org_role = self.org_role.as_deref().and_then(OrgRole::parse);
         User {
             id: UserId(self.id),
-            organization_id: OrganizationId(self.organization_id),
+            organization_id: self.organization_id.map(OrganizationId),
             email: self.email,
             name: self.name,
             status: UserStatus::parse(&self.status).unwrap_or(UserStatus::Disabled),
-            is_account_admin: self.is_account_admin,
+            is_account_admin: org_role.is_some_and(OrgRole::is_admin),
+            org_role,
             last_login_at: ts(self.last_login_at),
             created_at: self.created_at.0,
             updated_at: self.updated_at.0,
@@ -129,40 +141,64 @@ fn detail(row: UserRow, memberships: Vec<MembershipRow>) -> UserDetail {
     }
 }
 
-/// The user `id` of the scope's organization as the transaction `tx` (of either backend) sees
-/// it, 404 when there is none. Its row is written (unchanged) before it is read: on SQLite
-/// that takes the write lock at once (a read-then-write transaction fails when another
-/// writer commits in between); on PostgreSQL it locks the row, so nothing changes it between
-/// this read and the caller's write, and the row is still locked before the organization's
-/// (which the authorization triggers and the audit trail take), as every write of a user does.
-async fn lock_user<DB>(
+/// The member `id` of the scope's organization as the transaction `tx` (of either backend)
+/// sees them, 404 when there is none, with the number of the organization's active owners.
+/// The user's row, then the organization's, are written (unchanged) first: on SQLite that
+/// takes the write lock at once (a read-then-write transaction fails when another writer
+/// commits in between); on PostgreSQL it locks them in the order every write of a user takes
+/// them (the user's row, then the organization's, which the authorization triggers and the
+/// audit trail take), and holding the organization's row serializes every change of its
+/// members, so that two owners demoting each other at once cannot leave it without one (rule
+/// 18): the second counts the owners after the first has committed.
+async fn lock_member<DB>(
     tx: &mut sqlx::Transaction<'_, DB>,
-    scope: &AdminScope,
+    org: OrganizationId,
     id: UserId,
-) -> DomainResult<User>
+) -> DomainResult<(User, i64)>
 where
     DB: sqlx::Database,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
     DB::Arguments: sqlx::IntoArguments<DB>,
     for<'r> UserRow: sqlx::FromRow<'r, DB::Row>,
+    for<'r> (i64,): sqlx::FromRow<'r, DB::Row>,
     for<'q> Uuid: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
-    // `name` is not a column the authorization triggers watch: this bumps no version.
-    sqlx::query("UPDATE users SET name = name WHERE id = $1 AND organization_id = $2")
+    // Neither `name` nor `updated_at` is a column the authorization triggers watch: these
+    // bump no version.
+    sqlx::query("UPDATE users SET name = name WHERE id = $1")
         .bind(id.0)
-        .bind(scope.organization().0)
         .execute(&mut **tx)
         .await
         .map_err(db_err)?;
-    let sql = format!("{USER_SELECT} WHERE u.id = $1 AND u.organization_id = $2");
+    sqlx::query("UPDATE organizations SET updated_at = updated_at WHERE id = $1")
+        .bind(org.0)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    let sql = format!("{USER_SELECT} WHERE u.id = $1 AND m.organization_id = $2");
     let row: Option<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(id.0)
-        .bind(scope.organization().0)
+        .bind(org.0)
         .fetch_optional(&mut **tx)
         .await
         .map_err(db_err)?;
-    row.map(UserRow::into_user)
-        .ok_or(DomainError::NotFound("user"))
+    let user = row
+        .map(UserRow::into_user)
+        .ok_or(DomainError::NotFound("user"))?;
+    let (owners,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM org_members WHERE organization_id = $1 AND role = 'owner' AND status = 'active'",
+    )
+    .bind(org.0)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(db_err)?;
+    Ok((user, owners))
+}
+
+/// The role a member holds (`Member` for one read without one: never the case in an
+/// organization's view).
+fn role_of(user: &User) -> OrgRole {
+    user.org_role.unwrap_or(OrgRole::Member)
 }
 
 /// The audit event of a patch: what changed of name and status, and whose account it is.
@@ -194,28 +230,66 @@ fn email_taken() -> DomainError {
 }
 
 impl Store {
-    /// The user with this email (compared case-insensitively), for login.
+    /// The account with this email (compared case-insensitively), for sign-in: its status is
+    /// what `rules::account_status` makes of its memberships (disabled in every organization
+    /// it belongs to: disabled).
     pub async fn find_login(&self, email: &str) -> DomainResult<Option<LoginRecord>> {
         let key = normalize_email(email);
-        let sql = format!("{USER_SELECT} WHERE u.email_key = $1");
+        let sql = format!("{ACCOUNT_SELECT} WHERE u.email_key = $1");
         let row: Option<UserRow> = with_db!(self, pool => {
             sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(&key).fetch_optional(pool).await.map_err(db_err)?
         });
-        Ok(row.map(|r| {
-            let password_hash = r.password_hash.clone();
-            let last_workspace_id = r.last_workspace_id.map(WorkspaceId);
-            LoginRecord {
-                user: r.into_user(),
-                password_hash,
-                last_workspace_id,
-            }
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let password_hash = row.password_hash.clone();
+        let last_workspace_id = row.last_workspace_id.map(WorkspaceId);
+        let user = self.as_account(row.into_user()).await?;
+        Ok(Some(LoginRecord {
+            user,
+            password_hash,
+            last_workspace_id,
         }))
     }
 
+    /// The account `id` as itself (no organization), with the status of `find_login`.
     pub async fn user(&self, id: UserId) -> DomainResult<User> {
-        let sql = format!("{USER_SELECT} WHERE u.id = $1");
+        let sql = format!("{ACCOUNT_SELECT} WHERE u.id = $1");
         let row: Option<UserRow> = with_db!(self, pool => {
             sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id.0).fetch_optional(pool).await.map_err(db_err)?
+        });
+        let user = row
+            .map(UserRow::into_user)
+            .ok_or(DomainError::NotFound("user"))?;
+        self.as_account(user).await
+    }
+
+    /// `user` (read from `ACCOUNT_SELECT`) with the status its memberships give the account.
+    async fn as_account(&self, mut user: User) -> DomainResult<User> {
+        let statuses: Vec<(String,)> = with_db!(self, pool => {
+            sqlx::query_as("SELECT status FROM org_members WHERE user_id = $1")
+                .bind(user.id.0).fetch_all(pool).await.map_err(db_err)?
+        });
+        let statuses: Vec<UserStatus> = statuses
+            .iter()
+            .filter_map(|(s,)| UserStatus::parse(s))
+            .collect();
+        user.status = rules::account_status(user.status != UserStatus::Invited, &statuses);
+        Ok(user)
+    }
+
+    /// The member `id` of the scope's organization.
+    pub async fn member(&self, scope: &OrgScope, id: UserId) -> DomainResult<User> {
+        self.user_in_org(scope.organization(), id).await
+    }
+
+    /// The member `id` of `org`, as the organization sees them (for a caller the authorization
+    /// layer already placed there).
+    pub(crate) async fn user_in_org(&self, org: OrganizationId, id: UserId) -> DomainResult<User> {
+        let sql = format!("{USER_SELECT} WHERE u.id = $1 AND m.organization_id = $2");
+        let row: Option<UserRow> = with_db!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id.0).bind(org.0)
+                .fetch_optional(pool).await.map_err(db_err)?
         });
         row.map(UserRow::into_user)
             .ok_or(DomainError::NotFound("user"))
@@ -240,28 +314,36 @@ impl Store {
         Ok(())
     }
 
-    /// Every workspace the user belongs to, with the role there, by workspace name.
-    pub async fn workspace_roles(&self, user: UserId) -> DomainResult<Vec<WorkspaceRole>> {
+    /// Every workspace of `org` the user belongs to, with the role there, by workspace name.
+    pub async fn workspace_roles(
+        &self,
+        org: OrganizationId,
+        user: UserId,
+    ) -> DomainResult<Vec<WorkspaceRole>> {
         Ok(self
-            .memberships_of(user)
+            .memberships_in(org, user)
             .await?
             .into_iter()
             .map(workspace_role)
             .collect())
     }
 
-    async fn memberships_of(&self, user: UserId) -> DomainResult<Vec<MembershipRow>> {
+    async fn memberships_in(
+        &self,
+        org: OrganizationId,
+        user: UserId,
+    ) -> DomainResult<Vec<MembershipRow>> {
         let sql = format!(
-            "{MEMBERSHIP_SELECT} WHERE mm.user_id = $1 ORDER BY mm.is_default DESC, mm.ws_name, mm.since"
+            "{MEMBERSHIP_SELECT} WHERE mm.user_id = $1 AND mm.org_id = $2 ORDER BY mm.is_default DESC, mm.ws_name, mm.since"
         );
         Ok(distinct(with_db!(self, pool => {
             sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(user.0).fetch_all(pool).await.map_err(db_err)?
+                .bind(user.0).bind(org.0).fetch_all(pool).await.map_err(db_err)?
         })))
     }
 
     pub async fn list_users(&self, scope: &AdminScope) -> DomainResult<Vec<UserDetail>> {
-        let sql = format!("{USER_SELECT} WHERE u.organization_id = $1 ORDER BY u.created_at, u.id");
+        let sql = format!("{USER_SELECT} WHERE m.organization_id = $1 ORDER BY u.created_at, u.id");
         let ms_sql = format!(
             "{MEMBERSHIP_SELECT} WHERE mm.org_id = $1 ORDER BY mm.is_default DESC, mm.ws_name, mm.since"
         );
@@ -285,13 +367,16 @@ impl Store {
     }
 
     pub async fn user_detail(&self, scope: &AdminScope, id: UserId) -> DomainResult<UserDetail> {
-        let sql = format!("{USER_SELECT} WHERE u.id = $1 AND u.organization_id = $2");
+        let sql = format!("{USER_SELECT} WHERE u.id = $1 AND m.organization_id = $2");
         let row: Option<UserRow> = with_db!(self, pool => {
             sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id.0).bind(scope.organization().0)
                 .fetch_optional(pool).await.map_err(db_err)?
         });
         let row = row.ok_or(DomainError::NotFound("user"))?;
-        Ok(detail(row, self.memberships_of(id).await?))
+        Ok(detail(
+            row,
+            self.memberships_in(scope.organization(), id).await?,
+        ))
     }
 
     /// The workspaces of the organization where the user is a member of their own (a
@@ -311,7 +396,9 @@ impl Store {
         Ok(rows.into_iter().map(|(w,)| WorkspaceId(w)).collect())
     }
 
-    /// Creates an active user with a password and no membership (rule 10).
+    /// Creates an active user with a password and no workspace membership (rule 10), a
+    /// member of the scope's organization. An email that has an account already (here or in
+    /// another organization) is refused: that account is invited instead.
     pub async fn create_user(&self, scope: &AdminScope, new: NewUser) -> DomainResult<UserDetail> {
         let id = UserId::new();
         let now = Ts(Timestamp::now());
@@ -325,20 +412,25 @@ impl Store {
         };
         with_db!(self, pool => {
             let mut tx = pool.begin().await.map_err(db_err)?;
-            sqlx::query("INSERT INTO users (id, organization_id, email, email_key, name, password_hash, status, created_at, updated_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $7)")
-                .bind(id.0).bind(scope.organization().0).bind(&new.email).bind(normalize_email(&new.email))
+            sqlx::query("INSERT INTO users (id, email, email_key, name, password_hash, status, created_at, updated_at)
+                         VALUES ($1, $2, $3, $4, $5, 'active', $6, $6)")
+                .bind(id.0).bind(&new.email).bind(normalize_email(&new.email))
                 .bind(&new.name).bind(&new.password_hash).bind(now)
                 .execute(&mut *tx).await.map_err(|e| unique_or(e, email_taken()))?;
+            sqlx::query("INSERT INTO org_members (organization_id, user_id, role, status, created_at, updated_at)
+                         VALUES ($1, $2, 'member', 'active', $3, $3)")
+                .bind(scope.organization().0).bind(id.0).bind(now)
+                .execute(&mut *tx).await.map_err(db_err)?;
             insert_audit(&mut tx, &ctx, &ev).await?;
             tx.commit().await.map_err(db_err)?;
         });
         self.user_detail(scope, id).await
     }
 
-    /// Changes name and status, as `rules::check_user_change` allows from the user read in
-    /// this transaction (the Account Admin is never disabled, nobody is set back to
-    /// `invited`). Disabling ends every session of the user.
+    /// Changes name and status, as `rules::check_member_change` allows from the member read
+    /// in this transaction (the last active owner is never disabled, only owners touch owners,
+    /// nobody is set back to `invited`). The status is the member's in this organization only.
+    /// Disabling someone who is then active in no organization ends their sessions.
     pub async fn patch_user(
         &self,
         scope: &AdminScope,
@@ -347,22 +439,22 @@ impl Store {
     ) -> DomainResult<UserDetail> {
         let now = Ts(Timestamp::now());
         let ctx = AuditContext::from_admin(scope);
+        let org = scope.organization();
         with_db!(self, pool => {
             let mut tx = pool.begin().await.map_err(db_err)?;
-            let current = lock_user(&mut tx, scope, id).await?;
+            let (current, owners) = lock_member(&mut tx, org, id).await?;
             if let Some(status) = patch.status {
-                rules::check_user_change(current.is_account_admin, current.status, UserChange::Status(status))?;
+                rules::check_member_change(scope.role(), role_of(&current), current.status, MemberChange::Status(status), owners)?;
             }
             if let Some(name) = &patch.name {
                 sqlx::query("UPDATE users SET name = $1, updated_at = $2 WHERE id = $3")
                     .bind(name).bind(now).bind(id.0).execute(&mut *tx).await.map_err(db_err)?;
             }
             if let Some(status) = patch.status {
-                sqlx::query("UPDATE users SET status = $1, updated_at = $2 WHERE id = $3")
-                    .bind(status.as_str()).bind(now).bind(id.0).execute(&mut *tx).await.map_err(db_err)?;
+                sqlx::query("UPDATE org_members SET status = $1, updated_at = $2 WHERE user_id = $3 AND organization_id = $4")
+                    .bind(status.as_str()).bind(now).bind(id.0).bind(org.0).execute(&mut *tx).await.map_err(db_err)?;
                 if status == UserStatus::Disabled {
-                    sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
-                        .bind(now).bind(id.0).execute(&mut *tx).await.map_err(db_err)?;
+                    end_sessions_if_nowhere_active(&mut tx, id, now).await?;
                 }
             }
             insert_audit(&mut tx, &ctx, &update_event(&current, &patch)).await?;
@@ -371,26 +463,73 @@ impl Store {
         self.user_detail(scope, id).await
     }
 
-    /// Removes the account, its memberships and sessions, as `rules::check_user_change` allows
-    /// from the user read in this transaction (never the Account Admin); the items it made stay.
-    pub async fn delete_user(&self, scope: &AdminScope, id: UserId) -> DomainResult<()> {
+    /// Sets a member's organization role (`PATCH /organization/members/{id}`), as
+    /// `rules::check_member_change` allows: only owners make or unmake owners, and the last
+    /// active owner keeps the role. Ownership is handed over by making another member owner.
+    pub async fn set_member_role(
+        &self,
+        scope: &AdminScope,
+        id: UserId,
+        role: OrgRole,
+    ) -> DomainResult<User> {
+        let now = Ts(Timestamp::now());
         let ctx = AuditContext::from_admin(scope);
+        let org = scope.organization();
         with_db!(self, pool => {
             let mut tx = pool.begin().await.map_err(db_err)?;
-            let current = lock_user(&mut tx, scope, id).await?;
-            rules::check_user_change(current.is_account_admin, current.status, UserChange::Delete)?;
-            let n = sqlx::query("DELETE FROM users WHERE id = $1 AND organization_id = $2")
-                .bind(id.0).bind(scope.organization().0).execute(&mut *tx).await.map_err(db_err)?.rows_affected();
-            if n > 0 {
+            let (current, owners) = lock_member(&mut tx, org, id).await?;
+            let before = role_of(&current);
+            rules::check_member_change(scope.role(), before, current.status, MemberChange::Role(role), owners)?;
+            if before != role {
+                sqlx::query("UPDATE org_members SET role = $1, updated_at = $2 WHERE user_id = $3 AND organization_id = $4")
+                    .bind(role.as_str()).bind(now).bind(id.0).bind(org.0).execute(&mut *tx).await.map_err(db_err)?;
+                let mut summary = changes(&[("role", json!(before.as_str()), json!(role.as_str()))]);
+                summary.insert("email".into(), json!(current.email));
                 let ev = AuditEvent {
                     workspace: None,
-                    action: "user.delete",
+                    action: "member.role",
                     target_kind: "user",
                     target_id: Some(id.0),
-                    summary: json!({"email": current.email, "name": current.name}),
+                    summary: summary.into(),
                 };
                 insert_audit(&mut tx, &ctx, &ev).await?;
             }
+            tx.commit().await.map_err(db_err)?;
+        });
+        self.member(scope.org(), id).await
+    }
+
+    /// Removes a member from the organization (`DELETE /users/{id}`, `DELETE
+    /// /organization/members/{id}`), as `rules::check_member_change` allows: their workspace
+    /// and group memberships, open invitations and API keys there go; the account itself is
+    /// deleted when it belongs to no other organization. The items they made stay.
+    pub async fn delete_user(&self, scope: &AdminScope, id: UserId) -> DomainResult<()> {
+        let ctx = AuditContext::from_admin(scope);
+        let org = scope.organization();
+        with_db!(self, pool => {
+            let mut tx = pool.begin().await.map_err(db_err)?;
+            let (current, owners) = lock_member(&mut tx, org, id).await?;
+            rules::check_member_change(scope.role(), role_of(&current), current.status, MemberChange::Remove, owners)?;
+            sqlx::query("DELETE FROM memberships WHERE user_id = $1 AND workspace_id IN (SELECT id FROM workspaces WHERE organization_id = $2)")
+                .bind(id.0).bind(org.0).execute(&mut *tx).await.map_err(db_err)?;
+            sqlx::query("DELETE FROM group_members WHERE user_id = $1 AND group_id IN (SELECT id FROM groups WHERE organization_id = $2)")
+                .bind(id.0).bind(org.0).execute(&mut *tx).await.map_err(db_err)?;
+            sqlx::query("DELETE FROM invitations WHERE user_id = $1 AND organization_id = $2")
+                .bind(id.0).bind(org.0).execute(&mut *tx).await.map_err(db_err)?;
+            sqlx::query("DELETE FROM api_keys WHERE created_by = $1 AND organization_id = $2")
+                .bind(id.0).bind(org.0).execute(&mut *tx).await.map_err(db_err)?;
+            sqlx::query("DELETE FROM org_members WHERE user_id = $1 AND organization_id = $2")
+                .bind(id.0).bind(org.0).execute(&mut *tx).await.map_err(db_err)?;
+            sqlx::query("DELETE FROM users WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM org_members WHERE user_id = $1)")
+                .bind(id.0).execute(&mut *tx).await.map_err(db_err)?;
+            let ev = AuditEvent {
+                workspace: None,
+                action: "user.delete",
+                target_kind: "user",
+                target_id: Some(id.0),
+                summary: json!({"email": current.email, "name": current.name}),
+            };
+            insert_audit(&mut tx, &ctx, &ev).await?;
             tx.commit().await.map_err(db_err)?;
         });
         Ok(())
@@ -404,4 +543,30 @@ impl Store {
         });
         Ok(())
     }
+}
+
+/// Ends the sessions of `user` if they are now an active member of no organization (disabled
+/// everywhere they belong: rule 10's "their sessions stop working").
+async fn end_sessions_if_nowhere_active<DB>(
+    tx: &mut sqlx::Transaction<'_, DB>,
+    user: UserId,
+    now: Ts,
+) -> DomainResult<()>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    for<'q> Uuid: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Ts: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    sqlx::query(
+        "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL
+         AND NOT EXISTS (SELECT 1 FROM org_members WHERE user_id = $2 AND status = 'active')",
+    )
+    .bind(now)
+    .bind(user.0)
+    .execute(&mut **tx)
+    .await
+    .map_err(db_err)?;
+    Ok(())
 }

@@ -235,11 +235,11 @@ impl Store {
         type Row = (Uuid, String, String, String, bool, Uuid, String, Ts);
         let rows: Vec<Row> = with_db!(self, pool => {
             sqlx::query_as(
-                "SELECT u.id, u.email, u.name, u.status, COALESCE(o.owner_user_id = u.id, FALSE), r.id, r.name, m.created_at
+                "SELECT u.id, u.email, u.name, om.status, om.role IN ('owner', 'admin'), r.id, r.name, m.created_at
                  FROM memberships m JOIN users u ON u.id = m.user_id JOIN roles r ON r.id = m.role_id
-                 JOIN organizations o ON o.id = u.organization_id
+                 JOIN org_members om ON om.user_id = u.id AND om.organization_id = $2
                  WHERE m.workspace_id = $1 ORDER BY m.created_at, u.id")
-                .bind(scope.workspace().0).fetch_all(pool).await.map_err(db_err)?
+                .bind(scope.workspace().0).bind(scope.organization().0).fetch_all(pool).await.map_err(db_err)?
         });
         Ok(rows
             .into_iter()
@@ -283,16 +283,16 @@ impl Store {
             // of the scope's organization are written.
             // An upsert keeps the original `created_at`: a new row carries `now`.
             let added: Option<Ts> = sqlx::query_scalar("INSERT INTO memberships (workspace_id, user_id, role_id, created_at)
-                         SELECT $1, u.id, r.id, $4 FROM roles r JOIN users u ON u.id = $2 AND u.organization_id = $5
+                         SELECT $1, u.user_id, r.id, $4 FROM roles r JOIN org_members u ON u.user_id = $2 AND u.organization_id = $5
                          WHERE r.id = $3 AND r.organization_id = $5
                          ON CONFLICT (workspace_id, user_id) DO UPDATE SET role_id = excluded.role_id
                          RETURNING created_at")
                 .bind(ws.0).bind(user.0).bind(role.0).bind(now).bind(org.0)
                 .fetch_optional(&mut *tx).await.map_err(db_err)?;
             let target: Option<(String, bool)> = sqlx::query_as(
-                "SELECT u.email, COALESCE(o.owner_user_id = u.id, FALSE)
-                 FROM users u JOIN organizations o ON o.id = u.organization_id
-                 WHERE u.id = $1 AND u.organization_id = $2")
+                "SELECT u.email, m.role IN ('owner', 'admin')
+                 FROM org_members m JOIN users u ON u.id = m.user_id
+                 WHERE m.user_id = $1 AND m.organization_id = $2")
                 .bind(user.0).bind(org.0).fetch_optional(&mut *tx).await.map_err(db_err)?;
             let (email, is_account_admin) = target.ok_or(DomainError::NotFound("user"))?;
             rules::check_member_role_changeable(is_account_admin)?;
@@ -336,7 +336,9 @@ impl Store {
             let n = sqlx::query("DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2")
                 .bind(scope.workspace().0).bind(user.0).execute(&mut *tx).await.map_err(db_err)?.rows_affected();
             let (is_account_admin, email): (bool, Option<String>) = sqlx::query_as(
-                "SELECT COALESCE(o.owner_user_id = $2, FALSE), (SELECT u.email FROM users u WHERE u.id = $2)
+                "SELECT COALESCE((SELECT m.role IN ('owner', 'admin') FROM org_members m
+                                  WHERE m.organization_id = o.id AND m.user_id = $2), FALSE),
+                        (SELECT u.email FROM users u WHERE u.id = $2)
                  FROM organizations o WHERE o.id = $1")
                 .bind(org.0).bind(user.0).fetch_one(&mut *tx).await.map_err(db_err)?;
             rules::check_unlinkable(is_account_admin)?;

@@ -1,6 +1,7 @@
 //! Test support: a real `flowspace` server listening on 127.0.0.1:0 with a fresh database
 //! (SQLite in a temporary directory, or a fresh schema of the PostgreSQL named by
-//! `TEST_DATABASE_URL`), and a small JSON client that talks HTTP to it.
+//! `TEST_DATABASE_URL`) or a copy of an existing one (`Seed`), and a small JSON client that
+//! talks HTTP to it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod smtp;
@@ -56,21 +57,81 @@ pub fn backends() -> Vec<Backend> {
 /// A fresh, empty database on `backend`: its URL.
 pub async fn fresh_database(backend: &Backend, dir: &std::path::Path) -> String {
     match backend {
-        Backend::Sqlite => format!("sqlite://{}", dir.join("flowspace.db").display()),
+        Backend::Sqlite => sqlite_url(dir),
         Backend::Postgres(base) => {
-            let schema = format!("fs_test_{}", uuid::Uuid::new_v4().simple());
-            let pool = sqlx::PgPool::connect(base).await.unwrap_or_else(|e| {
-                panic!("TEST_DATABASE_URL is set but PostgreSQL cannot be reached: {e}")
-            });
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-                .execute(&pool)
-                .await
-                .expect("create schema");
-            pool.close().await;
-            let sep = if base.contains('?') { '&' } else { '?' };
-            format!("{base}{sep}options=-c%20search_path%3D{schema}")
+            let schema = fresh_schema_name();
+            run_sql(base, format!("CREATE SCHEMA {schema}")).await;
+            schema_url(base, &schema)
         }
     }
+}
+
+/// An existing database to start a server on, as a release left it: each test gets its own
+/// copy, and the files stay untouched.
+#[derive(Clone, Copy, Debug)]
+pub struct Seed<'a> {
+    /// A SQLite database file (checkpointed: no `-wal` beside it).
+    pub sqlite: &'a std::path::Path,
+    /// A plain-SQL `pg_dump` of one schema, with INSERTs rather than COPY and no psql
+    /// meta-commands, so that it replays through an ordinary connection.
+    pub postgres_dump: &'a std::path::Path,
+    /// The schema the dump creates and fills; it is restored under a fresh name.
+    pub postgres_schema: &'a str,
+}
+
+/// A copy of `seed` on `backend`: its URL. SQLite: the file copied into `dir`; PostgreSQL: the
+/// dump replayed into a fresh schema (every mention of the dump's schema renamed).
+pub async fn seeded_database(backend: &Backend, dir: &std::path::Path, seed: &Seed<'_>) -> String {
+    match backend {
+        Backend::Sqlite => {
+            std::fs::copy(seed.sqlite, dir.join("flowspace.db")).expect("copy the seed database");
+            sqlite_url(dir)
+        }
+        Backend::Postgres(base) => {
+            let dump = std::fs::read_to_string(seed.postgres_dump).expect("read the seed dump");
+            assert!(
+                dump.contains(&format!("CREATE SCHEMA {};", seed.postgres_schema)),
+                "{} does not create the schema {}",
+                seed.postgres_dump.display(),
+                seed.postgres_schema
+            );
+            assert!(
+                !dump.lines().any(|l| l.starts_with('\\')),
+                "{} holds psql meta-commands",
+                seed.postgres_dump.display()
+            );
+            let schema = fresh_schema_name();
+            run_sql(base, dump.replace(seed.postgres_schema, &schema)).await;
+            schema_url(base, &schema)
+        }
+    }
+}
+
+fn sqlite_url(dir: &std::path::Path) -> String {
+    format!("sqlite://{}", dir.join("flowspace.db").display())
+}
+
+fn fresh_schema_name() -> String {
+    format!("fs_test_{}", uuid::Uuid::new_v4().simple())
+}
+
+/// The URL of the schema `schema` of the PostgreSQL at `base`.
+fn schema_url(base: &str, schema: &str) -> String {
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}options=-c%20search_path%3D{schema}")
+}
+
+/// Runs `sql` (one or several statements) on one connection to the PostgreSQL at `base`.
+async fn run_sql(base: &str, sql: String) {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(base).await.unwrap_or_else(|e| {
+        panic!("TEST_DATABASE_URL is set but PostgreSQL cannot be reached: {e}")
+    });
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL: {e}"));
+    let _ = conn.close().await;
 }
 
 /// Settings of a test server: cheap Argon2 parameters (the same code, smaller costs).
@@ -113,6 +174,20 @@ impl TestServer {
     pub async fn start_with(backend: &Backend, tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
         let url = fresh_database(backend, dir.path()).await;
+        let mut config = test_config(dir.path().to_path_buf(), url.clone());
+        tweak(&mut config);
+        Self::launch(backend.clone(), dir, url, config).await
+    }
+
+    /// A new server on a copy of `seed`, with settings changed by `tweak` (the secrets the
+    /// seed was made with, for one).
+    pub async fn start_seeded(
+        backend: &Backend,
+        seed: &Seed<'_>,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Self {
+        let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
+        let url = seeded_database(backend, dir.path(), seed).await;
         let mut config = test_config(dir.path().to_path_buf(), url.clone());
         tweak(&mut config);
         Self::launch(backend.clone(), dir, url, config).await

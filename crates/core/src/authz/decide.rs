@@ -2,20 +2,33 @@
 //! 403 naming what is missing) or makes the one scope its guard needs.
 
 use super::{
-    Actor, AdminScope, AuditScope, CallerFacts, SelfScope, WorkspaceFacts, WorkspaceScope,
-    WorkspacesScope,
+    Actor, AdminScope, AuditScope, CallerFacts, CreatorScope, InstanceScope, OrgFacts, OrgScope,
+    SelfScope, WorkspaceFacts, WorkspaceScope, WorkspacesScope,
 };
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{SessionId, WorkspaceId};
+use crate::model::OrgRole;
 use crate::perm;
 use crate::permissions::Permission;
+
+/// The caller's active organization, if they may act in it: a user in no organization is
+/// refused (`NoOrganization`), a suspended one answers `OrganizationSuspended` (rule 18).
+fn active_organization(facts: &CallerFacts) -> DomainResult<OrgFacts> {
+    match facts.organization {
+        None => Err(DomainError::NoOrganization),
+        Some(o) if o.suspended => Err(DomainError::OrganizationSuspended),
+        Some(o) => Ok(o),
+    }
+}
 
 /// Checks `required` in the caller's active workspace and hands out the scope.
 ///
 /// - no active workspace: 403 naming the permission, with no role;
-/// - the Account Admin holds every permission in every workspace of the organization, but an
-///   API key holds only its own permissions whoever created it.
+/// - the Account Admin (an owner or admin of the organization) holds every permission in every
+///   workspace of the organization, but an API key holds only its own permissions whoever
+///   created it.
 pub fn authorize(facts: &CallerFacts, required: Permission) -> DomainResult<WorkspaceScope> {
+    let org = active_organization(facts)?;
     let Some(ws) = &facts.workspace else {
         return Err(DomainError::MissingPermission {
             missing: required,
@@ -23,10 +36,10 @@ pub fn authorize(facts: &CallerFacts, required: Permission) -> DomainResult<Work
         });
     };
     let scope = WorkspaceScope {
-        organization: facts.organization,
+        organization: org.id,
         workspace: ws.workspace,
         actor: facts.actor,
-        is_account_admin: facts.is_account_admin && matches!(facts.actor, Actor::User(_)),
+        is_account_admin: facts.is_account_admin(),
         role: ws.role.clone(),
         permissions: ws.permissions,
         ip: facts.ip.clone(),
@@ -36,17 +49,91 @@ pub fn authorize(facts: &CallerFacts, required: Permission) -> DomainResult<Work
     Ok(scope)
 }
 
-/// Checks that the caller is the Account Admin, signed in as a user (never through an API key).
-pub fn authorize_account_admin(facts: &CallerFacts) -> DomainResult<AdminScope> {
+/// Checks that the caller is an active member of their active organization, signed in as a
+/// user (API keys are refused): what reading the organization and its settings needs.
+pub fn authorize_org_member(facts: &CallerFacts) -> DomainResult<OrgScope> {
+    let org = active_organization(facts)?;
     match facts.actor {
-        Actor::User(user) if facts.is_account_admin => Ok(AdminScope {
-            organization: facts.organization,
+        Actor::User(user) => Ok(OrgScope {
+            organization: org.id,
+            user,
+            role: org.role,
+            ip: facts.ip.clone(),
+        }),
+        Actor::ApiKey { .. } => Err(DomainError::forbidden(
+            "API keys cannot manage the organization",
+        )),
+    }
+}
+
+/// Checks that the caller is an owner or admin of the active organization (the Account Admin
+/// of SPEC §1–6), signed in as a user (never through an API key).
+pub fn authorize_account_admin(facts: &CallerFacts) -> DomainResult<AdminScope> {
+    let org = authorize_org_member(facts)?;
+    if org.role.is_admin() {
+        Ok(AdminScope {
+            org,
+            instance: facts.is_instance_admin,
+        })
+    } else {
+        Err(DomainError::forbidden(
+            "only the Account Admin (an owner or admin of the organization) may do this",
+        ))
+    }
+}
+
+/// Checks that the caller is an owner of the active organization: what its SSO and MFA
+/// policy and its owners need.
+pub fn authorize_owner(facts: &CallerFacts) -> DomainResult<AdminScope> {
+    let admin = authorize_account_admin(facts)?;
+    if admin.role() == OrgRole::Owner {
+        Ok(admin)
+    } else {
+        Err(DomainError::forbidden(
+            "only an owner of the organization may do this",
+        ))
+    }
+}
+
+/// Checks that the caller is the instance admin, signed in with a session (SPEC §7). It needs
+/// no organization, and a suspended one does not stop it.
+pub fn authorize_instance_admin(
+    facts: &CallerFacts,
+    session: Option<SessionId>,
+) -> DomainResult<InstanceScope> {
+    match (facts.actor, session) {
+        (Actor::User(user), Some(_)) if facts.is_instance_admin => Ok(InstanceScope {
             user,
             ip: facts.ip.clone(),
         }),
-        Actor::User(_) => Err(DomainError::forbidden("only the Account Admin may do this")),
-        Actor::ApiKey { .. } => Err(DomainError::forbidden(
-            "API keys cannot manage the organization",
+        (Actor::User(_), Some(_)) => Err(DomainError::forbidden(
+            "only the instance admin may do this",
+        )),
+        _ => Err(DomainError::forbidden(
+            "this route needs a signed-in user, not an API key",
+        )),
+    }
+}
+
+/// Checks that the caller may create an organization: the instance admin, or (when the
+/// installation's `ALLOW_ORGANIZATION_CREATION` is `any`: `allow_any`) any user signed in with
+/// a session.
+pub fn authorize_org_creation(
+    facts: &CallerFacts,
+    session: Option<SessionId>,
+    allow_any: bool,
+) -> DomainResult<CreatorScope> {
+    match (facts.actor, session) {
+        (Actor::User(user), Some(_)) if facts.is_instance_admin || allow_any => Ok(CreatorScope {
+            user,
+            instance: facts.is_instance_admin,
+            ip: facts.ip.clone(),
+        }),
+        (Actor::User(_), Some(_)) => Err(DomainError::forbidden(
+            "only the instance admin may create organizations",
+        )),
+        _ => Err(DomainError::forbidden(
+            "this route needs a signed-in user, not an API key",
         )),
     }
 }
@@ -55,7 +142,7 @@ pub fn authorize_account_admin(facts: &CallerFacts) -> DomainResult<AdminScope> 
 pub fn authorize_self(facts: &CallerFacts, session: Option<SessionId>) -> DomainResult<SelfScope> {
     match (facts.actor, session) {
         (Actor::User(user), Some(session)) => Ok(SelfScope {
-            organization: facts.organization,
+            organization: facts.organization_id(),
             user,
             session,
             ip: facts.ip.clone(),
@@ -79,9 +166,10 @@ pub fn authorize_audit(
             "the audit trail is read by signed-in users, not API keys",
         ));
     }
-    if facts.is_account_admin {
+    let org = active_organization(facts)?;
+    if facts.is_account_admin() {
         return Ok(AuditScope {
-            organization: facts.organization,
+            organization: org.id,
             workspace: requested,
         });
     }
@@ -99,7 +187,7 @@ pub fn authorize_audit(
         return Err(denied());
     }
     Ok(AuditScope {
-        organization: facts.organization,
+        organization: org.id,
         workspace: Some(ws.workspace),
     })
 }
@@ -117,7 +205,8 @@ pub fn authorize_each(
             "this route needs a signed-in user, not an API key",
         ));
     }
-    let workspaces = (!facts.is_account_admin).then(|| {
+    let org = active_organization(facts)?;
+    let workspaces = (!facts.is_account_admin()).then(|| {
         standings
             .iter()
             .filter(|s| s.permissions.contains(required))
@@ -125,7 +214,7 @@ pub fn authorize_each(
             .collect()
     });
     Ok(WorkspacesScope {
-        organization: facts.organization,
+        organization: org.id,
         workspaces,
     })
 }
@@ -246,7 +335,7 @@ mod tests {
             None,
             "the Account Admin's lists span all"
         );
-        assert_eq!(as_admin.organization(), admin.organization);
+        assert_eq!(Some(as_admin.organization()), admin.organization_id());
         let key = Actor::ApiKey {
             key: ItemId::new(),
             creator: UserId::new(),

@@ -7,7 +7,13 @@
 //!
 //! - `WorkspaceScope` (`authorize`): one permission in one workspace; every store method on a
 //!   workspace table takes one and filters by its workspace.
-//! - `AdminScope` (`authorize_account_admin`): the Account Admin, as a user.
+//! - `OrgScope` (`authorize_org_member`): an active member of the active organization (which is
+//!   not suspended), as a user; every store method on an organization's own tables takes one.
+//! - `AdminScope` (`authorize_account_admin`, `authorize_owner`): an owner or admin of the
+//!   active organization (the Account Admin of SPEC §1–6), as a user.
+//! - `InstanceScope` (`authorize_instance_admin`): the instance admin, who manages
+//!   organizations as a whole (SPEC §7).
+//! - `CreatorScope` (`authorize_org_creation`): who may create an organization.
 //! - `SelfScope` (`authorize_self`): a signed-in user acting on their own account.
 //! - `AuditScope` (`authorize_audit`): the audit events the caller may read, the whole
 //!   organization or one workspace; the store filters by it.
@@ -30,9 +36,13 @@ mod standing;
 
 pub use api_keys::{api_key_permissions, grantable_to_api_key};
 pub use decide::{
-    authorize, authorize_account_admin, authorize_audit, authorize_each, authorize_self,
+    authorize, authorize_account_admin, authorize_audit, authorize_each, authorize_instance_admin,
+    authorize_org_creation, authorize_org_member, authorize_owner, authorize_self,
 };
-pub use facts::{Actor, CallerFacts, WorkspaceFacts};
+pub use facts::{Actor, CallerFacts, OrgFacts, WorkspaceFacts};
 pub use invitations::invitation_stands;
-pub use scopes::{AdminScope, AuditScope, SelfScope, WorkspaceScope, WorkspacesScope};
+pub use scopes::{
+    AdminScope, AuditScope, CreatorScope, InOrganization, InstanceScope, OrgScope, SelfScope,
+    WorkspaceScope, WorkspacesScope,
+};
 pub use standing::{ACCOUNT_ADMIN_ROLE, API_KEY_ROLE, HeldRole, api_key_standing, user_standing};

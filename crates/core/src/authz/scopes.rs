@@ -5,6 +5,7 @@
 use super::Actor;
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{OrganizationId, SessionId, UserId, WorkspaceId};
+use crate::model::OrgRole;
 use crate::permissions::{Permission, PermissionSet};
 
 /// Proof that the caller passed the membership and permission check for one workspace.
@@ -74,22 +75,28 @@ impl WorkspaceScope {
     }
 }
 
-/// Proof that the caller is the Account Admin of an organization, acting as a user.
+/// Proof that the caller is an active member of an organization that is not suspended,
+/// signed in as a user: what every store method on an organization's own tables (members,
+/// roles, settings) takes and filters by.
 #[derive(Clone, Debug)]
-pub struct AdminScope {
+pub struct OrgScope {
     pub(super) organization: OrganizationId,
     pub(super) user: UserId,
+    pub(super) role: OrgRole,
     pub(super) ip: Option<String>,
 }
 
-impl AdminScope {
+impl OrgScope {
     pub fn organization(&self) -> OrganizationId {
         self.organization
     }
     pub fn user_id(&self) -> UserId {
         self.user
     }
-    /// The Account Admin acts as a user, never through an API key.
+    /// The caller's role in the organization.
+    pub fn role(&self) -> OrgRole {
+        self.role
+    }
     pub fn actor(&self) -> Actor {
         Actor::User(self.user)
     }
@@ -97,28 +104,113 @@ impl AdminScope {
     pub fn ip(&self) -> Option<&str> {
         self.ip.as_deref()
     }
+}
+
+/// Proof that the caller is an owner or admin of an organization (the Account Admin of SPEC
+/// §1–6), acting as a user.
+#[derive(Clone, Debug)]
+pub struct AdminScope {
+    pub(super) org: OrgScope,
+    /// The caller is also the instance admin.
+    pub(super) instance: bool,
+}
+
+impl AdminScope {
+    pub fn organization(&self) -> OrganizationId {
+        self.org.organization
+    }
+    pub fn user_id(&self) -> UserId {
+        self.org.user
+    }
+    /// `Owner` or `Admin`.
+    pub fn role(&self) -> OrgRole {
+        self.org.role
+    }
+    /// The Account Admin acts as a user, never through an API key.
+    pub fn actor(&self) -> Actor {
+        Actor::User(self.org.user)
+    }
+    /// Where the request comes from, for the audit trail.
+    pub fn ip(&self) -> Option<&str> {
+        self.org.ip.as_deref()
+    }
+    /// The organization, as its members' reads take it.
+    pub fn org(&self) -> &OrgScope {
+        &self.org
+    }
+    /// The caller is also the instance admin, who sees what belongs to no organization
+    /// (sign-in attempts on unknown emails).
+    pub fn sees_installation(&self) -> bool {
+        self.instance
+    }
     /// The Account Admin stands in every workspace of the organization: the scope of a list
     /// that spans workspaces (open invitations), as `authorize_each` hands it to them.
     pub fn every_workspace(&self) -> WorkspacesScope {
         WorkspacesScope {
-            organization: self.organization,
+            organization: self.org.organization,
             workspaces: None,
         }
     }
 }
 
+/// Proof that the caller is the instance admin (SPEC §7), signed in as a user: they manage
+/// organizations as a whole, and see nothing inside one they are not a member of.
+#[derive(Clone, Debug)]
+pub struct InstanceScope {
+    pub(super) user: UserId,
+    pub(super) ip: Option<String>,
+}
+
+impl InstanceScope {
+    pub fn user_id(&self) -> UserId {
+        self.user
+    }
+    pub fn actor(&self) -> Actor {
+        Actor::User(self.user)
+    }
+    /// Where the request comes from, for the audit trail.
+    pub fn ip(&self) -> Option<&str> {
+        self.ip.as_deref()
+    }
+}
+
+/// Proof that the caller may create an organization (SPEC §7): the instance admin, or any
+/// signed-in user when the installation allows it.
+#[derive(Clone, Debug)]
+pub struct CreatorScope {
+    pub(super) user: UserId,
+    pub(super) instance: bool,
+    pub(super) ip: Option<String>,
+}
+
+impl CreatorScope {
+    pub fn user_id(&self) -> UserId {
+        self.user
+    }
+    /// The creator is the instance admin (who may make someone else the first owner).
+    pub fn is_instance_admin(&self) -> bool {
+        self.instance
+    }
+    /// Where the request comes from, for the audit trail.
+    pub fn ip(&self) -> Option<&str> {
+        self.ip.as_deref()
+    }
+}
+
 /// Proof that the caller is a signed-in user (a session, never an API key), for the routes
-/// about the caller themselves (profile, sign-out, switching workspace).
+/// about the caller themselves (profile, sign-out, switching workspace or organization). It
+/// needs no organization: a user who belongs to none still signs in and out.
 #[derive(Clone, Debug)]
 pub struct SelfScope {
-    pub(super) organization: OrganizationId,
+    pub(super) organization: Option<OrganizationId>,
     pub(super) user: UserId,
     pub(super) session: SessionId,
     pub(super) ip: Option<String>,
 }
 
 impl SelfScope {
-    pub fn organization(&self) -> OrganizationId {
+    /// The active organization, `None` for a user who belongs to none.
+    pub fn organization(&self) -> Option<OrganizationId> {
         self.organization
     }
     pub fn user_id(&self) -> UserId {
@@ -172,3 +264,41 @@ impl WorkspacesScope {
         self.workspaces.as_deref()
     }
 }
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// A scope inside one organization: what the store's reads of an organization's own tables
+/// (its roles) take, so that they too cannot be called without passing a check. Sealed: only
+/// the scopes of this module are.
+pub trait InOrganization: sealed::Sealed {
+    fn organization_id(&self) -> OrganizationId;
+}
+
+impl<T: sealed::Sealed + ?Sized> sealed::Sealed for &T {}
+impl<T: InOrganization + ?Sized> InOrganization for &T {
+    fn organization_id(&self) -> OrganizationId {
+        (**self).organization_id()
+    }
+}
+
+macro_rules! in_organization {
+    ($($t:ty => |$s:ident| $e:expr),* $(,)?) => {$(
+        impl sealed::Sealed for $t {}
+        impl InOrganization for $t {
+            fn organization_id(&self) -> OrganizationId {
+                let $s = self;
+                $e
+            }
+        }
+    )*};
+}
+
+in_organization!(
+    WorkspaceScope => |s| s.organization,
+    OrgScope => |s| s.organization,
+    AdminScope => |s| s.org.organization,
+    WorkspacesScope => |s| s.organization,
+    AuditScope => |s| s.organization,
+);

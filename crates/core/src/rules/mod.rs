@@ -7,6 +7,7 @@
 mod accounts;
 mod credentials;
 mod fields;
+mod organizations;
 mod reset;
 mod roles;
 mod setup;
@@ -21,6 +22,11 @@ pub use fields::{
     MAX_ITEM_NAME_CHARS, MAX_NAME_CHARS, NAME, Text, VARIABLE_TYPES, color, color_pattern,
     credential_data, description, display_name, email, email_pattern, icon, item_data, item_name,
     normalize_email, variable_data, workspace_name,
+};
+pub use organizations::{
+    MemberChange, account_status, check_invitation_domain, check_member_change,
+    check_settings_change, email_domains, min_password_length, organization_name,
+    session_lifetime_minutes,
 };
 pub use reset::{ResetToken, may_request_reset, reset_token_check};
 pub use roles::{check_role_deletable, check_role_editable, role_delete_refusal};

@@ -216,7 +216,7 @@ pub async fn verify(
 pub async fn verify_chain(state: &AppState, admin: &AdminScope) -> ApiResult<ChainVerification> {
     let check = state
         .store
-        .verify_audit_chain(admin.organization())
+        .verify_audit_chain(admin)
         .await
         .map_err(ApiError::from)?;
     Ok(ChainVerification {

@@ -3,7 +3,7 @@
 //! there, in union with their direct membership (see `flowspace_store` `standing`).
 
 use super::List;
-use crate::auth::{Admin, Caller};
+use crate::auth::Admin;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Id};
 use crate::state::AppState;
@@ -55,7 +55,6 @@ pub struct GroupInput {
 pub async fn create(
     State(state): State<AppState>,
     Admin(admin): Admin,
-    caller: Caller,
     ApiJson(req): ApiJson<GroupInput>,
 ) -> ApiResult<(StatusCode, Json<Group>)> {
     let name = rules::display_name("name", &req.name)?;
@@ -68,7 +67,7 @@ pub async fn create(
             &name,
             description.as_deref(),
             &members,
-            &AuditContext::from_facts(&caller.facts),
+            &AuditContext::from_admin(&admin),
         )
         .await?;
     Ok((StatusCode::CREATED, Json(group)))
@@ -99,7 +98,6 @@ pub struct GroupPatchInput {
 pub async fn patch(
     State(state): State<AppState>,
     Admin(admin): Admin,
-    caller: Caller,
     Id(id): Id<GroupId>,
     ApiJson(req): ApiJson<GroupPatchInput>,
 ) -> ApiResult<Json<Group>> {
@@ -118,7 +116,7 @@ pub async fn patch(
     Ok(Json(
         state
             .store
-            .update_group(&admin, id, patch, &AuditContext::from_facts(&caller.facts))
+            .update_group(&admin, id, patch, &AuditContext::from_admin(&admin))
             .await?,
     ))
 }
@@ -127,12 +125,11 @@ pub async fn patch(
 pub async fn delete(
     State(state): State<AppState>,
     Admin(admin): Admin,
-    caller: Caller,
     Id(id): Id<GroupId>,
 ) -> ApiResult<StatusCode> {
     state
         .store
-        .delete_group(&admin, id, &AuditContext::from_facts(&caller.facts))
+        .delete_group(&admin, id, &AuditContext::from_admin(&admin))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -151,15 +148,11 @@ pub struct AddGroup {
 pub async fn add_group(
     State(state): State<AppState>,
     Admin(admin): Admin,
-    caller: Caller,
     Id(ws): Id<WorkspaceId>,
     ApiJson(req): ApiJson<AddGroup>,
 ) -> ApiResult<Json<Group>> {
     let group = group_id(&req.group_id)?;
-    let role = state
-        .store
-        .resolve_role(admin.organization(), &req.role)
-        .await?;
+    let role = state.store.resolve_role(&admin, &req.role).await?;
     Ok(Json(
         state
             .store
@@ -168,7 +161,7 @@ pub async fn add_group(
                 ws,
                 group,
                 role.id,
-                &AuditContext::from_facts(&caller.facts),
+                &AuditContext::from_admin(&admin),
             )
             .await?,
     ))
@@ -185,7 +178,6 @@ pub struct GroupIdInput {
 pub async fn remove_group(
     State(state): State<AppState>,
     Admin(admin): Admin,
-    caller: Caller,
     Id(ws): Id<WorkspaceId>,
     ApiJson(req): ApiJson<GroupIdInput>,
 ) -> ApiResult<StatusCode> {
@@ -195,7 +187,7 @@ pub async fn remove_group(
             &admin,
             ws,
             group_id(&req.group_id)?,
-            &AuditContext::from_facts(&caller.facts),
+            &AuditContext::from_admin(&admin),
         )
         .await?;
     Ok(StatusCode::NO_CONTENT)

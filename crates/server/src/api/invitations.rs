@@ -9,7 +9,7 @@
 use super::List;
 use super::ip_limits::*;
 use super::session::ClientInfo;
-use crate::auth::{Caller, Each, Scope};
+use crate::auth::{Each, Scope};
 use crate::crypto::random_token;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
@@ -33,7 +33,7 @@ fn invitation_id(raw: &str) -> ApiResult<Uuid> {
         .map_err(|_| ApiError::not_found("invitation"))
 }
 
-fn invite_expiry(state: &AppState) -> Timestamp {
+pub(crate) fn invite_expiry(state: &AppState) -> Timestamp {
     Timestamp::now().plus_seconds(i64::from(state.config.invite_token_expiry_in_hours) * 3600)
 }
 
@@ -81,7 +81,7 @@ pub struct InviteResponse {
 }
 
 /// Emails an invitation's link (or, without SMTP, hands it back and logs it).
-async fn deliver_invitation(
+pub(crate) async fn deliver_invitation(
     state: &AppState,
     inv: Invitation,
     token: &str,
@@ -122,15 +122,11 @@ async fn deliver_invitation(
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn invite(
     State(state): State<AppState>,
-    caller: Caller,
     Scope(scope): Scope,
     ApiJson(req): ApiJson<InviteRequest>,
 ) -> ApiResult<(StatusCode, Json<InviteResponse>)> {
     let email = rules::email(&req.email)?;
-    let role = state
-        .store
-        .resolve_role(scope.organization(), &req.role)
-        .await?;
+    let role = state.store.resolve_role(&scope, &req.role).await?;
     scope.require_all(role.permissions)?;
     let inviter = state.store.user(scope.user_id()).await?;
     let token = random_token();
@@ -142,7 +138,7 @@ pub async fn invite(
             role.id,
             &state.token_hash("invite", &token),
             invite_expiry(&state),
-            &AuditContext::from_facts(&caller.facts),
+            &AuditContext::from_scope(&scope),
         )
         .await?;
     let answer = match outcome {
@@ -150,7 +146,7 @@ pub async fn invite(
             deliver_invitation(&state, inv, &token, &inviter.name).await?
         }
         InviteOutcome::Added(user) => {
-            let organization = state.store.organization(scope.organization()).await?;
+            let organization = state.store.organization_of(&scope).await?;
             let workspace = state.store.workspace(&scope).await?;
             let facts = InviteFacts {
                 to: &user.email,
@@ -195,10 +191,7 @@ async fn managed_invitation(
     scope: &WorkspaceScope,
     raw: &str,
 ) -> ApiResult<Invitation> {
-    let inv = state
-        .store
-        .invitation(scope.organization(), invitation_id(raw)?)
-        .await?;
+    let inv = state.store.invitation(&scope, invitation_id(raw)?).await?;
     if inv.workspace_id != scope.workspace() {
         return Err(ApiError::not_found("invitation"));
     }
@@ -208,12 +201,11 @@ async fn managed_invitation(
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn resend(
     State(state): State<AppState>,
-    caller: Caller,
     Scope(scope): Scope,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<InviteResponse>> {
     let inv = managed_invitation(&state, &scope, &raw).await?;
-    let role = state.store.role(scope.organization(), inv.role_id).await?;
+    let role = state.store.role(&scope, inv.role_id).await?;
     scope.require_all(role.permissions)?;
     let token = random_token();
     let inv = state
@@ -223,7 +215,7 @@ pub async fn resend(
             inv.id,
             &state.token_hash("invite", &token),
             invite_expiry(&state),
-            &AuditContext::from_facts(&caller.facts),
+            &AuditContext::from_scope(&scope),
         )
         .await?;
     let inviter = state.store.user(scope.user_id()).await?;
@@ -235,14 +227,13 @@ pub async fn resend(
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn revoke(
     State(state): State<AppState>,
-    caller: Caller,
     Scope(scope): Scope,
     Path(raw): Path<String>,
 ) -> ApiResult<StatusCode> {
     let inv = managed_invitation(&state, &scope, &raw).await?;
     state
         .store
-        .revoke_invitation(&scope, inv.id, &AuditContext::from_facts(&caller.facts))
+        .revoke_invitation(&scope, inv.id, &AuditContext::from_scope(&scope))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -270,8 +261,8 @@ pub(crate) async fn valid_invitation(state: &AppState, token: &str) -> ApiResult
                 Some(by) => state.store.user_standing(by, i.workspace_id).await?,
                 None => None,
             };
-            let role = state.store.role(i.organization_id, i.role_id).await?;
-            if authz::invitation_stands(authority.as_ref(), role.permissions) {
+            let (role, first_owner) = state.store.invitation_role(&i).await?;
+            if authz::invitation_stands(authority.as_ref(), role.permissions, first_owner) {
                 Ok(i)
             } else {
                 Err(invalid_invitation())

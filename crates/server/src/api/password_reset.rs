@@ -10,10 +10,9 @@ use crate::mail::{self};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
-use flowspace_core::authz::Actor;
 use flowspace_core::time::Timestamp;
 use flowspace_core::{password, rules};
-use flowspace_store::{AuditContext, TokenCheck};
+use flowspace_store::TokenCheck;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -100,16 +99,12 @@ pub async fn reset_password(
         }
         TokenCheck::Invalid => return Err(invalid()),
     };
-    password::check(&req.password, Some(&user.email))?;
+    let min = state.store.min_password_length_of(user.id).await?;
+    password::check_for(&req.password, Some(&user.email), min)?;
     let hash = state.passwords.hash(&req.password).await?;
-    let ctx = AuditContext {
-        organization: user.organization_id,
-        actor: Actor::User(user.id),
-        ip: client.ip.clone(),
-    };
     if !state
         .store
-        .reset_password(&hash_of_token, user.id, &hash, &ctx)
+        .reset_password(&hash_of_token, user.id, &hash, client.ip.as_deref())
         .await?
     {
         return Err(invalid());

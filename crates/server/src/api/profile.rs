@@ -54,7 +54,8 @@ pub async fn patch_me(
                 )
                 .detail("field", "currentPassword"));
             }
-            password::check(pw, Some(&user.email))?;
+            let min = state.store.min_password_length_of(user_id).await?;
+            password::check_for(pw, Some(&user.email), min)?;
             Some(state.passwords.hash(pw).await?)
         }
     };

@@ -1,16 +1,18 @@
-//! Sign-up from an invitation (`POST /auth/register`): activates the account, adds the
-//! membership and signs in.
+//! Sign-up from an invitation (`POST /auth/register`): activates the account (or, for an
+//! account that has signed up already, in another organization, checks its password), adds
+//! the memberships and signs in.
 
 use super::invitations::{expired_invitation, invalid_invitation, valid_invitation};
 use super::ip_limits::*;
 use super::session::{ClientInfo, SignedIn, start_session};
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
+use flowspace_core::model::UserStatus;
 use flowspace_core::{password, rules};
-use flowspace_store::TokenCheck;
+use flowspace_store::{Acceptance, TokenCheck};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -32,18 +34,45 @@ pub async fn register(
 ) -> ApiResult<(StatusCode, SignedIn)> {
     limit_per_ip(&state, "register", SIGNUPS_PER_HOUR, &client).await?;
     let inv = valid_invitation(&state, &req.token).await?;
-    let name = rules::display_name("name", &req.name)?;
-    password::check(&req.password, Some(&inv.email))?;
-    let hash = state.passwords.hash(&req.password).await?;
-    let outcome = state
-        .store
-        .accept_invitation(
-            &state.token_hash("invite", &req.token),
-            &name,
-            &hash,
-            client.ip.as_deref(),
-        )
-        .await?;
+    let token_hash = state.token_hash("invite", &req.token);
+    let account = state.store.user(inv.user_id).await?;
+    let outcome = if account.status == UserStatus::Invited {
+        let name = rules::display_name("name", &req.name)?;
+        let min = state
+            .store
+            .organization_settings(inv.organization_id)
+            .await?
+            .min_password_length;
+        password::check_for(&req.password, Some(&inv.email), min)?;
+        let hash = state.passwords.hash(&req.password).await?;
+        let how = Acceptance::SignUp {
+            name: &name,
+            password_hash: &hash,
+        };
+        state
+            .store
+            .accept_invitation(&token_hash, how, client.ip.as_deref())
+            .await?
+    } else {
+        // An account that has signed up already (in another organization) accepts with its
+        // own password; its name stays.
+        let stored = state.store.password_hash_of(inv.user_id).await?;
+        let verified = state
+            .passwords
+            .verify(&req.password, stored.as_deref().unwrap_or_default())
+            .await?;
+        if !verified.ok {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "this invitation is for an existing account: enter its password",
+            ));
+        }
+        state
+            .store
+            .accept_invitation(&token_hash, Acceptance::Existing, client.ip.as_deref())
+            .await?
+    };
     let (user, ws) = match outcome {
         TokenCheck::Valid(v) => v,
         TokenCheck::Expired => return Err(expired_invitation()),

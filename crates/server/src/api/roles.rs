@@ -1,7 +1,7 @@
 //! Roles and the permission catalogue (rule 8, SPEC §3).
 
 use super::List;
-use crate::auth::{Admin, Caller};
+use crate::auth::{Admin, Org};
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, Id};
 use crate::state::AppState;
@@ -44,19 +44,17 @@ pub async fn permissions() -> Json<Catalogue> {
 }
 
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<List<Role>>> {
-    Ok(Json(List::all(
-        state.store.list_roles(caller.facts.organization).await?,
-    )))
+pub async fn list(State(state): State<AppState>, Org(org): Org) -> ApiResult<Json<List<Role>>> {
+    Ok(Json(List::all(state.store.list_roles(&org).await?)))
 }
 
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn get(
     State(state): State<AppState>,
-    caller: Caller,
+    Org(org): Org,
     Id(id): Id<RoleId>,
 ) -> ApiResult<Json<Role>> {
-    Ok(Json(state.store.role(caller.facts.organization, id).await?))
+    Ok(Json(state.store.role(&org, id).await?))
 }
 
 #[derive(Deserialize, ToSchema)]

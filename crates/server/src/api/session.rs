@@ -13,9 +13,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use cookie::{Cookie, SameSite};
-use flowspace_core::authz::SelfScope;
-use flowspace_core::ids::WorkspaceId;
-use flowspace_core::model::{Organization, User, WorkspaceRole};
+use flowspace_core::authz::{self, SelfScope};
+use flowspace_core::ids::{OrganizationId, WorkspaceId};
+use flowspace_core::model::{MyOrganization, Organization, User, WorkspaceRole};
 use flowspace_core::rules::{self, SignIn, normalize_email};
 use flowspace_core::time::Timestamp;
 use flowspace_store::{
@@ -220,7 +220,8 @@ pub fn login_event(
     reason: Option<&'static str>,
 ) -> NewLoginEvent {
     NewLoginEvent {
-        organization: user.map(|u| u.organization_id),
+        // An account's sign-in events are its own: each organization it belongs to sees them.
+        organization: None,
         user: user.map(|u| u.id),
         email: Some(user.map_or_else(
             || email.trim().chars().take(MAX_EVENT_EMAIL_CHARS).collect(),
@@ -565,10 +566,21 @@ pub struct ActiveWorkspace {
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Me {
+    /// The account itself (`organizationId` is null: see `activeOrganization`).
     pub user: User,
+    /// An owner or admin of the active organization.
     pub is_account_admin: bool,
-    pub organization: Organization,
+    /// The person who set the installation up (SPEC §7).
+    pub is_instance_admin: bool,
+    /// The active organization with its settings; null when the caller belongs to none or it
+    /// is suspended.
+    pub organization: Option<Organization>,
+    /// The active organization's id (also when it is suspended); null when there is none.
+    pub active_organization: Option<OrganizationId>,
+    /// Every organization the caller is an active member of, with their role there.
+    pub organizations: Vec<MyOrganization>,
     pub active_workspace: Option<ActiveWorkspace>,
+    /// The caller's workspaces in the active organization.
     pub assigned_workspaces: Vec<WorkspaceRole>,
     /// The caller's permissions in the active workspace.
     pub permissions: Vec<String>,
@@ -580,10 +592,17 @@ pub struct Me {
 pub async fn me_for(state: &AppState, me: &SelfScope, caller: &Caller) -> ApiResult<Me> {
     let user_id = me.user_id();
     let user = state.store.user(user_id).await?;
-    let organization = state.store.organization(caller.facts.organization).await?;
-    let assigned_workspaces = state.store.workspace_roles(user_id).await?;
-    let (active_workspace, permissions) = match &caller.facts.workspace {
-        Some(ws) => {
+    let organization = match authz::authorize_org_member(&caller.facts) {
+        Ok(scope) => Some(state.store.organization(&scope).await?),
+        Err(_) => None,
+    };
+    let active_organization = caller.facts.organization_id();
+    let assigned_workspaces = match active_organization {
+        Some(org) => state.store.workspace_roles(org, user_id).await?,
+        None => Vec::new(),
+    };
+    let (active_workspace, permissions) = match (&caller.facts.workspace, active_organization) {
+        (Some(ws), Some(org)) => {
             let name = match assigned_workspaces
                 .iter()
                 .find(|w| w.workspace_id == ws.workspace)
@@ -591,11 +610,7 @@ pub async fn me_for(state: &AppState, me: &SelfScope, caller: &Caller) -> ApiRes
                 Some(w) => w.workspace_name.clone(),
                 None => state
                     .store
-                    .list_workspaces(
-                        caller.facts.organization,
-                        user_id,
-                        caller.facts.is_account_admin,
-                    )
+                    .list_workspaces(org, user_id, caller.facts.is_account_admin())
                     .await?
                     .into_iter()
                     .find(|w| w.id == ws.workspace)
@@ -611,12 +626,15 @@ pub async fn me_for(state: &AppState, me: &SelfScope, caller: &Caller) -> ApiRes
                 ws.permissions.to_strings(),
             )
         }
-        None => (None, Vec::new()),
+        _ => (None, Vec::new()),
     };
     Ok(Me {
-        is_account_admin: caller.facts.is_account_admin,
+        is_account_admin: caller.facts.is_account_admin(),
+        is_instance_admin: caller.facts.is_instance_admin,
         user,
         organization,
+        active_organization,
+        organizations: state.store.my_organizations(user_id).await?,
         active_workspace,
         assigned_workspaces,
         permissions,
@@ -629,6 +647,46 @@ pub async fn me(
     auth::Myself(me): auth::Myself,
     caller: Caller,
 ) -> ApiResult<Json<Me>> {
+    Ok(Json(me_for(&state, &me, &caller).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SwitchOrganizationRequest {
+    #[schema(schema_with = crate::fields::id)]
+    pub organization_id: String,
+}
+
+/// Makes another organization the session's active one, landing in the workspace the caller
+/// used last there (SPEC §7); 404 unless the caller is an active member of it.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn switch_organization(
+    State(state): State<AppState>,
+    auth::Myself(me): auth::Myself,
+    ApiJson(req): ApiJson<SwitchOrganizationRequest>,
+) -> ApiResult<Json<Me>> {
+    let org: OrganizationId = req
+        .organization_id
+        .trim()
+        .parse()
+        .map_err(|_| ApiError::not_found("organization"))?;
+    let (session, user) = (me.session(), me.user_id());
+    if !state
+        .store
+        .set_active_organization(session, user, org)
+        .await?
+    {
+        return Err(ApiError::not_found("organization"));
+    }
+    let facts = state
+        .store
+        .session_facts(session, user, None)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("the session has ended: sign in again"))?;
+    let caller = Caller {
+        facts: facts.caller,
+        session: Some(session),
+    };
     Ok(Json(me_for(&state, &me, &caller).await?))
 }
 

@@ -1,7 +1,7 @@
 //! Sharing and using credentials across workspaces (rule 11), export and import of a
 //! workspace's items, and the Account Admin's bulk move and copy of flows (rule 12).
 
-use crate::auth::{Admin, Caller, Scope};
+use crate::auth::{Admin, Scope};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Id};
 use crate::state::AppState;
@@ -58,7 +58,6 @@ pub async fn get_shares(
 pub async fn put_shares(
     State(state): State<AppState>,
     Scope(scope): Scope,
-    caller: Caller,
     Id(id): Id<ItemId>,
     ApiJson(req): ApiJson<SharesInput>,
 ) -> ApiResult<Json<Shares>> {
@@ -71,7 +70,7 @@ pub async fn put_shares(
             targets.push(ws);
         }
     }
-    let ctx = AuditContext::from_facts(&caller.facts);
+    let ctx = AuditContext::from_scope(&scope);
     Ok(Json(Shares {
         workspaces: state
             .store
@@ -97,7 +96,6 @@ pub struct ResolvedCredential {
 pub async fn resolve(
     State(state): State<AppState>,
     Scope(scope): Scope,
-    caller: Caller,
     Id(id): Id<ItemId>,
 ) -> ApiResult<Json<ResolvedCredential>> {
     let credential = state.store.get_credential(&scope, id).await?;
@@ -113,7 +111,7 @@ pub async fn resolve(
     };
     state
         .store
-        .record_audit(&AuditContext::from_facts(&caller.facts), &ev)
+        .record_audit(&AuditContext::from_scope(&scope), &ev)
         .await?;
     Ok(Json(ResolvedCredential {
         id,
@@ -229,7 +227,6 @@ pub struct ImportReport {
 pub async fn import(
     State(state): State<AppState>,
     Scope(scope): Scope,
-    caller: Caller,
     ApiJson(bundle): ApiJson<Bundle>,
 ) -> ApiResult<(StatusCode, Json<ImportReport>)> {
     let plan = transfer::plan_import(&scope, &bundle)?;
@@ -261,7 +258,7 @@ pub async fn import(
     }
     let created = state
         .store
-        .import(&scope, entries, &AuditContext::from_facts(&caller.facts))
+        .import(&scope, entries, &AuditContext::from_scope(&scope))
         .await?;
     Ok((StatusCode::CREATED, Json(ImportReport { created })))
 }
@@ -317,18 +314,12 @@ fn bulk_input(req: &BulkRequest) -> Result<(Vec<ItemId>, WorkspaceId), ApiError>
 pub async fn move_flows(
     State(state): State<AppState>,
     Admin(admin): Admin,
-    caller: Caller,
     ApiJson(req): ApiJson<BulkRequest>,
 ) -> ApiResult<Json<BulkReport>> {
     let (ids, target) = bulk_input(&req)?;
     let results = state
         .store
-        .move_flows(
-            &admin,
-            &ids,
-            target,
-            &AuditContext::from_facts(&caller.facts),
-        )
+        .move_flows(&admin, &ids, target, &AuditContext::from_admin(&admin))
         .await?;
     Ok(Json(BulkReport { results }))
 }
@@ -337,18 +328,12 @@ pub async fn move_flows(
 pub async fn copy_flows(
     State(state): State<AppState>,
     Admin(admin): Admin,
-    caller: Caller,
     ApiJson(req): ApiJson<BulkRequest>,
 ) -> ApiResult<Json<BulkReport>> {
     let (ids, target) = bulk_input(&req)?;
     let results = state
         .store
-        .copy_flows(
-            &admin,
-            &ids,
-            target,
-            &AuditContext::from_facts(&caller.facts),
-        )
+        .copy_flows(&admin, &ids, target, &AuditContext::from_admin(&admin))
         .await?;
     Ok(Json(BulkReport { results }))
 }

@@ -51,7 +51,13 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<UserDetail>)> {
     let email = rules::email(&req.email)?;
     let name = rules::display_name("name", &req.name)?;
-    password::check(&req.password, Some(&email))?;
+    let min = state
+        .store
+        .organization(admin.org())
+        .await?
+        .settings
+        .min_password_length;
+    password::check_for(&req.password, Some(&email), min)?;
     let password_hash = state.passwords.hash(&req.password).await?;
     let user = state
         .store

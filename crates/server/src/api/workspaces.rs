@@ -21,14 +21,15 @@ pub async fn list(
     Myself(me): Myself,
     caller: Caller,
 ) -> ApiResult<Json<List<Workspace>>> {
-    let items = state
-        .store
-        .list_workspaces(
-            me.organization(),
-            me.user_id(),
-            caller.facts.is_account_admin,
-        )
-        .await?;
+    let items = match me.organization() {
+        Some(org) => {
+            state
+                .store
+                .list_workspaces(org, me.user_id(), caller.facts.is_account_admin())
+                .await?
+        }
+        None => Vec::new(),
+    };
     Ok(Json(List::all(items)))
 }
 
@@ -141,18 +142,12 @@ pub async fn add_user(
     ApiJson(req): ApiJson<AddUser>,
 ) -> ApiResult<Json<Member>> {
     let user = user_id(&req.user_id)?;
-    let role = state
-        .store
-        .resolve_role(scope.organization(), &req.role)
-        .await?;
+    let role = state.store.resolve_role(&scope, &req.role).await?;
     scope.require_all(role.permissions)?;
     // Nor does anyone change the role of a member who holds more than they do.
     let members = state.store.members(&scope).await?;
     if let Some(current) = members.into_iter().find(|m| m.user_id == user) {
-        let held = state
-            .store
-            .role(scope.organization(), current.role_id)
-            .await?;
+        let held = state.store.role(&scope, current.role_id).await?;
         scope.require_all(held.permissions)?;
     }
     Ok(Json(state.store.add_member(&scope, user, role.id).await?))
@@ -171,10 +166,7 @@ pub async fn remove_user(
         .into_iter()
         .find(|m| m.user_id == user && !m.is_account_admin)
     {
-        let held = state
-            .store
-            .role(scope.organization(), current.role_id)
-            .await?;
+        let held = state.store.role(&scope, current.role_id).await?;
         scope.require_all(held.permissions)?;
     }
     state.store.remove_member(&scope, user).await?;

@@ -5,6 +5,7 @@
 mod accounts;
 mod groups;
 mod logs;
+mod organizations;
 pub mod pages;
 
 use crate::api::{self, ListParams, resources as res};
@@ -184,14 +185,14 @@ pub fn table() -> Vec<RouteDef> {
         RouteDef::new(M::GET, "/permissions", SignedIn, api::roles::permissions)
             .doc("roles", "The permission catalogue")
             .ok(200, body::<api::roles::Catalogue>()),
-        RouteDef::new(M::GET, "/roles", SignedIn, api::roles::list)
+        RouteDef::new(M::GET, "/roles", OrgMember, api::roles::list)
             .doc("roles", "The organization's roles, built-in first")
             .ok(200, list::<Role>()),
         RouteDef::new(M::POST, "/roles", AccountAdmin, api::roles::create)
             .doc("roles", "Create a custom role")
             .req(body::<api::roles::RoleInput>())
             .ok(201, body::<Role>()),
-        RouteDef::new(M::GET, "/roles/{id}", SignedIn, api::roles::get)
+        RouteDef::new(M::GET, "/roles/{id}", OrgMember, api::roles::get)
             .doc("roles", "Read a role")
             .ok(200, body::<Role>()),
         RouteDef::new(M::PUT, "/roles/{id}", AccountAdmin, api::roles::update)
@@ -230,6 +231,7 @@ pub fn table() -> Vec<RouteDef> {
     t.extend(groups::groups());
     t.extend(logs::activity());
     t.extend(logs::audit());
+    t.extend(organizations::organizations());
     t
 }
 

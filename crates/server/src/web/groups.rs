@@ -64,7 +64,7 @@ pub async fn edit(
     let read = async {
         let group = state.store.group(&admin, id).await?;
         let users = state.store.list_users(&admin).await?;
-        let roles = state.store.list_roles(admin.organization()).await?;
+        let roles = state.store.list_roles(&admin).await?;
         DomainResult::Ok((group, users, roles))
     };
     let (group, users, roles) = match read.await {

@@ -52,15 +52,14 @@ impl FromRequestParts<AppState> for Ctx {
             .await
             .map_err(fail)?;
         let me = me_for(state, &myself, &caller).await.map_err(fail)?;
-        let workspaces = state
-            .store
-            .list_workspaces(
-                myself.organization(),
-                myself.user_id(),
-                caller.facts.is_account_admin,
-            )
-            .await
-            .map_err(|e| fail(e.into()))?;
+        let workspaces = match myself.organization() {
+            Some(org) => state
+                .store
+                .list_workspaces(org, myself.user_id(), caller.facts.is_account_admin())
+                .await
+                .map_err(|e| fail(e.into()))?,
+            None => Vec::new(),
+        };
         Ok(Ctx {
             me,
             permissions: caller
@@ -151,7 +150,10 @@ impl Ctx {
             .unwrap_or("")
     }
     pub fn org(&self) -> &str {
-        &self.me.organization.name
+        self.me
+            .organization
+            .as_ref()
+            .map_or("", |o| o.name.as_str())
     }
     pub fn initials(&self) -> String {
         initials(&self.me.user.name)

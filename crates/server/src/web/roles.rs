@@ -29,7 +29,7 @@ struct RolesPage {
 /// `GET /roles`: the organization's roles.
 pub async fn list(State(state): State<AppState>, Admin(admin): Admin, ctx: Ctx) -> Response {
     let ctx = ctx.at("/roles", "Roles");
-    let rows = match state.store.list_roles(admin.organization()).await {
+    let rows = match state.store.list_roles(&admin).await {
         Ok(r) => r,
         Err(e) => return ctx.fail(e),
     };
@@ -119,7 +119,7 @@ pub async fn edit(
     ctx: Ctx,
     Id(id): Id<RoleId>,
 ) -> Response {
-    let role = match state.store.role(admin.organization(), id).await {
+    let role = match state.store.role(&admin, id).await {
         Ok(r) => r,
         Err(e) => return ctx.at("/roles", "Roles").fail(e),
     };

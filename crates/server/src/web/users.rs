@@ -44,7 +44,7 @@ pub async fn list(State(state): State<AppState>, Admin(admin): Admin, ctx: Ctx) 
             .store
             .open_invitations(&admin.every_workspace())
             .await?;
-        let roles = state.store.list_roles(admin.organization()).await?;
+        let roles = state.store.list_roles(&admin).await?;
         DomainResult::Ok((users, invitations, roles))
     };
     let (users, invitations, roles) = match read.await {
@@ -144,7 +144,7 @@ pub async fn edit(
     let read = async {
         let detail = state.store.user_detail(&admin, id).await?;
         let memberships = memberships(&state, &admin, id, detail.workspaces).await?;
-        let roles = state.store.list_roles(admin.organization()).await?;
+        let roles = state.store.list_roles(&admin).await?;
         DomainResult::Ok((detail.user, memberships, roles))
     };
     let (user, memberships, roles) = match read.await {

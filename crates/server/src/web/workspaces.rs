@@ -98,13 +98,11 @@ pub async fn show(
         Err(e) => return ctx.fail(e),
     };
     let ctx = ctx.at("/workspaces", &ws.name);
-    let (members, mut roles) = match tokio::try_join!(
-        state.store.members(&scope),
-        state.store.list_roles(scope.organization()),
-    ) {
-        Ok(r) => r,
-        Err(e) => return ctx.fail(e),
-    };
+    let (members, mut roles) =
+        match tokio::try_join!(state.store.members(&scope), state.store.list_roles(&scope),) {
+            Ok(r) => r,
+            Err(e) => return ctx.fail(e),
+        };
     let held = |role: RoleId| {
         roles
             .iter()

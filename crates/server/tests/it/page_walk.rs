@@ -605,7 +605,7 @@ async fn walk_page(walk: &Walk<'_>, guard: Guard, path: &str, what: &str) {
     };
     let right = match guard {
         Guard::Open | Guard::Public => unreachable!(),
-        Guard::AccountAdmin => {
+        Guard::AccountAdmin | Guard::Owner | Guard::InstanceAdmin | Guard::OrgCreator => {
             for (who, mut b) in [
                 ("Admin-role member", walk.member().await),
                 ("empty role", walk.nobody().await),
@@ -636,7 +636,7 @@ async fn walk_page(walk: &Walk<'_>, guard: Guard, path: &str, what: &str) {
             walk.member().await
         }
         // No permission to lack: the empty role is served too.
-        Guard::SignedIn | Guard::EachWorkspace(_) => {
+        Guard::SignedIn | Guard::OrgMember | Guard::EachWorkspace(_) => {
             let p = walk.nobody().await.get(path).await;
             assert!(served(&p), "empty role: {what}: {} {}", p.status, p.body);
             walk.member().await
@@ -698,7 +698,9 @@ async fn walk_form(
     // Account Admin's).
     let lacking = match api.guard {
         Guard::Open | Guard::Public => unreachable!(),
-        Guard::AccountAdmin => Some(("Admin-role member", walk.member().await, None)),
+        Guard::AccountAdmin | Guard::Owner | Guard::InstanceAdmin | Guard::OrgCreator => {
+            Some(("Admin-role member", walk.member().await, None))
+        }
         Guard::Workspace(p)
         | Guard::PathWorkspace(p)
         | Guard::BodyWorkspace(p)
@@ -716,7 +718,7 @@ async fn walk_form(
             Some("auditLogs:view".to_string()),
         )),
         // Nothing to lack but a session (a list over workspaces is empty for the empty role).
-        Guard::SignedIn | Guard::EachWorkspace(_) => None,
+        Guard::SignedIn | Guard::OrgMember | Guard::EachWorkspace(_) => None,
     };
     if let Some((who, mut b, perm)) = lacking {
         let mark = walk.mark().await;

@@ -15,7 +15,7 @@ use serde_json::json;
 use std::collections::BTreeSet;
 
 /// How many routes the table holds. A new route must be walked (and, if public, listed below).
-const ROUTE_COUNT: usize = 101;
+const ROUTE_COUNT: usize = 111;
 
 /// The routes anyone may call: `Open` ones even before setup, `Public` ones after it.
 const PUBLIC_ROUTES: [(&str, &str, &str); 10] = [
@@ -36,7 +36,11 @@ fn guard_name(g: Guard) -> &'static str {
         Guard::Open => "Open",
         Guard::Public => "Public",
         Guard::SignedIn => "SignedIn",
+        Guard::OrgMember => "OrgMember",
         Guard::AccountAdmin => "AccountAdmin",
+        Guard::Owner => "Owner",
+        Guard::InstanceAdmin => "InstanceAdmin",
+        Guard::OrgCreator => "OrgCreator",
         Guard::Workspace(_) => "Workspace",
         Guard::PathWorkspace(_) => "PathWorkspace",
         Guard::BodyWorkspace(_) => "BodyWorkspace",
@@ -230,7 +234,9 @@ async fn every_guarded_route_refuses_whoever_it_should() {
 
             match def.guard {
                 Guard::Open | Guard::Public => unreachable!(),
-                Guard::AccountAdmin => {
+                // The walk's admin set the installation up: the Account Admin (an owner of the
+                // organization) and the instance admin.
+                Guard::AccountAdmin | Guard::Owner | Guard::InstanceAdmin | Guard::OrgCreator => {
                     // A member with the strongest built-in role is still not the Account Admin.
                     let member = member_session(&w, &ws).await;
                     for (who, c) in [
@@ -335,7 +341,7 @@ async fn every_guarded_route_refuses_whoever_it_should() {
                         assert_eq!(r.body["error"]["missingPermission"], p, "API key: {what}");
                     }
                 }
-                Guard::SignedIn => {
+                Guard::SignedIn | Guard::OrgMember => {
                     // A fresh session each time: one of these routes is logout.
                     let member = member_session(&w, &ws).await;
                     passed(&call(&member, def, &path, &ws).await, &what);

@@ -318,7 +318,7 @@ async fn patch_changes_name_and_status_and_disabling_cuts_access_at_once() {
 }
 
 #[tokio::test]
-async fn the_account_admin_cannot_be_disabled_or_deleted() {
+async fn the_last_owner_cannot_be_disabled_or_deleted() {
     for b in backends() {
         let w = World::new(&b).await;
         let admin_id = my_id(&w.admin).await;
@@ -326,7 +326,7 @@ async fn the_account_admin_cannot_be_disabled_or_deleted() {
         let r = w.admin.patch(&one, json!({"status": "disabled"})).await;
         assert_eq!(
             (r.status, r.code()),
-            (409, "account_admin"),
+            (409, "last_owner"),
             "{} on {}",
             r.body,
             b.name()
@@ -337,7 +337,7 @@ async fn the_account_admin_cannot_be_disabled_or_deleted() {
             .await;
         assert_eq!(r.status, 409, "{}", r.body);
         let r = w.admin.delete(&one).await;
-        assert_eq!((r.status, r.code()), (409, "account_admin"), "{}", r.body);
+        assert_eq!((r.status, r.code()), (409, "last_owner"), "{}", r.body);
         let me = w.admin.get(&one).await;
         assert_eq!(
             (me.body["status"].as_str(), me.body["name"].as_str()),

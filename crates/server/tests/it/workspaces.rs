@@ -65,7 +65,7 @@ async fn share(server: &TestServer, cred: &str, ws: &str) {
 }
 
 /// Inserts a second organization with one active user and one custom role, straight into
-/// the database (the API creates only one organization): their ids.
+/// the database: their ids.
 pub(crate) async fn foreign_user_and_role(server: &TestServer) -> (String, String) {
     let (org, user, role) = (
         uuid::Uuid::new_v4(),
@@ -74,21 +74,38 @@ pub(crate) async fn foreign_user_and_role(server: &TestServer) -> (String, Strin
     );
     let store = server.store();
     if let Some(p) = store.sqlite_pool() {
-        sqlx::query("INSERT INTO organizations (id, name, owner_user_id, created_at) VALUES ($1, 'Other', NULL, 0)")
-            .bind(org).execute(p).await.unwrap();
-        sqlx::query("INSERT INTO users (id, organization_id, email, email_key, name, status, created_at, updated_at)
-                     VALUES ($1, $2, 'x@other.example', 'x@other.example', 'X', 'active', 0, 0)")
-            .bind(user).bind(org).execute(p).await.unwrap();
+        sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ($1, 'Other', 0)")
+            .bind(org)
+            .execute(p)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO users (id, email, email_key, name, status, created_at, updated_at)
+                     VALUES ($1, 'x@other.example', 'x@other.example', 'X', 'active', 0, 0)",
+        )
+        .bind(user)
+        .execute(p)
+        .await
+        .unwrap();
+        sqlx::query("INSERT INTO org_members (organization_id, user_id, role, status, created_at, updated_at)
+                     VALUES ($1, $2, 'member', 'active', 0, 0)")
+            .bind(org).bind(user).execute(p).await.unwrap();
         sqlx::query("INSERT INTO roles (id, organization_id, name, name_key, permissions, builtin, created_at, updated_at)
                      VALUES ($1, $2, 'Foreign', 'foreign', '[\"chatflows:view\"]', FALSE, 0, 0)")
             .bind(role).bind(org).execute(p).await.unwrap();
     } else {
         let p = store.postgres_pool().unwrap();
-        sqlx::query("INSERT INTO organizations (id, name, owner_user_id, created_at) VALUES ($1, 'Other', NULL, now())")
-            .bind(org).execute(p).await.unwrap();
-        sqlx::query("INSERT INTO users (id, organization_id, email, email_key, name, status, created_at, updated_at)
-                     VALUES ($1, $2, 'x@other.example', 'x@other.example', 'X', 'active', now(), now())")
-            .bind(user).bind(org).execute(p).await.unwrap();
+        sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ($1, 'Other', now())")
+            .bind(org)
+            .execute(p)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO users (id, email, email_key, name, status, created_at, updated_at)
+                     VALUES ($1, 'x@other.example', 'x@other.example', 'X', 'active', now(), now())")
+            .bind(user).execute(p).await.unwrap();
+        sqlx::query("INSERT INTO org_members (organization_id, user_id, role, status, created_at, updated_at)
+                     VALUES ($1, $2, 'member', 'active', now(), now())")
+            .bind(org).bind(user).execute(p).await.unwrap();
         sqlx::query("INSERT INTO roles (id, organization_id, name, name_key, permissions, builtin, created_at, updated_at)
                      VALUES ($1, $2, 'Foreign', 'foreign', '[\"chatflows:view\"]', FALSE, now(), now())")
             .bind(role).bind(org).execute(p).await.unwrap();

@@ -19,7 +19,11 @@ async fn version(o: &Org) -> i64 {
 async fn viewer(o: &Org) -> (UserId, flowspace_core::ids::SessionId, WorkspaceId) {
     let ws = o.workspace("Team").await;
     let (user, session) = o.user("viewer@example.com").await;
-    let viewer = o.store.resolve_role(o.org, "Viewer").await.unwrap();
+    let viewer = o
+        .store
+        .resolve_role(&o.admin_scope().await, "Viewer")
+        .await
+        .unwrap();
     let scope = o.scope(ws, "workspace:add-user").await;
     o.store.add_member(&scope, user, viewer.id).await.unwrap();
     (user, session, ws)
@@ -38,7 +42,11 @@ async fn a_cached_caller_answers_only_while_the_version_is_unchanged() {
 
         // A change behind the store's back whose bump is then undone: only a cache that
         // answers without reading the membership again still says Viewer.
-        let developer = o.store.resolve_role(o.org, "Developer").await.unwrap();
+        let developer = o
+            .store
+            .resolve_role(&o.admin_scope().await, "Developer")
+            .await
+            .unwrap();
         let before = version(&o).await;
         o.exec(
             "UPDATE memberships SET role_id = $1 WHERE workspace_id = $2 AND user_id = $3",
@@ -93,7 +101,13 @@ async fn only_writes_that_authorization_reads_bump_the_version() {
     for b in backends() {
         let o = Org::new(&b).await;
         let (user, session, ws) = viewer(&o).await;
-        let viewer_role = o.store.resolve_role(o.org, "Viewer").await.unwrap().id.0;
+        let viewer_role = o
+            .store
+            .resolve_role(&o.admin_scope().await, "Viewer")
+            .await
+            .unwrap()
+            .id
+            .0;
         let u = user.0;
 
         // (statement, binds, bumps?) in an order where each still finds its rows.
@@ -149,7 +163,22 @@ async fn only_writes_that_authorization_reads_bump_the_version() {
                 true,
             ),
             (
-                "UPDATE users SET status = 'disabled' WHERE id = $1",
+                "UPDATE org_members SET status = 'disabled' WHERE user_id = $1",
+                vec![u],
+                true,
+            ),
+            (
+                "UPDATE org_members SET updated_at = updated_at, last_workspace_id = NULL WHERE user_id = $1",
+                vec![u],
+                false,
+            ),
+            (
+                "UPDATE org_members SET role = role WHERE user_id = $1",
+                vec![u],
+                true,
+            ),
+            (
+                "UPDATE users SET is_instance_admin = is_instance_admin WHERE id = $1",
                 vec![u],
                 true,
             ),
@@ -160,7 +189,12 @@ async fn only_writes_that_authorization_reads_bump_the_version() {
             ),
             ("DELETE FROM memberships WHERE user_id = $1", vec![u], true),
             (
-                "UPDATE organizations SET owner_user_id = owner_user_id WHERE id = $1",
+                "UPDATE organizations SET updated_at = updated_at WHERE id = $1",
+                vec![o.org.0],
+                false,
+            ),
+            (
+                "UPDATE organizations SET status = status WHERE id = $1",
                 vec![o.org.0],
                 true,
             ),

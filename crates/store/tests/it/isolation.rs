@@ -108,7 +108,11 @@ async fn a_member_of_b_only_cannot_reach_a() {
             .unwrap();
         let (user, session) = o.user("dev@example.com").await;
         let admin_in_b = o.scope(ws_b, "workspace:add-user").await;
-        let dev = o.store.resolve_role(o.org, "Developer").await.unwrap();
+        let dev = o
+            .store
+            .resolve_role(&o.admin_scope().await, "Developer")
+            .await
+            .unwrap();
         o.store.add_member(&admin_in_b, user, dev.id).await.unwrap();
         let facts = o.facts(session, user, None).await;
         assert_eq!(

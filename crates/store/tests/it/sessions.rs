@@ -159,7 +159,7 @@ async fn revoked_sessions_and_disabled_users_have_no_facts() {
             "{}: a user with no membership has no workspace",
             b.name()
         );
-        assert!(!facts.caller.is_account_admin);
+        assert!(!facts.caller.is_account_admin());
         // The session belongs to its user only.
         assert!(
             o.store

@@ -38,9 +38,34 @@ async fn setup_once_then_a_second_setup_is_a_conflict() {
                 .unwrap()
                 .is_none()
         );
-        let org = store.organization(first.organization).await.unwrap();
+        let session = store
+            .create_session(
+                first.user,
+                Some(first.workspace),
+                None,
+                None,
+                &flowspace_store::StoredRefresh {
+                    hash: vec![7; 32],
+                    expires_at: flowspace_core::time::Timestamp::now().plus_seconds(60),
+                },
+            )
+            .await
+            .unwrap();
+        let facts = store
+            .session_facts(session, first.user, None)
+            .await
+            .unwrap()
+            .unwrap()
+            .caller;
+        let admin = flowspace_core::authz::authorize_account_admin(&facts).unwrap();
+        let org = store.organization(admin.org()).await.unwrap();
         assert_eq!(org.name, "Acme");
-        let roles = store.list_roles(first.organization).await.unwrap();
+        assert_eq!(admin.role(), flowspace_core::model::OrgRole::Owner);
+        assert!(
+            facts.is_instance_admin,
+            "whoever sets up is the instance admin"
+        );
+        let roles = store.list_roles(&admin).await.unwrap();
         let names: Vec<&str> = roles.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names.len(), 3, "{}: {names:?}", b.name());
         for n in ["Admin", "Developer", "Viewer"] {

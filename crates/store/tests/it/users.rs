@@ -22,7 +22,8 @@ async fn find_login_ignores_case_and_surrounding_space() {
                 .unwrap_or_else(|| panic!("{}: {probe:?} not found", b.name()));
             assert_eq!(rec.user.id, o.admin);
             assert_eq!(rec.user.email, ADMIN_EMAIL, "the email is kept as typed");
-            assert!(rec.user.is_account_admin);
+            assert_eq!(rec.user.status, flowspace_core::model::UserStatus::Active);
+            assert_eq!(rec.user.organization_id, None, "the account itself");
             assert_eq!(
                 rec.password_hash.as_deref(),
                 Some("$argon2id$not-a-real-hash")
@@ -82,7 +83,7 @@ async fn changes_of_one_user_in_parallel_all_succeed() {
         let scope = o.scope(o.default_ws, "workspace:unlink-user").await;
         let viewer = o
             .store
-            .list_roles(o.org)
+            .list_roles(&o.admin_scope().await)
             .await
             .unwrap()
             .into_iter()

@@ -124,7 +124,11 @@ async fn deleting_a_workspace_takes_everything_of_it() {
             .unwrap();
 
         let (dev, dev_session) = o.user("dev@example.com").await;
-        let viewer = o.store.resolve_role(o.org, "viewer").await.unwrap();
+        let viewer = o
+            .store
+            .resolve_role(&o.admin_scope().await, "viewer")
+            .await
+            .unwrap();
         o.store.add_member(&in_b, dev, viewer.id).await.unwrap();
         o.store
             .set_active_workspace(dev_session, dev, ws_b)
@@ -270,7 +274,11 @@ async fn the_account_admins_role_is_never_changed_and_a_refused_add_writes_nothi
     for b in backends() {
         let o = Org::new(&b).await;
         let scope = o.scope(o.default_ws, "workspace:add-user").await;
-        let viewer = o.store.resolve_role(o.org, "viewer").await.unwrap();
+        let viewer = o
+            .store
+            .resolve_role(&o.admin_scope().await, "viewer")
+            .await
+            .unwrap();
         let r = o.store.add_member(&scope, o.admin, viewer.id).await;
         assert_eq!(conflict_code(&r), Some("account_admin"), "{}", o.name());
         let roles = |members: Vec<flowspace_core::model::Member>| {
