@@ -239,7 +239,10 @@ pub fn document(table: &[RouteDef]) -> OpenApi {
                         .schema(Some(crate::fields::cursor())),
                 );
         }
-        if matches!(def.guard, Guard::Workspace(_) | Guard::AuditLog) {
+        if matches!(
+            def.guard,
+            Guard::Workspace(_) | Guard::WorkspaceAndViews(_) | Guard::AuditLog
+        ) {
             op = op.parameter(
                 ParameterBuilder::new()
                     .name("X-Workspace-Id")
@@ -258,6 +261,9 @@ pub fn document(table: &[RouteDef]) -> OpenApi {
                 Guard::SignedIn => "Signed in.".to_string(),
                 Guard::AccountAdmin => "Account Admin only.".to_string(),
                 Guard::Workspace(p) => format!("Needs `{p}` in the active workspace."),
+                Guard::WorkspaceAndViews(p) => format!(
+                    "Needs `{p}` in the active workspace; shows of other workspaces only what the caller may view there."
+                ),
                 Guard::PathWorkspace(p) => format!("Needs `{p}` in the workspace `{{id}}`."),
                 Guard::BodyWorkspace(p) => {
                     format!("Needs `{p}` in the workspace the body's `workspaceId` names.")

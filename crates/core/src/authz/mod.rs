@@ -14,6 +14,8 @@
 //! - `WorkspacesScope` (`authorize_each`): the workspaces where the caller holds a permission,
 //!   for lists that span workspaces (open invitations); `AdminScope::every_workspace` narrows
 //!   the Account Admin's scope to it (all of them).
+//! - `ViewsScope` (`authorize_views`): what the caller may view in each workspace, for a read
+//!   that looks beyond the active workspace (where a credential is used); refuses nobody.
 //!
 //! Its rooms: `facts.rs` (what the store loads about a caller), `standing.rs` (what the roles
 //! held in a workspace amount to), `scopes.rs` (the scopes and what they carry), `decide.rs`
@@ -31,8 +33,9 @@ mod standing;
 pub use api_keys::{api_key_permissions, grantable_to_api_key};
 pub use decide::{
     authorize, authorize_account_admin, authorize_audit, authorize_each, authorize_self,
+    authorize_views,
 };
 pub use facts::{Actor, CallerFacts, WorkspaceFacts};
 pub use invitations::invitation_stands;
-pub use scopes::{AdminScope, AuditScope, SelfScope, WorkspaceScope, WorkspacesScope};
+pub use scopes::{AdminScope, AuditScope, SelfScope, ViewsScope, WorkspaceScope, WorkspacesScope};
 pub use standing::{ACCOUNT_ADMIN_ROLE, API_KEY_ROLE, HeldRole, api_key_standing, user_standing};

@@ -1,5 +1,6 @@
 //! Rule 11: a credential shared into a workspace is listed and usable there, and read-only.
 
+use crate::authz::ViewsScope;
 use crate::error::{DomainError, DomainResult};
 use crate::ids::WorkspaceId;
 use crate::model::Credential;
@@ -42,6 +43,15 @@ pub fn check_share_targets(owner: WorkspaceId, targets: &[WorkspaceId]) -> Domai
         ));
     }
     Ok(())
+}
+
+/// Whether where-it-is-used (`GET /credentials/{id}/usage`) names `workspace`, one the
+/// credential (as read in the acting workspace) reaches. Read where it is owned: every
+/// workspace it is shared with, as `GET /credentials/{id}/shares` names them there. Read where
+/// it is only shared in: its owner (the credential itself names it) and the workspaces the
+/// caller stands in; the others are counted, not named.
+pub fn usage_names(credential: &Credential, views: &ViewsScope, workspace: WorkspaceId) -> bool {
+    !credential.shared || workspace == credential.workspace_id || views.stands_in(workspace)
 }
 
 #[cfg(test)]

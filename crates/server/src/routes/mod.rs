@@ -245,6 +245,9 @@ fn transfer_routes() -> Vec<RouteDef> {
             .doc("credentials", "Replace the set of workspaces (of the same organization) a credential is shared with")
             .req(body::<tr::SharesInput>())
             .ok(200, body::<tr::Shares>()),
+        RouteDef::new(M::GET, "/credentials/{id}/usage", WorkspaceAndViews(perm!(Credentials, View)), tr::usage)
+            .doc("credentials", "Where a credential of (or shared into) the active workspace is used: the workspaces it reaches and their chatflows, agentflows, assistants and document stores whose data name its id; only what the caller may view is named, the rest counted")
+            .ok(200, body::<flowspace_core::model::CredentialUsage>()),
         RouteDef::new(M::POST, "/credentials/{id}/resolve", Workspace(perm!(Credentials, View)), tr::resolve)
             .doc("credentials", "The decrypted data of a credential owned by or shared into the active workspace (audited)")
             .ok(200, body::<tr::ResolvedCredential>()),

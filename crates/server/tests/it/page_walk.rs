@@ -615,6 +615,7 @@ async fn walk_page(walk: &Walk<'_>, guard: Guard, path: &str, what: &str) {
             walk.admin().await
         }
         Guard::Workspace(p)
+        | Guard::WorkspaceAndViews(p)
         | Guard::PathWorkspace(p)
         | Guard::BodyWorkspace(p)
         | Guard::InvitationWorkspace(p) => {
@@ -700,6 +701,7 @@ async fn walk_form(
         Guard::Open | Guard::Public => unreachable!(),
         Guard::AccountAdmin => Some(("Admin-role member", walk.member().await, None)),
         Guard::Workspace(p)
+        | Guard::WorkspaceAndViews(p)
         | Guard::PathWorkspace(p)
         | Guard::BodyWorkspace(p)
         | Guard::InvitationWorkspace(p) => {

@@ -15,10 +15,10 @@ use serde_json::json;
 use std::collections::BTreeSet;
 
 /// How many routes the table holds. A new route must be walked (and, if public, listed below).
-const ROUTE_COUNT: usize = 101;
+const ROUTE_COUNT: usize = 102;
 
 /// The routes anyone may call: `Open` ones even before setup, `Public` ones after it.
-const PUBLIC_ROUTES: [(&str, &str, &str); 10] = [
+const PUBLIC_ROUTES: [(&str, &str, &str); 11] = [
     ("GET", "/ping", "Open"),
     ("GET", "/health/ready", "Open"),
     ("GET", "/setup", "Open"),
@@ -38,6 +38,7 @@ fn guard_name(g: Guard) -> &'static str {
         Guard::SignedIn => "SignedIn",
         Guard::AccountAdmin => "AccountAdmin",
         Guard::Workspace(_) => "Workspace",
+        Guard::WorkspaceAndViews(_) => "WorkspaceAndViews",
         Guard::PathWorkspace(_) => "PathWorkspace",
         Guard::BodyWorkspace(_) => "BodyWorkspace",
         Guard::InvitationWorkspace(_) => "InvitationWorkspace",
@@ -256,11 +257,13 @@ async fn every_guarded_route_refuses_whoever_it_should() {
                     passed(&call(&admin, def, &path, &ws).await, &what);
                 }
                 Guard::Workspace(p)
+                | Guard::WorkspaceAndViews(p)
                 | Guard::PathWorkspace(p)
                 | Guard::BodyWorkspace(p)
                 | Guard::InvitationWorkspace(p) => {
                     let p = p.to_string();
-                    let names = !matches!(def.guard, Guard::Workspace(_));
+                    let names =
+                        !matches!(def.guard, Guard::Workspace(_) | Guard::WorkspaceAndViews(_));
                     let by_person = matches!(
                         def.guard,
                         Guard::BodyWorkspace(_) | Guard::InvitationWorkspace(_)
