@@ -1663,3 +1663,99 @@ async fn a_credentials_page_shows_where_it_is_used_before_unsharing_and_deleting
     }
 }
 
+/// A workspace's icon is set in the create form, shown, changed and cleared in the edit form;
+/// one the API refuses is refused with a toast and changes nothing.
+#[tokio::test]
+async fn a_workspace_icon_is_set_shown_and_cleared_through_the_forms() {
+    const ROCKET: &str = "\u{1F680}";
+    for backend in backends() {
+        let on = backend.name();
+        let w = World::new(&backend).await;
+        let mut b = Browser::new(&w.server);
+        b.sign_in(ADMIN_EMAIL, PASSWORD).await;
+        let page = b.get("/workspaces").await;
+        assert!(
+            page.body.contains(r#"name="icon:opt""#),
+            "{on}: the create form"
+        );
+        let p = b
+            .post_form(
+                "/workspaces/new",
+                &[
+                    ("_back", "/workspaces"),
+                    ("_ok", "Created."),
+                    ("name", "Rockets"),
+                    ("description:opt", ""),
+                    ("icon:opt", ROCKET),
+                ],
+                true,
+            )
+            .await;
+        assert_eq!(p.status, 303, "{on}");
+        let list = w.admin.get("/workspaces").await.body;
+        let ws = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == "Rockets")
+            .unwrap()
+            .clone();
+        let id = ws["id"].as_str().unwrap().to_string();
+        assert_eq!(ws["icon"], ROCKET, "{on}");
+        let page = b.get("/workspaces").await;
+        assert!(
+            page.body.contains(&format!(
+                r#"<span class="ws-icon" aria-hidden="true">{ROCKET}</span>"#
+            )),
+            "{on}: shown in the list"
+        );
+        let here = format!("/workspaces/{id}");
+        let page = b.get(&here).await;
+        assert!(
+            page.body.contains(r#"id="ws-icon""#),
+            "{on}: shown on its page"
+        );
+        assert_eq!(input_value(&page.body, "edit-form", "icon"), ROCKET);
+
+        // Too long: refused with a toast naming the field; nothing changes.
+        let long = "x".repeat(65);
+        let p = b
+            .post_form(
+                &here,
+                &[("_back", &here), ("name", "Rockets"), ("icon", &long)],
+                true,
+            )
+            .await;
+        assert_eq!(p.status, 303, "{on}");
+        let page = b.get(&here).await;
+        assert!(
+            page.body.contains("toast err") && page.body.contains("icon"),
+            "{on}"
+        );
+        assert_eq!(
+            w.admin.get(&format!("/workspace/{id}")).await.body["icon"],
+            ROCKET
+        );
+
+        // Changed, then cleared (an empty field is no icon).
+        for (sent, stored) in [
+            ("ops", serde_json::json!("ops")),
+            ("", serde_json::Value::Null),
+        ] {
+            let p = b
+                .post_form(
+                    &here,
+                    &[("_back", &here), ("name", "Rockets"), ("icon", sent)],
+                    true,
+                )
+                .await;
+            assert_eq!(p.status, 303, "{on}");
+            assert_eq!(
+                w.admin.get(&format!("/workspace/{id}")).await.body["icon"],
+                stored,
+                "{on}: {sent:?}"
+            );
+        }
+        assert!(!b.get(&here).await.body.contains(r#"id="ws-icon""#), "{on}");
+    }
+}
