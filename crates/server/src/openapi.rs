@@ -138,7 +138,7 @@ pub fn error_statuses(def: &RouteDef) -> BTreeMap<u16, &'static str> {
         errors.insert(413, "The body is too large");
         errors.insert(415, "The body is not sent as application/json");
     }
-    if takes_body || def.paginated {
+    if takes_body || def.paginated || !def.query.is_empty() {
         errors.insert(422, "Invalid field (names it and why)");
     }
     if def.guard != Guard::Open {
@@ -238,6 +238,19 @@ pub fn document(table: &[RouteDef]) -> OpenApi {
                         .description(Some("The nextCursor of the previous page"))
                         .schema(Some(crate::fields::cursor())),
                 );
+        }
+        for (name, description) in &def.query {
+            op = op.parameter(
+                ParameterBuilder::new()
+                    .name(*name)
+                    .parameter_in(ParameterIn::Query)
+                    .required(Required::True)
+                    .description(Some(*description))
+                    .schema(Some(String::schema())),
+            );
+        }
+        if def.deprecated {
+            op = op.deprecated(Some(utoipa::openapi::Deprecated::True));
         }
         if matches!(
             def.guard,

@@ -40,6 +40,11 @@ pub struct RouteDef {
     pub body_limit: Option<usize>,
     /// Failure statuses beyond those its shape implies (see `openapi::error_statuses`).
     pub may: Vec<(u16, &'static str)>,
+    /// Query parameters it reads besides `limit` and `cursor`: name and description (each a
+    /// string, required).
+    pub query: Vec<(&'static str, &'static str)>,
+    /// Still answers, but is to go: the document marks it deprecated.
+    pub deprecated: bool,
     pub(crate) handler: MethodRouter<AppState>,
     /// The same handler answering `POST`: what a dashboard form standing for this route runs
     /// (HTML forms send nothing but `GET` and `POST`).
@@ -69,6 +74,8 @@ impl RouteDef {
             paginated: false,
             body_limit: None,
             may: Vec::new(),
+            query: Vec::new(),
+            deprecated: false,
             as_form: on(MethodFilter::POST, handler.clone()),
             handler: on(filter, handler),
         }
@@ -97,6 +104,15 @@ impl RouteDef {
     /// May also fail with `status`, for the reason given.
     pub(crate) fn may(mut self, status: u16, why: &'static str) -> Self {
         self.may.push((status, why));
+        self
+    }
+    /// Reads the (required, string) query parameter `name`.
+    pub(crate) fn query(mut self, name: &'static str, description: &'static str) -> Self {
+        self.query.push((name, description));
+        self
+    }
+    pub(crate) fn deprecated(mut self) -> Self {
+        self.deprecated = true;
         self
     }
     pub(crate) fn limit(mut self, bytes: usize) -> Self {
