@@ -105,4 +105,34 @@ mod tests {
             r => panic!("expected 422, got {r:?}"),
         }
     }
+
+    #[test]
+    fn usage_names_every_share_from_the_owner_and_only_known_workspaces_elsewhere() {
+        use crate::authz::{Actor, CallerFacts, WorkspaceFacts, authorize_views};
+        use crate::permissions::PermissionSet;
+        let stand = |ws: WorkspaceId| WorkspaceFacts {
+            workspace: ws,
+            role: None,
+            permissions: PermissionSet::parse(["credentials:view"]).unwrap(),
+            items_version: None,
+        };
+        let (known, unknown) = (WorkspaceId::new(), WorkspaceId::new());
+        let facts = CallerFacts {
+            organization: crate::ids::OrganizationId::new(),
+            actor: Actor::User(UserId::new()),
+            is_account_admin: false,
+            workspace: Some(stand(known)),
+            ip: None,
+        };
+        let views = authorize_views(&facts, &[stand(known)]);
+        let owned = credential(false);
+        assert!(
+            usage_names(&owned, &views, unknown),
+            "the owner names every share"
+        );
+        let shared_in = credential(true);
+        assert!(usage_names(&shared_in, &views, shared_in.workspace_id));
+        assert!(usage_names(&shared_in, &views, known));
+        assert!(!usage_names(&shared_in, &views, unknown));
+    }
 }
