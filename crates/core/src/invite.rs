@@ -6,6 +6,39 @@ use crate::error::{DomainError, DomainResult};
 use crate::ids::UserId;
 use crate::model::UserStatus;
 
+/// The longest invitation token the public look-up reads (issued tokens are 43 characters of
+/// URL-safe base64).
+pub const MAX_TOKEN_CHARS: usize = 128;
+
+/// The token of `GET /invitations/lookup?token=`, or why it cannot be one (422 naming
+/// `token`): missing or blank, longer than `MAX_TOKEN_CHARS`, or holding characters outside
+/// URL-safe base64. A token of the right shape that matches no invitation is the look-up's 404.
+pub fn lookup_token(raw: Option<&str>) -> DomainResult<&str> {
+    let token = raw.map(str::trim).unwrap_or_default();
+    if token.is_empty() {
+        return Err(DomainError::invalid(
+            "token",
+            "send the token from the invitation link",
+        ));
+    }
+    if token.chars().count() > MAX_TOKEN_CHARS {
+        return Err(DomainError::invalid(
+            "token",
+            format!("must be at most {MAX_TOKEN_CHARS} characters"),
+        ));
+    }
+    if !token
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(DomainError::invalid(
+            "token",
+            "is not an invitation token (letters, digits, - and _ only)",
+        ));
+    }
+    Ok(token)
+}
+
 /// The account an invited email already belongs to, as the store found it.
 #[derive(Clone, Copy, Debug)]
 pub struct ExistingUser {
@@ -123,5 +156,27 @@ mod tests {
             ..user(Some(UserStatus::Invited))
         };
         assert_eq!(code(invite_action(Some(member))), "already_member");
+    }
+
+    #[test]
+    fn a_lookup_token_is_url_safe_base64_of_bounded_length() {
+        let issued = "AbC-_0123456789abcdefghijklmnopqrstuvwxyzAB";
+        assert_eq!(lookup_token(Some(issued)).unwrap(), issued);
+        assert_eq!(lookup_token(Some(" abc ")).unwrap(), "abc");
+        let long = "a".repeat(MAX_TOKEN_CHARS + 1);
+        for bad in [
+            None,
+            Some(""),
+            Some("  "),
+            Some("a b"),
+            Some("a/b"),
+            Some("é"),
+            Some(long.as_str()),
+        ] {
+            match lookup_token(bad) {
+                Err(DomainError::Invalid { field, .. }) => assert_eq!(field, "token"),
+                other => panic!("{bad:?}: expected 422, got {other:?}"),
+            }
+        }
     }
 }

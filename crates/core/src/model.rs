@@ -304,6 +304,46 @@ pub struct WorkspaceRef {
     pub name: String,
 }
 
+/// Where a credential is used (`GET /credentials/{id}/usage`): the workspaces it reaches (its
+/// owner and those it is shared with) and the items there whose data name it. Only what the
+/// caller may see is named; the rest is counted.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialUsage {
+    pub credential_id: ItemId,
+    /// The owner workspace first, then those it is shared with, by name.
+    pub workspaces: Vec<UsageWorkspace>,
+    /// Workspaces it is shared with that are not named to the caller (read from a workspace it
+    /// is shared into, only those the caller belongs to are named).
+    pub unnamed_workspaces: u32,
+    /// Items that name the credential which the caller may not view (in every workspace it
+    /// reaches, named or not).
+    pub hidden_items: u32,
+}
+
+/// One workspace a credential reaches, with the items there that name it.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageWorkspace {
+    pub id: WorkspaceId,
+    pub name: String,
+    /// The workspace that owns the credential (else it is shared with it).
+    pub owner: bool,
+    /// The items there the caller may view whose data name the credential.
+    pub items: Vec<ItemRef>,
+    /// Items there that name it which the caller may not view.
+    pub hidden_items: u32,
+}
+
+/// An item named by kind (its path segment: `chatflows`), id and name.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemRef {
+    pub kind: String,
+    pub id: ItemId,
+    pub name: String,
+}
+
 #[derive(Clone, Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKey {

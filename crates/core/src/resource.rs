@@ -41,6 +41,15 @@ impl ResourceKind {
         ResourceKind::Dataset,
     ];
 
+    /// The kinds whose data can name a credential to run with (a node's `credential`): what
+    /// `GET /credentials/{id}/usage` looks through.
+    pub const USES_CREDENTIALS: [ResourceKind; 4] = [
+        ResourceKind::Chatflow,
+        ResourceKind::Agentflow,
+        ResourceKind::Assistant,
+        ResourceKind::DocumentStore,
+    ];
+
     /// The path segment under `/api/v1`.
     pub fn path(self) -> &'static str {
         match self {

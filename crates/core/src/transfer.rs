@@ -353,6 +353,17 @@ pub fn rewrite_references(v: &mut Value, ids: &HashMap<String, String>) {
     }
 }
 
+/// Whether `v` names `id`: some string anywhere in it (not an object's key, not part of a
+/// longer string) is exactly the id, as `rewrite_references` would rewrite it.
+pub fn references(v: &Value, id: &str) -> bool {
+    match v {
+        Value::String(s) => s == id,
+        Value::Array(a) => a.iter().any(|x| references(x, id)),
+        Value::Object(m) => m.values().any(|x| references(x, id)),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -504,5 +515,30 @@ mod tests {
             json!({"type": "static"})
         );
         assert_eq!(exported_data(ResourceKind::Variable, v.clone(), true), v);
+    }
+
+    #[test]
+    fn a_reference_is_a_whole_string_value() {
+        let id = ItemId::new().to_string();
+        let node = |v: Value| json!({"nodes": [{"data": {"inputs": v}}]});
+        assert!(references(&node(json!({"credential": id})), &id));
+        assert!(references(&node(json!(["x", id])), &id));
+        assert!(!references(
+            &node(json!({"credential": format!("{id}x")})),
+            &id
+        ));
+        assert!(!references(
+            &node(json!({"credential": format!(" {id}")})),
+            &id
+        ));
+        assert!(!references(
+            &node(json!({ (id.clone()): "key, not a value" })),
+            &id
+        ));
+        assert!(!references(
+            &node(json!({"credential": id.to_uppercase()})),
+            &id
+        ));
+        assert!(!references(&json!({}), &id));
     }
 }

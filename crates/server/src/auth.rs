@@ -6,7 +6,8 @@
 //! dashboard's cookies with their CSRF token), loads the caller's standing from the database
 //! (rule 3), and asks `flowspace_core::authz` for the scope the guard needs. Handlers receive
 //! that scope through the `Myself`, `Admin`, `Scope`, `Audit` and `Each` extractors (and the
-//! caller's facts through `Caller`); without it they cannot reach scoped storage. No handler
+//! caller's facts through `Caller`; what they may view beyond the active workspace through
+//! `Views`); without it they cannot reach scoped storage. No handler
 //! decides who may call it: a refusal is always the guard's, and recorded by it.
 
 use crate::error::{ApiError, DeniedPermission};
@@ -18,7 +19,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use flowspace_core::authz::{
     self, Actor, AdminScope, AuditScope, CallerFacts, InstanceScope, OrgScope, SelfScope,
-    WorkspaceFacts, WorkspaceScope, WorkspacesScope,
+    ViewsScope, WorkspaceFacts, WorkspaceScope, WorkspacesScope,
 };
 use flowspace_core::ids::{SessionId, WorkspaceId};
 use flowspace_core::permissions::Permission;
@@ -48,6 +49,10 @@ pub enum Guard {
     OrgCreator,
     /// The permission in the active workspace (`X-Workspace-Id` or the session's) (`Scope`).
     Workspace(Permission),
+    /// The permission in the active workspace (`Scope`), and what the caller may view in every
+    /// workspace of the organization (`Views`), for a read that looks beyond the active one
+    /// (where a credential is used).
+    WorkspaceAndViews(Permission),
     /// The permission in the workspace named by the path's `{id}` (`Scope`).
     PathWorkspace(Permission),
     /// The permission in the workspace named by the JSON body's `workspaceId` (`Scope`).
@@ -111,6 +116,10 @@ pub struct Scope(pub WorkspaceScope);
 #[derive(Clone, Debug)]
 pub struct Each(pub WorkspacesScope);
 
+/// What the caller may view in each workspace, for `Guard::WorkspaceAndViews` routes.
+#[derive(Clone, Debug)]
+pub struct Views(pub ViewsScope);
+
 /// The audit events the caller may read, for `Guard::AuditLog` routes.
 #[derive(Clone, Debug)]
 pub struct Audit(pub AuditScope);
@@ -132,7 +141,7 @@ macro_rules! from_guard {
     )*};
 }
 from_guard!(
-    Caller, Myself, Org, Admin, Instance, Creator, Scope, Each, Audit
+    Caller, Myself, Org, Admin, Instance, Creator, Scope, Views, Each, Audit
 );
 
 /// A cookie's value from the request.
@@ -345,6 +354,10 @@ pub async fn guard(
         Granted::Scope(s) => {
             ext.insert(Scope(s));
         }
+        Granted::ScopeAndViews(s, v) => {
+            ext.insert(Scope(s));
+            ext.insert(Views(v));
+        }
         Granted::Each(s) => {
             ext.insert(Each(s));
         }
@@ -383,6 +396,7 @@ enum Granted {
     Instance(InstanceScope),
     Creator(authz::CreatorScope),
     Scope(WorkspaceScope),
+    ScopeAndViews(WorkspaceScope, ViewsScope),
     Each(WorkspacesScope),
     Audit(AuditScope),
 }
@@ -413,6 +427,11 @@ async fn decide(
         | Guard::PathWorkspace(p)
         | Guard::BodyWorkspace(p)
         | Guard::InvitationWorkspace(p) => Granted::Scope(authz::authorize(facts, p)?),
+        Guard::WorkspaceAndViews(p) => {
+            let scope = authz::authorize(facts, p)?;
+            let standings = standings(state, caller).await?;
+            Granted::ScopeAndViews(scope, authz::authorize_views(facts, &standings)?)
+        }
         Guard::EachWorkspace(p) => {
             let standings = standings(state, caller).await?;
             Granted::Each(authz::authorize_each(facts, &standings, p)?)

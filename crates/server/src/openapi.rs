@@ -138,7 +138,7 @@ pub fn error_statuses(def: &RouteDef) -> BTreeMap<u16, &'static str> {
         errors.insert(413, "The body is too large");
         errors.insert(415, "The body is not sent as application/json");
     }
-    if takes_body || def.paginated {
+    if takes_body || def.paginated || !def.query.is_empty() {
         errors.insert(422, "Invalid field (names it and why)");
     }
     if def.guard != Guard::Open {
@@ -239,7 +239,23 @@ pub fn document(table: &[RouteDef]) -> OpenApi {
                         .schema(Some(crate::fields::cursor())),
                 );
         }
-        if matches!(def.guard, Guard::Workspace(_) | Guard::AuditLog) {
+        for (name, description) in &def.query {
+            op = op.parameter(
+                ParameterBuilder::new()
+                    .name(*name)
+                    .parameter_in(ParameterIn::Query)
+                    .required(Required::True)
+                    .description(Some(*description))
+                    .schema(Some(String::schema())),
+            );
+        }
+        if def.deprecated {
+            op = op.deprecated(Some(utoipa::openapi::Deprecated::True));
+        }
+        if matches!(
+            def.guard,
+            Guard::Workspace(_) | Guard::WorkspaceAndViews(_) | Guard::AuditLog
+        ) {
             op = op.parameter(
                 ParameterBuilder::new()
                     .name("X-Workspace-Id")
@@ -264,6 +280,9 @@ pub fn document(table: &[RouteDef]) -> OpenApi {
                 Guard::InstanceAdmin => "The instance admin only.".to_string(),
                 Guard::OrgCreator => "The instance admin (or anyone signed in when `ALLOW_ORGANIZATION_CREATION=any`).".to_string(),
                 Guard::Workspace(p) => format!("Needs `{p}` in the active workspace."),
+                Guard::WorkspaceAndViews(p) => format!(
+                    "Needs `{p}` in the active workspace; shows of other workspaces only what the caller may view there."
+                ),
                 Guard::PathWorkspace(p) => format!("Needs `{p}` in the workspace `{{id}}`."),
                 Guard::BodyWorkspace(p) => {
                     format!("Needs `{p}` in the workspace the body's `workspaceId` names.")

@@ -28,6 +28,7 @@ mod setup;
 mod shares;
 mod transfer;
 mod types;
+mod usage;
 mod users;
 mod versioned;
 mod workspaces;

@@ -3,7 +3,7 @@
 
 use super::{
     Actor, AdminScope, AuditScope, CallerFacts, CreatorScope, InstanceScope, OrgFacts, OrgScope,
-    SelfScope, WorkspaceFacts, WorkspaceScope, WorkspacesScope,
+    SelfScope, ViewsScope, WorkspaceFacts, WorkspaceScope, WorkspacesScope,
 };
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{SessionId, WorkspaceId};
@@ -219,6 +219,39 @@ pub fn authorize_each(
     })
 }
 
+/// What the caller may view in each workspace, from `standings` (their current standing in
+/// each workspace they belong to, loaded fresh): every permission everywhere for the Account
+/// Admin signed in; an API key only its own permissions in its one workspace (`facts`' active
+/// workspace), whatever its creator holds elsewhere. Refuses nobody who may act in the active
+/// organization: a workspace where the caller stands nowhere is one where nothing is shown.
+pub fn authorize_views(
+    facts: &CallerFacts,
+    standings: &[WorkspaceFacts],
+) -> DomainResult<ViewsScope> {
+    let org = active_organization(facts)?;
+    let standings = match facts.actor {
+        Actor::User(_) if facts.is_account_admin() => None,
+        Actor::User(_) => Some(
+            standings
+                .iter()
+                .chain(facts.workspace.as_ref())
+                .map(|s| (s.workspace, s.permissions))
+                .collect(),
+        ),
+        Actor::ApiKey { .. } => Some(
+            facts
+                .workspace
+                .iter()
+                .map(|s| (s.workspace, s.permissions))
+                .collect(),
+        ),
+    };
+    Ok(ViewsScope {
+        organization: org.id,
+        standings,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -343,6 +376,51 @@ mod tests {
         assert!(
             authorize_each(&facts(PermissionSet::all(), false, key), &[held], add_user).is_err()
         );
+    }
+
+    #[test]
+    fn views_scope_follows_each_standing_and_keeps_a_key_to_its_workspace() {
+        use crate::resource::ResourceKind::{Agentflow, Chatflow};
+        let user = Actor::User(UserId::new());
+        let standing = |perms: &[&str]| WorkspaceFacts {
+            workspace: WorkspaceId::new(),
+            role: None,
+            permissions: PermissionSet::parse(perms.iter().copied()).unwrap(),
+            items_version: None,
+        };
+        let flows = standing(&["chatflows:view"]);
+        let nothing = standing(&["tools:view"]);
+        let member = facts(
+            PermissionSet::parse(["agentflows:view"]).unwrap(),
+            false,
+            user,
+        );
+        let active = member.workspace.as_ref().unwrap().workspace;
+        let scope = authorize_views(&member, &[flows.clone(), nothing.clone()]).unwrap();
+        assert!(scope.may_view(flows.workspace, Chatflow));
+        assert!(!scope.may_view(flows.workspace, Agentflow));
+        assert!(
+            scope.may_view(active, Agentflow),
+            "the active workspace too"
+        );
+        assert!(scope.stands_in(nothing.workspace));
+        assert!(!scope.may_view(nothing.workspace, Chatflow));
+        let elsewhere = WorkspaceId::new();
+        assert!(!scope.stands_in(elsewhere) && !scope.may_view(elsewhere, Chatflow));
+
+        let admin = authorize_views(&facts(PermissionSet::all(), true, user), &[]).unwrap();
+        assert!(admin.stands_in(elsewhere) && admin.may_view(elsewhere, Chatflow));
+
+        // A key of the Account Admin: its own permissions, in its own workspace only.
+        let key = Actor::ApiKey {
+            key: ItemId::new(),
+            creator: UserId::new(),
+        };
+        let key_facts = facts(PermissionSet::parse(["chatflows:view"]).unwrap(), true, key);
+        let own = key_facts.workspace.as_ref().unwrap().workspace;
+        let scope = authorize_views(&key_facts, std::slice::from_ref(&flows)).unwrap();
+        assert!(scope.may_view(own, Chatflow) && !scope.may_view(own, Agentflow));
+        assert!(!scope.stands_in(flows.workspace) && !scope.stands_in(elsewhere));
     }
 
     #[test]

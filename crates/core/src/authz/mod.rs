@@ -20,6 +20,8 @@
 //! - `WorkspacesScope` (`authorize_each`): the workspaces where the caller holds a permission,
 //!   for lists that span workspaces (open invitations); `AdminScope::every_workspace` narrows
 //!   the Account Admin's scope to it (all of them).
+//! - `ViewsScope` (`authorize_views`): what the caller may view in each workspace, for a read
+//!   that looks beyond the active workspace (where a credential is used); refuses nobody.
 //!
 //! Its rooms: `facts.rs` (what the store loads about a caller), `standing.rs` (what the roles
 //! held in a workspace amount to), `scopes.rs` (the scopes and what they carry), `decide.rs`
@@ -37,12 +39,12 @@ mod standing;
 pub use api_keys::{api_key_permissions, grantable_to_api_key};
 pub use decide::{
     authorize, authorize_account_admin, authorize_audit, authorize_each, authorize_instance_admin,
-    authorize_org_creation, authorize_org_member, authorize_owner, authorize_self,
+    authorize_org_creation, authorize_org_member, authorize_owner, authorize_self, authorize_views,
 };
 pub use facts::{Actor, CallerFacts, OrgFacts, WorkspaceFacts};
 pub use invitations::invitation_stands;
 pub use scopes::{
     AdminScope, AuditScope, CreatorScope, InOrganization, InstanceScope, OrgScope, SelfScope,
-    WorkspaceScope, WorkspacesScope,
+    ViewsScope, WorkspaceScope, WorkspacesScope,
 };
 pub use standing::{ACCOUNT_ADMIN_ROLE, API_KEY_ROLE, HeldRole, api_key_standing, user_standing};

@@ -7,6 +7,7 @@ use crate::error::{DomainError, DomainResult};
 use crate::ids::{OrganizationId, SessionId, UserId, WorkspaceId};
 use crate::model::OrgRole;
 use crate::permissions::{Permission, PermissionSet};
+use crate::resource::ResourceKind;
 
 /// Proof that the caller passed the membership and permission check for one workspace.
 #[derive(Clone, Debug)]
@@ -302,3 +303,34 @@ in_organization!(
     WorkspacesScope => |s| s.organization,
     AuditScope => |s| s.organization,
 );
+/// What the caller may view in each workspace of an organization, for a read that looks into
+/// workspaces beyond the active one (where a credential is used): the caller's standing in
+/// each workspace they belong to (the Account Admin's: every permission everywhere; an API
+/// key's: its own permissions in its one workspace). The store asks it before naming anything
+/// outside the active workspace.
+#[derive(Clone, Debug)]
+pub struct ViewsScope {
+    pub(super) organization: OrganizationId,
+    /// `None`: every workspace, every permission (the Account Admin).
+    pub(super) standings: Option<Vec<(WorkspaceId, PermissionSet)>>,
+}
+
+impl ViewsScope {
+    pub fn organization(&self) -> OrganizationId {
+        self.organization
+    }
+    /// Whether the caller stands in `workspace` (belongs to it, or is the Account Admin): a
+    /// workspace whose name they already know.
+    pub fn stands_in(&self, workspace: WorkspaceId) -> bool {
+        self.standings
+            .as_ref()
+            .is_none_or(|s| s.iter().any(|(w, _)| *w == workspace))
+    }
+    /// Whether the caller may view the items of `kind` in `workspace`.
+    pub fn may_view(&self, workspace: WorkspaceId, kind: ResourceKind) -> bool {
+        self.standings.as_ref().is_none_or(|s| {
+            s.iter()
+                .any(|(w, p)| *w == workspace && p.contains(kind.view()))
+        })
+    }
+}

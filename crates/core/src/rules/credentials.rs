@@ -1,5 +1,6 @@
 //! Rule 11: a credential shared into a workspace is listed and usable there, and read-only.
 
+use crate::authz::ViewsScope;
 use crate::error::{DomainError, DomainResult};
 use crate::ids::WorkspaceId;
 use crate::model::Credential;
@@ -42,6 +43,15 @@ pub fn check_share_targets(owner: WorkspaceId, targets: &[WorkspaceId]) -> Domai
         ));
     }
     Ok(())
+}
+
+/// Whether where-it-is-used (`GET /credentials/{id}/usage`) names `workspace`, one the
+/// credential (as read in the acting workspace) reaches. Read where it is owned: every
+/// workspace it is shared with, as `GET /credentials/{id}/shares` names them there. Read where
+/// it is only shared in: its owner (the credential itself names it) and the workspaces the
+/// caller stands in; the others are counted, not named.
+pub fn usage_names(credential: &Credential, views: &ViewsScope, workspace: WorkspaceId) -> bool {
+    !credential.shared || workspace == credential.workspace_id || views.stands_in(workspace)
 }
 
 #[cfg(test)]
@@ -94,5 +104,39 @@ mod tests {
             Err(DomainError::Invalid { field, .. }) => assert_eq!(field, "workspaceIds"),
             r => panic!("expected 422, got {r:?}"),
         }
+    }
+
+    #[test]
+    fn usage_names_every_share_from_the_owner_and_only_known_workspaces_elsewhere() {
+        use crate::authz::{Actor, CallerFacts, WorkspaceFacts, authorize_views};
+        use crate::permissions::PermissionSet;
+        let stand = |ws: WorkspaceId| WorkspaceFacts {
+            workspace: ws,
+            role: None,
+            permissions: PermissionSet::parse(["credentials:view"]).unwrap(),
+            items_version: None,
+        };
+        let (known, unknown) = (WorkspaceId::new(), WorkspaceId::new());
+        let facts = CallerFacts {
+            organization: Some(crate::authz::OrgFacts {
+                id: crate::ids::OrganizationId::new(),
+                role: crate::model::OrgRole::Member,
+                suspended: false,
+            }),
+            actor: Actor::User(UserId::new()),
+            is_instance_admin: false,
+            workspace: Some(stand(known)),
+            ip: None,
+        };
+        let views = authorize_views(&facts, &[stand(known)]).unwrap();
+        let owned = credential(false);
+        assert!(
+            usage_names(&owned, &views, unknown),
+            "the owner names every share"
+        );
+        let shared_in = credential(true);
+        assert!(usage_names(&shared_in, &views, shared_in.workspace_id));
+        assert!(usage_names(&shared_in, &views, known));
+        assert!(!usage_names(&shared_in, &views, unknown));
     }
 }

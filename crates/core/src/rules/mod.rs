@@ -16,7 +16,9 @@ mod versions;
 mod workspaces;
 
 pub use accounts::{UserChange, check_member_role_changeable, check_unlinkable, check_user_change};
-pub use credentials::{CredentialWrite, check_credential_writable, check_share_targets};
+pub use credentials::{
+    CredentialWrite, check_credential_writable, check_share_targets, usage_names,
+};
 pub use fields::{
     DESCRIPTION, ICON, ITEM_NAME, MAX_DATA_BYTES, MAX_DESCRIPTION_CHARS, MAX_EMAIL_CHARS,
     MAX_ITEM_NAME_CHARS, MAX_NAME_CHARS, NAME, Text, VARIABLE_TYPES, color, color_pattern,

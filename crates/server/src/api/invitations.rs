@@ -12,7 +12,7 @@ use super::session::ClientInfo;
 use crate::auth::{Each, Scope};
 use crate::crypto::random_token;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiQuery};
 use crate::mail::{self, InviteFacts, MailStatus};
 use crate::state::AppState;
 use axum::Json;
@@ -273,6 +273,27 @@ pub(crate) async fn valid_invitation(state: &AppState, token: &str) -> ApiResult
     }
 }
 
+/// The query of `GET /invitations/lookup`.
+#[derive(Deserialize)]
+pub struct LookupQuery {
+    #[serde(default)]
+    pub token: Option<String>,
+}
+
+/// `GET /invitations/lookup?token=`: what a valid invitation token invites to. The token
+/// travels in the query, so that every `/invitations/{id}` route takes an invitation's id.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn lookup(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    ApiQuery(q): ApiQuery<LookupQuery>,
+) -> ApiResult<Json<InvitationPreview>> {
+    let token = flowspace_core::invite::lookup_token(q.token.as_deref())?;
+    Ok(Json(preview(&state, &client, token).await?))
+}
+
+/// `GET /invitations/{token}`: the look-up as it was first published, with the token in the
+/// path. Deprecated for `lookup`; it answers for one more release.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn show(
     State(state): State<AppState>,
@@ -283,7 +304,7 @@ pub async fn show(
 }
 
 /// What a valid invitation token invites to, looked up at most `LOOKUPS_PER_HOUR` times an
-/// hour from one address (`show`, and the dashboard's sign-up page).
+/// hour from one address (`lookup`, `show`, and the dashboard's sign-up page).
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn preview(
     state: &AppState,

@@ -1,7 +1,7 @@
 //! Sharing and using credentials across workspaces (rule 11), export and import of a
 //! workspace's items, and the Account Admin's bulk move and copy of flows (rule 12).
 
-use crate::auth::{Admin, Scope};
+use crate::auth::{Admin, Scope, Views};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Id};
 use crate::state::AppState;
@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 
 use flowspace_core::DomainError;
 use flowspace_core::ids::{ItemId, WorkspaceId};
-use flowspace_core::model::WorkspaceRef;
+use flowspace_core::model::{CredentialUsage, WorkspaceRef};
 use flowspace_core::resource::ResourceKind;
 use flowspace_core::time::Timestamp;
 use flowspace_core::transfer::{
@@ -77,6 +77,21 @@ pub async fn put_shares(
             .set_credential_shares(&scope, id, &targets, &ctx)
             .await?,
     }))
+}
+
+/// Where a credential visible in the active workspace is used: the workspaces it reaches and
+/// the items there that name it, as far as the caller may see (`Views`), the rest counted.
+/// What unsharing or deleting it would break.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn usage(
+    State(state): State<AppState>,
+    Scope(scope): Scope,
+    Views(views): Views,
+    Id(id): Id<ItemId>,
+) -> ApiResult<Json<CredentialUsage>> {
+    Ok(Json(
+        state.store.credential_usage(&scope, &views, id).await?,
+    ))
 }
 
 #[derive(Serialize, ToSchema)]

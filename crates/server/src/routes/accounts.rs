@@ -22,8 +22,17 @@ pub(super) fn invitations() -> Vec<RouteDef> {
             .doc("invitations", "Invite an email into a workspace with a role (Account Admin, or workspace:add-user there and every permission of the role); an existing active user is added at once")
             .req(body::<InviteRequest>())
             .ok(201, body::<InviteResponse>()),
+        RouteDef::new(M::GET, "/invitations/lookup", Public, lookup)
+            .doc("invitations", "What a valid invitation token (the token from the link) invites to: email, organization, workspace and role names")
+            .query("token", "The token from the invitation link")
+            .ok(200, body::<InvitationPreview>())
+            .may(422, "The token is missing or cannot be an invitation token")
+            .may(404, "The invitation token is unknown, used or revoked")
+            .may(410, "The invitation has expired")
+            .may(429, "Too many look-ups from this address (see Retry-After)"),
         RouteDef::new(M::GET, "/invitations/{id}", Public, show)
-            .doc("invitations", "What a valid invitation token ({id} is the token from the link) invites to: email, organization, workspace and role names")
+            .doc("invitations", "Deprecated (answers for one more release): use GET /invitations/lookup?token=. What a valid invitation token ({id} is the token from the link) invites to")
+            .deprecated()
             .ok(200, body::<InvitationPreview>())
             .may(404, "The invitation token is unknown, used or revoked")
             .may(410, "The invitation has expired")

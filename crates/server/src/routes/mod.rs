@@ -41,6 +41,11 @@ pub struct RouteDef {
     pub body_limit: Option<usize>,
     /// Failure statuses beyond those its shape implies (see `openapi::error_statuses`).
     pub may: Vec<(u16, &'static str)>,
+    /// Query parameters it reads besides `limit` and `cursor`: name and description (each a
+    /// string, required).
+    pub query: Vec<(&'static str, &'static str)>,
+    /// Still answers, but is to go: the document marks it deprecated.
+    pub deprecated: bool,
     pub(crate) handler: MethodRouter<AppState>,
     /// The same handler answering `POST`: what a dashboard form standing for this route runs
     /// (HTML forms send nothing but `GET` and `POST`).
@@ -70,6 +75,8 @@ impl RouteDef {
             paginated: false,
             body_limit: None,
             may: Vec::new(),
+            query: Vec::new(),
+            deprecated: false,
             as_form: on(MethodFilter::POST, handler.clone()),
             handler: on(filter, handler),
         }
@@ -98,6 +105,15 @@ impl RouteDef {
     /// May also fail with `status`, for the reason given.
     pub(crate) fn may(mut self, status: u16, why: &'static str) -> Self {
         self.may.push((status, why));
+        self
+    }
+    /// Reads the (required, string) query parameter `name`.
+    pub(crate) fn query(mut self, name: &'static str, description: &'static str) -> Self {
+        self.query.push((name, description));
+        self
+    }
+    pub(crate) fn deprecated(mut self) -> Self {
+        self.deprecated = true;
         self
     }
     pub(crate) fn limit(mut self, bytes: usize) -> Self {
@@ -247,6 +263,9 @@ fn transfer_routes() -> Vec<RouteDef> {
             .doc("credentials", "Replace the set of workspaces (of the same organization) a credential is shared with")
             .req(body::<tr::SharesInput>())
             .ok(200, body::<tr::Shares>()),
+        RouteDef::new(M::GET, "/credentials/{id}/usage", WorkspaceAndViews(perm!(Credentials, View)), tr::usage)
+            .doc("credentials", "Where a credential of (or shared into) the active workspace is used: the workspaces it reaches and their chatflows, agentflows, assistants and document stores whose data name its id; only what the caller may view is named, the rest counted")
+            .ok(200, body::<flowspace_core::model::CredentialUsage>()),
         RouteDef::new(M::POST, "/credentials/{id}/resolve", Workspace(perm!(Credentials, View)), tr::resolve)
             .doc("credentials", "The decrypted data of a credential owned by or shared into the active workspace (audited)")
             .ok(200, body::<tr::ResolvedCredential>()),

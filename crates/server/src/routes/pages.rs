@@ -248,9 +248,10 @@ fn credential_pages() -> Vec<PageDef> {
             Guard::Workspace(c.view()),
             web::items::credentials,
         ),
+        // `GET /credentials/{id}/usage`'s guard: the page shows where it is used.
         PageDef::new(
             format!("{}/{{id}}", c.page()),
-            Guard::Workspace(c.view()),
+            Guard::WorkspaceAndViews(c.view()),
             web::items::credential,
         ),
         PageDef::new(k.page(), Guard::Workspace(k.view()), web::items::apikeys),

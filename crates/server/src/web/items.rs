@@ -2,15 +2,15 @@
 //! duplicate for flows), Credentials (with sharing) and API Keys.
 
 use super::page::{Ctx, Pretty, Text, When, finish};
-use crate::auth::Scope;
+use crate::auth::{Scope, Views};
 use crate::extract::Id;
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use flowspace_core::cursor::PageRequest;
-use flowspace_core::ids::ItemId;
-use flowspace_core::model::{ApiKey, Credential, Item, WorkspaceRef};
+use flowspace_core::ids::{ItemId, WorkspaceId};
+use flowspace_core::model::{ApiKey, Credential, CredentialUsage, Item, WorkspaceRef};
 use flowspace_core::permissions::Permission;
 use flowspace_core::resource::ResourceKind;
 use flowspace_core::{DomainError, authz, perm};
@@ -183,13 +183,46 @@ struct CredentialPage {
     can_share: bool,
     /// The workspaces it may be shared with, and whether it is.
     targets: Vec<(WorkspaceRef, bool)>,
+    /// Where it is used, shown before unsharing and deleting.
+    usage: CredentialUsage,
+    /// The active workspace: its items are one click away.
+    active: WorkspaceId,
+}
+
+impl CredentialPage {
+    /// How many items that name the credential a share target holds (what unsharing breaks).
+    fn uses_in(&self, workspace: &WorkspaceRef) -> usize {
+        self.usage
+            .workspaces
+            .iter()
+            .filter(|w| w.id == workspace.id)
+            .map(|w| w.items.len() + w.hidden_items as usize)
+            .sum()
+    }
+    /// How many items name it in workspaces that are not named to the caller.
+    fn hidden_elsewhere(&self) -> usize {
+        let named: u32 = self.usage.workspaces.iter().map(|w| w.hidden_items).sum();
+        self.usage.hidden_items.saturating_sub(named) as usize
+    }
+    /// How many items name the credential in all (named or counted).
+    fn uses(&self) -> usize {
+        self.usage
+            .workspaces
+            .iter()
+            .map(|w| w.items.len())
+            .sum::<usize>()
+            + self.usage.hidden_items as usize
+    }
 }
 
 /// `GET /credentials/{id}`: one credential, editable with `:update`; its sharing (read as
-/// `GET /credentials/{id}/shares` reads it) with `:share`, when this workspace owns it.
+/// `GET /credentials/{id}/shares` reads it) with `:share`, when this workspace owns it; where
+/// it is used (read as `GET /credentials/{id}/usage` reads it), shown before unsharing and
+/// deleting.
 pub async fn credential(
     State(state): State<AppState>,
     Scope(scope): Scope,
+    Views(views): Views,
     ctx: Ctx,
     Id(id): Id<ItemId>,
 ) -> Response {
@@ -199,6 +232,10 @@ pub async fn credential(
         Err(e) => return ctx.at(kind.page(), kind.resource().title()).fail(e),
     };
     let ctx = ctx.at(kind.page(), &item.name);
+    let usage = match state.store.credential_usage(&scope, &views, id).await {
+        Ok(u) => u,
+        Err(e) => return ctx.fail(e),
+    };
     let can_share = !item.shared && ctx.can(perm!(Credentials, Share));
     let mut targets = Vec::new();
     if can_share {
@@ -227,6 +264,8 @@ pub async fn credential(
         item,
         can_share,
         targets,
+        usage,
+        active: scope.workspace(),
     };
     finish(shown, page.render())
 }

@@ -102,7 +102,7 @@ struct RegisterPage {
 }
 
 /// `GET /register?token=`: the sign-up form of a valid invitation (read as
-/// `GET /invitations/{token}` reads it), or why there is none.
+/// `GET /invitations/lookup?token=` reads it), or why there is none.
 pub async fn register(
     State(state): State<AppState>,
     client: ClientInfo,

@@ -1303,11 +1303,22 @@ async fn credentials_are_created_shared_changed_and_deleted_through_their_forms(
         .await;
         assert!(b.get(&back).await.body.contains("toast err"));
 
+        // Delete is confirmed on the credential's page, below where it is used.
         let page = b.get("/credentials").await;
+        assert!(
+            page.body
+                .contains(&format!(r#"href="/credentials/{id}#delete""#))
+        );
+        let page = b.get(&back).await;
         let delete = format!("/credentials/{id}/delete");
         assert!(page.body.contains(&format!(r#"action="{delete}""#)));
+        assert!(page.body.contains(r#"id="usage-none""#), "not used yet");
         let p = b
-            .post_form(&delete, &[("_back", "/credentials")], true)
+            .post_form(
+                &delete,
+                &[("_back", &back), ("_next", "/credentials")],
+                true,
+            )
             .await;
         assert_eq!((p.status, p.location()), (303, "/credentials"));
         assert_eq!(w.admin.get(&back).await.status, 404);
@@ -1544,4 +1555,207 @@ async fn the_sign_in_form_goes_on_to_the_page_asked_for() {
     }
     let p = b.get("/register?token=nope").await;
     assert!(p.body.contains("invalid, expired or already used"));
+}
+
+/// The credential's page shows where it is used (as `GET /credentials/{id}/usage` reads it)
+/// before its Share and Delete actions, each warning of what it would break; what the viewer
+/// may not see is counted, never named.
+#[tokio::test]
+async fn a_credentials_page_shows_where_it_is_used_before_unsharing_and_deleting() {
+    use serde_json::json;
+    for backend in backends() {
+        let on = backend.name();
+        let w = World::new(&backend).await;
+        let team = w.workspace("Team").await;
+        let ops = w.workspace("Ops").await;
+        let admin_team = w.admin.in_workspace(&team);
+        let id = admin_team
+            .post(
+                "/credentials",
+                json!({"name": "OpenAI", "credentialName": "openAIApi", "data": {"apiKey": "sk-1"}}),
+            )
+            .await
+            .id();
+        let shared = admin_team
+            .put(
+                &format!("/credentials/{id}/shares"),
+                json!({"workspaceIds": [ops]}),
+            )
+            .await;
+        assert_eq!(shared.status, 200, "{}", shared.body);
+        let node = json!({"nodes": [{"data": {"credential": id}}]});
+        let bot = admin_team
+            .post("/chatflows", json!({"name": "Team bot", "data": node}))
+            .await
+            .id();
+        let ops_bot = w
+            .admin
+            .in_workspace(&ops)
+            .post("/chatflows", json!({"name": "Ops bot", "data": node}))
+            .await;
+        assert_eq!(ops_bot.status, 201, "{}", ops_bot.body);
+
+        let mut b = Browser::new(&w.server);
+        b.sign_in(ADMIN_EMAIL, PASSWORD).await;
+        let switched = b
+            .post_form(
+                "/switch-workspace",
+                &[("_back", "/credentials"), ("workspaceId", &team)],
+                true,
+            )
+            .await;
+        assert_eq!(switched.status, 303, "{on}");
+        let page = b.get(&format!("/credentials/{id}")).await;
+        assert_eq!(page.status, 200, "{on}: {}", page.body);
+        let body = &page.body;
+        let usage = body.find(r#"id="usage""#).expect("the usage card");
+        let share = body.find(r#"id="open-share""#).expect("Share");
+        let delete = body.find(r#"id="open-delete""#).expect("Delete");
+        assert!(usage < share && usage < delete, "{on}: usage comes first");
+        assert!(
+            body.contains("2 items name this credential"),
+            "{on}: {body}"
+        );
+        assert!(
+            body.contains(&format!(r#"<a href="/chatflows/{bot}">Team bot</a>"#)),
+            "{on}: the active workspace's flow is linked"
+        );
+        assert!(
+            body.contains("Ops bot"),
+            "{on}: the Account Admin sees Ops'"
+        );
+        assert!(body.contains(r#"id="share-warning""#), "{on}");
+        assert!(
+            body.contains("used by 1 item"),
+            "{on}: the Ops share is marked"
+        );
+        let warning = &body[body.find(r#"id="delete-warning""#).expect("delete warning")..];
+        assert!(
+            warning.contains("the 2 items that name it stop working")
+                && warning.contains("Team: Team bot")
+                && warning.contains("Ops: Ops bot"),
+            "{on}: {warning}"
+        );
+
+        // A member of Ops who may view credentials but not chatflows, reading it where it is
+        // shared in: Team is named, the flows are counted.
+        let role = w.role("Creds", &["credentials:view"]).await;
+        w.member("ops@example.com", &ops, &role).await;
+        let mut m = Browser::new(&w.server);
+        m.sign_in("ops@example.com", PASSWORD).await;
+        let page = m.get(&format!("/credentials/{id}")).await;
+        assert_eq!(page.status, 200, "{on}: {}", page.body);
+        assert!(page.body.contains(r#"id="shared-badge""#));
+        assert!(page.body.contains(r#"id="usage""#));
+        assert!(
+            page.body.contains("1 more that you may not view"),
+            "{on}: {}",
+            page.body
+        );
+        assert!(
+            !page.body.contains("Team bot") && !page.body.contains("Ops bot"),
+            "{on}: no name it may not see"
+        );
+        assert!(
+            !page.body.contains(r#"id="open-delete""#),
+            "{on}: read-only here"
+        );
+    }
+}
+
+/// A workspace's icon is set in the create form, shown, changed and cleared in the edit form;
+/// one the API refuses is refused with a toast and changes nothing.
+#[tokio::test]
+async fn a_workspace_icon_is_set_shown_and_cleared_through_the_forms() {
+    const ROCKET: &str = "\u{1F680}";
+    for backend in backends() {
+        let on = backend.name();
+        let w = World::new(&backend).await;
+        let mut b = Browser::new(&w.server);
+        b.sign_in(ADMIN_EMAIL, PASSWORD).await;
+        let page = b.get("/workspaces").await;
+        assert!(
+            page.body.contains(r#"name="icon:opt""#),
+            "{on}: the create form"
+        );
+        let p = b
+            .post_form(
+                "/workspaces/new",
+                &[
+                    ("_back", "/workspaces"),
+                    ("_ok", "Created."),
+                    ("name", "Rockets"),
+                    ("description:opt", ""),
+                    ("icon:opt", ROCKET),
+                ],
+                true,
+            )
+            .await;
+        assert_eq!(p.status, 303, "{on}");
+        let list = w.admin.get("/workspaces").await.body;
+        let ws = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == "Rockets")
+            .unwrap()
+            .clone();
+        let id = ws["id"].as_str().unwrap().to_string();
+        assert_eq!(ws["icon"], ROCKET, "{on}");
+        let page = b.get("/workspaces").await;
+        assert!(
+            page.body.contains(&format!(
+                r#"<span class="ws-icon" aria-hidden="true">{ROCKET}</span>"#
+            )),
+            "{on}: shown in the list"
+        );
+        let here = format!("/workspaces/{id}");
+        let page = b.get(&here).await;
+        assert!(
+            page.body.contains(r#"id="ws-icon""#),
+            "{on}: shown on its page"
+        );
+        assert_eq!(input_value(&page.body, "edit-form", "icon"), ROCKET);
+
+        // Too long: refused with a toast naming the field; nothing changes.
+        let long = "x".repeat(65);
+        let p = b
+            .post_form(
+                &here,
+                &[("_back", &here), ("name", "Rockets"), ("icon", &long)],
+                true,
+            )
+            .await;
+        assert_eq!(p.status, 303, "{on}");
+        let page = b.get(&here).await;
+        assert!(
+            page.body.contains("toast err") && page.body.contains("icon"),
+            "{on}"
+        );
+        assert_eq!(
+            w.admin.get(&format!("/workspace/{id}")).await.body["icon"],
+            ROCKET
+        );
+
+        // Changed, then cleared (an empty field is no icon).
+        for (sent, stored) in [
+            ("ops", serde_json::json!("ops")),
+            ("", serde_json::Value::Null),
+        ] {
+            let p = b
+                .post_form(
+                    &here,
+                    &[("_back", &here), ("name", "Rockets"), ("icon", sent)],
+                    true,
+                )
+                .await;
+            assert_eq!(p.status, 303, "{on}");
+            assert_eq!(
+                w.admin.get(&format!("/workspace/{id}")).await.body["icon"],
+                stored,
+                "{on}: {sent:?}"
+            );
+        }
+        assert!(!b.get(&here).await.body.contains(r#"id="ws-icon""#), "{on}");
+    }
 }

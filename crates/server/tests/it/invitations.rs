@@ -753,3 +753,96 @@ async fn an_invitation_stands_only_while_its_inviter_may_still_invite() {
         );
     }
 }
+
+/// `GET /invitations/lookup?token=` reads what `GET /invitations/{token}` read, which still
+/// answers (deprecated); `lookup` is a path of its own, never taken for a token or an id; a
+/// token that cannot be one is a 422 naming `token`.
+#[tokio::test]
+async fn the_public_lookup_takes_the_token_in_the_query() {
+    for b in backends() {
+        let on = b.name();
+        let w = world(&b, None).await;
+        let ws = w.workspace("Team").await;
+        let anon = w.server.client();
+        let r = invite(&w.admin, "look@example.com", &ws, "Viewer").await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let token = link_of(&r);
+        let id = r.body["invitation"]["id"].as_str().unwrap().to_string();
+
+        let new = anon
+            .get(&format!("/invitations/lookup?token={token}"))
+            .await;
+        assert_eq!(new.status, 200, "{on}: {}", new.body);
+        assert_eq!(new.body["email"], "look@example.com");
+        assert_eq!(new.body["workspaceName"], "Team");
+        assert_eq!(new.body["roleName"], "Viewer");
+        let old = anon.get(&format!("/invitations/{token}")).await;
+        assert_eq!(
+            (old.status, &old.body),
+            (200, &new.body),
+            "{on}: the old path"
+        );
+
+        // Not a token: 422 naming it (the static segment is matched, not `/invitations/{id}`,
+        // which would take "lookup" for an unknown token: 404).
+        for query in ["", "?token=", "?token=%20", "?token=a%2Fb", "?token=%C3%A9"] {
+            let r = anon.get(&format!("/invitations/lookup{query}")).await;
+            assert_eq!(
+                (r.status, r.body["error"]["field"].as_str()),
+                (422, Some("token")),
+                "{on}: {query}: {}",
+                r.body
+            );
+        }
+        let long = "a".repeat(flowspace_core::invite::MAX_TOKEN_CHARS + 1);
+        let r = anon.get(&format!("/invitations/lookup?token={long}")).await;
+        assert_eq!(r.status, 422, "{on}: {}", r.body);
+        // A token of the right shape that matches nothing: 404, as before.
+        let tampered = format!("{}A", &token[..token.len() - 1]);
+        let r = anon
+            .get(&format!("/invitations/lookup?token={tampered}"))
+            .await;
+        assert_eq!((r.status, r.code()), (404, "invitation_invalid"), "{on}");
+
+        // The routes that take an invitation's id are not shadowed, nor do they take
+        // "lookup" for one.
+        let r = w.admin.delete("/invitations/lookup").await;
+        assert!(
+            r.status == 404 || r.status == 405,
+            "{on}: DELETE /invitations/lookup: {} {}",
+            r.status,
+            r.body
+        );
+        let r = w.admin.post("/invitations/lookup/resend", json!({})).await;
+        assert_eq!(r.status, 404, "{on}: {}", r.body);
+        assert_eq!(
+            anon.get(&format!("/invitations/lookup?token={token}"))
+                .await
+                .status,
+            200,
+            "{on}: nothing above touched the invitation"
+        );
+        assert_eq!(
+            w.admin.delete(&format!("/invitations/{id}")).await.status,
+            204
+        );
+        let r = anon
+            .get(&format!("/invitations/lookup?token={token}"))
+            .await;
+        assert_eq!((r.status, r.code()), (404, "invitation_invalid"), "{on}");
+
+        // The document marks the old path deprecated and documents the new one's query.
+        let doc = anon.get("/openapi.json").await.body;
+        assert_eq!(
+            doc["paths"]["/api/v1/invitations/{id}"]["get"]["deprecated"],
+            true
+        );
+        let lookup = &doc["paths"]["/api/v1/invitations/lookup"]["get"];
+        assert!(
+            lookup.get("deprecated").is_none_or(|d| d == false),
+            "{lookup}"
+        );
+        assert_eq!(lookup["parameters"][0]["name"], "token");
+        assert_eq!(lookup["parameters"][0]["in"], "query");
+    }
+}

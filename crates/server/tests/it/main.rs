@@ -11,6 +11,7 @@ mod binary;
 mod config;
 mod contract;
 mod crash;
+mod credential_usage;
 mod dashboard;
 mod groups;
 mod hostile_input;

@@ -615,6 +615,7 @@ async fn walk_page(walk: &Walk<'_>, guard: Guard, path: &str, what: &str) {
             walk.admin().await
         }
         Guard::Workspace(p)
+        | Guard::WorkspaceAndViews(p)
         | Guard::PathWorkspace(p)
         | Guard::BodyWorkspace(p)
         | Guard::InvitationWorkspace(p) => {
@@ -702,6 +703,7 @@ async fn walk_form(
             Some(("Admin-role member", walk.member().await, None))
         }
         Guard::Workspace(p)
+        | Guard::WorkspaceAndViews(p)
         | Guard::PathWorkspace(p)
         | Guard::BodyWorkspace(p)
         | Guard::InvitationWorkspace(p) => {

@@ -15,16 +15,17 @@ use serde_json::json;
 use std::collections::BTreeSet;
 
 /// How many routes the table holds. A new route must be walked (and, if public, listed below).
-const ROUTE_COUNT: usize = 111;
+const ROUTE_COUNT: usize = 113;
 
 /// The routes anyone may call: `Open` ones even before setup, `Public` ones after it.
-const PUBLIC_ROUTES: [(&str, &str, &str); 10] = [
+const PUBLIC_ROUTES: [(&str, &str, &str); 11] = [
     ("GET", "/ping", "Open"),
     ("GET", "/health/ready", "Open"),
     ("GET", "/setup", "Open"),
     ("POST", "/setup", "Open"),
     ("POST", "/auth/login", "Public"),
     ("POST", "/auth/refresh", "Public"),
+    ("GET", "/invitations/lookup", "Public"),
     ("GET", "/invitations/{id}", "Public"),
     ("POST", "/auth/register", "Public"),
     ("POST", "/auth/forgot-password", "Public"),
@@ -42,6 +43,7 @@ fn guard_name(g: Guard) -> &'static str {
         Guard::InstanceAdmin => "InstanceAdmin",
         Guard::OrgCreator => "OrgCreator",
         Guard::Workspace(_) => "Workspace",
+        Guard::WorkspaceAndViews(_) => "WorkspaceAndViews",
         Guard::PathWorkspace(_) => "PathWorkspace",
         Guard::BodyWorkspace(_) => "BodyWorkspace",
         Guard::InvitationWorkspace(_) => "InvitationWorkspace",
@@ -262,11 +264,13 @@ async fn every_guarded_route_refuses_whoever_it_should() {
                     passed(&call(&admin, def, &path, &ws).await, &what);
                 }
                 Guard::Workspace(p)
+                | Guard::WorkspaceAndViews(p)
                 | Guard::PathWorkspace(p)
                 | Guard::BodyWorkspace(p)
                 | Guard::InvitationWorkspace(p) => {
                     let p = p.to_string();
-                    let names = !matches!(def.guard, Guard::Workspace(_));
+                    let names =
+                        !matches!(def.guard, Guard::Workspace(_) | Guard::WorkspaceAndViews(_));
                     let by_person = matches!(
                         def.guard,
                         Guard::BodyWorkspace(_) | Guard::InvitationWorkspace(_)
