@@ -52,6 +52,10 @@ pub enum Guard {
     /// The audit events the caller may read (`Audit`): the organization's for the Account
     /// Admin, the active workspace's with `auditLogs:view`.
     AuditLog,
+    /// An operator's scraper, not a user: the bearer token METRICS_TOKEN, and no user
+    /// credential. Where no token is set, its routes are served only on METRICS_ADDR's own
+    /// listener (`metrics::Placement`), whose reach is the operator's to limit.
+    MetricsToken,
 }
 
 impl Guard {
@@ -253,6 +257,11 @@ pub async fn guard(
     mut req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
+    if guard == Guard::MetricsToken {
+        // Before the setup check: an operator scrapes a server that nobody has set up yet.
+        metrics_token(&state, req.headers())?;
+        return Ok(next.run(req).await);
+    }
     if guard != Guard::Open && !state.setup_done().await? {
         return Err(DomainError::SetupRequired.into());
     }
@@ -342,6 +351,27 @@ pub async fn guard(
     Ok(res)
 }
 
+/// `Guard::MetricsToken`: the bearer token's SHA-256 equals METRICS_TOKEN's, compared in
+/// constant time (digests of one length, so not even the token's length shows).
+fn metrics_token(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    use sha2::Digest;
+    let Some(expected) = state.metrics.token_digest() else {
+        return Ok(());
+    };
+    let sent = match credential(headers) {
+        Some(Credential::Bearer(token)) => token,
+        _ => String::new(),
+    };
+    let sent = sha2::Sha256::digest(sent.as_bytes());
+    if constant_time_eq(&sent, expected) {
+        Ok(())
+    } else {
+        Err(ApiError::unauthorized(
+            "send the metrics token (METRICS_TOKEN) as a bearer token",
+        ))
+    }
+}
+
 /// A scope handed out by `flowspace_core::authz`.
 enum Granted {
     Nothing,
@@ -373,6 +403,12 @@ async fn decide(
             Granted::Each(authz::authorize_each(facts, &standings, p)?)
         }
         Guard::AuditLog => Granted::Audit(authz::authorize_audit(facts, audit_filter)?),
+        // Decided by `metrics_token` before any user is looked for; never by a user's standing.
+        Guard::MetricsToken => {
+            return Err(DomainError::Internal(
+                "a metrics route reached the user guards".into(),
+            ));
+        }
     })
 }
 

@@ -19,6 +19,7 @@ mod isolation;
 mod list_cache;
 mod load;
 mod lockout;
+mod metrics;
 mod openapi;
 mod page_walk;
 mod resources;
