@@ -7,7 +7,9 @@
 //! (rule 3), and asks `flowspace_core::authz` for the scope the guard needs. Handlers receive
 //! that scope through the `Myself`, `Admin`, `Scope`, `Audit` and `Each` extractors (and the
 //! caller's facts through `Caller`); without it they cannot reach scoped storage. No handler
-//! decides who may call it: a refusal is always the guard's, and recorded by it.
+//! decides who may call it: a refusal is always the guard's, and recorded by it. The operator
+//! routes (`/metrics`) pass the same middleware under `Guard::MetricsToken`, which takes the
+//! metrics token alone, and that before setup too.
 
 use crate::error::{ApiError, DeniedPermission};
 use crate::state::AppState;
