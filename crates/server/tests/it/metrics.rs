@@ -255,3 +255,30 @@ async fn metrics_addr_serves_them_on_another_address_only() {
         }
     }
 }
+
+/// A sign-in refused while its email is locked counts as a `locked_out` failure.
+#[tokio::test]
+async fn a_locked_out_sign_in_counts_as_such() {
+    for b in backends() {
+        let server = TestServer::start_with(&b, |c| {
+            c.metrics_token = Some(METRICS_TOKEN.into());
+            c.login_max_failures = 1;
+        })
+        .await;
+        let _admin = server.setup().await;
+        let anon = server.client();
+        let wrong = json!({"email": flowspace_testkit::ADMIN_EMAIL, "password": "not it"});
+        assert_eq!(anon.post("/auth/login", wrong.clone()).await.status, 401);
+        let r = anon.post("/auth/login", wrong).await;
+        assert_eq!(r.status, 429, "{}", r.body);
+        let text = scrape(&anon.with_token(METRICS_TOKEN)).await;
+        let failed = |reason: &str| {
+            value(
+                &text,
+                &format!(r#"flowspace_sign_ins_total{{outcome="failure",reason="{reason}"}}"#),
+            )
+        };
+        assert_eq!(failed("wrong_password"), 1.0, "{text}");
+        assert_eq!(failed("locked_out"), 1.0, "{text}");
+    }
+}
