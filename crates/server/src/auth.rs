@@ -8,7 +8,9 @@
 //! that scope through the `Myself`, `Admin`, `Scope`, `Audit` and `Each` extractors (and the
 //! caller's facts through `Caller`; what they may view beyond the active workspace through
 //! `Views`); without it they cannot reach scoped storage. No handler
-//! decides who may call it: a refusal is always the guard's, and recorded by it.
+//! decides who may call it: a refusal is always the guard's, and recorded by it. The operator
+//! routes (`/metrics`) pass the same middleware under `Guard::MetricsToken`, which takes the
+//! metrics token alone, and that before setup too.
 
 use crate::error::{ApiError, DeniedPermission};
 use crate::state::AppState;
@@ -66,6 +68,10 @@ pub enum Guard {
     /// The audit events the caller may read (`Audit`): the organization's for the Account
     /// Admin, the active workspace's with `auditLogs:view`.
     AuditLog,
+    /// An operator's scraper, not a user: the bearer token METRICS_TOKEN, and no user
+    /// credential. Where no token is set, its routes are served only on METRICS_ADDR's own
+    /// listener (`metrics::Placement`), whose reach is the operator's to limit.
+    MetricsToken,
 }
 
 impl Guard {
@@ -285,6 +291,11 @@ pub async fn guard(
     mut req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
+    if guard == Guard::MetricsToken {
+        // Before the setup check: an operator scrapes a server that nobody has set up yet.
+        metrics_token(&state, req.headers())?;
+        return Ok(next.run(req).await);
+    }
     if guard != Guard::Open && !state.setup_done().await? {
         return Err(DomainError::SetupRequired.into());
     }
@@ -387,6 +398,27 @@ pub async fn guard(
     Ok(res)
 }
 
+/// `Guard::MetricsToken`: the bearer token's SHA-256 equals METRICS_TOKEN's, compared in
+/// constant time (digests of one length, so not even the token's length shows).
+fn metrics_token(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    use sha2::Digest;
+    let Some(expected) = state.metrics.token_digest() else {
+        return Ok(());
+    };
+    let sent = match credential(headers) {
+        Some(Credential::Bearer(token)) => token,
+        _ => String::new(),
+    };
+    let sent = sha2::Sha256::digest(sent.as_bytes());
+    if constant_time_eq(&sent, expected) {
+        Ok(())
+    } else {
+        Err(ApiError::unauthorized(
+            "send the metrics token (METRICS_TOKEN) as a bearer token",
+        ))
+    }
+}
+
 /// A scope handed out by `flowspace_core::authz`.
 enum Granted {
     Nothing,
@@ -437,6 +469,12 @@ async fn decide(
             Granted::Each(authz::authorize_each(facts, &standings, p)?)
         }
         Guard::AuditLog => Granted::Audit(authz::authorize_audit(facts, audit_filter)?),
+        // Decided by `metrics_token` before any user is looked for; never by a user's standing.
+        Guard::MetricsToken => {
+            return Err(DomainError::Internal(
+                "a metrics route reached the user guards".into(),
+            ));
+        }
     })
 }
 

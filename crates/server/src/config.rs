@@ -4,6 +4,7 @@
 
 use clap::Args;
 use secrecy::SecretString;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Args, Clone, Debug)]
@@ -127,6 +128,15 @@ pub struct Config {
     /// Password hashes allowed to wait for a worker before logins answer 503.
     #[arg(long, env = "PASSWORD_HASH_QUEUE", default_value_t = 64)]
     pub password_hash_queue: usize,
+    /// Bearer token that `GET /metrics` (Prometheus text format) requires; at least 32
+    /// characters. With neither it nor METRICS_ADDR set, metrics are off (`/metrics` is not
+    /// found and nothing is recorded).
+    #[arg(long, env = "METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<SecretString>,
+    /// Serve `/metrics` on this address (e.g. `127.0.0.1:9464`) instead of the main one; it
+    /// still requires METRICS_TOKEN when that is set, otherwise anyone who reaches the address.
+    #[arg(long, env = "METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
     /// `text` or `json` logs.
     #[arg(long, env = "LOG_FORMAT", default_value = "text")]
     pub log_format: String,

@@ -10,6 +10,7 @@ pub mod fields;
 mod json_body;
 pub mod login_queue;
 pub mod mail;
+pub mod metrics;
 pub mod openapi;
 pub mod passwords;
 pub mod routes;
@@ -62,12 +63,21 @@ pub fn app(state: AppState) -> Router {
     api = api.route("/openapi.json", axum::routing::get(openapi_json));
     let api: Router = Router::new().nest("/api/v1", api).with_state(state.clone());
     let pages = dashboard(&state, &table);
-    Router::new()
-        .merge(api)
-        .merge(pages)
-        .merge(web::assets())
-        .fallback(not_found)
-        .layer(middleware::from_fn(json_method_not_allowed))
+    let mut root = Router::new().merge(api).merge(pages).merge(web::assets());
+    if metrics::Placement::of(&state.config) == metrics::Placement::Main {
+        root = root.merge(operator_routes(&state));
+    }
+    // Counted inside the routing, where axum's `MatchedPath` names the route template; the
+    // fallback (no route matched) is counted as `metrics::UNMATCHED`. Not layered at all when
+    // metrics are off.
+    let root = if state.metrics.is_on() {
+        let count = || middleware::from_fn_with_state(state.clone(), metrics::count);
+        root.route_layer(count())
+            .fallback(axum::handler::Handler::layer(not_found, count()))
+    } else {
+        root.fallback(not_found)
+    };
+    root.layer(middleware::from_fn(json_method_not_allowed))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -101,6 +111,33 @@ pub fn app(state: AppState) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
+}
+
+/// The operator routes (`routes::operator_routes`), each behind its guard.
+fn operator_routes(state: &AppState) -> Router {
+    let mut r = Router::new();
+    for def in routes::operator_routes() {
+        let guarded = def.handler.route_layer(middleware::from_fn_with_state(
+            (state.clone(), def.guard),
+            auth::guard,
+        ));
+        r = r.route(def.path, guarded);
+    }
+    r.with_state(state.clone())
+}
+
+/// What the listener on METRICS_ADDR serves: the operator routes, and 404 for anything else.
+pub fn metrics_app(state: AppState) -> Router {
+    operator_routes(&state)
+        .fallback(|| async { StatusCode::NOT_FOUND })
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
 }
 
 /// Adds a method router to the routes of `path`.
@@ -228,18 +265,64 @@ async fn json_method_not_allowed(req: Request, next: Next) -> Response {
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then drains in-flight requests.
+/// With METRICS_ADDR set, `/metrics` is not served: use `serve_with_metrics`.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = app(state);
-    axum::serve(
+    serve_with_metrics(listener, None, state, shutdown).await
+}
+
+/// Serves `app` on `listener`, and `metrics_app` on `metrics` (the listener bound to
+/// METRICS_ADDR) when given, until `shutdown` completes; then drains both. Meanwhile keeps the
+/// metrics' memory flat (`Metrics::upkeep`).
+pub async fn serve_with_metrics(
+    listener: TcpListener,
+    metrics: Option<TcpListener>,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    if matches!(
+        metrics::Placement::of(&state.config),
+        metrics::Placement::Own(_)
+    ) && metrics.is_none()
+    {
+        tracing::warn!(
+            "METRICS_ADDR is set but no listener was bound to it: /metrics is not served"
+        );
+    }
+    // Dropped when `shutdown` completes (or the main server ends): the metrics listener then
+    // drains too.
+    let (stop, mut stopped) = tokio::sync::watch::channel(());
+    let main = axum::serve(
         listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
+        app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
-    .await
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        drop(stop);
+    });
+    let side = async {
+        match metrics {
+            Some(l) => {
+                axum::serve(l, metrics_app(state.clone()))
+                    .with_graceful_shutdown(async move {
+                        let _ = stopped.changed().await;
+                    })
+                    .await
+            }
+            None => Ok(()),
+        }
+    };
+    let servers = async {
+        let (a, b) = tokio::join!(main, side);
+        a.and(b)
+    };
+    tokio::select! {
+        r = servers => r,
+        () = state.metrics.upkeep() => Ok(()),
+    }
 }
 
 /// `flowspace rotate-encryption-key`: re-encrypts every credential to a new key in one
@@ -286,6 +369,7 @@ pub async fn rotate_encryption_key(
 /// Opens the store and secrets named by `config` and builds the state.
 pub async fn build_state(config: config::Config) -> Result<AppState, String> {
     let secrets = secrets::load(&config)?;
+    let metrics = metrics::Metrics::new(&config)?;
     let url = config.database_url();
     let store = flowspace_store::Store::connect(
         &url,
@@ -293,11 +377,12 @@ pub async fn build_state(config: config::Config) -> Result<AppState, String> {
             max_connections: config.database_max_connections,
             authz_cache_entries: config.authz_cache_entries,
             list_cache_bytes: config.list_cache_bytes,
+            cache_counters: metrics.cache_counters(),
         },
     )
     .await
     .map_err(|e| e.to_string())?;
-    AppState::new(config, store, secrets)
+    AppState::new(config, store, secrets, metrics)
 }
 
 #[cfg(test)]

@@ -145,9 +145,26 @@ async fn main() -> std::process::ExitCode {
                     return std::process::ExitCode::FAILURE;
                 }
             };
+            let metrics = match flowspace_server::metrics::Placement::of(&state.config) {
+                flowspace_server::metrics::Placement::Own(at) => {
+                    match tokio::net::TcpListener::bind(at).await {
+                        Ok(l) => {
+                            tracing::info!(addr = %at, "metrics on their own listener");
+                            Some(l)
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, addr = %at, "cannot listen for metrics");
+                            return std::process::ExitCode::FAILURE;
+                        }
+                    }
+                }
+                _ => None,
+            };
             tracing::info!(%addr, backend = ?state.store.backend(), "flowspace listening");
             let store = state.store.clone();
-            let result = flowspace_server::serve(listener, state, shutdown_signal()).await;
+            let result =
+                flowspace_server::serve_with_metrics(listener, metrics, state, shutdown_signal())
+                    .await;
             store.close().await;
             match result {
                 Ok(()) => std::process::ExitCode::SUCCESS,

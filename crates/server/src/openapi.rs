@@ -294,6 +294,7 @@ pub fn document(table: &[RouteDef]) -> OpenApi {
                     format!("Signed in; covers the workspaces where the caller holds `{p}`.")
                 }
                 Guard::AuditLog => "Account Admin (the whole organization), or `auditLogs:view` (the active workspace).".to_string(),
+                Guard::MetricsToken => "The metrics token (METRICS_TOKEN).".to_string(),
                 Guard::Open | Guard::Public => String::new(),
             };
             op = op.description(Some(who));

@@ -51,7 +51,7 @@ fn random_secret() -> String {
     URL_SAFE_NO_PAD.encode(b)
 }
 
-fn check_strong(name: &str, v: &str) -> Result<(), String> {
+pub(crate) fn check_strong(name: &str, v: &str) -> Result<(), String> {
     if v.len() < 32 {
         return Err(format!(
             "{name} is too short: use at least 32 random characters"

@@ -24,6 +24,8 @@ pub struct Inner {
     pub secret_box: SecretBox,
     /// Outgoing email (invitations, password resets).
     pub mailer: crate::mail::Mailer,
+    /// This server's Prometheus metrics (`crate::metrics`).
+    pub metrics: crate::metrics::Metrics,
     /// Set once setup is seen done; setup is never undone, so only `false` is re-checked.
     setup_done: AtomicBool,
 }
@@ -36,7 +38,14 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config, store: Store, secrets: Secrets) -> Result<Self, String> {
+    /// The state of a server on `store`; `metrics` should be the ones whose cache counters the
+    /// store was opened with (`crate::build_state`).
+    pub fn new(
+        config: Config,
+        store: Store,
+        secrets: Secrets,
+        metrics: crate::metrics::Metrics,
+    ) -> Result<Self, String> {
         let tokens = AccessTokens::new(
             &secrets.jwt_auth,
             &config.jwt_issuer,
@@ -60,6 +69,7 @@ impl AppState {
             secrets,
             secret_box,
             mailer,
+            metrics,
             setup_done: AtomicBool::new(false),
         })))
     }

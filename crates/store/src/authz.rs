@@ -89,12 +89,15 @@ impl Store {
                 .map(|v| v.facts));
         };
         let key = (session.0, user.0, requested.map(|w| w.0));
+        let mut current = None;
         if let Some(hit) = cache.get(&key) {
             let ws = hit.facts.caller.workspace.as_ref().map(|w| w.workspace);
-            if let Some((mut facts, items)) = self.if_current(hit, ws).await? {
-                with_items_version(&mut facts.caller, items);
-                return Ok(Some(facts));
-            }
+            current = self.if_current(hit, ws).await?;
+        }
+        self.caches.counters.sessions.count(current.is_some());
+        if let Some((mut facts, items)) = current {
+            with_items_version(&mut facts.caller, items);
+            return Ok(Some(facts));
         }
         let loaded = self.load_session_facts(session, user, requested).await?;
         remember(cache, key, &loaded);
@@ -370,6 +373,9 @@ impl Store {
         if let Some(hit) = cache.and_then(|c| c.get(key_hash)) {
             let ws = hit.facts.caller.workspace.as_ref().map(|w| w.workspace);
             found = self.if_current(hit, ws).await?;
+        }
+        if cache.is_some() {
+            self.caches.counters.api_keys.count(found.is_some());
         }
         let (mut entry, items) = match found {
             Some(found) => found,

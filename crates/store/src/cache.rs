@@ -71,6 +71,39 @@ impl quick_cache::Weighter<ListKey, CachedPage> for PageWeight {
 /// depend on the request: every caller must render a page the same way.
 pub type RenderPage = fn(Page<Item>) -> DomainResult<Bytes>;
 
+/// What one cache answered: counted for the server's metrics, never read by the store.
+#[derive(Clone, Debug)]
+pub struct HitMiss {
+    /// An entry was found and still current.
+    pub hit: metrics::Counter,
+    /// None was, or it was stale: the database was read.
+    pub miss: metrics::Counter,
+}
+
+impl Default for HitMiss {
+    fn default() -> Self {
+        Self {
+            hit: metrics::Counter::noop(),
+            miss: metrics::Counter::noop(),
+        }
+    }
+}
+
+impl HitMiss {
+    pub(crate) fn count(&self, hit: bool) {
+        if hit { &self.hit } else { &self.miss }.increment(1);
+    }
+}
+
+/// The counters of the store's caches (no-ops by default): handles registered once by whoever
+/// owns the metrics recorder, so counting is one atomic add and the store holds no global.
+#[derive(Clone, Debug, Default)]
+pub struct CacheCounters {
+    pub sessions: HitMiss,
+    pub api_keys: HitMiss,
+    pub lists: HitMiss,
+}
+
 /// The caches of one store (`None`: that cache is off).
 pub(crate) struct Caches {
     /// Callers' facts by (session, user, requested workspace).
@@ -78,10 +111,11 @@ pub(crate) struct Caches {
     /// API keys' facts by the key's hash.
     pub(crate) keys: Option<Cache<Vec<u8>, Versioned<KeyEntry>>>,
     lists: Option<Cache<ListKey, CachedPage, PageWeight>>,
+    pub(crate) counters: CacheCounters,
 }
 
 impl Caches {
-    pub(crate) fn new(authz_entries: usize, list_bytes: u64) -> Self {
+    pub(crate) fn new(authz_entries: usize, list_bytes: u64, counters: CacheCounters) -> Self {
         let on = authz_entries > 0;
         // About 50 KB per page (50 items with their flows).
         let pages = (list_bytes / 50_000).max(1) as usize;
@@ -89,6 +123,7 @@ impl Caches {
             sessions: on.then(|| Cache::new(authz_entries)),
             keys: on.then(|| Cache::new(authz_entries)),
             lists: (list_bytes > 0).then(|| Cache::with_weighter(pages, list_bytes, PageWeight)),
+            counters,
         }
     }
 }
@@ -171,9 +206,9 @@ impl Store {
                     .1
             }
         };
-        if let Some(hit) = cache.get(&key)
-            && Some(hit.version) == version
-        {
+        let hit = cache.get(&key).filter(|hit| Some(hit.version) == version);
+        self.caches.counters.lists.count(hit.is_some());
+        if let Some(hit) = hit {
             return Ok(hit.body);
         }
         let body = render(self.list_items(scope, kind, page).await?)?;

@@ -40,7 +40,7 @@ pub use activity::{
 pub use apikeys::ApiKeyFields;
 pub use audit::{AuditContext, AuditEvent, AuditFilter, AuditRow, ChainCheck};
 pub use authz::{ApiKeyFacts, SessionFacts};
-pub use cache::RenderPage;
+pub use cache::{CacheCounters, HitMiss, RenderPage};
 pub use credentials::{CredentialFields, CredentialSecret};
 pub use flowspace_core::lockout::LockoutPolicy;
 pub use groups::{Group, GroupMember, GroupPatch, GroupWorkspace};
@@ -98,6 +98,17 @@ pub(crate) use with_db;
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// A connection pool's use at one moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Connections open, in use or idle.
+    pub open: u32,
+    /// Open connections waiting for a query.
+    pub idle: u32,
+    /// The most the pool will open.
+    pub max: u32,
+}
+
 /// Options for opening a store.
 #[derive(Clone, Debug)]
 pub struct ConnectOptions {
@@ -108,6 +119,8 @@ pub struct ConnectOptions {
     /// Bytes of first pages of item lists to cache (0: none), answered only while their
     /// workspace's items version is unchanged (see `cache`).
     pub list_cache_bytes: u64,
+    /// Where the caches count their hits and misses (no-ops by default).
+    pub cache_counters: cache::CacheCounters,
 }
 
 impl Default for ConnectOptions {
@@ -116,6 +129,7 @@ impl Default for ConnectOptions {
             max_connections: 16,
             authz_cache_entries: 10_000,
             list_cache_bytes: 8 * 1024 * 1024,
+            cache_counters: cache::CacheCounters::default(),
         }
     }
 }
@@ -190,6 +204,7 @@ impl Store {
             caches: std::sync::Arc::new(cache::Caches::new(
                 opts.authz_cache_entries,
                 opts.list_cache_bytes,
+                opts.cache_counters.clone(),
             )),
             inline,
         })
@@ -228,6 +243,15 @@ impl Store {
             inline.close();
         }
         with_db!(self, pool => pool.close().await)
+    }
+
+    /// The connection pool's use now (for the metrics, read at each scrape).
+    pub fn pool_stats(&self) -> PoolStats {
+        with_db!(self, pool => PoolStats {
+            open: pool.size(),
+            idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+            max: pool.options().get_max_connections(),
+        })
     }
 
     /// The SQLite pool, for tests that inspect the file directly.

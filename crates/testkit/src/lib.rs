@@ -156,6 +156,8 @@ pub fn test_config(data_dir: PathBuf, database_url: String) -> Config {
 pub struct TestServer {
     pub base_url: String,
     pub addr: SocketAddr,
+    /// Where `/metrics` listens when METRICS_ADDR is set (the tests give `127.0.0.1:0`).
+    pub metrics_addr: Option<SocketAddr>,
     pub state: AppState,
     pub backend: Backend,
     pub database_url: String,
@@ -201,10 +203,21 @@ impl TestServer {
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
+        let metrics = match flowspace_server::metrics::Placement::of(&state.config) {
+            flowspace_server::metrics::Placement::Own(at) => Some(
+                tokio::net::TcpListener::bind(at)
+                    .await
+                    .expect("bind metrics"),
+            ),
+            _ => None,
+        };
+        let metrics_addr = metrics
+            .as_ref()
+            .map(|l| l.local_addr().expect("metrics addr"));
         let (tx, rx) = oneshot::channel::<()>();
         let st = state.clone();
         let task = tokio::spawn(async move {
-            flowspace_server::serve(listener, st, async {
+            flowspace_server::serve_with_metrics(listener, metrics, st, async {
                 let _ = rx.await;
             })
             .await
@@ -213,6 +226,7 @@ impl TestServer {
         Self {
             base_url: format!("http://{addr}"),
             addr,
+            metrics_addr,
             state,
             backend,
             database_url: url,
@@ -471,7 +485,12 @@ pub struct World {
 
 impl World {
     pub async fn new(backend: &Backend) -> Self {
-        let server = TestServer::start(backend).await;
+        Self::new_with(backend, |_| {}).await
+    }
+
+    /// The same, on a server whose settings `tweak` changes.
+    pub async fn new_with(backend: &Backend, tweak: impl FnOnce(&mut Config)) -> Self {
+        let server = TestServer::start_with(backend, tweak).await;
         let admin = server.setup().await;
         let me = admin.get("/auth/me").await;
         let default_ws = me.body["activeWorkspace"]["id"]

@@ -296,7 +296,12 @@ async fn run(cli: Cli) -> Result<Value, String> {
     .map_err(|e| e.to_string())?;
     // The server's own state: its password hasher (ARGON2_* as configured), its token
     // signer (`AccessTokens`) and its refresh-token HMAC.
-    let state = AppState::new(config.clone(), store.clone(), secrets)?;
+    let state = AppState::new(
+        config.clone(),
+        store.clone(),
+        secrets,
+        flowspace_server::metrics::Metrics::off(),
+    )?;
     let err = |e: flowspace_core::DomainError| e.to_string();
 
     let password_hash = state

@@ -5,6 +5,7 @@ use crate::auth::{self, ACCESS_COOKIE, CSRF_COOKIE, Caller, REFRESH_COOKIE};
 use crate::crypto::random_token;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, parse_json};
+use crate::metrics::SignIn as SignInMetric;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{FromRequestParts, State};
@@ -290,16 +291,33 @@ pub async fn login(
         policy.max_failures_per_ip,
     );
     let Ok(turn) = tokio::time::timeout_at(deadline, turn).await else {
+        state
+            .metrics
+            .sign_in(SignInMetric::Failure(reason::LOCKED_OUT));
         return Err(waited_too_long(&state, &reservation).await?);
     };
-    let _turn = turn?;
-    let attempt = reserve(&state, &reservation, deadline).await?;
+    let _turn = turn.inspect_err(|_| state.metrics.sign_in(SignInMetric::Unchecked))?;
+    let attempt = match reserve(&state, &reservation, deadline).await {
+        Ok(attempt) => attempt,
+        Err(e) => {
+            // Every refusal of `reserve` is a lock (recorded as `locked_out`), but a database
+            // failure.
+            let locked = e.status == StatusCode::TOO_MANY_REQUESTS;
+            state.metrics.sign_in(if locked {
+                SignInMetric::Failure(reason::LOCKED_OUT)
+            } else {
+                SignInMetric::Unchecked
+            });
+            return Err(e);
+        }
+    };
     match check(&state, &req, record.as_ref(), &client).await {
         Ok(signed_in) => {
             state
                 .store
                 .finish_login_attempt(attempt, LoginOutcome::Success, None)
                 .await?;
+            state.metrics.sign_in(SignInMetric::Success);
             Ok(signed_in)
         }
         Err(Refused::Failed(why, e)) => {
@@ -307,10 +325,12 @@ pub async fn login(
                 .store
                 .finish_login_attempt(attempt, LoginOutcome::Failure, Some(why))
                 .await?;
+            state.metrics.sign_in(SignInMetric::Failure(why));
             Err(e)
         }
         Err(Refused::Unchecked(e)) => {
             state.store.release_login_attempt(attempt).await?;
+            state.metrics.sign_in(SignInMetric::Unchecked);
             Err(e)
         }
     }

@@ -122,6 +122,28 @@ impl RouteDef {
     }
 }
 
+/// A route for operators rather than users: outside `/api/v1` and the OpenAPI document, and
+/// behind a guard that no user credential passes.
+pub struct OperatorRouteDef {
+    pub method: Method,
+    /// The path from the server root.
+    pub path: &'static str,
+    pub guard: Guard,
+    pub(crate) handler: MethodRouter<AppState>,
+}
+
+/// Every operator route: `GET /metrics` (Prometheus text format) behind `Guard::MetricsToken`.
+/// Mounted where `metrics::Placement` says: on the main listener, on METRICS_ADDR's, or
+/// nowhere.
+pub fn operator_routes() -> Vec<OperatorRouteDef> {
+    vec![OperatorRouteDef {
+        method: Method::GET,
+        path: "/metrics",
+        guard: Guard::MetricsToken,
+        handler: axum::routing::get(crate::metrics::scrape),
+    }]
+}
+
 /// Why a deletion that reads `If-Match` may answer 422.
 const IF_MATCH: &str = "If-Match is not a version number";
 

@@ -16,6 +16,11 @@ fn free_port() -> u16 {
 
 /// Starts the binary in `dir` with only PORT set (and cheap Argon2 so the test is quick).
 fn start(dir: &Path, port: u16) -> Child {
+    start_with(dir, port, &[])
+}
+
+/// The same, with `env` set too.
+fn start_with(dir: &Path, port: u16, env: &[(&str, &str)]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_flowspace"))
         .arg("serve")
         .current_dir(dir)
@@ -24,6 +29,7 @@ fn start(dir: &Path, port: u16) -> Child {
         .env("PORT", port.to_string())
         .env("ARGON2_MEMORY_KIB", "1024")
         .env("ARGON2_ITERATIONS", "1")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -111,6 +117,49 @@ async fn serve_with_nothing_configured_then_restart_keeps_data_and_sessions() {
     assert!(terminate(child).success());
 }
 
+/// METRICS_ADDR and METRICS_TOKEN: the binary binds the metrics address, serves `/metrics`
+/// there behind the token and not on its main port, and drains both on SIGTERM.
+#[tokio::test]
+async fn serve_binds_metrics_addr_and_stops_both_listeners() {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, metrics_port) = (free_port(), free_port());
+    let base = format!("http://127.0.0.1:{port}");
+    let token = super::route_walk::METRICS_TOKEN;
+    let at = format!("127.0.0.1:{metrics_port}");
+    let child = start_with(
+        dir.path(),
+        port,
+        &[("METRICS_ADDR", &at), ("METRICS_TOKEN", token)],
+    );
+    wait_ready(&base).await;
+    let http = reqwest::Client::new();
+    let get = |url: String, bearer: Option<&str>| {
+        let mut req = http.get(url);
+        if let Some(t) = bearer {
+            req = req.bearer_auth(t);
+        }
+        async move { req.send().await.unwrap() }
+    };
+    let metrics = format!("http://{at}/metrics");
+    assert_eq!(get(metrics.clone(), None).await.status(), 401);
+    let r = get(metrics.clone(), Some(token)).await;
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains(r#"flowspace_http_requests_total{route="/api/v1/health/ready",method="GET",status="200"}"#),
+        "{text}"
+    );
+    let main = get(format!("{base}/metrics"), Some(token)).await;
+    assert_eq!(main.status(), 404, "not on the main port");
+
+    let status = terminate(child);
+    assert!(status.success(), "exit status after SIGTERM: {status:?}");
+    assert!(
+        std::net::TcpStream::connect(&at).is_err(),
+        "the metrics listener is closed"
+    );
+}
+
 #[test]
 fn help_lists_every_setting() {
     let out = Command::new(env!("CARGO_BIN_EXE_flowspace"))
@@ -141,6 +190,8 @@ fn help_lists_every_setting() {
         "SMTP_SECURE",
         "SENDER_EMAIL",
         "FLOWSPACE_ENCRYPTION_KEY",
+        "METRICS_TOKEN",
+        "METRICS_ADDR",
     ] {
         assert!(
             text.contains(&format!("env: {var}=")) || text.contains(&format!("env: {var}]")),

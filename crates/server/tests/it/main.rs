@@ -21,6 +21,7 @@ mod list_cache;
 mod load;
 mod lockout;
 mod migrate_fixture;
+mod metrics;
 mod openapi;
 mod page_walk;
 mod resources;

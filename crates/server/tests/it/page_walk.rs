@@ -604,7 +604,8 @@ async fn walk_page(walk: &Walk<'_>, guard: Guard, path: &str, what: &str) {
         }
     };
     let right = match guard {
-        Guard::Open | Guard::Public => unreachable!(),
+        // No page or form is an operator route (`route_walk` checks the tables).
+        Guard::Open | Guard::Public | Guard::MetricsToken => unreachable!(),
         Guard::AccountAdmin | Guard::Owner | Guard::InstanceAdmin | Guard::OrgCreator => {
             for (who, mut b) in [
                 ("Admin-role member", walk.member().await),
@@ -698,7 +699,8 @@ async fn walk_form(
     // Who lacks what the route needs, and the permission the refusal names (`None`: the
     // Account Admin's).
     let lacking = match api.guard {
-        Guard::Open | Guard::Public => unreachable!(),
+        // No page or form is an operator route (`route_walk` checks the tables).
+        Guard::Open | Guard::Public | Guard::MetricsToken => unreachable!(),
         Guard::AccountAdmin | Guard::Owner | Guard::InstanceAdmin | Guard::OrgCreator => {
             Some(("Admin-role member", walk.member().await, None))
         }

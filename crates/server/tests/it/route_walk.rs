@@ -5,11 +5,14 @@
 //! signed-in user is required; and it lets the right caller through its guard (a member whose
 //! role holds the permission, the Account Admin, a signed-in user). Adding a route means adding
 //! it here: the count is checked. The dashboard's pages and forms are walked in `page_walk`,
-//! with these fixtures.
+//! with these fixtures. The operator routes outside `/api/v1` (`/metrics`) are listed below
+//! too, and walked: off unless configured, and then refusing every user credential and any
+//! token but the metrics token.
 
 use flowspace_server::auth::Guard;
-use flowspace_server::routes::{RouteDef, table};
-use flowspace_testkit::{Client, World, backends};
+use flowspace_server::routes::pages::pages;
+use flowspace_server::routes::{RouteDef, operator_routes, table};
+use flowspace_testkit::{Client, TestServer, World, backends};
 use reqwest::Method;
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -32,6 +35,12 @@ const PUBLIC_ROUTES: [(&str, &str, &str); 11] = [
     ("POST", "/auth/reset-password", "Public"),
 ];
 
+/// The operator routes (`routes::operator_routes`): for a scraper, never for a user.
+const OPERATOR_ROUTES: [(&str, &str, &str); 1] = [("GET", "/metrics", "MetricsToken")];
+
+/// A metrics token for the tests (at least 32 characters, not one repeated).
+pub(super) const METRICS_TOKEN: &str = "walk-metrics-9c4e1f7a2b8d3065e1f4";
+
 fn guard_name(g: Guard) -> &'static str {
     match g {
         Guard::Open => "Open",
@@ -49,6 +58,7 @@ fn guard_name(g: Guard) -> &'static str {
         Guard::InvitationWorkspace(_) => "InvitationWorkspace",
         Guard::EachWorkspace(_) => "EachWorkspace",
         Guard::AuditLog => "AuditLog",
+        Guard::MetricsToken => "MetricsToken",
     }
 }
 
@@ -173,6 +183,21 @@ fn the_route_table_is_counted_and_its_public_routes_are_listed() {
         public, expected,
         "the public routes differ from the explicit list"
     );
+    let operators: BTreeSet<(String, &str, &str)> = operator_routes()
+        .iter()
+        .map(|r| (r.method.to_string(), r.path, guard_name(r.guard)))
+        .collect();
+    let expected: BTreeSet<(String, &str, &str)> = OPERATOR_ROUTES
+        .iter()
+        .map(|(m, p, g)| (m.to_string(), *p, *g))
+        .collect();
+    assert_eq!(
+        operators, expected,
+        "the operator routes differ from the list"
+    );
+    // The metrics token opens operator routes only: no API route, page or form takes it.
+    assert!(t.iter().all(|r| r.guard != Guard::MetricsToken));
+    assert!(pages().iter().all(|p| p.guard != Guard::MetricsToken));
     for r in &t {
         assert!(r.path.starts_with('/'), "{}", r.path);
         if let Guard::PathWorkspace(_) | Guard::InvitationWorkspace(_) = r.guard {
@@ -235,7 +260,7 @@ async fn every_guarded_route_refuses_whoever_it_should() {
             }
 
             match def.guard {
-                Guard::Open | Guard::Public => unreachable!(),
+                Guard::Open | Guard::Public | Guard::MetricsToken => unreachable!(),
                 // The walk's admin set the installation up: the Account Admin (an owner of the
                 // organization) and the instance admin.
                 Guard::AccountAdmin | Guard::Owner | Guard::InstanceAdmin | Guard::OrgCreator => {
@@ -429,5 +454,90 @@ async fn every_guarded_route_refuses_whoever_it_should() {
             w.admin.in_workspace(&ws).get("/chatflows").await.body["items"],
             json!([])
         );
+    }
+}
+
+/// Each operator route: not found while metrics are off (even for the Account Admin); with
+/// METRICS_TOKEN set, refused (401) to the anonymous, to a signed-in Account Admin's token, to
+/// an API key, to a forged token and to the metrics token with anything added or missing, and
+/// answered to that token alone, even before setup.
+#[tokio::test]
+async fn every_operator_route_is_off_or_takes_the_metrics_token_alone() {
+    for b in backends() {
+        let off = World::new(&b).await;
+        for def in operator_routes() {
+            let path = format!("/{}", def.path);
+            let r = off.admin.send(def.method.clone(), &path, None, &[]).await;
+            assert_eq!(r.status, 404, "metrics off: {} {}", def.path, b.name());
+        }
+
+        let server = TestServer::start_with(&b, |c| {
+            c.metrics_token = Some(METRICS_TOKEN.into());
+        })
+        .await;
+        let anon = server.client();
+        let scraper = anon.with_token(METRICS_TOKEN);
+        for def in operator_routes() {
+            let path = format!("/{}", def.path);
+            let what = format!("{} {} on {}", def.method, def.path, b.name());
+            let r = scraper.send(def.method.clone(), &path, None, &[]).await;
+            assert_eq!(r.status, 200, "before setup: {what}: {}", r.text);
+        }
+        let admin = server.setup().await;
+        let ws = admin.get("/auth/me").await.body["activeWorkspace"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let key = admin
+            .in_workspace(&ws)
+            .post(
+                "/apikeys",
+                json!({"name": "scraper?", "permissions": ["chatflows:view"]}),
+            )
+            .await;
+        assert_eq!(key.status, 201, "{}", key.body);
+        let key = anon.with_token(key.body["key"].as_str().unwrap());
+        let longer = format!("{METRICS_TOKEN}x");
+        let shorter = &METRICS_TOKEN[..METRICS_TOKEN.len() - 1];
+        for def in operator_routes() {
+            let path = format!("/{}", def.path);
+            let what = format!("{} {} on {}", def.method, def.path, b.name());
+            for (who, c) in [
+                ("anonymous", anon.clone()),
+                ("the Account Admin", admin.clone()),
+                ("an API key", key.clone()),
+                (
+                    "a forged token",
+                    anon.with_token("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"),
+                ),
+                ("the token and more", anon.with_token(&longer)),
+                ("the token but its end", anon.with_token(shorter)),
+            ] {
+                let r = c.send(def.method.clone(), &path, None, &[]).await;
+                assert_eq!(
+                    (r.status, r.code()),
+                    (401, "unauthorized"),
+                    "{who}: {what}: {}",
+                    r.text
+                );
+            }
+            // The token in a cookie or a query string is not a bearer token.
+            let cookie = format!("fs_access={METRICS_TOKEN}");
+            let r = anon
+                .send(def.method.clone(), &path, None, &[("cookie", &cookie)])
+                .await;
+            assert_eq!(r.status, 401, "cookie: {what}");
+            let r = anon
+                .send(
+                    def.method.clone(),
+                    &format!("{path}?token={METRICS_TOKEN}"),
+                    None,
+                    &[],
+                )
+                .await;
+            assert_eq!(r.status, 401, "query: {what}");
+            let r = scraper.send(def.method.clone(), &path, None, &[]).await;
+            assert_eq!(r.status, 200, "{what}: {}", r.text);
+        }
     }
 }
