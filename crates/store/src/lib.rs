@@ -46,7 +46,9 @@ pub use invitations::{Invitation, InvitationStatus, InviteOutcome, TokenCheck};
 pub use items::{ItemFields, LIST_ITEMS_SQL};
 pub use sessions::{RefreshOutcome, StoredRefresh};
 pub use setup::{SetupInput, SetupOutcome};
-pub use transfer::{ExportedCredential, ExportedItem, ImportEntry, Imported, Transferred};
+pub use transfer::{
+    ExportedCredential, ExportedItem, FlowRef, ImportEntry, Imported, TransferStatus, Transferred,
+};
 pub use users::{LoginRecord, NewUser, UserPatch};
 pub use workspaces::{NewWorkspace, WorkspacePatch};
 
