@@ -25,5 +25,6 @@ mod resources;
 mod roles;
 mod route_walk;
 mod transfer;
+mod transfer_pages;
 mod users;
 mod workspaces;
