@@ -132,6 +132,18 @@ impl Names {
     }
 }
 
+/// A row of `items` as a `FlowRef`.
+fn flow_ref((id, kind, name, ws): (Uuid, String, String, Uuid)) -> DomainResult<FlowRef> {
+    let kind = ResourceKind::from_db_name(&kind)
+        .ok_or_else(|| DomainError::Internal(format!("unknown item kind {kind}")))?;
+    Ok(FlowRef {
+        id: ItemId(id),
+        kind,
+        name,
+        workspace_id: WorkspaceId(ws),
+    })
+}
+
 impl Store {
     /// Bulk move: every flow keeps its id and version; all move or none does.
     pub async fn move_flows(
@@ -315,57 +327,52 @@ impl Store {
         Ok(out)
     }
 
-    /// The flows (chatflows and agentflows) of the organization, in `workspace` or (`None`)
-    /// every workspace, or only those of `ids`: for choosing what to move or copy. At most
-    /// `limit`, oldest first.
-    pub async fn organization_flows(
+    /// The flows (chatflows and agentflows) of the organization's workspace `workspace`, oldest
+    /// first, at most `limit`: for the Account Admin to choose what to move or copy.
+    pub async fn workspace_flows(
         &self,
         admin: &AdminScope,
-        workspace: Option<WorkspaceId>,
-        ids: Option<&[ItemId]>,
+        workspace: WorkspaceId,
         limit: u32,
     ) -> DomainResult<Vec<FlowRef>> {
-        let org = admin.organization();
-        let mut out = Vec::new();
-        let chunks: Vec<Option<Vec<Uuid>>> = match ids {
-            None => vec![None],
-            Some(ids) => ids
-                .chunks(500)
-                .map(|c| Some(c.iter().map(|i| i.0).collect()))
-                .collect(),
-        };
-        for chunk in chunks {
+        let sql = format!(
+            "SELECT id, kind, name, workspace_id FROM items
+              WHERE organization_id = $1 AND workspace_id = $2 AND kind IN {FLOW_KINDS}
+              ORDER BY created_at, id LIMIT $3"
+        );
+        let rows: Vec<(Uuid, String, String, Uuid)> = with_db!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(admin.organization().0).bind(workspace.0).bind(i64::from(limit))
+                .fetch_all(pool).await.map_err(db_err)?
+        });
+        rows.into_iter().map(flow_ref).collect()
+    }
+
+    /// The flows of the organization among `ids` (in any of its workspaces), oldest first; an
+    /// id that is no flow of the organization is left out.
+    pub async fn flows_by_id(
+        &self,
+        admin: &AdminScope,
+        ids: &[ItemId],
+    ) -> DomainResult<Vec<FlowRef>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!(
+                "SELECT id, kind, name, workspace_id FROM items
+                  WHERE organization_id = $1 AND kind IN {FLOW_KINDS} AND id IN ({})
+                  ORDER BY created_at, id",
+                marks.join(", ")
+            );
             let rows: Vec<(Uuid, String, String, Uuid)> = with_db!(self, pool => {
-                match &chunk {
-                    None => sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                        "SELECT id, kind, name, workspace_id FROM items
-                          WHERE organization_id = $1 AND kind IN {FLOW_KINDS} AND ($2 IS NULL OR workspace_id = $2)
-                          ORDER BY created_at, id LIMIT $3")))
-                        .bind(org.0).bind(workspace.map(|w| w.0)).bind(i64::from(limit))
-                        .fetch_all(pool).await.map_err(db_err)?,
-                    Some(ids) => {
-                        let marks: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
-                        let sql = format!(
-                            "SELECT id, kind, name, workspace_id FROM items
-                              WHERE organization_id = $1 AND kind IN {FLOW_KINDS} AND id IN ({})
-                              ORDER BY created_at, id", marks.join(", "));
-                        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(org.0);
-                        for id in ids {
-                            q = q.bind(*id);
-                        }
-                        q.fetch_all(pool).await.map_err(db_err)?
-                    }
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(admin.organization().0);
+                for id in chunk {
+                    q = q.bind(id.0);
                 }
+                q.fetch_all(pool).await.map_err(db_err)?
             });
-            for (id, kind, name, ws) in rows {
-                let kind = ResourceKind::from_db_name(&kind)
-                    .ok_or_else(|| DomainError::Internal(format!("unknown item kind {kind}")))?;
-                out.push(FlowRef {
-                    id: ItemId(id),
-                    kind,
-                    name,
-                    workspace_id: WorkspaceId(ws),
-                });
+            for row in rows {
+                out.push(flow_ref(row)?);
             }
         }
         Ok(out)

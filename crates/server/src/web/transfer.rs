@@ -270,7 +270,7 @@ pub async fn move_flows(
         Some(f) => {
             state
                 .store
-                .organization_flows(&admin, Some(f), None, FLOWS_SHOWN + 1)
+                .workspace_flows(&admin, f, FLOWS_SHOWN + 1)
                 .await
         }
         None => Ok(Vec::new()),
@@ -334,10 +334,13 @@ pub async fn move_preview(
         .parse::<WorkspaceId>()
         .ok()
         .filter(|t| ctx.workspaces.iter().any(|w| w.id == *t));
-    let ids: Vec<ItemId> = q.ids.iter().filter_map(|i| i.trim().parse().ok()).collect();
+    let mut ids: Vec<ItemId> = q.ids.iter().filter_map(|i| i.trim().parse().ok()).collect();
+    let parsed = ids.len();
+    let mut seen = std::collections::HashSet::new();
+    ids.retain(|id| seen.insert(*id));
     let mut problem = String::new();
     let mut rows = Vec::new();
-    if ids.is_empty() || ids.len() != q.ids.len() {
+    if ids.is_empty() || parsed != q.ids.len() {
         problem = "Choose at least one flow.".into();
     } else if ids.len() > crate::api::transfer::MAX_BULK {
         problem = format!(
@@ -347,11 +350,7 @@ pub async fn move_preview(
     } else if target.is_none() {
         problem = "Choose the workspace to move or copy them to.".into();
     } else {
-        let flows = match state
-            .store
-            .organization_flows(&admin, None, Some(&ids), u32::MAX)
-            .await
-        {
+        let flows = match state.store.flows_by_id(&admin, &ids).await {
             Ok(f) => f,
             Err(e) => return ctx.fail(e),
         };
