@@ -180,6 +180,23 @@ pub fn export_kinds(
     Ok(kinds)
 }
 
+/// The kinds `scope` may export (what `export_kinds` allows one by one), for offering them.
+pub fn exportable_by(scope: &WorkspaceScope) -> Vec<ResourceKind> {
+    exportable()
+        .into_iter()
+        .filter(|k| {
+            scope
+                .require(k.permission(Action::Export).unwrap_or(k.view()))
+                .is_ok()
+        })
+        .collect()
+}
+
+/// The exportable kind whose path name is `s` (`chatflows`).
+pub fn exportable_kind(s: &str) -> Option<ResourceKind> {
+    exportable().into_iter().find(|k| k.path() == s)
+}
+
 /// What an exported item's data holds: a variable's value only when asked for.
 pub fn exported_data(kind: ResourceKind, mut data: Value, include_variable_values: bool) -> Value {
     if kind == ResourceKind::Variable
@@ -506,6 +523,17 @@ mod tests {
     #[test]
     fn exports_follow_export_or_view_and_keep_variable_values_only_on_request() {
         let viewer = scope(BuiltinRole::Viewer.permissions());
+        let offered = exportable_by(&viewer);
+        for k in exportable() {
+            assert_eq!(
+                offered.contains(&k),
+                export_kinds(&viewer, Some(&[k.path().to_string()])).is_ok(),
+                "{k:?}"
+            );
+        }
+        assert!(
+            !offered.contains(&ResourceKind::Tool) && offered.contains(&ResourceKind::Variable)
+        );
         assert!(export_kinds(&viewer, Some(&["tools".to_string()])).is_err());
         assert!(export_kinds(&viewer, Some(&["variables".to_string()])).is_ok());
         assert!(export_kinds(&viewer, Some(&["apikeys".to_string()])).is_err());

@@ -181,7 +181,7 @@ fn dashboard(state: &AppState, table: &[routes::RouteDef]) -> Router {
             route: format!("/api/v1{}", api.path),
             public: api.guard.is_public(),
             limit,
-            show: form.show,
+            answer: form.answer,
         };
         let route = api
             .as_form

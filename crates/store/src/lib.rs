@@ -50,7 +50,9 @@ pub use organizations::{CreatedOrganization, FirstOwner, OrgPatch};
 pub use registration::Acceptance;
 pub use sessions::{RefreshOutcome, StoredRefresh};
 pub use setup::{SetupInput, SetupOutcome};
-pub use transfer::{ExportedCredential, ExportedItem, ImportEntry, Imported, Transferred};
+pub use transfer::{
+    ExportedCredential, ExportedItem, FlowRef, ImportEntry, Imported, TransferStatus, Transferred,
+};
 pub use users::{LoginRecord, NewUser, UserPatch};
 pub use workspaces::{NewWorkspace, WorkspacePatch};
 

@@ -16,8 +16,18 @@ use flowspace_core::{DomainError, DomainResult};
 use std::collections::HashSet;
 use uuid::Uuid;
 
+/// What a bulk transfer did with a flow.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum TransferStatus {
+    Moved,
+    Copied,
+}
+
 /// What happened to one flow of a bulk move or copy.
-#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Transferred {
     pub id: ItemId,
@@ -25,7 +35,7 @@ pub struct Transferred {
     pub new_id: Option<ItemId>,
     pub from_workspace_id: WorkspaceId,
     pub to_workspace_id: WorkspaceId,
-    pub status: &'static str,
+    pub status: TransferStatus,
 }
 
 /// An item as an export carries it.
@@ -62,8 +72,17 @@ pub enum ImportEntry {
     },
 }
 
+/// A flow of the organization, as the Account Admin picks it to move or copy.
+#[derive(Clone, Debug)]
+pub struct FlowRef {
+    pub id: ItemId,
+    pub kind: ResourceKind,
+    pub name: String,
+    pub workspace_id: WorkspaceId,
+}
+
 /// What an import created.
-#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Imported {
     pub kind: String,
@@ -111,6 +130,18 @@ impl Names {
             }
         }
     }
+}
+
+/// A row of `items` as a `FlowRef`.
+fn flow_ref((id, kind, name, ws): (Uuid, String, String, Uuid)) -> DomainResult<FlowRef> {
+    let kind = ResourceKind::from_db_name(&kind)
+        .ok_or_else(|| DomainError::Internal(format!("unknown item kind {kind}")))?;
+    Ok(FlowRef {
+        id: ItemId(id),
+        kind,
+        name,
+        workspace_id: WorkspaceId(ws),
+    })
 }
 
 impl Store {
@@ -184,14 +215,14 @@ impl Store {
                         sqlx::query(sqlx::AssertSqlSafe(move_sql.as_str()))
                             .bind(target.0).bind(id.0).bind(org.0)
                             .execute(&mut *tx).await.map_err(db_err)?;
-                        (None, "flow.move", "moved", serde_json::json!({"from": from.to_string(), "to": target.to_string()}))
+                        (None, "flow.move", TransferStatus::Moved, serde_json::json!({"from": from.to_string(), "to": target.to_string()}))
                     }
                     Transfer::Copy => {
                         let new_id = ItemId::new();
                         sqlx::query(sqlx::AssertSqlSafe(copy_sql.as_str()))
                             .bind(new_id.0).bind(target.0).bind(user.0).bind(now).bind(id.0).bind(org.0)
                             .execute(&mut *tx).await.map_err(db_err)?;
-                        (Some(new_id), "flow.copy", "copied",
+                        (Some(new_id), "flow.copy", TransferStatus::Copied,
                          serde_json::json!({"source": id.to_string(), "from": from.to_string(), "to": target.to_string()}))
                     }
                 };
@@ -257,6 +288,94 @@ impl Store {
                 },
             )
             .collect())
+    }
+
+    /// The names an import of `entries` (kind and name, in order) would give now: each name, or
+    /// the suffixed one when the workspace (or an earlier entry) has it, as `import` names
+    /// them. Nothing is written; a write in between may change the answer.
+    pub async fn import_names(
+        &self,
+        scope: &WorkspaceScope,
+        entries: &[(ResourceKind, &str)],
+    ) -> DomainResult<Vec<(String, bool)>> {
+        let ws = scope.workspace();
+        let mut taken: std::collections::HashMap<&'static str, Names> =
+            std::collections::HashMap::new();
+        let mut out = Vec::with_capacity(entries.len());
+        for (kind, name) in entries {
+            let kind_name = kind.db_name();
+            if !taken.contains_key(kind_name) {
+                let names: Vec<(String,)> = with_db!(self, pool => {
+                    if *kind == ResourceKind::Credential {
+                        sqlx::query_as("SELECT name FROM credentials WHERE workspace_id = $1")
+                            .bind(ws.0).fetch_all(pool).await.map_err(db_err)?
+                    } else {
+                        sqlx::query_as("SELECT name FROM items WHERE workspace_id = $1 AND kind = $2")
+                            .bind(ws.0).bind(kind_name).fetch_all(pool).await.map_err(db_err)?
+                    }
+                });
+                taken.insert(
+                    kind_name,
+                    Names {
+                        taken: names.into_iter().map(|(n,)| n).collect(),
+                        ..Names::default()
+                    },
+                );
+            }
+            out.push(taken.entry(kind_name).or_default().free(name));
+        }
+        Ok(out)
+    }
+
+    /// The flows (chatflows and agentflows) of the organization's workspace `workspace`, oldest
+    /// first, at most `limit`: for the Account Admin to choose what to move or copy.
+    pub async fn workspace_flows(
+        &self,
+        admin: &AdminScope,
+        workspace: WorkspaceId,
+        limit: u32,
+    ) -> DomainResult<Vec<FlowRef>> {
+        let sql = format!(
+            "SELECT id, kind, name, workspace_id FROM items
+              WHERE organization_id = $1 AND workspace_id = $2 AND kind IN {FLOW_KINDS}
+              ORDER BY created_at, id LIMIT $3"
+        );
+        let rows: Vec<(Uuid, String, String, Uuid)> = with_db!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(admin.organization().0).bind(workspace.0).bind(i64::from(limit))
+                .fetch_all(pool).await.map_err(db_err)?
+        });
+        rows.into_iter().map(flow_ref).collect()
+    }
+
+    /// The flows of the organization among `ids` (in any of its workspaces), oldest first; an
+    /// id that is no flow of the organization is left out.
+    pub async fn flows_by_id(
+        &self,
+        admin: &AdminScope,
+        ids: &[ItemId],
+    ) -> DomainResult<Vec<FlowRef>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!(
+                "SELECT id, kind, name, workspace_id FROM items
+                  WHERE organization_id = $1 AND kind IN {FLOW_KINDS} AND id IN ({})
+                  ORDER BY created_at, id",
+                marks.join(", ")
+            );
+            let rows: Vec<(Uuid, String, String, Uuid)> = with_db!(self, pool => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(admin.organization().0);
+                for id in chunk {
+                    q = q.bind(id.0);
+                }
+                q.fetch_all(pool).await.map_err(db_err)?
+            });
+            for row in rows {
+                out.push(flow_ref(row)?);
+            }
+        }
+        Ok(out)
     }
 
     /// Writes every entry into the scope's workspace in one transaction; a name the workspace

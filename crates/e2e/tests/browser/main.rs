@@ -4,4 +4,5 @@
 
 mod harness;
 mod pages;
+mod transfer;
 mod walkthrough;

@@ -230,10 +230,63 @@ pub async fn export(
     }))
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct ImportReport {
     /// What was created, with the new ids.
     pub created: Vec<Imported>,
+}
+
+/// One entry of a bundle, as an import of it would create it now.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PreviewEntry {
+    /// The kind's path name: `chatflows`, `tools`, `credentials`, ...
+    pub kind: String,
+    /// The name in the bundle.
+    pub bundle_name: String,
+    /// The name it would be created under.
+    pub name: String,
+    /// Whether `bundleName` is taken in the workspace (or by an earlier entry), so the import
+    /// adds a ` (2)`-style suffix.
+    pub renamed: bool,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ImportPreview {
+    /// What an import of the bundle would create, in its order: items, then credentials.
+    pub entries: Vec<PreviewEntry>,
+}
+
+/// What `import` would do with the bundle, checked as `import` checks it, without writing.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn import_preview(
+    State(state): State<AppState>,
+    Scope(scope): Scope,
+    ApiJson(bundle): ApiJson<Bundle>,
+) -> ApiResult<Json<ImportPreview>> {
+    let plan = transfer::plan_import(&scope, &bundle)?;
+    let wanted: Vec<(ResourceKind, &str)> = plan
+        .items
+        .iter()
+        .map(|it| (it.kind, it.name.as_str()))
+        .chain(
+            plan.credentials
+                .iter()
+                .map(|c| (ResourceKind::Credential, c.name.as_str())),
+        )
+        .collect();
+    let names = state.store.import_names(&scope, &wanted).await?;
+    let entries = wanted
+        .into_iter()
+        .zip(names)
+        .map(|((kind, bundle_name), (name, renamed))| PreviewEntry {
+            kind: kind.path().to_string(),
+            bundle_name: bundle_name.to_string(),
+            name,
+            renamed,
+        })
+        .collect();
+    Ok(Json(ImportPreview { entries }))
 }
 
 /// Plans the whole import first (`core::transfer::plan_import`), then writes it in one
@@ -293,7 +346,7 @@ pub struct BulkRequest {
     pub target_workspace_id: String,
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct BulkReport {
     /// What happened to each id, in the order given.
     pub results: Vec<Transferred>,

@@ -295,6 +295,11 @@ fn transfer_routes() -> Vec<RouteDef> {
             .doc("transfer", "Export chosen items (or all) of the active workspace as a bundle; never credential secrets")
             .req(body::<tr::ExportRequest>())
             .ok(200, body::<flowspace_core::transfer::Bundle>()),
+        RouteDef::new(M::POST, "/import/preview", Workspace(perm!(Workspace, Import)), tr::import_preview)
+            .doc("transfer", "What importing a bundle into the active workspace would create, and which names clash, checked as the import checks it; nothing is written")
+            .req(body::<flowspace_core::transfer::Bundle>())
+            .ok(200, body::<tr::ImportPreview>())
+            .limit(tr::MAX_IMPORT_BYTES),
         RouteDef::new(M::POST, "/import", Workspace(perm!(Workspace, Import)), tr::import)
             .doc("transfer", "Import a bundle into the active workspace in one transaction (new ids, references rewritten)")
             .req(body::<flowspace_core::transfer::Bundle>())

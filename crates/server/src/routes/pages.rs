@@ -14,6 +14,7 @@ use crate::auth::{Guard, Scope};
 use crate::extract::Id;
 use crate::state::AppState;
 use crate::web;
+use crate::web::surface::{Answer, Render};
 use axum::extract::{Query, State};
 use axum::handler::Handler;
 use axum::http::Method;
@@ -49,8 +50,8 @@ pub struct FormDef {
     pub path: String,
     /// The API route (method, and path under `/api/v1`) whose guard and handler answer it.
     pub api: (Method, String),
-    /// A field of the answer to show once on a page of its own, and that page's title.
-    pub show: Option<(&'static str, &'static str)>,
+    /// What a success becomes for the browser (a redirect with a toast unless said).
+    pub answer: Answer,
 }
 
 impl FormDef {
@@ -58,7 +59,7 @@ impl FormDef {
         Self {
             path: path.into(),
             api: (method, api.into()),
-            show: None,
+            answer: Answer::Redirect,
         }
     }
     /// The API route this form stands for, in `table`.
@@ -71,7 +72,19 @@ impl FormDef {
 
     /// Shows `field` of the answer once, under `title` (a new API key, an invitation link).
     fn show(mut self, field: &'static str, title: &'static str) -> Self {
-        self.show = Some((field, title));
+        self.answer = Answer::Show { field, title };
+        self
+    }
+
+    /// Gives the answer to the browser as a file to save under `filename` (an export).
+    fn download(mut self, filename: &'static str) -> Self {
+        self.answer = Answer::Download { filename };
+        self
+    }
+
+    /// Answers with the page `render` makes of the answer (a preview, a report).
+    fn render(mut self, render: Render) -> Self {
+        self.answer = Answer::Page(render);
         self
     }
 }
@@ -85,6 +98,7 @@ pub fn pages() -> Vec<PageDef> {
     t.extend(people_pages());
     t.extend(workspace_pages());
     t.extend(credential_pages());
+    t.extend(transfer_pages());
     t.extend(public_pages());
     t.extend(log_pages());
     t
@@ -104,6 +118,7 @@ pub fn forms() -> Vec<FormDef> {
     t.extend(membership_forms());
     t.extend(workspace_forms());
     t.extend(credential_forms());
+    t.extend(transfer_forms());
     t.extend(public_forms());
     t
 }
@@ -272,6 +287,40 @@ fn credential_forms() -> Vec<FormDef> {
         FormDef::new("/apikeys/new", M::POST, "/apikeys").show("key", "Your new API key"),
         FormDef::new("/apikeys/{id}", M::PUT, "/apikeys/{id}"),
         FormDef::new("/apikeys/{id}/delete", M::DELETE, "/apikeys/{id}"),
+    ]
+}
+
+/// Export and import of the active workspace (guarded as `POST /export` and `POST /import`),
+/// and the Account Admin's bulk move and copy of flows (`web::transfer`).
+fn transfer_pages() -> Vec<PageDef> {
+    use web::transfer as tr;
+    vec![
+        PageDef::new(
+            "/export",
+            Guard::Workspace(perm!(Workspace, Export)),
+            tr::export,
+        ),
+        PageDef::new(
+            "/import",
+            Guard::Workspace(perm!(Workspace, Import)),
+            tr::import,
+        ),
+        PageDef::new("/move-flows", Guard::AccountAdmin, tr::move_flows),
+        PageDef::new("/move-flows/preview", Guard::AccountAdmin, tr::move_preview),
+    ]
+}
+
+/// The export downloads the bundle; the import's preview, its result and the bulk move's and
+/// copy's are pages made from the routes' answers.
+fn transfer_forms() -> Vec<FormDef> {
+    use Method as M;
+    use web::transfer as tr;
+    vec![
+        FormDef::new("/export", M::POST, "/export").download("flowspace-export.json"),
+        FormDef::new("/import/preview", M::POST, "/import/preview").render(tr::import_preview),
+        FormDef::new("/import", M::POST, "/import").render(tr::import_report),
+        FormDef::new("/move-flows/move", M::POST, "/admin/flows/move").render(tr::move_report),
+        FormDef::new("/move-flows/copy", M::POST, "/admin/flows/copy").render(tr::move_report),
     ]
 }
 

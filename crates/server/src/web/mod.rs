@@ -16,6 +16,7 @@ pub mod page;
 pub mod public;
 pub mod roles;
 pub mod surface;
+pub mod transfer;
 pub mod users;
 pub mod view;
 pub mod workspaces;

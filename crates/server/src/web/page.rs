@@ -5,7 +5,7 @@
 //! renders the typed models they return: a field renamed in a model fails the template's
 //! compilation, not a page at run time.
 
-use super::view::{ADMIN_NAV, Flash, NavLink, resource_nav_links};
+use super::view::{ADMIN_NAV, Flash, NavLink, TRANSFER_NAV, resource_nav_links};
 use super::{error_response, page_response};
 use crate::api::session::{Me, me_for};
 use crate::auth::{Caller, cookie};
@@ -174,6 +174,13 @@ impl Ctx {
         resource_nav_links()
             .iter()
             .filter(|l| l.needs.is_none_or(|p| self.can(p)))
+            .collect()
+    }
+    /// The sidebar's Export and Import, each shown with the permission of its route.
+    pub fn transfer_nav(&self) -> Vec<&'static NavLink> {
+        TRANSFER_NAV
+            .iter()
+            .filter(|l| l.needs.is_some_and(|p| self.can(p)))
             .collect()
     }
     /// The sidebar's link to the active workspace's own page, for a member who manages it

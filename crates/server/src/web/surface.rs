@@ -9,7 +9,8 @@
 //! - `form` (every form): a form stands for one API route, whose guard and handler answer it.
 //!   The layer turns the form into that route's request (its method, a JSON body, the CSRF
 //!   token from the form's `_csrf` field into `X-CSRF-Token`), and the route's answer into a
-//!   redirect with a toast, or a page showing a new secret once.
+//!   redirect with a toast, or what the form's `Answer` asks for: a page showing a new secret
+//!   once, the answer as a file to save, or a page made from the answer.
 //!
 //! Form fields (see `parse_form`): `_csrf` (the session's CSRF token), `_back` (the page to
 //! return to, a path on this site), `_next` (where to go on success instead; `{id}` is replaced
@@ -18,7 +19,13 @@
 //! `name:date` a day (`YYYY-MM-DD`, sent as midnight UTC, left out when empty), `name:bool` a
 //! boolean (the last value wins, so a hidden `false` before a checkbox gives `false` when
 //! unticked), `name:opt` a string left out when empty, and `name[]` an array of strings (an
-//! empty value declares the array without adding to it).
+//! empty value declares the array without adding to it). A field named `:json` alone is a JSON
+//! object whose members are the body's (a whole request body, as a file or a pasted text;
+//! left out when empty).
+//!
+//! A form comes `application/x-www-form-urlencoded` or `multipart/form-data`; in the latter a
+//! file is read as the text of the field its input names (`<input type="file" name=":json">`
+//! uploads a JSON file as the body).
 
 use super::view::Flash;
 use super::{error_page_plain, flash_cookie, page_response};
@@ -86,8 +93,41 @@ pub struct FormMeta {
     pub public: bool,
     /// The largest form taken.
     pub limit: usize,
-    /// A field of the answer to show once on a page of its own, and that page's title.
-    pub show: Option<(&'static str, &'static str)>,
+    /// What a success becomes for the browser.
+    pub answer: Answer,
+}
+
+/// What the success of a form becomes for the browser (set by the table in `routes::pages`).
+#[derive(Clone, Copy, Debug)]
+pub enum Answer {
+    /// A redirect to `_next` (or `_back`) with the toast of `_ok`.
+    Redirect,
+    /// `field` of the answer, shown once on a page of its own titled `title` (a new API key,
+    /// an invitation link).
+    Show {
+        field: &'static str,
+        title: &'static str,
+    },
+    /// The answer's body itself, as a file for the browser to save under `filename`.
+    Download { filename: &'static str },
+    /// A page made by `render` from what the form sent and what the route answered (a preview
+    /// with the form that confirms it, a report of what was done).
+    Page(Render),
+}
+
+/// Makes the page of a form's answer.
+pub type Render = fn(&Answered<'_>) -> Response;
+
+/// What a page made from a form's answer is made from.
+pub struct Answered<'a> {
+    /// The JSON body the form stood for.
+    pub sent: &'a Value,
+    /// The route's answer.
+    pub answer: &'a Value,
+    /// The session's CSRF token, for the forms of the page.
+    pub csrf: &'a str,
+    /// The page the form came from.
+    pub back: &'a str,
 }
 
 /// The layer of every form (inside `page`, outside the guard).
@@ -107,8 +147,14 @@ pub async fn form(
     let Ok(bytes) = axum::body::to_bytes(body, meta.limit).await else {
         return refused(StatusCode::PAYLOAD_TOO_LARGE, "the form is too large", "/");
     };
-    let Ok(fields) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes) else {
-        return refused(StatusCode::BAD_REQUEST, "the form could not be read", "/");
+    let fields = match multipart_boundary(&parts.headers) {
+        Some(boundary) => multipart_fields(bytes, boundary).await,
+        None => serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+            .map_err(|_| "the form could not be read".to_string()),
+    };
+    let fields = match fields {
+        Ok(f) => f,
+        Err(text) => return refused(StatusCode::BAD_REQUEST, &text, "/"),
     };
     let back_hint = fields
         .iter()
@@ -134,14 +180,50 @@ pub async fn form(
     {
         parts.headers.insert(CSRF_HEADER, t);
     }
+    let sent = matches!(meta.answer, Answer::Page(_)).then(|| json.clone());
     let req = Request::from_parts(parts, Body::from(json.to_string()));
     let res = next.run(req).await;
-    answer(res, &steer, &meta).await
+    answer(res, &steer, &meta, sent.as_ref()).await
+}
+
+/// The boundary of a `multipart/form-data` body.
+fn multipart_boundary(headers: &HeaderMap) -> Option<String> {
+    let ct = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    multer::parse_boundary(ct).ok()
+}
+
+/// The fields of a `multipart/form-data` body, in order; a file is the text it holds.
+async fn multipart_fields(
+    bytes: bytes::Bytes,
+    boundary: String,
+) -> Result<Vec<(String, String)>, String> {
+    let stream =
+        futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(bytes) });
+    let mut multipart = multer::Multipart::new(stream, boundary);
+    let mut fields = Vec::new();
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => return Ok(fields),
+            Err(_) => return Err("the form could not be read".into()),
+        };
+        let name = field.name().unwrap_or_default().to_string();
+        let data = field
+            .bytes()
+            .await
+            .map_err(|_| "the form could not be read".to_string())?;
+        let text = String::from_utf8(data.to_vec())
+            .map_err(|_| format!("{name}: must be text (UTF-8)"))?;
+        fields.push((name, text));
+    }
 }
 
 /// The API route's answer to a form, as a browser's.
-async fn answer(res: Response, steer: &Steer, meta: &FormMeta) -> Response {
+async fn answer(res: Response, steer: &Steer, meta: &FormMeta, sent: Option<&Value>) -> Response {
     let status = res.status();
+    if let (true, Answer::Download { filename }) = (status.is_success(), meta.answer) {
+        return download(res, filename);
+    }
     let (parts, body) = res.into_parts();
     let cookies: Vec<HeaderValue> = parts
         .headers
@@ -154,16 +236,28 @@ async fn answer(res: Response, steer: &Steer, meta: &FormMeta) -> Response {
         .unwrap_or_default();
     let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     if status.is_success() {
-        if let Some((field, title)) = meta.show {
-            let value = json[field].as_str().unwrap_or_default();
-            if !value.is_empty() {
-                let page = ShownOnce {
-                    title: title.into(),
-                    value: value.into(),
-                    back: steer.next.clone().unwrap_or(steer.back.clone()),
-                };
-                return with_cookies(page_response(page.render(), Vec::new()), cookies);
+        match meta.answer {
+            Answer::Show { field, title } => {
+                let value = json[field].as_str().unwrap_or_default();
+                if !value.is_empty() {
+                    let page = ShownOnce {
+                        title: title.into(),
+                        value: value.into(),
+                        back: steer.next.clone().unwrap_or(steer.back.clone()),
+                    };
+                    return with_cookies(page_response(page.render(), Vec::new()), cookies);
+                }
             }
+            Answer::Page(render) => {
+                let page = render(&Answered {
+                    sent: sent.unwrap_or(&Value::Null),
+                    answer: &json,
+                    csrf: steer.csrf.as_deref().unwrap_or_default(),
+                    back: &steer.back,
+                });
+                return with_cookies(page, cookies);
+            }
+            Answer::Redirect | Answer::Download { .. } => {}
         }
         let target = match &steer.next {
             Some(next) => next.replace("{id}", json["id"].as_str().unwrap_or("")),
@@ -198,6 +292,18 @@ async fn answer(res: Response, steer: &Steer, meta: &FormMeta) -> Response {
             cookies,
         ),
     }
+}
+
+/// A successful answer as a file to save: its body as it is, `attachment` under `filename`.
+fn download(mut res: Response, filename: &str) -> Response {
+    let value = format!(
+        "attachment; filename=\"{}\"",
+        filename.replace(['"', '\\'], "_")
+    );
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    res
 }
 
 /// A refusal of the guard, as a page: the sign-in page (coming back here after) for 401, the
@@ -334,6 +440,17 @@ pub fn parse_form(fields: Vec<(String, String)>) -> Result<(Steer, Value), Strin
         }
         let (key, value) = match name.rsplit_once(':') {
             None => (name, Value::String(value)),
+            Some(("", "json")) => {
+                if value.trim().is_empty() {
+                    continue;
+                }
+                match serde_json::from_str(&value) {
+                    Ok(Value::Object(members)) => body.extend(members),
+                    Ok(_) => return Err("the body must be a JSON object".into()),
+                    Err(e) => return Err(format!("the body: not valid JSON ({e})")),
+                }
+                continue;
+            }
             Some((key, "json")) => {
                 if value.trim().is_empty() {
                     body.remove(key);
@@ -516,6 +633,71 @@ mod tests {
             body,
             json!({"name": "Flow", "data": {"a": 1}, "version": 3, "enabled": true,
                    "ids": [], "perms": ["a", "b"], "until": "2027-01-31T00:00:00Z"})
+        );
+    }
+
+    #[test]
+    fn a_field_named_json_alone_is_the_whole_body() {
+        let bundle = r#"{"format": "flowspace-bundle", "items": [{"name": "a"}]}"#;
+        let (steer, body) =
+            parse_form(f(&[("_back", "/import"), (":json", ""), (":json", bundle)])).unwrap();
+        assert_eq!(steer.back, "/import");
+        assert_eq!(
+            body,
+            json!({"format": "flowspace-bundle", "items": [{"name": "a"}]})
+        );
+        assert_eq!(parse_form(f(&[(":json", " ")])).unwrap().1, json!({}));
+        assert!(
+            parse_form(f(&[(":json", "[1]")]))
+                .unwrap_err()
+                .contains("JSON object")
+        );
+        assert!(
+            parse_form(f(&[(":json", "{nope")]))
+                .unwrap_err()
+                .contains("not valid JSON")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_multipart_form_gives_its_fields_and_files_as_text() {
+        let body = "--XB\r\nContent-Disposition: form-data; name=\"_back\"\r\n\r\n/import\r\n\
+                    --XB\r\nContent-Disposition: form-data; name=\":json\"; filename=\"b.json\"\r\n\
+                    Content-Type: application/json\r\n\r\n{\"a\": 1}\r\n--XB--\r\n";
+        let fields = multipart_fields(bytes::Bytes::from(body), "XB".into())
+            .await
+            .unwrap();
+        assert_eq!(fields, f(&[("_back", "/import"), (":json", r#"{"a": 1}"#)]));
+        let mut binary =
+            b"--XB\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x\"\r\n\r\n".to_vec();
+        binary.extend([0xff, 0xfe, 0x00]);
+        binary.extend(b"\r\n--XB--\r\n");
+        let err = multipart_fields(bytes::Bytes::from(binary), "XB".into())
+            .await
+            .unwrap_err();
+        assert!(err.contains("UTF-8"), "{err}");
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("multipart/form-data; boundary=XB"),
+        );
+        assert_eq!(multipart_boundary(&headers).as_deref(), Some("XB"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        assert_eq!(multipart_boundary(&headers), None);
+    }
+
+    #[test]
+    fn a_download_is_the_answer_as_an_attachment() {
+        let res = download(
+            (StatusCode::OK, "{\"a\":1}").into_response(),
+            "export \"x\".json",
+        );
+        assert_eq!(
+            res.headers()[header::CONTENT_DISPOSITION],
+            "attachment; filename=\"export _x_.json\""
         );
     }
 

@@ -1,6 +1,7 @@
 //! What every page's layout shows beside the page: the toast of the last action (`Flash`) and
 //! the sidebar's links (`NavLink`; the layout's context itself is `page::Ctx`).
 
+use flowspace_core::perm;
 use flowspace_core::permissions::Permission;
 use flowspace_core::resource::ResourceKind;
 
@@ -85,6 +86,20 @@ pub fn resource_nav_links() -> &'static [NavLink] {
     })
 }
 
+/// The sidebar's links to move items in and out of the active workspace.
+pub const TRANSFER_NAV: &[NavLink] = &[
+    NavLink {
+        href: "/export",
+        label: "Export",
+        needs: Some(perm!(Workspace, Export)),
+    },
+    NavLink {
+        href: "/import",
+        label: "Import",
+        needs: Some(perm!(Workspace, Import)),
+    },
+];
+
 pub const ADMIN_NAV: &[NavLink] = &[
     NavLink {
         href: "/users",
@@ -104,6 +119,11 @@ pub const ADMIN_NAV: &[NavLink] = &[
     NavLink {
         href: "/groups",
         label: "Groups",
+        needs: None,
+    },
+    NavLink {
+        href: "/move-flows",
+        label: "Move / copy flows",
         needs: None,
     },
     NavLink {

@@ -6,20 +6,20 @@ use reqwest::header::{self, HeaderMap};
 use std::collections::BTreeMap;
 
 /// A cookie-keeping client that does not follow redirects.
-struct Browser {
+pub(super) struct Browser {
     base: String,
     http: reqwest::Client,
     jar: BTreeMap<String, String>,
 }
 
-struct Page {
-    status: u16,
-    headers: HeaderMap,
-    body: String,
+pub(super) struct Page {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: String,
 }
 
 impl Page {
-    fn location(&self) -> &str {
+    pub(super) fn location(&self) -> &str {
         self.headers
             .get(header::LOCATION)
             .and_then(|v| v.to_str().ok())
@@ -35,7 +35,7 @@ impl Page {
 }
 
 impl Browser {
-    fn new(server: &TestServer) -> Self {
+    pub(super) fn new(server: &TestServer) -> Self {
         Self {
             base: server.base_url.clone(),
             http: reqwest::Client::builder()
@@ -74,7 +74,7 @@ impl Browser {
             .join("; ")
     }
 
-    async fn get(&mut self, path: &str) -> Page {
+    pub(super) async fn get(&mut self, path: &str) -> Page {
         let res = self
             .http
             .get(format!("{}{path}", self.base))
@@ -86,7 +86,12 @@ impl Browser {
     }
 
     /// Posts a form to `path`, with the session's CSRF token unless `csrf` is false.
-    async fn post_form(&mut self, path: &str, fields: &[(&str, &str)], csrf: bool) -> Page {
+    pub(super) async fn post_form(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        csrf: bool,
+    ) -> Page {
         let mut form: Vec<(String, String)> = fields
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -106,7 +111,44 @@ impl Browser {
         self.finish(res).await
     }
 
-    async fn sign_in(&mut self, email: &str, password: &str) -> Page {
+    /// Posts a `multipart/form-data` form to `path` with the session's CSRF token: `fields`,
+    /// then `files` (field name, file name, content).
+    pub(super) async fn post_multipart(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &str, &str)],
+    ) -> Page {
+        const BOUNDARY: &str = "flowspace-test-boundary-7d1c";
+        let mut body = String::new();
+        let csrf = self.jar.get("fs_csrf").cloned().unwrap_or_default();
+        for (name, value) in fields.iter().copied().chain([("_csrf", csrf.as_str())]) {
+            body.push_str(&format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            ));
+        }
+        for (name, filename, content) in files {
+            body.push_str(&format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{filename}\"\r\nContent-Type: application/json\r\n\r\n{content}\r\n"
+            ));
+        }
+        body.push_str(&format!("--{BOUNDARY}--\r\n"));
+        let res = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(header::COOKIE, self.cookie_header())
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        self.finish(res).await
+    }
+
+    pub(super) async fn sign_in(&mut self, email: &str, password: &str) -> Page {
         self.post_form(
             "/login",
             &[

@@ -28,5 +28,6 @@ mod resources;
 mod roles;
 mod route_walk;
 mod transfer;
+mod transfer_pages;
 mod users;
 mod workspaces;

@@ -22,6 +22,7 @@ use flowspace_core::resource::ResourceKind;
 use flowspace_server::auth::Guard;
 use flowspace_server::routes::pages::{forms, pages};
 use flowspace_server::routes::{RouteDef, table};
+use flowspace_server::web::surface::Answer;
 use flowspace_server::web::view::Flash;
 use flowspace_testkit::{ADMIN_EMAIL, PASSWORD, TestServer, World, backends};
 use reqwest::Method;
@@ -408,6 +409,17 @@ impl Walk<'_> {
                 pair("email", format!("walk-invited-{n}@example.com")),
                 pair("role", "Viewer"),
             ],
+            ("export", None) => vec![pair("kinds[]", "chatflows")],
+            ("import", None) | ("import", Some("preview")) => {
+                let bundle = json!({"format": "flowspace-bundle", "version": 1, "items": [
+                    {"kind": "chatflows", "id": uuid::Uuid::new_v4().to_string(), "name": name, "data": {}}
+                ]});
+                vec![pair(":json", bundle.to_string())]
+            }
+            ("admin", Some("flows/move")) | ("admin", Some("flows/copy")) => vec![
+                pair("ids[]", self.object("chatflows", false).await.unwrap()),
+                pair("targetWorkspaceId", &self.other),
+            ],
             ("auth", Some("me")) => vec![pair("name", name)],
             ("auth", Some("switch-workspace")) => vec![pair("workspaceId", &self.ws)],
             _ => Vec::new(),
@@ -548,7 +560,8 @@ async fn every_page_and_form_refuses_whoever_it_should() {
                 api.method, api.path, api.guard
             );
             let route = format!("/api/v1{}", api.path);
-            walk_form(&walk, api, form.show.is_some(), &route, &path, &what).await;
+            let shows = !matches!(form.answer, Answer::Redirect);
+            walk_form(&walk, api, shows, &route, &path, &what).await;
             walked += 1;
         }
         assert_eq!(walked, all_forms.len());

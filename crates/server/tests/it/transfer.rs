@@ -464,6 +464,84 @@ async fn export_then_import_rewrites_references() {
 }
 
 #[tokio::test]
+async fn an_import_preview_names_what_it_creates_and_the_clashes_and_writes_nothing() {
+    for b in backends() {
+        let w = World::new(&b).await;
+        let (a, t) = (w.workspace("Source").await, w.workspace("Dest").await);
+        let src = w.admin.in_workspace(&a);
+        for name in ["Bot", "Helper", "Bot copy"] {
+            let r = src.post("/chatflows", json!({"name": name})).await;
+            assert_eq!(r.status, 201, "{}", r.body);
+        }
+        credential(&src, "OpenAI", "sk-x").await;
+        let bundle = src
+            .post("/export", json!({"kinds": ["chatflows", "credentials"]}))
+            .await
+            .body;
+        let dst = w.admin.in_workspace(&t);
+        dst.post("/chatflows", json!({"name": "Bot"})).await;
+        dst.post("/chatflows", json!({"name": "Bot (2)"})).await;
+        let before = names(&dst.get("/chatflows").await.body).len();
+        let r = dst.post("/import/preview", bundle.clone()).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let entries: Vec<(String, String, String, bool)> = r.body["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["kind"].as_str().unwrap().to_string(),
+                    e["bundleName"].as_str().unwrap().to_string(),
+                    e["name"].as_str().unwrap().to_string(),
+                    e["renamed"].as_bool().unwrap(),
+                )
+            })
+            .collect();
+        let e = |k: &str, b: &str, n: &str, r: bool| (k.into(), b.into(), n.into(), r);
+        assert_eq!(
+            entries,
+            vec![
+                e("chatflows", "Bot", "Bot (3)", true),
+                e("chatflows", "Helper", "Helper", false),
+                e("chatflows", "Bot copy", "Bot copy", false),
+                e("credentials", "OpenAI", "OpenAI", false),
+            ]
+        );
+        assert_eq!(
+            names(&dst.get("/chatflows").await.body).len(),
+            before,
+            "a preview writes nothing"
+        );
+        // The import then does what the preview said.
+        let done = dst.post("/import", bundle.clone()).await;
+        assert_eq!(done.status, 201, "{}", done.body);
+        let created: Vec<&str> = done.body["created"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(created, vec!["Bot (3)", "Helper", "Bot copy", "OpenAI"]);
+        // Checked as the import is: a bad entry is named, and the permission is import's.
+        let mut bad = bundle.clone();
+        bad["items"][1]["name"] = json!("");
+        let r = dst.post("/import/preview", bad).await;
+        assert_eq!(
+            (r.status, r.body["error"]["field"].as_str()),
+            (422, Some("items[1].name")),
+            "{}",
+            r.body
+        );
+        let (_, viewer) = w.member("v@example.com", &t, "Viewer").await;
+        let r = viewer.post("/import/preview", bundle).await;
+        assert_eq!(
+            (r.status, r.body["error"]["missingPermission"].as_str()),
+            (403, Some("workspace:import"))
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_tampered_or_forbidden_bundle_changes_nothing() {
     for b in backends() {
         let w = World::new(&b).await;
