@@ -21,6 +21,8 @@ mod load;
 mod lockout;
 mod migrate_fixture;
 mod openapi;
+mod org_isolation;
+mod organizations;
 mod page_walk;
 mod resources;
 mod roles;
