@@ -510,6 +510,14 @@ impl Store {
                            AND id IN (SELECT user_id FROM org_members WHERE organization_id = $1)
                            AND NOT EXISTS (SELECT 1 FROM org_members m WHERE m.user_id = users.id AND m.organization_id <> $1)")
                 .bind(id.0).execute(&mut *tx).await.map_err(db_err)?;
+            // The roles held in its workspaces restrict the deletion of its roles: they go
+            // first, so that the cascade below does not meet them.
+            for sql in [
+                "DELETE FROM memberships WHERE workspace_id IN (SELECT id FROM workspaces WHERE organization_id = $1)",
+                "DELETE FROM workspace_groups WHERE workspace_id IN (SELECT id FROM workspaces WHERE organization_id = $1)",
+            ] {
+                sqlx::query(sql).bind(id.0).execute(&mut *tx).await.map_err(db_err)?;
+            }
             sqlx::query("DELETE FROM organizations WHERE id = $1")
                 .bind(id.0).execute(&mut *tx).await.map_err(db_err)?;
             tx.commit().await.map_err(db_err)?;
