@@ -175,7 +175,8 @@ impl Store {
 
     /// The organization's login events, newest first: those recorded in it, and those of an
     /// account (recorded in no organization: an account's sign-in is its own, whichever
-    /// organization it lands in) that is a member of it. Events that matched no account (an
+    /// organization it lands in) that is a member of it — not merely invited: an invitation
+    /// to an account of another organization shows nothing of it (rule 17). Events that matched no account (an
     /// unknown email, an unknown refresh token) are the installation's: only the instance
     /// admin sees them (rule 17).
     pub async fn login_events(
@@ -188,7 +189,7 @@ impl Store {
             "SELECT {EVENT_COLS} FROM login_events
              WHERE (organization_id = $1
                     OR (organization_id IS NULL
-                        AND (user_id IN (SELECT user_id FROM org_members WHERE organization_id = $1)
+                        AND (user_id IN (SELECT user_id FROM org_members WHERE organization_id = $1 AND status <> 'invited')
                              OR ($9 AND user_id IS NULL))))
                AND ($2 IS NULL OR created_at >= $2) AND ($3 IS NULL OR created_at <= $3)
                AND ($4 IS NULL OR email_key = $4) AND ($5 IS NULL OR outcome = $5)

@@ -510,11 +510,66 @@ impl Store {
                            AND id IN (SELECT user_id FROM org_members WHERE organization_id = $1)
                            AND NOT EXISTS (SELECT 1 FROM org_members m WHERE m.user_id = users.id AND m.organization_id <> $1)")
                 .bind(id.0).execute(&mut *tx).await.map_err(db_err)?;
+            // The roles held in its workspaces restrict the deletion of its roles: they go
+            // first, so that the cascade below does not meet them.
+            for sql in [
+                "DELETE FROM memberships WHERE workspace_id IN (SELECT id FROM workspaces WHERE organization_id = $1)",
+                "DELETE FROM workspace_groups WHERE workspace_id IN (SELECT id FROM workspaces WHERE organization_id = $1)",
+            ] {
+                sqlx::query(sql).bind(id.0).execute(&mut *tx).await.map_err(db_err)?;
+            }
             sqlx::query("DELETE FROM organizations WHERE id = $1")
                 .bind(id.0).execute(&mut *tx).await.map_err(db_err)?;
             tx.commit().await.map_err(db_err)?;
         });
         tracing::info!(organization = %id.0, "organization deleted");
         Ok(())
+    }
+}
+
+impl Store {
+    /// The session lifetime (rule 19) of the organization a sign-in of `user` lands in: the
+    /// organization of `workspace` (the one the sign-in lands in) or of the user's last
+    /// workspace, else their oldest active membership, as `session_facts` picks it. `None`:
+    /// the installation's default.
+    pub async fn session_lifetime_at_sign_in(
+        &self,
+        user: UserId,
+        workspace: Option<WorkspaceId>,
+    ) -> DomainResult<Option<u32>> {
+        let row: Option<(Option<i32>,)> = with_db!(self, pool => {
+            sqlx::query_as(
+                "SELECT o.session_lifetime_minutes
+                 FROM org_members m JOIN organizations o ON o.id = m.organization_id
+                 JOIN users u ON u.id = m.user_id
+                 LEFT JOIN workspaces w ON w.id = COALESCE($2, u.last_workspace_id)
+                 WHERE m.user_id = $1 AND m.status = 'active'
+                 ORDER BY CASE WHEN m.organization_id = w.organization_id THEN 0 ELSE 1 END,
+                          m.created_at, m.organization_id
+                 LIMIT 1")
+                .bind(user.0).bind(workspace.map(|w| w.0)).fetch_optional(pool).await.map_err(db_err)?
+        });
+        Ok(row.and_then(|(m,)| m).map(|m| m.max(0) as u32))
+    }
+
+    /// The session lifetime (rule 19) of the session whose refresh token hashes to
+    /// `presented`: its active organization's (or its active workspace's, else the user's
+    /// oldest active membership's). `None`: the installation's default.
+    pub async fn session_lifetime_of_refresh(&self, presented: &[u8]) -> DomainResult<Option<u32>> {
+        let row: Option<(Option<i32>,)> = with_db!(self, pool => {
+            sqlx::query_as(
+                "SELECT o.session_lifetime_minutes
+                 FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id
+                 JOIN org_members m ON m.user_id = s.user_id AND m.status = 'active'
+                 JOIN organizations o ON o.id = m.organization_id
+                 LEFT JOIN workspaces w ON w.id = s.active_workspace_id
+                 WHERE rt.token_hash = $1
+                 ORDER BY CASE WHEN m.organization_id = s.active_organization_id THEN 0
+                               WHEN m.organization_id = w.organization_id THEN 1 ELSE 2 END,
+                          m.created_at, m.organization_id
+                 LIMIT 1")
+                .bind(presented).fetch_optional(pool).await.map_err(db_err)?
+        });
+        Ok(row.and_then(|(m,)| m).map(|m| m.max(0) as u32))
     }
 }

@@ -14,10 +14,15 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 /// Users as an organization sees them: its members, with their status and role there. Filter
-/// with `m.organization_id`.
-pub(crate) const USER_SELECT: &str =
-    "SELECT u.id, m.organization_id, u.email, u.name, m.status, u.password_hash,
-        u.last_login_at, u.created_at, u.updated_at,
+/// with `m.organization_id`. An invited member is shown as the invitation made them (named by
+/// their email, never signed in, created when invited), whether or not the email has an
+/// account elsewhere: the invitation reveals nothing of that account (rule 17).
+pub(crate) const USER_SELECT: &str = "SELECT u.id, m.organization_id, u.email,
+        CASE WHEN m.status = 'invited' THEN u.email ELSE u.name END AS name,
+        m.status, u.password_hash,
+        CASE WHEN m.status = 'invited' THEN NULL ELSE u.last_login_at END AS last_login_at,
+        CASE WHEN m.status = 'invited' THEN m.created_at ELSE u.created_at END AS created_at,
+        CASE WHEN m.status = 'invited' THEN m.updated_at ELSE u.updated_at END AS updated_at,
         COALESCE(m.last_workspace_id, u.last_workspace_id) AS last_workspace_id, m.role AS org_role
     FROM users u JOIN org_members m ON m.user_id = u.id";
 

@@ -68,6 +68,9 @@ pub struct TokenPair {
     pub token_type: &'static str,
     /// For the dashboard: send it in `X-CSRF-Token` with cookie-authenticated writes.
     pub csrf_token: String,
+    /// Seconds until the refresh token expires (the refresh cookie's age).
+    #[serde(skip)]
+    pub refresh_seconds: i64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -99,7 +102,7 @@ impl IntoResponse for SignedIn {
 fn cookies(state: &AppState, tokens: &TokenPair) -> Vec<String> {
     let secure = state.config.secure_cookies();
     let access_age = tokens.expires_in;
-    let refresh_age = i64::from(state.config.jwt_refresh_token_expiry_in_minutes) * 60;
+    let refresh_age = tokens.refresh_seconds;
     let make = |name: &'static str, value: &str, http_only: bool, age: i64| {
         Cookie::build((name, value.to_string()))
             .path("/")
@@ -132,9 +135,14 @@ fn clear_cookies(state: &AppState) -> Vec<String> {
         .collect()
 }
 
-fn new_refresh(state: &AppState) -> (String, StoredRefresh) {
+/// Seconds a refresh token lasts: the organization's session lifetime (rule 19), else the
+/// installation's default.
+fn refresh_seconds(state: &AppState, lifetime_minutes: Option<u32>) -> i64 {
+    i64::from(lifetime_minutes.unwrap_or(state.config.jwt_refresh_token_expiry_in_minutes)) * 60
+}
+
+fn new_refresh(ttl: i64, state: &AppState) -> (String, StoredRefresh) {
     let token = random_token();
-    let ttl = i64::from(state.config.jwt_refresh_token_expiry_in_minutes) * 60;
     let stored = StoredRefresh {
         hash: state.token_hash("refresh", &token),
         expires_at: Timestamp::now().plus_seconds(ttl),
@@ -147,6 +155,7 @@ fn pair(
     user: &User,
     session: flowspace_core::ids::SessionId,
     refresh: String,
+    refresh_seconds: i64,
 ) -> ApiResult<TokenPair> {
     let access_token = state
         .tokens
@@ -158,6 +167,7 @@ fn pair(
         expires_in: state.tokens.ttl_seconds,
         token_type: "Bearer",
         csrf_token: state.csrf_token(session),
+        refresh_seconds,
     })
 }
 
@@ -169,7 +179,13 @@ pub async fn start_session(
     workspace: Option<WorkspaceId>,
     client: &ClientInfo,
 ) -> ApiResult<SignedIn> {
-    let (refresh, stored) = new_refresh(state);
+    // The session lasts as long as the organization it lands in says (rule 19).
+    let lifetime = state
+        .store
+        .session_lifetime_at_sign_in(user.id, workspace)
+        .await?;
+    let ttl = refresh_seconds(state, lifetime);
+    let (refresh, stored) = new_refresh(ttl, state);
     let session = state
         .store
         .create_session(
@@ -184,7 +200,7 @@ pub async fn start_session(
         state.store.set_last_workspace(user.id, ws).await?;
     }
     state.store.record_login(user.id).await?;
-    let tokens = pair(state, user, session, refresh)?;
+    let tokens = pair(state, user, session, refresh, ttl)?;
     let cookies = cookies(state, &tokens);
     Ok(SignedIn {
         body: LoginResponse {
@@ -495,11 +511,11 @@ pub async fn spend_refresh(
     client: &ClientInfo,
     token: &str,
 ) -> ApiResult<TokenPair> {
-    let (next, stored) = new_refresh(state);
-    let outcome = state
-        .store
-        .rotate_refresh(&state.token_hash("refresh", token), &stored)
-        .await?;
+    let presented = state.token_hash("refresh", token);
+    let lifetime = state.store.session_lifetime_of_refresh(&presented).await?;
+    let ttl = refresh_seconds(state, lifetime);
+    let (next, stored) = new_refresh(ttl, state);
+    let outcome = state.store.rotate_refresh(&presented, &stored).await?;
     match outcome {
         RefreshOutcome::Rotated { session, user } => {
             let user = state.store.user(user).await?;
@@ -517,7 +533,7 @@ pub async fn spend_refresh(
                     "the session has ended: sign in again",
                 ));
             }
-            pair(state, &user, session, next)
+            pair(state, &user, session, next, ttl)
         }
         RefreshOutcome::Reused { user, .. } => {
             let user = state.store.user(user).await.ok();

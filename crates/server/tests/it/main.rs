@@ -23,6 +23,8 @@ mod lockout;
 mod migrate_fixture;
 mod metrics;
 mod openapi;
+mod org_isolation;
+mod organizations;
 mod page_walk;
 mod resources;
 mod roles;
