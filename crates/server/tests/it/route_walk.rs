@@ -37,6 +37,10 @@ fn guard_name(g: Guard) -> &'static str {
         Guard::Public => "Public",
         Guard::SignedIn => "SignedIn",
         Guard::AccountAdmin => "AccountAdmin",
+        Guard::OrgMember => "OrgMember",
+        Guard::Owner => "Owner",
+        Guard::InstanceAdmin => "InstanceAdmin",
+        Guard::OrgCreator => "OrgCreator",
         Guard::Workspace(_) => "Workspace",
         Guard::PathWorkspace(_) => "PathWorkspace",
         Guard::BodyWorkspace(_) => "BodyWorkspace",
@@ -334,6 +338,29 @@ async fn every_guarded_route_refuses_whoever_it_should() {
                         assert_eq!(r.status, 403, "API key: {what}: {}", r.body);
                         assert_eq!(r.body["error"]["missingPermission"], p, "API key: {what}");
                     }
+                }
+                Guard::OrgMember | Guard::Owner | Guard::InstanceAdmin | Guard::OrgCreator => {
+                    // Organizations (SPEC §7): any member passes `OrgMember`; a member who is
+                    // neither an owner nor the instance admin is refused the others; the
+                    // person who set up (owner and instance admin) passes all of them.
+                    let member = member_session(&w, &ws).await;
+                    let r = call(&member, def, &path, &ws).await;
+                    if def.guard == Guard::OrgMember {
+                        passed(&r, &what);
+                    } else {
+                        assert_eq!(
+                            (r.status, r.code()),
+                            (403, "forbidden"),
+                            "{what}: {}",
+                            r.body
+                        );
+                    }
+                    let admin = w
+                        .server
+                        .login(flowspace_testkit::ADMIN_EMAIL, flowspace_testkit::PASSWORD)
+                        .await
+                        .in_workspace(&ws);
+                    passed(&call(&admin, def, &path, &ws).await, &what);
                 }
                 Guard::SignedIn => {
                     // A fresh session each time: one of these routes is logout.
