@@ -510,6 +510,10 @@ impl Store {
                            AND id IN (SELECT user_id FROM org_members WHERE organization_id = $1)
                            AND NOT EXISTS (SELECT 1 FROM org_members m WHERE m.user_id = users.id AND m.organization_id <> $1)")
                 .bind(id.0).execute(&mut *tx).await.map_err(db_err)?;
+            // Workspaces first: their memberships and group assignments hold roles of the
+            // organization (`ON DELETE RESTRICT`), which must go after them.
+            sqlx::query("DELETE FROM workspaces WHERE organization_id = $1")
+                .bind(id.0).execute(&mut *tx).await.map_err(db_err)?;
             sqlx::query("DELETE FROM organizations WHERE id = $1")
                 .bind(id.0).execute(&mut *tx).await.map_err(db_err)?;
             tx.commit().await.map_err(db_err)?;
