@@ -6,26 +6,26 @@ use reqwest::header::{self, HeaderMap};
 use std::collections::BTreeMap;
 
 /// A cookie-keeping client that does not follow redirects.
-struct Browser {
+pub(super) struct Browser {
     base: String,
     http: reqwest::Client,
     jar: BTreeMap<String, String>,
 }
 
-struct Page {
-    status: u16,
-    headers: HeaderMap,
-    body: String,
+pub(super) struct Page {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: String,
 }
 
 impl Page {
-    fn location(&self) -> &str {
+    pub(super) fn location(&self) -> &str {
         self.headers
             .get(header::LOCATION)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
     }
-    fn set_cookies(&self) -> Vec<String> {
+    pub(super) fn set_cookies(&self) -> Vec<String> {
         self.headers
             .get_all(header::SET_COOKIE)
             .iter()
@@ -35,7 +35,7 @@ impl Page {
 }
 
 impl Browser {
-    fn new(server: &TestServer) -> Self {
+    pub(super) fn new(server: &TestServer) -> Self {
         Self {
             base: server.base_url.clone(),
             http: reqwest::Client::builder()
@@ -74,7 +74,7 @@ impl Browser {
             .join("; ")
     }
 
-    async fn get(&mut self, path: &str) -> Page {
+    pub(super) async fn get(&mut self, path: &str) -> Page {
         let res = self
             .http
             .get(format!("{}{path}", self.base))
@@ -86,7 +86,12 @@ impl Browser {
     }
 
     /// Posts a form to `path`, with the session's CSRF token unless `csrf` is false.
-    async fn post_form(&mut self, path: &str, fields: &[(&str, &str)], csrf: bool) -> Page {
+    pub(super) async fn post_form(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        csrf: bool,
+    ) -> Page {
         let mut form: Vec<(String, String)> = fields
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -106,7 +111,18 @@ impl Browser {
         self.finish(res).await
     }
 
-    async fn sign_in(&mut self, email: &str, password: &str) -> Page {
+    /// The toast the last answer set (`ok: …` or `err: …`), `(none)` without one.
+    pub(super) fn toast(&self) -> String {
+        self.jar
+            .get(flowspace_server::web::view::Flash::COOKIE)
+            .and_then(|v| flowspace_server::web::view::Flash::decode(v))
+            .map_or_else(
+                || "(none)".into(),
+                |f| format!("{}: {}", if f.ok { "ok" } else { "err" }, f.text),
+            )
+    }
+
+    pub(super) async fn sign_in(&mut self, email: &str, password: &str) -> Page {
         self.post_form(
             "/login",
             &[

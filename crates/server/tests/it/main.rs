@@ -21,6 +21,7 @@ mod load;
 mod lockout;
 mod migrate_fixture;
 mod openapi;
+mod org_pages;
 mod page_walk;
 mod resources;
 mod roles;
