@@ -95,7 +95,7 @@ async fn the_organization_switcher_changes_every_page() {
             .await?;
         b.click("#new-organization button[type=submit]").await?;
         eventually(b, "Beta listed", async |b| {
-            Ok(b.exists("#organizations tr[data-name=Beta]").await?)
+            b.exists("#organizations tr[data-name=Beta]").await
         })
         .await?;
         b.screenshot("e2e-organizations").await?;
