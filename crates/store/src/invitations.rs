@@ -14,6 +14,10 @@ use flowspace_core::model::{OrgRole, User, UserStatus};
 use flowspace_core::rules::{self, normalize_email};
 use flowspace_core::time::Timestamp;
 use flowspace_core::{DomainError, DomainResult};
+
+/// An invited email's account: id, account status, membership status and role here, and
+/// whether it is already in the workspace.
+type ExistingRow = (Uuid, String, Option<String>, Option<String>, bool);
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -158,7 +162,7 @@ impl Store {
             rules::check_invitation_domain(&domains, email)?;
             // The account of the email, and its membership of this organization if any: an
             // account elsewhere is invited exactly like a new email (rule 17).
-            let existing: Option<(Uuid, String, Option<String>, Option<String>, bool)> = sqlx::query_as(
+            let existing: Option<ExistingRow> = sqlx::query_as(
                 "SELECT u.id, u.status, m.status, m.role,
                         EXISTS (SELECT 1 FROM memberships x WHERE x.workspace_id = $2 AND x.user_id = u.id)
                  FROM users u LEFT JOIN org_members m ON m.user_id = u.id AND m.organization_id = $3

@@ -148,7 +148,7 @@ pub fn check_invitation_domain(allowed: &[String], email: &str) -> DomainResult<
         .rsplit_once('@')
         .map(|(_, d)| d.trim().to_ascii_lowercase())
         .unwrap_or_default();
-    if allowed.iter().any(|a| *a == domain) {
+    if allowed.contains(&domain) {
         Ok(())
     } else {
         Err(DomainError::invalid(
