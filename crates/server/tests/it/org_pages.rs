@@ -530,6 +530,13 @@ async fn the_switcher_changes_organization_and_a_suspended_or_missing_one_says_s
             "{on}: {}",
             p.body
         );
+        let p = both.get("/workspaces").await;
+        assert_eq!(
+            (p.status, p.location()),
+            (303, "/no-organization"),
+            "{on}: {}",
+            p.body
+        );
         let p = both.get("/no-organization").await;
         assert_eq!(p.status, 200, "{on}");
         assert!(
@@ -603,6 +610,8 @@ async fn the_switcher_changes_organization_and_a_suspended_or_missing_one_says_s
         assert!(p.body.contains(r#"id="sign-out""#), "{on}");
         assert!(!p.body.contains(r#"id="org-switcher""#), "{on}");
         assert!(!p.body.contains("sidebar"), "{on}: nothing else");
+        let p = lone.get("/workspaces").await;
+        assert_eq!((p.status, p.location()), (303, "/no-organization"), "{on}");
         let p = lone
             .post_form(
                 "/logout",
