@@ -101,6 +101,7 @@ pub fn pages() -> Vec<PageDef> {
     t.extend(transfer_pages());
     t.extend(public_pages());
     t.extend(log_pages());
+    t.extend(organization_pages());
     t
 }
 
@@ -109,6 +110,7 @@ pub fn forms() -> Vec<FormDef> {
     use Method as M;
     let mut t = vec![
         FormDef::new("/switch-workspace", M::POST, "/auth/switch-workspace"),
+        FormDef::new("/switch-organization", M::POST, "/auth/switch-organization"),
         FormDef::new("/logout", M::POST, "/auth/logout"),
     ];
     for kind in ResourceKind::PLAIN {
@@ -120,6 +122,7 @@ pub fn forms() -> Vec<FormDef> {
     t.extend(credential_forms());
     t.extend(transfer_forms());
     t.extend(public_forms());
+    t.extend(organization_forms());
     t
 }
 
@@ -370,6 +373,51 @@ fn log_pages() -> Vec<PageDef> {
         PageDef::new("/audit-log", Guard::AuditLog, audit::audit_log),
         PageDef::new("/audit-log.csv", Guard::AuditLog, audit::audit_log_csv),
         PageDef::new("/audit-log/verify", Guard::AccountAdmin, audit::verify),
+    ]
+}
+
+/// Organizations (SPEC §7): the active organization's settings and members (owners and
+/// admins, as `PATCH /organization` and `GET /organization/members`), every organization (the
+/// instance admin, as `PATCH /organizations/{id}`), and the page of a signed-in user without a
+/// usable organization (where the page layer sends `no_organization` and
+/// `organization_suspended`).
+fn organization_pages() -> Vec<PageDef> {
+    use web::organizations as o;
+    vec![
+        PageDef::new("/organization", Guard::AccountAdmin, o::settings),
+        PageDef::new("/organization/members", Guard::AccountAdmin, o::members),
+        PageDef::new("/organizations", Guard::InstanceAdmin, o::organizations),
+        PageDef::new(
+            web::surface::UNAVAILABLE_PAGE,
+            Guard::SignedIn,
+            o::unavailable,
+        ),
+    ]
+}
+
+/// The forms of the organization pages (switching organization is with the layout's).
+fn organization_forms() -> Vec<FormDef> {
+    use Method as M;
+    vec![
+        FormDef::new("/organization", M::PATCH, "/organization"),
+        FormDef::new(
+            "/organization/members/{id}",
+            M::PATCH,
+            "/organization/members/{id}",
+        ),
+        FormDef::new(
+            "/organization/members/{id}/remove",
+            M::DELETE,
+            "/organization/members/{id}",
+        ),
+        FormDef::new("/organizations/new", M::POST, "/organizations")
+            .show("invitationLink", "Invitation link for the first owner"),
+        FormDef::new("/organizations/{id}", M::PATCH, "/organizations/{id}"),
+        FormDef::new(
+            "/organizations/{id}/delete",
+            M::DELETE,
+            "/organizations/{id}",
+        ),
     ]
 }
 

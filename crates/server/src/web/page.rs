@@ -16,7 +16,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use flowspace_core::authz;
-use flowspace_core::model::Workspace;
+use flowspace_core::model::{OrgRole, OrgStatus, Workspace};
 use flowspace_core::perm;
 use flowspace_core::permissions::{Permission, PermissionSet};
 
@@ -154,6 +154,41 @@ impl Ctx {
             .organization
             .as_ref()
             .map_or("", |o| o.name.as_str())
+    }
+    /// The caller's role in the active organization (`None`: they belong to none).
+    pub fn org_role(&self) -> Option<OrgRole> {
+        let active = self.me.active_organization?;
+        self.me
+            .organizations
+            .iter()
+            .find(|o| o.id == active)
+            .map(|o| o.role)
+    }
+    /// An owner of the active organization (who manages owners, SSO and MFA policy).
+    pub fn is_owner(&self) -> bool {
+        self.org_role() == Some(OrgRole::Owner)
+    }
+    pub fn is_instance_admin(&self) -> bool {
+        self.me.is_instance_admin
+    }
+    /// The organization switcher's choices (id, name, whether it is the active one), shown
+    /// when the caller belongs to more than one organization.
+    pub fn org_switcher(&self) -> Vec<(String, String, bool)> {
+        if self.me.organizations.len() < 2 {
+            return Vec::new();
+        }
+        self.me
+            .organizations
+            .iter()
+            .map(|o| {
+                let selected = Some(o.id) == self.me.active_organization;
+                let name = match o.status {
+                    OrgStatus::Active => o.name.clone(),
+                    OrgStatus::Suspended => format!("{} (suspended)", o.name),
+                };
+                (o.id.to_string(), name, selected)
+            })
+            .collect()
     }
     pub fn initials(&self) -> String {
         initials(&self.me.user.name)

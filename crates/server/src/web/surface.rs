@@ -5,7 +5,8 @@
 //! - `page` (every page and form): an access cookie that has expired is refreshed from the
 //!   refresh cookie before the guard looks at the request, and the new cookies go to the
 //!   browser with the answer; a refusal of the guard becomes what a browser expects (the
-//!   sign-in page for 401, the setup page before setup, an error page otherwise).
+//!   sign-in page for 401, the setup page before setup, the "no organization" page when the
+//!   caller belongs to no organization or theirs is suspended, an error page otherwise).
 //! - `form` (every form): a form stands for one API route, whose guard and handler answer it.
 //!   The layer turns the form into that route's request (its method, a JSON body, the CSRF
 //!   token from the form's `_csrf` field into `X-CSRF-Token`), and the route's answer into a
@@ -18,10 +19,12 @@
 //! `name` is a string, `name:json` parsed JSON (left out when empty), `name:int` a number,
 //! `name:date` a day (`YYYY-MM-DD`, sent as midnight UTC, left out when empty), `name:bool` a
 //! boolean (the last value wins, so a hidden `false` before a checkbox gives `false` when
-//! unticked), `name:opt` a string left out when empty, and `name[]` an array of strings (an
-//! empty value declares the array without adding to it). A field named `:json` alone is a JSON
-//! object whose members are the body's (a whole request body, as a file or a pasted text;
-//! left out when empty).
+//! unticked), `name:opt` a string left out when empty, `name:intnull` a number or null when
+//! empty, `name:list` an array of the strings the value holds separated by commas or line
+//! breaks (trimmed, empty ones dropped), and `name[]` an array of strings (an empty value
+//! declares the array without adding to it). A field named `:json` alone is a JSON object
+//! whose members are the body's (a whole request body, as a file or a pasted text; left out
+//! when empty).
 //!
 //! A form comes `application/x-www-form-urlencoded` or `multipart/form-data`; in the latter a
 //! file is read as the text of the field its input names (`<input type="file" name=":json">`
@@ -280,6 +283,7 @@ async fn answer(res: Response, steer: &Steer, meta: &FormMeta, sent: Option<&Val
             cookies,
         ),
         "setup_required" => redirect("/setup", None, cookies),
+        NO_ORGANIZATION | ORGANIZATION_SUSPENDED => redirect(UNAVAILABLE_PAGE, None, cookies),
         _ if status == StatusCode::UNAUTHORIZED && !meta.public => {
             with_cookies(sign_in_first(&steer.back), cookies)
         }
@@ -306,8 +310,15 @@ fn download(mut res: Response, filename: &str) -> Response {
     res
 }
 
+/// The codes of a caller who belongs to no organization, or whose organization is suspended:
+/// the dashboard answers both with the page that says so (`web::organizations::unavailable`).
+const NO_ORGANIZATION: &str = "no_organization";
+const ORGANIZATION_SUSPENDED: &str = "organization_suspended";
+pub const UNAVAILABLE_PAGE: &str = "/no-organization";
+
 /// A refusal of the guard, as a page: the sign-in page (coming back here after) for 401, the
-/// setup page before setup, an error page otherwise.
+/// setup page before setup, the "no organization" page for a caller without a usable
+/// organization, an error page otherwise.
 async fn refusal_page(res: Response, here: &str) -> Response {
     let status = res.status();
     let bytes = axum::body::to_bytes(res.into_body(), MAX_ANSWER_BYTES)
@@ -317,6 +328,9 @@ async fn refusal_page(res: Response, here: &str) -> Response {
     let code = json["error"]["code"].as_str().unwrap_or("");
     if code == "setup_required" {
         return redirect("/setup", None, Vec::new());
+    }
+    if matches!(code, NO_ORGANIZATION | ORGANIZATION_SUSPENDED) {
+        return redirect(UNAVAILABLE_PAGE, None, Vec::new());
     }
     if status == StatusCode::UNAUTHORIZED {
         return sign_in_first(here);
@@ -493,6 +507,26 @@ pub fn parse_form(fields: Vec<(String, String)>) -> Result<(Steer, Value), Strin
                 }
                 (key.to_string(), Value::String(format!("{day}T00:00:00Z")))
             }
+            Some((key, "intnull")) => {
+                let v = value.trim();
+                if v.is_empty() {
+                    (key.to_string(), Value::Null)
+                } else {
+                    let n: i64 = v
+                        .parse()
+                        .map_err(|_| format!("{key}: must be a whole number"))?;
+                    (key.to_string(), Value::from(n))
+                }
+            }
+            Some((key, "list")) => {
+                let items = value
+                    .split([',', '\n', '\r'])
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .map(|v| Value::String(v.to_string()))
+                    .collect();
+                (key.to_string(), Value::Array(items))
+            }
             Some((key, "opt")) => {
                 if value.trim().is_empty() {
                     body.remove(key);
@@ -624,6 +658,10 @@ mod tests {
             ("ids[]", ""),
             ("perms[]", "a"),
             ("perms[]", "b"),
+            ("domains:list", " a.example, b.example\r\n\n c.example ,"),
+            ("none:list", "  "),
+            ("lifetime:intnull", ""),
+            ("minutes:intnull", " 90 "),
         ]))
         .unwrap();
         assert_eq!(steer.back, "/chatflows");
@@ -632,7 +670,9 @@ mod tests {
         assert_eq!(
             body,
             json!({"name": "Flow", "data": {"a": 1}, "version": 3, "enabled": true,
-                   "ids": [], "perms": ["a", "b"], "until": "2027-01-31T00:00:00Z"})
+                   "ids": [], "perms": ["a", "b"], "until": "2027-01-31T00:00:00Z",
+                   "domains": ["a.example", "b.example", "c.example"], "none": [],
+                   "lifetime": null, "minutes": 90})
         );
     }
 
@@ -760,6 +800,7 @@ mod tests {
         let with = |extra: (&str, &str)| parse_form(f(&[extra])).unwrap_err();
         assert!(with(("data:json", "{nope")).starts_with("data: not valid JSON"));
         assert!(with(("version:int", "x")).starts_with("version:"));
+        assert!(with(("minutes:intnull", "soon")).starts_with("minutes:"));
         assert!(with(("until:date", "31/01/2027")).starts_with("until:"));
         assert!(with(("_method", "DELETE")).contains("unknown"));
         assert!(with(("x:weird", "1")).contains("unknown form field kind"));

@@ -100,7 +100,18 @@ pub const TRANSFER_NAV: &[NavLink] = &[
     },
 ];
 
+/// The Account Admin's section (owners and admins of the active organization).
 pub const ADMIN_NAV: &[NavLink] = &[
+    NavLink {
+        href: "/organization",
+        label: "Organization Settings",
+        needs: None,
+    },
+    NavLink {
+        href: "/organization/members",
+        label: "Members",
+        needs: None,
+    },
     NavLink {
         href: "/users",
         label: "Users",

@@ -32,7 +32,13 @@ struct ListPage {
 /// `GET /workspaces`: the caller's workspaces (`GET /workspaces`), all of them for the Account
 /// Admin. The layout's context read them already, through the same store call with the same
 /// arguments as the API route; the page shows that list.
+///
+/// Without a usable organization (none, or a suspended one) there is nothing to list: the page
+/// that says so instead.
 pub async fn list(ctx: Ctx) -> Response {
+    if ctx.me.organization.is_none() {
+        return super::surface::redirect(super::surface::UNAVAILABLE_PAGE, None, Vec::new());
+    }
     let ctx = ctx.at("/workspaces", "Workspaces");
     let shown = ctx.flash.is_some();
     let page = ListPage {

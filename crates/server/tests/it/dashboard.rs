@@ -25,7 +25,7 @@ impl Page {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
     }
-    fn set_cookies(&self) -> Vec<String> {
+    pub(super) fn set_cookies(&self) -> Vec<String> {
         self.headers
             .get_all(header::SET_COOKIE)
             .iter()
@@ -146,6 +146,17 @@ impl Browser {
             .await
             .unwrap();
         self.finish(res).await
+    }
+
+    /// The toast the last answer set (`ok: …` or `err: …`), `(none)` without one.
+    pub(super) fn toast(&self) -> String {
+        self.jar
+            .get(flowspace_server::web::view::Flash::COOKIE)
+            .and_then(|v| flowspace_server::web::view::Flash::decode(v))
+            .map_or_else(
+                || "(none)".into(),
+                |f| format!("{}: {}", if f.ok { "ok" } else { "err" }, f.text),
+            )
     }
 
     pub(super) async fn sign_in(&mut self, email: &str, password: &str) -> Page {

@@ -202,6 +202,8 @@ struct Walk<'w> {
     base: String,
     ws: String,
     other: String,
+    /// The organization of `ws`.
+    org: String,
     skip: Option<&'static str>,
     n: AtomicUsize,
 }
@@ -245,6 +247,18 @@ impl Walk<'_> {
             "workspace" | "workspaces" => self.ws.clone(),
             "invitations" => invite(self.w, &self.ws).await,
             "users" => self.user().await,
+            // `/organization/members/{id}`: a member of the organization.
+            "organization" => self.user().await,
+            // A further organization, its first owner the Account Admin (the instance admin).
+            "organizations" => made(
+                self.w
+                    .admin
+                    .post(
+                        "/organizations",
+                        json!({"name": format!("Walk org {n}"), "ownerEmail": ADMIN_EMAIL}),
+                    )
+                    .await,
+            ),
             "roles" => {
                 self.w
                     .role(&format!("Walk role {n}"), &["chatflows:view"])
@@ -422,6 +436,22 @@ impl Walk<'_> {
             ],
             ("auth", Some("me")) => vec![pair("name", name)],
             ("auth", Some("switch-workspace")) => vec![pair("workspaceId", &self.ws)],
+            ("auth", Some("switch-organization")) => vec![pair("organizationId", &self.org)],
+            ("organization", None) => vec![
+                pair("allowedEmailDomains:list", ""),
+                pair("minPasswordLength:int", "8"),
+                pair("sessionLifetimeMinutes:intnull", ""),
+            ],
+            ("organization", Some("members/{id}")) if *m == Method::PATCH => {
+                vec![pair("role", "admin")]
+            }
+            ("organizations", None) => vec![
+                pair("name", format!("Walked org {n}")),
+                pair("ownerEmail", format!("walk-owner-{n}@example.com")),
+            ],
+            ("organizations", Some("{id}")) if *m == Method::PATCH => {
+                vec![pair("status", "suspended")]
+            }
             _ => Vec::new(),
         };
         if let Guard::BodyWorkspace(_) = api.guard
@@ -523,6 +553,10 @@ async fn every_page_and_form_refuses_whoever_it_should() {
         let (role, skip) = empty_role(&w).await;
         w.member("nobody@example.com", &ws, &role).await;
         let (member, _) = w.member("member@example.com", &ws, "Admin").await;
+        let org = w.admin.get("/auth/me").await.body["activeOrganization"]
+            .as_str()
+            .unwrap()
+            .to_string();
         // A credential is shared only into workspaces its sharer belongs to.
         w.add(&other, &member, "Viewer").await;
         let walk = Walk {
@@ -530,6 +564,7 @@ async fn every_page_and_form_refuses_whoever_it_should() {
             base: w.server.base_url.clone(),
             ws: ws.clone(),
             other,
+            org,
             skip,
             n: AtomicUsize::new(0),
         };
@@ -619,6 +654,8 @@ async fn walk_page(walk: &Walk<'_>, guard: Guard, path: &str, what: &str) {
     let right = match guard {
         // No page or form is an operator route (`route_walk` checks the tables).
         Guard::Open | Guard::Public | Guard::MetricsToken => unreachable!(),
+        // The Account Admin's, the owners' and the instance admin's pages: any member else is
+        // refused (the Account Admin set up: an owner and the instance admin).
         Guard::AccountAdmin | Guard::Owner | Guard::InstanceAdmin | Guard::OrgCreator => {
             for (who, mut b) in [
                 ("Admin-role member", walk.member().await),
@@ -734,7 +771,8 @@ async fn walk_form(
             walk.nobody().await,
             Some("auditLogs:view".to_string()),
         )),
-        // Nothing to lack but a session (a list over workspaces is empty for the empty role).
+        // Nothing to lack but a session (a list over workspaces is empty for the empty role)
+        // or membership.
         Guard::SignedIn | Guard::OrgMember | Guard::EachWorkspace(_) => None,
     };
     if let Some((who, mut b, perm)) = lacking {
@@ -758,10 +796,25 @@ async fn walk_form(
             );
         }
         let events = walk.since(&mark).await;
+        // The guards of organizations as a whole (owners', the instance admin's) record no
+        // refusal in the organization's chain; nothing else is recorded either.
+        let recorded = matches!(
+            api.guard,
+            Guard::AccountAdmin
+                | Guard::Workspace(_)
+                | Guard::PathWorkspace(_)
+                | Guard::BodyWorkspace(_)
+                | Guard::InvitationWorkspace(_)
+                | Guard::AuditLog
+        );
         assert!(
-            !events.is_empty() && events.iter().all(|e| e["action"] == "access.denied"),
+            (!recorded || !events.is_empty())
+                && events.iter().all(|e| e["action"] == "access.denied"),
             "{who}: {what}: only the refusal is recorded: {events:?}"
         );
+        if events.is_empty() {
+            return walk_form_right(walk, api, shows, path, &fields, what).await;
+        }
         let denial = &events[0]["summary"];
         assert_eq!(denial["route"], route, "{who}: {what}: {denial}");
         match &perm {
@@ -770,13 +823,28 @@ async fn walk_form(
         }
     }
 
-    // The right caller: the Account Admin for the Account Admin's routes, else the member whose
-    // role holds every permission (a fresh session: one of the forms is sign-out).
+    walk_form_right(walk, api, shows, path, &fields, what).await;
+}
+
+/// The right caller's form done: the Account Admin (also owner and instance admin) for the
+/// routes of the Account Admin, owners, the instance admin and creators of organizations,
+/// else the member whose role holds every permission (a fresh session: one of the forms is
+/// sign-out).
+async fn walk_form_right(
+    walk: &Walk<'_>,
+    api: &RouteDef,
+    shows: bool,
+    path: &str,
+    fields: &[(String, String)],
+    what: &str,
+) {
     let mut right = match api.guard {
-        Guard::AccountAdmin => walk.admin().await,
+        Guard::AccountAdmin | Guard::Owner | Guard::InstanceAdmin | Guard::OrgCreator => {
+            walk.admin().await
+        }
         _ => walk.member().await,
     };
-    let p = right.post_form(path, &fields).await;
+    let p = right.post_form(path, fields).await;
     if shows {
         assert_eq!(p.status, 200, "the right caller: {what}: {}", p.body);
     } else {
