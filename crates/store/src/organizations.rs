@@ -165,11 +165,12 @@ where
 }
 
 impl Store {
-    /// Every organization `user` belongs to, whatever their status there, by id (the order in
-    /// which an account's own event locks their trails).
+    /// Every organization `user` has joined (active or disabled there; not one that has only
+    /// invited them, which learns nothing of the account: rule 17), by id (the order in which
+    /// an account's own event locks their trails).
     pub async fn organizations_of(&self, user: UserId) -> DomainResult<Vec<OrganizationId>> {
         let rows: Vec<(Uuid,)> = with_db!(self, pool => {
-            sqlx::query_as("SELECT organization_id FROM org_members WHERE user_id = $1 ORDER BY organization_id")
+            sqlx::query_as("SELECT organization_id FROM org_members WHERE user_id = $1 AND status <> 'invited' ORDER BY organization_id")
                 .bind(user.0).fetch_all(pool).await.map_err(db_err)?
         });
         Ok(rows.into_iter().map(|(o,)| OrganizationId(o)).collect())
@@ -219,13 +220,14 @@ impl Store {
         Ok(self.organization_by_id(org).await?.settings)
     }
 
-    /// The strictest minimum password length of the organizations `user` belongs to (rule
-    /// 19): a password must satisfy every one of them.
+    /// The strictest minimum password length of the organizations `user` is an active member
+    /// of (rule 19): a password must satisfy every one of them (an organization that only
+    /// invited them sets nothing for the account).
     pub async fn min_password_length_of(&self, user: UserId) -> DomainResult<u32> {
         let n: Option<i64> = with_db!(self, pool => {
             sqlx::query_scalar(
                 "SELECT CAST(MAX(o.min_password_length) AS BIGINT) FROM org_members m JOIN organizations o ON o.id = m.organization_id
-                 WHERE m.user_id = $1")
+                 WHERE m.user_id = $1 AND m.status = 'active'")
                 .bind(user.0).fetch_one(pool).await.map_err(db_err)?
         });
         Ok(n.unwrap_or(flowspace_core::password::MIN_LENGTH as i64)

@@ -452,6 +452,12 @@ impl Store {
                 rules::check_member_change(scope.role(), role_of(&current), current.status, MemberChange::Status(status), owners)?;
             }
             if let Some(name) = &patch.name {
+                let elsewhere: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM org_members WHERE user_id = $1 AND organization_id <> $2")
+                    .bind(id.0).bind(org.0).fetch_one(&mut *tx).await.map_err(db_err)?;
+                if name != &current.name {
+                    rules::check_name_change(current.status, elsewhere)?;
+                }
                 sqlx::query("UPDATE users SET name = $1, updated_at = $2 WHERE id = $3")
                     .bind(name).bind(now).bind(id.0).execute(&mut *tx).await.map_err(db_err)?;
             }

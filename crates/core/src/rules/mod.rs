@@ -26,7 +26,7 @@ pub use fields::{
     normalize_email, variable_data, workspace_name,
 };
 pub use organizations::{
-    MemberChange, account_status, check_invitation_domain, check_member_change,
+    MemberChange, account_status, check_invitation_domain, check_member_change, check_name_change,
     check_settings_change, email_domains, min_password_length, organization_name,
     session_lifetime_minutes,
 };

@@ -65,6 +65,25 @@ pub fn check_member_change(
     Ok(())
 }
 
+/// An account's name is the person's own: an organization's admin renames only a member who
+/// has signed up and belongs to no other organization (`elsewhere`: the account's memberships
+/// of other organizations, invited ones included); anyone else changes it themselves.
+pub fn check_name_change(target_status: UserStatus, elsewhere: i64) -> DomainResult<()> {
+    if target_status == UserStatus::Invited {
+        return Err(DomainError::conflict(
+            "user_invited",
+            "an invited user chooses their name by signing up",
+        ));
+    }
+    if elsewhere > 0 {
+        return Err(DomainError::conflict(
+            "shared_account",
+            "this account belongs to other organizations too: only its owner renames it",
+        ));
+    }
+    Ok(())
+}
+
 /// Rule 19 and §7: owners and admins change an organization's settings, but only an owner its
 /// SSO and MFA policy (`touches_policy`: the change sets `ssoRequired` or `mfaRequired`).
 pub fn check_settings_change(actor: OrgRole, touches_policy: bool) -> DomainResult<()> {

@@ -4,8 +4,8 @@
 
 use super::invitations::{expired_invitation, invalid_invitation, valid_invitation};
 use super::ip_limits::*;
-use super::session::{ClientInfo, SignedIn, start_session};
-use crate::error::{ApiError, ApiResult};
+use super::session::{ClientInfo, LoginRequest, SignedIn, sign_in, start_session};
+use crate::error::ApiResult;
 use crate::extract::ApiJson;
 use crate::state::AppState;
 use axum::extract::State;
@@ -55,23 +55,22 @@ pub async fn register(
             .await?
     } else {
         // An account that has signed up already (in another organization) accepts with its
-        // own password; its name stays.
-        let stored = state.store.password_hash_of(inv.user_id).await?;
-        let verified = state
-            .passwords
-            .verify(&req.password, stored.as_deref().unwrap_or_default())
-            .await?;
-        if !verified.ok {
-            return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_credentials",
-                "this invitation is for an existing account: enter its password",
-            ));
-        }
-        state
+        // own password, checked as a sign-in is (the per-email and per-IP lockout, the login
+        // activity), landing in the invited workspace; its name stays.
+        let login = LoginRequest {
+            email: inv.email.clone(),
+            password: req.password.clone(),
+        };
+        let signed_in = sign_in(&state, &client, &login, Some(inv.workspace_id)).await?;
+        return match state
             .store
             .accept_invitation(&token_hash, Acceptance::Existing, client.ip.as_deref())
             .await?
+        {
+            TokenCheck::Valid(_) => Ok((StatusCode::CREATED, signed_in)),
+            TokenCheck::Expired => Err(expired_invitation()),
+            TokenCheck::Invalid => Err(invalid_invitation()),
+        };
     };
     let (user, ws) = match outcome {
         TokenCheck::Valid(v) => v,

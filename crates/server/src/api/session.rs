@@ -277,6 +277,19 @@ pub async fn login(
     client: ClientInfo,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<SignedIn> {
+    sign_in(&state, &client, &req, None).await
+}
+
+/// Signs in with an email and password, as `POST /auth/login` does (the queue, the lockout
+/// reservation, the login activity), landing in `land_in` when given, else in the account's
+/// last workspace. Also what accepting an invitation with an existing account's password
+/// goes through, so that guessing a password there is limited like signing in.
+pub async fn sign_in(
+    state: &AppState,
+    client: &ClientInfo,
+    req: &LoginRequest,
+    land_in: Option<WorkspaceId>,
+) -> ApiResult<SignedIn> {
     if req.password.len() > 4096 {
         return Err(bad_credentials());
     }
@@ -291,7 +304,7 @@ pub async fn login(
     let reservation = login_event(
         user,
         &req.email,
-        &client,
+        client,
         LoginOutcome::Failure,
         Some(reason::UNFINISHED),
     );
@@ -310,10 +323,10 @@ pub async fn login(
         state
             .metrics
             .sign_in(SignInMetric::Failure(reason::LOCKED_OUT));
-        return Err(waited_too_long(&state, &reservation).await?);
+        return Err(waited_too_long(state, &reservation).await?);
     };
     let _turn = turn.inspect_err(|_| state.metrics.sign_in(SignInMetric::Unchecked))?;
-    let attempt = match reserve(&state, &reservation, deadline).await {
+    let attempt = match reserve(state, &reservation, deadline).await {
         Ok(attempt) => attempt,
         Err(e) => {
             // Every refusal of `reserve` is a lock (recorded as `locked_out`), but a database
@@ -327,7 +340,7 @@ pub async fn login(
             return Err(e);
         }
     };
-    match check(&state, &req, record.as_ref(), &client).await {
+    match check(state, req, record.as_ref(), client, land_in).await {
         Ok(signed_in) => {
             state
                 .store
@@ -402,6 +415,7 @@ async fn check(
     req: &LoginRequest,
     record: Option<&LoginRecord>,
     client: &ClientInfo,
+    land_in: Option<WorkspaceId>,
 ) -> Result<SignedIn, Refused> {
     let unchecked = |e| Refused::Unchecked(ApiError::from(e));
     let Some(record) = record else {
@@ -444,9 +458,14 @@ async fn check(
             .await
             .map_err(unchecked)?;
     }
-    start_session(state, &record.user, record.last_workspace_id, client)
-        .await
-        .map_err(Refused::Unchecked)
+    start_session(
+        state,
+        &record.user,
+        land_in.or(record.last_workspace_id),
+        client,
+    )
+    .await
+    .map_err(Refused::Unchecked)
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -8,6 +8,7 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use flowspace_core::authz;
 use flowspace_core::ids::{UserId, WorkspaceId};
 use flowspace_core::model::{Member, Workspace};
 use flowspace_core::rules;
@@ -21,7 +22,9 @@ pub async fn list(
     Myself(me): Myself,
     caller: Caller,
 ) -> ApiResult<Json<List<Workspace>>> {
-    let items = match me.organization() {
+    // A suspended organization's workspaces are not listed (rule 18).
+    let active = authz::authorize_org_member(&caller.facts).ok();
+    let items = match active.map(|o| o.organization()) {
         Some(org) => {
             state
                 .store

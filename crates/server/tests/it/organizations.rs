@@ -1062,6 +1062,23 @@ async fn inviting_an_account_of_another_organization_reveals_nothing_and_takes_i
             "{}",
             bad.body
         );
+        // That guess was a sign-in attempt: counted by the lockout and in the login activity
+        // of Bob's organization.
+        let acts = w
+            .admin
+            .get("/login-activity?email=bob@example.com&outcome=failure")
+            .await;
+        assert_eq!(
+            acts.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["reason"] == "wrong_password")
+                .count(),
+            2,
+            "the failed sign-in and the failed acceptance: {}",
+            acts.body
+        );
         let bob_c = w.server.login("bob@example.com", PASSWORD).await;
         assert_eq!(
             orgs_of(&me(&bob_c).await),
@@ -1083,6 +1100,14 @@ async fn inviting_an_account_of_another_organization_reveals_nothing_and_takes_i
             ]
         );
         assert_eq!(m["user"]["name"], "bob", "the account keeps its name");
+        // Beta may not rename an account that is Acme's too; Acme's admin neither.
+        let bob_id = m["user"]["id"].as_str().unwrap().to_string();
+        for admin in [&carol, &w.admin] {
+            let r = admin
+                .patch(&format!("/users/{bob_id}"), json!({"name": "Bobby"}))
+                .await;
+            assert_eq!((r.status, r.code()), (409, "shared_account"), "{}", r.body);
+        }
         assert_eq!(m["activeWorkspace"]["id"], b_ws.as_str());
         // His password is unchanged; the link is spent.
         w.server.login("bob@example.com", PASSWORD).await;
