@@ -98,6 +98,57 @@ pub fn email() -> Schema {
         .into()
 }
 
+/// An email address as `rules::email` accepts it, or null (left out).
+pub fn email_or_null() -> Schema {
+    string(true)
+        .max_length(Some(rules::MAX_EMAIL_CHARS))
+        .pattern(Some(rules::email_pattern()))
+        .into()
+}
+
+/// An invitation token as `invite::lookup_token` reads it: URL-safe base64, at most
+/// `MAX_TOKEN_CHARS`.
+pub fn invitation_token() -> Schema {
+    string(false)
+        .min_length(Some(1))
+        .max_length(Some(flowspace_core::invite::MAX_TOKEN_CHARS))
+        .pattern(Some("^[A-Za-z0-9_-]+$"))
+        .into()
+}
+
+/// A minimum password length as `rules::min_password_length` accepts it, or null (kept).
+pub fn min_password_length() -> Schema {
+    bounded_integer(password::MIN_LENGTH as i64, 128)
+}
+
+/// A session lifetime in minutes as `rules::session_lifetime_minutes` accepts it, or null (the
+/// installation's default).
+pub fn session_lifetime() -> Schema {
+    bounded_integer(5, 129_600)
+}
+
+fn bounded_integer(min: i64, max: i64) -> Schema {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Integer, Type::Null]))
+        .minimum(Some(min as f64))
+        .maximum(Some(max as f64))
+        .into()
+}
+
+/// Allowed email domains as `rules::email_domains` accepts them (host names, at most 100), or
+/// null (kept).
+pub fn email_domains() -> Schema {
+    let label = "[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+    let item = string(false)
+        .max_length(Some(253))
+        .pattern(Some(format!("^({label}\\.)+{label}$")));
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(item)
+        .max_items(Some(100))
+        .into()
+}
+
 /// A new password: its length bounds (the policy also refuses common passwords and the
 /// account's email, which a schema cannot say; the description does).
 pub fn password() -> Schema {

@@ -239,14 +239,14 @@ pub fn document(table: &[RouteDef]) -> OpenApi {
                         .schema(Some(crate::fields::cursor())),
                 );
         }
-        for (name, description) in &def.query {
+        for (name, description, schema) in &def.query {
             op = op.parameter(
                 ParameterBuilder::new()
                     .name(*name)
                     .parameter_in(ParameterIn::Query)
                     .required(Required::True)
                     .description(Some(*description))
-                    .schema(Some(String::schema())),
+                    .schema(Some(schema())),
             );
         }
         if def.deprecated {

@@ -56,7 +56,7 @@ pub struct CreateOrganization {
     pub name: String,
     /// The first owner: an existing account is added at once, a new email is invited. Only
     /// the instance admin names someone else; anyone else becomes the owner themselves.
-    #[schema(schema_with = crate::fields::email)]
+    #[schema(schema_with = crate::fields::email_or_null)]
     pub owner_email: Option<String>,
 }
 
@@ -83,8 +83,8 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<CreatedOrganization>)> {
     let name = rules::organization_name(&req.name)?;
     let me = state.store.user(creator.user_id()).await?;
-    let owner_email = match req.owner_email.as_deref().map(str::trim) {
-        None | Some("") => me.email.clone(),
+    let owner_email = match req.owner_email.as_deref() {
+        None => me.email.clone(),
         Some(e) => rules::email(e)?,
     };
     let is_me = rules::normalize_email(&owner_email) == rules::normalize_email(&me.email);
@@ -177,16 +177,18 @@ pub async fn get(State(state): State<AppState>, Org(org): Org) -> ApiResult<Json
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct OrganizationPatch {
-    #[schema(schema_with = crate::fields::name)]
+    #[schema(schema_with = crate::fields::name_or_keep)]
     pub name: Option<String>,
     /// Email domains invitations may go to; empty: any.
+    #[schema(schema_with = crate::fields::email_domains)]
     pub allowed_email_domains: Option<Vec<String>>,
     /// At least 8.
+    #[schema(schema_with = crate::fields::min_password_length)]
     pub min_password_length: Option<i64>,
     /// Minutes a session lasts without signing in again (5 to 129600); null: the
     /// installation's default.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(schema_with = crate::fields::session_lifetime)]
     pub session_lifetime_minutes: Option<Option<i64>>,
     /// Owners only.
     pub sso_required: Option<bool>,

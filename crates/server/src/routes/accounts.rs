@@ -24,7 +24,7 @@ pub(super) fn invitations() -> Vec<RouteDef> {
             .ok(201, body::<InviteResponse>()),
         RouteDef::new(M::GET, "/invitations/lookup", Public, lookup)
             .doc("invitations", "What a valid invitation token (the token from the link) invites to: email, organization, workspace and role names")
-            .query("token", "The token from the invitation link")
+            .query("token", "The token from the invitation link", crate::fields::invitation_token)
             .ok(200, body::<InvitationPreview>())
             .may(422, "The token is missing or cannot be an invitation token")
             .may(404, "The invitation token is unknown, used or revoked")

@@ -43,7 +43,11 @@ pub struct RouteDef {
     pub may: Vec<(u16, &'static str)>,
     /// Query parameters it reads besides `limit` and `cursor`: name and description (each a
     /// string, required).
-    pub query: Vec<(&'static str, &'static str)>,
+    pub query: Vec<(
+        &'static str,
+        &'static str,
+        fn() -> utoipa::openapi::schema::Schema,
+    )>,
     /// Still answers, but is to go: the document marks it deprecated.
     pub deprecated: bool,
     pub(crate) handler: MethodRouter<AppState>,
@@ -107,9 +111,14 @@ impl RouteDef {
         self.may.push((status, why));
         self
     }
-    /// Reads the (required, string) query parameter `name`.
-    pub(crate) fn query(mut self, name: &'static str, description: &'static str) -> Self {
-        self.query.push((name, description));
+    /// Reads the (required) query parameter `name`, of the schema `schema` makes.
+    pub(crate) fn query(
+        mut self,
+        name: &'static str,
+        description: &'static str,
+        schema: fn() -> utoipa::openapi::schema::Schema,
+    ) -> Self {
+        self.query.push((name, description, schema));
         self
     }
     pub(crate) fn deprecated(mut self) -> Self {
