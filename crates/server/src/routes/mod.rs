@@ -24,6 +24,13 @@ use flowspace_core::model::{
 use flowspace_core::perm;
 use flowspace_core::resource::ResourceKind;
 
+/// A query parameter a route reads: its name, its description, and its schema.
+pub type QueryParam = (
+    &'static str,
+    &'static str,
+    fn() -> utoipa::openapi::schema::Schema,
+);
+
 /// One route of the API.
 pub struct RouteDef {
     pub method: Method,
@@ -43,11 +50,7 @@ pub struct RouteDef {
     pub may: Vec<(u16, &'static str)>,
     /// Query parameters it reads besides `limit` and `cursor`: name and description (each a
     /// string, required).
-    pub query: Vec<(
-        &'static str,
-        &'static str,
-        fn() -> utoipa::openapi::schema::Schema,
-    )>,
+    pub query: Vec<QueryParam>,
     /// Still answers, but is to go: the document marks it deprecated.
     pub deprecated: bool,
     pub(crate) handler: MethodRouter<AppState>,
