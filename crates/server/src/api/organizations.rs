@@ -183,6 +183,7 @@ pub struct OrganizationPatch {
     #[schema(schema_with = crate::fields::email_domains)]
     pub allowed_email_domains: Option<Vec<String>>,
     /// At least 8.
+    #[serde(default, deserialize_with = "flowspace_core::integer::integral")]
     #[schema(schema_with = crate::fields::min_password_length)]
     pub min_password_length: Option<i64>,
     /// Minutes a session lasts without signing in again (5 to 129600); null: the
@@ -276,7 +277,8 @@ pub async fn remove_member(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// A field that may be absent (`None`), null (`Some(None)`) or a number.
+/// A field that may be absent (`None`), null (`Some(None)`) or an integer (as JSON Schema
+/// counts them: `212.0` is one).
 fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
-    Option::<i64>::deserialize(d).map(Some)
+    flowspace_core::integer::integral(d).map(Some)
 }
