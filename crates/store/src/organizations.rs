@@ -5,7 +5,7 @@
 use crate::audit::{AuditContext, AuditEvent, changes, insert_audit};
 use crate::invitations::Invitation;
 use crate::types::{Ts, perms_to_text};
-use crate::{Store, db_err, with_db};
+use crate::{Backend, Store, db_err, with_db};
 use flowspace_core::authz::{Actor, AdminScope, InstanceScope, OrgScope, WorkspaceScope};
 use flowspace_core::ids::{OrganizationId, RoleId, UserId, WorkspaceId};
 use flowspace_core::model::{
@@ -489,11 +489,34 @@ impl Store {
         _scope: &InstanceScope,
         id: OrganizationId,
     ) -> DomainResult<()> {
+        // PostgreSQL, in the lock order of docs/architecture.md ("Lock order on PostgreSQL"):
+        // the members' rows (by id), then the organization's, for the deletion at once, so
+        // that nobody takes even a share of it (a foreign key) while holding a session, a
+        // membership or an account the deletion will change; then the rest. SQLite: the first
+        // statement is a write, which takes the database's one write lock.
+        let (lock_members, lock_org) = match self.backend() {
+            Backend::Postgres => (
+                Some(
+                    "SELECT u.id FROM users u
+                      WHERE u.id IN (SELECT user_id FROM org_members WHERE organization_id = $1)
+                      ORDER BY u.id FOR NO KEY UPDATE",
+                ),
+                "SELECT id FROM organizations WHERE id = $1 FOR UPDATE",
+            ),
+            Backend::Sqlite => (
+                None,
+                "UPDATE organizations SET updated_at = updated_at WHERE id = $1 RETURNING id",
+            ),
+        };
         with_db!(self, pool => {
             let mut tx = pool.begin().await.map_err(db_err)?;
-            let n = sqlx::query("UPDATE organizations SET updated_at = updated_at WHERE id = $1")
-                .bind(id.0).execute(&mut *tx).await.map_err(db_err)?.rows_affected();
-            if n == 0 {
+            if let Some(sql) = lock_members {
+                let _: Vec<Uuid> = sqlx::query_scalar(sql)
+                    .bind(id.0).fetch_all(&mut *tx).await.map_err(db_err)?;
+            }
+            let found: Option<Uuid> = sqlx::query_scalar(lock_org)
+                .bind(id.0).fetch_optional(&mut *tx).await.map_err(db_err)?;
+            if found.is_none() {
                 return Err(DomainError::NotFound("organization"));
             }
             // Setup's row names an organization: another one takes its place.

@@ -3,7 +3,7 @@
 //! presented again revokes the whole session.
 
 use crate::types::Ts;
-use crate::{Store, db_err, with_db};
+use crate::{Backend, Store, db_err, with_db};
 use flowspace_core::DomainResult;
 use flowspace_core::ids::{OrganizationId, SessionId, UserId, WorkspaceId};
 use flowspace_core::time::Timestamp;
@@ -118,8 +118,8 @@ impl Store {
     ) -> DomainResult<()> {
         with_db!(self, pool => {
             let mut tx = pool.begin().await.map_err(db_err)?;
-            // The user's row first, then (through the triggers) the organizations': the order
-            // every write of a user takes them.
+            // The user's row first, then the session's: the order every write of a user takes
+            // them (docs/architecture.md, "Lock order on PostgreSQL").
             sqlx::query("UPDATE users SET last_workspace_id = $1 WHERE id = $2")
                 .bind(ws.0).bind(user.0).execute(&mut *tx).await.map_err(db_err)?;
             sqlx::query("UPDATE sessions SET active_workspace_id = $1,
@@ -144,15 +144,32 @@ impl Store {
         user: UserId,
         org: OrganizationId,
     ) -> DomainResult<bool> {
+        // PostgreSQL: the organization's row before the session's (docs/architecture.md, "Lock
+        // order on PostgreSQL"). The update's foreign key would share-lock it after the
+        // session's row, and a deletion of the organization that holds it and waits for the
+        // session's row (`ON DELETE SET NULL`) would deadlock. SQLite: one writer at a time,
+        // and a read before the write could not upgrade.
+        let lock_org = (self.backend() == Backend::Postgres)
+            .then_some("SELECT id FROM organizations WHERE id = $1 FOR KEY SHARE");
         Ok(with_db!(self, pool => {
-            sqlx::query("UPDATE sessions SET active_organization_id = $1,
+            let mut tx = pool.begin().await.map_err(db_err)?;
+            if let Some(sql) = lock_org {
+                let found: Option<Uuid> = sqlx::query_scalar(sql)
+                    .bind(org.0).fetch_optional(&mut *tx).await.map_err(db_err)?;
+                if found.is_none() {
+                    return Ok(false);
+                }
+            }
+            let changed = sqlx::query("UPDATE sessions SET active_organization_id = $1,
                              active_workspace_id = (SELECT m.last_workspace_id FROM org_members m
                                                     WHERE m.organization_id = $1 AND m.user_id = $3)
                          WHERE id = $2 AND user_id = $3
                            AND EXISTS (SELECT 1 FROM org_members m
                                        WHERE m.organization_id = $1 AND m.user_id = $3 AND m.status = 'active')")
-                .bind(org.0).bind(session.0).bind(user.0).execute(pool).await.map_err(db_err)?
-                .rows_affected() == 1
+                .bind(org.0).bind(session.0).bind(user.0).execute(&mut *tx).await.map_err(db_err)?
+                .rows_affected() == 1;
+            tx.commit().await.map_err(db_err)?;
+            changed
         }))
     }
 }

@@ -151,8 +151,8 @@ fn detail(row: UserRow, memberships: Vec<MembershipRow>) -> UserDetail {
 /// The user's row, then the organization's, are written (unchanged) first: on SQLite that
 /// takes the write lock at once (a read-then-write transaction fails when another writer
 /// commits in between); on PostgreSQL it locks them in the order every write of a user takes
-/// them (the user's row, then the organization's, which the authorization triggers and the
-/// audit trail take), and holding the organization's row serializes every change of its
+/// them (the user's row, then the organization's, which the audit trail takes: "Lock order on
+/// PostgreSQL" in docs/architecture.md), and holding the organization's row serializes every change of its
 /// members, so that two owners demoting each other at once cannot leave it without one (rule
 /// 18): the second counts the owners after the first has committed.
 async fn lock_member<DB>(

@@ -9,6 +9,7 @@ mod authz_cache;
 mod isolation;
 mod items;
 mod migrations;
+mod organizations;
 mod plans;
 mod sessions;
 mod setup;
