@@ -53,7 +53,7 @@ pub use setup::{SetupInput, SetupOutcome};
 pub use transfer::{
     ExportedCredential, ExportedItem, FlowRef, ImportEntry, Imported, TransferStatus, Transferred,
 };
-pub use users::{LoginRecord, NewUser, UserPatch};
+pub use users::{CreatedUser, LoginRecord, NewUser, UserInvite, UserPatch};
 pub use workspaces::{NewWorkspace, WorkspacePatch};
 
 use flowspace_core::DomainError;

@@ -1,11 +1,13 @@
 //! Users (rule 10): login lookup, and the Account Admin's user management.
 
 use crate::audit::{AuditContext, AuditEvent, changes, insert_audit};
+use crate::invitations::Invitation;
 use crate::types::{Ts, ts};
 use crate::{Store, db_err, unique_or, with_db};
 use flowspace_core::authz::{AdminScope, OrgScope};
 use flowspace_core::ids::{OrganizationId, RoleId, UserId, WorkspaceId};
 use flowspace_core::model::{OrgRole, User, UserDetail, UserStatus, WorkspaceRole};
+use flowspace_core::permissions::BuiltinRole;
 use flowspace_core::rules::{self, MemberChange, normalize_email};
 use flowspace_core::time::Timestamp;
 use flowspace_core::{DomainError, DomainResult};
@@ -78,6 +80,32 @@ pub struct NewUser {
     pub email: String,
     pub name: String,
     pub password_hash: String,
+}
+
+/// The invitation `create_user` sends when the email's account belongs to other
+/// organizations: its token's hash and expiry, made before the store is asked, so that both
+/// ways do the same work.
+pub struct UserInvite {
+    pub token_hash: Vec<u8>,
+    pub expires_at: Timestamp,
+}
+
+/// What `create_user` did.
+pub enum CreatedUser {
+    /// A new active account with the given password.
+    Created(UserDetail),
+    /// The email's account (of other organizations) is invited: the member, and the
+    /// invitation to deliver.
+    Invited(UserDetail, Box<Invitation>),
+}
+
+impl CreatedUser {
+    /// The member as the organization sees them now.
+    pub fn into_detail(self) -> UserDetail {
+        match self {
+            CreatedUser::Created(d) | CreatedUser::Invited(d, _) => d,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -402,34 +430,93 @@ impl Store {
     }
 
     /// Creates an active user with a password and no workspace membership (rule 10), a
-    /// member of the scope's organization. An email that has an account already (here or in
-    /// another organization) is refused: that account is invited instead.
-    pub async fn create_user(&self, scope: &AdminScope, new: NewUser) -> DomainResult<UserDetail> {
-        let id = UserId::new();
+    /// member of the scope's organization. An email of a member here is refused (409
+    /// `email_taken`). An email whose account belongs to other organizations only is invited,
+    /// the way `invite` invites it (rule 17: nothing tells the two apart but the member's
+    /// status): an invited member here, with an invitation into the Default workspace as
+    /// Viewer whose token hashes to `invite.token_hash`; the account, its password and its
+    /// other organizations are untouched. Both ways insert one member row and one audit event.
+    pub async fn create_user(
+        &self,
+        scope: &AdminScope,
+        new: NewUser,
+        invite: UserInvite,
+    ) -> DomainResult<CreatedUser> {
+        let new_id = UserId::new();
+        let invitation_id = Uuid::now_v7();
         let now = Ts(Timestamp::now());
         let ctx = AuditContext::from_admin(scope);
-        let ev = AuditEvent {
-            workspace: None,
-            action: "user.create",
-            target_kind: "user",
-            target_id: Some(id.0),
-            summary: json!({"email": new.email, "name": new.name}),
-        };
-        with_db!(self, pool => {
+        let org = scope.organization();
+        let key = normalize_email(&new.email);
+        let invited: Option<UserId> = with_db!(self, pool => {
             let mut tx = pool.begin().await.map_err(db_err)?;
-            sqlx::query("INSERT INTO users (id, email, email_key, name, password_hash, status, created_at, updated_at)
-                         VALUES ($1, $2, $3, $4, $5, 'active', $6, $6)")
-                .bind(id.0).bind(&new.email).bind(normalize_email(&new.email))
-                .bind(&new.name).bind(&new.password_hash).bind(now)
-                .execute(&mut *tx).await.map_err(|e| unique_or(e, email_taken()))?;
+            // Write first, so that SQLite takes its write lock at once (a read-then-write
+            // transaction fails when another writer commits in between).
+            sqlx::query("UPDATE organizations SET name = name WHERE id = $1")
+                .bind(org.0).execute(&mut *tx).await.map_err(db_err)?;
+            let existing: Option<(Uuid, Option<String>)> = sqlx::query_as(
+                "SELECT u.id, m.status FROM users u
+                 LEFT JOIN org_members m ON m.user_id = u.id AND m.organization_id = $2
+                 WHERE u.email_key = $1")
+                .bind(&key).bind(org.0).fetch_optional(&mut *tx).await.map_err(db_err)?;
+            let invited = match existing {
+                Some((_, Some(_))) => return Err(email_taken()),
+                Some((id, None)) => Some(UserId(id)),
+                None => None,
+            };
+            let (user, status, ev) = match invited {
+                None => {
+                    sqlx::query("INSERT INTO users (id, email, email_key, name, password_hash, status, created_at, updated_at)
+                                 VALUES ($1, $2, $3, $4, $5, 'active', $6, $6)")
+                        .bind(new_id.0).bind(&new.email).bind(&key)
+                        .bind(&new.name).bind(&new.password_hash).bind(now)
+                        .execute(&mut *tx).await.map_err(|e| unique_or(e, email_taken()))?;
+                    let ev = AuditEvent {
+                        workspace: None,
+                        action: "user.create",
+                        target_kind: "user",
+                        target_id: Some(new_id.0),
+                        summary: json!({"email": new.email, "name": new.name}),
+                    };
+                    (new_id, "active", ev)
+                }
+                Some(user) => {
+                    let (ws, role): (Uuid, Uuid) = sqlx::query_as(
+                        "SELECT w.id, r.id FROM workspaces w JOIN roles r ON r.organization_id = w.organization_id
+                         WHERE w.organization_id = $1 AND w.is_default AND r.builtin AND r.name = $2")
+                        .bind(org.0).bind(BuiltinRole::Viewer.name())
+                        .fetch_one(&mut *tx).await.map_err(db_err)?;
+                    sqlx::query("INSERT INTO invitations (id, organization_id, workspace_id, user_id, email, role_id, token_hash,
+                                     invited_by, created_at, expires_at)
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+                        .bind(invitation_id).bind(org.0).bind(ws).bind(user.0).bind(&new.email).bind(role)
+                        .bind(invite.token_hash.as_slice()).bind(scope.user_id().0).bind(now).bind(Ts(invite.expires_at))
+                        .execute(&mut *tx).await.map_err(db_err)?;
+                    let ev = AuditEvent {
+                        workspace: Some(WorkspaceId(ws)),
+                        action: "invitation.create",
+                        target_kind: "invitation",
+                        target_id: Some(invitation_id),
+                        summary: json!({"email": new.email, "roleId": role.to_string()}),
+                    };
+                    (user, "invited", ev)
+                }
+            };
             sqlx::query("INSERT INTO org_members (organization_id, user_id, role, status, created_at, updated_at)
-                         VALUES ($1, $2, 'member', 'active', $3, $3)")
-                .bind(scope.organization().0).bind(id.0).bind(now)
+                         VALUES ($1, $2, 'member', $3, $4, $4)")
+                .bind(org.0).bind(user.0).bind(status).bind(now)
                 .execute(&mut *tx).await.map_err(db_err)?;
             insert_audit(&mut tx, &ctx, &ev).await?;
             tx.commit().await.map_err(db_err)?;
+            invited
         });
-        self.user_detail(scope, id).await
+        Ok(match invited {
+            None => CreatedUser::Created(self.user_detail(scope, new_id).await?),
+            Some(user) => CreatedUser::Invited(
+                self.user_detail(scope, user).await?,
+                Box::new(self.invitation_in(org, invitation_id).await?),
+            ),
+        })
     }
 
     /// Changes name and status, as `rules::check_member_change` allows from the member read

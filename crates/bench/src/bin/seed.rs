@@ -30,7 +30,7 @@ use flowspace_server::crypto::{new_api_key, random_token};
 use flowspace_server::state::AppState;
 use flowspace_store::{
     ApiKeyFields, AuditContext, ConnectOptions, ImportEntry, ItemFields, NewUser, NewWorkspace,
-    SetupInput, Store, StoredRefresh,
+    SetupInput, Store, StoredRefresh, UserInvite,
 };
 use serde_json::{Value, json};
 use std::process::ExitCode;
@@ -167,6 +167,10 @@ async fn scale(
                     email: format!("user{i:06}@scale.example"),
                     name: format!("Scale User {i:06}"),
                     password_hash: password_hash.to_string(),
+                },
+                UserInvite {
+                    token_hash: random_token().into_bytes(),
+                    expires_at: Timestamp::now().plus_seconds(3600),
                 },
             )
             .await

@@ -1,7 +1,9 @@
 //! The Account Admin's user management (rule 10).
 
 use super::List;
+use super::invitations::{deliver_invitation, invite_expiry};
 use crate::auth::Admin;
+use crate::crypto::random_token;
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, Id};
 use crate::state::AppState;
@@ -11,7 +13,7 @@ use axum::http::StatusCode;
 use flowspace_core::ids::UserId;
 use flowspace_core::model::{UserDetail, UserStatus};
 use flowspace_core::{password, rules};
-use flowspace_store::{NewUser, UserPatch};
+use flowspace_store::{CreatedUser, NewUser, UserInvite, UserPatch};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -42,7 +44,10 @@ pub struct CreateUser {
     pub password: String,
 }
 
-/// Creates an active user with a password and no workspace.
+/// Creates an active user with a password and no workspace. An email whose account belongs
+/// to other organizations is invited instead, answered the same way (rule 17): both ways hash
+/// the password, make an invitation token and answer 201 with the member; only the invited
+/// one delivers the invitation (email, or the link logged when SMTP is off), after answering.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn create(
     State(state): State<AppState>,
@@ -59,7 +64,8 @@ pub async fn create(
         .min_password_length;
     password::check_for(&req.password, Some(&email), min)?;
     let password_hash = state.passwords.hash(&req.password).await?;
-    let user = state
+    let token = random_token();
+    let created = state
         .store
         .create_user(
             &admin,
@@ -68,8 +74,34 @@ pub async fn create(
                 name,
                 password_hash,
             },
+            UserInvite {
+                token_hash: state.token_hash("invite", &token),
+                expires_at: invite_expiry(&state),
+            },
         )
         .await?;
+    let user = match created {
+        CreatedUser::Created(user) => user,
+        CreatedUser::Invited(user, invitation) => {
+            // Delivered after the answer, so that the mail's round trip does not set this
+            // answer apart in time; its failure is logged (the invitation can be resent).
+            let inviter = admin.user_id();
+            tokio::spawn(async move {
+                let name = match state.store.user(inviter).await {
+                    Ok(u) => u.name,
+                    Err(_) => String::new(),
+                };
+                match deliver_invitation(&state, *invitation, &token, &name).await {
+                    Ok(sent) if sent.mail.sent || !state.mailer.is_configured() => {}
+                    Ok(sent) => {
+                        tracing::warn!(error = ?sent.mail.error, "invitation email not sent")
+                    }
+                    Err(e) => tracing::warn!(error = ?e, "invitation email not sent"),
+                }
+            });
+            user
+        }
+    };
     Ok((StatusCode::CREATED, Json(user)))
 }
 

@@ -1131,6 +1131,89 @@ async fn inviting_an_account_of_another_organization_reveals_nothing_and_takes_i
     }
 }
 
+/// `POST /users` with the email of an account of another organization answers exactly as for
+/// a new email (201, the member, the same shape), never 409 `email_taken` (rule 17); the
+/// account is invited (it keeps its password and name), and nothing of its organization
+/// changes.
+#[tokio::test]
+async fn creating_a_user_whose_email_has_an_account_elsewhere_answers_like_a_new_email() {
+    for b in backends() {
+        let w = World::new(&b).await;
+        let bob = w.user("bob@example.com").await;
+        w.add(&w.default_ws, &bob, "Viewer").await;
+        let (_beta, carol) = new_org(&w, "Beta", "carol@beta.test").await;
+        let acme_user = w.admin.get(&format!("/users/{bob}")).await;
+        let acme_events = w.admin.get("/audit-events?limit=200").await;
+        assert_eq!(acme_events.status, 200, "{}", acme_events.body);
+
+        let create = |email: &str| {
+            carol.post(
+                "/users",
+                json!({"email": email, "name": "Robert", "password": "carol's chosen passphrase"}),
+            )
+        };
+        let existing = create("Bob@Example.com").await;
+        let fresh = create("newcomer@example.com").await;
+        assert_eq!(existing.status, 201, "{}: {}", b.name(), existing.body);
+        assert_eq!(existing.status, fresh.status);
+        assert_eq!(
+            shape(&existing.body),
+            shape(&fresh.body),
+            "{} / {}",
+            existing.body,
+            fresh.body
+        );
+        for f in ["isAccountAdmin", "workspaces", "lastLoginAt"] {
+            assert_eq!(existing.body[f], fresh.body[f], "{f}");
+        }
+        assert!(!existing.text.contains(&w.default_ws), "{}", existing.body);
+        assert!(
+            !existing.text.contains("\"bob\""),
+            "Bob's name is not shown: {}",
+            existing.body
+        );
+        // A member of Beta already is Beta's own business: 409 there.
+        let again = create("bob@example.com").await;
+        assert_eq!(
+            (again.status, again.code()),
+            (409, "email_taken"),
+            "{}",
+            again.body
+        );
+        // Bob is invited into Beta, as an invitation would have made him.
+        let open = carol.get("/invitations").await;
+        assert!(open.text.contains("Bob@Example.com"), "{}", open.body);
+
+        // Nothing of Acme changed, and the account is Bob's alone.
+        assert_eq!(
+            w.admin.get(&format!("/users/{bob}")).await.body,
+            acme_user.body
+        );
+        assert_eq!(
+            w.admin.get("/audit-events?limit=200").await.body["items"],
+            acme_events.body["items"]
+        );
+        let bob_c = w.server.login("bob@example.com", PASSWORD).await;
+        assert_eq!(
+            orgs_of(&me(&bob_c).await),
+            vec![("Acme".to_string(), "member".to_string())]
+        );
+        let r = w
+            .server
+            .client()
+            .post(
+                "/auth/login",
+                json!({"email": "bob@example.com", "password": "carol's chosen passphrase"}),
+            )
+            .await;
+        assert_eq!(r.status, 401, "Beta's password is not Bob's");
+        // The new email's account works with the password Beta chose.
+        w.server
+            .login("newcomer@example.com", "carol's chosen passphrase")
+            .await;
+    }
+}
+
 /// The ids of a list answer.
 fn item_ids(r: &Resp) -> Vec<String> {
     r.body["items"]

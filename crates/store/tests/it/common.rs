@@ -6,7 +6,9 @@ use flowspace_core::ids::{OrganizationId, SessionId, UserId, WorkspaceId};
 use flowspace_core::permissions::Permission;
 use flowspace_core::time::Timestamp;
 use flowspace_core::{DomainError, authz};
-use flowspace_store::{ConnectOptions, NewUser, NewWorkspace, SetupInput, Store, StoredRefresh};
+use flowspace_store::{
+    ConnectOptions, NewUser, NewWorkspace, SetupInput, Store, StoredRefresh, UserInvite,
+};
 use tempfile::TempDir;
 use uuid::Uuid;
 
@@ -77,6 +79,14 @@ impl FreshDb {
         Store::connect(&self.url, &ConnectOptions::default())
             .await
             .unwrap_or_else(|e| panic!("connect to {} failed: {e}", self.backend.name()))
+    }
+}
+
+/// The invitation `create_user` sends to an account of another organization.
+pub fn invite_ticket() -> UserInvite {
+    UserInvite {
+        token_hash: Uuid::new_v4().as_bytes().to_vec(),
+        expires_at: Timestamp::now().plus_seconds(3600),
     }
 }
 
@@ -201,9 +211,11 @@ impl Org {
                     name: "Someone".into(),
                     password_hash: "$argon2id$not-a-real-hash".into(),
                 },
+                invite_ticket(),
             )
             .await
             .expect("create user")
+            .into_detail()
             .user
             .id;
         let session = self

@@ -1,6 +1,6 @@
 //! Users: login lookup ignores case, emails are unique.
 
-use crate::common::{ADMIN_EMAIL, Org, backends, conflict_code};
+use crate::common::{ADMIN_EMAIL, Org, backends, conflict_code, invite_ticket};
 use flowspace_core::DomainError;
 use flowspace_core::model::UserStatus;
 use flowspace_store::{NewUser, UserPatch};
@@ -50,20 +50,27 @@ async fn a_duplicate_email_is_a_conflict_whatever_its_case() {
             name: "Dup".into(),
             password_hash: "h".into(),
         };
-        let r = o.store.create_user(&admin, new("ADMIN@example.COM")).await;
+        let r = o
+            .store
+            .create_user(&admin, new("ADMIN@example.COM"), invite_ticket())
+            .await;
         assert_eq!(conflict_code(&r), Some("email_taken"), "{}", b.name());
 
         let created = o
             .store
-            .create_user(&admin, new("dev@example.com"))
+            .create_user(&admin, new("dev@example.com"), invite_ticket())
             .await
-            .unwrap();
+            .unwrap()
+            .into_detail();
         assert!(!created.user.is_account_admin);
         assert!(
             created.workspaces.is_empty(),
             "a new user belongs to no workspace"
         );
-        let r = o.store.create_user(&admin, new("Dev@Example.com")).await;
+        let r = o
+            .store
+            .create_user(&admin, new("Dev@Example.com"), invite_ticket())
+            .await;
         assert_eq!(conflict_code(&r), Some("email_taken"), "{}", b.name());
         let all = o.store.list_users(&admin).await.unwrap();
         assert_eq!(all.len(), 2, "{}", b.name());
