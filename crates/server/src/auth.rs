@@ -325,14 +325,24 @@ pub async fn guard(
     let granted = match decide(&state, guard, &caller, audit_filter).await {
         Ok(granted) => granted,
         Err(e) => {
-            match (&e, guard) {
+            let required = match (&e, guard) {
                 (DomainError::MissingPermission { missing, .. }, _) => {
-                    record_denial(&state, denied_route(&req), &caller.facts, Some(*missing)).await;
+                    Some(Required::Permission(*missing))
                 }
                 (DomainError::Forbidden { .. }, Guard::AccountAdmin) => {
-                    record_denial(&state, denied_route(&req), &caller.facts, None).await;
+                    Some(Required::AccountAdmin)
                 }
-                _ => {}
+                (DomainError::Forbidden { .. }, Guard::Owner) => Some(Required::Role("owner")),
+                (DomainError::Forbidden { .. }, Guard::InstanceAdmin) => {
+                    Some(Required::Role("instance-admin"))
+                }
+                (DomainError::Forbidden { .. }, Guard::OrgCreator) => {
+                    Some(Required::Role("organization-creator"))
+                }
+                _ => None,
+            };
+            if let Some(required) = required {
+                record_denial(&state, denied_route(&req), &caller.facts, required).await;
             }
             return Err(e.into());
         }
@@ -391,7 +401,7 @@ pub async fn guard(
             (method.to_string(), route),
             ctx,
             workspace,
-            Some(*missing),
+            Required::Permission(*missing),
         )
         .await;
     }
@@ -689,14 +699,26 @@ pub(crate) fn denied_route(req: &Request) -> (String, String) {
     (req.method().to_string(), route_of(req))
 }
 
-/// Records a refused authorization (`access.denied`) in the audit trail: the route and the
-/// permission that was missing (`None`: the route is the Account Admin's). Recording is best
-/// effort: a failure is logged, and the caller still gets the 403.
+/// What a refused caller lacked.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Required {
+    /// A permission in the workspace.
+    Permission(Permission),
+    /// The route is the Account Admin's (an owner or admin of the organization).
+    AccountAdmin,
+    /// The route needs a standing beyond that: `owner`, `instance-admin` or
+    /// `organization-creator` (the guards `Owner`, `InstanceAdmin`, `OrgCreator`).
+    Role(&'static str),
+}
+
+/// Records a refused authorization (`access.denied`) in the audit trail: the route and what
+/// the caller lacked. Recording is best effort: a failure is logged, and the caller still gets
+/// the 403.
 pub(crate) async fn record_denial(
     state: &AppState,
     at: (String, String),
     facts: &CallerFacts,
-    missing: Option<Permission>,
+    missing: Required,
 ) {
     let workspace = facts.workspace.as_ref().map(|w| w.workspace);
     record(
@@ -716,19 +738,26 @@ async fn record(
     (method, route): (String, String),
     ctx: Option<AuditContext>,
     workspace: Option<WorkspaceId>,
-    missing: Option<Permission>,
+    missing: Required,
 ) {
+    let mut summary = serde_json::json!({
+        "method": method,
+        "route": route,
+        "missingPermission": match missing {
+            Required::Permission(p) => Some(p.to_string()),
+            _ => None,
+        },
+        "accountAdminRequired": matches!(missing, Required::AccountAdmin),
+    });
+    if let Required::Role(role) = missing {
+        summary["requiredRole"] = serde_json::json!(role);
+    }
     let ev = AuditEvent {
         workspace,
         action: "access.denied",
         target_kind: "route",
         target_id: None,
-        summary: serde_json::json!({
-            "method": method,
-            "route": route,
-            "missingPermission": missing.map(|p| p.to_string()),
-            "accountAdminRequired": missing.is_none(),
-        }),
+        summary,
     };
     let Some(ctx) = ctx else {
         return;

@@ -594,3 +594,60 @@ async fn the_dashboards_log_pages_read_and_export_what_the_api_does() {
         );
     }
 }
+
+/// The instance admin's routes and creating an organization refuse a member with 403, and
+/// each refusal is an `access.denied` event naming the standing that was required, like the
+/// workspace and Account Admin guards' refusals.
+#[tokio::test]
+async fn refusals_of_the_instance_admin_and_organization_creator_guards_are_recorded() {
+    for b in backends() {
+        let w = World::new(&b).await;
+        let (mid, member) = w.member("m@example.com", &w.default_ws, "Viewer").await;
+        let org = w.admin.get("/organization").await.body["id"]
+            .as_str()
+            .expect("organization id")
+            .to_string();
+        for (method, path, body, route, role) in [
+            (
+                "POST",
+                "/organizations".to_string(),
+                json!({"name": "Mine", "ownerEmail": "m@example.com"}),
+                "/organizations",
+                "organization-creator",
+            ),
+            (
+                "PATCH",
+                format!("/organizations/{org}"),
+                json!({"status": "suspended"}),
+                "/organizations/{id}",
+                "instance-admin",
+            ),
+            (
+                "DELETE",
+                format!("/organizations/{org}"),
+                Value::Null,
+                "/organizations/{id}",
+                "instance-admin",
+            ),
+        ] {
+            let r = match method {
+                "POST" => member.post(&path, body).await,
+                "PATCH" => member.patch(&path, body).await,
+                _ => member.delete(&path).await,
+            };
+            assert_eq!(r.status, 403, "{method} {path} on {}: {}", b.name(), r.body);
+            let e = latest(&w.admin, "access.denied").await;
+            assert_eq!(e["actorUserId"], mid, "{method} {path}: {e}");
+            assert_eq!(e["summary"]["method"], method, "{e}");
+            assert!(
+                e["summary"]["route"].as_str().unwrap().ends_with(route),
+                "{e}"
+            );
+            assert_eq!(e["summary"]["requiredRole"], role, "{e}");
+            assert_eq!(e["summary"]["accountAdminRequired"], false, "{e}");
+            assert!(e["summary"]["missingPermission"].is_null(), "{e}");
+        }
+        assert_eq!(w.admin.get("/organization").await.body["status"], "active");
+        assert_eq!(verify(&w.admin).await["valid"], true);
+    }
+}

@@ -796,17 +796,25 @@ async fn walk_form(
             );
         }
         let events = walk.since(&mark).await;
-        // The guards of organizations as a whole (owners', the instance admin's) record no
-        // refusal in the organization's chain; nothing else is recorded either.
-        let recorded = matches!(
-            api.guard,
-            Guard::AccountAdmin
-                | Guard::Workspace(_)
-                | Guard::PathWorkspace(_)
-                | Guard::BodyWorkspace(_)
-                | Guard::InvitationWorkspace(_)
-                | Guard::AuditLog
-        );
+        // Every guard that can refuse a member records the refusal (the owners', the instance
+        // admin's and the organization creator's too, naming that standing); nothing else is
+        // recorded.
+        let required_role = match api.guard {
+            Guard::Owner => Some("owner"),
+            Guard::InstanceAdmin => Some("instance-admin"),
+            Guard::OrgCreator => Some("organization-creator"),
+            _ => None,
+        };
+        let recorded = required_role.is_some()
+            || matches!(
+                api.guard,
+                Guard::AccountAdmin
+                    | Guard::Workspace(_)
+                    | Guard::PathWorkspace(_)
+                    | Guard::BodyWorkspace(_)
+                    | Guard::InvitationWorkspace(_)
+                    | Guard::AuditLog
+            );
         assert!(
             (!recorded || !events.is_empty())
                 && events.iter().all(|e| e["action"] == "access.denied"),
@@ -817,9 +825,10 @@ async fn walk_form(
         }
         let denial = &events[0]["summary"];
         assert_eq!(denial["route"], route, "{who}: {what}: {denial}");
-        match &perm {
-            Some(perm) => assert_eq!(denial["missingPermission"], perm.as_str(), "{what}"),
-            None => assert_eq!(denial["accountAdminRequired"], true, "{what}: {denial}"),
+        match (&perm, required_role) {
+            (Some(perm), _) => assert_eq!(denial["missingPermission"], perm.as_str(), "{what}"),
+            (None, Some(role)) => assert_eq!(denial["requiredRole"], role, "{what}: {denial}"),
+            (None, None) => assert_eq!(denial["accountAdminRequired"], true, "{what}: {denial}"),
         }
     }
 
