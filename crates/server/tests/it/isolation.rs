@@ -1,9 +1,13 @@
-//! Rule 2 for every sequence: random create/read/update/delete/duplicate/list calls by random
-//! users, members of random workspaces, over every kind, never show an item of one workspace
-//! in another. An item of another workspace answers 404 exactly like an id that does not
-//! exist, and a list holds only its workspace's items. A model of what exists runs beside the
-//! server and says what each answer must be.
+//! Rules 2 and 17 for every sequence: random create/read/update/delete/duplicate/list calls by
+//! random users, members of random workspaces of two organizations, over every kind, never show
+//! an item of one workspace in another. Workspaces 0 and 1 are organization A's; workspace 2 is
+//! organization B's (its Default), whose owner is a user of the sequence too, and members join
+//! it by accepting an invitation with their own account. An item of another workspace or
+//! organization answers 404 exactly like an id that does not exist (never 403), and a list
+//! holds only its workspace's items. A model of what exists runs beside the server and says
+//! what each answer must be.
 
+use crate::organizations::{active_ws, new_org, register};
 use crate::resources::{KINDS, Kind, ids, list_all};
 use flowspace_testkit::{Backend, Client, PASSWORD, Resp, World, backends};
 use proptest::prelude::*;
@@ -13,8 +17,11 @@ use std::collections::BTreeSet;
 
 const WORKSPACES: usize = 3;
 const MEMBERS: usize = 3;
+/// The workspace of organization B.
+const B_WS: usize = 2;
 
-/// A member's role in each workspace (`None`: not a member).
+/// A member's role in each workspace (`None`: not a member); in `B_WS`, the role of the
+/// invitation into organization B they accept.
 type Memberships = [[Option<&'static str>; WORKSPACES]; MEMBERS];
 
 #[derive(Clone, Copy, Debug)]
@@ -38,8 +45,8 @@ enum Target {
     FirstIn(usize),
 }
 
-/// One call: `user` 0 is the Account Admin, 1.. the members; `ws` the workspace it names in
-/// `X-Workspace-Id`.
+/// One call: `user` 0 is organization A's Account Admin, 1..=MEMBERS the members (accounts of
+/// A), MEMBERS + 1 organization B's owner; `ws` the workspace it names in `X-Workspace-Id`.
 #[derive(Clone, Copy, Debug)]
 struct Op {
     user: usize,
@@ -70,24 +77,42 @@ struct Harness {
 impl Harness {
     async fn new(backend: &Backend, members: &Memberships) -> Self {
         let w = World::new(backend).await;
+        let (_, b_owner) = new_org(&w, "Beta", "owner@beta.test").await;
         let ws = vec![
             w.default_ws.clone(),
             w.workspace("North").await,
-            w.workspace("South").await,
+            active_ws(&b_owner).await,
         ];
-        let mut users = vec![(w.admin.clone(), [true; WORKSPACES])];
+        let mut users = vec![(w.admin.clone(), [true, true, false])];
         for (i, roles) in members.iter().enumerate() {
             let email = format!("member{i}@example.com");
             let id = w.user(&email).await;
             let mut may = [false; WORKSPACES];
             for (j, role) in roles.iter().enumerate() {
-                if let Some(role) = role {
+                let Some(role) = role else { continue };
+                may[j] = true;
+                if j != B_WS {
                     w.add(&ws[j], &id, role).await;
-                    may[j] = true;
+                    continue;
                 }
+                let r = b_owner
+                    .post(
+                        "/invitations",
+                        json!({"email": email, "workspaceId": ws[B_WS], "role": role}),
+                    )
+                    .await;
+                assert_eq!(r.status, 201, "invite into B: {}", r.body);
+                let link = r.body["link"].as_str().expect("the link (no SMTP)");
+                let r = register(&w.server, link, "Member", PASSWORD).await;
+                assert_eq!(
+                    r.status, 201,
+                    "accept with the account's password: {}",
+                    r.body
+                );
             }
             users.push((w.server.login(&email, PASSWORD).await, may));
         }
+        users.push((b_owner, [false, false, true]));
         Self {
             w,
             ws,
@@ -253,11 +278,21 @@ impl Harness {
             .collect()
     }
 
-    /// At the end: every list of every workspace, read by the Account Admin, is the model's;
-    /// and every item reads in its own workspace only.
+    /// Who reads workspace `ws` at the end: its organization's owner.
+    fn owner_of(&self, ws: usize) -> &Client {
+        if ws == B_WS {
+            &self.users[MEMBERS + 1].0
+        } else {
+            &self.w.admin
+        }
+    }
+
+    /// At the end: every list of every workspace, read by its organization's owner, is the
+    /// model's; every item reads in its own workspace only; and neither owner reaches the
+    /// other organization's workspace.
     async fn check_all(&self) {
         for (w, ws_id) in self.ws.iter().enumerate() {
-            let c = self.w.admin.in_workspace(ws_id);
+            let c = self.owner_of(w).in_workspace(ws_id);
             for (k, kind) in KINDS.iter().enumerate() {
                 let listed = list_all(&c, *kind, 50).await;
                 let got: BTreeSet<String> = ids(&listed).into_iter().collect();
@@ -271,14 +306,24 @@ impl Harness {
         }
         for m in &self.items {
             for (w, ws_id) in self.ws.iter().enumerate() {
-                let r = self
-                    .w
-                    .admin
-                    .in_workspace(ws_id)
-                    .get(&KINDS[m.kind].one(&m.id))
-                    .await;
-                let want = if m.alive && m.ws == w { 200 } else { 404 };
-                assert_eq!(r.status, want, "{m:?} read in workspace {w}: {}", r.body);
+                for reader in [0, B_WS] {
+                    let r = self
+                        .owner_of(reader)
+                        .in_workspace(ws_id)
+                        .get(&KINDS[m.kind].one(&m.id))
+                        .await;
+                    let own = (w == B_WS) == (reader == B_WS);
+                    let want = if own && m.alive && m.ws == w {
+                        200
+                    } else {
+                        404
+                    };
+                    assert_eq!(
+                        r.status, want,
+                        "{m:?} read in workspace {w} by the owner of workspace {reader}: {}",
+                        r.body
+                    );
+                }
             }
         }
     }
@@ -315,7 +360,7 @@ fn target() -> impl Strategy<Value = Target> {
 
 fn op() -> impl Strategy<Value = Op> {
     (
-        0..=MEMBERS,
+        0..=MEMBERS + 1,
         0..WORKSPACES,
         0..KINDS.len(),
         action(),
@@ -349,11 +394,13 @@ proptest! {
 }
 
 /// One fixed sequence, on every backend: for each kind, an item made in one workspace is
-/// read, updated, deleted, duplicated and listed from the others by members and by the
-/// Account Admin, and only its own workspace sees it.
+/// read, updated, deleted, duplicated and listed from the others (of its organization and of
+/// the other) by members, the Account Admin and the other organization's owner, and only its
+/// own workspace sees it.
 #[tokio::test]
 async fn a_fixed_sequence_keeps_every_kind_in_its_workspace() {
-    // member 1 in North only, member 2 in South only, member 3 in both.
+    // member 1 in North (A) only, member 2 in South (B's) only, member 3 in both; user 4 is
+    // B's owner.
     let members: Memberships = [
         [None, Some("Admin"), None],
         [None, None, Some("Developer")],
@@ -373,7 +420,17 @@ async fn a_fixed_sequence_keeps_every_kind_in_its_workspace() {
         ops.push(op(2, 2, Action::Create, Target::Missing));
         // From everywhere but North, by members of South, the Account Admin, and users who
         // are not members of the workspace they name.
-        for (user, ws) in [(2, 2), (3, 2), (0, 2), (0, 0), (1, 2), (2, 1), (1, 0)] {
+        for (user, ws) in [
+            (2, 2),
+            (3, 2),
+            (0, 2),
+            (0, 0),
+            (1, 2),
+            (2, 1),
+            (1, 0),
+            (4, 2),
+            (4, 1),
+        ] {
             for action in [
                 Action::Read,
                 Action::Update,
@@ -391,6 +448,19 @@ async fn a_fixed_sequence_keeps_every_kind_in_its_workspace() {
         ops.push(op(3, 1, Action::Delete, NORTH));
         ops.push(op(3, 1, Action::Read, NORTH));
         ops.push(op(0, 1, Action::List, Target::Missing));
+        // B's items, seen from A.
+        ops.push(op(4, 2, Action::Create, Target::Missing));
+        for (user, ws) in [(1, 1), (0, 0), (3, 1)] {
+            for action in [
+                Action::Read,
+                Action::Update,
+                Action::Delete,
+                Action::Duplicate,
+            ] {
+                ops.push(op(user, ws, action, Target::FirstIn(2)));
+            }
+        }
+        ops.push(op(3, 2, Action::Read, Target::FirstIn(2)));
     }
     for b in backends() {
         run(&b, &members, &ops).await;
