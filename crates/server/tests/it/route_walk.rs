@@ -5,7 +5,8 @@
 //! signed-in user is required; and it lets the right caller through its guard (a member whose
 //! role holds the permission, the Account Admin, a signed-in user). Adding a route means adding
 //! it here: the count is checked. The dashboard's pages and forms are walked in `page_walk`,
-//! with these fixtures. The operator routes outside `/api/v1` (`/metrics`) are listed below
+//! with these fixtures. The installation holds a second organization, whose owner is refused
+//! every workspace route naming the walk's workspace with 404 (rule 17). The operator routes outside `/api/v1` (`/metrics`) are listed below
 //! too, and walked: off unless configured, and then refusing every user credential and any
 //! token but the metrics token.
 
@@ -235,6 +236,8 @@ async fn every_guarded_route_refuses_whoever_it_should() {
         let key = anon.with_token(key.body["key"].as_str().unwrap());
         let other = w.workspace("Elsewhere").await;
         let inv = invite(&w, &ws).await;
+        // A second organization, whose owner holds every permission there.
+        let (_, b_owner) = crate::organizations::new_org(&w, "Beta", "owner@beta.test").await;
 
         let mut walked = 0;
         for def in &t {
@@ -317,6 +320,14 @@ async fn every_guarded_route_refuses_whoever_it_should() {
                     let member = member_session(&w, &ws).await;
                     let r = call(&member, def, &fresh().await, &ws).await;
                     passed(&r, &what);
+                    // The owner of another organization naming this one's workspace (or
+                    // invitation): 404, like one that does not exist, never 403 (rule 17).
+                    let foreign = call(&b_owner.in_workspace(&ws), def, &fresh().await, &ws).await;
+                    assert_eq!(
+                        foreign.status, 404,
+                        "owner of another organization: {what}: {}",
+                        foreign.body
+                    );
                     if names {
                         assert!(
                             r.status < 300
