@@ -1214,6 +1214,71 @@ async fn creating_a_user_whose_email_has_an_account_elsewhere_answers_like_a_new
     }
 }
 
+/// Rule 17 in time: inviting an email whose account belongs to another organization takes as
+/// long as inviting a new email. Both do the same work but one statement (the new email's
+/// `invited` account row): interleaved runs, medians within a factor of 2 (a generous bound,
+/// so that a loaded machine does not fail it; a path that sent mail, hashed a password or
+/// read the other organization would exceed it).
+#[tokio::test]
+async fn inviting_an_account_elsewhere_takes_as_long_as_inviting_a_new_email() {
+    const N: usize = 21;
+    for b in backends() {
+        let w = World::new(&b).await;
+        let (_beta, carol) = new_org(&w, "Beta", "carol@beta.test").await;
+        let b_ws = active_ws(&carol).await;
+        for i in 0..N {
+            w.user(&format!("known{i}@example.com")).await;
+        }
+        let invite = |email: String| {
+            let carol = carol.clone();
+            let b_ws = b_ws.clone();
+            async move {
+                let start = std::time::Instant::now();
+                let r = carol
+                    .post(
+                        "/invitations",
+                        json!({"email": email, "workspaceId": b_ws, "role": "Developer"}),
+                    )
+                    .await;
+                let took = start.elapsed();
+                assert_eq!(r.status, 201, "{email}: {}", r.body);
+                assert_eq!(r.body["status"], "invited", "{email}: {}", r.body);
+                took
+            }
+        };
+        // One of each first, not counted: the first request of a kind warms caches.
+        invite("warm-new@example.com".into()).await;
+        w.user("warm-elsewhere@example.com").await;
+        invite("warm-elsewhere@example.com".into()).await;
+        let (mut known, mut fresh) = (Vec::new(), Vec::new());
+        for i in 0..N {
+            let k = format!("known{i}@example.com");
+            let f = format!("fresh{i}@example.com");
+            if i % 2 == 0 {
+                known.push(invite(k).await);
+                fresh.push(invite(f).await);
+            } else {
+                fresh.push(invite(f).await);
+                known.push(invite(k).await);
+            }
+        }
+        known.sort();
+        fresh.sort();
+        let (mk, mf) = (known[N / 2].as_secs_f64(), fresh[N / 2].as_secs_f64());
+        eprintln!(
+            "{}: median invitation of an account elsewhere {:.2} ms, of a new email {:.2} ms",
+            b.name(),
+            mk * 1e3,
+            mf * 1e3
+        );
+        assert!(
+            mk < 2.0 * mf && mf < 2.0 * mk,
+            "{}: medians {mk:.4} s (account elsewhere) and {mf:.4} s (new email)",
+            b.name()
+        );
+    }
+}
+
 /// The ids of a list answer.
 fn item_ids(r: &Resp) -> Vec<String> {
     r.body["items"]
