@@ -806,11 +806,14 @@ pub fn plan(
     Ok((plan, report))
 }
 
+/// Per Flowise table: how many of its rows an earlier import brought, of how many.
+pub type AlreadyHere = BTreeMap<&'static str, (usize, usize)>;
+
 /// The rows an earlier import remembered, per table, among `data`'s.
 pub fn already_imported(
     data: &FlowiseData,
     remembered: &HashMap<(String, String), RememberedSource>,
-) -> Option<(OrganizationId, BTreeMap<&'static str, (usize, usize)>)> {
+) -> Option<(OrganizationId, AlreadyHere)> {
     let org = data.table("organization").first()?;
     let at = remembered.get(&("organization".to_string(), text(org, "id").to_string()))?;
     let mut out = BTreeMap::new();

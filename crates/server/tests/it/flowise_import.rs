@@ -296,6 +296,17 @@ async fn a_flowise_installation_comes_over_whole() {
             );
         }
 
+        let audit = admin.get("/audit-events?limit=100").await;
+        let event = audit.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["action"] == "organization.import")
+            .cloned()
+            .unwrap_or_else(|| panic!("no import event: {}", audit.body));
+        assert_eq!(event["summary"]["credentials"], 3, "{event}");
+        assert_eq!(admin.get("/audit-events/verify").await.body["valid"], true);
+
         // A second run writes nothing and says what is already here.
         let before = counts(&admin).await;
         let again = import(&prepared, &from, &["--secret-key-file", &key_file()]);
@@ -511,6 +522,11 @@ async fn rows_added_in_flowise_schema_become_workspaces_roles_members_and_shares
             INSERT INTO workspace_user (workspaceId, userId, roleId, status, createdBy, updatedBy)
               VALUES ('11111111-1111-4111-8111-111111111111', '33333333-3333-4333-8333-333333333333', '22222222-2222-4222-8222-222222222222', 'active',
                       '06d15f65-55be-4395-8aed-acb1999b6bc1', '06d15f65-55be-4395-8aed-acb1999b6bc1');
+            INSERT INTO dataset (id, name, description, workspaceId)
+              VALUES ('55555555-5555-4555-8555-555555555555', 'Eval set', 'questions', '11111111-1111-4111-8111-111111111111');
+            INSERT INTO dataset_row (id, datasetId, input, output, sequence_no)
+              VALUES ('66666666-6666-4666-8666-666666666662', '55555555-5555-4555-8555-555555555555', 'second?', 'two', 2),
+                     ('66666666-6666-4666-8666-666666666661', '55555555-5555-4555-8555-555555555555', 'first?', 'one', 1);
             INSERT INTO workspace_shared (id, workspaceId, sharedItemId, itemType)
               VALUES ('44444444-4444-4444-8444-444444444444', '11111111-1111-4111-8111-111111111111', '54c27968-a2d8-4e48-bf26-7d2968f06597', 'credential');
         "#).await;
@@ -580,11 +596,212 @@ async fn rows_added_in_flowise_schema_become_workspaces_roles_members_and_shares
         let creds = by_name(&cleo, "/credentials").await;
         assert_eq!(creds["OpenAI prod"]["shared"], true, "{creds:?}");
         assert_eq!(creds.len(), 1);
+        let sets = by_name(&admin.in_workspace(&research_id), "/datasets").await;
+        let set = admin
+            .in_workspace(&research_id)
+            .get(&format!(
+                "/datasets/{}",
+                sets["Eval set"]["id"].as_str().unwrap()
+            ))
+            .await;
+        assert_eq!(set.body["description"], "questions");
+        assert_eq!(
+            set.body["data"]["rows"],
+            json!([{"input": "first?", "output": "one", "sequenceNo": 1},
+                   {"input": "second?", "output": "two", "sequenceNo": 2}])
+        );
         let members = admin.get(&format!("/workspace/{research_id}/users")).await;
         assert!(
             members.text.contains("cleo@fixture-a.test"),
             "{}",
             members.body
+        );
+    }
+}
+
+/// Flowise's PostgreSQL column types for the tables the importer reads (its PostgreSQL
+/// migrations: uuid ids, varchar names, text JSON, boolean flags, timestamp dates).
+const FLOWISE_POSTGRES_SCHEMA: &str = r#"
+CREATE TABLE "user" (id uuid PRIMARY KEY, name varchar(100) NOT NULL, email varchar(255) NOT NULL UNIQUE,
+  credential text, "tempToken" text, "tokenExpiry" timestamp, status varchar(20) NOT NULL DEFAULT 'unverified',
+  "createdDate" timestamp NOT NULL DEFAULT now(), "updatedDate" timestamp NOT NULL DEFAULT now(),
+  "createdBy" uuid NOT NULL, "updatedBy" uuid NOT NULL);
+CREATE TABLE organization (id uuid PRIMARY KEY, name varchar(100) NOT NULL, "customerId" varchar(100),
+  "subscriptionId" varchar(100), "createdDate" timestamp NOT NULL DEFAULT now(), "updatedDate" timestamp NOT NULL DEFAULT now(),
+  "createdBy" uuid NOT NULL, "updatedBy" uuid NOT NULL);
+CREATE TABLE organization_user ("organizationId" uuid NOT NULL, "userId" uuid NOT NULL, "roleId" uuid NOT NULL,
+  status varchar(20) NOT NULL DEFAULT 'active', "createdDate" timestamp NOT NULL DEFAULT now(),
+  "updatedDate" timestamp NOT NULL DEFAULT now(), "createdBy" uuid NOT NULL, "updatedBy" uuid NOT NULL,
+  PRIMARY KEY ("organizationId", "userId"));
+CREATE TABLE workspace (id uuid PRIMARY KEY, name varchar(100) NOT NULL, description text,
+  "createdDate" timestamp NOT NULL DEFAULT now(), "updatedDate" timestamp NOT NULL DEFAULT now(),
+  "organizationId" uuid NOT NULL, "createdBy" uuid NOT NULL, "updatedBy" uuid NOT NULL);
+CREATE TABLE workspace_user ("workspaceId" uuid NOT NULL, "userId" uuid NOT NULL, "roleId" uuid NOT NULL,
+  status varchar(20) NOT NULL DEFAULT 'invited', "lastLogin" timestamp, "createdDate" timestamp NOT NULL DEFAULT now(),
+  "updatedDate" timestamp NOT NULL DEFAULT now(), "createdBy" uuid NOT NULL, "updatedBy" uuid NOT NULL,
+  PRIMARY KEY ("workspaceId", "userId"));
+CREATE TABLE role (id uuid PRIMARY KEY, "organizationId" uuid, name varchar(100) NOT NULL, description text,
+  permissions text NOT NULL, "createdDate" timestamp NOT NULL DEFAULT now(), "updatedDate" timestamp NOT NULL DEFAULT now(),
+  "createdBy" uuid, "updatedBy" uuid);
+CREATE TABLE chat_flow (id uuid PRIMARY KEY, name varchar NOT NULL, "flowData" text NOT NULL, deployed boolean,
+  "isPublic" boolean, apikeyid varchar, "chatbotConfig" text, "createdDate" timestamp NOT NULL DEFAULT now(),
+  "updatedDate" timestamp NOT NULL DEFAULT now(), "apiConfig" text, analytic text, category text, "speechToText" text,
+  type varchar(20) NOT NULL DEFAULT 'CHATFLOW', "workspaceId" text, "followUpPrompts" text, "textToSpeech" text,
+  "mcpServerConfig" text, "webhookSecret" text, "webhookSecretConfigured" boolean DEFAULT false);
+CREATE TABLE assistant (id uuid PRIMARY KEY, details text NOT NULL, credential uuid NOT NULL, "iconSrc" varchar,
+  "createdDate" timestamp NOT NULL DEFAULT now(), "updatedDate" timestamp NOT NULL DEFAULT now(), "workspaceId" text, type text);
+CREATE TABLE tool (id uuid PRIMARY KEY, name varchar NOT NULL, description text NOT NULL, color varchar NOT NULL,
+  "iconSrc" varchar, schema text, func text, "createdDate" timestamp NOT NULL DEFAULT now(),
+  "updatedDate" timestamp NOT NULL DEFAULT now(), "workspaceId" text);
+CREATE TABLE credential (id uuid PRIMARY KEY, name varchar NOT NULL, "credentialName" varchar NOT NULL,
+  "encryptedData" text NOT NULL, "createdDate" timestamp NOT NULL DEFAULT now(),
+  "updatedDate" timestamp NOT NULL DEFAULT now(), "workspaceId" text);
+CREATE TABLE variable (id uuid PRIMARY KEY, name text NOT NULL, value text NOT NULL, type text,
+  "createdDate" timestamp NOT NULL DEFAULT now(), "updatedDate" timestamp NOT NULL DEFAULT now(), "workspaceId" text);
+CREATE TABLE apikey (id uuid PRIMARY KEY, "apiKey" varchar NOT NULL, "apiSecret" varchar NOT NULL, "keyName" varchar NOT NULL,
+  "createdDate" timestamp NOT NULL DEFAULT now(), "updatedDate" timestamp NOT NULL DEFAULT now(), "workspaceId" text,
+  permissions text NOT NULL DEFAULT '[]');
+CREATE TABLE document_store (id uuid PRIMARY KEY, name varchar NOT NULL, description varchar, status varchar NOT NULL,
+  loaders text, "whereUsed" text, "updatedDate" timestamp NOT NULL DEFAULT now(), "createdDate" timestamp NOT NULL DEFAULT now(),
+  "vectorStoreConfig" text, "embeddingConfig" text, "recordManagerConfig" text, "workspaceId" text);
+CREATE TABLE document_store_file_chunk (id uuid PRIMARY KEY, "docId" uuid NOT NULL, "storeId" uuid NOT NULL,
+  "chunkNo" integer NOT NULL, "pageContent" text, metadata text);
+CREATE TABLE dataset (id uuid PRIMARY KEY, name varchar NOT NULL, description varchar,
+  "createdDate" timestamp NOT NULL DEFAULT now(), "updatedDate" timestamp NOT NULL DEFAULT now(), "workspaceId" text);
+CREATE TABLE dataset_row (id uuid PRIMARY KEY, "datasetId" varchar NOT NULL, input text NOT NULL, output text NOT NULL,
+  "updatedDate" timestamp NOT NULL DEFAULT now(), sequence_no integer DEFAULT -1);
+CREATE TABLE workspace_shared (id uuid PRIMARY KEY, "workspaceId" varchar NOT NULL, "sharedItemId" varchar NOT NULL,
+  "itemType" varchar NOT NULL, "createdDate" timestamp NOT NULL DEFAULT now(), "updatedDate" timestamp NOT NULL DEFAULT now());
+"#;
+
+/// The fixture's rows loaded into a fresh schema of the PostgreSQL at `base`, in Flowise's
+/// PostgreSQL column types: the URL of that schema.
+async fn flowise_on_postgres(base: &str) -> String {
+    use sqlx::Row;
+    let schema = format!("flowise_src_{}", uuid::Uuid::new_v4().simple());
+    let mut pg = sqlx::PgConnection::connect(base).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE SCHEMA {schema}; SET search_path = {schema}; {FLOWISE_POSTGRES_SCHEMA}"
+    )))
+    .execute(&mut pg)
+    .await
+    .unwrap();
+    let mut lite = sqlx::SqliteConnection::connect(&format!(
+        "sqlite://{}",
+        fixture("database.sqlite").display()
+    ))
+    .await
+    .unwrap();
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT table_name::text FROM information_schema.columns WHERE table_schema = $1",
+    )
+    .bind(&schema)
+    .fetch_all(&mut pg)
+    .await
+    .unwrap();
+    let mut loaded = 0;
+    for table in tables {
+        let cols: Vec<(String, String)> = sqlx::query_as(
+            "SELECT column_name::text, data_type::text FROM information_schema.columns
+              WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position",
+        )
+        .bind(&schema)
+        .bind(&table)
+        .fetch_all(&mut pg)
+        .await
+        .unwrap();
+        let names: Vec<String> = cols.iter().map(|(c, _)| format!("\"{c}\"")).collect();
+        let select = names
+            .iter()
+            .map(|c| format!("CAST({c} AS TEXT)"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {select} FROM \"{table}\""
+        )))
+        .fetch_all(&mut lite)
+        .await
+        .unwrap();
+        let marks: Vec<String> = cols
+            .iter()
+            .enumerate()
+            .map(|(i, (_, t))| format!("CAST(${} AS {t})", i + 1))
+            .collect();
+        let insert = format!(
+            "INSERT INTO {schema}.\"{table}\" ({}) VALUES ({})",
+            names.join(", "),
+            marks.join(", ")
+        );
+        for r in rows {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(insert.clone()));
+            for i in 0..cols.len() {
+                q = q.bind(r.get::<Option<String>, _>(i));
+            }
+            q.execute(&mut pg).await.unwrap();
+            loaded += 1;
+        }
+    }
+    assert!(loaded > 30, "the fixture's rows are in PostgreSQL");
+    pg.close().await.unwrap();
+    lite.close().await.unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}options=-c%20search_path%3D{schema}")
+}
+
+/// A PostgreSQL source: the fixture's rows in Flowise's PostgreSQL column types. Needs
+/// `TEST_DATABASE_URL` for the source itself; imported into each Flowspace backend.
+#[tokio::test]
+async fn a_flowise_on_postgresql_comes_over_too() {
+    let Ok(base) = std::env::var("TEST_DATABASE_URL") else {
+        eprintln!("TEST_DATABASE_URL is not set: no PostgreSQL to hold the Flowise source");
+        return;
+    };
+    let exp = expected();
+    let from = flowise_on_postgres(base.trim()).await;
+    for b in backends() {
+        let prepared = Prepared::new(&b).await;
+        let out = import(&prepared, &from, &["--secret-key-file", &key_file()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let server = TestServer::start_prepared(&b, &prepared).await;
+        let admin = server
+            .login(
+                exp["admin"]["email"].as_str().unwrap(),
+                exp["admin"]["password"].as_str().unwrap(),
+            )
+            .await;
+        assert_eq!(counts(&admin).await, vec![6, 2, 2, 2, 3, 3, 2, 1]);
+        let creds = by_name(&admin, "/credentials").await;
+        for c in exp["credentials"].as_object().unwrap().values() {
+            let id = creds[c["name"].as_str().unwrap()]["id"].as_str().unwrap();
+            let r = admin
+                .post(&format!("/credentials/{id}/resolve"), json!({}))
+                .await;
+            assert_eq!(r.body["data"], c["plainData"]);
+        }
+        let flows = by_name(&admin, "/chatflows").await;
+        let bot = admin
+            .get(&format!(
+                "/chatflows/{}",
+                flows["Support Bot - Conversation Chain"]["id"]
+                    .as_str()
+                    .unwrap()
+            ))
+            .await;
+        assert_eq!(
+            bot.body["data"]["deployed"], true,
+            "a PostgreSQL boolean: {}",
+            bot.body["data"]
+        );
+        assert_eq!(bot.body["data"]["isPublic"], true);
+        let key = exp["apiKeys"][1]["apiKey"].as_str().unwrap();
+        assert_eq!(
+            server
+                .client()
+                .with_token(key)
+                .get("/assistants")
+                .await
+                .status,
+            200
         );
     }
 }
