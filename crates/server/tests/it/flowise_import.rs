@@ -805,3 +805,57 @@ async fn a_flowise_on_postgresql_comes_over_too() {
         );
     }
 }
+
+/// An installation that holds data already takes the import only into a new organization.
+#[tokio::test]
+async fn a_used_installation_takes_it_as_a_new_organization() {
+    let exp = expected();
+    for b in backends() {
+        let prepared = Prepared::new(&b).await;
+        let db = copy_database(prepared.data_dir());
+        let from = db.display().to_string();
+        let mut server = TestServer::start_prepared(&b, &prepared).await;
+        let boss = server.setup().await;
+        let r = boss
+            .post("/chatflows", json!({"name": "ours", "data": {}}))
+            .await;
+        assert_eq!(r.status, 201);
+        server.shutdown().await;
+
+        let out = import(&prepared, &from, &["--secret-key-file", &key_file()]);
+        assert!(!out.status.success());
+        assert!(
+            stderr(&out).contains("--organization <name>"),
+            "{}",
+            stderr(&out)
+        );
+
+        let out = import(
+            &prepared,
+            &from,
+            &[
+                "--secret-key-file",
+                &key_file(),
+                "--organization",
+                "Flowise Co",
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        let server = TestServer::start_prepared(&b, &prepared).await;
+        let ada = server
+            .login(
+                exp["admin"]["email"].as_str().unwrap(),
+                exp["admin"]["password"].as_str().unwrap(),
+            )
+            .await;
+        let me = ada.get("/auth/me").await;
+        assert_eq!(
+            me.body["isAccountAdmin"], true,
+            "owner of the new organization: {}",
+            me.body
+        );
+        let flows = by_name(&ada, "/chatflows").await;
+        assert_eq!(flows.len(), 6);
+        assert!(!flows.contains_key("ours"), "the organizations stay apart");
+    }
+}
