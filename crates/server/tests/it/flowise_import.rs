@@ -859,3 +859,20 @@ async fn a_used_installation_takes_it_as_a_new_organization() {
         assert!(!flows.contains_key("ours"), "the organizations stay apart");
     }
 }
+
+#[test]
+fn the_readme_lists_the_permission_mapping() {
+    let readme =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+            .unwrap();
+    for (from, to) in flowspace_core::flowise::mapping_table() {
+        let line = readme
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{from}` |")))
+            .unwrap_or_else(|| panic!("README has no row for {from}"));
+        let to = to
+            .strip_prefix("dropped: ")
+            .map_or(format!("`{to}`"), |why| format!("dropped: {why}"));
+        assert!(line.contains(&to), "{line} should say {to}");
+    }
+}
