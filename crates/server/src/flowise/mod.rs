@@ -4,6 +4,7 @@
 //! with Flowspace's), API keys (the same keys keep working) and shares — in one transaction,
 //! or nothing. A second run writes nothing and says what is already here.
 
+mod content;
 mod crypto_js;
 mod plan;
 mod source;
