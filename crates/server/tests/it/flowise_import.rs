@@ -347,13 +347,40 @@ async fn a_wrong_or_truncated_key_writes_nothing() {
                 "{err}"
             );
         }
-        let server = TestServer::start_prepared(&b, &prepared).await;
+        let mut server = TestServer::start_prepared(&b, &prepared).await;
         let setup = server.client().get("/setup").await;
         assert_eq!(
             setup.body["setupRequired"],
             true,
             "nothing written on {}",
             b.name()
+        );
+        server.shutdown().await;
+
+        // The right key, from Flowise's own variable, byte for byte.
+        let out = Command::new(env!("CARGO_BIN_EXE_flowspace"))
+            .args([
+                "import-flowise",
+                "--from",
+                &from,
+                "--database-url",
+                &prepared.database_url,
+            ])
+            .arg("--data-dir")
+            .arg(prepared.data_dir())
+            .env(
+                "FLOWISE_SECRETKEY_OVERWRITE",
+                String::from_utf8(key.clone()).unwrap(),
+            )
+            .env_remove("DATABASE_URL")
+            .env_remove("FLOWSPACE_ENCRYPTION_KEY")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let server = TestServer::start_prepared(&b, &prepared).await;
+        assert_eq!(
+            server.client().get("/setup").await.body["setupRequired"],
+            false
         );
     }
 }
