@@ -260,6 +260,33 @@ async fn a_flowise_installation_comes_over_whole() {
             .cloned()
             .unwrap();
         assert_eq!(bob["status"], "invited", "{bob}");
+        // Flowise sent them no usable invitation: inviting them here does.
+        let ws = me.body["activeWorkspace"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let r = admin
+            .post(
+                "/invitations",
+                json!({"email": "bob.builder@fixture-a.test", "workspaceId": ws, "role": "Viewer"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let token = r.body["link"]
+            .as_str()
+            .unwrap()
+            .split("token=")
+            .nth(1)
+            .unwrap()
+            .to_string();
+        let r = server
+            .client()
+            .post(
+                "/auth/register",
+                json!({"token": token, "name": "Bob", "password": "Bob's new password 9"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
 
         // API keys: the same clear keys work, within their permissions.
         let anon = server.client();
