@@ -5,6 +5,7 @@
 pub mod authz;
 pub mod cursor;
 pub mod error;
+pub mod flowise;
 pub mod ids;
 pub mod integer;
 pub mod invite;

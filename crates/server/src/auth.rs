@@ -203,7 +203,7 @@ async fn authenticate(
     requested: Option<WorkspaceId>,
 ) -> Result<Caller, ApiError> {
     match credential(headers).ok_or_else(unauthenticated)? {
-        Credential::Bearer(token) if token.starts_with(crate::crypto::API_KEY_PREFIX) => {
+        Credential::Bearer(token) if crate::crypto::is_api_key(&token) => {
             let hash = crate::crypto::api_key_hash(&token);
             let facts = state
                 .store

@@ -45,6 +45,13 @@ pub fn new_api_key() -> (String, String, Vec<u8>) {
     (key, prefix, hash)
 }
 
+/// Whether a bearer token is an API key rather than an access token: one of ours, or one
+/// brought over from Flowise (43 URL-safe base64 characters; an access token is a JWT, which
+/// always holds dots).
+pub fn is_api_key(token: &str) -> bool {
+    token.starts_with(API_KEY_PREFIX) || (!token.is_empty() && !token.contains('.'))
+}
+
 /// A key has full entropy, so one SHA-256 is enough (no slow hash on every request).
 pub fn api_key_hash(key: &str) -> Vec<u8> {
     Sha256::digest(key.as_bytes()).to_vec()

@@ -7,6 +7,7 @@ pub mod crypto;
 pub mod error;
 pub mod extract;
 pub mod fields;
+pub mod flowise;
 mod json_body;
 pub mod login_queue;
 pub mod mail;

@@ -31,6 +31,16 @@ enum Command {
     Openapi,
     /// Re-encrypt every credential to a new key, in one transaction, and report the count.
     RotateEncryptionKey(Box<RotateArgs>),
+    /// Bring a Flowise 3.x installation over (SPEC §10): one transaction, or nothing.
+    ImportFlowise(Box<ImportFlowiseCommand>),
+}
+
+#[derive(clap::Args)]
+struct ImportFlowiseCommand {
+    #[command(flatten)]
+    config: Config,
+    #[command(flatten)]
+    import: flowspace_server::flowise::ImportFlowiseArgs,
 }
 
 #[derive(clap::Args)]
@@ -124,6 +134,17 @@ async fn main() -> std::process::ExitCode {
                 }
                 Err(e) => {
                     eprintln!("rotation failed, nothing changed: {e}");
+                    std::process::ExitCode::FAILURE
+                }
+            }
+        }
+        Command::ImportFlowise(args) => {
+            init_logs(&args.config.log_format);
+            let args = *args;
+            match flowspace_server::flowise::run(args.config, args.import).await {
+                Ok(_) => std::process::ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("import-flowise: {e}");
                     std::process::ExitCode::FAILURE
                 }
             }

@@ -17,6 +17,7 @@ mod cache;
 mod credentials;
 mod groups;
 mod inline;
+mod installation_import;
 mod invitations;
 mod items;
 mod organizations;
@@ -44,6 +45,11 @@ pub use cache::{CacheCounters, HitMiss, RenderPage};
 pub use credentials::{CredentialFields, CredentialSecret};
 pub use flowspace_core::lockout::LockoutPolicy;
 pub use groups::{Group, GroupMember, GroupPatch, GroupWorkspace};
+pub use installation_import::{
+    ExistingOrganization, ImportTarget, ImportedApiKey, ImportedCredential, ImportedItem,
+    ImportedMembership, ImportedRole, ImportedUser, ImportedWorkspace, InstallationImport,
+    RememberedSource, RoleChoice, SourceRef,
+};
 pub use invitations::{Invitation, InvitationStatus, InviteOutcome, TokenCheck};
 pub use items::{ItemFields, LIST_ITEMS_SQL};
 pub use organizations::{CreatedOrganization, FirstOwner, OrgPatch};

@@ -152,6 +152,25 @@ pub fn test_config(data_dir: PathBuf, database_url: String) -> Config {
     config
 }
 
+/// A data directory and a fresh, empty database, for a test to prepare (with the `flowspace`
+/// binary, say) before a server starts on them (`TestServer::start_prepared`).
+pub struct Prepared {
+    dir: Arc<TempDir>,
+    pub database_url: String,
+}
+
+impl Prepared {
+    pub async fn new(backend: &Backend) -> Self {
+        let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
+        let database_url = fresh_database(backend, dir.path()).await;
+        Self { dir, database_url }
+    }
+
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
+
 /// A running server.
 pub struct TestServer {
     pub base_url: String,
@@ -193,6 +212,22 @@ impl TestServer {
         let mut config = test_config(dir.path().to_path_buf(), url.clone());
         tweak(&mut config);
         Self::launch(backend.clone(), dir, url, config).await
+    }
+
+    /// A new server on a database and data directory prepared before it (by a command-line
+    /// import, say).
+    pub async fn start_prepared(backend: &Backend, prepared: &Prepared) -> Self {
+        let config = test_config(
+            prepared.dir.path().to_path_buf(),
+            prepared.database_url.clone(),
+        );
+        Self::launch(
+            backend.clone(),
+            prepared.dir.clone(),
+            prepared.database_url.clone(),
+            config,
+        )
+        .await
     }
 
     async fn launch(backend: Backend, dir: Arc<TempDir>, url: String, config: Config) -> Self {
