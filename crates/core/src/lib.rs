@@ -4,6 +4,7 @@
 
 pub mod authz;
 pub mod cursor;
+pub mod device;
 pub mod error;
 pub mod ids;
 pub mod integer;

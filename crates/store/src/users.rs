@@ -474,6 +474,33 @@ impl Store {
         self.user_detail(scope, id).await
     }
 
+    /// Signs a member out everywhere without disabling them (`POST /users/{id}/sign-out`), as
+    /// `rules::check_member_change` allows (only owners sign owners out): every session of the
+    /// account ends, whichever organization it is in, since any of them could come back into
+    /// this one. Audited with how many ended; answers that count.
+    pub async fn sign_out_member(&self, scope: &AdminScope, id: UserId) -> DomainResult<u64> {
+        let now = Ts(Timestamp::now());
+        let ctx = AuditContext::from_admin(scope);
+        let org = scope.organization();
+        Ok(with_db!(self, pool => {
+            let mut tx = pool.begin().await.map_err(db_err)?;
+            let (current, owners) = lock_member(&mut tx, org, id).await?;
+            rules::check_member_change(scope.role(), role_of(&current), current.status, MemberChange::SignOut, owners)?;
+            let n = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+                .bind(now).bind(id.0).execute(&mut *tx).await.map_err(db_err)?.rows_affected();
+            let ev = AuditEvent {
+                workspace: None,
+                action: "user.sign-out",
+                target_kind: "user",
+                target_id: Some(id.0),
+                summary: json!({"email": current.email, "sessions": n}),
+            };
+            insert_audit(&mut tx, &ctx, &ev).await?;
+            tx.commit().await.map_err(db_err)?;
+            n
+        }))
+    }
+
     /// Sets a member's organization role (`PATCH /organization/members/{id}`), as
     /// `rules::check_member_change` allows: only owners make or unmake owners, and the last
     /// active owner keeps the role. Ownership is handed over by making another member owner.

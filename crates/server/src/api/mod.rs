@@ -15,6 +15,7 @@ pub mod registration;
 pub mod resources;
 pub mod roles;
 pub mod session;
+pub mod sessions;
 pub mod setup;
 pub mod transfer;
 pub mod users;
