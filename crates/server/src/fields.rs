@@ -337,6 +337,13 @@ fn secret(nullable: bool) -> Schema {
 }
 
 /// `cursor` of every list: a `nextCursor` this server returned, or empty for the first page.
+/// `q` of a searched list.
+pub fn search() -> RefOr<Schema> {
+    string(false)
+        .max_length(Some(flowspace_core::cursor::MAX_SEARCH_CHARS))
+        .into()
+}
+
 pub fn cursor() -> RefOr<Schema> {
     string(false)
         .pattern(Some(flowspace_core::cursor::PATTERN))

@@ -4,6 +4,7 @@ use crate::audit::{AuditContext, AuditEvent, changes, insert_audit};
 use crate::types::{Ts, ts};
 use crate::{Store, db_err, unique_or, with_db};
 use flowspace_core::authz::{AdminScope, OrgScope};
+use flowspace_core::cursor::{Cursor, Page, PageRequest, Search};
 use flowspace_core::ids::{OrganizationId, RoleId, UserId, WorkspaceId};
 use flowspace_core::model::{OrgRole, User, UserDetail, UserStatus, WorkspaceRole};
 use flowspace_core::rules::{self, MemberChange, normalize_email};
@@ -369,6 +370,50 @@ impl Store {
                 detail(r, ms)
             })
             .collect())
+    }
+
+    /// One page of the organization's users (`GET /users`), oldest first (as `list_users`),
+    /// those whose name or email contains the search: a keyset page in SQL, the search a
+    /// `LIKE` with its wildcards escaped, on both backends.
+    #[tracing::instrument(skip_all)]
+    pub async fn page_users(
+        &self,
+        scope: &AdminScope,
+        search: &Search,
+        page: PageRequest,
+    ) -> DomainResult<Page<UserDetail>> {
+        const KEY: &str =
+            "(CASE WHEN m.status = 'invited' THEN m.created_at ELSE u.created_at END)";
+        let sql = format!(
+            "{USER_SELECT} WHERE m.organization_id = $1
+               AND ($2 IS NULL OR u.email_key LIKE $2 ESCAPE '\\' OR LOWER(u.name) LIKE $2 ESCAPE '\\')
+               AND ($3 IS NULL OR {KEY} > $3 OR ({KEY} = $3 AND u.id > $4))
+             ORDER BY {KEY}, u.id LIMIT $5"
+        );
+        let (after_t, after_id) = match page.after {
+            Some(c) => (Some(Ts(c.created_at)), Some(c.id)),
+            None => (None, None),
+        };
+        let org = scope.organization();
+        let rows: Vec<UserRow> = with_db!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(org.0).bind(search.like_pattern()).bind(after_t).bind(after_id)
+                .bind(i64::from(page.limit) + 1)
+                .fetch_all(pool).await.map_err(db_err)?
+        });
+        let page = Page::from_rows(rows, page.limit, |r| Cursor {
+            created_at: r.created_at.0,
+            id: r.id,
+        });
+        let mut items = Vec::with_capacity(page.items.len());
+        for row in page.items {
+            let ms = self.memberships_in(org, UserId(row.id)).await?;
+            items.push(detail(row, ms));
+        }
+        Ok(Page {
+            items,
+            next: page.next,
+        })
     }
 
     pub async fn user_detail(&self, scope: &AdminScope, id: UserId) -> DomainResult<UserDetail> {

@@ -30,6 +30,7 @@ mod page_walk;
 mod resources;
 mod roles;
 mod route_walk;
+mod search;
 mod sessions;
 mod transfer;
 mod transfer_pages;
