@@ -86,6 +86,16 @@ async fn the_groups_list_creates_a_group_and_the_audit_log_filters_by_action() {
             admin.get("/groups").await.body["items"][0]["name"],
             "Support"
         );
+        // The list's search: `%` finds only the name holding it.
+        let r = admin.post("/groups", json!({"name": "Sales 100%"})).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        b.goto("/groups").await?;
+        b.fill("#group-q", "%").await?;
+        b.click("#group-search button[type=submit]").await?;
+        b.wait_for("#groups").await?;
+        let rows = b.driver().find_all(By::Css("#groups tbody tr")).await?;
+        assert_eq!(rows.len(), 1);
+        assert!(b.text("#groups").await?.contains("Sales 100%"));
 
         // The audit log shows the group's creation among others; filtering keeps only it.
         b.goto("/audit-log").await?;
@@ -103,7 +113,7 @@ async fn the_groups_list_creates_a_group_and_the_audit_log_filters_by_action() {
             .driver()
             .find_all(By::Css("#audit-events tbody tr"))
             .await?;
-        assert_eq!(rows.len(), 1, "only the group's creation");
+        assert_eq!(rows.len(), 2, "only the two groups' creations");
         assert!(all > 1, "more events before the filter: {all}");
         assert!(b.text("#audit-events tbody tr").await?.contains("Support"));
         Ok(())

@@ -78,14 +78,7 @@ pub async fn list(
         Ok(r) => r,
         Err(e) => return ctx.fail(e),
     };
-    let next = users
-        .next
-        .map(|c| {
-            let query = serde_urlencoded::to_string([("q", q.as_str()), ("cursor", &c.encode())])
-                .unwrap_or_default();
-            format!("/users?{query}")
-        })
-        .unwrap_or_default();
+    let next = super::page::next_page("/users", &q, users.next.map(|c| c.encode()).as_deref());
     let rows = users
         .items
         .into_iter()
