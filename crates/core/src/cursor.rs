@@ -60,15 +60,14 @@ pub struct Search(Option<String>);
 
 impl Search {
     pub fn new(q: Option<&str>) -> Result<Self, DomainError> {
-        let q = q.map(str::trim).filter(|q| !q.is_empty());
-        if let Some(q) = q
-            && q.chars().count() > MAX_SEARCH_CHARS
-        {
+        // Counted as sent, as the OpenAPI document's `maxLength` counts it.
+        if q.is_some_and(|q| q.chars().count() > MAX_SEARCH_CHARS) {
             return Err(DomainError::invalid(
                 "q",
                 format!("must be at most {MAX_SEARCH_CHARS} characters"),
             ));
         }
+        let q = q.map(str::trim).filter(|q| !q.is_empty());
         Ok(Self(q.map(str::to_lowercase)))
     }
 
