@@ -51,6 +51,56 @@ impl Cursor {
     }
 }
 
+/// The longest `q` a list takes, in characters.
+pub const MAX_SEARCH_CHARS: usize = 200;
+
+/// `q` of a list: what a name or email must contain, case-insensitively. Blank is no filter.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Search(Option<String>);
+
+impl Search {
+    pub fn new(q: Option<&str>) -> Result<Self, DomainError> {
+        // Counted as sent, as the OpenAPI document's `maxLength` counts it.
+        if q.is_some_and(|q| q.chars().count() > MAX_SEARCH_CHARS) {
+            return Err(DomainError::invalid(
+                "q",
+                format!("must be at most {MAX_SEARCH_CHARS} characters"),
+            ));
+        }
+        let q = q.map(str::trim).filter(|q| !q.is_empty());
+        Ok(Self(q.map(str::to_lowercase)))
+    }
+
+    /// The lower-cased text searched for, if any.
+    pub fn text(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+
+    /// Whether one of `fields` contains the text (always, without one).
+    pub fn matches(&self, fields: &[&str]) -> bool {
+        self.0
+            .as_deref()
+            .is_none_or(|q| fields.iter().any(|f| f.to_lowercase().contains(q)))
+    }
+
+    /// A `LIKE ... ESCAPE '\'` pattern for "contains the text", with `%`, `_` and `\`
+    /// escaped so they match themselves; compare it with a lower-cased column.
+    pub fn like_pattern(&self) -> Option<String> {
+        self.0.as_deref().map(|q| {
+            let mut p = String::with_capacity(q.len() + 2);
+            p.push('%');
+            for c in q.chars() {
+                if matches!(c, '%' | '_' | '\\') {
+                    p.push('\\');
+                }
+                p.push(c);
+            }
+            p.push('%');
+            p
+        })
+    }
+}
+
 /// A validated page request.
 #[derive(Clone, Copy, Debug)]
 pub struct PageRequest {
@@ -92,6 +142,34 @@ impl<T> Page<T> {
         Self { items: rows, next }
     }
 
+    /// One page of a whole list held in memory (a list of the organization's few workspaces,
+    /// roles, groups or invitations), as the SQL of a keyset page would cut it: ordered by
+    /// `key` (oldest first, or newest first), everything strictly past the cursor.
+    pub fn of_all(
+        mut rows: Vec<T>,
+        page: PageRequest,
+        newest_first: bool,
+        key: impl Fn(&T) -> Cursor,
+    ) -> Self {
+        let order = |c: Cursor| (c.created_at, c.id);
+        rows.sort_by_key(|r| order(key(r)));
+        if newest_first {
+            rows.reverse();
+        }
+        if let Some(after) = page.after {
+            rows.retain(|r| {
+                let k = order(key(r));
+                if newest_first {
+                    k < order(after)
+                } else {
+                    k > order(after)
+                }
+            });
+        }
+        rows.truncate(page.limit as usize + 1);
+        Self::from_rows(rows, page.limit, key)
+    }
+
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
         Page {
             items: self.items.into_iter().map(f).collect(),
@@ -103,6 +181,46 @@ impl<T> Page<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_search_escapes_like_wildcards_and_ignores_case() {
+        let s = Search::new(Some("  50%_Off\\ ")).unwrap();
+        assert_eq!(s.text(), Some("50%_off\\"));
+        assert_eq!(s.like_pattern().as_deref(), Some("%50\\%\\_off\\\\%"));
+        assert!(s.matches(&["x", "Big 50%_OFF\\ sale"]));
+        assert!(!s.matches(&["50 off"]));
+        assert_eq!(Search::new(Some("  ")).unwrap(), Search::default());
+        assert!(Search::default().matches(&["anything"]));
+        assert!(Search::new(Some(&"x".repeat(MAX_SEARCH_CHARS + 1))).is_err());
+    }
+
+    #[test]
+    fn a_page_of_a_list_in_memory_cuts_where_the_cursor_says() {
+        let rows: Vec<(i64, u128)> = vec![(3, 1), (1, 2), (2, 3), (2, 4)];
+        let key = |r: &(i64, u128)| Cursor {
+            created_at: Timestamp::from_micros(r.0),
+            id: Uuid::from_u128(r.1),
+        };
+        let first = Page::of_all(
+            rows.clone(),
+            PageRequest::new(Some(2), None).unwrap(),
+            false,
+            key,
+        );
+        assert_eq!(first.items, vec![(1, 2), (2, 3)]);
+        let cursor = first.next.unwrap().encode();
+        let second = Page::of_all(
+            rows.clone(),
+            PageRequest::new(Some(2), Some(&cursor)).unwrap(),
+            false,
+            key,
+        );
+        assert_eq!(second.items, vec![(2, 4), (3, 1)]);
+        assert!(second.next.is_none());
+        let newest = Page::of_all(rows, PageRequest::new(Some(3), None).unwrap(), true, key);
+        assert_eq!(newest.items, vec![(3, 1), (2, 4), (2, 3)]);
+        assert!(newest.next.is_some());
+    }
 
     #[test]
     fn the_pattern_admits_the_cursors_handed_out_and_only_decodable_ones() {

@@ -4,6 +4,7 @@
 
 pub mod authz;
 pub mod cursor;
+pub mod device;
 pub mod error;
 pub mod flowise;
 pub mod ids;

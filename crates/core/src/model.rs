@@ -363,13 +363,30 @@ pub struct ApiKey {
     pub updated_at: Timestamp,
 }
 
-#[derive(Clone, Debug)]
+/// One open session of the caller (`GET /auth/sessions`): a sign-in that has not been ended
+/// and whose refresh token has not expired.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct Session {
     pub id: SessionId,
-    pub user_id: UserId,
-    pub active_workspace_id: Option<WorkspaceId>,
+    /// The browser and system its user agent names ("Firefox on Linux").
+    pub device: String,
+    pub user_agent: Option<String>,
+    /// The address it signed in from.
+    pub ip: Option<String>,
     pub created_at: Timestamp,
-    pub revoked_at: Option<Timestamp>,
+    /// When it last signed in or refreshed its access token (access tokens last
+    /// `JWT_TOKEN_EXPIRY_IN_MINUTES`, so an active session is seen at least that often).
+    pub last_seen_at: Timestamp,
+    /// The session this request is made with.
+    pub current: bool,
+}
+
+/// How many sessions a sign-out ended.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SignedOut {
+    pub revoked: u64,
 }
 
 /// What presenting an emailed token (an invitation's, a password reset's) found.

@@ -337,6 +337,15 @@ fn secret(nullable: bool) -> Schema {
 }
 
 /// `cursor` of every list: a `nextCursor` this server returned, or empty for the first page.
+/// `q` of a searched list: any text without a NUL (which every query refuses), at most
+/// `MAX_SEARCH_CHARS` long.
+pub fn search() -> RefOr<Schema> {
+    string(false)
+        .pattern(Some(NO_NUL))
+        .max_length(Some(flowspace_core::cursor::MAX_SEARCH_CHARS))
+        .into()
+}
+
 pub fn cursor() -> RefOr<Schema> {
     string(false)
         .pattern(Some(flowspace_core::cursor::PATTERN))

@@ -239,6 +239,17 @@ pub fn document(table: &[RouteDef]) -> OpenApi {
                         .schema(Some(crate::fields::cursor())),
                 );
         }
+        if def.searched {
+            op = op.parameter(
+                ParameterBuilder::new()
+                    .name("q")
+                    .parameter_in(ParameterIn::Query)
+                    .description(Some(
+                        "Only those whose name or email contains this, case-insensitively",
+                    ))
+                    .schema(Some(crate::fields::search())),
+            );
+        }
         for (name, description, schema) in &def.query {
             op = op.parameter(
                 ParameterBuilder::new()

@@ -4,9 +4,11 @@
 
 use crate::types::Ts;
 use crate::{Backend, Store, db_err, with_db};
-use flowspace_core::DomainResult;
+use flowspace_core::authz::SelfScope;
 use flowspace_core::ids::{OrganizationId, SessionId, UserId, WorkspaceId};
+use flowspace_core::model::Session;
 use flowspace_core::time::Timestamp;
+use flowspace_core::{DomainError, DomainResult};
 use uuid::Uuid;
 
 /// A refresh token to store: its HMAC and when it expires.
@@ -97,6 +99,66 @@ impl Store {
                 .bind(now).bind(session.0).execute(pool).await.map_err(db_err)?;
         });
         Ok(())
+    }
+
+    /// The caller's open sessions (`GET /auth/sessions`): not ended, with a refresh token that
+    /// is unspent and unexpired; the one seen last first. A session is seen when it signs in
+    /// and at each refresh (the newest refresh token's creation).
+    #[tracing::instrument(skip_all)]
+    pub async fn open_sessions(&self, me: &SelfScope) -> DomainResult<Vec<Session>> {
+        let now = Ts(Timestamp::now());
+        type Row = (Uuid, Ts, Option<String>, Option<String>, Option<Ts>);
+        let rows: Vec<Row> = with_db!(self, pool => {
+            sqlx::query_as(
+                "SELECT s.id, s.created_at, s.ip, s.user_agent,
+                        (SELECT MAX(rt.created_at) FROM refresh_tokens rt WHERE rt.session_id = s.id) AS seen
+                 FROM sessions s
+                 WHERE s.user_id = $1 AND s.revoked_at IS NULL
+                   AND EXISTS (SELECT 1 FROM refresh_tokens rt
+                               WHERE rt.session_id = s.id AND rt.spent_at IS NULL AND rt.expires_at > $2)
+                 ORDER BY seen DESC, s.id")
+                .bind(me.user_id().0).bind(now).fetch_all(pool).await.map_err(db_err)?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(id, created, ip, user_agent, seen)| Session {
+                id: SessionId(id),
+                device: flowspace_core::device::describe(user_agent.as_deref()),
+                user_agent,
+                ip,
+                created_at: created.0,
+                last_seen_at: seen.unwrap_or(created).0,
+                current: id == me.session().0,
+            })
+            .collect())
+    }
+
+    /// Ends one of the caller's own sessions (`DELETE /auth/sessions/{id}`); another user's, or
+    /// one already ended, is not found.
+    #[tracing::instrument(skip_all)]
+    pub async fn revoke_own_session(&self, me: &SelfScope, id: SessionId) -> DomainResult<()> {
+        let now = Ts(Timestamp::now());
+        let n = with_db!(self, pool => {
+            sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
+                .bind(now).bind(id.0).bind(me.user_id().0).execute(pool).await.map_err(db_err)?
+                .rows_affected()
+        });
+        if n == 0 {
+            return Err(DomainError::NotFound("session"));
+        }
+        Ok(())
+    }
+
+    /// Ends every session of the caller but the one of this request ("sign out everywhere
+    /// else"): how many.
+    #[tracing::instrument(skip_all)]
+    pub async fn revoke_other_sessions(&self, me: &SelfScope) -> DomainResult<u64> {
+        let now = Ts(Timestamp::now());
+        Ok(with_db!(self, pool => {
+            sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND id <> $3 AND revoked_at IS NULL")
+                .bind(now).bind(me.user_id().0).bind(me.session().0).execute(pool).await.map_err(db_err)?
+                .rows_affected()
+        }))
     }
 
     /// Ends every session of a user (password reset, disabling).

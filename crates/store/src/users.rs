@@ -5,6 +5,7 @@ use crate::invitations::Invitation;
 use crate::types::{Ts, ts};
 use crate::{Store, db_err, unique_or, with_db};
 use flowspace_core::authz::{AdminScope, OrgScope};
+use flowspace_core::cursor::{Cursor, Page, PageRequest, Search};
 use flowspace_core::ids::{OrganizationId, RoleId, UserId, WorkspaceId};
 use flowspace_core::model::{OrgRole, User, UserDetail, UserStatus, WorkspaceRole};
 use flowspace_core::permissions::BuiltinRole;
@@ -399,6 +400,50 @@ impl Store {
             .collect())
     }
 
+    /// One page of the organization's users (`GET /users`), oldest first (as `list_users`),
+    /// those whose name or email contains the search: a keyset page in SQL, the search a
+    /// `LIKE` with its wildcards escaped, on both backends.
+    #[tracing::instrument(skip_all)]
+    pub async fn page_users(
+        &self,
+        scope: &AdminScope,
+        search: &Search,
+        page: PageRequest,
+    ) -> DomainResult<Page<UserDetail>> {
+        const KEY: &str =
+            "(CASE WHEN m.status = 'invited' THEN m.created_at ELSE u.created_at END)";
+        let sql = format!(
+            "{USER_SELECT} WHERE m.organization_id = $1
+               AND ($2 IS NULL OR u.email_key LIKE $2 ESCAPE '\\' OR LOWER(u.name) LIKE $2 ESCAPE '\\')
+               AND ($3 IS NULL OR {KEY} > $3 OR ({KEY} = $3 AND u.id > $4))
+             ORDER BY {KEY}, u.id LIMIT $5"
+        );
+        let (after_t, after_id) = match page.after {
+            Some(c) => (Some(Ts(c.created_at)), Some(c.id)),
+            None => (None, None),
+        };
+        let org = scope.organization();
+        let rows: Vec<UserRow> = with_db!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(org.0).bind(search.like_pattern()).bind(after_t).bind(after_id)
+                .bind(i64::from(page.limit) + 1)
+                .fetch_all(pool).await.map_err(db_err)?
+        });
+        let page = Page::from_rows(rows, page.limit, |r| Cursor {
+            created_at: r.created_at.0,
+            id: r.id,
+        });
+        let mut items = Vec::with_capacity(page.items.len());
+        for row in page.items {
+            let ms = self.memberships_in(org, UserId(row.id)).await?;
+            items.push(detail(row, ms));
+        }
+        Ok(Page {
+            items,
+            next: page.next,
+        })
+    }
+
     pub async fn user_detail(&self, scope: &AdminScope, id: UserId) -> DomainResult<UserDetail> {
         let sql = format!("{USER_SELECT} WHERE u.id = $1 AND m.organization_id = $2");
         let row: Option<UserRow> = with_db!(self, pool => {
@@ -559,6 +604,33 @@ impl Store {
             tx.commit().await.map_err(db_err)?;
         });
         self.user_detail(scope, id).await
+    }
+
+    /// Signs a member out everywhere without disabling them (`POST /users/{id}/sign-out`), as
+    /// `rules::check_member_change` allows (only owners sign owners out): every session of the
+    /// account ends, whichever organization it is in, since any of them could come back into
+    /// this one. Audited with how many ended; answers that count.
+    pub async fn sign_out_member(&self, scope: &AdminScope, id: UserId) -> DomainResult<u64> {
+        let now = Ts(Timestamp::now());
+        let ctx = AuditContext::from_admin(scope);
+        let org = scope.organization();
+        Ok(with_db!(self, pool => {
+            let mut tx = pool.begin().await.map_err(db_err)?;
+            let (current, owners) = lock_member(&mut tx, org, id).await?;
+            rules::check_member_change(scope.role(), role_of(&current), current.status, MemberChange::SignOut, owners)?;
+            let n = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+                .bind(now).bind(id.0).execute(&mut *tx).await.map_err(db_err)?.rows_affected();
+            let ev = AuditEvent {
+                workspace: None,
+                action: "user.sign-out",
+                target_kind: "user",
+                target_id: Some(id.0),
+                summary: json!({"email": current.email, "sessions": n}),
+            };
+            insert_audit(&mut tx, &ctx, &ev).await?;
+            tx.commit().await.map_err(db_err)?;
+            n
+        }))
     }
 
     /// Sets a member's organization role (`PATCH /organization/members/{id}`), as

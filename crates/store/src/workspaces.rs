@@ -4,6 +4,7 @@ use crate::audit::{AuditContext, AuditEvent, changes, insert_audit};
 use crate::types::Ts;
 use crate::{Store, db_err, unique_or, with_db};
 use flowspace_core::authz::{AdminScope, WorkspaceScope};
+use flowspace_core::cursor::{Cursor, Page, PageRequest, Search};
 use flowspace_core::ids::{OrganizationId, RoleId, UserId, WorkspaceId};
 use flowspace_core::model::{Member, UserStatus, Workspace};
 use flowspace_core::rules;
@@ -229,6 +230,53 @@ impl Store {
                 .bind(id.0).bind(scope.user_id().0).fetch_one(pool).await.map_err(db_err)?
         });
         Err(rules::workspace_delete_refusal(ws.is_default, others))
+    }
+
+    /// One page of the scope's members (`GET /workspace/{id}/users`), in the order they were
+    /// added, those whose name or email contains the search (a keyset page and an escaped
+    /// `LIKE` in SQL).
+    #[tracing::instrument(skip_all)]
+    pub async fn page_members(
+        &self,
+        scope: &WorkspaceScope,
+        search: &Search,
+        page: PageRequest,
+    ) -> DomainResult<Page<Member>> {
+        type Row = (Uuid, String, String, String, bool, Uuid, String, Ts);
+        let (after_t, after_id) = match page.after {
+            Some(c) => (Some(Ts(c.created_at)), Some(c.id)),
+            None => (None, None),
+        };
+        let rows: Vec<Row> = with_db!(self, pool => {
+            sqlx::query_as(
+                "SELECT u.id, u.email, u.name, om.status, om.role IN ('owner', 'admin'), r.id, r.name, m.created_at
+                 FROM memberships m JOIN users u ON u.id = m.user_id JOIN roles r ON r.id = m.role_id
+                 JOIN org_members om ON om.user_id = u.id AND om.organization_id = $2
+                 WHERE m.workspace_id = $1
+                   AND ($3 IS NULL OR u.email_key LIKE $3 ESCAPE '\\' OR LOWER(u.name) LIKE $3 ESCAPE '\\')
+                   AND ($4 IS NULL OR m.created_at > $4 OR (m.created_at = $4 AND u.id > $5))
+                 ORDER BY m.created_at, u.id LIMIT $6")
+                .bind(scope.workspace().0).bind(scope.organization().0).bind(search.like_pattern())
+                .bind(after_t).bind(after_id).bind(i64::from(page.limit) + 1)
+                .fetch_all(pool).await.map_err(db_err)?
+        });
+        let members = rows
+            .into_iter()
+            .map(|(u, email, name, status, admin, r, rn, at)| Member {
+                user_id: UserId(u),
+                email,
+                name,
+                status: UserStatus::parse(&status).unwrap_or(UserStatus::Disabled),
+                is_account_admin: admin,
+                role_id: RoleId(r),
+                role_name: rn,
+                added_at: at.0,
+            })
+            .collect();
+        Ok(Page::from_rows(members, page.limit, |m| Cursor {
+            created_at: m.added_at,
+            id: m.user_id.0,
+        }))
     }
 
     pub async fn members(&self, scope: &WorkspaceScope) -> DomainResult<Vec<Member>> {

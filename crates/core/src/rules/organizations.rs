@@ -10,6 +10,8 @@ pub enum MemberChange {
     Role(OrgRole),
     Status(UserStatus),
     Remove,
+    /// Ending every session of the account (it stays active).
+    SignOut,
 }
 
 /// Who may change whom, and the last owner (rule 18 and §7's table): admins manage members and
@@ -55,6 +57,7 @@ pub fn check_member_change(
             MemberChange::Role(r) => r != OrgRole::Owner,
             MemberChange::Status(s) => s != UserStatus::Active,
             MemberChange::Remove => true,
+            MemberChange::SignOut => false,
         };
     if loses_owner && active_owners <= 1 {
         return Err(DomainError::conflict(
@@ -240,6 +243,10 @@ mod tests {
         assert!(check_member_change(Admin, Member, active, MemberChange::Role(Admin), 1).is_ok());
         assert!(check_member_change(Owner, Member, active, MemberChange::Role(Owner), 1).is_ok());
         assert!(check_member_change(Member, Member, active, MemberChange::Remove, 1).is_err());
+        // Signing the last owner out everywhere leaves them owner: only an owner may, though.
+        assert!(check_member_change(Owner, Owner, active, MemberChange::SignOut, 1).is_ok());
+        assert!(check_member_change(Admin, Owner, active, MemberChange::SignOut, 2).is_err());
+        assert!(check_member_change(Admin, Member, active, MemberChange::SignOut, 1).is_ok());
     }
 
     #[test]

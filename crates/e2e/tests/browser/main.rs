@@ -2,8 +2,10 @@
 //! SQLite. One binary (each test file would link on its own); add a module per area.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod coverage;
 mod harness;
 mod organizations;
 mod pages;
+mod sessions;
 mod transfer;
 mod walkthrough;

@@ -2,14 +2,15 @@
 //! manages them. A group assigned to a workspace with a role gives that role to its members
 //! there, in union with their direct membership (see `flowspace_store` `standing`).
 
-use super::List;
+use super::{List, SearchParams};
 use crate::auth::Admin;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, Id};
+use crate::extract::{ApiJson, ApiQuery, Id};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use flowspace_core::cursor::{Cursor, Search};
 use flowspace_core::ids::{GroupId, UserId, WorkspaceId};
 use flowspace_core::rules;
 use flowspace_store::{AuditContext, Group, GroupPatch};
@@ -35,8 +36,15 @@ fn group_id(raw: &str) -> ApiResult<GroupId> {
 pub async fn list_groups(
     State(state): State<AppState>,
     Admin(admin): Admin,
+    ApiQuery(q): ApiQuery<SearchParams>,
 ) -> ApiResult<Json<List<Group>>> {
-    Ok(Json(List::all(state.store.list_groups(&admin).await?)))
+    let groups = state.store.list_groups(&admin).await?;
+    let found = |s: &Search, g: &Group| s.matches(&[&g.name]);
+    let key = |g: &Group| Cursor {
+        created_at: g.created_at,
+        id: g.id.0,
+    };
+    Ok(Json(q.cut(groups, false, found, key)?))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -6,9 +6,9 @@
 //! email, or in the answer when SMTP is not configured) and stored only as an HMAC. Email goes
 //! out after the database commit; its failure is reported, never rolled back.
 
-use super::List;
 use super::ip_limits::*;
 use super::session::ClientInfo;
+use super::{List, SearchParams};
 use crate::auth::{Each, Scope};
 use crate::crypto::random_token;
 use crate::error::{ApiError, ApiResult};
@@ -19,6 +19,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use flowspace_core::authz::{self, WorkspaceScope};
+use flowspace_core::cursor::{Cursor, Search};
 use flowspace_core::ids::UserId;
 use flowspace_core::rules;
 use flowspace_core::time::Timestamp;
@@ -181,8 +182,15 @@ pub async fn invite(
 pub async fn list_invitations(
     State(state): State<AppState>,
     Each(scope): Each,
+    ApiQuery(q): ApiQuery<SearchParams>,
 ) -> ApiResult<Json<List<Invitation>>> {
-    Ok(Json(List::all(state.store.open_invitations(&scope).await?)))
+    let invitations = state.store.open_invitations(&scope).await?;
+    let found = |s: &Search, i: &Invitation| s.matches(&[&i.email]);
+    let key = |i: &Invitation| Cursor {
+        created_at: i.created_at,
+        id: i.id,
+    };
+    Ok(Json(q.cut(invitations, true, found, key)?))
 }
 
 /// The invitation `raw` names, in the workspace of the guard's scope.

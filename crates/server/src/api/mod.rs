@@ -15,12 +15,13 @@ pub mod registration;
 pub mod resources;
 pub mod roles;
 pub mod session;
+pub mod sessions;
 pub mod setup;
 pub mod transfer;
 pub mod users;
 pub mod workspaces;
 
-use flowspace_core::cursor::{Page, PageRequest};
+use flowspace_core::cursor::{Cursor, Page, PageRequest, Search};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -37,6 +38,40 @@ pub struct ListParams {
 impl ListParams {
     pub fn page(&self) -> Result<PageRequest, flowspace_core::DomainError> {
         PageRequest::new(self.limit, self.cursor.as_deref())
+    }
+}
+
+/// `?limit=&cursor=&q=` of the lists of people and of the organization's objects.
+#[derive(Debug, Default, Deserialize)]
+pub struct SearchParams {
+    #[serde(default, deserialize_with = "crate::extract::integral_param")]
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+    /// What a name or email must contain, case-insensitively.
+    pub q: Option<String>,
+}
+
+impl SearchParams {
+    pub fn page(&self) -> Result<PageRequest, flowspace_core::DomainError> {
+        PageRequest::new(self.limit, self.cursor.as_deref())
+    }
+    pub fn search(&self) -> Result<Search, flowspace_core::DomainError> {
+        Search::new(self.q.as_deref())
+    }
+
+    /// One page of a whole list the store answered (the organization's workspaces, roles,
+    /// groups or open invitations: few), cut as a keyset page on `key`: those `found` keeps
+    /// for the search, oldest first (or newest first), past the cursor.
+    pub fn cut<T>(
+        &self,
+        rows: Vec<T>,
+        newest_first: bool,
+        found: impl Fn(&Search, &T) -> bool,
+        key: impl Fn(&T) -> Cursor,
+    ) -> Result<List<T>, flowspace_core::DomainError> {
+        let (search, page) = (self.search()?, self.page()?);
+        let rows = rows.into_iter().filter(|r| found(&search, r)).collect();
+        Ok(Page::of_all(rows, page, newest_first, key).into())
     }
 }
 

@@ -1,13 +1,14 @@
 //! Roles and the permission catalogue (rule 8, SPEC §3).
 
-use super::List;
+use super::{List, SearchParams};
 use crate::auth::{Admin, Org};
 use crate::error::ApiResult;
-use crate::extract::{ApiJson, Id};
+use crate::extract::{ApiJson, ApiQuery, Id};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use flowspace_core::cursor::{Cursor, Search};
 use flowspace_core::ids::RoleId;
 use flowspace_core::model::Role;
 use flowspace_core::permissions::{PermissionSet, Resource};
@@ -44,8 +45,18 @@ pub async fn permissions() -> Json<Catalogue> {
 }
 
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn list(State(state): State<AppState>, Org(org): Org) -> ApiResult<Json<List<Role>>> {
-    Ok(Json(List::all(state.store.list_roles(&org).await?)))
+pub async fn list(
+    State(state): State<AppState>,
+    Org(org): Org,
+    ApiQuery(q): ApiQuery<SearchParams>,
+) -> ApiResult<Json<List<Role>>> {
+    let roles = state.store.list_roles(&org).await?;
+    let found = |s: &Search, r: &Role| s.matches(&[&r.name]);
+    let key = |r: &Role| Cursor {
+        created_at: r.created_at,
+        id: r.id.0,
+    };
+    Ok(Json(q.cut(roles, false, found, key)?))
 }
 
 #[tracing::instrument(level = "debug", skip_all)]

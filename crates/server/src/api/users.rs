@@ -1,11 +1,11 @@
 //! The Account Admin's user management (rule 10).
 
-use super::List;
 use super::invitations::{deliver_invitation, invite_expiry};
+use super::{List, SearchParams};
 use crate::auth::Admin;
 use crate::crypto::random_token;
 use crate::error::ApiResult;
-use crate::extract::{ApiJson, Id};
+use crate::extract::{ApiJson, ApiQuery, Id};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -21,8 +21,12 @@ use utoipa::ToSchema;
 pub async fn list(
     State(state): State<AppState>,
     Admin(admin): Admin,
+    ApiQuery(q): ApiQuery<SearchParams>,
 ) -> ApiResult<Json<List<UserDetail>>> {
-    Ok(Json(List::all(state.store.list_users(&admin).await?)))
+    let (search, page) = (q.search()?, q.page()?);
+    Ok(Json(
+        state.store.page_users(&admin, &search, page).await?.into(),
+    ))
 }
 
 #[tracing::instrument(level = "debug", skip_all)]

@@ -1,14 +1,15 @@
 //! Workspaces and memberships (rules 5, 6, 7).
 
-use super::{List, UserIdInput};
+use super::{List, SearchParams, UserIdInput};
 use crate::auth::{Admin, Caller, Myself, Scope};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, Id};
+use crate::extract::{ApiJson, ApiQuery, Id};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use flowspace_core::authz;
+use flowspace_core::cursor::{Cursor, Search};
 use flowspace_core::ids::{UserId, WorkspaceId};
 use flowspace_core::model::{Member, Workspace};
 use flowspace_core::rules;
@@ -21,6 +22,7 @@ pub async fn list(
     State(state): State<AppState>,
     Myself(me): Myself,
     caller: Caller,
+    ApiQuery(q): ApiQuery<SearchParams>,
 ) -> ApiResult<Json<List<Workspace>>> {
     // A suspended organization's workspaces are not listed (rule 18).
     let active = authz::authorize_org_member(&caller.facts).ok();
@@ -33,7 +35,12 @@ pub async fn list(
         }
         None => Vec::new(),
     };
-    Ok(Json(List::all(items)))
+    let found = |s: &Search, w: &Workspace| s.matches(&[&w.name]);
+    let key = |w: &Workspace| Cursor {
+        created_at: w.created_at,
+        id: w.id.0,
+    };
+    Ok(Json(q.cut(items, false, found, key)?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -118,8 +125,16 @@ pub async fn delete(
 pub async fn members(
     State(state): State<AppState>,
     Scope(scope): Scope,
+    ApiQuery(q): ApiQuery<SearchParams>,
 ) -> ApiResult<Json<List<Member>>> {
-    Ok(Json(List::all(state.store.members(&scope).await?)))
+    let (search, page) = (q.search()?, q.page()?);
+    Ok(Json(
+        state
+            .store
+            .page_members(&scope, &search, page)
+            .await?
+            .into(),
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]

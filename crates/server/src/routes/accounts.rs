@@ -5,9 +5,10 @@ use crate::api::invitations::*;
 use crate::api::password_reset::*;
 use crate::api::profile::*;
 use crate::api::registration::*;
+use crate::api::sessions;
 use crate::openapi::{body, list};
 use axum::http::Method;
-use flowspace_core::model::User;
+use flowspace_core::model::{Session, SignedOut, User};
 use flowspace_core::perm;
 use flowspace_store::Invitation;
 
@@ -16,8 +17,9 @@ pub(super) fn invitations() -> Vec<RouteDef> {
     use Method as M;
     vec![
         RouteDef::new(M::GET, "/invitations", EachWorkspace(perm!(Workspace, AddUser)), list_invitations)
-            .doc("invitations", "Open invitations: all for the Account Admin, else those of the workspaces where the caller holds workspace:add-user")
-            .ok(200, list::<Invitation>()),
+            .doc("invitations", "Open invitations, newest first: all for the Account Admin, else those of the workspaces where the caller holds workspace:add-user; q searches emails")
+            .ok(200, list::<Invitation>())
+            .searched(),
         RouteDef::new(M::POST, "/invitations", BodyWorkspace(perm!(Workspace, AddUser)), invite)
             .doc("invitations", "Invite an email into a workspace with a role (Account Admin, or workspace:add-user there and every permission of the role); an existing active user is added at once")
             .req(body::<InviteRequest>())
@@ -63,6 +65,18 @@ pub(super) fn invitations() -> Vec<RouteDef> {
             .may(404, "The reset token is unknown or was already used")
             .may(410, "The reset link has expired")
             .may(503, super::BUSY),
+        RouteDef::new(M::GET, "/auth/sessions", SignedIn, sessions::list)
+            .doc("auth", "Your open sessions: device (from the user agent), address, when signed in and last seen, and which is this one")
+            .ok(200, list::<Session>()),
+        RouteDef::new(M::DELETE, "/auth/sessions/{id}", SignedIn, sessions::revoke)
+            .doc("auth", "End one of your sessions at once (on every replica); another user's is not found")
+            .empty(204),
+        RouteDef::new(M::POST, "/auth/sessions/revoke-others", SignedIn, sessions::revoke_others)
+            .doc("auth", "Sign out everywhere else: end every session of yours but this one")
+            .ok(200, body::<SignedOut>()),
+        RouteDef::new(M::POST, "/users/{id}/sign-out", AccountAdmin, sessions::sign_out_user)
+            .doc("users", "Sign a user out everywhere without disabling them: every session of the account ends (audited); only an owner signs out an owner")
+            .ok(200, body::<SignedOut>()),
         RouteDef::new(M::PATCH, "/auth/me", SignedIn, patch_me)
             .doc("auth", "Change your own name, or your password (with the current one; ends your other sessions)")
             .req(body::<PatchMeRequest>())

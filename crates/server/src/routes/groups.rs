@@ -13,9 +13,10 @@ pub(super) fn groups() -> Vec<RouteDef> {
         RouteDef::new(M::GET, "/groups", AccountAdmin, list_groups)
             .doc(
                 "groups",
-                "The organization's groups with their members and workspaces",
+                "The organization's groups with their members and workspaces, oldest first; q searches names",
             )
-            .ok(200, list::<Group>()),
+            .ok(200, list::<Group>())
+            .searched(),
         RouteDef::new(M::POST, "/groups", AccountAdmin, create)
             .doc("groups", "Create a group, optionally with its members")
             .req(body::<GroupInput>())

@@ -44,6 +44,8 @@ pub struct RouteDef {
     pub response: (u16, Option<Body>),
     /// Takes `limit` and `cursor`.
     pub paginated: bool,
+    /// Takes `q` (a name or email contains it, case-insensitively) besides.
+    pub searched: bool,
     /// A body limit other than the default 2 MiB.
     pub body_limit: Option<usize>,
     /// Failure statuses beyond those its shape implies (see `openapi::error_statuses`).
@@ -80,6 +82,7 @@ impl RouteDef {
             request: None,
             response: (200, None),
             paginated: false,
+            searched: false,
             body_limit: None,
             may: Vec::new(),
             query: Vec::new(),
@@ -107,6 +110,12 @@ impl RouteDef {
     }
     pub(crate) fn paged(mut self) -> Self {
         self.paginated = true;
+        self
+    }
+    /// Paged, and filtered by `q`.
+    pub(crate) fn searched(mut self) -> Self {
+        self.paginated = true;
+        self.searched = true;
         self
     }
     /// May also fail with `status`, for the reason given.
@@ -205,8 +214,9 @@ pub fn table() -> Vec<RouteDef> {
             .req(body::<api::session::SwitchRequest>())
             .ok(200, body::<api::session::Me>()),
         RouteDef::new(M::GET, "/workspaces", SignedIn, api::workspaces::list)
-            .doc("workspaces", "The caller's workspaces (all of them for the Account Admin), with member counts")
-            .ok(200, list::<WorkspaceModel>()),
+            .doc("workspaces", "The caller's workspaces (all of them for the Account Admin), with member counts, oldest first; q searches names")
+            .ok(200, list::<WorkspaceModel>())
+            .searched(),
         RouteDef::new(M::POST, "/workspace", AccountAdmin, api::workspaces::create)
             .doc("workspaces", "Create a workspace")
             .req(body::<api::workspaces::CreateWorkspace>())
@@ -222,8 +232,9 @@ pub fn table() -> Vec<RouteDef> {
             .doc("workspaces", "Delete a workspace and everything in it (not Default; not while other members remain)")
             .empty(204),
         RouteDef::new(M::GET, "/workspace/{id}/users", PathWorkspace(perm!(Workspace, View)), api::workspaces::members)
-            .doc("workspaces", "Members with role and status")
-            .ok(200, list::<Member>()),
+            .doc("workspaces", "Members with role and status, in the order they were added; q searches names and emails")
+            .ok(200, list::<Member>())
+            .searched(),
         RouteDef::new(M::POST, "/workspace/{id}/add-user", PathWorkspace(perm!(Workspace, AddUser)), api::workspaces::add_user)
             .doc("workspaces", "Add a member with a role, or change a member's role")
             .req(body::<api::workspaces::AddUser>())
@@ -236,8 +247,9 @@ pub fn table() -> Vec<RouteDef> {
             .doc("roles", "The permission catalogue")
             .ok(200, body::<api::roles::Catalogue>()),
         RouteDef::new(M::GET, "/roles", OrgMember, api::roles::list)
-            .doc("roles", "The organization's roles, built-in first")
-            .ok(200, list::<Role>()),
+            .doc("roles", "The organization's roles, oldest (the built-in ones) first; q searches names")
+            .ok(200, list::<Role>())
+            .searched(),
         RouteDef::new(M::POST, "/roles", AccountAdmin, api::roles::create)
             .doc("roles", "Create a custom role")
             .req(body::<api::roles::RoleInput>())
@@ -253,8 +265,9 @@ pub fn table() -> Vec<RouteDef> {
             .doc("roles", "Delete a custom role nobody holds")
             .empty(204),
         RouteDef::new(M::GET, "/users", AccountAdmin, api::users::list)
-            .doc("users", "Every user with status, workspaces and roles, active workspace, last login")
-            .ok(200, list::<UserDetail>()),
+            .doc("users", "The organization's users with status, workspaces and roles, active workspace, last login, oldest first; q searches names and emails")
+            .ok(200, list::<UserDetail>())
+            .searched(),
         RouteDef::new(M::POST, "/users", AccountAdmin, api::users::create)
             .doc("users", "Create an active user with a password")
             .req(body::<api::users::CreateUser>())

@@ -112,6 +112,16 @@ pub fn forms() -> Vec<FormDef> {
         FormDef::new("/switch-workspace", M::POST, "/auth/switch-workspace"),
         FormDef::new("/switch-organization", M::POST, "/auth/switch-organization"),
         FormDef::new("/logout", M::POST, "/auth/logout"),
+        FormDef::new(
+            "/profile/sessions/{id}/revoke",
+            M::DELETE,
+            "/auth/sessions/{id}",
+        ),
+        FormDef::new(
+            "/profile/sessions/revoke-others",
+            M::POST,
+            "/auth/sessions/revoke-others",
+        ),
     ];
     for kind in ResourceKind::PLAIN {
         t.extend(item_forms(kind));
@@ -207,6 +217,7 @@ fn people_forms() -> Vec<FormDef> {
             "/invitations/{id}",
         ),
         FormDef::new("/users/{id}", M::PATCH, "/users/{id}"),
+        FormDef::new("/users/{id}/sign-out", M::POST, "/users/{id}/sign-out"),
         FormDef::new("/roles/new", M::POST, "/roles"),
         FormDef::new("/roles/{id}", M::PUT, "/roles/{id}"),
         FormDef::new("/roles/{id}/delete", M::DELETE, "/roles/{id}"),
@@ -334,6 +345,8 @@ fn public_pages() -> Vec<PageDef> {
     use web::public as p;
     vec![
         PageDef::new("/", Guard::SignedIn, web::home),
+        // `GET /auth/sessions`'s guard: the caller's own account and sessions.
+        PageDef::new("/profile", Guard::SignedIn, web::profile::show),
         PageDef::new("/setup", Guard::Open, p::setup),
         PageDef::new("/login", Guard::Public, p::login),
         PageDef::new("/register", Guard::Public, p::register),

@@ -7,13 +7,15 @@
 //! forms are the workspace page's too (`m::group_assignment_at`).
 
 use super::page::{Ctx, Text, When, finish};
+use crate::api::SearchParams;
 use crate::auth::Admin;
 use crate::extract::Id;
 use crate::state::AppState;
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::Response;
 use flowspace_core::DomainResult;
+use flowspace_core::cursor::{Cursor, Search};
 use flowspace_core::ids::GroupId;
 use flowspace_core::model::{Role, User, UserStatus, Workspace};
 use flowspace_store::Group;
@@ -23,17 +25,44 @@ use flowspace_store::Group;
 struct GroupsPage {
     ctx: Ctx,
     rows: Vec<Group>,
+    /// The search typed (`q`).
+    q: String,
+    /// The next page's link (empty on the last page).
+    next: String,
 }
 
-/// `GET /groups`: the organization's groups with their members and workspaces.
-pub async fn list(State(state): State<AppState>, Admin(admin): Admin, ctx: Ctx) -> Response {
+/// `GET /groups`: the organization's groups with their members and workspaces, a page of them
+/// searched by `q` as `GET /groups` pages and searches them.
+pub async fn list(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    ctx: Ctx,
+    Query(query): Query<SearchParams>,
+) -> Response {
     let ctx = ctx.at("/groups", "Groups");
-    let rows = match state.store.list_groups(&admin).await {
-        Ok(r) => r,
+    let found = |s: &Search, g: &Group| s.matches(&[&g.name]);
+    let key = |g: &Group| Cursor {
+        created_at: g.created_at,
+        id: g.id.0,
+    };
+    let list = match state.store.list_groups(&admin).await {
+        Ok(groups) => query.cut(groups, false, found, key),
+        Err(e) => Err(e),
+    };
+    let list = match list {
+        Ok(l) => l,
         Err(e) => return ctx.fail(e),
     };
+    let q = query.q.clone().unwrap_or_default();
+    let next = super::page::next_page("/groups", &q, list.next_cursor.as_deref());
     let shown = ctx.flash.is_some();
-    finish(shown, GroupsPage { ctx, rows }.render())
+    let page = GroupsPage {
+        ctx,
+        rows: list.items,
+        q,
+        next,
+    };
+    finish(shown, page.render())
 }
 
 /// A user of the organization, and whether they are in the group.

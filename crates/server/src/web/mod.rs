@@ -14,6 +14,7 @@ pub mod items;
 pub mod logs;
 pub mod organizations;
 pub mod page;
+pub mod profile;
 pub mod public;
 pub mod roles;
 pub mod surface;

@@ -275,6 +275,15 @@ pub fn not_found(ctx: Ctx, what: &str) -> Response {
 // page's template struct).
 
 /// A time as `2026-11-23 10:02` (UTC); `—` for none.
+/// The link to the next page of a searched list at `path` (empty on the last page).
+pub fn next_page(path: &str, q: &str, next: Option<&str>) -> String {
+    next.map(|cursor| {
+        let query = serde_urlencoded::to_string([("q", q), ("cursor", cursor)]).unwrap_or_default();
+        format!("{path}?{query}")
+    })
+    .unwrap_or_default()
+}
+
 pub trait When {
     fn when(&self) -> String;
 }

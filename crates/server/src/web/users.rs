@@ -10,13 +10,15 @@ use crate::auth::Admin;
 use crate::extract::Id;
 use crate::state::AppState;
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::Response;
 use flowspace_core::DomainResult;
 use flowspace_core::authz::AdminScope;
+use flowspace_core::cursor::{PageRequest, Search};
 use flowspace_core::ids::{RoleId, UserId, WorkspaceId};
 use flowspace_core::model::{Role, User, UserStatus, Workspace, WorkspaceRole};
 use flowspace_store::{Invitation, InvitationStatus};
+use serde::Deserialize;
 
 /// A row of the Users page: the user, their workspaces and the name of their active one.
 struct UserRow {
@@ -31,15 +33,40 @@ struct UserRow {
 struct UsersPage {
     ctx: Ctx,
     rows: Vec<UserRow>,
+    /// The search typed (`q`), as typed.
+    q: String,
+    /// The next page's link (empty on the last page).
+    next: String,
     invitations: Vec<Invitation>,
     roles: Vec<Role>,
 }
 
-/// `GET /users`: every user, and the invitations waiting for a sign-up.
-pub async fn list(State(state): State<AppState>, Admin(admin): Admin, ctx: Ctx) -> Response {
+/// `?q=&cursor=` of the Users page.
+#[derive(Debug, Default, Deserialize)]
+pub struct UsersQuery {
+    #[serde(default)]
+    q: Option<String>,
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+/// Users per page of the Users page.
+const PAGE: u32 = 50;
+
+/// `GET /users`: the users (a page of `GET /users`, searched by `q` as the API searches), and
+/// the invitations waiting for a sign-up.
+pub async fn list(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    ctx: Ctx,
+    Query(query): Query<UsersQuery>,
+) -> Response {
     let ctx = ctx.at("/users", "Users");
+    let q = query.q.clone().unwrap_or_default();
     let read = async {
-        let users = state.store.list_users(&admin).await?;
+        let search = Search::new(query.q.as_deref())?;
+        let page = PageRequest::new(Some(PAGE), query.cursor.as_deref())?;
+        let users = state.store.page_users(&admin, &search, page).await?;
         let invitations = state
             .store
             .open_invitations(&admin.every_workspace())
@@ -51,7 +78,9 @@ pub async fn list(State(state): State<AppState>, Admin(admin): Admin, ctx: Ctx) 
         Ok(r) => r,
         Err(e) => return ctx.fail(e),
     };
+    let next = super::page::next_page("/users", &q, users.next.map(|c| c.encode()).as_deref());
     let rows = users
+        .items
         .into_iter()
         .map(|u| UserRow {
             active: u
@@ -67,6 +96,8 @@ pub async fn list(State(state): State<AppState>, Admin(admin): Admin, ctx: Ctx) 
     let page = UsersPage {
         ctx,
         rows,
+        q,
+        next,
         invitations,
         roles,
     };

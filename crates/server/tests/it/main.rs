@@ -31,6 +31,8 @@ mod page_walk;
 mod resources;
 mod roles;
 mod route_walk;
+mod search;
+mod sessions;
 mod transfer;
 mod transfer_pages;
 mod users;

@@ -247,6 +247,21 @@ impl Walk<'_> {
             "workspace" | "workspaces" => self.ws.clone(),
             "invitations" => invite(self.w, &self.ws).await,
             "users" => self.user().await,
+            // `/auth/sessions/{id}`: a session of the member (the right caller of those forms).
+            "auth" => {
+                let c = self.w.server.login("member@example.com", PASSWORD).await;
+                let r = c.get("/auth/sessions").await;
+                assert_eq!(r.status, 200, "{}", r.body);
+                r.body["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|s| s["current"] == true)
+                    .unwrap()["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            }
             // `/organization/members/{id}`: a member of the organization.
             "organization" => self.user().await,
             // A further organization, its first owner the Account Admin (the instance admin).

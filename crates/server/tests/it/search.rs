@@ -1,0 +1,240 @@
+//! Paged and searched lists through real HTTP, on both backends (issue 16, item 3): `/users`,
+//! `/workspaces`, `/roles`, `/groups`, `/invitations` and `/workspace/{id}/users` honour
+//! `limit` and `cursor` (every item once, in order, then no cursor) and `q` (a name or email
+//! contains it, case-insensitively; `%`, `_` and `\` match only themselves).
+
+use flowspace_testkit::{Client, World, backends};
+use serde_json::{Value, json};
+
+/// Every item of `path` (which may hold a query already), walked `limit` at a time: the items,
+/// and how many pages it took.
+async fn walk(c: &Client, path: &str, limit: u32) -> (Vec<Value>, usize) {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let (mut items, mut pages, mut cursor) = (Vec::new(), 0, String::new());
+    loop {
+        let r = c
+            .get(&format!("{path}{sep}limit={limit}&cursor={cursor}"))
+            .await;
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        let page = r.body["items"].as_array().unwrap();
+        assert!(page.len() <= limit as usize, "{path}: {}", r.body);
+        items.extend(page.iter().cloned());
+        pages += 1;
+        match r.body["nextCursor"].as_str() {
+            Some(c) => cursor = c.to_string(),
+            None => return (items, pages),
+        }
+        assert!(pages < 100, "{path}: the cursor never ends");
+    }
+}
+
+/// The ids (or `id_key`) of a list's items.
+fn ids(items: &[Value], id_key: &str) -> Vec<String> {
+    items
+        .iter()
+        .map(|i| i[id_key].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// What `q` finds in `path`: the values of `field`, sorted.
+async fn found(c: &Client, path: &str, q: &str, field: &str) -> Vec<String> {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let q: String = serde_urlencoded::to_string([("q", q)]).unwrap();
+    let r = c.get(&format!("{path}{sep}{q}&limit=200")).await;
+    assert_eq!(r.status, 200, "{path} {q}: {}", r.body);
+    let mut v: Vec<String> = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let f = field.split('.').fold(i, |v, k| &v[k]);
+            f.as_str().unwrap().to_string()
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Walking a list a page at a time gives what one big page gives, each item once.
+async fn pages_like_one(c: &Client, path: &str, id_key: &str) {
+    let (whole, pages) = walk(c, path, 200).await;
+    assert_eq!(pages, 1, "{path}");
+    let (paged, pages) = walk(c, path, 2).await;
+    assert_eq!(ids(&paged, id_key), ids(&whole, id_key), "{path}");
+    assert!(pages >= whole.len() / 2, "{path}: {pages} pages");
+    assert!(whole.len() >= 3, "{path}: enough to page: {whole:?}");
+}
+
+#[tokio::test]
+async fn users_and_members_page_and_search_in_sql_with_wildcards_escaped() {
+    for b in backends() {
+        let w = World::new(&b).await;
+        let ws = w.workspace("Shop").await;
+        for (email, name) in [
+            ("percent@example.com", "Sale 50% Off"),
+            ("fifty@example.com", "Sale 50 Off"),
+            ("under_score@example.com", "Uma"),
+            ("underxscore@example.com", "Ulla"),
+            ("back@example.com", "Back\\slash"),
+            ("plain@example.com", "Plain"),
+        ] {
+            let r = w
+                .admin
+                .post(
+                    "/users",
+                    json!({"email": email, "name": name, "password": flowspace_testkit::PASSWORD}),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{}", r.body);
+            w.add(&ws, &r.id(), "Viewer").await;
+        }
+        let members = format!("/workspace/{ws}/users");
+        for path in ["/users", members.as_str()] {
+            let on = format!("{path} on {}", b.name());
+            let emails = |q: &'static str| found(&w.admin, path, q, "email");
+            assert_eq!(emails("%").await, ["percent@example.com"], "{on}");
+            assert_eq!(emails("50%").await, ["percent@example.com"], "{on}");
+            assert_eq!(emails("_").await, ["under_score@example.com"], "{on}");
+            assert_eq!(emails("\\").await, ["back@example.com"], "{on}");
+            assert_eq!(
+                emails("sALe 50").await,
+                ["fifty@example.com", "percent@example.com"],
+                "case-insensitive, names: {on}"
+            );
+            assert_eq!(emails("PLAIN@EXAMPLE").await, ["plain@example.com"], "{on}");
+            assert_eq!(
+                emails("nobody-has-this").await,
+                Vec::<String>::new(),
+                "{on}"
+            );
+            assert_eq!(
+                emails("  ").await,
+                emails("example.com").await,
+                "{on}: blank q is no filter"
+            );
+        }
+        pages_like_one(&w.admin, "/users", "id").await;
+        pages_like_one(&w.admin, &members, "userId").await;
+        // A search pages too.
+        let (hits, pages) = walk(&w.admin, "/users?q=score", 1).await;
+        assert_eq!((hits.len(), pages), (2, 2), "{}", b.name());
+
+        // Bad input: a clear 422 naming the parameter, never a 500.
+        for (query, field) in [
+            ("limit=0", "limit"),
+            ("limit=201", "limit"),
+            ("cursor=not-a-cursor", "cursor"),
+            (&format!("q={}", "x".repeat(201)) as &str, "q"),
+        ] {
+            for path in [
+                "/users",
+                members.as_str(),
+                "/groups",
+                "/roles",
+                "/workspaces",
+                "/invitations",
+            ] {
+                let r = w.admin.get(&format!("{path}?{query}")).await;
+                assert_eq!(
+                    (r.status, r.body["error"]["field"].as_str()),
+                    (422, Some(field)),
+                    "{path}?{query}: {}",
+                    r.body
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn workspaces_roles_groups_and_invitations_page_and_search() {
+    for b in backends() {
+        let w = World::new(&b).await;
+        let on = b.name();
+        let mut ws = Vec::new();
+        for name in ["Sales 100%", "Sales 100", "R_and_D", "RandD"] {
+            ws.push(w.workspace(name).await);
+        }
+        for name in ["Editor 100%", "Editor_1"] {
+            w.role(name, &["chatflows:view"]).await;
+        }
+        for name in ["Team 100%", "Team 100", "Team_A", "TeamXA"] {
+            let r = w.admin.post("/groups", json!({"name": name})).await;
+            assert_eq!(r.status, 201, "{}", r.body);
+        }
+        for email in [
+            "a_b@example.com",
+            "axb@example.com",
+            "c%d@example.com",
+            "cd@example.com",
+        ] {
+            let r = w
+                .admin
+                .post(
+                    "/invitations",
+                    json!({"email": email, "workspaceId": ws[0], "role": "Viewer"}),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{email}: {}", r.body);
+        }
+
+        let names = |path: &'static str, q: &'static str, field: &'static str| {
+            let admin = w.admin.clone();
+            async move { found(&admin, path, q, field).await }
+        };
+        assert_eq!(
+            names("/workspaces", "100%", "name").await,
+            ["Sales 100%"],
+            "{on}"
+        );
+        assert_eq!(
+            names("/workspaces", "r_", "name").await,
+            ["R_and_D"],
+            "{on}"
+        );
+        assert_eq!(
+            names("/workspaces", "SALES", "name").await,
+            ["Sales 100", "Sales 100%"],
+            "{on}"
+        );
+        assert_eq!(names("/roles", "%", "name").await, ["Editor 100%"], "{on}");
+        assert_eq!(names("/roles", "_", "name").await, ["Editor_1"], "{on}");
+        assert_eq!(names("/roles", "view", "name").await, ["Viewer"], "{on}");
+        assert_eq!(names("/groups", "%", "name").await, ["Team 100%"], "{on}");
+        assert_eq!(names("/groups", "_a", "name").await, ["Team_A"], "{on}");
+        assert_eq!(
+            names("/invitations", "%", "email").await,
+            ["c%d@example.com"],
+            "{on}"
+        );
+        assert_eq!(
+            names("/invitations", "A_B", "email").await,
+            ["a_b@example.com"],
+            "{on}"
+        );
+
+        for (path, id) in [
+            ("/workspaces", "id"),
+            ("/roles", "id"),
+            ("/groups", "id"),
+            ("/invitations", "id"),
+        ] {
+            pages_like_one(&w.admin, path, id).await;
+        }
+        // Oldest first (the Default workspace, the built-in roles), invitations newest first.
+        let (all, _) = walk(&w.admin, "/workspaces", 1).await;
+        assert_eq!(all[0]["isDefault"], true, "{on}: {all:?}");
+        assert_eq!(all.last().unwrap()["name"], "RandD", "{on}");
+        let (all, _) = walk(&w.admin, "/invitations", 3).await;
+        assert_eq!(all[0]["email"], "cd@example.com", "{on}: {all:?}");
+        // A member with workspace:add-user in one workspace pages only its invitations.
+        let (_, member) = w.member("inviter@example.com", &ws[1], "Admin").await;
+        let r = member.get("/invitations?limit=1").await;
+        assert_eq!(
+            (r.status, r.body["items"].clone()),
+            (200, json!([])),
+            "{on}: {}",
+            r.body
+        );
+    }
+}
