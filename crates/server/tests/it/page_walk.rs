@@ -688,7 +688,7 @@ async fn walk_page(walk: &Walk<'_>, guard: Guard, path: &str, what: &str) {
             walk.member().await
         }
         // No permission to lack: the empty role is served too.
-        Guard::SignedIn | Guard::OrgMember | Guard::EachWorkspace(_) => {
+        Guard::SignedIn | Guard::Enrolling | Guard::OrgMember | Guard::EachWorkspace(_) => {
             let p = walk.nobody().await.get(path).await;
             assert!(served(&p), "empty role: {what}: {} {}", p.status, p.body);
             walk.member().await
@@ -773,7 +773,7 @@ async fn walk_form(
         )),
         // Nothing to lack but a session (a list over workspaces is empty for the empty role)
         // or membership.
-        Guard::SignedIn | Guard::OrgMember | Guard::EachWorkspace(_) => None,
+        Guard::SignedIn | Guard::Enrolling | Guard::OrgMember | Guard::EachWorkspace(_) => None,
     };
     if let Some((who, mut b, perm)) = lacking {
         let mark = walk.mark().await;
