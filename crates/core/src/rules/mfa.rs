@@ -89,6 +89,19 @@ pub fn enrollment_pending(organization_requires: bool, has_second_factor: bool) 
     organization_requires && !has_second_factor
 }
 
+/// SPEC §9, `mfaRequired`: an owner turns the policy on only with a second factor of their
+/// own, so that requiring it never locks out the one who required it (409 otherwise).
+pub fn check_requiring_mfa(owner_has_second_factor: bool) -> DomainResult<()> {
+    if owner_has_second_factor {
+        Ok(())
+    } else {
+        Err(DomainError::conflict(
+            "mfa_not_enabled",
+            "set up two-factor sign-in for yourself before requiring it of everyone",
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,5 +141,7 @@ mod tests {
         assert!(enrollment_pending(true, false));
         assert!(!enrollment_pending(true, true));
         assert!(!enrollment_pending(false, false));
+        assert!(check_requiring_mfa(true).is_ok());
+        assert!(check_requiring_mfa(false).is_err());
     }
 }

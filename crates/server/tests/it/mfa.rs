@@ -511,13 +511,37 @@ async fn organization_policy_lets_members_without_mfa_only_enrol() {
         let key = s.client().with_token(key.body["key"].as_str().unwrap());
         assert_eq!(pat.get("/chatflows").await.status, 200);
 
-        // The owner turns the policy on; it holds from the next request, the owner's too.
+        // An admin without MFA is held by the policy too.
+        let (ada_id, ada) = w.member("ada@example.com", &w.default_ws, "Viewer").await;
+        let r = w
+            .admin
+            .patch(
+                &format!("/organization/members/{ada_id}"),
+                json!({"role": "admin"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{name}: {}", r.body);
+
+        // The owner turns the policy on, having MFA themselves (or they would lock
+        // themselves out); it holds from the next request.
+        let r = w
+            .admin
+            .patch("/organization", json!({"mfaRequired": true}))
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (409, "mfa_not_enabled"),
+            "{name}: {}",
+            r.body
+        );
+        enable_totp(&w.admin).await;
         let r = w
             .admin
             .patch("/organization", json!({"mfaRequired": true}))
             .await;
         assert_eq!(r.status, 200, "{name}: {}", r.body);
-        for c in [&pat, &w.admin] {
+        assert_eq!(w.admin.get("/organization").await.status, 200, "{name}");
+        for c in [&pat, &ada] {
             for path in ["/chatflows", "/workspaces", "/organization"] {
                 let r = c.get(path).await;
                 assert_eq!(
@@ -549,10 +573,13 @@ async fn organization_policy_lets_members_without_mfa_only_enrol() {
             "mfa_enrollment_required"
         );
 
-        let (_, _) = enable_totp(&w.admin).await;
         let (mut app, _) = enable_totp(&pat).await;
         assert_eq!(pat.get("/chatflows").await.status, 200, "{name}: enrolled");
-        assert_eq!(w.admin.get("/organization").await.status, 200, "{name}");
+        assert_eq!(
+            ada.get("/organization").await.code(),
+            "mfa_enrollment_required",
+            "{name}"
+        );
         assert_eq!(pat.get("/auth/mfa").await.body["enrollmentRequired"], false);
 
         // Only an owner resets a member's MFA.
