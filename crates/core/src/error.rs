@@ -34,6 +34,10 @@ pub enum DomainError {
     /// The active organization is suspended (rule 18).
     #[error("this organization is suspended")]
     OrganizationSuspended,
+    /// The active organization requires MFA and the caller has not set it up: they may only
+    /// enrol (SPEC §9).
+    #[error("this organization requires two-factor sign-in: set it up first")]
+    MfaEnrollmentRequired,
     /// Setup has not been done yet (rule 1).
     #[error("setup required")]
     SetupRequired,

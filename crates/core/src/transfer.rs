@@ -406,6 +406,7 @@ mod tests {
                 items_version: None,
             }),
             ip: None,
+            mfa_pending: false,
         };
         // Any permission the set holds: here only the kinds' permissions matter.
         let first = perms.iter().next().unwrap();

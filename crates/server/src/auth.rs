@@ -38,6 +38,10 @@ pub enum Guard {
     Public,
     /// A signed-in user (a session, not an API key), acting on their own account (`Myself`).
     SignedIn,
+    /// `SignedIn`, and also open to a member who must still set up two-factor sign-in
+    /// (SPEC §9, `mfaRequired`): enrolling, reading and ending the session. Every other guard
+    /// refuses such a member (`mfa_enrollment_required`).
+    Enrolling,
     /// An active member of the active organization, signed in (`Org`).
     OrgMember,
     /// An owner or admin of the active organization (the Account Admin), signed in (`Admin`).
@@ -451,9 +455,14 @@ async fn decide(
     audit_filter: Option<WorkspaceId>,
 ) -> DomainResult<Granted> {
     let facts = &caller.facts;
+    if guard != Guard::Enrolling {
+        authz::require_mfa_settled(facts)?;
+    }
     Ok(match guard {
         Guard::Open | Guard::Public => Granted::Nothing,
-        Guard::SignedIn => Granted::Myself(authz::authorize_self(facts, caller.session)?),
+        Guard::SignedIn | Guard::Enrolling => {
+            Granted::Myself(authz::authorize_self(facts, caller.session)?)
+        }
         Guard::OrgMember => Granted::Org(authz::authorize_org_member(facts)?),
         Guard::AccountAdmin => Granted::Admin(authz::authorize_account_admin(facts)?),
         Guard::Owner => Granted::Admin(authz::authorize_owner(facts)?),

@@ -100,6 +100,11 @@ impl From<DomainError> for ApiError {
                 "organization_suspended",
                 "this organization is suspended: switch to another one or ask the instance admin",
             ),
+            DomainError::MfaEnrollmentRequired => Self::new(
+                StatusCode::FORBIDDEN,
+                "mfa_enrollment_required",
+                "this organization requires two-factor sign-in: set it up first (POST /api/v1/auth/mfa/totp/enroll)",
+            ),
             DomainError::SetupRequired => Self::new(
                 StatusCode::PRECONDITION_REQUIRED,
                 "setup_required",

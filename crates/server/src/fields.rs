@@ -116,6 +116,36 @@ pub fn invitation_token() -> Schema {
         .into()
 }
 
+/// A TOTP code as `rules::mfa::totp_code` reads it, or null (left out).
+pub fn totp_code_or_null() -> Schema {
+    string(true)
+        .pattern(Some(rules::mfa::TOTP_CODE_PATTERN))
+        .into()
+}
+
+/// A TOTP code as `rules::mfa::totp_code` reads it.
+pub fn totp_code() -> Schema {
+    string(false)
+        .pattern(Some(rules::mfa::TOTP_CODE_PATTERN))
+        .into()
+}
+
+/// A recovery code as `rules::mfa::recovery_code` reads it, or null (left out).
+pub fn recovery_code_or_null() -> Schema {
+    string(true)
+        .pattern(Some(rules::mfa::RECOVERY_CODE_PATTERN))
+        .into()
+}
+
+/// The `mfaToken` of a sign-in's second step: URL-safe base64.
+pub fn mfa_token() -> Schema {
+    string(false)
+        .min_length(Some(1))
+        .max_length(Some(flowspace_core::invite::MAX_TOKEN_CHARS))
+        .pattern(Some("^[A-Za-z0-9_-]+$"))
+        .into()
+}
+
 /// A minimum password length as `rules::min_password_length` accepts it, or null (kept).
 pub fn min_password_length() -> Schema {
     bounded_integer(password::MIN_LENGTH as i64, 128)

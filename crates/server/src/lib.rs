@@ -183,6 +183,7 @@ fn dashboard(state: &AppState, table: &[routes::RouteDef]) -> Router {
             public: api.guard.is_public(),
             limit,
             answer: form.answer,
+            secure_cookies: state.config.secure_cookies(),
         };
         let route = api
             .as_form

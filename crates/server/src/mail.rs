@@ -267,6 +267,24 @@ struct ResetHtml<'a> {
     minutes: u32,
 }
 
+#[derive(Template)]
+#[template(path = "email/mfa_reset.txt")]
+struct MfaResetText<'a> {
+    name: &'a str,
+    owner: &'a str,
+    organization: &'a str,
+    link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/mfa_reset.html")]
+struct MfaResetHtml<'a> {
+    name: &'a str,
+    owner: &'a str,
+    organization: &'a str,
+    link: &'a str,
+}
+
 fn rendered(r: Result<String, askama::Error>) -> Result<String, flowspace_core::DomainError> {
     r.map_err(|e| flowspace_core::DomainError::Internal(format!("email template: {e}")))
 }
@@ -371,6 +389,38 @@ pub fn password_reset_email(
                 name,
                 link,
                 minutes,
+            }
+            .render(),
+        )?,
+    })
+}
+
+/// The notice to a member whose two-factor sign-in an owner has reset (SPEC §9).
+pub fn mfa_reset_email(
+    to: &str,
+    name: &str,
+    owner: &str,
+    organization: &str,
+    link: &str,
+) -> Result<Email, flowspace_core::DomainError> {
+    Ok(Email {
+        to: to.to_string(),
+        subject: "Your Flowspace two-factor sign-in was reset".to_string(),
+        text: rendered(
+            MfaResetText {
+                name,
+                owner,
+                organization,
+                link,
+            }
+            .render(),
+        )?,
+        html: rendered(
+            MfaResetHtml {
+                name,
+                owner,
+                organization,
+                link,
             }
             .render(),
         )?,

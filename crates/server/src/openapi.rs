@@ -283,6 +283,7 @@ pub fn document(table: &[RouteDef]) -> OpenApi {
             op = op.security(SecurityRequirement::new("bearer", Vec::<String>::new()));
             let who = match def.guard {
                 Guard::SignedIn => "Signed in.".to_string(),
+                Guard::Enrolling => "Signed in (also while the organization still requires you to set up two-factor sign-in).".to_string(),
                 Guard::OrgMember => "A member of the active organization.".to_string(),
                 Guard::AccountAdmin => {
                     "An owner or admin of the active organization (Account Admin).".to_string()

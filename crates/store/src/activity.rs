@@ -32,16 +32,22 @@ pub enum LoginOutcome {
     RefreshFailure,
     /// A password changed through the reset flow.
     PasswordReset,
+    /// The password was right and the second step was asked for (SPEC §9).
+    MfaRequired,
+    /// A refused second step; the reason says why.
+    MfaFailure,
 }
 
 impl LoginOutcome {
-    pub const ALL: [LoginOutcome; 6] = [
+    pub const ALL: [LoginOutcome; 8] = [
         Self::Success,
         Self::Failure,
         Self::Logout,
         Self::RefreshReuse,
         Self::RefreshFailure,
         Self::PasswordReset,
+        Self::MfaRequired,
+        Self::MfaFailure,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -51,6 +57,8 @@ impl LoginOutcome {
             Self::RefreshReuse => "refresh_reuse",
             Self::RefreshFailure => "refresh_failure",
             Self::PasswordReset => "password_reset",
+            Self::MfaRequired => "mfa_required",
+            Self::MfaFailure => "mfa_failure",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -67,6 +75,16 @@ pub mod reason {
     /// An attempt reserved before its password was checked, whose check has not finished (or
     /// never will: the request was dropped). It counts as a failure.
     pub const UNFINISHED: &str = "unfinished";
+    /// Second step (SPEC §9): the `mfaToken` is unknown, expired or spent.
+    pub const INVALID_MFA_TOKEN: &str = "invalid_mfa_token";
+    /// Second step: a code or recovery code that is not one.
+    pub const MALFORMED_CODE: &str = "malformed_code";
+    /// Second step: a wrong TOTP code.
+    pub const WRONG_CODE: &str = "wrong_code";
+    /// Second step: the code of a time step already accepted.
+    pub const REUSED_CODE: &str = "reused_code";
+    /// Second step: a recovery code that is not the user's, or was used already.
+    pub const WRONG_RECOVERY_CODE: &str = "wrong_recovery_code";
 }
 
 /// A sign-in attempt reserved by `Store::reserve_login_attempt`: the id of its event.

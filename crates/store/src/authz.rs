@@ -56,6 +56,8 @@ struct OrgMembership {
     id: OrganizationId,
     role: OrgRole,
     suspended: bool,
+    /// The organization requires MFA (SPEC §9).
+    mfa_required: bool,
     version: Option<i64>,
 }
 
@@ -129,19 +131,28 @@ impl Store {
             Option<Uuid>,
             Option<Uuid>,
             bool,
+            bool,
         );
         let row: Option<Row> = with_db!(self, pool => {
             sqlx::query_as(
                 "SELECT s.active_organization_id, s.active_workspace_id, aw.organization_id,
-                        u.last_workspace_id, lw.organization_id, u.is_instance_admin
+                        u.last_workspace_id, lw.organization_id, u.is_instance_admin,
+                        EXISTS (SELECT 1 FROM mfa_totp t WHERE t.user_id = u.id AND t.active)
                  FROM sessions s JOIN users u ON u.id = s.user_id
                  LEFT JOIN workspaces aw ON aw.id = s.active_workspace_id
                  LEFT JOIN workspaces lw ON lw.id = u.last_workspace_id
                  WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND u.status = 'active'")
                 .bind(session.0).bind(user.0).fetch_optional(pool).await.map_err(db_err)?
         });
-        let Some((active_org, active_ws, active_ws_org, last_ws, last_ws_org, instance_admin)) =
-            row
+        let Some((
+            active_org,
+            active_ws,
+            active_ws_org,
+            last_ws,
+            last_ws_org,
+            instance_admin,
+            has_mfa,
+        )) = row
         else {
             return Ok(None);
         };
@@ -208,6 +219,9 @@ impl Store {
                     organization: org.map(|o| o.facts()),
                     workspace,
                     ip: None,
+                    mfa_pending: org.is_some_and(|o| {
+                        flowspace_core::rules::mfa::enrollment_pending(o.mfa_required, has_mfa)
+                    }),
                 },
             },
         }))
@@ -216,9 +230,9 @@ impl Store {
     /// The organizations `user` is an active member of, oldest membership first, each with
     /// its authorization version (read first: see `load_session_facts`).
     async fn active_orgs_of(&self, user: UserId) -> DomainResult<Vec<OrgMembership>> {
-        let rows: Vec<(Uuid, String, String, Option<i64>)> = with_db!(self, pool => {
+        let rows: Vec<(Uuid, String, String, bool, Option<i64>)> = with_db!(self, pool => {
             sqlx::query_as(
-                "SELECT m.organization_id, m.role, o.status, v.version
+                "SELECT m.organization_id, m.role, o.status, o.mfa_required, v.version
                  FROM org_members m JOIN organizations o ON o.id = m.organization_id
                  LEFT JOIN auth_versions v ON v.organization_id = m.organization_id
                  WHERE m.user_id = $1 AND m.status = 'active'
@@ -226,12 +240,13 @@ impl Store {
                 .bind(user.0).fetch_all(pool).await.map_err(db_err)?
         });
         rows.into_iter()
-            .map(|(id, role, status, version)| {
+            .map(|(id, role, status, mfa_required, version)| {
                 Ok(OrgMembership {
                     id: OrganizationId(id),
                     role: OrgRole::parse(&role)
                         .ok_or_else(|| DomainError::Internal(format!("org role {role}")))?,
                     suspended: status != OrgStatus::Active.as_str(),
+                    mfa_required,
                     version,
                 })
             })
@@ -494,6 +509,8 @@ impl Store {
                     }),
                     workspace: Some(standing),
                     ip: None,
+                    // Keys are programs: the policy is on people's sign-ins.
+                    mfa_pending: false,
                 },
             },
         }))

@@ -20,6 +20,7 @@ mod inline;
 mod installation_import;
 mod invitations;
 mod items;
+mod mfa;
 mod organizations;
 mod passwords;
 mod registration;
@@ -52,6 +53,7 @@ pub use installation_import::{
 };
 pub use invitations::{Invitation, InvitationStatus, InviteOutcome, TokenCheck};
 pub use items::{ItemFields, LIST_ITEMS_SQL};
+pub use mfa::{MfaAttempt, MfaChallenge, MfaStatus, StoredTotp};
 pub use organizations::{CreatedOrganization, FirstOwner, OrgPatch};
 pub use registration::Acceptance;
 pub use sessions::{RefreshOutcome, StoredRefresh};

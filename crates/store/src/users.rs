@@ -184,7 +184,7 @@ fn detail(row: UserRow, memberships: Vec<MembershipRow>) -> UserDetail {
 /// PostgreSQL" in docs/architecture.md), and holding the organization's row serializes every change of its
 /// members, so that two owners demoting each other at once cannot leave it without one (rule
 /// 18): the second counts the owners after the first has committed.
-async fn lock_member<DB>(
+pub(crate) async fn lock_member<DB>(
     tx: &mut sqlx::Transaction<'_, DB>,
     org: OrganizationId,
     id: UserId,

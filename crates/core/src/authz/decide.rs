@@ -21,6 +21,16 @@ fn active_organization(facts: &CallerFacts) -> DomainResult<OrgFacts> {
     }
 }
 
+/// SPEC §9, `mfaRequired`: a signed-in member who still has to set up MFA may do nothing but
+/// enrol (and read or end their session). The guard asks this of every route but those.
+pub fn require_mfa_settled(facts: &CallerFacts) -> DomainResult<()> {
+    if facts.mfa_pending {
+        Err(DomainError::MfaEnrollmentRequired)
+    } else {
+        Ok(())
+    }
+}
+
 /// Checks `required` in the caller's active workspace and hands out the scope.
 ///
 /// - no active workspace: 403 naming the permission, with no role;

@@ -56,6 +56,9 @@ pub struct CallerFacts {
     pub workspace: Option<WorkspaceFacts>,
     /// Where the request comes from, for the audit trail (set by the server, not the store).
     pub ip: Option<String>,
+    /// The active organization requires MFA and this signed-in user has none set up yet: they
+    /// may only enrol (SPEC §9, `rules::mfa::enrollment_pending`).
+    pub mfa_pending: bool,
 }
 
 impl CallerFacts {
@@ -97,6 +100,7 @@ pub(super) mod testing {
                 items_version: None,
             }),
             ip: None,
+            mfa_pending: false,
         }
     }
 }

@@ -40,6 +40,7 @@ pub use api_keys::{api_key_permissions, grantable_to_api_key};
 pub use decide::{
     authorize, authorize_account_admin, authorize_audit, authorize_each, authorize_instance_admin,
     authorize_org_creation, authorize_org_member, authorize_owner, authorize_self, authorize_views,
+    require_mfa_settled,
 };
 pub use facts::{Actor, CallerFacts, OrgFacts, WorkspaceFacts};
 pub use invitations::invitation_stands;

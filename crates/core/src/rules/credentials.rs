@@ -127,6 +127,7 @@ mod tests {
             is_instance_admin: false,
             workspace: Some(stand(known)),
             ip: None,
+            mfa_pending: false,
         };
         let views = authorize_views(&facts, &[stand(known)]).unwrap();
         let owned = credential(false);

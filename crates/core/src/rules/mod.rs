@@ -7,6 +7,7 @@
 mod accounts;
 mod credentials;
 mod fields;
+pub mod mfa;
 mod organizations;
 mod reset;
 mod roles;

@@ -4,6 +4,7 @@
 
 mod coverage;
 mod harness;
+mod mfa;
 mod organizations;
 mod pages;
 mod sessions;

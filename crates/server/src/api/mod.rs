@@ -8,6 +8,7 @@ pub mod groups;
 pub mod health;
 pub mod invitations;
 pub mod ip_limits;
+pub mod mfa;
 pub mod organizations;
 pub mod password_reset;
 pub mod profile;

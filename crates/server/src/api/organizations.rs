@@ -209,6 +209,10 @@ pub async fn update(
         admin.role(),
         req.sso_required.is_some() || req.mfa_required.is_some(),
     )?;
+    if req.mfa_required == Some(true) {
+        let own = state.store.mfa_status(admin.user_id()).await?;
+        flowspace_core::rules::mfa::check_requiring_mfa(own.totp)?;
+    }
     let patch = OrgPatch {
         name: req
             .name

@@ -81,10 +81,32 @@ pub struct LoginResponse {
     pub user: User,
 }
 
-/// A login's answer: the JSON body plus the dashboard's cookies.
+/// What a sign-in answers: a session, or the second step it still needs (SPEC §9).
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum LoginAnswer {
+    Session(LoginResponse),
+    MfaRequired(crate::api::mfa::MfaRequired),
+}
+
+/// A login's answer: the JSON body plus the dashboard's cookies (none before the second step).
 pub struct SignedIn {
-    body: LoginResponse,
+    body: LoginAnswer,
     cookies: Vec<String>,
+}
+
+impl SignedIn {
+    /// The answer of a first factor that needs a second: no session, no cookies.
+    pub fn second_step(required: crate::api::mfa::MfaRequired) -> Self {
+        Self {
+            body: LoginAnswer::MfaRequired(required),
+            cookies: Vec::new(),
+        }
+    }
+    /// A session was opened (not only a second step asked for).
+    pub fn has_session(&self) -> bool {
+        matches!(self.body, LoginAnswer::Session(_))
+    }
 }
 
 impl IntoResponse for SignedIn {
@@ -203,10 +225,10 @@ pub async fn start_session(
     let tokens = pair(state, user, session, refresh, ttl)?;
     let cookies = cookies(state, &tokens);
     Ok(SignedIn {
-        body: LoginResponse {
+        body: LoginAnswer::Session(LoginResponse {
             tokens,
             user: user.clone(),
-        },
+        }),
         cookies,
     })
 }
@@ -341,6 +363,14 @@ pub async fn sign_in(
         }
     };
     match check(state, req, record.as_ref(), client, land_in).await {
+        Ok(signed_in) if !signed_in.has_session() => {
+            // The password was right; the sign-in waits for its second factor.
+            state
+                .store
+                .finish_login_attempt(attempt, LoginOutcome::MfaRequired, None)
+                .await?;
+            Ok(signed_in)
+        }
         Ok(signed_in) => {
             state
                 .store
@@ -458,7 +488,8 @@ async fn check(
             .await
             .map_err(unchecked)?;
     }
-    start_session(
+    // The first factor is proven: a session, or the second step when the account has one.
+    crate::api::mfa::after_first_factor(
         state,
         &record.user,
         land_in.or(record.last_workspace_id),

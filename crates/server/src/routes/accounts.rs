@@ -46,9 +46,9 @@ pub(super) fn invitations() -> Vec<RouteDef> {
             .doc("invitations", "Revoke an open invitation: its link stops working")
             .empty(204),
         RouteDef::new(M::POST, "/auth/register", Public, register)
-            .doc("auth", "Sign up from an invitation: activates the account, adds the membership and signs in, landing in the invited workspace")
+            .doc("auth", "Sign up from an invitation: activates the account, adds the membership and signs in, landing in the invited workspace (an existing account with two-factor sign-in gets `{mfaRequired, mfaToken}` instead, as from POST /auth/login)")
             .req(body::<RegisterRequest>())
-            .ok(201, body::<crate::api::session::LoginResponse>())
+            .ok(201, body::<crate::api::session::LoginAnswer>())
             .may(404, "The invitation token is unknown, used or revoked")
             .may(410, "The invitation has expired")
             .may(429, "Too many sign-ups from this address (see Retry-After)")

@@ -5,6 +5,7 @@
 mod accounts;
 mod groups;
 mod logs;
+mod mfa;
 mod organizations;
 pub mod pages;
 
@@ -192,9 +193,9 @@ pub fn table() -> Vec<RouteDef> {
             .may(409, "Setup was already done")
             .may(503, BUSY),
         RouteDef::new(M::POST, "/auth/login", Public, api::session::login)
-            .doc("auth", "Sign in with email and password (also sets the dashboard's cookies)")
+            .doc("auth", "Sign in with email and password (also sets the dashboard's cookies); an account with two-factor sign-in gets `{mfaRequired, mfaToken}` and no session (see POST /auth/mfa/verify)")
             .req(body::<api::session::LoginRequest>())
-            .ok(200, body::<api::session::LoginResponse>())
+            .ok(200, body::<api::session::LoginAnswer>())
             .may(401, "Wrong email or password, or the account is not active")
             .may(429, "Too many failed sign-ins for this email or address (see Retry-After)")
             .may(503, BUSY),
@@ -203,10 +204,10 @@ pub fn table() -> Vec<RouteDef> {
             .req(body::<api::session::RefreshRequest>())
             .ok(200, body::<api::session::RefreshResponse>())
             .may(401, "The refresh token is unknown, expired, or was already used"),
-        RouteDef::new(M::POST, "/auth/logout", SignedIn, api::session::logout)
+        RouteDef::new(M::POST, "/auth/logout", Enrolling, api::session::logout)
             .doc("auth", "End the session")
             .empty(204),
-        RouteDef::new(M::GET, "/auth/me", SignedIn, api::session::me)
+        RouteDef::new(M::GET, "/auth/me", Enrolling, api::session::me)
             .doc("auth", "The caller, their workspaces and their permissions in the active one")
             .ok(200, body::<api::session::Me>()),
         RouteDef::new(M::POST, "/auth/switch-workspace", SignedIn, api::session::switch_workspace)
@@ -295,6 +296,7 @@ pub fn table() -> Vec<RouteDef> {
     t.extend(logs::activity());
     t.extend(logs::audit());
     t.extend(organizations::organizations());
+    t.extend(mfa::mfa());
     t
 }
 

@@ -82,6 +82,12 @@ impl FormDef {
         self
     }
 
+    /// The sign-in form: the code page when the answer asks for a second step.
+    fn second_step(mut self) -> Self {
+        self.answer = Answer::SecondStep;
+        self
+    }
+
     /// Answers with the page `render` makes of the answer (a preview, a report).
     fn render(mut self, render: Render) -> Self {
         self.answer = Answer::Page(render);
@@ -345,10 +351,15 @@ fn public_pages() -> Vec<PageDef> {
     use web::public as p;
     vec![
         PageDef::new("/", Guard::SignedIn, web::home),
-        // `GET /auth/sessions`'s guard: the caller's own account and sessions.
-        PageDef::new("/profile", Guard::SignedIn, web::profile::show),
         PageDef::new("/setup", Guard::Open, p::setup),
         PageDef::new("/login", Guard::Public, p::login),
+        PageDef::new("/login/mfa", Guard::Public, web::mfa::code_page),
+        // Open also to a member who must still set up two-factor sign-in (SPEC §9).
+        PageDef::new(
+            web::surface::PROFILE_PAGE,
+            Guard::Enrolling,
+            web::profile::show,
+        ),
         PageDef::new("/register", Guard::Public, p::register),
         PageDef::new("/forgot-password", Guard::Public, p::forgot),
         PageDef::new("/reset-password", Guard::Public, p::reset),
@@ -360,7 +371,13 @@ fn public_forms() -> Vec<FormDef> {
     use Method as M;
     vec![
         FormDef::new("/setup", M::POST, "/setup"),
-        FormDef::new("/login", M::POST, "/auth/login"),
+        FormDef::new("/login", M::POST, "/auth/login").second_step(),
+        FormDef::new("/login/mfa", M::POST, "/auth/mfa/verify"),
+        FormDef::new("/profile/mfa/enroll", M::POST, "/auth/mfa/totp/enroll")
+            .render(web::mfa::enrolled),
+        FormDef::new("/profile/mfa/activate", M::POST, "/auth/mfa/totp/activate")
+            .render(web::mfa::activated),
+        FormDef::new("/profile/mfa/remove", M::DELETE, "/auth/mfa/totp"),
         FormDef::new("/register", M::POST, "/auth/register"),
         FormDef::new("/forgot-password", M::POST, "/auth/forgot-password"),
         FormDef::new("/reset-password", M::POST, "/auth/reset-password"),

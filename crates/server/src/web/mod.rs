@@ -12,6 +12,7 @@
 pub mod groups;
 pub mod items;
 pub mod logs;
+pub mod mfa;
 pub mod organizations;
 pub mod page;
 pub mod profile;

@@ -1,12 +1,14 @@
-//! The signed-in user's own page (`/profile`): who they are, and their open sessions with a
-//! button to end each and one to sign out everywhere else (issue 16, item 4).
+//! The signed-in user's own page (`/profile`): who they are, their two-factor sign-in (SPEC §9)
+//! and their open sessions with a button to end each and one to sign out everywhere else
+//! (issue 16, item 4).
 //!
-//! Guarded as `GET /auth/sessions` is (`SignedIn`) and read through the same store call in the
-//! caller's own scope; its buttons are the forms standing for `DELETE /auth/sessions/{id}` and
-//! `POST /auth/sessions/revoke-others` (`routes::pages`).
+//! Guarded `Enrolling` (a member who must still set up two-factor sign-in may open it, and sees
+//! only that part); the sessions are read through `GET /auth/sessions`'s store call in the
+//! caller's own scope; its buttons are the forms standing for `DELETE /auth/sessions/{id}`,
+//! `POST /auth/sessions/revoke-others` and the `/auth/mfa` routes (`routes::pages`).
 
 use super::page::{Ctx, When, finish};
-use crate::auth::Myself;
+use crate::auth::{Caller, Myself};
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::State;
@@ -18,15 +20,41 @@ use flowspace_core::model::Session;
 struct ProfilePage {
     ctx: Ctx,
     sessions: Vec<Session>,
+    totp: bool,
+    recovery_codes_left: i64,
+    /// The organization requires two-factor sign-in and the caller has not set it up: the
+    /// page shows only the enrolment (the session routes would refuse them).
+    required: bool,
 }
 
-/// `GET /profile`: the caller's account and open sessions.
-pub async fn show(State(state): State<AppState>, Myself(me): Myself, ctx: Ctx) -> Response {
+/// `GET /profile`: the caller's account, two-factor sign-in and open sessions (open also to a
+/// member who must still set up two-factor sign-in, SPEC §9).
+pub async fn show(
+    State(state): State<AppState>,
+    Myself(me): Myself,
+    caller: Caller,
+    ctx: Ctx,
+) -> Response {
     let ctx = ctx.at("/profile", "Your profile");
-    let sessions = match state.store.open_sessions(&me).await {
+    let required = caller.facts.mfa_pending;
+    let sessions = if required {
+        Vec::new()
+    } else {
+        match state.store.open_sessions(&me).await {
+            Ok(s) => s,
+            Err(e) => return ctx.fail(e),
+        }
+    };
+    let status = match state.store.mfa_status(me.user_id()).await {
         Ok(s) => s,
         Err(e) => return ctx.fail(e),
     };
-    let shown = ctx.flash.is_some();
-    finish(shown, ProfilePage { ctx, sessions }.render())
+    let page = ProfilePage {
+        sessions,
+        totp: status.totp,
+        recovery_codes_left: status.recovery_codes_left,
+        required,
+        ctx,
+    };
+    finish(page.ctx.flash.is_some(), page.render())
 }

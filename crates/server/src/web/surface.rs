@@ -98,6 +98,8 @@ pub struct FormMeta {
     pub limit: usize,
     /// What a success becomes for the browser.
     pub answer: Answer,
+    /// Cookies the form sets itself are `Secure` (APP_URL is https).
+    pub secure_cookies: bool,
 }
 
 /// What the success of a form becomes for the browser (set by the table in `routes::pages`).
@@ -116,6 +118,9 @@ pub enum Answer {
     /// A page made by `render` from what the form sent and what the route answered (a preview
     /// with the form that confirms it, a report of what was done).
     Page(Render),
+    /// The sign-in form: a redirect as `Redirect`, unless the answer asks for the second step
+    /// (SPEC §9): then the code page, its token in a cookie of its own.
+    SecondStep,
 }
 
 /// Makes the page of a form's answer.
@@ -260,7 +265,17 @@ async fn answer(res: Response, steer: &Steer, meta: &FormMeta, sent: Option<&Val
                 });
                 return with_cookies(page, cookies);
             }
-            Answer::Redirect | Answer::Download { .. } => {}
+            Answer::SecondStep if json["mfaRequired"] == Value::Bool(true) => {
+                let next = steer.next.clone().unwrap_or_else(|| "/".into());
+                let to = format!(
+                    "/login/mfa?{}",
+                    serde_urlencoded::to_string([("next", next.as_str())]).unwrap_or_default()
+                );
+                let token = json["mfaToken"].as_str().unwrap_or_default();
+                let cookie = super::mfa::token_cookie(token, meta.secure_cookies);
+                return redirect(&to, None, cookie.into_iter().collect());
+            }
+            Answer::Redirect | Answer::Download { .. } | Answer::SecondStep => {}
         }
         let target = match &steer.next {
             Some(next) => next.replace("{id}", json["id"].as_str().unwrap_or("")),
@@ -284,6 +299,7 @@ async fn answer(res: Response, steer: &Steer, meta: &FormMeta, sent: Option<&Val
         ),
         "setup_required" => redirect("/setup", None, cookies),
         NO_ORGANIZATION | ORGANIZATION_SUSPENDED => redirect(UNAVAILABLE_PAGE, None, cookies),
+        MFA_ENROLLMENT_REQUIRED => redirect(PROFILE_PAGE, None, cookies),
         _ if status == StatusCode::UNAUTHORIZED && !meta.public => {
             with_cookies(sign_in_first(&steer.back), cookies)
         }
@@ -315,6 +331,10 @@ fn download(mut res: Response, filename: &str) -> Response {
 const NO_ORGANIZATION: &str = "no_organization";
 const ORGANIZATION_SUSPENDED: &str = "organization_suspended";
 pub const UNAVAILABLE_PAGE: &str = "/no-organization";
+/// The code of a member who must set up two-factor sign-in first (SPEC §9): the dashboard
+/// sends them to the page where they do.
+const MFA_ENROLLMENT_REQUIRED: &str = "mfa_enrollment_required";
+pub const PROFILE_PAGE: &str = "/profile";
 
 /// A refusal of the guard, as a page: the sign-in page (coming back here after) for 401, the
 /// setup page before setup, the "no organization" page for a caller without a usable
@@ -331,6 +351,9 @@ async fn refusal_page(res: Response, here: &str) -> Response {
     }
     if matches!(code, NO_ORGANIZATION | ORGANIZATION_SUSPENDED) {
         return redirect(UNAVAILABLE_PAGE, None, Vec::new());
+    }
+    if code == MFA_ENROLLMENT_REQUIRED {
+        return redirect(PROFILE_PAGE, None, Vec::new());
     }
     if status == StatusCode::UNAUTHORIZED {
         return sign_in_first(here);

@@ -22,6 +22,7 @@ mod list_cache;
 mod load;
 mod lockout;
 mod metrics;
+mod mfa;
 mod migrate_fixture;
 mod openapi;
 mod org_isolation;

@@ -46,8 +46,10 @@ async fn settings_are_saved_through_their_form_and_only_owners_set_the_policy() 
         with_org_role(&w, "orgadmin@example.com", "admin").await;
         with_org_role(&w, "member@example.com", "member").await;
 
-        // The owner: every field, the SSO and MFA policy among them.
+        // The owner: every field, the SSO and MFA policy among them (requiring MFA takes an
+        // owner who has it on: turned on after this sign-in, which it would make two steps).
         let mut owner = browser(&w, ADMIN_EMAIL).await;
+        crate::mfa::enable_totp(&w.admin).await;
         let p = owner.get("/organization").await;
         assert_eq!(p.status, 200, "{on}: {}", p.body);
         assert!(p.body.contains(r#"name="ssoRequired:bool""#), "{on}");
@@ -96,6 +98,20 @@ async fn settings_are_saved_through_their_form_and_only_owners_set_the_policy() 
         );
         let p = owner.get("/organization").await;
         assert!(p.body.contains("labs.example"), "{on}: shown again");
+
+        // While MFA is required, an admin without it is sent to set it up, and told why.
+        let mut pending = browser(&w, "orgadmin@example.com").await;
+        let p = pending.get("/organization").await;
+        assert_eq!((p.status, p.location()), (303, "/profile"), "{on}");
+        let p = pending.get("/profile").await;
+        assert_eq!(p.status, 200, "{on}: {}", p.body);
+        assert!(p.body.contains(r#"id="mfa-required-notice""#), "{on}");
+        assert!(p.body.contains(r#"id="mfa-enroll-form""#), "{on}");
+        let r = w
+            .admin
+            .patch("/organization", json!({"mfaRequired": false}))
+            .await;
+        assert_eq!(r.status, 200, "{on}: {}", r.body);
 
         // An empty lifetime is the installation's default; a bad length changes nothing.
         owner

@@ -1477,6 +1477,13 @@ async fn settings_are_audited_validated_and_owners_alone_set_the_policies() {
         }
         let r = xc.patch("/organization", json!({"name": "By admin"})).await;
         assert_eq!(r.status, 200, "{}", r.body);
+        // Requiring MFA takes an owner who has it (it would lock them out otherwise).
+        let r = w
+            .admin
+            .patch("/organization", json!({"mfaRequired": true}))
+            .await;
+        assert_eq!((r.status, r.code()), (409, "mfa_not_enabled"), "{}", r.body);
+        crate::mfa::enable_totp(&w.admin).await;
         let r = w
             .admin
             .patch(

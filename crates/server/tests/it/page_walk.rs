@@ -206,7 +206,15 @@ struct Walk<'w> {
     org: String,
     skip: Option<&'static str>,
     n: AtomicUsize,
+    /// The session of `ENROLLER` that walks the two-factor forms (enrol, activate, remove):
+    /// one session, since a sign-in after activation would need a code.
+    enroller: tokio::sync::Mutex<Option<Browser>>,
+    /// `ENROLLER`'s authenticator app, once the walk has enrolled it.
+    app: tokio::sync::Mutex<Option<crate::mfa::Authenticator>>,
 }
+
+/// The member who walks the two-factor forms.
+const ENROLLER: &str = "enroller@example.com";
 
 impl Walk<'_> {
     fn next(&self) -> usize {
@@ -450,6 +458,26 @@ impl Walk<'_> {
                 pair("targetWorkspaceId", &self.other),
             ],
             ("auth", Some("me")) => vec![pair("name", name)],
+            ("auth", Some("mfa/totp/enroll")) => vec![pair("password", PASSWORD)],
+            ("auth", Some("mfa/totp/activate")) => {
+                // Enrolled again through the API (replacing what the form enrolled, which is
+                // not on yet), so the walk holds the secret an app would.
+                let c = self.w.server.login(ENROLLER, PASSWORD).await;
+                let r = c
+                    .post("/auth/mfa/totp/enroll", json!({"password": PASSWORD}))
+                    .await;
+                assert_eq!(r.status, 201, "{}", r.body);
+                let mut app =
+                    crate::mfa::Authenticator::from_uri(r.body["otpauthUri"].as_str().unwrap());
+                let code = app.code().await;
+                *self.app.lock().await = Some(app);
+                vec![pair("code", code)]
+            }
+            ("auth", Some("mfa/totp")) if *m == Method::DELETE => {
+                let mut app = self.app.lock().await;
+                let code = app.as_mut().expect("activated first").code().await;
+                vec![pair("password", PASSWORD), pair("code:opt", code)]
+            }
             ("auth", Some("switch-workspace")) => vec![pair("workspaceId", &self.ws)],
             ("auth", Some("switch-organization")) => vec![pair("organizationId", &self.org)],
             ("organization", None) => vec![
@@ -568,6 +596,7 @@ async fn every_page_and_form_refuses_whoever_it_should() {
         let (role, skip) = empty_role(&w).await;
         w.member("nobody@example.com", &ws, &role).await;
         let (member, _) = w.member("member@example.com", &ws, "Admin").await;
+        w.member(ENROLLER, &ws, "Viewer").await;
         let org = w.admin.get("/auth/me").await.body["activeOrganization"]
             .as_str()
             .unwrap()
@@ -582,6 +611,8 @@ async fn every_page_and_form_refuses_whoever_it_should() {
             org,
             skip,
             n: AtomicUsize::new(0),
+            enroller: tokio::sync::Mutex::new(None),
+            app: tokio::sync::Mutex::new(None),
         };
         let on = b.name();
 
@@ -636,10 +667,11 @@ async fn walk_page(walk: &Walk<'_>, guard: Guard, path: &str, what: &str) {
     let mut anon = Browser::new(&walk.base);
     let p = anon.get(path).await;
     if guard.is_public() {
-        // Setup, once done, sends everyone to the sign-in.
+        // Setup, once done, sends everyone to the sign-in; so does the code page of a second
+        // step when no sign-in is waiting for one.
         let to_sign_in = p.status == 303 && p.location() == "/login";
         assert!(
-            p.status == 200 || (path == "/setup" && to_sign_in),
+            p.status == 200 || (matches!(path, "/setup" | "/login/mfa") && to_sign_in),
             "anonymous: {what}: {} {}",
             p.status,
             p.body
@@ -703,7 +735,7 @@ async fn walk_page(walk: &Walk<'_>, guard: Guard, path: &str, what: &str) {
             walk.member().await
         }
         // No permission to lack: the empty role is served too.
-        Guard::SignedIn | Guard::OrgMember | Guard::EachWorkspace(_) => {
+        Guard::SignedIn | Guard::Enrolling | Guard::OrgMember | Guard::EachWorkspace(_) => {
             let p = walk.nobody().await.get(path).await;
             assert!(served(&p), "empty role: {what}: {} {}", p.status, p.body);
             walk.member().await
@@ -788,7 +820,7 @@ async fn walk_form(
         )),
         // Nothing to lack but a session (a list over workspaces is empty for the empty role)
         // or membership.
-        Guard::SignedIn | Guard::OrgMember | Guard::EachWorkspace(_) => None,
+        Guard::SignedIn | Guard::Enrolling | Guard::OrgMember | Guard::EachWorkspace(_) => None,
     };
     if let Some((who, mut b, perm)) = lacking {
         let mark = walk.mark().await;
@@ -862,13 +894,22 @@ async fn walk_form_right(
     fields: &[(String, String)],
     what: &str,
 ) {
-    let mut right = match api.guard {
-        Guard::AccountAdmin | Guard::Owner | Guard::InstanceAdmin | Guard::OrgCreator => {
-            walk.admin().await
+    let p = if api.path.starts_with("/auth/mfa/") {
+        let mut enroller = walk.enroller.lock().await;
+        if enroller.is_none() {
+            *enroller = Some(Browser::signed_in(&walk.base, ENROLLER, &walk.ws).await);
         }
-        _ => walk.member().await,
+        let right = enroller.as_mut().expect("signed in");
+        right.post_form(path, fields).await
+    } else {
+        let mut right = match api.guard {
+            Guard::AccountAdmin | Guard::Owner | Guard::InstanceAdmin | Guard::OrgCreator => {
+                walk.admin().await
+            }
+            _ => walk.member().await,
+        };
+        right.post_form(path, fields).await
     };
-    let p = right.post_form(path, fields).await;
     if shows {
         assert_eq!(p.status, 200, "the right caller: {what}: {}", p.body);
     } else {

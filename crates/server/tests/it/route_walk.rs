@@ -19,10 +19,10 @@ use serde_json::json;
 use std::collections::BTreeSet;
 
 /// How many routes the table holds. A new route must be walked (and, if public, listed below).
-const ROUTE_COUNT: usize = 118;
+const ROUTE_COUNT: usize = 124;
 
 /// The routes anyone may call: `Open` ones even before setup, `Public` ones after it.
-const PUBLIC_ROUTES: [(&str, &str, &str); 11] = [
+const PUBLIC_ROUTES: [(&str, &str, &str); 12] = [
     ("GET", "/ping", "Open"),
     ("GET", "/health/ready", "Open"),
     ("GET", "/setup", "Open"),
@@ -34,6 +34,7 @@ const PUBLIC_ROUTES: [(&str, &str, &str); 11] = [
     ("POST", "/auth/register", "Public"),
     ("POST", "/auth/forgot-password", "Public"),
     ("POST", "/auth/reset-password", "Public"),
+    ("POST", "/auth/mfa/verify", "Public"),
 ];
 
 /// The operator routes (`routes::operator_routes`): for a scraper, never for a user.
@@ -47,6 +48,7 @@ fn guard_name(g: Guard) -> &'static str {
         Guard::Open => "Open",
         Guard::Public => "Public",
         Guard::SignedIn => "SignedIn",
+        Guard::Enrolling => "Enrolling",
         Guard::OrgMember => "OrgMember",
         Guard::AccountAdmin => "AccountAdmin",
         Guard::Owner => "Owner",
@@ -381,7 +383,7 @@ async fn every_guarded_route_refuses_whoever_it_should() {
                         assert_eq!(r.body["error"]["missingPermission"], p, "API key: {what}");
                     }
                 }
-                Guard::SignedIn | Guard::OrgMember => {
+                Guard::SignedIn | Guard::Enrolling | Guard::OrgMember => {
                     // A fresh session each time: one of these routes is logout.
                     let member = member_session(&w, &ws).await;
                     passed(&call(&member, def, &path, &ws).await, &what);

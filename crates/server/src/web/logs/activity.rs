@@ -27,6 +27,8 @@ fn outcome_label(outcome: LoginOutcome) -> &'static str {
         LoginOutcome::RefreshReuse => "Refresh token reused",
         LoginOutcome::RefreshFailure => "Refresh failed",
         LoginOutcome::PasswordReset => "Password reset",
+        LoginOutcome::MfaRequired => "Second step asked",
+        LoginOutcome::MfaFailure => "Second step failed",
     }
 }
 
@@ -34,10 +36,14 @@ fn outcome_label(outcome: LoginOutcome) -> &'static str {
 fn outcome_badge(outcome: Option<LoginOutcome>) -> &'static str {
     match outcome {
         Some(LoginOutcome::Success) => "ok",
-        Some(LoginOutcome::Failure | LoginOutcome::RefreshReuse | LoginOutcome::RefreshFailure) => {
-            "bad"
-        }
-        Some(LoginOutcome::Logout | LoginOutcome::PasswordReset) | None => "info",
+        Some(
+            LoginOutcome::Failure
+            | LoginOutcome::RefreshReuse
+            | LoginOutcome::RefreshFailure
+            | LoginOutcome::MfaFailure,
+        ) => "bad",
+        Some(LoginOutcome::Logout | LoginOutcome::PasswordReset | LoginOutcome::MfaRequired)
+        | None => "info",
     }
 }
 

@@ -1,0 +1,46 @@
+//! The routes of two-factor sign-in (SPEC §9; `api::mfa`).
+
+use super::RouteDef;
+use crate::api::mfa::*;
+use crate::openapi::body;
+use axum::http::Method;
+
+pub(super) fn mfa() -> Vec<RouteDef> {
+    use crate::auth::Guard::*;
+    use Method as M;
+    vec![
+        RouteDef::new(M::POST, "/auth/mfa/verify", Public, verify)
+            .doc("auth", "The second step of a sign-in: the mfaToken with a code of the authenticator app or a recovery code; answers what POST /auth/login answers without MFA")
+            .req(body::<VerifyRequest>())
+            .ok(200, body::<crate::api::session::LoginResponse>())
+            .may(401, "The mfaToken is unknown, expired or spent; or the code is wrong, already used, or the recovery code wrong or used")
+            .may(429, "Five wrong codes: the second step is locked for this account (see Retry-After)"),
+        RouteDef::new(M::GET, "/auth/mfa", Enrolling, status)
+            .doc("auth", "Your second factors, and whether your organization requires you to set one up")
+            .ok(200, body::<MfaStatusBody>()),
+        RouteDef::new(M::POST, "/auth/mfa/totp/enroll", Enrolling, enroll)
+            .doc("auth", "Start setting up an authenticator app (password again): its secret, otpauth URI and QR code (SVG); inactive until activated")
+            .req(body::<EnrollRequest>())
+            .ok(201, body::<Enrollment>())
+            .may(401, "The password is wrong")
+            .may(409, "An authenticator app is set up already")
+            .may(503, super::BUSY),
+        RouteDef::new(M::POST, "/auth/mfa/totp/activate", Enrolling, activate)
+            .doc("auth", "Turn the enrolled authenticator app on with one of its codes; answers 10 recovery codes, shown once")
+            .req(body::<ActivateRequest>())
+            .ok(200, body::<RecoveryCodes>())
+            .may(401, "The code is wrong")
+            .may(409, "Nothing is enrolled, or it is active already")
+            .may(429, "Too many wrong codes (see Retry-After)"),
+        RouteDef::new(M::DELETE, "/auth/mfa/totp", Enrolling, remove)
+            .doc("auth", "Turn the authenticator app off (and forget the recovery codes), with the password and a code or a recovery code")
+            .req(body::<RemoveRequest>())
+            .empty(204)
+            .may(401, "The password or the code is wrong")
+            .may(429, "Too many wrong codes (see Retry-After)")
+            .may(503, super::BUSY),
+        RouteDef::new(M::DELETE, "/organization/members/{id}/mfa", Owner, reset_member)
+            .doc("organizations", "Reset a member's two-factor sign-in (owners): their authenticator app and recovery codes are removed; audited, and the member is emailed")
+            .ok(200, body::<MfaReset>()),
+    ]
+}
