@@ -15,6 +15,7 @@ pub mod openapi;
 pub mod passwords;
 pub mod routes;
 pub mod secrets;
+pub mod sso;
 pub mod state;
 pub mod tokens;
 pub mod web;

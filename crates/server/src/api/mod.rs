@@ -16,6 +16,7 @@ pub mod resources;
 pub mod roles;
 pub mod session;
 pub mod setup;
+pub mod sso;
 pub mod transfer;
 pub mod users;
 pub mod workspaces;

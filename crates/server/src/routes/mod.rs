@@ -7,6 +7,7 @@ mod groups;
 mod logs;
 mod organizations;
 pub mod pages;
+mod sso;
 
 use crate::api::{self, ListParams, resources as res};
 use crate::auth::{Guard, Scope};
@@ -187,6 +188,7 @@ pub fn table() -> Vec<RouteDef> {
             .req(body::<api::session::LoginRequest>())
             .ok(200, body::<api::session::LoginResponse>())
             .may(401, "Wrong email or password, or the account is not active")
+            .may(403, "The organization requires single sign-on (sso_required names the provider's startUrl)")
             .may(429, "Too many failed sign-ins for this email or address (see Retry-After)")
             .may(503, BUSY),
         RouteDef::new(M::POST, "/auth/refresh", Public, api::session::refresh)
@@ -282,6 +284,7 @@ pub fn table() -> Vec<RouteDef> {
     t.extend(logs::activity());
     t.extend(logs::audit());
     t.extend(organizations::organizations());
+    t.extend(sso::sso());
     t
 }
 

@@ -30,6 +30,7 @@ mod page_walk;
 mod resources;
 mod roles;
 mod route_walk;
+mod sso;
 mod transfer;
 mod transfer_pages;
 mod users;
