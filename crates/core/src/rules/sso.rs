@@ -26,66 +26,92 @@ pub fn local_next(next: Option<&str>) -> String {
     }
 }
 
-/// An issuer URL: `https://…` (or `http://` for a provider on this machine or in a test), no
-/// query or fragment. Kept as typed (trimmed): the ID token's `iss` must match it exactly.
-pub fn sso_issuer(raw: &str) -> DomainResult<String> {
-    let s = raw.trim();
-    let bad = |why: &str| Err(DomainError::invalid("issuer", why));
-    if s.is_empty() || s.len() > 2048 {
-        return bad("must be the provider's issuer URL, such as https://login.example.com");
-    }
-    let rest = if let Some(r) = s.strip_prefix("https://") {
-        r
-    } else if let Some(r) = s.strip_prefix("http://") {
-        r
-    } else {
-        return bad("must start with https:// (or http://)");
-    };
-    let host = rest.split('/').next().unwrap_or_default();
-    if host.is_empty() || s.contains(['?', '#', ' ']) || s.chars().any(|c| c.is_control()) {
-        return bad("must be a URL with a host and without a query or fragment");
-    }
-    Ok(s.to_string())
+/// The pattern of an issuer URL (the OpenAPI document says it; `sso_issuer` checks it).
+pub const ISSUER_PATTERN: &str =
+    "^https?://[^/?# \\u0000-\\u001f\\u007f-\\u009f]+[^?# \\u0000-\\u001f\\u007f-\\u009f]*$";
+/// Longest issuer URL, client id or secret.
+pub const MAX_SSO_TEXT_CHARS: usize = 2048;
+/// The pattern of a client id, secret, group or claim name: no control character.
+pub const SSO_TEXT_PATTERN: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f]+$";
+/// The pattern of a scope: printable ASCII but space, `"` and `\\`.
+pub const SCOPE_PATTERN: &str = "^[!#-\\[\\]-~]{1,100}$";
+/// Most scopes a provider asks for besides `openid`.
+pub const MAX_SCOPES: usize = 19;
+/// Longest group name of a mapping.
+pub const MAX_GROUP_CHARS: usize = 256;
+
+fn bad_char(c: char) -> bool {
+    c.is_control()
 }
 
-/// A client id (or secret): printable, 1 to 2048 characters.
-pub fn sso_client_id(field: &'static str, raw: &str) -> DomainResult<String> {
-    let s = raw.trim();
-    if s.is_empty() || s.chars().count() > 2048 || s.chars().any(|c| c.is_control()) {
+/// An issuer URL: `https://…` (or `http://` for a provider on this machine or in a test), with
+/// a host, no query, fragment, space or control character (`ISSUER_PATTERN`). Kept as sent:
+/// the ID token's `iss` must match it exactly.
+pub fn sso_issuer(s: &str) -> DomainResult<String> {
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"));
+    let ok = rest.is_some_and(|r| {
+        let host = r.split('/').next().unwrap_or_default();
+        !host.is_empty()
+            && !r
+                .chars()
+                .any(|c| c == '?' || c == '#' || c == ' ' || bad_char(c))
+    }) && s.chars().count() <= MAX_SSO_TEXT_CHARS;
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(DomainError::invalid(
+            "issuer",
+            "must be the provider's issuer URL, such as https://login.example.com (no query or fragment)",
+        ))
+    }
+}
+
+/// A client id, secret or claim name: 1 to `max` characters, none of them a control character
+/// (`SSO_TEXT_PATTERN`).
+pub fn sso_text(field: &'static str, s: &str, max: usize) -> DomainResult<String> {
+    if s.is_empty() || s.chars().count() > max || s.chars().any(bad_char) {
         return Err(DomainError::invalid(
             field,
-            "must be 1 to 2048 printable characters",
+            format!("must be 1 to {max} characters, none of them a control character"),
         ));
     }
     Ok(s.to_string())
 }
 
+/// A client id or secret (`sso_text` of at most `MAX_SSO_TEXT_CHARS`).
+pub fn sso_client_id(field: &'static str, s: &str) -> DomainResult<String> {
+    sso_text(field, s, MAX_SSO_TEXT_CHARS)
+}
+
 /// The scopes asked for: `openid` always first (it is added when missing), then the rest,
-/// without duplicates; `openid email profile` when none are given. At most 20 scopes of
-/// printable characters without spaces.
+/// without duplicates; `openid email profile` when none are given. At most `MAX_SCOPES`, each
+/// `SCOPE_PATTERN`.
 pub fn sso_scopes(raw: Option<&[String]>) -> DomainResult<Vec<String>> {
     let Some(raw) = raw else {
         return Ok(vec!["openid".into(), "email".into(), "profile".into()]);
     };
+    if raw.len() > MAX_SCOPES {
+        return Err(DomainError::invalid(
+            "scopes",
+            format!("at most {MAX_SCOPES} scopes"),
+        ));
+    }
     let mut out = vec!["openid".to_string()];
     for s in raw {
-        let s = s.trim();
-        if s.is_empty()
-            || s.len() > 100
-            || s.chars()
-                .any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '\\')
-        {
+        let ok = (1..=100).contains(&s.len())
+            && s.chars()
+                .all(|c| ('!'..='~').contains(&c) && c != '"' && c != '\\');
+        if !ok {
             return Err(DomainError::invalid(
                 "scopes",
-                "each scope is 1 to 100 printable characters without spaces",
+                "each scope is 1 to 100 printable ASCII characters without spaces, quotes or backslashes",
             ));
         }
         if !out.iter().any(|o| o == s) {
             out.push(s.to_string());
         }
-    }
-    if out.len() > 20 {
-        return Err(DomainError::invalid("scopes", "at most 20 scopes"));
     }
     Ok(out)
 }
@@ -393,5 +419,7 @@ mod tests {
         assert!(sso_scopes(Some(&["a b".into()])).is_err());
         assert!(sso_issuer("ftp://x").is_err());
         assert!(sso_issuer("https://login.example.com/tenant/v2.0").is_ok());
+        assert!(sso_issuer(" https://login.example.com").is_err());
+        assert!(sso_issuer("https://x.example/?a").is_err());
     }
 }

@@ -65,49 +65,96 @@ fn view(state: &AppState, p: SsoProvider) -> ProviderView {
 pub struct JitInput {
     pub enabled: bool,
     /// The workspace a provisioned account lands in.
-    #[schema(required = true)]
-    pub workspace_id: Option<WorkspaceId>,
-    /// Its role there: a role id or a built-in name such as `Viewer`.
-    #[schema(required = true, schema_with = crate::fields::any_text_or_null)]
-    pub role: Option<String>,
+    pub workspace_id: WorkspaceId,
+    /// Its role there: a role id or a name such as `Viewer`.
+    #[schema(schema_with = crate::fields::role)]
+    pub role: String,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GroupMappingInput {
-    #[schema(schema_with = crate::fields::any_text)]
+    /// A value of the groups claim.
+    #[schema(schema_with = crate::fields::sso_group)]
     pub group: String,
     pub workspace_id: WorkspaceId,
-    /// A role id or a built-in name.
-    #[schema(schema_with = crate::fields::any_text)]
+    /// A role id or a name such as `Developer`.
+    #[schema(schema_with = crate::fields::role)]
     pub role: String,
 }
 
-/// A provider's settings (`POST`: displayName, issuer, clientId and clientSecret required;
-/// `PATCH`: only what changes).
+/// A new provider.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateProviderInput {
+    #[schema(schema_with = crate::fields::name)]
+    pub display_name: String,
+    /// The issuer URL; `/.well-known/openid-configuration` is read from it.
+    #[schema(schema_with = crate::fields::sso_issuer)]
+    pub issuer: String,
+    #[schema(schema_with = crate::fields::sso_client_text)]
+    pub client_id: String,
+    /// Kept encrypted; never answered back.
+    #[schema(schema_with = crate::fields::sso_client_text)]
+    pub client_secret: String,
+    /// `openid` is always asked for; absent: `openid email profile`.
+    #[schema(schema_with = crate::fields::sso_scopes)]
+    pub scopes: Option<Vec<String>>,
+    /// Domains whose emails may be provisioned just in time (empty: any).
+    #[schema(schema_with = crate::fields::email_domains)]
+    pub allowed_domains: Option<Vec<String>>,
+    /// Just-in-time provisioning (absent: off).
+    pub jit: Option<JitInput>,
+    #[schema(max_items = 200)]
+    pub group_mappings: Option<Vec<GroupMappingInput>>,
+    /// The claim listing the user's groups (absent: `groups`).
+    #[schema(schema_with = crate::fields::sso_claim_or_keep)]
+    pub groups_claim: Option<String>,
+    /// Absent: true.
+    pub enabled: Option<bool>,
+}
+
+/// What changes in a provider: each field absent (or null) keeps it; `jit` and
+/// `groupMappings` replace the current ones.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProviderInput {
-    #[schema(schema_with = crate::fields::any_text)]
+    #[schema(schema_with = crate::fields::name_or_keep)]
     pub display_name: Option<String>,
-    /// The issuer URL; `/.well-known/openid-configuration` is read from it.
-    #[schema(schema_with = crate::fields::any_text)]
+    #[schema(schema_with = crate::fields::sso_issuer_or_keep)]
     pub issuer: Option<String>,
-    #[schema(schema_with = crate::fields::any_text)]
+    #[schema(schema_with = crate::fields::sso_client_text_or_keep)]
     pub client_id: Option<String>,
-    /// Kept encrypted; never answered back.
-    #[schema(schema_with = crate::fields::any_text)]
+    /// A new secret (kept encrypted; never answered back).
+    #[schema(schema_with = crate::fields::sso_client_text_or_keep)]
     pub client_secret: Option<String>,
-    /// `openid` is always asked for; default `openid email profile`.
+    #[schema(schema_with = crate::fields::sso_scopes)]
     pub scopes: Option<Vec<String>>,
-    /// Domains whose emails may be provisioned just in time (empty: any).
+    #[schema(schema_with = crate::fields::email_domains)]
     pub allowed_domains: Option<Vec<String>>,
     pub jit: Option<JitInput>,
+    #[schema(max_items = 200)]
     pub group_mappings: Option<Vec<GroupMappingInput>>,
-    /// The claim listing the user's groups (default `groups`).
-    #[schema(schema_with = crate::fields::any_text)]
+    #[schema(schema_with = crate::fields::sso_claim_or_keep)]
     pub groups_claim: Option<String>,
     pub enabled: Option<bool>,
+}
+
+impl From<CreateProviderInput> for ProviderInput {
+    fn from(c: CreateProviderInput) -> Self {
+        Self {
+            display_name: Some(c.display_name),
+            issuer: Some(c.issuer),
+            client_id: Some(c.client_id),
+            client_secret: Some(c.client_secret),
+            scopes: c.scopes,
+            allowed_domains: c.allowed_domains,
+            jit: c.jit,
+            group_mappings: c.group_mappings,
+            groups_claim: c.groups_claim,
+            enabled: c.enabled,
+        }
+    }
 }
 
 async fn resolve(
@@ -149,33 +196,14 @@ async fn resolve(
     let org = admin.organization();
     let jit = match (req.jit, &base) {
         (Some(j), _) => {
-            let role_id = match j.role.as_deref() {
-                Some(r) => Some(
-                    state
-                        .store
-                        .resolve_role(admin, r)
-                        .await
-                        .map_err(|_| DomainError::invalid("jit.role", "no such role"))?
-                        .id,
-                ),
-                None => None,
-            };
-            if let Some(ws) = j.workspace_id
-                && !state.store.is_workspace_of(org, ws).await?
-            {
-                return Err(DomainError::invalid("jit.workspaceId", "no such workspace").into());
+            if !state.store.is_workspace_of(org, j.workspace_id).await? {
+                return Err(DomainError::NotFound("workspace").into());
             }
-            if j.enabled && (j.workspace_id.is_none() || role_id.is_none()) {
-                return Err(DomainError::invalid(
-                    "jit",
-                    "provisioning needs a workspaceId and a role",
-                )
-                .into());
-            }
+            let role = state.store.resolve_role(admin, &j.role).await?;
             SsoJit {
                 enabled: j.enabled,
-                workspace_id: j.workspace_id,
-                role_id,
+                workspace_id: Some(j.workspace_id),
+                role_id: Some(role.id),
             }
         }
         (None, Some(b)) => b.jit.clone(),
@@ -192,28 +220,14 @@ async fn resolve(
             }
             let mut out = Vec::with_capacity(ms.len());
             for m in ms {
-                let group = m.group.trim();
-                if group.is_empty() || group.chars().count() > 256 {
-                    return Err(DomainError::invalid(
-                        "groupMappings.group",
-                        "must be 1 to 256 characters",
-                    )
-                    .into());
-                }
+                let group =
+                    rules::sso_text("groupMappings.group", &m.group, rules::MAX_GROUP_CHARS)?;
                 if !state.store.is_workspace_of(org, m.workspace_id).await? {
-                    return Err(DomainError::invalid(
-                        "groupMappings.workspaceId",
-                        "no such workspace",
-                    )
-                    .into());
+                    return Err(DomainError::NotFound("workspace").into());
                 }
-                let role = state
-                    .store
-                    .resolve_role(admin, &m.role)
-                    .await
-                    .map_err(|_| DomainError::invalid("groupMappings.role", "no such role"))?;
+                let role = state.store.resolve_role(admin, &m.role).await?;
                 out.push(SsoGroupMapping {
-                    group: group.to_string(),
+                    group,
                     workspace_id: m.workspace_id,
                     role_id: role.id,
                 });
@@ -224,7 +238,7 @@ async fn resolve(
         (None, None) => Vec::new(),
     };
     let groups_claim = match (req.groups_claim.as_deref(), &base) {
-        (Some(c), _) => rules::sso_client_id("groupsClaim", c)?,
+        (Some(c), _) => rules::sso_text("groupsClaim", c, rules::MAX_GROUP_CHARS)?,
         (None, Some(b)) => b.groups_claim.clone(),
         (None, None) => "groups".to_string(),
     };
@@ -266,8 +280,9 @@ pub async fn get(
 pub async fn create(
     State(state): State<AppState>,
     Admin(admin): Admin,
-    ApiJson(mut req): ApiJson<ProviderInput>,
+    ApiJson(req): ApiJson<CreateProviderInput>,
 ) -> ApiResult<(StatusCode, Json<ProviderView>)> {
+    let mut req = ProviderInput::from(req);
     let secret = req
         .client_secret
         .take()

@@ -15,7 +15,7 @@ pub(super) fn sso() -> Vec<RouteDef> {
             .ok(200, crate::openapi::list::<ProviderView>()),
         RouteDef::new(M::POST, "/organization/sso/providers", Owner, create)
             .doc("sso", "Add an OpenID Connect provider: displayName, issuer, clientId and clientSecret (kept encrypted) required; audited")
-            .req(body::<ProviderInput>())
+            .req(body::<CreateProviderInput>())
             .ok(201, body::<ProviderView>()),
         RouteDef::new(M::GET, "/organization/sso/providers/{id}", Owner, get)
             .doc("sso", "One provider")

@@ -81,7 +81,7 @@ impl Sso {
             .register_client(&format!("{}/api/v1/auth/oidc/callback", server.base_url))
             .await;
         let jit = if jit.is_null() {
-            json!({"enabled": false, "workspaceId": null, "role": null})
+            Value::Null
         } else {
             let mut j = jit;
             j["workspaceId"] = json!(default_ws);
@@ -228,7 +228,8 @@ async fn owners_configure_providers_and_the_secret_never_comes_back() {
         ] {
             let r = s.admin.post("/organization/sso/providers", body).await;
             assert_eq!(r.status, 422, "{}", r.body);
-            assert_eq!(r.body["error"]["field"], field, "{}", r.body);
+            let named = r.body["error"]["field"].as_str().unwrap_or("").to_string();
+            assert!(named.starts_with(field), "{field}: {}", r.body);
         }
         let n = s.admin.get("/organization/sso/providers").await;
         assert_eq!(n.body["items"].as_array().unwrap().len(), 1);
