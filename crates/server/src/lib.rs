@@ -383,7 +383,9 @@ pub async fn build_state(config: config::Config) -> Result<AppState, String> {
     )
     .await
     .map_err(|e| e.to_string())?;
-    AppState::new(config, store, secrets, metrics)
+    let state = AppState::new(config, store, secrets, metrics)?;
+    api::sso::ensure_env_provider(&state).await?;
+    Ok(state)
 }
 
 #[cfg(test)]

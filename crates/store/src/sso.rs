@@ -781,4 +781,36 @@ impl Store {
         });
         Ok(ws.flatten().map(WorkspaceId))
     }
+
+    /// The organization made by setup (the first one), once setup is done.
+    pub async fn first_organization(&self) -> DomainResult<Option<OrganizationId>> {
+        let id: Option<Uuid> = with_db!(self, pool => {
+            sqlx::query_scalar("SELECT s.organization_id FROM setup_state s JOIN organizations o ON o.id = s.organization_id")
+                .fetch_optional(pool).await.map_err(db_err)?
+        });
+        Ok(id.map(OrganizationId))
+    }
+
+    /// A workspace and a role of `org` named by id or name (the OIDC_JIT_* settings).
+    pub async fn workspace_and_role_named(
+        &self,
+        org: OrganizationId,
+        workspace: &str,
+        role: &str,
+    ) -> DomainResult<(Option<WorkspaceId>, Option<RoleId>)> {
+        let (w, r) = (workspace.trim(), role.trim());
+        // By id when it parses as one, else by name (case-insensitive, as names are unique).
+        let key = |s: &str| (s.parse::<Uuid>().ok(), s.to_lowercase());
+        let ((wid, wname), (rid, rname)) = (key(w), key(r));
+        let found: (Option<Uuid>, Option<Uuid>) = with_db!(self, pool => {
+            let ws: Option<Uuid> = sqlx::query_scalar(
+                "SELECT id FROM workspaces WHERE organization_id = $1 AND (id = $2 OR name_key = $3) ORDER BY created_at LIMIT 1")
+                .bind(org.0).bind(wid).bind(&wname).fetch_optional(pool).await.map_err(db_err)?;
+            let role: Option<Uuid> = sqlx::query_scalar(
+                "SELECT id FROM roles WHERE organization_id = $1 AND (id = $2 OR name_key = $3) LIMIT 1")
+                .bind(org.0).bind(rid).bind(&rname).fetch_optional(pool).await.map_err(db_err)?;
+            (ws, role)
+        });
+        Ok((found.0.map(WorkspaceId), found.1.map(RoleId)))
+    }
 }

@@ -185,11 +185,21 @@ impl TestServer {
     /// A new server on a fresh database whose APP_URL is its own address (the SSO tests: the
     /// redirect URI registered at the provider is APP_URL's).
     pub async fn start_at_own_url(backend: &Backend, tweak: impl FnOnce(&mut Config)) -> Self {
-        let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
-        let url = fresh_database(backend, dir.path()).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
+        Self::start_on(backend, listener, tweak).await
+    }
+
+    /// The same on a listener the test bound (so that it knows the URL before the server
+    /// starts, to register it at an OpenID provider).
+    pub async fn start_on(
+        backend: &Backend,
+        listener: tokio::net::TcpListener,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Self {
+        let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
+        let url = fresh_database(backend, dir.path()).await;
         let mut config = test_config(dir.path().to_path_buf(), url.clone());
         config.app_url = format!("http://{}", listener.local_addr().expect("addr"));
         tweak(&mut config);

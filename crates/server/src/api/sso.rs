@@ -777,3 +777,82 @@ async fn finish(
     let next = rules::local_next(flow.next.as_deref());
     Ok(redirect(&next, signed_in.into_cookies()))
 }
+
+/// The provider of the OIDC_* settings (SPEC §8), in the first organization: created once
+/// setup is done (at start-up, or by setup itself) and brought in line with the settings at
+/// every start. Without OIDC_ISSUER, nothing.
+pub async fn ensure_env_provider(state: &AppState) -> Result<(), String> {
+    use secrecy::ExposeSecret;
+    let c = &state.config;
+    let Some(issuer) = c.oidc_issuer.as_deref() else {
+        return Ok(());
+    };
+    let (Some(client_id), Some(secret)) =
+        (c.oidc_client_id.as_deref(), c.oidc_client_secret.as_ref())
+    else {
+        return Err("OIDC_ISSUER needs OIDC_CLIENT_ID and OIDC_CLIENT_SECRET".into());
+    };
+    let Some(org) = state
+        .store
+        .first_organization()
+        .await
+        .map_err(|e| e.to_string())?
+    else {
+        return Ok(());
+    };
+    let bad = |e: DomainError| format!("OIDC_*: {e}");
+    let issuer = rules::sso_issuer(issuer).map_err(bad)?;
+    let client_id = rules::sso_client_id("OIDC_CLIENT_ID", client_id).map_err(bad)?;
+    let secret = rules::sso_client_id("OIDC_CLIENT_SECRET", secret.expose_secret()).map_err(bad)?;
+    let display_name =
+        rules::display_name("OIDC_DISPLAY_NAME", &c.oidc_display_name).map_err(bad)?;
+    let groups_claim = rules::sso_text(
+        "OIDC_GROUPS_CLAIM",
+        &c.oidc_groups_claim,
+        rules::MAX_GROUP_CHARS,
+    )
+    .map_err(bad)?;
+    let jit = match c.oidc_jit_workspace.as_deref() {
+        None => SsoJit {
+            enabled: false,
+            workspace_id: None,
+            role_id: None,
+        },
+        Some(ws) => {
+            let (w, r) = state
+                .store
+                .workspace_and_role_named(org, ws, &c.oidc_jit_role)
+                .await
+                .map_err(|e| e.to_string())?;
+            let w = w.ok_or_else(|| {
+                format!("OIDC_JIT_WORKSPACE: no workspace {ws:?} in the first organization")
+            })?;
+            let r = r.ok_or_else(|| format!("OIDC_JIT_ROLE: no role {:?}", c.oidc_jit_role))?;
+            SsoJit {
+                enabled: true,
+                workspace_id: Some(w),
+                role_id: Some(r),
+            }
+        }
+    };
+    let settings = SsoSettings {
+        display_name,
+        issuer,
+        client_id,
+        scopes: rules::sso_scopes(None).map_err(bad)?,
+        allowed_domains: Vec::new(),
+        jit,
+        group_mappings: Vec::new(),
+        groups_claim,
+        enabled: true,
+    };
+    let sealer = &state.secret_box;
+    state
+        .store
+        .ensure_env_sso_provider(org, &settings, |id| {
+            sealer.seal(ItemId(id.0), secret.as_bytes())
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}

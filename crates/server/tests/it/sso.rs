@@ -630,3 +630,66 @@ async fn groups_map_to_roles_at_every_sign_in_and_sso_required_keeps_passwords_o
         s.as_user(&s.sign_in("dev").await);
     }
 }
+
+#[tokio::test]
+async fn the_environment_provider_serves_the_first_organization() {
+    for backend in backends() {
+        let idp = OidcProvider::start().await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let client = idp
+            .register_client(&format!("{base}/api/v1/auth/oidc/callback"))
+            .await;
+        let (issuer, cid, secret) = (
+            idp.issuer.clone(),
+            client.client_id.clone(),
+            client.client_secret.clone(),
+        );
+        let server = TestServer::start_on(&backend, listener, move |c| {
+            c.oidc_issuer = Some(issuer);
+            c.oidc_client_id = Some(cid);
+            c.oidc_client_secret = Some(secret.into());
+            c.oidc_display_name = "Company SSO".into();
+            c.oidc_jit_workspace = Some("Default".into());
+            c.oidc_jit_role = "Viewer".into();
+        })
+        .await;
+        let admin = server.setup().await;
+        let list = admin.get("/organization/sso/providers").await;
+        assert_eq!(list.status, 200, "{}", list.body);
+        let p = list.body["items"][0].clone();
+        assert_eq!(
+            (p["displayName"].as_str(), p["fromEnv"].as_bool()),
+            (Some("Company SSO"), Some(true)),
+            "{p}"
+        );
+        assert_eq!(p["jit"]["enabled"], true, "{p}");
+        let id = p["id"].as_str().unwrap().to_string();
+        // Changed in the environment, not through the API.
+        let r = admin
+            .patch(
+                &format!("/organization/sso/providers/{id}"),
+                json!({"displayName": "X"}),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (409, "provider_from_environment"),
+            "{}",
+            r.body
+        );
+
+        idp.set_account("envy", "envy@corp.example", true, &[])
+            .await;
+        let h = hop(&format!("{base}/api/v1/auth/oidc/{id}/start")).await;
+        assert_eq!(h.status, 303, "{}", h.body);
+        let cb = idp.sign_in(&h.location.unwrap(), "envy").await;
+        let h = hop(&cb).await;
+        assert_eq!(h.status, 303, "{}", h.body);
+        assert_eq!(h.location.as_deref(), Some("/"));
+        let c = server.client().with_token(&h.access_token().unwrap());
+        let me = c.get("/auth/me").await;
+        assert_eq!(me.body["user"]["email"], "envy@corp.example");
+        assert_eq!(me.body["activeWorkspace"]["role"], "Viewer", "{}", me.body);
+    }
+}
