@@ -5,5 +5,6 @@
 mod harness;
 mod organizations;
 mod pages;
+mod sso;
 mod transfer;
 mod walkthrough;
