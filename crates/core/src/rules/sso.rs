@@ -125,7 +125,7 @@ pub fn email_domain_allowed(allowed: &[String], email: &str) -> bool {
         .rsplit_once('@')
         .map(|(_, d)| d.trim().to_ascii_lowercase())
         .unwrap_or_default();
-    allowed.iter().any(|a| *a == domain)
+    allowed.contains(&domain)
 }
 
 /// What is known, at the callback, of the external identity and the accounts it could be.

@@ -344,6 +344,8 @@ pub async fn delete(
 pub struct ProviderTest {
     /// Discovery worked and the keys were fetched.
     pub ok: bool,
+    /// The outcome in one sentence.
+    pub summary: String,
     pub discovery: TestStep,
     pub keys: TestStep,
 }
@@ -380,8 +382,16 @@ pub async fn test(
             .map(|()| format!("{} answered its discovery document", p.issuer)),
     );
     let keys = step(report.keys.map(|n| format!("{n} signing key(s)")));
+    let ok = discovery.ok && keys.ok;
+    let summary = format!(
+        "{}: discovery {}; keys {}",
+        if ok { "Passed" } else { "Failed" },
+        discovery.message,
+        keys.message
+    );
     Ok(Json(ProviderTest {
-        ok: discovery.ok && keys.ok,
+        ok,
+        summary,
         discovery,
         keys,
     }))

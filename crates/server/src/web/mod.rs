@@ -16,6 +16,7 @@ pub mod organizations;
 pub mod page;
 pub mod public;
 pub mod roles;
+pub mod sso;
 pub mod surface;
 pub mod transfer;
 pub mod users;
