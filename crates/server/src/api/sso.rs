@@ -621,23 +621,27 @@ pub async fn callback(
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<CallbackQuery>,
 ) -> Response {
-    let mut provider_name = None;
-    match finish(&state, &client, &q, &mut provider_name).await {
+    let mut provider = None;
+    match finish(&state, &client, &q, &mut provider).await {
         Ok(res) => res,
         Err((e, email, user)) => {
-            let ev = NewLoginEvent {
-                organization: None,
-                user,
-                email,
-                outcome: LoginOutcome::Failure,
-                reason: Some(e.code),
-                ip: client.ip.clone(),
-                user_agent: client.user_agent.clone(),
-                method: Some("oidc"),
-                provider: provider_name,
-            };
-            if let Err(err) = state.store.record_login_event(&ev).await {
-                return ApiError::from(err).into_response();
+            // A failure through a known flow is the provider's organization's to see; an
+            // unknown or spent state names nobody and nothing, and is not recorded.
+            if let Some((name, org)) = provider {
+                let ev = NewLoginEvent {
+                    organization: Some(org),
+                    user,
+                    email,
+                    outcome: LoginOutcome::Failure,
+                    reason: Some(e.code),
+                    ip: client.ip.clone(),
+                    user_agent: client.user_agent.clone(),
+                    method: Some("oidc"),
+                    provider: Some(name),
+                };
+                if let Err(err) = state.store.record_login_event(&ev).await {
+                    return ApiError::from(err).into_response();
+                }
             }
             failure(&headers, e)
         }
@@ -654,7 +658,7 @@ async fn finish(
     state: &AppState,
     client: &ClientInfo,
     q: &CallbackQuery,
-    provider_name: &mut Option<String>,
+    provider: &mut Option<(String, flowspace_core::ids::OrganizationId)>,
 ) -> Result<Response, Failed> {
     let plain = |e: ApiError| (e, None, None);
     let invalid_state = || {
@@ -675,6 +679,9 @@ async fn finish(
         .await
         .map_err(|e| plain(e.into()))?
         .ok_or_else(invalid_state)?;
+    if let Ok(Some(l)) = state.store.sso_login(flow.provider).await {
+        *provider = Some((l.provider.display_name.clone(), l.organization));
+    }
     if flow.expires_at < Timestamp::now() {
         return Err(plain(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -683,7 +690,6 @@ async fn finish(
         )));
     }
     let login = usable(state, flow.provider).await.map_err(plain)?;
-    *provider_name = Some(login.provider.display_name.clone());
     if let Some(err) = q.error.as_deref() {
         let desc = q.error_description.as_deref().unwrap_or_default();
         return Err(plain(ApiError::new(
