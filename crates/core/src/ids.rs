@@ -76,4 +76,6 @@ id_type!(
     ItemId,
     /// A group of users.
     GroupId,
+    /// An organization's OpenID Connect provider (SPEC §8).
+    SsoProviderId,
 );

@@ -66,6 +66,35 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   });
 
+  // Sign-in page: "Sign in with …" for the single sign-on providers of the typed email's
+  // organization (SPEC §8). Without JavaScript the password form is all there is.
+  const sso = document.getElementById("sso-buttons");
+  const loginEmail = document.querySelector("#login-form input[name=email]");
+  if (sso && loginEmail) {
+    let asked = "";
+    const offer = async () => {
+      const email = loginEmail.value.trim();
+      if (email === asked || !email.includes("@")) return;
+      asked = email;
+      try {
+        const res = await fetch("/api/v1/auth/sso-providers?email=" + encodeURIComponent(email));
+        if (!res.ok || asked !== email) return;
+        const { items } = await res.json();
+        sso.replaceChildren(...items.map((p) => {
+          const a = document.createElement("a");
+          a.className = "btn block sso-button";
+          a.href = p.startUrl + "?next=" + encodeURIComponent(sso.dataset.next || "/");
+          a.textContent = "Sign in with " + p.displayName;
+          return a;
+        }));
+        sso.hidden = items.length === 0;
+      } catch (_) { /* the password form still works */ }
+    };
+    loginEmail.addEventListener("change", offer);
+    loginEmail.addEventListener("blur", offer);
+    loginEmail.addEventListener("input", () => { clearTimeout(loginEmail._t); loginEmail._t = setTimeout(offer, 400); });
+  }
+
   // Toasts leave on a click too.
   const toast = document.getElementById("toast");
   if (toast) toast.addEventListener("click", () => toast.remove());

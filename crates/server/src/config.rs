@@ -133,6 +133,29 @@ pub struct Config {
     /// found and nothing is recorded).
     #[arg(long, env = "METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<SecretString>,
+    /// Single sign-on (SPEC §8): the issuer URL of an OpenID provider for the first
+    /// organization (with OIDC_CLIENT_ID and OIDC_CLIENT_SECRET). Its redirect URI is
+    /// APP_URL/api/v1/auth/oidc/callback. Owners add more providers in the dashboard.
+    #[arg(long, env = "OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+    /// The client id registered at OIDC_ISSUER.
+    #[arg(long, env = "OIDC_CLIENT_ID")]
+    pub oidc_client_id: Option<String>,
+    /// The client secret registered at OIDC_ISSUER (kept encrypted in the database).
+    #[arg(long, env = "OIDC_CLIENT_SECRET", hide_env_values = true)]
+    pub oidc_client_secret: Option<SecretString>,
+    /// The sign-in button's label for that provider.
+    #[arg(long, env = "OIDC_DISPLAY_NAME", default_value = "Single sign-on")]
+    pub oidc_display_name: String,
+    /// Just-in-time provisioning: the workspace (name or id) new accounts land in; unset: off.
+    #[arg(long, env = "OIDC_JIT_WORKSPACE")]
+    pub oidc_jit_workspace: Option<String>,
+    /// Their role there (a role name or id).
+    #[arg(long, env = "OIDC_JIT_ROLE", default_value = "Viewer")]
+    pub oidc_jit_role: String,
+    /// The claim that lists a user's groups.
+    #[arg(long, env = "OIDC_GROUPS_CLAIM", default_value = "groups")]
+    pub oidc_groups_claim: String,
     /// Serve `/metrics` on this address (e.g. `127.0.0.1:9464`) instead of the main one; it
     /// still requires METRICS_TOKEN when that is set, otherwise anyone who reaches the address.
     #[arg(long, env = "METRICS_ADDR")]

@@ -381,3 +381,57 @@ pub fn cursor() -> RefOr<Schema> {
         .pattern(Some(flowspace_core::cursor::PATTERN))
         .into()
 }
+
+/// A provider's issuer URL (`rules::sso_issuer`).
+pub fn sso_issuer() -> Schema {
+    sso_issuer_with(false)
+}
+
+/// An issuer URL, or absent (or null) to keep it.
+pub fn sso_issuer_or_keep() -> Schema {
+    sso_issuer_with(true)
+}
+
+fn sso_issuer_with(nullable: bool) -> Schema {
+    string(nullable)
+        .max_length(Some(rules::MAX_SSO_TEXT_CHARS))
+        .pattern(Some(rules::ISSUER_PATTERN))
+        .into()
+}
+
+/// A client id or secret (`rules::sso_client_id`).
+pub fn sso_client_text() -> Schema {
+    sso_text(false, rules::MAX_SSO_TEXT_CHARS)
+}
+
+/// A client id or secret, or absent (or null) to keep it.
+pub fn sso_client_text_or_keep() -> Schema {
+    sso_text(true, rules::MAX_SSO_TEXT_CHARS)
+}
+
+/// A claim name, or absent (or null) for the default (`groups`) or to keep it.
+pub fn sso_claim_or_keep() -> Schema {
+    sso_text(true, rules::MAX_GROUP_CHARS)
+}
+
+/// A group of a mapping.
+pub fn sso_group() -> Schema {
+    sso_text(false, rules::MAX_GROUP_CHARS)
+}
+
+fn sso_text(nullable: bool, max: usize) -> Schema {
+    string(nullable)
+        .min_length(Some(1))
+        .max_length(Some(max))
+        .pattern(Some(rules::SSO_TEXT_PATTERN))
+        .into()
+}
+
+/// The scopes a provider is asked for (`rules::sso_scopes`), or absent (or null).
+pub fn sso_scopes() -> Schema {
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(string(false).pattern(Some(rules::SCOPE_PATTERN)))
+        .max_items(Some(rules::MAX_SCOPES))
+        .into()
+}

@@ -16,6 +16,7 @@ pub mod openapi;
 pub mod passwords;
 pub mod routes;
 pub mod secrets;
+pub mod sso;
 pub mod state;
 pub mod tokens;
 pub mod web;
@@ -384,7 +385,9 @@ pub async fn build_state(config: config::Config) -> Result<AppState, String> {
     )
     .await
     .map_err(|e| e.to_string())?;
-    AppState::new(config, store, secrets, metrics)
+    let state = AppState::new(config, store, secrets, metrics)?;
+    api::sso::ensure_env_provider(&state).await?;
+    Ok(state)
 }
 
 #[cfg(test)]

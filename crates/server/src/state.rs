@@ -26,6 +26,8 @@ pub struct Inner {
     pub mailer: crate::mail::Mailer,
     /// This server's Prometheus metrics (`crate::metrics`).
     pub metrics: crate::metrics::Metrics,
+    /// Single sign-on: the providers' discovery documents and the HTTP client (SPEC §8).
+    pub oidc: crate::sso::Oidc,
     /// Set once setup is seen done; setup is never undone, so only `false` is re-checked.
     setup_done: AtomicBool,
 }
@@ -70,6 +72,7 @@ impl AppState {
             secret_box,
             mailer,
             metrics,
+            oidc: crate::sso::Oidc::default(),
             setup_done: AtomicBool::new(false),
         })))
     }

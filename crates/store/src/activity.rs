@@ -119,6 +119,10 @@ pub struct NewLoginEvent {
     pub reason: Option<&'static str>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// `password` or `oidc`, for sign-ins.
+    pub method: Option<&'static str>,
+    /// The SSO provider's name, for an `oidc` sign-in.
+    pub provider: Option<String>,
 }
 
 /// A recorded event, as `GET /login-activity` shows it.
@@ -133,6 +137,10 @@ pub struct LoginEvent {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub created_at: Timestamp,
+    /// How the sign-in was made: `password` or `oidc` (none for other events).
+    pub method: Option<String>,
+    /// The SSO provider's name, for an `oidc` sign-in.
+    pub provider: Option<String>,
 }
 
 /// Filters of the login activity list; every one optional.
@@ -161,7 +169,8 @@ fn attempts((failures, last, unfinished): Counted) -> Attempts {
     }
 }
 
-const EVENT_COLS: &str = "id, user_id, email, outcome, reason, ip, user_agent, created_at";
+const EVENT_COLS: &str =
+    "id, user_id, email, outcome, reason, ip, user_agent, created_at, method, provider";
 
 type EventRow = (
     Uuid,
@@ -172,6 +181,8 @@ type EventRow = (
     Option<String>,
     Option<String>,
     Ts,
+    Option<String>,
+    Option<String>,
 );
 
 impl Store {
@@ -181,11 +192,12 @@ impl Store {
         let now = Ts(Timestamp::now());
         let email_key = ev.email.as_deref().map(normalize_email);
         with_db!(self, pool => {
-            sqlx::query("INSERT INTO login_events (id, organization_id, user_id, email, email_key, outcome, reason, ip, user_agent, created_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+            sqlx::query("INSERT INTO login_events (id, organization_id, user_id, email, email_key, outcome, reason, ip, user_agent, created_at, method, provider)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
                 .bind(Uuid::now_v7()).bind(ev.organization.map(|o| o.0)).bind(ev.user.map(|u| u.0))
                 .bind(ev.email.as_deref()).bind(email_key.as_deref()).bind(ev.outcome.as_str()).bind(ev.reason)
                 .bind(ev.ip.as_deref()).bind(ev.user_agent.as_deref()).bind(now)
+                .bind(ev.method).bind(ev.provider.as_deref())
                 .execute(pool).await.map_err(db_err)?;
         });
         Ok(())
@@ -229,15 +241,19 @@ impl Store {
         let items: Vec<LoginEvent> = rows
             .into_iter()
             .map(
-                |(id, user, email, outcome, reason, ip, user_agent, at)| LoginEvent {
-                    id,
-                    user_id: user.map(UserId),
-                    email,
-                    outcome,
-                    reason,
-                    ip,
-                    user_agent,
-                    created_at: at.0,
+                |(id, user, email, outcome, reason, ip, user_agent, at, method, provider)| {
+                    LoginEvent {
+                        id,
+                        user_id: user.map(UserId),
+                        email,
+                        outcome,
+                        reason,
+                        ip,
+                        user_agent,
+                        created_at: at.0,
+                        method,
+                        provider,
+                    }
                 },
             )
             .collect();
@@ -291,11 +307,12 @@ impl Store {
                 Decision::Wait => None,
             };
             if let Some(why) = why {
-                sqlx::query("INSERT INTO login_events (id, organization_id, user_id, email, email_key, outcome, reason, ip, user_agent, created_at)
-                             VALUES ($1, $2, $3, $4, $5, 'failure', $6, $7, $8, $9)")
+                sqlx::query("INSERT INTO login_events (id, organization_id, user_id, email, email_key, outcome, reason, ip, user_agent, created_at, method, provider)
+                             VALUES ($1, $2, $3, $4, $5, 'failure', $6, $7, $8, $9, $10, $11)")
                     .bind(id).bind(ev.organization.map(|o| o.0)).bind(ev.user.map(|u| u.0))
                     .bind(ev.email.as_deref()).bind(&key).bind(why)
                     .bind(ev.ip.as_deref()).bind(ev.user_agent.as_deref()).bind(Ts(now))
+                    .bind(ev.method).bind(ev.provider.as_deref())
                     .execute(&mut *tx).await.map_err(db_err)?;
             }
             tx.commit().await.map_err(db_err)?;

@@ -28,6 +28,7 @@ mod roles;
 mod sessions;
 mod setup;
 mod shares;
+mod sso;
 mod transfer;
 mod types;
 mod usage;
@@ -58,6 +59,9 @@ pub use organizations::{CreatedOrganization, FirstOwner, OrgPatch};
 pub use registration::Acceptance;
 pub use sessions::{RefreshOutcome, StoredRefresh};
 pub use setup::{SetupInput, SetupOutcome};
+pub use sso::{
+    SsoClaims, SsoFlow, SsoGroupMapping, SsoJit, SsoLogin, SsoProvider, SsoSettings, SsoSignedIn,
+};
 pub use transfer::{
     ExportedCredential, ExportedItem, FlowRef, ImportEntry, Imported, TransferStatus, Transferred,
 };

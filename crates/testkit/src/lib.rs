@@ -4,6 +4,7 @@
 //! talks HTTP to it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod oidc;
 pub mod smtp;
 
 use clap::Parser;
@@ -200,6 +201,30 @@ impl TestServer {
         Self::launch(backend.clone(), dir, url, config).await
     }
 
+    /// A new server on a fresh database whose APP_URL is its own address (the SSO tests: the
+    /// redirect URI registered at the provider is APP_URL's).
+    pub async fn start_at_own_url(backend: &Backend, tweak: impl FnOnce(&mut Config)) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        Self::start_on(backend, listener, tweak).await
+    }
+
+    /// The same on a listener the test bound (so that it knows the URL before the server
+    /// starts, to register it at an OpenID provider).
+    pub async fn start_on(
+        backend: &Backend,
+        listener: tokio::net::TcpListener,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Self {
+        let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
+        let url = fresh_database(backend, dir.path()).await;
+        let mut config = test_config(dir.path().to_path_buf(), url.clone());
+        config.app_url = format!("http://{}", listener.local_addr().expect("addr"));
+        tweak(&mut config);
+        Self::launch_on(backend.clone(), dir, url, config, Some(listener)).await
+    }
+
     /// A new server on a copy of `seed`, with settings changed by `tweak` (the secrets the
     /// seed was made with, for one).
     pub async fn start_seeded(
@@ -231,12 +256,25 @@ impl TestServer {
     }
 
     async fn launch(backend: Backend, dir: Arc<TempDir>, url: String, config: Config) -> Self {
+        Self::launch_on(backend, dir, url, config, None).await
+    }
+
+    async fn launch_on(
+        backend: Backend,
+        dir: Arc<TempDir>,
+        url: String,
+        config: Config,
+        listener: Option<tokio::net::TcpListener>,
+    ) -> Self {
         let state = flowspace_server::build_state(config)
             .await
             .expect("server state");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let listener = match listener {
+            Some(l) => l,
+            None => tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind"),
+        };
         let addr = listener.local_addr().expect("addr");
         let metrics = match flowspace_server::metrics::Placement::of(&state.config) {
             flowspace_server::metrics::Placement::Own(at) => Some(

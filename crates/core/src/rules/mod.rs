@@ -13,6 +13,7 @@ mod reset;
 mod roles;
 mod setup;
 mod sign_in;
+mod sso;
 mod versions;
 mod workspaces;
 
@@ -35,6 +36,12 @@ pub use reset::{ResetToken, may_request_reset, reset_token_check};
 pub use roles::{check_role_deletable, check_role_editable, role_delete_refusal};
 pub use setup::check_first_setup;
 pub use sign_in::{SignIn, sign_in};
+pub use sso::{
+    ISSUER_PATTERN, MAX_GROUP_CHARS, MAX_SCOPES, MAX_SSO_TEXT_CHARS, RankedMapping, SCOPE_PATTERN,
+    SSO_FLOW_SECONDS, SSO_TEXT_PATTERN, SsoAccount, SsoFacts, SsoMembership, SsoRefusal,
+    check_sso_password_sign_in, email_domain_allowed, local_next, mapped_roles, sso_client_id,
+    sso_decide, sso_issuer, sso_membership, sso_scopes, sso_text,
+};
 pub use versions::check_version;
 pub use workspaces::{check_workspace_deletable, workspace_delete_refusal};
 

@@ -8,5 +8,6 @@ mod mfa;
 mod organizations;
 mod pages;
 mod sessions;
+mod sso;
 mod transfer;
 mod walkthrough;

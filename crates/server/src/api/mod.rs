@@ -18,6 +18,7 @@ pub mod roles;
 pub mod session;
 pub mod sessions;
 pub mod setup;
+pub mod sso;
 pub mod transfer;
 pub mod users;
 pub mod workspaces;

@@ -107,6 +107,11 @@ impl SignedIn {
     pub fn has_session(&self) -> bool {
         matches!(self.body, LoginAnswer::Session(_))
     }
+    /// The session's cookies, for an answer that is not the JSON body (the SSO callback's
+    /// redirect).
+    pub fn into_cookies(self) -> Vec<String> {
+        self.cookies
+    }
 }
 
 impl IntoResponse for SignedIn {
@@ -270,6 +275,10 @@ pub fn login_event(
         reason,
         ip: client.ip.clone(),
         user_agent: client.user_agent.clone(),
+        // This is how a password sign-in is recorded; an SSO one says `oidc` and its provider.
+        method: matches!(outcome, LoginOutcome::Success | LoginOutcome::Failure)
+            .then_some("password"),
+        provider: None,
     }
 }
 
@@ -476,6 +485,13 @@ async fn check(
             ),
         ));
     }
+    // `ssoRequired` (SPEC §8): told only once the password is proven.
+    if let Some(e) = sso_required(state, record.user.id)
+        .await
+        .map_err(Refused::Unchecked)?
+    {
+        return Err(Refused::Failed("sso_required", e));
+    }
     if verified.needs_rehash {
         let upgraded = state
             .passwords
@@ -497,6 +513,40 @@ async fn check(
     )
     .await
     .map_err(Refused::Unchecked)
+}
+
+/// 403 `sso_required` naming where to sign in instead, when an organization the account is an
+/// active member of requires SSO and it is not one of its break-glass owners.
+async fn sso_required(
+    state: &AppState,
+    user: flowspace_core::ids::UserId,
+) -> ApiResult<Option<ApiError>> {
+    let policies = state.store.sso_policies_of(user).await?;
+    let flags: Vec<_> = policies
+        .iter()
+        .map(|&(_, req, role, bg)| (req, role, bg))
+        .collect();
+    let Some(i) = rules::check_sso_password_sign_in(&flags) else {
+        return Ok(None);
+    };
+    let org = policies[i].0;
+    let provider = state
+        .store
+        .sso_providers(org)
+        .await?
+        .into_iter()
+        .find(|p| p.enabled);
+    let mut e = ApiError::new(
+        StatusCode::FORBIDDEN,
+        "sso_required",
+        "your organization requires single sign-on: sign in with its identity provider",
+    );
+    if let Some(p) = provider {
+        e = e
+            .detail("startUrl", crate::api::sso::start_path(p.id))
+            .detail("provider", p.display_name);
+    }
+    Ok(Some(e))
 }
 
 #[derive(Deserialize, ToSchema)]

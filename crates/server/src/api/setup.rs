@@ -68,6 +68,10 @@ pub async fn setup(
     let user = state.store.user(done.user).await?;
     let signed_in: SignedIn = start_session(&state, &user, Some(done.workspace), &client).await?;
     let _ = state.setup_done().await;
+    // The OIDC_* provider joins the organization setup just made.
+    if let Err(e) = super::sso::ensure_env_provider(&state).await {
+        tracing::error!(error = %e, "the OIDC_* provider could not be set up");
+    }
     let mut res = signed_in.into_response();
     *res.status_mut() = StatusCode::CREATED;
     Ok(res)

@@ -8,6 +8,7 @@ mod logs;
 mod mfa;
 mod organizations;
 pub mod pages;
+mod sso;
 
 use crate::api::{self, ListParams, resources as res};
 use crate::auth::{Guard, Scope};
@@ -197,6 +198,7 @@ pub fn table() -> Vec<RouteDef> {
             .req(body::<api::session::LoginRequest>())
             .ok(200, body::<api::session::LoginAnswer>())
             .may(401, "Wrong email or password, or the account is not active")
+            .may(403, "The organization requires single sign-on (sso_required names the provider's startUrl)")
             .may(429, "Too many failed sign-ins for this email or address (see Retry-After)")
             .may(503, BUSY),
         RouteDef::new(M::POST, "/auth/refresh", Public, api::session::refresh)
@@ -297,6 +299,7 @@ pub fn table() -> Vec<RouteDef> {
     t.extend(logs::audit());
     t.extend(organizations::organizations());
     t.extend(mfa::mfa());
+    t.extend(sso::sso());
     t
 }
 

@@ -416,6 +416,7 @@ fn organization_pages() -> Vec<PageDef> {
     vec![
         PageDef::new("/organization", Guard::AccountAdmin, o::settings),
         PageDef::new("/organization/members", Guard::AccountAdmin, o::members),
+        PageDef::new("/organization/sso", Guard::Owner, web::sso::providers),
         PageDef::new("/organizations", Guard::InstanceAdmin, o::organizations),
         PageDef::new(
             web::surface::UNAVAILABLE_PAGE,
@@ -439,6 +440,22 @@ fn organization_forms() -> Vec<FormDef> {
             "/organization/members/{id}/remove",
             M::DELETE,
             "/organization/members/{id}",
+        ),
+        FormDef::new(
+            "/organization/sso/new",
+            M::POST,
+            "/organization/sso/providers",
+        ),
+        FormDef::new(
+            "/organization/sso/providers/{id}/test",
+            M::POST,
+            "/organization/sso/providers/{id}/test",
+        )
+        .show("summary", "Provider test"),
+        FormDef::new(
+            "/organization/sso/providers/{id}/delete",
+            M::DELETE,
+            "/organization/sso/providers/{id}",
         ),
         FormDef::new("/organizations/new", M::POST, "/organizations")
             .show("invitationLink", "Invitation link for the first owner"),

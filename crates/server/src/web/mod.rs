@@ -18,6 +18,7 @@ pub mod page;
 pub mod profile;
 pub mod public;
 pub mod roles;
+pub mod sso;
 pub mod surface;
 pub mod transfer;
 pub mod users;

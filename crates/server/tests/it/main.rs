@@ -34,6 +34,7 @@ mod roles;
 mod route_walk;
 mod search;
 mod sessions;
+mod sso;
 mod transfer;
 mod transfer_pages;
 mod users;

@@ -270,6 +270,17 @@ impl Walk<'_> {
                     .unwrap()
                     .to_string()
             }
+            // A single sign-on provider of the organization (its issuer does not answer).
+            "sso" => made(
+                self.w
+                    .admin
+                    .post(
+                        "/organization/sso/providers",
+                        json!({"displayName": format!("Walk IdP {n}"), "issuer": "http://127.0.0.1:9",
+                               "clientId": "walk", "clientSecret": "walk-secret"}),
+                    )
+                    .await,
+            ),
             // `/organization/members/{id}`: a member of the organization.
             "organization" => self.user().await,
             // A further organization, its first owner the Account Admin (the instance admin).
@@ -327,7 +338,13 @@ impl Walk<'_> {
         let mut out = Vec::new();
         for part in path.split('/') {
             if part.starts_with('{') && part.ends_with('}') {
-                let id = self.object(seg, fresh_workspace).await;
+                // `/organization/sso/providers/{id}`: a provider, not a member.
+                let kind = if path.contains("/sso/providers/") {
+                    "sso"
+                } else {
+                    seg
+                };
+                let id = self.object(kind, fresh_workspace).await;
                 out.push(id.unwrap_or_else(|| {
                     panic!(
                         "{path}: the walk has no fixture for objects under /{seg}: add one to \
@@ -484,6 +501,12 @@ impl Walk<'_> {
                 pair("allowedEmailDomains:list", ""),
                 pair("minPasswordLength:int", "8"),
                 pair("sessionLifetimeMinutes:intnull", ""),
+            ],
+            ("organization", Some("sso/providers")) => vec![
+                pair("displayName", format!("Walked IdP {n}")),
+                pair("issuer", "https://idp.example.com"),
+                pair("clientId", "walked"),
+                pair("clientSecret", "walked-secret"),
             ],
             ("organization", Some("members/{id}")) if *m == Method::PATCH => {
                 vec![pair("role", "admin")]

@@ -92,6 +92,8 @@ pub struct ActivityRow {
     pub reason: String,
     pub ip: String,
     pub user_agent: String,
+    /// How: `Password`, or `SSO (provider)`; empty for events that are not sign-ins.
+    pub method: String,
 }
 
 impl ActivityRow {
@@ -108,6 +110,13 @@ impl ActivityRow {
             reason: e.reason.as_deref().map(reason_label).unwrap_or_default(),
             ip: e.ip.unwrap_or_default(),
             user_agent: e.user_agent.unwrap_or_default(),
+            method: match (e.method.as_deref(), e.provider.as_deref()) {
+                (Some("oidc"), Some(p)) => format!("SSO ({p})"),
+                (Some("oidc"), None) => "SSO".into(),
+                (Some("password"), _) => "Password".into(),
+                (Some(m), _) => m.to_string(),
+                (None, _) => String::new(),
+            },
         }
     }
 }

@@ -1,0 +1,695 @@
+//! Single sign-on with OpenID Connect (SPEC §8), through HTTP on both backends, against a real
+//! OpenID provider (panva's oidc-provider on Node.js, started per test): the owner's provider
+//! API and its secret, the sign-in flow and each way it fails (never a session), identities and
+//! linking, invitations, just-in-time provisioning, group mapping, `ssoRequired` with
+//! break-glass owners, key rotation, and the login activity and audit rows each leaves.
+
+use flowspace_testkit::oidc::{OidcClient, OidcProvider};
+use flowspace_testkit::{ADMIN_EMAIL, Client, PASSWORD, TestServer, backends};
+use reqwest::header::{LOCATION, SET_COOKIE};
+use serde_json::{Value, json};
+
+struct Sso {
+    server: TestServer,
+    admin: Client,
+    idp: OidcProvider,
+    client: OidcClient,
+    default_ws: String,
+    /// The provider's id in Flowspace.
+    id: String,
+}
+
+/// A raw answer of the browser-facing routes (redirects are not followed).
+struct Hop {
+    status: u16,
+    location: Option<String>,
+    cookies: Vec<String>,
+    body: String,
+}
+
+impl Hop {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+    fn code(&self) -> String {
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    }
+    fn access_token(&self) -> Option<String> {
+        self.cookies.iter().find_map(|c| {
+            c.strip_prefix("fs_access=")
+                .map(|v| v.split(';').next().unwrap_or("").to_string())
+        })
+    }
+}
+
+async fn hop(url: &str) -> Hop {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = http.get(url).send().await.unwrap();
+    Hop {
+        status: res.status().as_u16(),
+        location: res
+            .headers()
+            .get(LOCATION)
+            .map(|v| v.to_str().unwrap().to_string()),
+        cookies: res
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect(),
+        body: res.text().await.unwrap(),
+    }
+}
+
+impl Sso {
+    async fn new(backend: &flowspace_testkit::Backend, jit: Value) -> Self {
+        let server = TestServer::start_at_own_url(backend, |_| {}).await;
+        let admin = server.setup().await;
+        let me = admin.get("/auth/me").await;
+        let default_ws = me.body["activeWorkspace"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let idp = OidcProvider::start().await;
+        let client = idp
+            .register_client(&format!("{}/api/v1/auth/oidc/callback", server.base_url))
+            .await;
+        let jit = if jit.is_null() {
+            Value::Null
+        } else {
+            let mut j = jit;
+            j["workspaceId"] = json!(default_ws);
+            j
+        };
+        let r = admin
+            .post(
+                "/organization/sso/providers",
+                json!({
+                    "displayName": "Test IdP", "issuer": idp.issuer, "clientId": client.client_id,
+                    "clientSecret": client.client_secret, "scopes": ["openid", "email", "profile", "groups"],
+                    "allowedDomains": ["example.com"], "jit": jit,
+                }),
+            )
+            .await;
+        assert_eq!(r.status, 201, "create provider: {}", r.body);
+        let id = r.id();
+        Self {
+            server,
+            admin,
+            idp,
+            client,
+            default_ws,
+            id,
+        }
+    }
+
+    /// Starts a sign-in (to `next`) and answers the provider's authorization URL.
+    async fn start(&self) -> String {
+        let h = hop(&format!(
+            "{}/api/v1/auth/oidc/{}/start?next=/chatflows",
+            self.server.base_url, self.id
+        ))
+        .await;
+        assert_eq!(h.status, 303, "start: {}", h.body);
+        let to = h.location.unwrap();
+        assert!(to.starts_with(&self.idp.issuer), "{to}");
+        assert!(to.contains("code_challenge_method=S256"), "{to}");
+        assert!(to.contains("nonce="), "{to}");
+        to
+    }
+
+    /// Signs in at the provider as `login` and answers the callback URL (not yet requested).
+    async fn callback_url(&self, login: &str) -> String {
+        let auth = self.start().await;
+        let cb = self.idp.sign_in(&auth, login).await;
+        assert!(
+            cb.starts_with(&format!(
+                "{}/api/v1/auth/oidc/callback?",
+                self.server.base_url
+            )),
+            "{cb}"
+        );
+        cb
+    }
+
+    async fn sign_in(&self, login: &str) -> Hop {
+        hop(&self.callback_url(login).await).await
+    }
+
+    fn as_user(&self, h: &Hop) -> Client {
+        assert_eq!(h.status, 303, "SSO sign-in: {}", h.body);
+        assert_eq!(h.location.as_deref(), Some("/chatflows"));
+        self.server
+            .client()
+            .with_token(&h.access_token().expect("an access cookie"))
+    }
+
+    /// The newest login event of `email`.
+    async fn last_login(&self, email: &str) -> Value {
+        let r = self
+            .admin
+            .get(&format!(
+                "/login-activity?email={}",
+                email.replace('@', "%40")
+            ))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body["items"][0].clone()
+    }
+
+    async fn audit_actions(&self) -> Vec<String> {
+        let r = self.admin.get("/audit-events?limit=200").await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+fn refused(h: &Hop, status: u16, code: &str) {
+    assert_eq!(h.status, status, "{}", h.body);
+    assert_eq!(h.code(), code, "{}", h.body);
+    assert!(h.access_token().is_none(), "no session on a refusal");
+    assert!(
+        h.cookies.is_empty(),
+        "no cookie on a refusal: {:?}",
+        h.cookies
+    );
+}
+
+#[tokio::test]
+async fn owners_configure_providers_and_the_secret_never_comes_back() {
+    for backend in backends() {
+        let s = Sso::new(&backend, Value::Null).await;
+        let secret = s.client.client_secret.clone();
+        let list = s.admin.get("/organization/sso/providers").await;
+        assert_eq!(list.status, 200, "{}", list.body);
+        assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
+        assert!(!list.text.contains(&secret), "the secret is never answered");
+        assert_eq!(
+            list.body["items"][0]["redirectUri"],
+            json!(format!("{}/api/v1/auth/oidc/callback", s.server.base_url))
+        );
+        assert_eq!(list.body["items"][0]["scopes"][0], "openid");
+        // The secret is sealed at rest, not stored as sent.
+        let stored = s
+            .server
+            .store()
+            .sso_login(s.id.parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!String::from_utf8_lossy(&stored.secret.ciphertext).contains(&secret));
+
+        // Bad input: a clear error and nothing created.
+        for (body, field) in [
+            (
+                json!({"displayName": "X", "issuer": "ftp://x", "clientId": "a", "clientSecret": "b"}),
+                "issuer",
+            ),
+            (
+                json!({"displayName": "X", "issuer": "https://x.example", "clientId": "a"}),
+                "clientSecret",
+            ),
+            (
+                json!({"displayName": "X", "issuer": "https://x.example", "clientId": "a", "clientSecret": "b",
+                    "jit": {"enabled": true, "workspaceId": null, "role": "Viewer"}}),
+                "jit",
+            ),
+        ] {
+            let r = s.admin.post("/organization/sso/providers", body).await;
+            assert_eq!(r.status, 422, "{}", r.body);
+            let named = r.body["error"]["field"].as_str().unwrap_or("").to_string();
+            assert!(named.starts_with(field), "{field}: {}", r.body);
+        }
+        let n = s.admin.get("/organization/sso/providers").await;
+        assert_eq!(n.body["items"].as_array().unwrap().len(), 1);
+
+        // PATCH changes what is sent; a new secret is audited as changed, never shown.
+        let p = s
+            .admin
+            .patch(
+                &format!("/organization/sso/providers/{}", s.id),
+                json!({"displayName": "Renamed", "clientSecret": "new-secret-value"}),
+            )
+            .await;
+        assert_eq!(p.status, 200, "{}", p.body);
+        assert_eq!(p.body["displayName"], "Renamed");
+        assert_eq!(p.body["clientId"], json!(s.client.client_id));
+        assert!(!p.text.contains("new-secret-value"));
+        let ev = s
+            .admin
+            .get("/audit-events?action=sso_provider.update")
+            .await;
+        let ev = &ev.body["items"][0];
+        assert_eq!(ev["summary"]["clientSecret"], "changed", "{ev}");
+        assert_eq!(ev["summary"]["displayName"]["to"], "Renamed", "{ev}");
+        assert!(!ev.to_string().contains("new-secret-value"));
+        let actions = s.audit_actions().await;
+        assert!(
+            actions.contains(&"sso_provider.create".to_string()),
+            "{actions:?}"
+        );
+
+        // The test button: discovery and keys of the real provider; a dead issuer says why.
+        let t = s
+            .admin
+            .post(
+                &format!("/organization/sso/providers/{}/test", s.id),
+                json!({}),
+            )
+            .await;
+        assert_eq!(t.status, 200, "{}", t.body);
+        assert_eq!(t.body["ok"], true, "{}", t.body);
+        let dead = s
+            .admin
+            .post(
+                "/organization/sso/providers",
+                json!({"displayName": "Dead", "issuer": "http://127.0.0.1:9", "clientId": "a", "clientSecret": "b"}),
+            )
+            .await;
+        assert_eq!(dead.status, 201, "{}", dead.body);
+        let t = s
+            .admin
+            .post(
+                &format!("/organization/sso/providers/{}/test", dead.id()),
+                json!({}),
+            )
+            .await;
+        assert_eq!(t.status, 200, "{}", t.body);
+        assert_eq!(t.body["ok"], false);
+        assert_eq!(t.body["discovery"]["ok"], false);
+        assert!(
+            t.body["discovery"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("discovery failed"),
+            "{}",
+            t.body
+        );
+        // Starting a sign-in with a provider that is down: a clear 502, never a 500.
+        let h = hop(&format!(
+            "{}/api/v1/auth/oidc/{}/start",
+            s.server.base_url,
+            dead.id()
+        ))
+        .await;
+        refused(&h, 502, "sso_provider_unavailable");
+
+        // Only owners: a member of the organization is refused, another organization's id is
+        // not found.
+        let m = s
+            .admin
+            .post(
+                "/users",
+                json!({"email": "m@example.com", "name": "M", "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(m.status, 201, "{}", m.body);
+        let mc = s.server.login("m@example.com", PASSWORD).await;
+        assert_eq!(mc.get("/organization/sso/providers").await.status, 403);
+        let d = s
+            .admin
+            .delete(&format!("/organization/sso/providers/{}", dead.id()))
+            .await;
+        assert_eq!(d.status, 204);
+        assert_eq!(
+            s.admin
+                .get(&format!("/organization/sso/providers/{}", dead.id()))
+                .await
+                .status,
+            404
+        );
+        assert!(
+            s.audit_actions()
+                .await
+                .contains(&"sso_provider.delete".to_string())
+        );
+
+        // The sign-in page's buttons: the provider shows for the organization's members.
+        let b = s
+            .server
+            .client()
+            .get("/auth/sso-providers?email=m%40example.com")
+            .await;
+        assert_eq!(b.status, 200, "{}", b.body);
+        assert_eq!(b.body["items"][0]["displayName"], "Renamed");
+        let b = s
+            .server
+            .client()
+            .get("/auth/sso-providers?email=nobody%40elsewhere.org")
+            .await;
+        assert_eq!(b.body["items"], json!([]));
+    }
+}
+
+#[tokio::test]
+async fn sso_sign_in_succeeds_only_where_the_rules_allow() {
+    for backend in backends() {
+        let s = Sso::new(&backend, Value::Null).await;
+        // No account and no provisioning: refused, recorded, no session.
+        s.idp.set_account("jit", "jit@example.com", true, &[]).await;
+        refused(&s.sign_in("jit").await, 403, "jit_disabled");
+        let ev = s.last_login("jit@example.com").await;
+        assert_eq!(ev["outcome"], "failure", "{ev}");
+        assert_eq!(ev["reason"], "jit_disabled", "{ev}");
+        assert_eq!(ev["method"], "oidc", "{ev}");
+        assert_eq!(ev["provider"], "Test IdP", "{ev}");
+
+        // Provisioning on: a new account, in the JIT workspace with the JIT role.
+        let p = s
+            .admin
+            .patch(
+                &format!("/organization/sso/providers/{}", s.id),
+                json!({"jit": {"enabled": true, "workspaceId": s.default_ws, "role": "Viewer"}}),
+            )
+            .await;
+        assert_eq!(p.status, 200, "{}", p.body);
+        let cb = s.callback_url("jit").await;
+        let h = hop(&cb).await;
+        let c = s.as_user(&h);
+        let me = c.get("/auth/me").await;
+        assert_eq!(me.status, 200, "{}", me.body);
+        assert_eq!(me.body["user"]["email"], "jit@example.com");
+        assert_eq!(me.body["activeWorkspace"]["id"], json!(s.default_ws));
+        assert_eq!(me.body["activeWorkspace"]["role"], "Viewer", "{}", me.body);
+        let ev = s.last_login("jit@example.com").await;
+        assert_eq!(
+            (ev["outcome"].as_str(), ev["method"].as_str()),
+            (Some("success"), Some("oidc")),
+            "{ev}"
+        );
+        let actions = s.audit_actions().await;
+        for a in [
+            "user.provision",
+            "sso_identity.link",
+            "member.join",
+            "membership.add",
+        ] {
+            assert!(actions.contains(&a.to_string()), "{a} in {actions:?}");
+        }
+        // The same answer replayed (state and code spent): refused.
+        refused(&hop(&cb).await, 400, "sso_invalid_state");
+        // A made-up state: refused.
+        let bad = format!(
+            "{}/api/v1/auth/oidc/callback?state=forged&code=x",
+            s.server.base_url
+        );
+        refused(&hop(&bad).await, 400, "sso_invalid_state");
+        // A browser gets a page, not JSON.
+        let page = reqwest::Client::new()
+            .get(&bad)
+            .header("accept", "text/html")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status().as_u16(), 400);
+        assert!(page.text().await.unwrap().contains("Single sign-on failed"));
+
+        // The provider's signing key rotates between two sign-ins: the second still works
+        // (the keys are fetched again for the unknown kid).
+        s.idp.rotate_keys().await;
+        let again = s.sign_in("jit").await;
+        let c2 = s.as_user(&again);
+        assert_eq!(
+            c2.get("/auth/me").await.body["user"]["email"],
+            "jit@example.com"
+        );
+
+        // A domain the provider does not allow.
+        s.idp.set_account("out", "out@other.org", true, &[]).await;
+        refused(&s.sign_in("out").await, 403, "domain_not_allowed");
+        // An email the provider does not call verified.
+        s.idp
+            .set_account("unv", "unv@example.com", false, &[])
+            .await;
+        refused(&s.sign_in("unv").await, 403, "email_not_verified");
+        // An existing password account whose email was never verified is not taken over.
+        let u = s
+            .admin
+            .post(
+                "/users",
+                json!({"email": "pw@example.com", "name": "Pw", "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(u.status, 201);
+        s.idp.set_account("pw", "pw@example.com", true, &[]).await;
+        refused(&s.sign_in("pw").await, 403, "account_email_not_verified");
+        // The owner's verified email (setup did not verify it either) is not taken over.
+        s.idp.set_account("boss", ADMIN_EMAIL, true, &[]).await;
+        refused(&s.sign_in("boss").await, 403, "account_email_not_verified");
+
+        // An invited user is activated by their first SSO sign-in, into the invitation's
+        // workspace and role.
+        let ws2 = s
+            .admin
+            .post("/workspace", json!({"name": "Second"}))
+            .await
+            .id();
+        let inv = s
+            .admin
+            .post(
+                "/invitations",
+                json!({"email": "inv@example.com", "workspaceId": ws2, "role": "Developer"}),
+            )
+            .await;
+        assert_eq!(inv.status, 201, "{}", inv.body);
+        s.idp.set_account("inv", "inv@example.com", true, &[]).await;
+        let c3 = s.as_user(&s.sign_in("inv").await);
+        let me = c3.get("/auth/me").await;
+        assert_eq!(me.body["activeWorkspace"]["id"], json!(ws2), "{}", me.body);
+        assert_eq!(
+            me.body["activeWorkspace"]["role"], "Developer",
+            "{}",
+            me.body
+        );
+        let users = s.admin.get("/users").await;
+        let row = users.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["email"] == "inv@example.com")
+            .cloned()
+            .unwrap();
+        assert_eq!(row["status"], "active", "{row}");
+
+        // An expired flow: refused.
+        let cb = s.callback_url("jit").await;
+        s.server.store().expire_sso_flows().await.unwrap();
+        refused(&hop(&cb).await, 400, "sso_flow_expired");
+
+        // The provider goes down between the start and the callback: a clear 502.
+        let cb = s.callback_url("jit").await;
+        s.idp.stop().await;
+        // The discovery document is kept, so the token request is what fails.
+        let h = hop(&cb).await;
+        refused(&h, 502, "sso_provider_unavailable");
+    }
+}
+
+#[tokio::test]
+async fn groups_map_to_roles_at_every_sign_in_and_sso_required_keeps_passwords_out() {
+    for backend in backends() {
+        let s = Sso::new(&backend, json!({"enabled": true, "role": "Viewer"})).await;
+        let eng = s
+            .admin
+            .post("/workspace", json!({"name": "Engineering"}))
+            .await
+            .id();
+        let p = s
+            .admin
+            .patch(
+                &format!("/organization/sso/providers/{}", s.id),
+                json!({"groupMappings": [
+                    {"group": "eng", "workspaceId": eng, "role": "Viewer"},
+                    {"group": "leads", "workspaceId": eng, "role": "Developer"},
+                ]}),
+            )
+            .await;
+        assert_eq!(p.status, 200, "{}", p.body);
+        s.idp
+            .set_account("dev", "dev@example.com", true, &["eng", "leads"])
+            .await;
+        let c = s.as_user(&s.sign_in("dev").await);
+        let roles = c.in_workspace(&eng).get("/auth/me").await;
+        // The most privileged of the two mapped roles wins.
+        assert_eq!(
+            roles.body["activeWorkspace"]["role"], "Developer",
+            "{}",
+            roles.body
+        );
+        let ev = s.admin.get("/audit-events?action=membership.add").await;
+        assert!(
+            ev.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["summary"]["via"] == "sso_group_mapping"),
+            "{}",
+            ev.body
+        );
+        // The group is gone at the next sign-in: so is the membership it gave.
+        s.idp.set_account("dev", "dev@example.com", true, &[]).await;
+        let c = s.as_user(&s.sign_in("dev").await);
+        assert_eq!(c.in_workspace(&eng).get("/auth/me").await.status, 404);
+        let ev = s.admin.get("/audit-events?action=membership.remove").await;
+        assert_eq!(
+            ev.body["items"][0]["summary"]["via"], "sso_group_mapping",
+            "{}",
+            ev.body
+        );
+
+        // ssoRequired: a member's password sign-in is refused naming where to sign in.
+        s.admin
+            .post(
+                "/users",
+                json!({"email": "pw2@example.com", "name": "Pw", "password": PASSWORD}),
+            )
+            .await;
+        let r = s
+            .admin
+            .patch("/organization", json!({"ssoRequired": true}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let r = s
+            .server
+            .client()
+            .post(
+                "/auth/login",
+                json!({"email": "pw2@example.com", "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(r.status, 403, "{}", r.body);
+        assert_eq!(r.code(), "sso_required");
+        assert_eq!(
+            r.body["error"]["startUrl"],
+            json!(format!("/api/v1/auth/oidc/{}/start", s.id)),
+            "{}",
+            r.body
+        );
+        assert!(r.body.get("accessToken").is_none());
+        // So is the owner's, until marked break-glass.
+        let r = s
+            .server
+            .client()
+            .post(
+                "/auth/login",
+                json!({"email": ADMIN_EMAIL, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(r.code(), "sso_required", "{}", r.body);
+        let me = s.admin.get("/auth/me").await;
+        let owner = me.body["user"]["id"].as_str().unwrap().to_string();
+        let b = s
+            .admin
+            .put(
+                &format!("/organization/members/{owner}/break-glass"),
+                json!({"breakGlass": true}),
+            )
+            .await;
+        assert_eq!(b.status, 200, "{}", b.body);
+        let r = s
+            .server
+            .client()
+            .post(
+                "/auth/login",
+                json!({"email": ADMIN_EMAIL, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "break-glass owner: {}", r.body);
+        let ev = s.last_login(ADMIN_EMAIL).await;
+        assert_eq!(ev["method"], "password", "{ev}");
+        // Only an owner can be break-glass.
+        let pw2 = s.admin.get("/users").await.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["email"] == "pw2@example.com")
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let b = s
+            .admin
+            .put(
+                &format!("/organization/members/{pw2}/break-glass"),
+                json!({"breakGlass": true}),
+            )
+            .await;
+        assert_eq!(b.status, 409, "{}", b.body);
+        // SSO still signs members in.
+        s.as_user(&s.sign_in("dev").await);
+    }
+}
+
+#[tokio::test]
+async fn the_environment_provider_serves_the_first_organization() {
+    for backend in backends() {
+        let idp = OidcProvider::start().await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let client = idp
+            .register_client(&format!("{base}/api/v1/auth/oidc/callback"))
+            .await;
+        let (issuer, cid, secret) = (
+            idp.issuer.clone(),
+            client.client_id.clone(),
+            client.client_secret.clone(),
+        );
+        let server = TestServer::start_on(&backend, listener, move |c| {
+            c.oidc_issuer = Some(issuer);
+            c.oidc_client_id = Some(cid);
+            c.oidc_client_secret = Some(secret.into());
+            c.oidc_display_name = "Company SSO".into();
+            c.oidc_jit_workspace = Some("Default".into());
+            c.oidc_jit_role = "Viewer".into();
+        })
+        .await;
+        let admin = server.setup().await;
+        let list = admin.get("/organization/sso/providers").await;
+        assert_eq!(list.status, 200, "{}", list.body);
+        let p = list.body["items"][0].clone();
+        assert_eq!(
+            (p["displayName"].as_str(), p["fromEnv"].as_bool()),
+            (Some("Company SSO"), Some(true)),
+            "{p}"
+        );
+        assert_eq!(p["jit"]["enabled"], true, "{p}");
+        let id = p["id"].as_str().unwrap().to_string();
+        // Changed in the environment, not through the API.
+        let r = admin
+            .patch(
+                &format!("/organization/sso/providers/{id}"),
+                json!({"displayName": "X"}),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (409, "provider_from_environment"),
+            "{}",
+            r.body
+        );
+
+        idp.set_account("envy", "envy@corp.example", true, &[])
+            .await;
+        let h = hop(&format!("{base}/api/v1/auth/oidc/{id}/start")).await;
+        assert_eq!(h.status, 303, "{}", h.body);
+        let cb = idp.sign_in(&h.location.unwrap(), "envy").await;
+        let h = hop(&cb).await;
+        assert_eq!(h.status, 303, "{}", h.body);
+        assert_eq!(h.location.as_deref(), Some("/"));
+        let c = server.client().with_token(&h.access_token().unwrap());
+        let me = c.get("/auth/me").await;
+        assert_eq!(me.body["user"]["email"], "envy@corp.example");
+        assert_eq!(me.body["activeWorkspace"]["role"], "Viewer", "{}", me.body);
+    }
+}
