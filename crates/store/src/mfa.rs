@@ -278,6 +278,18 @@ impl Store {
         with_db!(self, pool => {
             let mut tx = pool.begin().await.map_err(db_err)?;
             let (member, _) = crate::users::lock_member(&mut tx, org, id).await?;
+            // Only an account this organization alone holds: an invited or disabled member,
+            // or one who also belongs to another organization, keeps its second factor (one
+            // organization's owner must not weaken another's member).
+            let elsewhere: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM org_members WHERE user_id = $1 AND organization_id <> $2)")
+                .bind(id.0).bind(org.0).fetch_one(&mut *tx).await.map_err(db_err)?;
+            if member.status != flowspace_core::model::UserStatus::Active || elsewhere {
+                return Err(flowspace_core::DomainError::conflict(
+                    "mfa_reset_not_allowed",
+                    "only an active member who belongs to no other organization can have two-factor sign-in reset here",
+                ));
+            }
             let removed = sqlx::query("DELETE FROM mfa_totp WHERE user_id = $1")
                 .bind(id.0).execute(&mut *tx).await.map_err(db_err)?.rows_affected();
             for table in ["mfa_recovery_codes", "mfa_challenges", "mfa_attempts"] {

@@ -41,6 +41,7 @@ pub(super) fn mfa() -> Vec<RouteDef> {
             .may(503, super::BUSY),
         RouteDef::new(M::DELETE, "/organization/members/{id}/mfa", Owner, reset_member)
             .doc("organizations", "Reset a member's two-factor sign-in (owners): their authenticator app and recovery codes are removed; audited, and the member is emailed")
-            .ok(200, body::<MfaReset>()),
+            .ok(200, body::<MfaReset>())
+            .may(409, "The member is not active here, or also belongs to another organization (mfa_reset_not_allowed)"),
     ]
 }

@@ -594,6 +594,32 @@ async fn organization_policy_lets_members_without_mfa_only_enrol() {
             ))
             .await;
         assert_eq!(r.status, 404, "{name}: {}", r.body);
+        // An account that also belongs to another organization keeps its second factor: one
+        // organization's owner must not weaken another's member (409, nothing removed).
+        let other = w
+            .admin
+            .post(
+                "/organizations",
+                json!({"name": "Other", "ownerEmail": "pat@example.com"}),
+            )
+            .await;
+        assert_eq!(other.status, 201, "{name}: {}", other.body);
+        let r = w.admin.delete(&path).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (409, "mfa_reset_not_allowed"),
+            "{name}: {}",
+            r.body
+        );
+        assert_eq!(pat.get("/auth/mfa").await.body["totp"], true, "{name}");
+        let gone = w
+            .admin
+            .delete(&format!(
+                "/organizations/{}",
+                other.body["id"].as_str().unwrap()
+            ))
+            .await;
+        assert_eq!(gone.status, 204, "{name}: {}", gone.body);
         let r = w.admin.delete(&path).await;
         assert_eq!(r.status, 200, "{name}: {}", r.body);
         assert_eq!(r.body["mail"]["sent"], true, "{name}: {}", r.body);
