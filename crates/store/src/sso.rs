@@ -514,21 +514,24 @@ impl Store {
             let linked: Option<Uuid> = sqlx::query_scalar(
                 "SELECT user_id FROM sso_identities WHERE issuer = $1 AND subject = $2")
                 .bind(&claims.issuer).bind(&claims.subject).fetch_optional(&mut *tx).await.map_err(db_err)?;
-            let by_email: Option<(Uuid, String, bool)> = if email_key.is_empty() { None } else {
+            let by_email: Option<(Uuid, String, bool, bool)> = if email_key.is_empty() { None } else {
                 sqlx::query_as(
                     "SELECT u.id, u.status,
                             (EXISTS (SELECT 1 FROM invitations i WHERE i.user_id = u.id AND i.accepted_at IS NOT NULL)
                              OR EXISTS (SELECT 1 FROM password_resets r WHERE r.user_id = u.id AND r.used_at IS NOT NULL)
-                             OR EXISTS (SELECT 1 FROM sso_identities s WHERE s.user_id = u.id))
+                             OR EXISTS (SELECT 1 FROM sso_identities s WHERE s.user_id = u.id)),
+                            (u.is_instance_admin
+                             OR EXISTS (SELECT 1 FROM org_members m WHERE m.user_id = u.id AND m.organization_id <> $2))
                      FROM users u WHERE u.email_key = $1")
-                    .bind(&email_key).fetch_optional(&mut *tx).await.map_err(db_err)?
+                    .bind(&email_key).bind(org.0).fetch_optional(&mut *tx).await.map_err(db_err)?
             };
             let facts = SsoFacts {
                 linked: linked.map(UserId),
-                by_email: by_email.as_ref().map(|(id, status, verified)| SsoAccount {
+                by_email: by_email.as_ref().map(|(id, status, verified, elsewhere)| SsoAccount {
                     user: UserId(*id),
                     signed_up: status != "invited",
                     email_verified: *verified,
+                    elsewhere: *elsewhere,
                 }),
                 provider_email_verified: claims.email_verified,
                 has_email: !email_key.is_empty(),

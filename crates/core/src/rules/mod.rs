@@ -39,8 +39,8 @@ pub use sign_in::{SignIn, sign_in};
 pub use sso::{
     ISSUER_PATTERN, MAX_GROUP_CHARS, MAX_SCOPES, MAX_SSO_TEXT_CHARS, RankedMapping, SCOPE_PATTERN,
     SSO_FLOW_SECONDS, SSO_TEXT_PATTERN, SsoAccount, SsoFacts, SsoMembership, SsoRefusal,
-    check_sso_password_sign_in, email_domain_allowed, local_next, mapped_roles, sso_client_id,
-    sso_decide, sso_issuer, sso_membership, sso_scopes, sso_text,
+    amr_is_mfa, check_sso_password_sign_in, email_domain_allowed, local_next, mapped_roles,
+    sso_client_id, sso_decide, sso_issuer, sso_membership, sso_scopes, sso_text,
 };
 pub use versions::check_version;
 pub use workspaces::{check_workspace_deletable, workspace_delete_refusal};

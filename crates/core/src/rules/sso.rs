@@ -150,6 +150,9 @@ pub struct SsoAccount {
     /// Its email is verified: it accepted an invitation, used a reset link, or signed in
     /// with a verified email through a provider before.
     pub email_verified: bool,
+    /// It belongs to an organization other than the provider's (as any member, even invited),
+    /// or it is the instance admin: the provider's owner does not control it.
+    pub elsewhere: bool,
 }
 
 /// Why an SSO sign-in is refused (the reason of its login event, and its error code).
@@ -165,6 +168,9 @@ pub enum SsoRefusal {
     DomainNotAllowed,
     /// The account is disabled in the organization.
     Disabled,
+    /// An account with this email belongs to another organization (or is the instance admin):
+    /// a provider of this organization cannot claim it by email.
+    AccountElsewhere,
 }
 
 impl SsoRefusal {
@@ -175,6 +181,7 @@ impl SsoRefusal {
             Self::JitDisabled => "jit_disabled",
             Self::DomainNotAllowed => "domain_not_allowed",
             Self::Disabled => "disabled",
+            Self::AccountElsewhere => "account_in_other_organization",
         }
     }
     pub fn message(self) -> &'static str {
@@ -192,14 +199,29 @@ impl SsoRefusal {
                 "accounts of your email's domain cannot join this organization"
             }
             Self::Disabled => "this account is disabled in this organization",
+            Self::AccountElsewhere => {
+                "an account with this email belongs to another organization: sign in with its password"
+            }
         }
     }
+}
+
+/// Whether the ID token's `amr` (RFC 8176) says the provider checked more than one factor:
+/// `mfa` itself, or a second factor's method (a one-time code, a hardware or software key, a
+/// smart card). Only then does an SSO sign-in count as two-factor (SPEC §9).
+pub fn amr_is_mfa(amr: &[String]) -> bool {
+    amr.iter()
+        .any(|m| matches!(m.as_str(), "mfa" | "otp" | "hwk" | "swk" | "sc"))
 }
 
 /// Which account an identity signs in as: the one linked to (issuer, `sub`); else the account
 /// with its email, linked only when the provider verified the email and the account's email
 /// is verified too (an invited account counts as verified by the provider's word: the
 /// invitation was sent to that address); else a new account, when the email is verified.
+///
+/// A provider is configured by one organization's owners, who control what it says: it may
+/// claim by email only an account that belongs to no other organization and is not the
+/// instance admin. Otherwise an owner's own provider could sign in as anyone's account.
 pub fn sso_decide(f: &SsoFacts) -> Result<Option<UserId>, SsoRefusal> {
     if let Some(u) = f.linked {
         return Ok(Some(u));
@@ -208,6 +230,7 @@ pub fn sso_decide(f: &SsoFacts) -> Result<Option<UserId>, SsoRefusal> {
         return Err(SsoRefusal::EmailNotVerified);
     }
     match f.by_email {
+        Some(a) if a.elsewhere => Err(SsoRefusal::AccountElsewhere),
         Some(a) if a.signed_up && !a.email_verified => Err(SsoRefusal::AccountEmailNotVerified),
         Some(a) => Ok(Some(a.user)),
         None => Ok(None),
@@ -304,11 +327,23 @@ mod tests {
     }
 
     #[test]
+    fn only_a_second_factor_in_amr_counts_as_mfa() {
+        let amr = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(!amr_is_mfa(&amr(&[])));
+        assert!(!amr_is_mfa(&amr(&["pwd"])));
+        assert!(!amr_is_mfa(&amr(&["pwd", "kba"])));
+        assert!(amr_is_mfa(&amr(&["pwd", "mfa"])));
+        assert!(amr_is_mfa(&amr(&["pwd", "otp"])));
+        assert!(amr_is_mfa(&amr(&["hwk"])));
+    }
+
+    #[test]
     fn identities_link_only_between_verified_emails() {
         let acct = |signed_up, email_verified| SsoAccount {
             user: UserId::new(),
             signed_up,
             email_verified,
+            elsewhere: false,
         };
         let facts = |by_email, verified| SsoFacts {
             linked: None,
@@ -332,6 +367,18 @@ mod tests {
             Ok(Some(invited.user))
         );
         assert_eq!(sso_decide(&facts(None, true)), Ok(None));
+        // An account of another organization (or the instance admin) is never claimed by email,
+        // invited or not.
+        for (signed_up, verified) in [(true, true), (false, false)] {
+            let elsewhere = SsoAccount {
+                elsewhere: true,
+                ..acct(signed_up, verified)
+            };
+            assert_eq!(
+                sso_decide(&facts(Some(elsewhere), true)),
+                Err(SsoRefusal::AccountElsewhere)
+            );
+        }
         // A linked identity signs in whatever the emails say.
         let linked = UserId::new();
         let f = SsoFacts {

@@ -107,6 +107,13 @@ impl SignedIn {
     pub fn has_session(&self) -> bool {
         matches!(self.body, LoginAnswer::Session(_))
     }
+    /// The second step's token, when a second factor is asked for instead of a session.
+    pub fn mfa_token(&self) -> Option<&str> {
+        match &self.body {
+            LoginAnswer::MfaRequired(m) => Some(&m.mfa_token),
+            LoginAnswer::Session(_) => None,
+        }
+    }
     /// The session's cookies, for an answer that is not the JSON body (the SSO callback's
     /// redirect).
     pub fn into_cookies(self) -> Vec<String> {

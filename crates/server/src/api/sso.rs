@@ -555,12 +555,34 @@ pub async fn start(
     ApiQuery(q): ApiQuery<StartQuery>,
 ) -> Response {
     match start_flow(&state, id, q.next.as_deref()).await {
-        Ok(url) => redirect(&url, Vec::new()),
+        Ok((url, raw_state)) => redirect(&url, vec![binder_cookie(&state, &raw_state)]),
         Err(e) => failure(&headers, e),
     }
 }
 
-async fn start_flow(state: &AppState, id: SsoProviderId, next: Option<&str>) -> ApiResult<String> {
+/// The cookie that ties a flow to the browser that started it: the callback is refused
+/// unless the browser presenting it holds the flow's state (no login CSRF: a callback link
+/// of someone else's sign-in signs nobody in).
+const BINDER_COOKIE: &str = "fs_sso_state";
+
+fn binder_cookie(state: &AppState, raw_state: &str) -> String {
+    cookie::Cookie::build((BINDER_COOKIE, raw_state.to_string()))
+        .path("/api/v1/auth/oidc/callback")
+        .http_only(true)
+        .secure(state.config.secure_cookies())
+        // Lax: sent on the provider's top-level redirect back to us.
+        .same_site(cookie::SameSite::Lax)
+        .max_age(cookie::time::Duration::seconds(rules::SSO_FLOW_SECONDS))
+        .build()
+        .to_string()
+}
+
+/// Starts a flow: the provider's authorization URL and the flow's state.
+async fn start_flow(
+    state: &AppState,
+    id: SsoProviderId,
+    next: Option<&str>,
+) -> ApiResult<(String, String)> {
     let login = usable(state, id).await?;
     let secret = secret_of(state, &login)?;
     let redirect_uri = redirect_uri(state);
@@ -588,7 +610,7 @@ async fn start_flow(state: &AppState, id: SsoProviderId, next: Option<&str>) -> 
         .store
         .create_sso_flow(&state.token_hash("sso-state", &auth.state), &flow)
         .await?;
-    Ok(auth.url)
+    Ok((auth.url, auth.state))
 }
 
 fn redirect(to: &str, cookies: Vec<String>) -> Response {
@@ -622,7 +644,8 @@ pub async fn callback(
     ApiQuery(q): ApiQuery<CallbackQuery>,
 ) -> Response {
     let mut provider = None;
-    match finish(&state, &client, &q, &mut provider).await {
+    let binder = crate::auth::cookie(&headers, BINDER_COOKIE);
+    match finish(&state, &client, &q, binder.as_deref(), &mut provider).await {
         Ok(res) => res,
         Err((e, email, user)) => {
             // A failure through a known flow is the provider's organization's to see; an
@@ -658,6 +681,7 @@ async fn finish(
     state: &AppState,
     client: &ClientInfo,
     q: &CallbackQuery,
+    binder: Option<&str>,
     provider: &mut Option<(String, flowspace_core::ids::OrganizationId)>,
 ) -> Result<Response, Failed> {
     let plain = |e: ApiError| (e, None, None);
@@ -687,6 +711,13 @@ async fn finish(
             StatusCode::BAD_REQUEST,
             "sso_flow_expired",
             "this sign-in took longer than 10 minutes: start again from the sign-in page",
+        )));
+    }
+    if binder != Some(raw_state) {
+        return Err(plain(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "sso_browser_mismatch",
+            "this sign-in was started in another browser: start again from the sign-in page",
         )));
     }
     let login = usable(state, flow.provider).await.map_err(plain)?;
@@ -771,14 +802,23 @@ async fn finish(
             .await
             .map_err(|e| (e.into(), email.clone(), Some(done.user)))?,
     };
-    let signed_in = start_session(state, &user, land_in, client)
-        .await
-        .map_err(|e| (e, email.clone(), Some(done.user)))?;
+    // SPEC §9: the provider's sign-in counts as the second factor only when its `amr` says
+    // so; otherwise an account with two-factor sign-in goes on to the code page.
+    let signed_in = if rules::amr_is_mfa(&identity.amr) {
+        start_session(state, &user, land_in, client).await
+    } else {
+        super::mfa::after_first_factor(state, &user, land_in, client).await
+    }
+    .map_err(|e| (e, email.clone(), Some(done.user)))?;
     let ev = NewLoginEvent {
         organization: None,
         user: Some(user.id),
         email: Some(user.email.clone()),
-        outcome: LoginOutcome::Success,
+        outcome: if signed_in.has_session() {
+            LoginOutcome::Success
+        } else {
+            LoginOutcome::MfaRequired
+        },
         reason: None,
         ip: client.ip.clone(),
         user_agent: client.user_agent.clone(),
@@ -791,6 +831,19 @@ async fn finish(
         .await
         .map_err(|e| (e.into(), email.clone(), Some(done.user)))?;
     let next = rules::local_next(flow.next.as_deref());
+    if let Some(token) = signed_in.mfa_token() {
+        // The second step's token travels as the password form's does: in the code page's
+        // own HttpOnly cookie, never in the URL.
+        let cookies = crate::web::mfa::token_cookie(token, state.config.secure_cookies())
+            .and_then(|c| c.to_str().ok().map(str::to_string))
+            .into_iter()
+            .collect();
+        let page = format!(
+            "/login/mfa?{}",
+            serde_urlencoded::to_string([("next", next.as_str())]).unwrap_or_default()
+        );
+        return Ok(redirect(&page, cookies));
+    }
     Ok(redirect(&next, signed_in.into_cookies()))
 }
 

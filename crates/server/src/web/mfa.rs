@@ -1,6 +1,7 @@
 //! The dashboard's two-factor sign-in (SPEC §9): the code page of a sign-in's second step, and
-//! the profile page where an authenticator app is set up (enrolment shows its secret and QR
-//! code; activation shows the recovery codes once) or removed. Each form is its API route
+//! the answers of the profile page's forms (`web::profile`), where an authenticator app is set
+//! up (enrolment shows its secret and QR code; activation shows the recovery codes once) or
+//! removed. Each form is its API route
 //! (`routes::pages`): `/login/mfa` is `POST /auth/mfa/verify`, the profile's forms are
 //! `POST /auth/mfa/totp/enroll`, `/activate` and `DELETE /auth/mfa/totp`.
 

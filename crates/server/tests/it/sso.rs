@@ -17,6 +17,8 @@ struct Sso {
     default_ws: String,
     /// The provider's id in Flowspace.
     id: String,
+    /// The browser-binding cookie of the latest flow started.
+    binder: std::sync::Mutex<Option<String>>,
 }
 
 /// A raw answer of the browser-facing routes (redirects are not followed).
@@ -37,6 +39,13 @@ impl Hop {
             .unwrap_or("")
             .to_string()
     }
+    /// The `name=value` of the flow's browser-binding cookie the start set.
+    fn binder(&self) -> Option<String> {
+        self.cookies
+            .iter()
+            .find(|c| c.starts_with("fs_sso_state="))
+            .map(|c| c.split(';').next().unwrap_or("").to_string())
+    }
     fn access_token(&self) -> Option<String> {
         self.cookies.iter().find_map(|c| {
             c.strip_prefix("fs_access=")
@@ -46,11 +55,20 @@ impl Hop {
 }
 
 async fn hop(url: &str) -> Hop {
+    hop_with(url, None).await
+}
+
+/// A GET sending `cookie` (a `name=value` pair), as the browser that holds it would.
+async fn hop_with(url: &str, cookie: Option<&str>) -> Hop {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let res = http.get(url).send().await.unwrap();
+    let mut req = http.get(url);
+    if let Some(c) = cookie {
+        req = req.header(reqwest::header::COOKIE, c);
+    }
+    let res = req.send().await.unwrap();
     Hop {
         status: res.status().as_u16(),
         location: res
@@ -106,6 +124,7 @@ impl Sso {
             client,
             default_ws,
             id,
+            binder: std::sync::Mutex::new(None),
         }
     }
 
@@ -117,6 +136,8 @@ impl Sso {
         ))
         .await;
         assert_eq!(h.status, 303, "start: {}", h.body);
+        *self.binder.lock().unwrap() =
+            Some(h.binder().expect("the start binds the flow to the browser"));
         let to = h.location.unwrap();
         assert!(to.starts_with(&self.idp.issuer), "{to}");
         assert!(to.contains("code_challenge_method=S256"), "{to}");
@@ -139,7 +160,14 @@ impl Sso {
     }
 
     async fn sign_in(&self, login: &str) -> Hop {
-        hop(&self.callback_url(login).await).await
+        let cb = self.callback_url(login).await;
+        self.back(&cb).await
+    }
+
+    /// The provider's redirect back, from the browser that started the latest flow.
+    async fn back(&self, cb: &str) -> Hop {
+        let binder = self.binder.lock().unwrap().clone();
+        hop_with(cb, binder.as_deref()).await
     }
 
     fn as_user(&self, h: &Hop) -> Client {
@@ -374,8 +402,15 @@ async fn sso_sign_in_succeeds_only_where_the_rules_allow() {
             )
             .await;
         assert_eq!(p.status, 200, "{}", p.body);
+        // Someone else's callback link (login CSRF): the browser that did not start the flow
+        // is refused, and the flow is spent.
         let cb = s.callback_url("jit").await;
         let h = hop(&cb).await;
+        refused(&h, 400, "sso_browser_mismatch");
+        assert!(h.access_token().is_none());
+        refused(&s.back(&cb).await, 400, "sso_invalid_state");
+        let cb = s.callback_url("jit").await;
+        let h = s.back(&cb).await;
         let c = s.as_user(&h);
         let me = c.get("/auth/me").await;
         assert_eq!(me.status, 200, "{}", me.body);
@@ -398,7 +433,7 @@ async fn sso_sign_in_succeeds_only_where_the_rules_allow() {
             assert!(actions.contains(&a.to_string()), "{a} in {actions:?}");
         }
         // The same answer replayed (state and code spent): refused.
-        refused(&hop(&cb).await, 400, "sso_invalid_state");
+        refused(&s.back(&cb).await, 400, "sso_invalid_state");
         // A made-up state: refused.
         let bad = format!(
             "{}/api/v1/auth/oidc/callback?state=forged&code=x",
@@ -444,9 +479,37 @@ async fn sso_sign_in_succeeds_only_where_the_rules_allow() {
         assert_eq!(u.status, 201);
         s.idp.set_account("pw", "pw@example.com", true, &[]).await;
         refused(&s.sign_in("pw").await, 403, "account_email_not_verified");
-        // The owner's verified email (setup did not verify it either) is not taken over.
+        // The instance admin's account is never claimed by an organization's provider.
         s.idp.set_account("boss", ADMIN_EMAIL, true, &[]).await;
-        refused(&s.sign_in("boss").await, 403, "account_email_not_verified");
+        refused(
+            &s.sign_in("boss").await,
+            403,
+            "account_in_other_organization",
+        );
+        // Nor is an account of another organization, even one only invited there: this
+        // organization's owners control what their provider says (review finding: takeover).
+        let other = s
+            .admin
+            .post(
+                "/organizations",
+                json!({"name": "Elsewhere", "ownerEmail": "elsewhere@example.com"}),
+            )
+            .await;
+        assert_eq!(other.status, 201, "{}", other.body);
+        s.idp
+            .set_account("elsewhere", "elsewhere@example.com", true, &[])
+            .await;
+        refused(
+            &s.sign_in("elsewhere").await,
+            403,
+            "account_in_other_organization",
+        );
+        let me = s.admin.get("/users").await;
+        assert!(
+            !me.body.to_string().contains("elsewhere@example.com"),
+            "the refused sign-in joined nobody: {}",
+            me.body
+        );
 
         // An invited user is activated by their first SSO sign-in, into the invitation's
         // workspace and role.
@@ -485,13 +548,14 @@ async fn sso_sign_in_succeeds_only_where_the_rules_allow() {
         // An expired flow: refused.
         let cb = s.callback_url("jit").await;
         s.server.store().expire_sso_flows().await.unwrap();
-        refused(&hop(&cb).await, 400, "sso_flow_expired");
+        refused(&s.back(&cb).await, 400, "sso_flow_expired");
 
         // The provider goes down between the start and the callback: a clear 502.
         let cb = s.callback_url("jit").await;
+        let binder = s.binder.lock().unwrap().clone();
         s.idp.stop().await;
         // The discovery document is kept, so the token request is what fails.
-        let h = hop(&cb).await;
+        let h = hop_with(&cb, binder.as_deref()).await;
         refused(&h, 502, "sso_provider_unavailable");
     }
 }
@@ -683,13 +747,78 @@ async fn the_environment_provider_serves_the_first_organization() {
             .await;
         let h = hop(&format!("{base}/api/v1/auth/oidc/{id}/start")).await;
         assert_eq!(h.status, 303, "{}", h.body);
+        let binder = h.binder();
         let cb = idp.sign_in(&h.location.unwrap(), "envy").await;
-        let h = hop(&cb).await;
+        let h = hop_with(&cb, binder.as_deref()).await;
         assert_eq!(h.status, 303, "{}", h.body);
         assert_eq!(h.location.as_deref(), Some("/"));
         let c = server.client().with_token(&h.access_token().unwrap());
         let me = c.get("/auth/me").await;
         assert_eq!(me.body["user"]["email"], "envy@corp.example");
         assert_eq!(me.body["activeWorkspace"]["role"], "Viewer", "{}", me.body);
+    }
+}
+
+/// SPEC §9: an SSO sign-in whose ID token's `amr` names no second factor counts as one factor
+/// only. An account with two-factor sign-in goes on to the code page (its token in the page's
+/// cookie), with no session yet; the code then signs it in.
+#[tokio::test]
+async fn an_sso_sign_in_still_asks_an_account_with_two_factor_sign_in_for_its_code() {
+    for backend in backends() {
+        let s = Sso::new(&backend, Value::Null).await;
+        // An account whose email is verified: it accepted an invitation with a password.
+        let inv = s
+            .admin
+            .post(
+                "/invitations",
+                json!({"email": "two@example.com", "workspaceId": s.default_ws, "role": "Viewer"}),
+            )
+            .await;
+        assert_eq!(inv.status, 201, "{}", inv.body);
+        let link = inv.body["link"].as_str().unwrap().to_string();
+        let token = link.split("token=").nth(1).unwrap().to_string();
+        let r = s
+            .server
+            .client()
+            .post(
+                "/auth/register",
+                json!({"token": token, "name": "Two", "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let me = s.server.login("two@example.com", PASSWORD).await;
+        let (mut app, _) = crate::mfa::enable_totp(&me).await;
+
+        s.idp.set_account("two", "two@example.com", true, &[]).await;
+        let h = s.sign_in("two").await;
+        assert_eq!(h.status, 303, "{}", h.body);
+        assert!(
+            h.location.as_deref().unwrap().starts_with("/login/mfa?"),
+            "{:?}",
+            h.location
+        );
+        assert!(h.access_token().is_none(), "no session before the code");
+        let mfa_token = h
+            .cookies
+            .iter()
+            .find_map(|c| c.strip_prefix("fs_mfa="))
+            .map(|v| v.split(';').next().unwrap().to_string())
+            .expect("the code page's cookie");
+        let ev = s.last_login("two@example.com").await;
+        assert_eq!(
+            (ev["outcome"].as_str(), ev["method"].as_str()),
+            (Some("mfa_required"), Some("oidc")),
+            "{ev}"
+        );
+        let v = s
+            .server
+            .client()
+            .post(
+                "/auth/mfa/verify",
+                json!({"mfaToken": mfa_token, "code": app.code().await}),
+            )
+            .await;
+        assert_eq!(v.status, 200, "{}", v.body);
+        assert!(v.body["accessToken"].is_string(), "{}", v.body);
     }
 }
