@@ -371,6 +371,31 @@ impl Browser {
         Ok(url.path().to_string())
     }
 
+    /// Waits (up to 15 s) until the current path is `path`.
+    pub async fn wait_path(&self, path: &str) -> Result {
+        let start = std::time::Instant::now();
+        while self.current_path().await? != path {
+            if start.elapsed() > Duration::from_secs(15) {
+                return Err(
+                    format!("never reached {path}: at {}", self.current_path().await?).into(),
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(())
+    }
+
+    /// Signs in through the sign-in page as the Account Admin, landing on `/chatflows`.
+    pub async fn sign_in_as_admin(&self) -> Result {
+        self.goto("/login").await?;
+        self.fill("#login-form input[name=email]", ADMIN_EMAIL)
+            .await?;
+        self.fill("#login-form input[name=password]", PASSWORD)
+            .await?;
+        self.click("#login-form button[type=submit]").await?;
+        self.wait_path("/chatflows").await
+    }
+
     /// The current page's HTML as the browser holds it now.
     pub async fn page_source(&self) -> Result<String> {
         self.driver

@@ -5,28 +5,8 @@
 //! the Users page searches; and without SMTP the invitation dialog shows the sign-up link once.
 
 use flowspace_e2e::thirtyfour::By;
-use flowspace_e2e::{ADMIN_EMAIL, Browser, PASSWORD, Result, run, sqlite_server};
+use flowspace_e2e::{PASSWORD, run, sqlite_server};
 use serde_json::json;
-use std::time::{Duration, Instant};
-
-async fn wait_path(b: &Browser, path: &str) -> Result {
-    let start = Instant::now();
-    while b.current_path().await? != path {
-        if start.elapsed() > Duration::from_secs(15) {
-            return Err(format!("never reached {path}: at {}", b.current_path().await?).into());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Ok(())
-}
-
-async fn sign_in(b: &Browser) -> Result {
-    b.goto("/login").await?;
-    b.fill("#login-form input[name=email]", ADMIN_EMAIL).await?;
-    b.fill("#login-form input[name=password]", PASSWORD).await?;
-    b.click("#login-form button[type=submit]").await?;
-    wait_path(b, "/chatflows").await
-}
 
 #[tokio::test]
 async fn each_item_page_shows_its_kind_and_creates_one() {
@@ -34,7 +14,7 @@ async fn each_item_page_shows_its_kind_and_creates_one() {
     let admin = server.setup().await;
     run("each_item_page_creates_one", async |b| {
         b.set_base_url(&server.base_url);
-        sign_in(b).await?;
+        b.sign_in_as_admin().await?;
         for (page, api, title) in [
             ("/agentflows", "/agentflows", "Agentflows"),
             ("/assistants", "/assistants", "Assistants"),
@@ -69,7 +49,7 @@ async fn the_groups_list_creates_a_group_and_the_audit_log_filters_by_action() {
     let admin = server.setup().await;
     run("groups_list_and_audit_log", async |b| {
         b.set_base_url(&server.base_url);
-        sign_in(b).await?;
+        b.sign_in_as_admin().await?;
         b.goto("/groups").await?;
         assert_eq!(b.text("h1").await?, "Groups");
         b.click("#add-new").await?;
@@ -143,7 +123,7 @@ async fn the_user_page_renames_and_the_users_page_searches() {
         .to_string();
     run("user_page_and_users_search", async |b| {
         b.set_base_url(&server.base_url);
-        sign_in(b).await?;
+        b.sign_in_as_admin().await?;
         b.goto(&format!("/users/{ann}")).await?;
         assert_eq!(b.text("h1").await?, "Ann");
         assert_eq!(b.text("#user-status").await?, "active");
@@ -178,7 +158,7 @@ async fn without_smtp_the_invitation_link_is_shown_once_and_signs_up() {
     server.setup().await;
     run("invitation_link_without_smtp", async |b| {
         b.set_base_url(&server.base_url);
-        sign_in(b).await?;
+        b.sign_in_as_admin().await?;
         b.goto("/users").await?;
         b.click("#invite-user").await?;
         b.fill("#invite-form input[name=email]", "carol@example.com")
@@ -188,7 +168,7 @@ async fn without_smtp_the_invitation_link_is_shown_once_and_signs_up() {
         let link = shown.value().await?.unwrap_or_default();
         assert!(link.contains("/register?token="), "{link}");
         b.click("#done").await?;
-        wait_path(b, "/users").await?;
+        b.wait_path("/users").await?;
         assert!(b.text("#invitations").await?.contains("carol@example.com"));
         assert!(!b.page_source().await?.contains(&link), "shown once");
 

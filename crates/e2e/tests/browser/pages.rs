@@ -2,27 +2,8 @@
 //! the session kept alive from the refresh cookie, and the phone layout.
 
 use flowspace_e2e::thirtyfour::By;
-use flowspace_e2e::{ADMIN_EMAIL, Browser, PASSWORD, Result, run, sqlite_server};
-use std::time::{Duration, Instant};
-
-async fn wait_path(b: &Browser, path: &str) -> Result {
-    let start = Instant::now();
-    while b.current_path().await? != path {
-        if start.elapsed() > Duration::from_secs(15) {
-            return Err(format!("never reached {path}: at {}", b.current_path().await?).into());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Ok(())
-}
-
-async fn sign_in(b: &Browser) -> Result {
-    b.goto("/login").await?;
-    b.fill("#login-form input[name=email]", ADMIN_EMAIL).await?;
-    b.fill("#login-form input[name=password]", PASSWORD).await?;
-    b.click("#login-form button[type=submit]").await?;
-    wait_path(b, "/chatflows").await
-}
+use flowspace_e2e::{ADMIN_EMAIL, PASSWORD, run, sqlite_server};
+use std::time::Duration;
 
 #[tokio::test]
 async fn an_api_key_is_shown_once_and_holds_only_what_was_ticked() {
@@ -30,7 +11,7 @@ async fn an_api_key_is_shown_once_and_holds_only_what_was_ticked() {
     let admin = server.setup().await;
     run("an_api_key_is_shown_once", async |b| {
         b.set_base_url(&server.base_url);
-        sign_in(b).await?;
+        b.sign_in_as_admin().await?;
         b.goto("/apikeys").await?;
         b.click("#add-new").await?;
         b.fill("#new input[name=name]", "CI pipeline").await?;
@@ -42,7 +23,7 @@ async fn an_api_key_is_shown_once_and_holds_only_what_was_ticked() {
         assert!(b.exists("button[data-copy]").await?, "a copy button");
         b.screenshot("17-api-key-once").await?;
         b.click("#done").await?;
-        wait_path(b, "/apikeys").await?;
+        b.wait_path("/apikeys").await?;
         assert!(b.text("#items").await?.contains("CI pipeline"));
         assert!(!b.page_source().await?.contains(&key), "never shown again");
 
@@ -63,7 +44,7 @@ async fn a_form_stripped_of_its_csrf_token_is_refused() {
     let admin = server.setup().await;
     run("a_form_stripped_of_its_csrf_token_is_refused", async |b| {
         b.set_base_url(&server.base_url);
-        sign_in(b).await?;
+        b.sign_in_as_admin().await?;
         b.click("#add-new").await?;
         b.fill("#new input[name=name]", "Forged").await?;
         b.driver()
@@ -90,7 +71,7 @@ async fn the_session_outlives_its_access_token_and_ends_at_sign_out() {
     server.setup().await;
     run("the_session_outlives_its_access_token", async |b| {
         b.set_base_url(&server.base_url);
-        sign_in(b).await?;
+        b.sign_in_as_admin().await?;
         // The access cookie is gone (as when it expires): the page refreshes it.
         b.driver().delete_cookie("fs_access").await?;
         b.goto("/credentials").await?;
@@ -99,10 +80,10 @@ async fn the_session_outlives_its_access_token_and_ends_at_sign_out() {
 
         b.click("details.usermenu summary").await?;
         b.click("#sign-out").await?;
-        wait_path(b, "/login").await?;
+        b.wait_path("/login").await?;
         assert!(b.text("#toast").await?.contains("signed out"));
         b.goto("/credentials").await?;
-        wait_path(b, "/login").await?;
+        b.wait_path("/login").await?;
         Ok(())
     })
     .await;
@@ -115,7 +96,7 @@ async fn pages_fit_a_phone() {
     run("pages_fit_a_phone", async |b| {
         b.set_base_url(&server.base_url);
         b.set_window_size(390, 844).await?;
-        sign_in(b).await?;
+        b.sign_in_as_admin().await?;
         let burger = b.driver().find(By::Css(".hamburger")).await?;
         assert!(
             burger.is_displayed().await?,
@@ -132,7 +113,7 @@ async fn pages_fit_a_phone() {
         tokio::time::sleep(Duration::from_millis(300)).await;
         b.screenshot("19-phone-menu").await?;
         b.click_text(".sidebar a", "Credentials").await?;
-        wait_path(b, "/credentials").await?;
+        b.wait_path("/credentials").await?;
         Ok(())
     })
     .await;
@@ -156,11 +137,11 @@ async fn a_forgotten_password_is_reset_from_the_emailed_link() {
         b.set_base_url(&server.base_url);
         b.goto("/login").await?;
         b.click_text("a", "Forgot your password?").await?;
-        wait_path(b, "/forgot-password").await?;
+        b.wait_path("/forgot-password").await?;
         b.fill("#forgot-form input[name=email]", ADMIN_EMAIL)
             .await?;
         b.click("#forgot-form button[type=submit]").await?;
-        wait_path(b, "/login").await?;
+        b.wait_path("/login").await?;
         assert!(b.text("#toast").await?.contains("reset link"));
         let mail = sink.next_message(Duration::from_secs(10)).await;
         let link = mail.text_link("http").ok_or("no link in the mail")?;
@@ -170,7 +151,7 @@ async fn a_forgotten_password_is_reset_from_the_emailed_link() {
         b.fill("#reset-form input[name=password]", new_password)
             .await?;
         b.click("#reset-form button[type=submit]").await?;
-        wait_path(b, "/login").await?;
+        b.wait_path("/login").await?;
         assert!(b.text("#toast").await?.contains("password is changed"));
         // The old password is refused, with the reason on the page; the new one works.
         b.fill("#login-form input[name=email]", ADMIN_EMAIL).await?;
@@ -187,7 +168,7 @@ async fn a_forgotten_password_is_reset_from_the_emailed_link() {
         b.fill("#login-form input[name=password]", new_password)
             .await?;
         b.click("#login-form button[type=submit]").await?;
-        wait_path(b, "/chatflows").await?;
+        b.wait_path("/chatflows").await?;
         Ok(())
     })
     .await;

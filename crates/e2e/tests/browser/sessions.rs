@@ -6,31 +6,11 @@
 use flowspace_e2e::{ADMIN_EMAIL, Browser, PASSWORD, Result, run, sqlite_server};
 use flowspace_testkit::{Client, TestServer};
 use serde_json::json;
-use std::time::{Duration, Instant};
 
 /// The laptop's row on the profile page.
 const LAPTOP: &str = "#sessions tr[data-device='Firefox on Linux']";
 
 const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
-
-async fn wait_path(b: &Browser, path: &str) -> Result {
-    let start = Instant::now();
-    while b.current_path().await? != path {
-        if start.elapsed() > Duration::from_secs(15) {
-            return Err(format!("never reached {path}: at {}", b.current_path().await?).into());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Ok(())
-}
-
-async fn sign_in(b: &Browser) -> Result {
-    b.goto("/login").await?;
-    b.fill("#login-form input[name=email]", ADMIN_EMAIL).await?;
-    b.fill("#login-form input[name=password]", PASSWORD).await?;
-    b.click("#login-form button[type=submit]").await?;
-    wait_path(b, "/chatflows").await
-}
 
 /// A session of `email` opened through the API by "Firefox on Linux".
 async fn api_session(s: &TestServer, email: &str) -> Client {
@@ -62,12 +42,12 @@ async fn the_profile_page_ends_a_session_and_signs_out_everywhere_else() {
     server.setup().await;
     run("the_profile_page_ends_sessions", async |b| {
         b.set_base_url(&server.base_url);
-        sign_in(b).await?;
+        b.sign_in_as_admin().await?;
         let laptop = api_session(&server, ADMIN_EMAIL).await;
 
         b.click("details.usermenu summary").await?;
         b.click("#profile-link").await?;
-        wait_path(b, "/profile").await?;
+        b.wait_path("/profile").await?;
         assert_eq!(b.text("#profile-email").await?, ADMIN_EMAIL);
         // Setup's session (the API client's), this browser's and the laptop's.
         assert_eq!(rows(b).await?, 3);
@@ -133,7 +113,7 @@ async fn the_account_admin_signs_a_user_out_everywhere_from_their_page() {
         b.set_base_url(&server.base_url);
         let ann_laptop = api_session(&server, "ann@example.com").await;
         let ann_phone = api_session(&server, "ann@example.com").await;
-        sign_in(b).await?;
+        b.sign_in_as_admin().await?;
         b.goto(&format!("/users/{ann}")).await?;
         b.click("#sign-out-user-open").await?;
         b.click_text("#sign-out-user button", "Sign out everywhere")
