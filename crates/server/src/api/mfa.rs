@@ -493,8 +493,10 @@ pub async fn remove(
     Myself(me): Myself,
     ApiJson(req): ApiJson<RemoveRequest>,
 ) -> ApiResult<StatusCode> {
-    let proof = proof(req.code.as_deref(), req.recovery_code.as_deref())?;
+    // The password first: without it, nothing about the request is answered (a missing code
+    // is a 422 only for the account's owner).
     check_password(&state, me.user_id(), &req.password).await?;
+    let proof = proof(req.code.as_deref(), req.recovery_code.as_deref())?;
     let user = state.store.user(me.user_id()).await?;
     if !state.store.mfa_status(user.id).await?.totp {
         return Err(DomainError::NotFound("authenticator app").into());

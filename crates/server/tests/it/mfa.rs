@@ -383,6 +383,16 @@ async fn totp_enrolment_and_two_step_sign_in() {
             )
             .await;
         assert_eq!(r.status, 422, "{name}: {}", r.body);
+        // Without the password nothing else is judged: no code and a wrong password is a 401.
+        let r = pat
+            .send(
+                reqwest::Method::DELETE,
+                "/auth/mfa/totp",
+                Some(json!({"password": "wrong password"})),
+                &[],
+            )
+            .await;
+        assert_eq!((r.status, r.code()), (401, "invalid_credentials"), "{name}");
         let r = pat
             .send(
                 reqwest::Method::DELETE,
