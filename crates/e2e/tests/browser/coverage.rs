@@ -8,6 +8,23 @@ use flowspace_e2e::thirtyfour::By;
 use flowspace_e2e::{PASSWORD, run, sqlite_server};
 use serde_json::json;
 
+/// How many rows match `css` once the submitted page has replaced the old one: waits (up to
+/// 15 s) for `expected` rows, then answers what is there (the caller asserts it).
+async fn rows_once_loaded(
+    b: &flowspace_e2e::Browser,
+    css: &str,
+    expected: usize,
+) -> flowspace_e2e::Result<usize> {
+    let start = std::time::Instant::now();
+    loop {
+        let n = b.driver().find_all(By::Css(css)).await?.len();
+        if n == expected || start.elapsed() > std::time::Duration::from_secs(15) {
+            return Ok(n);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn each_item_page_shows_its_kind_and_creates_one() {
     let server = sqlite_server().await;
@@ -72,9 +89,7 @@ async fn the_groups_list_creates_a_group_and_the_audit_log_filters_by_action() {
         b.goto("/groups").await?;
         b.fill("#group-q", "%").await?;
         b.click("#group-search button[type=submit]").await?;
-        b.wait_for("#groups").await?;
-        let rows = b.driver().find_all(By::Css("#groups tbody tr")).await?;
-        assert_eq!(rows.len(), 1);
+        assert_eq!(rows_once_loaded(b, "#groups tbody tr", 1).await?, 1);
         assert!(b.text("#groups").await?.contains("Sales 100%"));
 
         // The audit log shows the group's creation among others; filtering keeps only it.
@@ -88,12 +103,11 @@ async fn the_groups_list_creates_a_group_and_the_audit_log_filters_by_action() {
         b.fill("#filters input[name=action]", "group.create")
             .await?;
         b.click("#filters button[type=submit]").await?;
-        b.wait_for("#audit-events").await?;
-        let rows = b
-            .driver()
-            .find_all(By::Css("#audit-events tbody tr"))
-            .await?;
-        assert_eq!(rows.len(), 2, "only the two groups' creations");
+        assert_eq!(
+            rows_once_loaded(b, "#audit-events tbody tr", 2).await?,
+            2,
+            "only the two groups' creations"
+        );
         assert!(all > 1, "more events before the filter: {all}");
         assert!(b.text("#audit-events tbody").await?.contains("Support"));
         Ok(())
@@ -140,9 +154,7 @@ async fn the_user_page_renames_and_the_users_page_searches() {
         b.goto("/users").await?;
         b.fill("#user-q", "50%").await?;
         b.click("#user-search button[type=submit]").await?;
-        b.wait_for("#users").await?;
-        let rows = b.driver().find_all(By::Css("#users tbody tr")).await?;
-        assert_eq!(rows.len(), 1);
+        assert_eq!(rows_once_loaded(b, "#users tbody tr", 1).await?, 1);
         assert!(b.text("#users").await?.contains("percent@example.com"));
         b.fill("#user-q", "nobody-here").await?;
         b.click("#user-search button[type=submit]").await?;
