@@ -25,6 +25,9 @@
 //! (default `/usr/bin/chromium`), `E2E_BROWSERS` (how many [`run`]s of one test binary have a
 //! browser open at once, default 2: the machines this runs on have 2 cores),
 //! `UPDATE_SCREENSHOTS=1` (also copy [`Browser::screenshot`]s to `docs/screenshots/`).
+//!
+//! [`Browser::assert_accessible`] runs axe-core (Deque's accessibility engine, the npm package
+//! pinned in `tests/axe-core`, installed there by `scripts/test`) on the current page.
 
 use futures_util::FutureExt;
 use std::io::{Read, Write};
@@ -44,6 +47,7 @@ pub use flowspace_testkit::{
 };
 pub use thirtyfour;
 pub use thirtyfour::WebElement;
+pub use thirtyfour::prelude::Key;
 
 /// Any failure of a browser step; helpers add what they were doing and where.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -396,6 +400,116 @@ impl Browser {
         self.wait_path("/chatflows").await
     }
 
+    /// Presses `key` (for example [`Key::Tab`]) on whatever has the keyboard focus, as a
+    /// user's keyboard would: a WebDriver key action, not a script.
+    pub async fn press(&self, key: Key) -> Result {
+        let shown = format!("{key:?}");
+        self.driver
+            .action_chain()
+            .send_keys(key)
+            .perform()
+            .await
+            .map_err(|e| step_error(format!("press {shown}"), e))
+    }
+
+    /// Presses Tab until the element matching `css` has the focus (at most 60 times), as a
+    /// keyboard user reaches a control; fails if it never does.
+    pub async fn tab_to(&self, css: &str) -> Result {
+        for _ in 0..60 {
+            if self.focused_matches(css).await? {
+                return Ok(());
+            }
+            self.press(Key::Tab).await?;
+        }
+        let at = self.where_now().await;
+        Err(format!(
+            "Tab never reached `{css}` (at {at}); focus is on {}",
+            self.focused().await?
+        )
+        .into())
+    }
+
+    /// Whether the element that has the focus matches `css`.
+    pub async fn focused_matches(&self, css: &str) -> Result<bool> {
+        self.driver
+            .execute(
+                "const a = document.activeElement; return !!a && a.matches(arguments[0]);",
+                vec![css.into()],
+            )
+            .await
+            .map_err(|e| step_error(format!("is the focus on `{css}`"), e))?
+            .convert()
+            .map_err(|e| step_error(format!("is the focus on `{css}`"), e))
+    }
+
+    /// The element that has the focus, described for messages (`tag#id.class "text"`).
+    pub async fn focused(&self) -> Result<String> {
+        self.driver
+            .execute(
+                "const a = document.activeElement; if (!a) return 'nothing'; \
+                 return a.tagName.toLowerCase() + (a.id ? '#' + a.id : '') + \
+                 (a.className ? '.' + String(a.className).trim().split(/\\s+/).join('.') : '') + \
+                 ' \"' + (a.textContent || a.value || '').trim().slice(0, 40) + '\"';",
+                Vec::new(),
+            )
+            .await
+            .map_err(|e| step_error("the focused element".into(), e))?
+            .convert()
+            .map_err(|e| step_error("the focused element".into(), e))
+    }
+
+    /// Runs axe-core with its default rules on the current page and answers a readable line
+    /// per element with a serious or critical violation (rule id, impact, the element's
+    /// selector, what is wrong and the rule's help); empty when there is none. Only what is
+    /// rendered is checked: a closed dialog is checked once it is opened.
+    ///
+    /// axe-core is read from `tests/axe-core/node_modules/axe-core/axe.min.js` and injected
+    /// with WebDriver's script execution, which the page's Content-Security-Policy does not
+    /// govern: the server's policy stays as it is in production.
+    pub async fn accessibility_violations(&self) -> Result<Vec<String>> {
+        let injected: bool = self
+            .driver
+            .execute(
+                format!("{}\n;return typeof window.axe === 'object';", axe_source()?),
+                Vec::new(),
+            )
+            .await
+            .map_err(|e| step_error("inject axe-core".into(), e))?
+            .convert()
+            .map_err(|e| step_error("inject axe-core".into(), e))?;
+        if !injected {
+            return Err("axe-core was injected but `window.axe` is not there".into());
+        }
+        let answer: Vec<String> = self
+            .driver
+            .execute_async(AXE_RUN, Vec::new())
+            .await
+            .map_err(|e| step_error("run axe-core".into(), e))?
+            .convert()
+            .map_err(|e| step_error("run axe-core".into(), e))?;
+        match answer.split_first() {
+            Some((status, lines)) if status == "ok" => Ok(lines.to_vec()),
+            _ => Err(format!("axe-core failed: {}", answer.join("; ")).into()),
+        }
+    }
+
+    /// Fails, listing them, when axe-core finds any serious or critical violation on the
+    /// current page (see [`Browser::accessibility_violations`]); `context` names what is
+    /// checked (a page, an open dialog) in the message.
+    pub async fn assert_accessible(&self, context: &str) -> Result {
+        let found = self.accessibility_violations().await?;
+        if found.is_empty() {
+            return Ok(());
+        }
+        let at = self.where_now().await;
+        Err(format!(
+            "{context} ({at}): {} serious or critical accessibility violation(s):\n  {}",
+            found.len(),
+            found.join("\n  ")
+        )
+        .into())
+    }
+
     /// The current page's HTML as the browser holds it now.
     pub async fn page_source(&self) -> Result<String> {
         self.driver
@@ -467,6 +581,44 @@ impl Browser {
             Err(_) => "an unknown page".into(),
         }
     }
+}
+
+/// Runs axe-core on the whole document with its default rules and calls back with `"ok"`
+/// followed by a line per element with a serious or critical violation, or with `"error"` and
+/// the reason.
+const AXE_RUN: &str = r#"
+const done = arguments[arguments.length - 1];
+const bad = (impact) => impact === "serious" || impact === "critical";
+window.axe.run(document, { resultTypes: ["violations"] }).then((r) => {
+  const lines = ["ok"];
+  for (const v of r.violations) {
+    for (const n of v.nodes) {
+      if (!bad(n.impact || v.impact)) continue;
+      const why = (n.failureSummary || "").replace(/\s+/g, " ").trim();
+      lines.push(`${v.id} (${n.impact || v.impact}) at ${n.target.join(" ")}: ${v.help}. ${why} [${v.helpUrl}]`);
+    }
+  }
+  done(lines);
+}, (e) => done(["error", String(e)]));
+"#;
+
+/// axe-core's browser bundle, read once from `tests/axe-core` (where `scripts/test` installs
+/// the pinned package with `npm ci`).
+fn axe_source() -> Result<&'static str> {
+    static SOURCE: OnceLock<Result<String, String>> = OnceLock::new();
+    SOURCE
+        .get_or_init(|| {
+            let path = workspace_root().join("tests/axe-core/node_modules/axe-core/axe.min.js");
+            std::fs::read_to_string(&path).map_err(|e| {
+                format!(
+                    "cannot read {}: {e} (install it: cd tests/axe-core && npm ci, \
+                     or run scripts/test)",
+                    path.display()
+                )
+            })
+        })
+        .as_deref()
+        .map_err(|e| e.clone().into())
 }
 
 /// An error of one browser step, saying what the step was.

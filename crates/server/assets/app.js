@@ -95,14 +95,80 @@ document.addEventListener("DOMContentLoaded", () => {
     loginEmail.addEventListener("input", () => { clearTimeout(loginEmail._t); loginEmail._t = setTimeout(offer, 400); });
   }
 
+  // A table wider than the page scrolls sideways in its frame: the frame takes the focus
+  // (then the arrow keys scroll it), named after the section it is in.
+  const scrollable = () => document.querySelectorAll(".tablewrap").forEach((w) => {
+    if (w.scrollWidth > w.clientWidth) {
+      if (!w.hasAttribute("tabindex")) {
+        const card = w.closest(".card");
+        const heading = (card && card.querySelector("h2")) || document.querySelector("h1");
+        w.setAttribute("tabindex", "0");
+        w.setAttribute("role", "region");
+        w.setAttribute("aria-label", (heading ? heading.textContent.trim() + ": " : "") + "table");
+      }
+    } else if (w.getAttribute("role") === "region") {
+      ["tabindex", "role", "aria-label"].forEach((a) => w.removeAttribute(a));
+    }
+  });
+  scrollable();
+  window.addEventListener("resize", scrollable);
+
   // Toasts leave on a click too.
   const toast = document.getElementById("toast");
   if (toast) toast.addEventListener("click", () => toast.remove());
 
-  // Escape closes an open dialog.
+  // Dialogs (a `.modal` shows while its id is the URL's fragment). Opening one moves the
+  // focus into it (its first field, else its first button or link other than the ×); Tab and
+  // Shift+Tab stay inside it; Escape closes it; closing gives the focus back to what opened it.
+  const openDialog = () => {
+    const id = decodeURIComponent(location.hash.slice(1));
+    const el = id ? document.getElementById(id) : null;
+    return el && el.classList.contains("modal") ? el : null;
+  };
+  const opener = (dialog) => document.querySelector(`a[href="#${CSS.escape(dialog.id)}"]`);
+  const focusables = (dialog) => [...dialog.querySelectorAll(
+    ".dialog :is(a[href], button, input:not([type=hidden]), select, textarea, summary)",
+  )].filter((el) => !el.disabled && el.getClientRects().length > 0);
+  // The scrim closes a dialog on a click; the keyboard has Escape and the buttons.
+  document.querySelectorAll(".modal-scrim").forEach((a) => a.setAttribute("tabindex", "-1"));
+  let shown = null;
+  let returnTo = null;
+  const dialogChanged = () => {
+    const dialog = openDialog();
+    if (dialog && dialog !== shown) {
+      if (!shown) {
+        const active = document.activeElement;
+        returnTo = active && active !== document.body ? active : opener(dialog);
+      }
+      shown = dialog;
+      const all = focusables(dialog);
+      const first = all.find((el) => el.matches("input, select, textarea"))
+        || all.find((el) => !el.classList.contains("close")) || all[0];
+      if (first) first.focus();
+    } else if (!dialog && shown) {
+      const back = returnTo && document.contains(returnTo) ? returnTo : opener(shown);
+      shown = null;
+      returnTo = null;
+      if (back) back.focus();
+    }
+  };
+  window.addEventListener("hashchange", dialogChanged);
+  dialogChanged();
+
   document.addEventListener("keydown", (ev) => {
-    if (ev.key === "Escape" && location.hash.length > 1 && document.querySelector(location.hash + ".modal")) {
+    if (!shown) return;
+    if (ev.key === "Escape") {
+      ev.preventDefault();
       location.hash = "";
+    } else if (ev.key === "Tab") {
+      const all = focusables(shown);
+      if (all.length === 0) return;
+      const at = all.indexOf(document.activeElement);
+      const next = ev.shiftKey
+        ? (at <= 0 ? all[all.length - 1] : all[at - 1])
+        : (at === -1 || at === all.length - 1 ? all[0] : all[at + 1]);
+      ev.preventDefault();
+      next.focus();
     }
   });
 });

@@ -33,6 +33,41 @@ async fn ping_opens_in_the_browser() {
     .await;
 }
 
+/// The accessibility check names what is wrong: an image without a text alternative, put on
+/// a page that passes, fails it with the rule, its impact and the element.
+#[tokio::test]
+async fn the_accessibility_check_lists_each_violation() {
+    let server = sqlite_server().await;
+    server.setup().await;
+    run("the_accessibility_check_lists_each_violation", async |b| {
+        b.set_base_url(&server.base_url);
+        b.goto("/login").await?;
+        b.assert_accessible("the sign-in page").await?;
+        b.driver()
+            .execute(
+                "const i = document.createElement('img'); i.id = 'no-alt'; \
+                 i.src = '/favicon.svg'; document.querySelector('main').append(i);",
+                Vec::new(),
+            )
+            .await?;
+        let err = b
+            .assert_accessible("the sign-in page with an image")
+            .await
+            .expect_err("an image without alt fails");
+        let message = err.to_string();
+        assert!(
+            message.contains("image-alt (critical) at #no-alt"),
+            "{message}"
+        );
+        assert!(
+            message.contains("the sign-in page with an image"),
+            "{message}"
+        );
+        Ok(())
+    })
+    .await;
+}
+
 /// A body that fails leaves `target/e2e-failures/<name>.png` and `.html`, and the test fails
 /// with the body's own message.
 #[tokio::test]

@@ -2,6 +2,7 @@
 //! SQLite. One binary (each test file would link on its own); add a module per area.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod accessibility;
 mod coverage;
 mod harness;
 mod mfa;
