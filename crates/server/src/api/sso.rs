@@ -100,7 +100,8 @@ pub struct CreateProviderInput {
     /// `openid` is always asked for; absent: `openid email profile`.
     #[schema(schema_with = crate::fields::sso_scopes)]
     pub scopes: Option<Vec<String>>,
-    /// Domains whose emails may be provisioned just in time (empty: any).
+    /// The email domains whose sign-in page shows this provider, and that may be provisioned
+    /// just in time (empty: no button; provisioning of any domain).
     #[schema(schema_with = crate::fields::email_domains)]
     pub allowed_domains: Option<Vec<String>>,
     /// Just-in-time provisioning (absent: off).
