@@ -10,6 +10,11 @@
 //                         (its `sub` is the login); an unknown login signs in with
 //                         email = login, email_verified = true, groups = []
 //   POST /admin/rotate    a new signing key (a new `kid`) replaces the old one
+//   POST /admin/misissue  {clientId}  the next ID token the token endpoint issues is issued to
+//                         that (registered) client instead of the one that redeemed the
+//                         code: its `aud` is the other client's, otherwise it is a real token
+//                         of this provider (a provider that mixes up its clients, which is
+//                         what a relying party's audience check is for)
 import http from 'node:http';
 import crypto from 'node:crypto';
 import Provider from 'oidc-provider';
@@ -49,6 +54,7 @@ class SharedAdapter {
 const accounts = new Map();
 let current = null;
 let generation = 0;
+let misissueTo = null;
 
 function signingKey() {
   generation += 1;
@@ -89,6 +95,15 @@ function build(issuer) {
       };
     },
   });
+  const issue = provider.IdToken.prototype.issue;
+  provider.IdToken.prototype.issue = async function issueMaybeToAnother(opts) {
+    if (opts?.use === 'idtoken' && misissueTo) {
+      const other = await provider.Client.find(misissueTo);
+      misissueTo = null;
+      if (other) this.client = other;
+    }
+    return issue.call(this, opts);
+  };
   return provider.callback();
 }
 
@@ -107,6 +122,8 @@ async function admin(req, res, issuer) {
     if (req.method === 'POST' && req.url === '/admin/accounts') {
       const a = await readJson(req);
       accounts.set(String(a.login), a);
+    } else if (req.method === 'POST' && req.url === '/admin/misissue') {
+      misissueTo = String((await readJson(req)).clientId);
     } else if (req.method === 'POST' && req.url === '/admin/rotate') {
       // A new instance shares the in-memory adapter (registered clients, sessions, grants)
       // with the old one: only the signing key changes.

@@ -156,6 +156,16 @@ pub struct Config {
     /// The claim that lists a user's groups.
     #[arg(long, env = "OIDC_GROUPS_CLAIM", default_value = "groups")]
     pub oidc_groups_claim: String,
+    /// Single sign-on providers may be on this machine (127.0.0.0/8, ::1), and only there over
+    /// plain http: a provider beside the server, or the tests'. Off: every issuer, and every
+    /// URL its discovery document names, must be https at a public address.
+    #[arg(long, env = "OIDC_ALLOW_LOOPBACK", default_value_t = false)]
+    pub oidc_allow_loopback: bool,
+    /// Single sign-on providers may be on private networks (10.0.0.0/8, 172.16.0.0/12,
+    /// 192.168.0.0/16, 100.64.0.0/10, fc00::/7): a provider inside the company's network.
+    /// Link-local addresses (the clouds' metadata service, 169.254.169.254) are never allowed.
+    #[arg(long, env = "OIDC_ALLOW_PRIVATE_NETWORKS", default_value_t = false)]
+    pub oidc_allow_private_networks: bool,
     /// Serve `/metrics` on this address (e.g. `127.0.0.1:9464`) instead of the main one; it
     /// still requires METRICS_TOKEN when that is set, otherwise anyone who reaches the address.
     #[arg(long, env = "METRICS_ADDR")]

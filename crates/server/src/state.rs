@@ -62,6 +62,10 @@ impl AppState {
         let mailer = crate::mail::Mailer::from_config(&config)?;
         let secret_box =
             SecretBox::with_previous(&secrets.encryption_key, &secrets.previous_encryption_keys);
+        let oidc = crate::sso::Oidc::new(crate::sso::NetPolicy {
+            allow_loopback: config.oidc_allow_loopback,
+            allow_private: config.oidc_allow_private_networks,
+        });
         Ok(Self(Arc::new(Inner {
             config: Arc::new(config),
             store,
@@ -72,7 +76,7 @@ impl AppState {
             secret_box,
             mailer,
             metrics,
-            oidc: crate::sso::Oidc::default(),
+            oidc,
             setup_done: AtomicBool::new(false),
         })))
     }

@@ -246,36 +246,34 @@ impl Store {
         })
     }
 
-    /// The enabled providers whose buttons the sign-in page shows for `email`: those of the
-    /// organizations its account belongs to (not disabled there), and those that provision
-    /// accounts of its domain just in time.
+    /// The enabled providers whose buttons the sign-in page shows for `email`: those that list
+    /// its domain in their `allowedDomains`. The answer depends on the domain alone, never on
+    /// whether an account with that email exists or where it is a member (no account or
+    /// organization enumeration): which provider serves a domain is public by design, as at
+    /// other identity products' sign-in pages.
     pub async fn sso_providers_for_email(
         &self,
         email: &str,
     ) -> DomainResult<Vec<(SsoProviderId, String)>> {
         let key = rules::normalize_email(email);
-        let domain = key
-            .rsplit_once('@')
-            .map(|(_, d)| d.to_string())
-            .unwrap_or_default();
-        let rows: Vec<(Uuid, String, bool, String)> = with_db!(self, pool => {
+        let Some((_, domain)) = key.rsplit_once('@') else {
+            return Ok(Vec::new());
+        };
+        let domain = domain.to_string();
+        let rows: Vec<(Uuid, String, String)> = with_db!(self, pool => {
             sqlx::query_as(
-                "SELECT p.id, p.display_name,
-                        EXISTS (SELECT 1 FROM org_members m JOIN users u ON u.id = m.user_id
-                                WHERE m.organization_id = p.organization_id AND u.email_key = $1
-                                  AND m.status <> 'disabled'),
-                        CASE WHEN p.jit_enabled THEN p.allowed_domains ELSE '[]' END
+                "SELECT p.id, p.display_name, p.allowed_domains
                  FROM sso_providers p JOIN organizations o ON o.id = p.organization_id
                  WHERE p.enabled AND o.status = 'active'
                  ORDER BY p.display_name, p.id")
-                .bind(&key).fetch_all(pool).await.map_err(db_err)?
+                .fetch_all(pool).await.map_err(db_err)?
         });
         Ok(rows
             .into_iter()
-            .filter(|(_, _, member, jit_domains)| {
-                *member || (!domain.is_empty() && keys_from_text(jit_domains).contains(&domain))
+            .filter(|(_, _, domains)| {
+                !domain.is_empty() && keys_from_text(domains).contains(&domain)
             })
-            .map(|(id, name, _, _)| (SsoProviderId(id), name))
+            .map(|(id, name, _)| (SsoProviderId(id), name))
             .collect())
     }
 

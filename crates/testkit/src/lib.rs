@@ -150,6 +150,8 @@ pub fn test_config(data_dir: PathBuf, database_url: String) -> Config {
     config.argon2_memory_kib = 1024;
     config.argon2_iterations = 1;
     config.app_url = "http://localhost:3000".into();
+    // The test OpenID provider listens on http://127.0.0.1.
+    config.oidc_allow_loopback = true;
     config
 }
 

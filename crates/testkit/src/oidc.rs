@@ -121,8 +121,27 @@ impl OidcProvider {
         assert_eq!(res.status().as_u16(), 204);
     }
 
+    /// Makes the provider issue the next ID token to `client_id` (another registered client)
+    /// instead of the client redeeming the code: a real token of this provider whose `aud` is
+    /// not the redeeming client's.
+    pub async fn misissue_next_id_token_to(&self, client_id: &str) {
+        let res = self
+            .http
+            .post(format!("{}/admin/misissue", self.issuer))
+            .json(&serde_json::json!({ "clientId": client_id }))
+            .send()
+            .await
+            .expect("misissue");
+        assert_eq!(res.status().as_u16(), 204);
+    }
+
     /// Stops the provider: it no longer answers (the "provider down" case).
     pub async fn stop(mut self) {
+        self.kill().await;
+    }
+
+    /// The same, keeping the handle (its issuer then answers nothing).
+    pub async fn kill(&mut self) {
         let _ = self.child.kill().await;
     }
 

@@ -100,7 +100,8 @@ pub struct CreateProviderInput {
     /// `openid` is always asked for; absent: `openid email profile`.
     #[schema(schema_with = crate::fields::sso_scopes)]
     pub scopes: Option<Vec<String>>,
-    /// Domains whose emails may be provisioned just in time (empty: any).
+    /// The email domains whose sign-in page shows this provider, and that may be provisioned
+    /// just in time (empty: no button; provisioning of any domain).
     #[schema(schema_with = crate::fields::email_domains)]
     pub allowed_domains: Option<Vec<String>>,
     /// Just-in-time provisioning (absent: off).
@@ -170,7 +171,14 @@ async fn resolve(
         (None, None) => return Err(need("displayName").into()),
     };
     let issuer = match (req.issuer.as_deref(), &base) {
-        (Some(i), _) => rules::sso_issuer(i)?,
+        (Some(i), _) => {
+            let issuer = rules::sso_issuer(i)?;
+            state
+                .oidc
+                .check_issuer(&issuer)
+                .map_err(|why| DomainError::invalid("issuer", why))?;
+            issuer
+        }
         (None, Some(b)) => b.issuer.clone(),
         (None, None) => return Err(need("issuer").into()),
     };
@@ -506,11 +514,18 @@ fn failure(headers: &HeaderMap, e: ApiError) -> Response {
 
 fn oidc_error(e: OidcError) -> ApiError {
     match e {
-        OidcError::Unavailable(m) => ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "sso_provider_unavailable",
-            format!("the identity provider could not be reached: {m}"),
-        ),
+        OidcError::Unavailable(step, why) => {
+            // Whoever signs in learns the step; the owner's Test button and the log say why.
+            tracing::warn!(step, why, "an identity provider could not be reached");
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "sso_provider_unavailable",
+                format!(
+                    "the identity provider could not be reached ({step} failed): try again later, \
+                     or ask an owner to run the provider's Test"
+                ),
+            )
+        }
         OidcError::Misconfigured(m) => ApiError::new(
             StatusCode::BAD_GATEWAY,
             "sso_provider_misconfigured",
@@ -519,9 +534,7 @@ fn oidc_error(e: OidcError) -> ApiError {
         OidcError::CodeRejected(m) => {
             ApiError::new(StatusCode::BAD_REQUEST, "sso_code_rejected", m)
         }
-        OidcError::InvalidToken(m) => {
-            ApiError::new(StatusCode::UNAUTHORIZED, "sso_token_invalid", m)
-        }
+        OidcError::InvalidToken(code, m) => ApiError::new(StatusCode::UNAUTHORIZED, code, m),
     }
 }
 
@@ -871,6 +884,10 @@ pub async fn ensure_env_provider(state: &AppState) -> Result<(), String> {
     };
     let bad = |e: DomainError| format!("OIDC_*: {e}");
     let issuer = rules::sso_issuer(issuer).map_err(bad)?;
+    state
+        .oidc
+        .check_issuer(&issuer)
+        .map_err(|why| format!("OIDC_ISSUER: {why}"))?;
     let client_id = rules::sso_client_id("OIDC_CLIENT_ID", client_id).map_err(bad)?;
     let secret = rules::sso_client_id("OIDC_CLIENT_SECRET", secret.expose_secret()).map_err(bad)?;
     let display_name =

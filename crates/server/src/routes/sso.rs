@@ -35,7 +35,7 @@ pub(super) fn sso() -> Vec<RouteDef> {
             .req(body::<BreakGlassInput>())
             .ok(200, body::<BreakGlass>()),
         RouteDef::new(M::GET, "/auth/sso-providers", Public, for_email)
-            .doc("auth", "The single sign-on providers the sign-in page offers for an email")
+            .doc("auth", "The single sign-on providers the sign-in page offers for an email: those listing its domain in `allowedDomains` (the same answer for every address of a domain)")
             .query("email", "The email typed on the sign-in page", crate::fields::any_text)
             .ok(200, crate::openapi::list::<SsoButton>()),
         RouteDef::new(M::GET, "/auth/oidc/{id}/start", Public, start)

@@ -191,6 +191,47 @@ impl Sso {
         r.body["items"][0].clone()
     }
 
+    /// The newest login event of the organization.
+    async fn newest_login(&self) -> Value {
+        let r = self.admin.get("/login-activity?limit=1").await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body["items"][0].clone()
+    }
+
+    /// The organization's members and the default workspace's, to compare before and after.
+    async fn members(&self) -> Value {
+        let org = self.admin.get("/organization/members").await;
+        assert_eq!(org.status, 200, "{}", org.body);
+        let ws = self
+            .admin
+            .get(&format!("/workspace/{}/users", self.default_ws))
+            .await;
+        assert_eq!(ws.status, 200, "{}", ws.body);
+        let users = self.admin.get("/users").await;
+        assert_eq!(users.status, 200, "{}", users.body);
+        json!([org.body["items"], ws.body, users.body["items"]])
+    }
+
+    /// A refused callback recorded its failure, with `reason`, for this provider.
+    async fn recorded(&self, reason: &str) {
+        let ev = self.newest_login().await;
+        assert_eq!(
+            (
+                ev["outcome"].as_str(),
+                ev["reason"].as_str(),
+                ev["method"].as_str(),
+                ev["provider"].as_str()
+            ),
+            (
+                Some("failure"),
+                Some(reason),
+                Some("oidc"),
+                Some("Test IdP")
+            ),
+            "{ev}"
+        );
+    }
+
     async fn audit_actions(&self) -> Vec<String> {
         let r = self.admin.get("/audit-events?limit=200").await;
         assert_eq!(r.status, 200, "{}", r.body);
@@ -201,6 +242,16 @@ impl Sso {
             .map(|e| e["action"].as_str().unwrap().to_string())
             .collect()
     }
+}
+
+/// The value of `name` in a URL's query.
+fn param(url: &str, name: &str) -> String {
+    reqwest::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.to_string())
+        .unwrap_or_else(|| panic!("no {name} in {url}"))
 }
 
 fn refused(h: &Hop, status: u16, code: &str) {
@@ -820,5 +871,357 @@ async fn an_sso_sign_in_still_asks_an_account_with_two_factor_sign_in_for_its_co
             .await;
         assert_eq!(v.status, 200, "{}", v.body);
         assert!(v.body["accessToken"].is_string(), "{}", v.body);
+    }
+}
+
+/// Every way the callback fails (SPEC §8), each through a real sequence with the real
+/// provider: a clear error, no session or cookie, no account or membership made or changed,
+/// and a login-activity row naming the reason (none for a state that names no flow: it names
+/// no organization either).
+#[tokio::test]
+async fn every_sso_failure_is_clear_changes_nothing_and_is_recorded() {
+    for backend in backends() {
+        // Provisioning on: each refusal below would otherwise have created an account.
+        let mut s = Sso::new(&backend, json!({"enabled": true, "role": "Viewer"})).await;
+        s.idp.set_account("vic", "vic@example.com", true, &[]).await;
+        let before = s.members().await;
+
+        // Nonce mismatch: two sign-ins started in one browser, and flow B's authorization
+        // request reaches the provider carrying flow A's nonce (rewritten on the way). The
+        // provider signs a real ID token with A's nonce for B's code, which B's PKCE verifier
+        // redeems: B's callback refuses the token.
+        let auth_a = s.start().await;
+        let auth_b = s.start().await;
+        let tampered = auth_b.replace(
+            &format!("nonce={}", param(&auth_b, "nonce")),
+            &format!("nonce={}", param(&auth_a, "nonce")),
+        );
+        assert_ne!(tampered, auth_b);
+        let cb = s.idp.sign_in(&tampered, "vic").await;
+        let h = s.back(&cb).await;
+        refused(&h, 401, "sso_nonce_mismatch");
+        s.recorded("sso_nonce_mismatch").await;
+        assert_eq!(s.members().await, before);
+        // The spent flow B cannot be tried again.
+        refused(&s.back(&cb).await, 400, "sso_invalid_state");
+
+        // Wrong audience: the provider issues the ID token to another of its clients (a real
+        // token of the provider, signed by its key, with the other client's `aud`).
+        let other = s
+            .idp
+            .register_client("https://other-app.example.com/callback")
+            .await;
+        let cb = s.callback_url("vic").await;
+        s.idp.misissue_next_id_token_to(&other.client_id).await;
+        let h = s.back(&cb).await;
+        refused(&h, 401, "sso_wrong_audience");
+        s.recorded("sso_wrong_audience").await;
+        assert_eq!(s.members().await, before);
+
+        // A forged state, and a replayed one: refused, and recorded nowhere (they name no
+        // flow, so no organization); nothing else happens.
+        let newest = s.newest_login().await;
+        let cb = s.callback_url("vic").await;
+        let binder = s.binder.lock().unwrap().clone();
+        let forged = cb.replace(
+            &format!("state={}", param(&cb, "state")),
+            "state=forged-state-value",
+        );
+        refused(
+            &hop_with(&forged, binder.as_deref()).await,
+            400,
+            "sso_invalid_state",
+        );
+        assert_eq!(s.newest_login().await, newest);
+        // The real state still works once; its replay is refused.
+        s.as_user(&s.back(&cb).await);
+        let before = s.members().await;
+        let newest = s.newest_login().await;
+        assert_eq!(newest["outcome"], "success", "{newest}");
+        refused(&s.back(&cb).await, 400, "sso_invalid_state");
+        assert_eq!(s.newest_login().await, newest);
+        assert_eq!(s.members().await, before);
+
+        // A replayed code: the spent code of that sign-in, brought to the callback with the
+        // state of a new flow of the same browser. The provider refuses it.
+        let auth = s.start().await;
+        let replay = format!(
+            "{}/api/v1/auth/oidc/callback?code={}&state={}",
+            s.server.base_url,
+            param(&cb, "code"),
+            param(&auth, "state")
+        );
+        let h = s.back(&replay).await;
+        refused(&h, 400, "sso_code_rejected");
+        s.recorded("sso_code_rejected").await;
+        assert_eq!(s.members().await, before);
+
+        // An expired flow (its deadline moved into the past).
+        let cb = s.callback_url("vic").await;
+        s.server.store().expire_sso_flows().await.unwrap();
+        refused(&s.back(&cb).await, 400, "sso_flow_expired");
+        s.recorded("sso_flow_expired").await;
+
+        // An email the provider does not call verified; a domain the provider does not allow.
+        s.idp
+            .set_account("unv", "unv@example.com", false, &[])
+            .await;
+        refused(&s.sign_in("unv").await, 403, "email_not_verified");
+        s.recorded("email_not_verified").await;
+        assert_eq!(
+            s.last_login("unv@example.com").await["reason"],
+            "email_not_verified"
+        );
+        s.idp.set_account("out", "out@other.org", true, &[]).await;
+        refused(&s.sign_in("out").await, 403, "domain_not_allowed");
+        s.recorded("domain_not_allowed").await;
+        assert_eq!(s.members().await, before);
+
+        // Provisioning off: an unknown account is refused.
+        let p = s
+            .admin
+            .patch(
+                &format!("/organization/sso/providers/{}", s.id),
+                json!({"jit": {"enabled": false, "workspaceId": s.default_ws, "role": "Viewer"}}),
+            )
+            .await;
+        assert_eq!(p.status, 200, "{}", p.body);
+        s.idp.set_account("new", "new@example.com", true, &[]).await;
+        refused(&s.sign_in("new").await, 403, "jit_disabled");
+        s.recorded("jit_disabled").await;
+        assert_eq!(s.members().await, before);
+
+        // The provider goes down between the start and the callback: a clear 502 that names
+        // what failed, without the client's internals.
+        let cb = s.callback_url("vic").await;
+        let binder = s.binder.lock().unwrap().clone();
+        s.idp.kill().await;
+        let h = hop_with(&cb, binder.as_deref()).await;
+        refused(&h, 502, "sso_provider_unavailable");
+        let message = h.json()["error"]["message"].as_str().unwrap().to_string();
+        assert!(message.contains("(token request failed)"), "{message}");
+        assert!(!message.contains("127.0.0.1"), "no internals: {message}");
+        s.recorded("sso_provider_unavailable").await;
+        assert_eq!(s.members().await, before);
+    }
+}
+
+/// A small HTTP server that plays a hostile or broken issuer (the provider is the subject of
+/// these tests: what the server does with what an owner points it at).
+async fn hostile_issuer() -> String {
+    use axum::routing::get;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let doc = |issuer: String, jwks: &str| {
+        json!({
+            "issuer": issuer,
+            "authorization_endpoint": format!("{issuer}/auth"),
+            "token_endpoint": format!("{issuer}/token"),
+            "jwks_uri": jwks,
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+        })
+    };
+    let (meta, private) = (
+        doc(
+            format!("{base}/meta"),
+            "http://169.254.169.254/latest/meta-data/keys",
+        ),
+        doc(format!("{base}/private"), "https://10.1.2.3/keys"),
+    );
+    let app = axum::Router::new()
+        .route(
+            "/missing/.well-known/openid-configuration",
+            get(|| async {
+                (
+                    axum::http::StatusCode::NOT_FOUND,
+                    "INTERNAL-SECRET-BODY db=10.0.0.7",
+                )
+            }),
+        )
+        .route(
+            "/big/.well-known/openid-configuration",
+            get(|| async { "x".repeat(2 * 1024 * 1024) }),
+        )
+        .route(
+            "/meta/.well-known/openid-configuration",
+            get(move || async move { axum::Json(meta) }),
+        )
+        .route(
+            "/private/.well-known/openid-configuration",
+            get(move || async move { axum::Json(private) }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}
+
+/// SSRF: an owner's issuer URL, and every URL its discovery document names, may reach only
+/// https at a public address (or this machine with OIDC_ALLOW_LOOPBACK, which the tests set);
+/// refusals say why to the owner and never echo the provider's answer.
+#[tokio::test]
+async fn provider_urls_cannot_reach_the_servers_own_network() {
+    for backend in backends() {
+        let server = TestServer::start(&backend).await;
+        let admin = server.setup().await;
+        let create = |issuer: &str| json!({"displayName": "X", "issuer": issuer, "clientId": "a", "clientSecret": "b"});
+        let count = || async {
+            admin.get("/organization/sso/providers").await.body["items"]
+                .as_array()
+                .unwrap()
+                .len()
+        };
+        // Addresses refused when configured: 422 on `issuer`, nothing created.
+        for issuer in [
+            "https://169.254.169.254",
+            "http://169.254.169.254/latest",
+            "https://[::ffff:169.254.169.254]",
+            "https://[fe80::1]",
+            "https://10.0.0.1/realms/x",
+            "https://192.168.1.10",
+            "https://0.0.0.0:8080",
+            "http://example.com",
+            "http://[fd00::1]",
+        ] {
+            let r = admin
+                .post("/organization/sso/providers", create(issuer))
+                .await;
+            assert_eq!(r.status, 422, "{issuer}: {}", r.body);
+            assert_eq!(r.body["error"]["field"], "issuer", "{issuer}: {}", r.body);
+        }
+        assert_eq!(count().await, 0);
+
+        // What the issuer answers is checked too, and reported without its body.
+        let base = hostile_issuer().await;
+        let test = |issuer: String| {
+            let admin = &admin;
+            async move {
+                let r = admin
+                    .post("/organization/sso/providers", create(&issuer))
+                    .await;
+                assert_eq!(r.status, 201, "{}", r.body);
+                let t = admin
+                    .post(
+                        &format!("/organization/sso/providers/{}/test", r.id()),
+                        json!({}),
+                    )
+                    .await;
+                assert_eq!(t.status, 200, "{}", t.body);
+                assert_eq!(t.body["ok"], false, "{}", t.body);
+                t.body["discovery"]["message"].as_str().unwrap().to_string()
+            }
+        };
+        let m = test(format!("{base}/missing")).await;
+        assert_eq!(
+            m,
+            format!(
+                "discovery failed: HTTP 404 at {base}/missing/.well-known/openid-configuration"
+            )
+        );
+        let m = test(format!("{base}/big")).await;
+        assert!(m.contains("larger than 1024 KiB"), "{m}");
+        // A discovery document that sends the keys request to the metadata service, or into a
+        // private network: refused before any connection.
+        let m = test(format!("{base}/meta")).await;
+        assert!(
+            m.contains(
+                "169.254.169.254/latest/meta-data/keys is at 169.254.169.254, not a public address"
+            ),
+            "{m}"
+        );
+        let m = test(format!("{base}/private")).await;
+        assert!(m.contains("10.1.2.3, a private network address"), "{m}");
+        for t in admin.get("/audit-events?limit=200").await.text.lines() {
+            assert!(!t.contains("INTERNAL-SECRET-BODY"), "{t}");
+        }
+
+        // Without OIDC_ALLOW_LOOPBACK: this machine is refused, by address when configured,
+        // and by what a name resolves to when fetched (a sign-in too).
+        let strict = TestServer::start_with(&backend, |c| c.oidc_allow_loopback = false).await;
+        let sadmin = strict.setup().await;
+        let port = base.rsplit(':').next().unwrap();
+        for issuer in [
+            format!("http://127.0.0.1:{port}/meta"),
+            format!("https://[::1]:{port}"),
+        ] {
+            let r = sadmin
+                .post("/organization/sso/providers", create(&issuer))
+                .await;
+            assert_eq!(r.status, 422, "{issuer}: {}", r.body);
+            assert_eq!(r.body["error"]["field"], "issuer", "{}", r.body);
+        }
+        let r = sadmin
+            .post(
+                "/organization/sso/providers",
+                create(&format!("https://localhost:{port}")),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let id = r.id();
+        let t = sadmin
+            .post(&format!("/organization/sso/providers/{id}/test"), json!({}))
+            .await;
+        let m = t.body["discovery"]["message"].as_str().unwrap();
+        assert!(
+            m.contains("localhost resolves to 127.0.0.1, an address of this machine")
+                || m.contains("localhost resolves to ::1, an address of this machine"),
+            "{m}"
+        );
+        let h = hop(&format!("{}/api/v1/auth/oidc/{id}/start", strict.base_url)).await;
+        refused(&h, 502, "sso_provider_unavailable");
+        assert!(h.body.contains("(discovery failed)"), "{}", h.body);
+        assert!(!h.body.contains("localhost"), "no internals: {}", h.body);
+    }
+}
+
+/// `GET /auth/sso-providers?email=` answers by the email's domain alone: an address with an
+/// account and one without, in one domain, get the same answer; a member whose address is of
+/// another domain learns nothing more than a stranger of that domain.
+#[tokio::test]
+async fn the_sign_in_page_buttons_depend_on_the_domain_alone() {
+    for backend in backends() {
+        let s = Sso::new(&backend, Value::Null).await;
+        for email in ["known@example.com", "member@contractor.org"] {
+            let r = s
+                .admin
+                .post(
+                    "/users",
+                    json!({"email": email, "name": "K", "password": PASSWORD}),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{}", r.body);
+        }
+        let ask = |email: &str| {
+            let url = format!(
+                "{}/api/v1/auth/sso-providers?email={}",
+                s.server.base_url,
+                email.replace('@', "%40")
+            );
+            async move {
+                let res = reqwest::get(&url).await.unwrap();
+                let status = res.status().as_u16();
+                let mut headers: Vec<(String, String)> = res
+                    .headers()
+                    .iter()
+                    .filter(|(k, _)| *k != "date" && *k != "x-request-id")
+                    .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string()))
+                    .collect();
+                headers.sort();
+                (status, headers, res.text().await.unwrap())
+            }
+        };
+        let known = ask("known@example.com").await;
+        let unknown = ask("nobody-here@example.com").await;
+        assert_eq!(known, unknown);
+        assert!(known.2.contains("Test IdP"), "{}", known.2);
+        let member = ask("member@contractor.org").await;
+        let stranger = ask("stranger@contractor.org").await;
+        assert_eq!(member, stranger);
+        assert_eq!(
+            serde_json::from_str::<Value>(&member.2).unwrap()["items"],
+            json!([])
+        );
+        // The owner's own address answers as any other of the domain.
+        assert_eq!(ask(ADMIN_EMAIL).await, unknown);
     }
 }
