@@ -43,7 +43,7 @@ pub use activity::{
 pub use apikeys::ApiKeyFields;
 pub use audit::{AuditContext, AuditEvent, AuditFilter, AuditRow, ChainCheck};
 pub use authz::{ApiKeyFacts, SessionFacts};
-pub use cache::{CacheCounters, HitMiss, RenderPage};
+pub use cache::{CacheCounters, HitMiss, RenderItem, RenderPage};
 pub use credentials::{CredentialFields, CredentialSecret};
 pub use flowspace_core::lockout::LockoutPolicy;
 pub use groups::{Group, GroupMember, GroupPatch, GroupWorkspace};
@@ -130,8 +130,8 @@ pub struct ConnectOptions {
     /// How many callers' authorization facts to cache (0: none). Cached facts are only used
     /// while provably current (see `cache`).
     pub authz_cache_entries: usize,
-    /// Bytes of first pages of item lists to cache (0: none), answered only while their
-    /// workspace's items version is unchanged (see `cache`).
+    /// Bytes of first pages of item lists to cache (0: none), and as many again of single
+    /// items, answered only while their workspace's items version is unchanged (see `cache`).
     pub list_cache_bytes: u64,
     /// Where the caches count their hits and misses (no-ops by default).
     pub cache_counters: cache::CacheCounters,
