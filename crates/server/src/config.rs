@@ -29,8 +29,9 @@ pub struct Config {
     /// revocations still apply on the next request on every replica.
     #[arg(long, env = "AUTHZ_CACHE_ENTRIES", default_value_t = 10_000)]
     pub authz_cache_entries: usize,
-    /// Bytes of first pages of item lists each replica keeps (0 turns the cache off). A page
-    /// answers only while its workspace's items version is unchanged.
+    /// Bytes of first pages of item lists each replica keeps, and as many again of single items
+    /// (0 turns both caches off). A page or an item answers only while its workspace's items
+    /// version is unchanged.
     #[arg(long, env = "LIST_CACHE_BYTES", default_value_t = 8 * 1024 * 1024)]
     pub list_cache_bytes: u64,
     /// Public URL of this server, for links in emails; https makes cookies Secure.

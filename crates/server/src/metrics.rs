@@ -184,6 +184,7 @@ impl Metrics {
             sessions: hit_miss("sessions"),
             api_keys: hit_miss("api_keys"),
             lists: hit_miss("lists"),
+            items: hit_miss("items"),
         };
         for outcome in KNOWN_SIGN_INS {
             let _ = register_counter(&recorder, &key(SIGN_INS, outcome.labels()));
@@ -355,7 +356,7 @@ fn describe(r: &PrometheusRecorder) {
     );
     c(
         CACHE,
-        "Answers of the store's caches (sessions, api_keys, lists): hit, or miss (absent or stale)",
+        "Answers of the store's caches (sessions, api_keys, lists, items): hit, or miss (absent or stale)",
     );
     r.describe_histogram(
         LATENCY.into(),

@@ -282,6 +282,7 @@ impl Store {
         let key = ev.email.as_deref().map(normalize_email).unwrap_or_default();
         let id = Uuid::now_v7();
         let decision: Decision = with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             for guard in std::iter::once(format!("e:{key}")).chain(ev.ip.as_ref().map(|ip| format!("i:{ip}"))) {
                 sqlx::query("INSERT INTO login_guards (key) VALUES ($1) ON CONFLICT (key) DO UPDATE SET key = excluded.key")

@@ -129,6 +129,7 @@ impl Store {
             json!({"name": f.name, "prefix": prefix, "permissions": f.permissions.iter().map(|p| p.to_string()).collect::<Vec<_>>(), "expiresAt": f.expires_at}),
         );
         let row: KeyRow = with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             let row: KeyRow = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id.0).bind(scope.organization().0).bind(scope.workspace().0)
                 .bind(&f.name).bind(&f.description).bind(prefix).bind(hash).bind(perms_to_text(f.permissions))
@@ -189,6 +190,7 @@ impl Store {
              WHERE id = $7 AND workspace_id = $8 AND version = $9 RETURNING {KEY_COLS}"
         );
         let row: Option<KeyRow> = with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             let row: Option<KeyRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(&f.name).bind(&f.description).bind(perms_to_text(f.permissions))
                 .bind(f.expires_at.map(Ts)).bind(scope.user_id().0).bind(now)

@@ -412,6 +412,7 @@ impl Store {
     /// revealing a credential's secret, or a refused request).
     pub async fn record_audit(&self, ctx: &AuditContext, ev: &AuditEvent) -> DomainResult<()> {
         with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             insert_audit(&mut tx, ctx, ev).await?;
             tx.commit().await.map_err(db_err)?;

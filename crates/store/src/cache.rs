@@ -5,14 +5,15 @@
 //!   version. Triggers bump it in the same transaction as any write to what authorization
 //!   reads (migration `..._auth_versions.sql`), so a revocation committed on any replica makes
 //!   every replica's entry stale on its very next request (rule 3).
-//! - **First pages of item lists**, as rendered: answered only while the workspace's items
-//!   version (bumped in the same transaction as any write to its items, migration
-//!   `..._item_versions.sql`) is the one they were read at.
+//! - **First pages of item lists**, and **single items**, as rendered: answered only while the
+//!   workspace's items version (bumped in the same transaction as any write to its items,
+//!   migration `..._item_versions.sql`) is the one they were read at.
 //!
 //! Both versions are read by one statement, `VERSIONS_SQL`, one primary-key read each (on
 //! SQLite on the request's own thread, `inline.rs`). Checking a cached caller reads the items
 //! version of their workspace alongside, and hands it on in the scope
-//! (`WorkspaceScope::items_version`), so a list answered from the cache costs that one read.
+//! (`WorkspaceScope::items_version`), so a list or an item answered from the cache costs that
+//! one read.
 //! See docs/architecture.md, "Caching authorization without weakening rule 3" and "Caching
 //! lists".
 
@@ -22,7 +23,7 @@ use bytes::Bytes;
 use flowspace_core::DomainResult;
 use flowspace_core::authz::WorkspaceScope;
 use flowspace_core::cursor::{Page, PageRequest};
-use flowspace_core::ids::{OrganizationId, WorkspaceId};
+use flowspace_core::ids::{ItemId, OrganizationId, WorkspaceId};
 use flowspace_core::model::Item;
 use flowspace_core::resource::ResourceKind;
 use quick_cache::sync::Cache;
@@ -50,19 +51,22 @@ pub(crate) type SessionKey = (Uuid, Uuid, Option<Uuid>);
 /// A list's first page: (workspace, kind, page size).
 type ListKey = (WorkspaceId, ResourceKind, u32);
 
-/// A page as rendered, and the workspace's items version it was read at.
+/// One item: (workspace, kind, id).
+type ItemKey = (WorkspaceId, ResourceKind, ItemId);
+
+/// A page or an item as rendered, and the workspace's items version it was read at.
 #[derive(Clone)]
 struct CachedPage {
     version: i64,
     body: Bytes,
 }
 
-/// Weighs a cached page by its size in bytes.
+/// Weighs a cached page or item by its size in bytes.
 #[derive(Clone)]
 struct PageWeight;
 
-impl quick_cache::Weighter<ListKey, CachedPage> for PageWeight {
-    fn weight(&self, _: &ListKey, page: &CachedPage) -> u64 {
+impl<K> quick_cache::Weighter<K, CachedPage> for PageWeight {
+    fn weight(&self, _: &K, page: &CachedPage) -> u64 {
         page.body.len() as u64 + 64
     }
 }
@@ -70,6 +74,9 @@ impl quick_cache::Weighter<ListKey, CachedPage> for PageWeight {
 /// How a first page of items is rendered for the cache. A plain function, so that it cannot
 /// depend on the request: every caller must render a page the same way.
 pub type RenderPage = fn(Page<Item>) -> DomainResult<Bytes>;
+
+/// How a single item is rendered for the cache (a plain function, as `RenderPage`).
+pub type RenderItem = fn(Item) -> DomainResult<Bytes>;
 
 /// What one cache answered: counted for the server's metrics, never read by the store.
 #[derive(Clone, Debug)]
@@ -102,6 +109,7 @@ pub struct CacheCounters {
     pub sessions: HitMiss,
     pub api_keys: HitMiss,
     pub lists: HitMiss,
+    pub items: HitMiss,
 }
 
 /// The caches of one store (`None`: that cache is off).
@@ -111,6 +119,8 @@ pub(crate) struct Caches {
     /// API keys' facts by the key's hash.
     pub(crate) keys: Option<Cache<Vec<u8>, Versioned<KeyEntry>>>,
     lists: Option<Cache<ListKey, CachedPage, PageWeight>>,
+    /// Single items by (workspace, kind, id), as many bytes again as the lists.
+    items: Option<Cache<ItemKey, CachedPage, PageWeight>>,
     pub(crate) counters: CacheCounters,
 }
 
@@ -123,6 +133,10 @@ impl Caches {
             sessions: on.then(|| Cache::new(authz_entries)),
             keys: on.then(|| Cache::new(authz_entries)),
             lists: (list_bytes > 0).then(|| Cache::with_weighter(pages, list_bytes, PageWeight)),
+            // About 1 KB per item (one flow).
+            items: (list_bytes > 0).then(|| {
+                Cache::with_weighter((list_bytes / 1_000).max(1) as usize, list_bytes, PageWeight)
+            }),
             counters,
         }
     }
@@ -212,6 +226,50 @@ impl Store {
             return Ok(hit.body);
         }
         let body = render(self.list_items(scope, kind, page).await?)?;
+        if let Some(version) = version {
+            cache.insert(
+                key,
+                CachedPage {
+                    version,
+                    body: body.clone(),
+                },
+            );
+        }
+        Ok(body)
+    }
+
+    /// The item `id` of `kind` in the scope's workspace, as `render` renders it: answered from
+    /// the cache while the workspace's items version is the one it was read at, as a first
+    /// page is (`list_items_rendered`): that version is read before the item, so a cached item
+    /// is never older than its version says. Any write to the workspace's items (an update,
+    /// a delete, a move out) bumps the version; who may read is decided before this, on every
+    /// request, by the authorization that made `scope`. An item not found is not cached.
+    #[tracing::instrument(level = "debug", skip_all, fields(kind = kind.db_name()))]
+    pub async fn get_item_rendered(
+        &self,
+        scope: &WorkspaceScope,
+        kind: ResourceKind,
+        id: ItemId,
+        render: RenderItem,
+    ) -> DomainResult<Bytes> {
+        let Some(cache) = self.caches.items.as_ref() else {
+            return render(self.get_item(scope, kind, id).await?);
+        };
+        let key: ItemKey = (scope.workspace(), kind, id);
+        let version = match scope.items_version() {
+            Some(v) => Some(v),
+            None => {
+                self.versions(scope.organization(), Some(scope.workspace()))
+                    .await?
+                    .1
+            }
+        };
+        let hit = cache.get(&key).filter(|hit| Some(hit.version) == version);
+        self.caches.counters.items.count(hit.is_some());
+        if let Some(hit) = hit {
+            return Ok(hit.body);
+        }
+        let body = render(self.get_item(scope, kind, id).await?)?;
         if let Some(version) = version {
             cache.insert(
                 key,

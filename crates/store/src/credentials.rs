@@ -165,6 +165,7 @@ impl Store {
             json!({"name": f.name, "credentialName": f.credential_name, "fields": secret.data_keys}),
         );
         with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             sqlx::query("INSERT INTO credentials (id, organization_id, workspace_id, name, description, credential_name, data_keys,
                              ciphertext, nonce, key_id, version, created_by, created_at, updated_by, updated_at)
@@ -226,6 +227,7 @@ impl Store {
         );
         let now = Ts(Timestamp::now());
         let updated = with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             let n = sqlx::query("UPDATE credentials SET name = $1, description = $2, credential_name = $3, version = version + 1,
                                      updated_by = $4, updated_at = $5

@@ -192,6 +192,7 @@ impl Store {
         let now = Ts(Timestamp::now());
         let org = scope.organization();
         with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             sqlx::query("INSERT INTO groups (id, organization_id, name, name_key, description, created_at, updated_at)
                          VALUES ($1, $2, $3, $4, $5, $6, $6)")
@@ -225,6 +226,7 @@ impl Store {
         let now = Ts(Timestamp::now());
         let org = scope.organization();
         with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             let n = sqlx::query("UPDATE groups SET name = $1, name_key = $2, description = $3, updated_at = $4
                                  WHERE id = $5 AND organization_id = $6")
@@ -262,6 +264,7 @@ impl Store {
         ctx: &AuditContext,
     ) -> DomainResult<()> {
         with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             let n = sqlx::query("DELETE FROM groups WHERE id = $1 AND organization_id = $2")
                 .bind(id.0).bind(scope.organization().0)
@@ -295,6 +298,7 @@ impl Store {
         let org = scope.organization();
         let now = Ts(Timestamp::now());
         with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             // Write first, so that SQLite takes its write lock at once (a read-then-write
             // transaction fails when another writer commits in between).
@@ -343,6 +347,7 @@ impl Store {
         ctx: &AuditContext,
     ) -> DomainResult<()> {
         with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             let n = sqlx::query("DELETE FROM workspace_groups WHERE workspace_id = $1 AND group_id = $2
                                    AND group_id IN (SELECT id FROM groups WHERE organization_id = $3)")

@@ -246,6 +246,7 @@ impl Store {
         let already =
             || DomainError::conflict("already_imported", "this source was imported meanwhile");
         with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             // Write first, so that SQLite takes its write lock at once.
             match &plan.target {

@@ -145,6 +145,7 @@ impl Store {
         let now = Ts(Timestamp::now());
         let invitation_id = Uuid::now_v7();
         let added: Option<UserId> = with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             // Write first, so that SQLite takes its write lock at once (a read-then-write
             // transaction fails when another writer commits in between).
@@ -327,6 +328,7 @@ impl Store {
     ) -> DomainResult<Invitation> {
         let now = Ts(Timestamp::now());
         with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             let n = sqlx::query("UPDATE invitations SET token_hash = $1, expires_at = $2
                                  WHERE id = $3 AND workspace_id = $4 AND accepted_at IS NULL AND revoked_at IS NULL")
@@ -359,6 +361,7 @@ impl Store {
     ) -> DomainResult<()> {
         let now = Ts(Timestamp::now());
         with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             let n = sqlx::query("UPDATE invitations SET revoked_at = $1
                                  WHERE id = $2 AND workspace_id = $3 AND accepted_at IS NULL AND revoked_at IS NULL")

@@ -150,6 +150,7 @@ impl Store {
         let ev = AuditEvent::of_resource(scope, kind, verb, id, summary);
         let ctx = AuditContext::from_scope(scope);
         let row: ItemRow = with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             let row: ItemRow = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id.0).bind(scope.organization().0).bind(scope.workspace().0)
                 .bind(kind.db_name()).bind(&f.name).bind(&f.description).bind(&f.data).bind(user.0).bind(now)
@@ -199,6 +200,7 @@ impl Store {
         let ev = AuditEvent::of_resource(scope, kind, Verb::Update, id, summary.into());
         let ctx = AuditContext::from_scope(scope);
         let row: Option<ItemRow> = with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             let row: Option<ItemRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(&f.name).bind(&f.description).bind(&f.data).bind(scope.user_id().0).bind(now)
                 .bind(id.0).bind(scope.workspace().0).bind(kind.db_name()).bind(expected_version)

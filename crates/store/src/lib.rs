@@ -43,7 +43,7 @@ pub use activity::{
 pub use apikeys::ApiKeyFields;
 pub use audit::{AuditContext, AuditEvent, AuditFilter, AuditRow, ChainCheck};
 pub use authz::{ApiKeyFacts, SessionFacts};
-pub use cache::{CacheCounters, HitMiss, RenderPage};
+pub use cache::{CacheCounters, HitMiss, RenderItem, RenderPage};
 pub use credentials::{CredentialFields, CredentialSecret};
 pub use flowspace_core::lockout::LockoutPolicy;
 pub use groups::{Group, GroupMember, GroupPatch, GroupWorkspace};
@@ -95,6 +95,8 @@ pub struct Store {
     caches: std::sync::Arc<cache::Caches>,
     /// SQLite files only: the version checks read on the request's own thread.
     inline: Option<std::sync::Arc<inline::InlineReader>>,
+    /// SQLite only: the turn to write (`Store::write_turn`).
+    writer: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
 }
 
 /// Runs `$body` with `$pool` bound to the concrete pool of the backend in use; the body is
@@ -130,8 +132,8 @@ pub struct ConnectOptions {
     /// How many callers' authorization facts to cache (0: none). Cached facts are only used
     /// while provably current (see `cache`).
     pub authz_cache_entries: usize,
-    /// Bytes of first pages of item lists to cache (0: none), answered only while their
-    /// workspace's items version is unchanged (see `cache`).
+    /// Bytes of first pages of item lists to cache (0: none), and as many again of single
+    /// items, answered only while their workspace's items version is unchanged (see `cache`).
     pub list_cache_bytes: u64,
     /// Where the caches count their hits and misses (no-ops by default).
     pub cache_counters: cache::CacheCounters,
@@ -213,6 +215,7 @@ impl Store {
                 "must start with sqlite: or postgres://",
             ));
         };
+        let writer = matches!(db, Db::Sqlite(_)).then(Default::default);
         Ok(Self {
             db,
             caches: std::sync::Arc::new(cache::Caches::new(
@@ -221,7 +224,23 @@ impl Store {
                 opts.cache_counters.clone(),
             )),
             inline,
+            writer,
         })
+    }
+
+    /// Waits for this process's turn to open a write transaction: on SQLite, whose database
+    /// has one writer at a time, the write transactions of one process take turns here, first
+    /// come first served, instead of racing for SQLite's write lock, where the losers sleep in
+    /// SQLite's busy handler (1, 2, 5, 10 ... up to 100 ms a try) and a write could wait
+    /// hundreds of milliseconds behind writes that came after it (docs/benchmarks.md,
+    /// "Writes"). Held until the transaction ends (the guard outlives it in each method).
+    /// Another process writing the same file (the CLI) is still waited for by the busy
+    /// timeout. On PostgreSQL there is no such turn: its row locks decide.
+    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.writer {
+            Some(m) => Some(m.lock().await),
+            None => None,
+        }
     }
 
     pub fn backend(&self) -> Backend {

@@ -101,6 +101,7 @@ impl Store {
     ) -> DomainResult<bool> {
         let now = Ts(Timestamp::now());
         with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             let done = sqlx::query("UPDATE mfa_totp SET active = TRUE, activated_at = $2, last_step = $3
                                     WHERE user_id = $1 AND NOT active")
@@ -123,6 +124,7 @@ impl Store {
     /// and counted attempts); whether there was anything to remove.
     pub async fn remove_mfa(&self, user: UserId) -> DomainResult<bool> {
         with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             let removed = sqlx::query("DELETE FROM mfa_totp WHERE user_id = $1")
                 .bind(user.0).execute(&mut *tx).await.map_err(db_err)?.rows_affected();
@@ -276,6 +278,7 @@ impl Store {
         let ctx = AuditContext::from_admin(scope);
         let org = scope.organization();
         with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             let (member, _) = crate::users::lock_member(&mut tx, org, id).await?;
             // Only an account this organization alone holds: an invited or disabled member,

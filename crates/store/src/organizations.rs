@@ -296,6 +296,7 @@ impl Store {
         let domains =
             serde_json::to_string(&a.allowed_email_domains).map_err(DomainError::internal)?;
         with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             sqlx::query(
                 "UPDATE organizations SET name = $1, allowed_domains = $2, min_password_length = $3,
@@ -381,6 +382,7 @@ impl Store {
         let invitation = matches!(owner, FirstOwner::Invite { .. }).then(Uuid::now_v7);
         let ws = WorkspaceId::new();
         with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             let admin_role = insert_organization(&mut tx, org, ws, name, by, now).await?;
             let owner_email = match &owner {
@@ -457,6 +459,7 @@ impl Store {
             ip: scope.ip().map(str::to_string),
         };
         with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             let before: Option<String> = sqlx::query_scalar(
                 "UPDATE organizations SET updated_at = $1 WHERE id = $2 RETURNING status")
@@ -509,6 +512,7 @@ impl Store {
             ),
         };
         with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             if let Some(sql) = lock_members {
                 let _: Vec<Uuid> = sqlx::query_scalar(sql)

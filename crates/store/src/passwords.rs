@@ -26,6 +26,7 @@ impl Store {
     ) -> DomainResult<()> {
         let now = Ts(Timestamp::now());
         with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             sqlx::query("DELETE FROM password_resets WHERE user_id = $1 AND used_at IS NULL")
                 .bind(user.0).execute(&mut *tx).await.map_err(db_err)?;
@@ -75,6 +76,7 @@ impl Store {
         let now = Ts(Timestamp::now());
         let orgs = self.organizations_of(user).await?;
         Ok(with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             let n = sqlx::query("UPDATE password_resets SET used_at = $1
                                  WHERE token_hash = $2 AND user_id = $3 AND used_at IS NULL AND expires_at > $1")
@@ -130,6 +132,7 @@ impl Store {
             summary.insert("passwordChanged".into(), serde_json::Value::Bool(true));
         }
         with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             if let Some(name) = name {
                 sqlx::query("UPDATE users SET name = $1, updated_at = $2 WHERE id = $3")

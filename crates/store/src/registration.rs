@@ -49,6 +49,7 @@ impl Store {
             ip: ip.map(str::to_string),
         };
         let spent = with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             let n = sqlx::query("UPDATE invitations SET accepted_at = $1
                                  WHERE id = $2 AND token_hash = $3 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $1")

@@ -159,6 +159,7 @@ impl Store {
             summary: json!({"name": name, "permissions": permissions.to_strings()}),
         };
         with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             sqlx::query("INSERT INTO roles (id, organization_id, name, name_key, description, permissions, builtin, created_at, updated_at)
                          VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7, $7)")
@@ -185,6 +186,7 @@ impl Store {
         let ctx = AuditContext::from_admin(scope);
         let sql = format!("{ROLE_SELECT} WHERE r.id = $1 AND r.organization_id = $2");
         with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             // Lock the role's row before reading it, with a write of a column no trigger
             // watches: on SQLite that takes the write lock at once (a read-then-write
@@ -214,6 +216,7 @@ impl Store {
     pub async fn delete_role(&self, scope: &AdminScope, id: RoleId) -> DomainResult<()> {
         let ctx = AuditContext::from_admin(scope);
         let deleted: Option<String> = with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             let gone: Option<String> = sqlx::query_scalar("DELETE FROM roles WHERE id = $1 AND organization_id = $2 AND builtin = FALSE
                            AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.role_id = $1)

@@ -39,6 +39,7 @@ impl Store {
         let id = SessionId::new();
         let now = Ts(Timestamp::now());
         with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             sqlx::query("INSERT INTO sessions (id, user_id, active_workspace_id, created_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6)")
                 .bind(id.0).bind(user.0).bind(active_workspace.map(|w| w.0)).bind(now).bind(ip).bind(user_agent)
@@ -60,6 +61,7 @@ impl Store {
     ) -> DomainResult<RefreshOutcome> {
         let now = Ts(Timestamp::now());
         with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             // Write first: the conditional update is what makes two concurrent refreshes with
             // one token produce one winner.
@@ -179,6 +181,7 @@ impl Store {
         ws: WorkspaceId,
     ) -> DomainResult<()> {
         with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             // The user's row first, then the session's: the order every write of a user takes
             // them (docs/architecture.md, "Lock order on PostgreSQL").
@@ -214,6 +217,7 @@ impl Store {
         let lock_org = (self.backend() == Backend::Postgres)
             .then_some("SELECT id FROM organizations WHERE id = $1 FOR KEY SHARE");
         Ok(with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             if let Some(sql) = lock_org {
                 let found: Option<Uuid> = sqlx::query_scalar(sql)

@@ -74,6 +74,7 @@ impl Store {
             summary: serde_json::json!({"organization": input.organization_name, "email": input.email}),
         };
         with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             // Write first, so that SQLite takes its write lock at once (a read-then-write
             // transaction fails when another writer commits in between).

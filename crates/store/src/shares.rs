@@ -49,6 +49,7 @@ impl Store {
         let now = Ts(Timestamp::now());
         let org = scope.organization();
         with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             sqlx::query("DELETE FROM credential_shares WHERE credential_id = $1")
                 .bind(id.0).execute(&mut *tx).await.map_err(db_err)?;

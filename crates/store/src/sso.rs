@@ -336,6 +336,7 @@ impl Store {
         let maps = serde_json::to_string(&s.group_mappings).map_err(DomainError::internal)?;
         let (scopes, domains) = (keys_to_text(&s.scopes), keys_to_text(&s.allowed_domains));
         with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             let n = sqlx::query(
                 "UPDATE sso_providers SET display_name = $1, issuer = $2, client_id = $3, scopes = $4,
@@ -439,6 +440,7 @@ impl Store {
             summary: json!({"displayName": p.display_name, "issuer": p.issuer}),
         };
         with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             sqlx::query("DELETE FROM sso_providers WHERE id = $1 AND organization_id = $2")
                 .bind(id.0).bind(scope.organization().0).execute(&mut *tx).await.map_err(db_err)?;
@@ -504,6 +506,7 @@ impl Store {
         let email = claims.email.clone().unwrap_or_default();
         let email_key = rules::normalize_email(&email);
         with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             // A write first: SQLite takes its write lock now rather than failing to upgrade a
             // read lock after another writer committed.
@@ -738,6 +741,7 @@ impl Store {
             summary: json!({"breakGlass": on}),
         };
         with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             let n = sqlx::query("UPDATE org_members SET break_glass = $1 WHERE organization_id = $2 AND user_id = $3")
                 .bind(on).bind(scope.organization().0).bind(user.0).execute(&mut *tx).await.map_err(db_err)?.rows_affected();

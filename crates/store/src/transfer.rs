@@ -193,6 +193,7 @@ impl Store {
              FROM items WHERE id = $5 AND organization_id = $6 AND kind IN {FLOW_KINDS}"
         );
         with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             // Write first, so that SQLite takes its write lock at once (a read-then-write
             // transaction can fail when another writer commits in between).
@@ -392,6 +393,7 @@ impl Store {
         let ws = scope.workspace();
         let org = scope.organization();
         with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             // Write first, so that SQLite takes its write lock at once (a read-then-write
             // transaction can fail when another writer commits in between).
@@ -459,6 +461,7 @@ impl Store {
         reseal: impl Fn(ItemId, &SealedSecret) -> DomainResult<SealedSecret>,
     ) -> DomainResult<u64> {
         with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             // Write first, so that SQLite takes its write lock at once (a read-then-write
             // transaction can fail when another writer commits in between).

@@ -494,6 +494,7 @@ impl Store {
         let org = scope.organization();
         let key = normalize_email(&new.email);
         let invited: Option<UserId> = with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             // Write first, so that SQLite takes its write lock at once (a read-then-write
             // transaction fails when another writer commits in between).
@@ -578,6 +579,7 @@ impl Store {
         let ctx = AuditContext::from_admin(scope);
         let org = scope.organization();
         with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             let (current, owners) = lock_member(&mut tx, org, id).await?;
             if let Some(status) = patch.status {
@@ -615,6 +617,7 @@ impl Store {
         let ctx = AuditContext::from_admin(scope);
         let org = scope.organization();
         Ok(with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             let (current, owners) = lock_member(&mut tx, org, id).await?;
             rules::check_member_change(scope.role(), role_of(&current), current.status, MemberChange::SignOut, owners)?;
@@ -646,6 +649,7 @@ impl Store {
         let ctx = AuditContext::from_admin(scope);
         let org = scope.organization();
         with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             let (current, owners) = lock_member(&mut tx, org, id).await?;
             let before = role_of(&current);
@@ -677,6 +681,7 @@ impl Store {
         let ctx = AuditContext::from_admin(scope);
         let org = scope.organization();
         with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             let (current, owners) = lock_member(&mut tx, org, id).await?;
             rules::check_member_change(scope.role(), role_of(&current), current.status, MemberChange::Remove, owners)?;

@@ -76,6 +76,7 @@ impl Store {
         );
         let ctx = AuditContext::from_scope(scope);
         let deleted = with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
                 .bind(id.0).bind(scope.workspace().0).bind(expected_version);

@@ -133,6 +133,7 @@ impl Store {
             summary: json!({"name": new.name}),
         };
         with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             sqlx::query("INSERT INTO workspaces (id, organization_id, name, name_key, description, color, icon, is_default, created_by, created_at, updated_at)
                          VALUES ($1, $2, $3, $4, $5, $6, $7, FALSE, $8, $9, $9)")
@@ -179,6 +180,7 @@ impl Store {
             .into(),
         };
         with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             sqlx::query("UPDATE workspaces SET name = $1, name_key = $2, description = $3, color = $4, icon = $5, updated_at = $6
                          WHERE id = $7 AND organization_id = $8")
@@ -201,6 +203,7 @@ impl Store {
         let org = scope.organization();
         let ctx = AuditContext::from_admin(scope);
         let deleted: Option<String> = with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             let gone: Option<String> = sqlx::query_scalar("DELETE FROM workspaces WHERE id = $1 AND organization_id = $2 AND is_default = FALSE
                            AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.workspace_id = $1 AND m.user_id <> $3)
@@ -323,6 +326,7 @@ impl Store {
         });
         let ctx = AuditContext::from_scope(scope);
         with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             // Write first, then ask: the write takes SQLite's write lock at once (a
             // read-then-write transaction fails when another writer commits in between) and
@@ -376,6 +380,7 @@ impl Store {
         let org = scope.organization();
         let ctx = AuditContext::from_scope(scope);
         let removed = with_db!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             // Unlink first, then ask: the write takes SQLite's write lock at once (a
             // read-then-write transaction fails when another writer commits in between) and

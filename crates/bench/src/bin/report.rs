@@ -256,6 +256,42 @@ fn targets(rows: &[Row], meta: &Value) -> Vec<Target> {
             None,
         ),
     }
+    if let Some(r) = find(rows, "read", 64) {
+        push(
+            "read one item >= 50% of baseline req/s at c=64",
+            format!(
+                "{:.0} req/s = {:.1}% of baseline, p99 {:.2} ms",
+                r.requests_per_sec,
+                r.ratio_to_baseline.unwrap_or(0.0) * 100.0,
+                r.p99_ms
+            ),
+            Some(r.ratio_to_baseline.unwrap_or(0.0) >= 0.5),
+        );
+    }
+    if let Some(r) = find(rows, "create", 64) {
+        push(
+            "create >= 15% of baseline req/s at c=64, p99 <= 20 ms, 0 errors",
+            format!(
+                "{:.0} req/s = {:.1}% of baseline, p99 {:.2} ms, {} errors",
+                r.requests_per_sec,
+                r.ratio_to_baseline.unwrap_or(0.0) * 100.0,
+                r.p99_ms,
+                r.errors
+            ),
+            Some(r.ratio_to_baseline.unwrap_or(0.0) >= 0.15 && r.p99_ms <= 20.0 && r.errors == 0),
+        );
+    }
+    if let (Some(valid), Some(checked), Some(created)) = (
+        meta.get("audit_chain_valid").and_then(Value::as_bool),
+        meta.get("audit_events_checked").and_then(Value::as_u64),
+        meta.get("creates_acknowledged").and_then(Value::as_u64),
+    ) {
+        push(
+            "every create audited, the audit chain valid afterwards",
+            format!("valid: {valid}, {checked} events checked, {created} creates answered 201"),
+            Some(valid && checked >= created),
+        );
+    }
     for c in [64, 16] {
         if let (Some(k), Some(j)) = (find(rows, "list-apikey", c), find(rows, "list-jwt", c)) {
             let ratio = k.requests_per_sec / j.requests_per_sec.max(f64::MIN_POSITIVE);

@@ -133,14 +133,26 @@ fn json_bytes(body: Bytes) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
+/// One item, through the store's item cache (`flowspace_store::Store::get_item_rendered`).
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn get_item(
     state: AppState,
     kind: ResourceKind,
     scope: WorkspaceScope,
     id: ItemId,
-) -> ApiResult<Json<Item>> {
-    Ok(Json(state.store.get_item(&scope, kind, id).await?))
+) -> ApiResult<Response> {
+    let body = state
+        .store
+        .get_item_rendered(&scope, kind, id, render_item)
+        .await?;
+    Ok(json_bytes(body))
+}
+
+/// The body of one item, as the item cache keeps it.
+fn render_item(item: Item) -> Result<Bytes, DomainError> {
+    Ok(Bytes::from(
+        serde_json::to_vec(&item).map_err(DomainError::internal)?,
+    ))
 }
 
 #[tracing::instrument(level = "debug", skip_all)]
