@@ -213,7 +213,7 @@ impl Store {
                 "must start with sqlite: or postgres://",
             ));
         };
-        Ok(Self {
+        let store = Self {
             db,
             caches: std::sync::Arc::new(cache::Caches::new(
                 opts.authz_cache_entries,
@@ -221,7 +221,9 @@ impl Store {
                 opts.cache_counters.clone(),
             )),
             inline,
-        })
+        };
+        store.fill_name_keys().await?;
+        Ok(store)
     }
 
     pub fn backend(&self) -> Backend {
