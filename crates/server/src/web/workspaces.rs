@@ -96,7 +96,7 @@ struct WorkspacePage {
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct PickQuery {
     #[serde(default)]
-    pick: Option<String>,
+    pub pick: Option<String>,
 }
 
 /// Most users the "Add a member" picker offers at once.
@@ -106,7 +106,7 @@ const PICKER_PAGES: usize = 5;
 
 /// The picker's users: non-members matching `search`, a page at a time (members are skipped,
 /// so a few pages may be read), at most `PICKER_LIMIT`; and whether more match.
-async fn pick_users(
+pub(super) async fn pick_users(
     state: &AppState,
     admin: &authz::AdminScope,
     search: &Search,
