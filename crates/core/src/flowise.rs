@@ -125,6 +125,33 @@ pub fn flow_kind(flowise_type: &str) -> Option<ResourceKind> {
     }
 }
 
+/// The credential ids a Flowise flow names: every string under a key `credential` (a node's
+/// `data.credential` and `data.inputs.credential`, an assistant's `credential`), once each, in
+/// order of appearance.
+pub fn credential_references(v: &serde_json::Value) -> Vec<String> {
+    fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m {
+                    match x {
+                        serde_json::Value::String(s)
+                            if k == "credential" && !s.is_empty() && !out.contains(s) =>
+                        {
+                            out.push(s.clone())
+                        }
+                        _ => walk(x, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(v, &mut out);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,6 +182,15 @@ mod tests {
         for (from, to) in FOLDED {
             assert!(to.parse::<Permission>().is_ok(), "{from} folds into {to}");
         }
+    }
+
+    #[test]
+    fn credential_references_are_found_once_each() {
+        let v = serde_json::json!({"flowData": {"nodes": [
+            {"data": {"credential": "a", "inputs": {"credential": "a", "x": "b"}}},
+            {"data": {"credential": "", "inputs": {"credential": "c"}}}]},
+            "assistant": {"credential": "d"}});
+        assert_eq!(credential_references(&v), ["a", "c", "d"]);
     }
 
     #[test]

@@ -245,7 +245,7 @@ pub fn plan_import(scope: &WorkspaceScope, bundle: &Bundle) -> DomainResult<Impo
     if bundle.format != BUNDLE_FORMAT {
         return Err(DomainError::invalid(
             "format",
-            format!("must be \"{BUNDLE_FORMAT}\""),
+            format!("must be \"{BUNDLE_FORMAT}\" (or \"flowise\" for a Flowise export)"),
         ));
     }
     if bundle.version != BUNDLE_VERSION {
@@ -297,12 +297,7 @@ pub fn plan_import(scope: &WorkspaceScope, bundle: &Bundle) -> DomainResult<Impo
     if !bundle.credentials.is_empty() {
         needed.push(ResourceKind::Credential);
     }
-    for k in needed {
-        scope.require(k.create())?;
-        if let Some(p) = k.permission(Action::Import) {
-            scope.require(p)?;
-        }
-    }
+    require_import(scope, needed)?;
     let mut items = Vec::with_capacity(bundle.items.len());
     for (i, ((it, kind), id)) in bundle.items.iter().zip(kinds).zip(item_ids).enumerate() {
         let at = entry_field(format!("items[{i}]"));
@@ -344,6 +339,21 @@ pub fn plan_import(scope: &WorkspaceScope, bundle: &Bundle) -> DomainResult<Impo
         });
     }
     Ok(ImportPlan { items, credentials })
+}
+
+/// What an import of these kinds needs beyond `workspace:import` (the route's guard): each
+/// kind's `:create`, and its `:import` where the catalogue has one.
+pub fn require_import(
+    scope: &WorkspaceScope,
+    kinds: impl IntoIterator<Item = ResourceKind>,
+) -> DomainResult<()> {
+    for k in kinds {
+        scope.require(k.create())?;
+        if let Some(p) = k.permission(Action::Import) {
+            scope.require(p)?;
+        }
+    }
+    Ok(())
 }
 
 /// Puts an entry's place in front of the field a refusal names.

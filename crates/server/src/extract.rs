@@ -82,6 +82,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             format!("expected a JSON object, found {}", kind_of(&value)),
         ));
     }
+    from_value(value)
+}
+
+/// A JSON object already read from a body (by `ApiJson<Value>`) as `T`, refused as a body is.
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(Strict(value)).map_err(shape_error)
 }
 

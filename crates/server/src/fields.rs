@@ -435,3 +435,51 @@ pub fn sso_scopes() -> Schema {
         .max_items(Some(rules::MAX_SCOPES))
         .into()
 }
+
+/// The `format` of a Flowise export's import.
+pub fn flowise_format() -> Schema {
+    string(false)
+        .enum_values(Some([crate::flowise::export_file::FORMAT]))
+        .into()
+}
+
+/// Flowise's `ExportData.json`: an object holding at least one of the keys the import reads
+/// (or counts), each an array of rows as Flowise's tables hold them.
+pub fn flowise_export() -> Schema {
+    use crate::flowise::export_file::{KEYS, NOT_CARRIED};
+    use utoipa::openapi::schema::AnyOfBuilder;
+    let mut data = json_object(false).description(Some(
+        "The content of Flowise's `ExportData.json`, unchanged. A flow's `flowData` is JSON text \
+         of an object, as Flowise writes it",
+    ));
+    let mut any = AnyOfBuilder::new();
+    for (key, _, _, required) in KEYS {
+        let mut row = json_object(false);
+        for col in *required {
+            let schema: Schema = match *col {
+                "id" => uuid().into(),
+                "name" => text(rules::ITEM_NAME, false),
+                "flowData" => string(false)
+                    .content_media_type("application/json")
+                    .min_length(Some(2))
+                    .into(),
+                _ => string(false)
+                    .min_length(Some(1))
+                    .pattern(Some(NO_NUL))
+                    .into(),
+            };
+            row = row.property(*col, schema).required(*col);
+        }
+        data = data.property(*key, ArrayBuilder::new().items(row));
+        any = any.item(ObjectBuilder::new().required(*key));
+    }
+    for (key, _) in NOT_CARRIED {
+        data = data.property(*key, ArrayBuilder::new().items(json_object(false)));
+        any = any.item(ObjectBuilder::new().required(*key));
+    }
+    // `allOf` of the shape and "at least one of the keys".
+    utoipa::openapi::schema::AllOfBuilder::new()
+        .item(data)
+        .item(any)
+        .into()
+}

@@ -121,8 +121,20 @@ fn write_file(path: &Path, file: &SecretsFile) -> Result<(), String> {
 
 /// Resolves every secret; generates and persists the missing ones.
 pub fn load(config: &Config) -> Result<Secrets, String> {
-    std::fs::create_dir_all(&config.data_dir)
-        .map_err(|e| format!("cannot create DATA_DIR {}: {e}", config.data_dir.display()))?;
+    resolve(config, true)
+}
+
+/// Resolves every secret as `load` does, but writes nothing anywhere: a missing one is
+/// generated for this process only (a dry run, whose sealing is thrown away).
+pub fn load_without_writing(config: &Config) -> Result<Secrets, String> {
+    resolve(config, false)
+}
+
+fn resolve(config: &Config, persist: bool) -> Result<Secrets, String> {
+    if persist {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| format!("cannot create DATA_DIR {}: {e}", config.data_dir.display()))?;
+    }
     let path = config.data_dir.join("secrets.json");
     let mut file = read_file(&path)?;
     let mut generated = Vec::new();
@@ -187,7 +199,7 @@ pub fn load(config: &Config) -> Result<Secrets, String> {
             previous_encryption_keys.push(decode_key(k)?);
         }
     }
-    if !generated.is_empty() {
+    if persist && !generated.is_empty() {
         write_file(&path, &file)?;
         tracing::info!(secrets = ?generated, file = %path.display(), "generated secrets that were not configured");
     }

@@ -288,12 +288,12 @@ impl Store {
             }
             for u in &plan.users {
                 if !u.existing {
-                    sqlx::query("INSERT INTO users (id, email, email_key, name, password_hash, status, is_instance_admin, last_workspace_id, created_at, updated_at)
-                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)")
+                    sqlx::query("INSERT INTO users (id, email, email_key, name, name_key, password_hash, status, is_instance_admin, last_workspace_id, created_at, updated_at)
+                                 VALUES ($1, $2, $3, $4, $10, $5, $6, $7, $8, $9, $9)")
                         .bind(u.id.0).bind(u.email.trim()).bind(rules::normalize_email(&u.email)).bind(&u.name)
                         .bind(&u.password_hash).bind(u.status)
                         .bind(matches!(plan.target, ImportTarget::Setup { .. }) && u.org_role == "owner")
-                        .bind(u.last_workspace.map(|w| w.0)).bind(now)
+                        .bind(u.last_workspace.map(|w| w.0)).bind(now).bind(u.name.to_lowercase())
                         .execute(&mut *tx).await
                         .map_err(|e| unique_or(e, DomainError::conflict("import_clash", format!("an account with the email {} exists", u.email))))?;
                 }

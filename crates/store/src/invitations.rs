@@ -188,9 +188,9 @@ impl Store {
                 InviteAction::Invite(Some(id)) => (id, false),
                 InviteAction::Invite(None) => {
                     let id = UserId::new();
-                    sqlx::query("INSERT INTO users (id, email, email_key, name, password_hash, status, created_at, updated_at)
-                                 VALUES ($1, $2, $3, $4, NULL, 'invited', $5, $5)")
-                        .bind(id.0).bind(email.trim()).bind(&key).bind(email.trim()).bind(now)
+                    sqlx::query("INSERT INTO users (id, email, email_key, name, name_key, password_hash, status, created_at, updated_at)
+                                 VALUES ($1, $2, $3, $4, $6, NULL, 'invited', $5, $5)")
+                        .bind(id.0).bind(email.trim()).bind(&key).bind(email.trim()).bind(now).bind(email.trim().to_lowercase())
                         .execute(&mut *tx).await
                         .map_err(|e| unique_or(e, DomainError::conflict("email_taken", "a user with this email already exists")))?;
                     (id, false)

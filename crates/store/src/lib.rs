@@ -216,7 +216,7 @@ impl Store {
             ));
         };
         let writer = matches!(db, Db::Sqlite(_)).then(Default::default);
-        Ok(Self {
+        let store = Self {
             db,
             caches: std::sync::Arc::new(cache::Caches::new(
                 opts.authz_cache_entries,
@@ -225,7 +225,9 @@ impl Store {
             )),
             inline,
             writer,
-        })
+        };
+        store.fill_name_keys().await?;
+        Ok(store)
     }
 
     /// Waits for this process's turn to open a write transaction: on SQLite, whose database

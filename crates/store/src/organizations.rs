@@ -403,9 +403,9 @@ impl Store {
                         Some(id) => id,
                         None => {
                             let id = Uuid::now_v7();
-                            sqlx::query("INSERT INTO users (id, email, email_key, name, password_hash, status, created_at, updated_at)
-                                         VALUES ($1, $2, $3, $2, NULL, 'invited', $4, $4)")
-                                .bind(id).bind(email.trim()).bind(&key).bind(now)
+                            sqlx::query("INSERT INTO users (id, email, email_key, name, name_key, password_hash, status, created_at, updated_at)
+                                         VALUES ($1, $2, $3, $2, $5, NULL, 'invited', $4, $4)")
+                                .bind(id).bind(email.trim()).bind(&key).bind(now).bind(email.trim().to_lowercase())
                                 .execute(&mut *tx).await.map_err(db_err)?;
                             id
                         }

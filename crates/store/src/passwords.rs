@@ -135,8 +135,8 @@ impl Store {
             let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             if let Some(name) = name {
-                sqlx::query("UPDATE users SET name = $1, updated_at = $2 WHERE id = $3")
-                    .bind(name).bind(now).bind(user.0).execute(&mut *tx).await.map_err(db_err)?;
+                sqlx::query("UPDATE users SET name = $1, name_key = $4, updated_at = $2 WHERE id = $3")
+                    .bind(name).bind(now).bind(user.0).bind(name.to_lowercase()).execute(&mut *tx).await.map_err(db_err)?;
             }
             if let Some(hash) = password_hash {
                 sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")

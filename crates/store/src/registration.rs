@@ -56,9 +56,9 @@ impl Store {
                 .bind(now).bind(inv.id).bind(token_hash).execute(&mut *tx).await.map_err(db_err)?.rows_affected();
             let u = match how {
                 Acceptance::SignUp { name, password_hash } => sqlx::query(
-                    "UPDATE users SET name = $1, password_hash = $2, status = 'active', updated_at = $3, last_workspace_id = $4
+                    "UPDATE users SET name = $1, name_key = $6, password_hash = $2, status = 'active', updated_at = $3, last_workspace_id = $4
                      WHERE id = $5 AND status = 'invited'")
-                    .bind(name).bind(password_hash).bind(now).bind(inv.workspace_id.0).bind(inv.user_id.0)
+                    .bind(name).bind(password_hash).bind(now).bind(inv.workspace_id.0).bind(inv.user_id.0).bind(name.to_lowercase())
                     .execute(&mut *tx).await.map_err(db_err)?.rows_affected(),
                 Acceptance::Existing => sqlx::query(
                     "UPDATE users SET last_workspace_id = $1 WHERE id = $2 AND status = 'active'")

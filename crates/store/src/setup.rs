@@ -87,10 +87,10 @@ impl Store {
             sqlx::query("INSERT INTO setup_state (singleton, organization_id, completed_at) VALUES (1, $1, $2)")
                 .bind(org.0).bind(now)
                 .execute(&mut *tx).await.map_err(refused_if_taken)?;
-            sqlx::query("INSERT INTO users (id, email, email_key, name, password_hash, status, is_instance_admin, last_workspace_id, created_at, updated_at)
-                         VALUES ($1, $2, $3, $4, $5, 'active', TRUE, $6, $7, $7)")
+            sqlx::query("INSERT INTO users (id, email, email_key, name, name_key, password_hash, status, is_instance_admin, last_workspace_id, created_at, updated_at)
+                         VALUES ($1, $2, $3, $4, $8, $5, 'active', TRUE, $6, $7, $7)")
                 .bind(user.0).bind(&input.email).bind(&email_key).bind(&input.name)
-                .bind(&input.password_hash).bind(ws.0).bind(now)
+                .bind(&input.password_hash).bind(ws.0).bind(now).bind(input.name.to_lowercase())
                 .execute(&mut *tx).await.map_err(refused_if_taken)?;
             sqlx::query("INSERT INTO org_members (organization_id, user_id, role, status, created_at, updated_at)
                          VALUES ($1, $2, 'owner', 'active', $3, $3)")

@@ -562,9 +562,9 @@ impl Store {
                 .unwrap_or_else(|| email.split('@').next().unwrap_or("user").to_string());
             let name: String = name.chars().take(rules::MAX_NAME_CHARS).collect();
             if facts.by_email.is_none() && facts.linked.is_none() {
-                sqlx::query("INSERT INTO users (id, email, email_key, name, password_hash, status, created_at, updated_at)
-                             VALUES ($1, $2, $3, $4, NULL, 'active', $5, $5)")
-                    .bind(user.0).bind(&email).bind(&email_key).bind(&name).bind(now)
+                sqlx::query("INSERT INTO users (id, email, email_key, name, name_key, password_hash, status, created_at, updated_at)
+                             VALUES ($1, $2, $3, $4, $6, NULL, 'active', $5, $5)")
+                    .bind(user.0).bind(&email).bind(&email_key).bind(&name).bind(now).bind(name.to_lowercase())
                     .execute(&mut *tx).await.map_err(db_err)?;
                 insert_audit(&mut tx, &ctx, &AuditEvent {
                     workspace: None, action: "user.provision", target_kind: "user", target_id: Some(user.0),
@@ -572,8 +572,8 @@ impl Store {
                 }).await?;
             } else {
                 // An invited account that had not signed up is activated by this sign-in.
-                let n = sqlx::query("UPDATE users SET status = 'active', name = $1, updated_at = $2 WHERE id = $3 AND status = 'invited'")
-                    .bind(&name).bind(now).bind(user.0).execute(&mut *tx).await.map_err(db_err)?.rows_affected();
+                let n = sqlx::query("UPDATE users SET status = 'active', name = $1, name_key = $4, updated_at = $2 WHERE id = $3 AND status = 'invited'")
+                    .bind(&name).bind(now).bind(user.0).bind(name.to_lowercase()).execute(&mut *tx).await.map_err(db_err)?.rows_affected();
                 if n > 0 {
                     insert_audit(&mut tx, &ctx, &AuditEvent {
                         workspace: None, action: "user.activate", target_kind: "user", target_id: Some(user.0),

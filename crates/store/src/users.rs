@@ -414,7 +414,7 @@ impl Store {
             "(CASE WHEN m.status = 'invited' THEN m.created_at ELSE u.created_at END)";
         let sql = format!(
             "{USER_SELECT} WHERE m.organization_id = $1
-               AND ($2 IS NULL OR u.email_key LIKE $2 ESCAPE '\\' OR LOWER(u.name) LIKE $2 ESCAPE '\\')
+               AND ($2 IS NULL OR u.email_key LIKE $2 ESCAPE '\\' OR u.name_key LIKE $2 ESCAPE '\\')
                AND ($3 IS NULL OR {KEY} > $3 OR ({KEY} = $3 AND u.id > $4))
              ORDER BY {KEY}, u.id LIMIT $5"
         );
@@ -512,10 +512,10 @@ impl Store {
             };
             let (user, status, ev) = match invited {
                 None => {
-                    sqlx::query("INSERT INTO users (id, email, email_key, name, password_hash, status, created_at, updated_at)
-                                 VALUES ($1, $2, $3, $4, $5, 'active', $6, $6)")
+                    sqlx::query("INSERT INTO users (id, email, email_key, name, name_key, password_hash, status, created_at, updated_at)
+                                 VALUES ($1, $2, $3, $4, $7, $5, 'active', $6, $6)")
                         .bind(new_id.0).bind(&new.email).bind(&key)
-                        .bind(&new.name).bind(&new.password_hash).bind(now)
+                        .bind(&new.name).bind(&new.password_hash).bind(now).bind(new.name.to_lowercase())
                         .execute(&mut *tx).await.map_err(|e| unique_or(e, email_taken()))?;
                     let ev = AuditEvent {
                         workspace: None,
@@ -592,8 +592,8 @@ impl Store {
                 if name != &current.name {
                     rules::check_name_change(current.status, elsewhere)?;
                 }
-                sqlx::query("UPDATE users SET name = $1, updated_at = $2 WHERE id = $3")
-                    .bind(name).bind(now).bind(id.0).execute(&mut *tx).await.map_err(db_err)?;
+                sqlx::query("UPDATE users SET name = $1, name_key = $4, updated_at = $2 WHERE id = $3")
+                    .bind(name).bind(now).bind(id.0).bind(name.to_lowercase()).execute(&mut *tx).await.map_err(db_err)?;
             }
             if let Some(status) = patch.status {
                 sqlx::query("UPDATE org_members SET status = $1, updated_at = $2 WHERE user_id = $3 AND organization_id = $4")
@@ -744,4 +744,27 @@ where
     .await
     .map_err(db_err)?;
     Ok(())
+}
+
+impl Store {
+    /// Fills `users.name_key` (the name lower-cased by Rust, which `q` searches) where it is
+    /// NULL: the users written before the column existed. Run when the store connects; a row
+    /// whose name changed meanwhile is left to the write that changed it.
+    pub(crate) async fn fill_name_keys(&self) -> DomainResult<()> {
+        with_db!(self, pool => {
+            let rows: Vec<(Uuid, String)> =
+                sqlx::query_as("SELECT id, name FROM users WHERE name_key IS NULL")
+                    .fetch_all(pool).await.map_err(db_err)?;
+            if !rows.is_empty() {
+                let mut tx = pool.begin().await.map_err(db_err)?;
+                for (id, name) in rows {
+                    sqlx::query("UPDATE users SET name_key = $1 WHERE id = $2 AND name = $3 AND name_key IS NULL")
+                        .bind(name.to_lowercase()).bind(id).bind(&name)
+                        .execute(&mut *tx).await.map_err(db_err)?;
+                }
+                tx.commit().await.map_err(db_err)?;
+            }
+        });
+        Ok(())
+    }
 }

@@ -256,7 +256,7 @@ impl Store {
                  FROM memberships m JOIN users u ON u.id = m.user_id JOIN roles r ON r.id = m.role_id
                  JOIN org_members om ON om.user_id = u.id AND om.organization_id = $2
                  WHERE m.workspace_id = $1
-                   AND ($3 IS NULL OR u.email_key LIKE $3 ESCAPE '\\' OR LOWER(u.name) LIKE $3 ESCAPE '\\')
+                   AND ($3 IS NULL OR u.email_key LIKE $3 ESCAPE '\\' OR u.name_key LIKE $3 ESCAPE '\\')
                    AND ($4 IS NULL OR m.created_at > $4 OR (m.created_at = $4 AND u.id > $5))
                  ORDER BY m.created_at, u.id LIMIT $6")
                 .bind(scope.workspace().0).bind(scope.organization().0).bind(search.like_pattern())

@@ -173,3 +173,154 @@ async fn a_forgotten_password_is_reset_from_the_emailed_link() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_add_member_picker_searches_on_the_server() {
+    let server = sqlite_server().await;
+    let admin = server.setup().await;
+    let ws = admin
+        .post("/workspace", serde_json::json!({"name": "Picking"}))
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let zelda = more_users_than_a_picker_shows(&admin).await;
+    run("the_add_member_picker_searches_on_the_server", async |b| {
+        b.set_base_url(&server.base_url);
+        b.sign_in_as_admin().await?;
+        b.goto(&format!("/workspaces/{ws}")).await?;
+        let options = b
+            .wait_for("#pick-select")
+            .await?
+            .find_all(By::Css("option"))
+            .await?;
+        assert_eq!(options.len(), 50, "one page of users, not every user");
+        assert!(!b.text("#pick-select").await?.contains("Zelda"));
+        assert!(b.exists("#pick-more").await?);
+        b.fill("#pick-input", "zeLDA").await?;
+        b.click("#pick-user button[type=submit]").await?;
+        let mut found = false;
+        for _ in 0..100 {
+            if b.exists("#pick-select").await? && b.text("#pick-select").await?.contains("Zelda") {
+                found = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(found, "the search finds the user past the first page");
+        let options = b
+            .wait_for("#pick-select")
+            .await?
+            .find_all(By::Css("option"))
+            .await?;
+        assert_eq!(options.len(), 1, "only what matches");
+        b.select("#pick-select", &zelda).await?;
+        b.click("#add-member button[type=submit]").await?;
+        b.wait_for("#members").await?;
+        let mut added = false;
+        for _ in 0..100 {
+            if b.text("#members").await?.contains("Zelda Last") {
+                added = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(added, "the member list shows the added user");
+        // A search nobody matches says so.
+        b.fill("#pick-input", "nobody-is-called-this").await?;
+        b.click("#pick-user button[type=submit]").await?;
+        b.wait_for("#pick-none").await?;
+        Ok(())
+    })
+    .await;
+    let members = admin.get(&format!("/workspace/{ws}/users?q=zelda")).await;
+    assert_eq!(
+        members.body["items"].as_array().unwrap().len(),
+        1,
+        "{}",
+        members.body
+    );
+}
+
+/// More users than a picker shows at once (55, then "Zelda Last", the newest, whom the first
+/// page does not hold): Zelda's id.
+async fn more_users_than_a_picker_shows(admin: &flowspace_testkit::Client) -> String {
+    let mut zelda = String::new();
+    for i in 0..56 {
+        let (email, name) = if i == 55 {
+            ("zelda@example.com".to_string(), "Zelda Last".to_string())
+        } else {
+            (format!("user{i:02}@example.com"), format!("User {i:02}"))
+        };
+        let r = admin
+            .post(
+                "/users",
+                serde_json::json!({"email": email, "name": name, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        zelda = r.body["id"].as_str().unwrap().to_string();
+    }
+    zelda
+}
+
+#[tokio::test]
+async fn the_group_member_picker_searches_on_the_server() {
+    let server = sqlite_server().await;
+    let admin = server.setup().await;
+    let zelda = more_users_than_a_picker_shows(&admin).await;
+    let group = admin
+        .post("/groups", serde_json::json!({"name": "Pickers"}))
+        .await;
+    assert_eq!(group.status, 201, "{}", group.body);
+    let group = group.body["id"].as_str().unwrap().to_string();
+    run(
+        "the_group_member_picker_searches_on_the_server",
+        async |b| {
+            b.set_base_url(&server.base_url);
+            b.sign_in_as_admin().await?;
+            b.goto(&format!("/groups/{group}")).await?;
+            let boxes = b
+                .wait_for("#group-members")
+                .await?
+                .find_all(By::Css("input[type=checkbox]"))
+                .await?;
+            assert_eq!(boxes.len(), 50, "one page of users, not every user");
+            assert!(!b.text("#group-members").await?.contains("Zelda"));
+            assert!(b.exists("#pick-more").await?);
+            b.fill("#pick-input", "ZELDA").await?;
+            b.click("#pick-user button[type=submit]").await?;
+            let tick = format!("#group-members input[value='{zelda}']");
+            b.click(&tick).await?;
+            b.click("#group-form button[type=submit]").await?;
+            let mut saved = false;
+            for _ in 0..100 {
+                if b.exists("#toast").await? && b.text("#toast").await?.contains("Group saved") {
+                    saved = true;
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            assert!(saved, "the group is saved");
+            // Back on the page without a search, the member is listed, ticked.
+            let checked = b
+                .wait_for(&tick)
+                .await?
+                .prop("checked")
+                .await?
+                .unwrap_or_default();
+            assert_eq!(checked, "true");
+            Ok(())
+        },
+    )
+    .await;
+    let g = admin.get(&format!("/groups/{group}")).await;
+    let members: Vec<&str> = g.body["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["userId"].as_str().unwrap())
+        .collect();
+    assert_eq!(members, vec![zelda.as_str()], "{}", g.body);
+}

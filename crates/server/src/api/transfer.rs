@@ -3,13 +3,15 @@
 
 use crate::auth::{Admin, Scope, Views};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, Id};
+use crate::extract::{ApiJson, Id, from_value};
+use crate::flowise::export_file;
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;
 
 use flowspace_core::DomainError;
+use flowspace_core::authz::WorkspaceScope;
 use flowspace_core::ids::{ItemId, WorkspaceId};
 use flowspace_core::model::{CredentialUsage, WorkspaceRef};
 use flowspace_core::resource::ResourceKind;
@@ -24,7 +26,9 @@ use flowspace_store::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashSet;
-use utoipa::ToSchema;
+use utoipa::openapi::schema::{Discriminator, OneOfBuilder, Schema};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{PartialSchema, ToSchema};
 
 // ---- shares -------------------------------------------------------------------------------
 
@@ -230,10 +234,66 @@ pub async fn export(
     }))
 }
 
+/// The body of `POST /import` and `POST /import/preview`: a Flowspace bundle, or Flowise's
+/// own export file (`{"format": "flowise", "data": <ExportData.json>}`).
+pub enum ImportInput {
+    Bundle(Box<Bundle>),
+    Flowise(Value),
+}
+
+/// Flowise's export file, as `POST /import` takes it.
+#[derive(Deserialize, ToSchema)]
+pub struct FlowiseImport {
+    /// Always `flowise`.
+    #[schema(schema_with = crate::fields::flowise_format)]
+    pub format: String,
+    /// The content of Flowise's `ExportData.json`, unchanged.
+    #[schema(schema_with = crate::fields::flowise_export)]
+    pub data: Value,
+}
+
+impl<S: Send + Sync> FromRequest<S> for ImportInput {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let ApiJson(value) = ApiJson::<Value>::from_request(req, state).await?;
+        if value.get("format").and_then(Value::as_str) == Some(export_file::FORMAT) {
+            let f: FlowiseImport = from_value(value)?;
+            Ok(Self::Flowise(f.data))
+        } else {
+            Ok(Self::Bundle(Box::new(from_value(value)?)))
+        }
+    }
+}
+
+impl PartialSchema for ImportInput {
+    fn schema() -> RefOr<Schema> {
+        OneOfBuilder::new()
+            .item(Ref::from_schema_name(Bundle::name()))
+            .item(Ref::from_schema_name(FlowiseImport::name()))
+            .discriminator(Some(Discriminator::new("format")))
+            .into()
+    }
+}
+
+impl ToSchema for ImportInput {
+    fn schemas(out: &mut Vec<(String, RefOr<Schema>)>) {
+        out.push((Bundle::name().into(), Bundle::schema()));
+        Bundle::schemas(out);
+        out.push((FlowiseImport::name().into(), FlowiseImport::schema()));
+        FlowiseImport::schemas(out);
+    }
+}
+
 #[derive(Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct ImportReport {
     /// What was created, with the new ids.
     pub created: Vec<Imported>,
+    /// What was not brought over, and why (a Flowise export's chat messages, the credentials
+    /// its flows name, ...); empty for a bundle.
+    #[serde(default)]
+    pub left_out: Vec<String>,
 }
 
 /// One entry of a bundle, as an import of it would create it now.
@@ -252,28 +312,100 @@ pub struct PreviewEntry {
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct ImportPreview {
     /// What an import of the bundle would create, in its order: items, then credentials.
     pub entries: Vec<PreviewEntry>,
+    /// What the import would not bring over, and why; empty for a bundle.
+    #[serde(default)]
+    pub left_out: Vec<String>,
 }
 
-/// What `import` would do with the bundle, checked as `import` checks it, without writing.
+/// An import planned whole, nothing written: what it creates, in order, and what it leaves out.
+struct Planned {
+    entries: Vec<ImportEntry>,
+    left_out: Vec<String>,
+}
+
+/// Plans a bundle (`core::transfer::plan_import`) or a Flowise export (`flowise::export_file`,
+/// the mapping `import-flowise` uses) into the scope's workspace, each entry checked and every
+/// kind's `:create` and `:import` required.
+fn plan(state: &AppState, scope: &WorkspaceScope, input: ImportInput) -> ApiResult<Planned> {
+    match input {
+        ImportInput::Bundle(bundle) => {
+            let plan = transfer::plan_import(scope, &bundle)?;
+            let mut entries = Vec::with_capacity(plan.items.len() + plan.credentials.len());
+            for it in plan.items {
+                entries.push(ImportEntry::Item {
+                    kind: it.kind,
+                    id: it.id,
+                    fields: ItemFields {
+                        name: it.name,
+                        description: it.description,
+                        data: it.data,
+                    },
+                });
+            }
+            for c in plan.credentials {
+                entries.push(ImportEntry::Credential {
+                    id: c.id,
+                    fields: CredentialFields {
+                        name: c.name,
+                        description: c.description,
+                        credential_name: c.credential_name,
+                    },
+                    secret: CredentialSecret {
+                        data_keys: c.data_keys,
+                        sealed: state.secret_box.seal(c.id, &c.plain)?,
+                    },
+                });
+            }
+            Ok(Planned {
+                entries,
+                left_out: Vec::new(),
+            })
+        }
+        ImportInput::Flowise(data) => {
+            let plan = export_file::plan(&data, scope.workspace(), &state.secret_box)?;
+            transfer::require_import(scope, plan.items.iter().map(|it| it.kind))?;
+            let entries = plan
+                .items
+                .into_iter()
+                .map(|it| ImportEntry::Item {
+                    kind: it.kind,
+                    id: it.id,
+                    fields: ItemFields {
+                        name: it.name,
+                        description: it.description,
+                        data: it.data,
+                    },
+                })
+                .collect();
+            Ok(Planned {
+                entries,
+                left_out: plan.left_out,
+            })
+        }
+    }
+}
+
+/// What `import` would do with the body, checked as `import` checks it, without writing.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn import_preview(
     State(state): State<AppState>,
     Scope(scope): Scope,
-    ApiJson(bundle): ApiJson<Bundle>,
+    input: ImportInput,
 ) -> ApiResult<Json<ImportPreview>> {
-    let plan = transfer::plan_import(&scope, &bundle)?;
-    let wanted: Vec<(ResourceKind, &str)> = plan
-        .items
+    let planned = plan(&state, &scope, input)?;
+    let wanted: Vec<(ResourceKind, &str)> = planned
+        .entries
         .iter()
-        .map(|it| (it.kind, it.name.as_str()))
-        .chain(
-            plan.credentials
-                .iter()
-                .map(|c| (ResourceKind::Credential, c.name.as_str())),
-        )
+        .map(|e| match e {
+            ImportEntry::Item { kind, fields, .. } => (*kind, fields.name.as_str()),
+            ImportEntry::Credential { fields, .. } => {
+                (ResourceKind::Credential, fields.name.as_str())
+            }
+        })
         .collect();
     let names = state.store.import_names(&scope, &wanted).await?;
     let entries = wanted
@@ -286,49 +418,31 @@ pub async fn import_preview(
             renamed,
         })
         .collect();
-    Ok(Json(ImportPreview { entries }))
+    Ok(Json(ImportPreview {
+        entries,
+        left_out: planned.left_out,
+    }))
 }
 
-/// Plans the whole import first (`core::transfer::plan_import`), then writes it in one
-/// transaction.
+/// Plans the whole import first, then writes it in one transaction.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn import(
     State(state): State<AppState>,
     Scope(scope): Scope,
-    ApiJson(bundle): ApiJson<Bundle>,
+    input: ImportInput,
 ) -> ApiResult<(StatusCode, Json<ImportReport>)> {
-    let plan = transfer::plan_import(&scope, &bundle)?;
-    let mut entries = Vec::with_capacity(plan.items.len() + plan.credentials.len());
-    for it in plan.items {
-        entries.push(ImportEntry::Item {
-            kind: it.kind,
-            id: it.id,
-            fields: ItemFields {
-                name: it.name,
-                description: it.description,
-                data: it.data,
-            },
-        });
-    }
-    for c in plan.credentials {
-        entries.push(ImportEntry::Credential {
-            id: c.id,
-            fields: CredentialFields {
-                name: c.name,
-                description: c.description,
-                credential_name: c.credential_name,
-            },
-            secret: CredentialSecret {
-                data_keys: c.data_keys,
-                sealed: state.secret_box.seal(c.id, &c.plain)?,
-            },
-        });
-    }
+    let planned = plan(&state, &scope, input)?;
     let created = state
         .store
-        .import(&scope, entries, &AuditContext::from_scope(&scope))
+        .import(&scope, planned.entries, &AuditContext::from_scope(&scope))
         .await?;
-    Ok((StatusCode::CREATED, Json(ImportReport { created })))
+    Ok((
+        StatusCode::CREATED,
+        Json(ImportReport {
+            created,
+            left_out: planned.left_out,
+        }),
+    ))
 }
 
 // ---- bulk move / copy -----------------------------------------------------------------------

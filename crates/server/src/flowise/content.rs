@@ -4,7 +4,7 @@
 //! reference to an imported row rewritten.
 
 use super::crypto_js;
-use super::plan::{Destination, Options, Report, invalid, src};
+use super::plan::{Report, invalid, src};
 use super::source::{FlowiseData, Row, opt, text};
 use crate::crypto::{SecretBox, api_key_hash};
 use flowspace_core::authz::grantable_to_api_key;
@@ -61,7 +61,6 @@ fn settings(row: &Row, skip: &[&str]) -> Map<String, Value> {
         .collect()
 }
 
-/// Plans the import of `data` into `dest`.
 /// What the content part of an import writes.
 pub struct Content {
     pub items: Vec<ImportedItem>,
@@ -70,11 +69,12 @@ pub struct Content {
     pub shares: Vec<(ItemId, WorkspaceId)>,
 }
 
-/// Plans the content of `data`; `ws_map` maps Flowise workspace ids to the new ones.
+/// Plans the content of `data`; `ws_map` maps Flowise workspace ids to the new ones, and rows
+/// that name no workspace go to `default_workspace`; credentials decrypt with `passphrase`.
 pub fn plan_content(
     data: &FlowiseData,
-    dest: &Destination,
-    opts: &Options<'_>,
+    default_workspace: WorkspaceId,
+    passphrase: &[u8],
     secret_box: &SecretBox,
     ws_map: &HashMap<String, WorkspaceId>,
     report: &mut Report,
@@ -82,7 +82,7 @@ pub fn plan_content(
     // Rows of Flowise versions before workspaces carry none: they belong to the Default one.
     let workspace_of = |row: &Row| -> Option<WorkspaceId> {
         match opt(row, "workspaceId") {
-            None => Some(dest.default_workspace),
+            None => Some(default_workspace),
             Some(w) => ws_map.get(&w).copied(),
         }
     };
@@ -155,7 +155,7 @@ pub fn plan_content(
             ));
             continue;
         };
-        let clear = crypto_js::decrypt(text(c, "encryptedData"), opts.passphrase).map_err(|e| {
+        let clear = crypto_js::decrypt(text(c, "encryptedData"), passphrase).map_err(|e| {
             format!(
                 "credential `{name}` ({}) does not decrypt with the Flowise key: {e}; nothing was written",
                 text(c, "id")

@@ -6,6 +6,7 @@
 
 mod content;
 mod crypto_js;
+pub mod export_file;
 mod plan;
 mod source;
 
@@ -112,18 +113,51 @@ pub async fn run(config: Config, args: ImportFlowiseArgs) -> Result<Outcome, Str
     read.finish_and_clear();
     let data = data?;
 
-    let secrets = crate::secrets::load(&config)?;
+    // A dry run writes nothing anywhere: no generated secrets.json, and no database created
+    // or migrated where there is no installation yet (it plans against an empty one in
+    // memory: what a fresh installation is).
+    let secrets = if args.dry_run {
+        crate::secrets::load_without_writing(&config)?
+    } else {
+        crate::secrets::load(&config)?
+    };
     let secret_box =
         SecretBox::with_previous(&secrets.encryption_key, &secrets.previous_encryption_keys);
-    let store = flowspace_store::Store::connect(
-        &config.database_url(),
-        &flowspace_store::ConnectOptions::default(),
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    let mut url = config.database_url();
+    if args.dry_run && !installation_exists(&url).await? {
+        url = "sqlite::memory:".to_string();
+    }
+    let store = flowspace_store::Store::connect(&url, &flowspace_store::ConnectOptions::default())
+        .await
+        .map_err(|e| e.to_string())?;
     let result = import(&store, &data, &args, &passphrase, &secret_box).await;
     store.close().await;
     result
+}
+
+/// Whether the database at `url` holds a Flowspace installation already: a SQLite file that
+/// exists, or a PostgreSQL database with Flowspace's migrations table. A dry run plans against
+/// an empty database in memory otherwise, so that it creates and migrates nothing.
+async fn installation_exists(url: &str) -> Result<bool, String> {
+    use sqlx::Connection;
+    use std::str::FromStr;
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return Ok(true);
+    }
+    if url.starts_with("sqlite:") {
+        return Ok(sqlx::sqlite::SqliteConnectOptions::from_str(url)
+            .map(|o| o.get_filename().exists())
+            .unwrap_or(true));
+    }
+    let mut conn = sqlx::PgConnection::connect(url)
+        .await
+        .map_err(|e| format!("cannot reach PostgreSQL: {e}"))?;
+    let found: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(&mut conn)
+        .await
+        .map_err(|e| e.to_string())?;
+    let _ = conn.close().await;
+    Ok(found)
 }
 
 async fn import(

@@ -354,7 +354,14 @@ pub fn plan(
         credentials,
         api_keys,
         shares,
-    } = plan_content(data, dest, opts, secret_box, &ws_map, &mut report)?;
+    } = plan_content(
+        data,
+        dest.default_workspace,
+        opts.passphrase,
+        secret_box,
+        &ws_map,
+        &mut report,
+    )?;
 
     let summary = json!({
         "source": SOURCE,

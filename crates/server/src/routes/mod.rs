@@ -326,13 +326,13 @@ fn transfer_routes() -> Vec<RouteDef> {
             .req(body::<tr::ExportRequest>())
             .ok(200, body::<flowspace_core::transfer::Bundle>()),
         RouteDef::new(M::POST, "/import/preview", Workspace(perm!(Workspace, Import)), tr::import_preview)
-            .doc("transfer", "What importing a bundle into the active workspace would create, and which names clash, checked as the import checks it; nothing is written")
-            .req(body::<flowspace_core::transfer::Bundle>())
+            .doc("transfer", "What importing a bundle (or Flowise's own export file, `{\"format\": \"flowise\", \"data\": <ExportData.json>}`) into the active workspace would create, which names clash and what is left out, checked as the import checks it; nothing is written")
+            .req(body::<tr::ImportInput>())
             .ok(200, body::<tr::ImportPreview>())
             .limit(tr::MAX_IMPORT_BYTES),
         RouteDef::new(M::POST, "/import", Workspace(perm!(Workspace, Import)), tr::import)
-            .doc("transfer", "Import a bundle into the active workspace in one transaction (new ids, references rewritten)")
-            .req(body::<flowspace_core::transfer::Bundle>())
+            .doc("transfer", "Import a bundle (or Flowise's own export file, `{\"format\": \"flowise\", \"data\": <ExportData.json>}`) into the active workspace in one transaction (new ids, references rewritten)")
+            .req(body::<tr::ImportInput>())
             .ok(201, body::<tr::ImportReport>())
             .limit(tr::MAX_IMPORT_BYTES),
         RouteDef::new(M::POST, "/admin/flows/move", AccountAdmin, tr::move_flows)

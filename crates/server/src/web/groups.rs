@@ -16,8 +16,8 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use flowspace_core::DomainResult;
 use flowspace_core::cursor::{Cursor, Search};
-use flowspace_core::ids::GroupId;
-use flowspace_core::model::{Role, User, UserStatus, Workspace};
+use flowspace_core::ids::{GroupId, UserId};
+use flowspace_core::model::{Role, UserStatus, Workspace};
 use flowspace_store::Group;
 
 #[derive(Template)]
@@ -65,9 +65,13 @@ pub async fn list(
     finish(shown, page.render())
 }
 
-/// A user of the organization, and whether they are in the group.
+/// A user the members' checklist shows: a member (ticked), or one the search found.
 struct Candidate {
-    user: User,
+    id: UserId,
+    name: String,
+    email: String,
+    /// ` · invited`-style, for a user who is not active.
+    status: String,
     member: bool,
 }
 
@@ -76,8 +80,13 @@ struct Candidate {
 struct GroupPage {
     ctx: Ctx,
     group: Group,
-    /// Every user, and whether they are in the group.
+    /// The members (ticked), then the non-members `pick` finds (at most
+    /// `workspaces::PICKER_LIMIT`, searched in SQL: never every user of the organization).
     users: Vec<Candidate>,
+    /// The search for users to add, as typed.
+    pick: String,
+    /// Whether more users match than are shown.
+    more: bool,
     roles: Vec<Role>,
     /// Workspaces the group is not assigned to yet.
     unassigned: Vec<Workspace>,
@@ -89,24 +98,43 @@ pub async fn edit(
     Admin(admin): Admin,
     ctx: Ctx,
     Id(id): Id<GroupId>,
+    Query(query): Query<super::workspaces::PickQuery>,
 ) -> Response {
+    let pick = query.pick.unwrap_or_default();
     let read = async {
         let group = state.store.group(&admin, id).await?;
-        let users = state.store.list_users(&admin).await?;
+        let search = Search::new(Some(&pick))?;
+        let is_member = |u: UserId| group.members.iter().any(|m| m.user_id == u);
+        let found = super::workspaces::pick_users(&state, &admin, &search, is_member).await?;
         let roles = state.store.list_roles(&admin).await?;
-        DomainResult::Ok((group, users, roles))
+        DomainResult::Ok((group, found, roles))
     };
-    let (group, users, roles) = match read.await {
+    let (group, (found, more), roles) = match read.await {
         Ok(r) => r,
         Err(e) => return ctx.at("/groups", "Groups").fail(e),
     };
     let ctx = ctx.at("/groups", &group.name);
-    let users = users
-        .into_iter()
-        .map(|u| Candidate {
-            member: group.members.iter().any(|m| m.user_id == u.user.id),
-            user: u.user,
+    let users = group
+        .members
+        .iter()
+        .map(|m| Candidate {
+            id: m.user_id,
+            name: m.name.clone(),
+            email: m.email.clone(),
+            status: String::new(),
+            member: true,
         })
+        .chain(found.into_iter().map(|u| Candidate {
+            id: u.id,
+            status: if u.status == UserStatus::Active {
+                String::new()
+            } else {
+                format!(" · {}", u.status.as_str())
+            },
+            name: u.name,
+            email: u.email,
+            member: false,
+        }))
         .collect();
     let unassigned = ctx
         .workspaces
@@ -119,6 +147,8 @@ pub async fn edit(
         ctx,
         group,
         users,
+        pick,
+        more,
         roles,
         unassigned,
     };

@@ -14,9 +14,10 @@ use super::page::{Ctx, Text, When, finish};
 use crate::auth::{Caller, Scope};
 use crate::state::AppState;
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::Response;
 use flowspace_core::authz;
+use flowspace_core::cursor::{PageRequest, Search};
 use flowspace_core::ids::{RoleId, UserId};
 use flowspace_core::model::{Member, Role, User, Workspace};
 use flowspace_core::perm;
@@ -79,10 +80,61 @@ struct WorkspacePage {
     /// The Account Admin: sees every user and group, and may delete the workspace.
     is_admin: bool,
     /// Users who are not members yet (Account Admin only).
+    /// The users the "Add a member" picker offers: non-members whose name or email contains
+    /// `pick`, at most `PICKER_LIMIT`, found in SQL (never every user of the organization).
     candidates: Vec<User>,
+    /// The picker's search, as typed.
+    pick: String,
+    /// Whether more users match than the picker shows.
+    more: bool,
     assigned: Vec<Assigned>,
     /// Groups not assigned here yet (Account Admin only).
     unassigned: Vec<Group>,
+}
+
+/// `?pick=` of a workspace page: the "Add a member" picker's search.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct PickQuery {
+    #[serde(default)]
+    pub pick: Option<String>,
+}
+
+/// Most users the "Add a member" picker offers at once.
+pub const PICKER_LIMIT: u32 = 50;
+/// Most pages of users the picker reads to fill itself with non-members.
+const PICKER_PAGES: usize = 5;
+
+/// The picker's users: non-members matching `search`, a page at a time (members are skipped,
+/// so a few pages may be read), at most `PICKER_LIMIT`; and whether more match.
+pub(super) async fn pick_users(
+    state: &AppState,
+    admin: &authz::AdminScope,
+    search: &Search,
+    is_member: impl Fn(UserId) -> bool,
+) -> flowspace_core::DomainResult<(Vec<User>, bool)> {
+    let mut out = Vec::new();
+    let mut after = None;
+    for _ in 0..PICKER_PAGES {
+        let request = PageRequest {
+            limit: PICKER_LIMIT,
+            after,
+        };
+        let page = state.store.page_users(admin, search, request).await?;
+        for u in page.items {
+            if is_member(u.user.id) {
+                continue;
+            }
+            if out.len() == PICKER_LIMIT as usize {
+                return Ok((out, true));
+            }
+            out.push(u.user);
+        }
+        match page.next {
+            Some(c) => after = Some(c),
+            None => return Ok((out, false)),
+        }
+    }
+    Ok((out, true))
 }
 
 impl WorkspacePage {
@@ -97,8 +149,10 @@ pub async fn show(
     Scope(scope): Scope,
     caller: Caller,
     ctx: Ctx,
+    Query(query): Query<PickQuery>,
 ) -> Response {
     let ctx = ctx.at("/workspaces", "Workspaces");
+    let pick = query.pick.unwrap_or_default();
     let ws = match state.store.workspace(&scope).await {
         Ok(w) => w,
         Err(e) => return ctx.fail(e),
@@ -137,23 +191,21 @@ pub async fn show(
         .filter(|m| !m.member.is_account_admin)
         .count();
 
-    // What only the Account Admin reads: every user (for the picker) and the groups.
-    let (mut candidates, mut assigned, mut unassigned) = (Vec::new(), Vec::new(), Vec::new());
+    // What only the Account Admin reads: the users the picker offers and the groups.
+    let (mut candidates, mut more) = (Vec::new(), false);
+    let (mut assigned, mut unassigned) = (Vec::new(), Vec::new());
     let admin = authz::authorize_account_admin(&caller.facts).ok();
     if let Some(admin) = &admin {
-        let (users, groups) = match tokio::try_join!(
-            state.store.list_users(admin),
-            state.store.list_groups(admin),
-        ) {
+        let is_member = |id: UserId| members.iter().any(|m| m.member.user_id == id);
+        let picked = async {
+            let search = Search::new(Some(&pick))?;
+            pick_users(&state, admin, &search, is_member).await
+        };
+        let (picked, groups) = match tokio::try_join!(picked, state.store.list_groups(admin)) {
             Ok(r) => r,
             Err(e) => return ctx.fail(e),
         };
-        let is_member = |id: UserId| members.iter().any(|m| m.member.user_id == id);
-        candidates = users
-            .into_iter()
-            .map(|u| u.user)
-            .filter(|u| !is_member(u.id))
-            .collect();
+        (candidates, more) = picked;
         for group in groups {
             let here = group
                 .workspaces
@@ -177,6 +229,8 @@ pub async fn show(
         can_add,
         is_admin: admin.is_some(),
         candidates,
+        pick,
+        more,
         assigned,
         unassigned,
     };

@@ -930,3 +930,96 @@ fn the_readme_lists_the_permission_mapping() {
         assert!(line.contains(&to), "{line} should say {to}");
     }
 }
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(files_under(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn a_dry_run_writes_nothing_anywhere() {
+    for b in backends() {
+        // A data directory that does not exist yet, and (PostgreSQL) a fresh database.
+        let tmp = tempfile::tempdir().unwrap();
+        let data_dir = tmp.path().join("data");
+        let database_url = match &b {
+            Backend::Sqlite => format!("sqlite://{}", data_dir.join("flowspace.db").display()),
+            Backend::Postgres(_) => Prepared::new(&b).await.database_url.clone(),
+        };
+        let source = tmp.path().join("source");
+        std::fs::create_dir(&source).unwrap();
+        let db = copy_database(&source);
+        let before = files_under(tmp.path());
+        let out = Command::new(env!("CARGO_BIN_EXE_flowspace"))
+            .arg("import-flowise")
+            .args(["--from", &db.display().to_string()])
+            .args(["--secret-key-file", &key_file(), "--dry-run"])
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .args(["--database-url", &database_url])
+            .env_remove("FLOWISE_SECRETKEY_OVERWRITE")
+            .env_remove("DATABASE_URL")
+            .env_remove("FLOWSPACE_ENCRYPTION_KEY")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}: {}", b.name(), stderr(&out));
+        assert!(stdout(&out).contains("Dry run: nothing written"));
+        assert!(
+            stdout(&out).contains("3 credential(s) decrypted"),
+            "the plan decrypts every credential: {}",
+            stdout(&out)
+        );
+        assert!(
+            !data_dir.exists(),
+            "{}: the dry run created DATA_DIR: {:?}",
+            b.name(),
+            files_under(&data_dir)
+        );
+        assert_eq!(files_under(tmp.path()), before, "{}", b.name());
+        if let Backend::Postgres(_) = &b {
+            let mut conn = sqlx::PgConnection::connect(&database_url).await.unwrap();
+            let tables: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()",
+            )
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+            assert_eq!(tables, 0, "the dry run created tables");
+            conn.close().await.unwrap();
+        }
+
+        // An existing, empty DATA_DIR gets no secrets.json either.
+        std::fs::create_dir(&data_dir).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_flowspace"))
+            .arg("import-flowise")
+            .args(["--from", &db.display().to_string()])
+            .args(["--secret-key-file", &key_file(), "--dry-run"])
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .args(["--database-url", &database_url])
+            .env_remove("FLOWISE_SECRETKEY_OVERWRITE")
+            .env_remove("DATABASE_URL")
+            .env_remove("FLOWSPACE_ENCRYPTION_KEY")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}: {}", b.name(), stderr(&out));
+        assert_eq!(
+            files_under(&data_dir),
+            Vec::<PathBuf>::new(),
+            "{}",
+            b.name()
+        );
+    }
+}

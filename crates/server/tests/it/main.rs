@@ -13,6 +13,7 @@ mod contract;
 mod crash;
 mod credential_usage;
 mod dashboard;
+mod flowise_export;
 mod flowise_import;
 mod groups;
 mod hostile_input;

@@ -238,3 +238,93 @@ async fn workspaces_roles_groups_and_invitations_page_and_search() {
         );
     }
 }
+
+/// Sets every user's stored search key back to NULL, as a database from before the column
+/// was added holds it.
+async fn forget_name_keys(database_url: &str) {
+    use sqlx::Connection;
+    if database_url.starts_with("sqlite:") {
+        let mut c = sqlx::SqliteConnection::connect(database_url).await.unwrap();
+        sqlx::query("UPDATE users SET name_key = NULL")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        c.close().await.unwrap();
+    } else {
+        let mut c = sqlx::PgConnection::connect(database_url).await.unwrap();
+        sqlx::query("UPDATE users SET name_key = NULL")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        c.close().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn q_folds_non_ascii_case_alike_on_both_backends() {
+    for b in backends() {
+        let w = World::new(&b).await;
+        let ws = w.workspace("Paris").await;
+        let mut ids = Vec::new();
+        for (email, name) in [
+            ("emile@example.com", "Émile Zola"),
+            ("elodie@example.com", "ÉLODIE"),
+            ("orjan@example.com", "Ørjan Øst"),
+            ("ascii@example.com", "Emile Ascii"),
+        ] {
+            let r = w
+                .admin
+                .post(
+                    "/users",
+                    json!({"email": email, "name": name, "password": flowspace_testkit::PASSWORD}),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{}", r.body);
+            w.add(&ws, &r.id(), "Viewer").await;
+            ids.push(r.id());
+        }
+        // A renamed user is found by the new name.
+        let r = w
+            .admin
+            .patch(&format!("/users/{}", ids[3]), json!({"name": "Ångström"}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let members = format!("/workspace/{ws}/users");
+        let check = |c: Client, path: String, on: String| async move {
+            let emails = |q: &'static str| found(&c, &path, q, "email");
+            assert_eq!(emails("émile").await, ["emile@example.com"], "{on}");
+            assert_eq!(emails("ÉMILE").await, ["emile@example.com"], "{on}");
+            assert_eq!(emails("élodie").await, ["elodie@example.com"], "{on}");
+            assert_eq!(emails("øst").await, ["orjan@example.com"], "{on}");
+            assert_eq!(emails("ÅNGSTRÖM").await, ["ascii@example.com"], "{on}");
+            assert_eq!(
+                emails("emile").await,
+                ["emile@example.com"],
+                "{on}: by email"
+            );
+        };
+        for path in ["/users", members.as_str()] {
+            check(
+                w.admin.clone(),
+                path.to_string(),
+                format!("{path} on {}", b.name()),
+            )
+            .await;
+        }
+        // Rows written before the key existed get it when the server starts.
+        let database_url = w.server.database_url.clone();
+        forget_name_keys(&database_url).await;
+        let server = w.server.restart().await;
+        let admin = server
+            .login("admin@example.com", flowspace_testkit::PASSWORD)
+            .await;
+        for path in ["/users", members.as_str()] {
+            check(
+                admin.clone(),
+                path.to_string(),
+                format!("{path} after a restart on {}", b.name()),
+            )
+            .await;
+        }
+    }
+}
