@@ -129,26 +129,30 @@ pub fn flow_kind(flowise_type: &str) -> Option<ResourceKind> {
 /// `data.credential` and `data.inputs.credential`, an assistant's `credential`), once each, in
 /// order of appearance.
 pub fn credential_references(v: &serde_json::Value) -> Vec<String> {
-    fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+    fn walk<'a>(
+        v: &'a serde_json::Value,
+        seen: &mut std::collections::HashSet<&'a str>,
+        out: &mut Vec<String>,
+    ) {
         match v {
             serde_json::Value::Object(m) => {
                 for (k, x) in m {
                     match x {
-                        serde_json::Value::String(s)
-                            if k == "credential" && !s.is_empty() && !out.contains(s) =>
-                        {
-                            out.push(s.clone())
+                        serde_json::Value::String(s) if k == "credential" && !s.is_empty() => {
+                            if seen.insert(s.as_str()) {
+                                out.push(s.clone())
+                            }
                         }
-                        _ => walk(x, out),
+                        _ => walk(x, seen, out),
                     }
                 }
             }
-            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, seen, out)),
             _ => {}
         }
     }
     let mut out = Vec::new();
-    walk(v, &mut out);
+    walk(v, &mut std::collections::HashSet::new(), &mut out);
     out
 }
 

@@ -324,8 +324,9 @@ pub fn plan_content(
             data,
         )?;
     }
-    let chunk_rows = data.table("document_store_file_chunk");
-    let dataset_rows = data.table("dataset_row");
+    // Chunks and dataset rows grouped by their parent once (not scanned per parent).
+    let chunks_of = group_by(data.table("document_store_file_chunk"), "storeId");
+    let rows_of = group_by(data.table("dataset_row"), "datasetId");
     for (s, id) in &stores {
         let mut fields = settings(
             s,
@@ -338,10 +339,7 @@ pub fn plan_content(
                 "updatedDate",
             ],
         );
-        let mut chunks: Vec<&Row> = chunk_rows
-            .iter()
-            .filter(|c| text(c, "storeId") == text(s, "id"))
-            .collect();
+        let mut chunks: Vec<&Row> = chunks_of.get(text(s, "id")).cloned().unwrap_or_default();
         chunks.sort_by_key(|c| {
             (
                 text(c, "docId").to_string(),
@@ -369,10 +367,7 @@ pub fn plan_content(
         )?;
     }
     for (d, id) in &datasets {
-        let mut rows: Vec<&Row> = dataset_rows
-            .iter()
-            .filter(|r| text(r, "datasetId") == text(d, "id"))
-            .collect();
+        let mut rows: Vec<&Row> = rows_of.get(text(d, "id")).cloned().unwrap_or_default();
         rows.sort_by_key(|r| text(r, "sequence_no").parse::<i64>().unwrap_or(-1));
         let rows: Vec<Value> = rows
             .into_iter()
@@ -467,4 +462,13 @@ pub fn plan_content(
         api_keys,
         shares,
     })
+}
+
+/// Rows grouped by the value of their column `parent`, each group in the rows' order.
+fn group_by<'a>(rows: &'a [Row], parent: &str) -> HashMap<&'a str, Vec<&'a Row>> {
+    let mut groups: HashMap<&str, Vec<&Row>> = HashMap::new();
+    for r in rows {
+        groups.entry(text(r, parent)).or_default().push(r);
+    }
+    groups
 }

@@ -77,6 +77,11 @@ fn cell(v: &Value) -> Option<String> {
     }
 }
 
+/// How many document-store chunks one export may carry (they are not entries of their own).
+const MAX_CHUNKS: usize = 100_000;
+/// How many lines of what is left out a report lists before "and N more".
+const MAX_LEFT_OUT: usize = 100;
+
 /// Reads `data` (the content of `ExportData.json`) as Flowise's tables, refusing what is not a
 /// Flowise export with the field that says why; returns the tables and what is left out.
 pub fn read(data: &Value) -> Result<(FlowiseData, Vec<String>), DomainError> {
@@ -103,6 +108,7 @@ pub fn read(data: &Value) -> Result<(FlowiseData, Vec<String>), DomainError> {
     let mut tables: HashMap<&'static str, Vec<Row>> = HashMap::new();
     let mut ids = HashSet::new();
     let mut entries = 0usize;
+    let mut chunks = 0usize;
     for (key, table, flow_type, required) in KEYS {
         let Some(rows) = map.get(*key) else { continue };
         let field = format!("data.{key}");
@@ -128,7 +134,9 @@ pub fn read(data: &Value) -> Result<(FlowiseData, Vec<String>), DomainError> {
                     return Err(invalid(format!("{at}.{col}"), "is required"));
                 }
             }
-            if *table != "document_store_file_chunk" {
+            if *table == "document_store_file_chunk" {
+                chunks += 1;
+            } else {
                 // Ids are what references between rows are rewritten by: each an id, once.
                 let id = out.get("id").cloned().flatten().unwrap_or_default();
                 if id.parse::<uuid::Uuid>().is_err() {
@@ -150,6 +158,12 @@ pub fn read(data: &Value) -> Result<(FlowiseData, Vec<String>), DomainError> {
             }
             tables.entry(*table).or_default().push(out);
         }
+    }
+    if chunks > MAX_CHUNKS {
+        return Err(invalid(
+            "data.DocumentStoreFileChunk".into(),
+            format!("an import takes at most {MAX_CHUNKS} chunks"),
+        ));
     }
     if entries > MAX_IMPORT_ENTRIES {
         return Err(invalid(
@@ -207,8 +221,76 @@ pub fn plan(
             ));
         }
     }
+    if left_out.len() > MAX_LEFT_OUT {
+        let more = left_out.len() - MAX_LEFT_OUT;
+        left_out.truncate(MAX_LEFT_OUT);
+        left_out.push(format!("and {more} more"));
+    }
     Ok(ExportPlan {
         items: content.items,
         left_out,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn uuid() -> String {
+        uuid::Uuid::new_v4().to_string()
+    }
+
+    #[test]
+    fn chunks_are_capped_and_grouped_by_store_in_one_pass() {
+        let store = uuid();
+        let chunk = |n: usize| json!({"id": uuid(), "storeId": store, "docId": "d", "chunkNo": n, "pageContent": "x"});
+        let too_many: Vec<Value> = (0..=MAX_CHUNKS).map(chunk).collect();
+        let data = json!({"DocumentStore": [{"id": store, "name": "s"}], "DocumentStoreFileChunk": too_many});
+        let err = read(&data).err().expect("over the cap");
+        assert!(err.to_string().contains("chunks"), "{err}");
+
+        // Chunks land in their own store only (grouped once by storeId, not scanned per store).
+        let ids: Vec<String> = (0..2_000).map(|_| uuid()).collect();
+        let stores: Vec<Value> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| json!({"id": id, "name": format!("s{i}")}))
+            .collect();
+        let chunks: Vec<Value> = (0..50_000)
+            .map(|n| json!({"id": uuid(), "storeId": ids[n % 2_000], "chunkNo": n}))
+            .collect();
+        let plan = plan(
+            &json!({"DocumentStore": stores, "DocumentStoreFileChunk": chunks}),
+            WorkspaceId::new(),
+            &SecretBox::new(&[7; 32]),
+        )
+        .expect("a valid export");
+        assert_eq!(plan.items.len(), 2_000);
+        let chunks_of = |name: &str| {
+            let it = plan.items.iter().find(|it| it.name == name).unwrap();
+            let data: Value = serde_json::from_str(&it.data).unwrap();
+            data["chunks"].as_array().map_or(0, Vec::len)
+        };
+        assert_eq!(
+            (chunks_of("s0"), chunks_of("s1"), chunks_of("s1999")),
+            (25, 25, 25)
+        );
+    }
+
+    #[test]
+    fn what_is_left_out_is_listed_up_to_a_bound() {
+        let unknown: serde_json::Map<String, Value> = (0..500)
+            .map(|i| (format!("Unknown{i}"), json!([])))
+            .chain([("Tool".to_string(), json!([]))])
+            .collect();
+        let plan = plan(
+            &Value::Object(unknown),
+            WorkspaceId::new(),
+            &SecretBox::new(&[7; 32]),
+        )
+        .expect("an export with only unknown keys beside Tool");
+        assert_eq!(plan.left_out.len(), MAX_LEFT_OUT + 1);
+        assert_eq!(plan.left_out.last().unwrap(), "and 400 more");
+    }
 }
