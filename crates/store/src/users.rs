@@ -753,9 +753,10 @@ impl Store {
     pub(crate) async fn fill_name_keys(&self) -> DomainResult<()> {
         with_db!(self, pool => {
             let rows: Vec<(Uuid, String)> =
-                sqlx::query_as("SELECT id, name FROM users WHERE name_key IS NULL")
+                sqlx::query_as("SELECT id, name FROM users WHERE name_key IS NULL ORDER BY id")
                     .fetch_all(pool).await.map_err(db_err)?;
             if !rows.is_empty() {
+                let _turn = self.write_turn().await;
                 let mut tx = pool.begin().await.map_err(db_err)?;
                 for (id, name) in rows {
                     sqlx::query("UPDATE users SET name_key = $1 WHERE id = $2 AND name = $3 AND name_key IS NULL")
