@@ -125,6 +125,9 @@ fn kind_v4(ip: Ipv4Addr) -> AddrKind {
     let o = ip.octets();
     if ip.is_loopback() {
         AddrKind::Loopback
+    } else if o == [100, 100, 100, 200] {
+        // Alibaba Cloud's metadata service, inside 100.64/10: never, like 169.254.169.254.
+        AddrKind::Forbidden
     } else if ip.is_private() || (o[0] == 100 && o[1] & 0xc0 == 64) {
         AddrKind::Private
     } else if o[0] == 0
@@ -161,6 +164,9 @@ fn kind(ip: IpAddr) -> AddrKind {
             (s[7] >> 8) as u8,
             s[7] as u8,
         ))
+    } else if s == [0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254] {
+        // AWS's IPv6 metadata service, inside fc00::/7: never.
+        AddrKind::Forbidden
     } else if s[0] & 0xfe00 == 0xfc00 {
         AddrKind::Private
     } else if s[0] & 0xe000 == 0x2000 && s[0] != 0x2002 && !(s[0] == 0x2001 && s[1] == 0xdb8) {
@@ -174,19 +180,26 @@ fn kind(ip: IpAddr) -> AddrKind {
 impl NetPolicy {
     /// Whether a provider may be at `ip`; if not, why (for the owner).
     fn allows(&self, ip: IpAddr) -> Result<(), String> {
+        self.refusal(ip)
+            .map_or(Ok(()), |why| Err(format!("{ip}, {why}")))
+    }
+
+    /// Why `ip` may not be asked, without the address itself (what a name resolved to stays
+    /// in the server's log: owners are not shown the server's own network), or `None`.
+    fn refusal(&self, ip: IpAddr) -> Option<&'static str> {
         match kind(ip) {
-            AddrKind::Public => Ok(()),
-            AddrKind::Loopback if self.allow_loopback => Ok(()),
-            AddrKind::Private if self.allow_private => Ok(()),
-            AddrKind::Loopback => Err(format!(
-                "{ip}, an address of this machine (allowed only with OIDC_ALLOW_LOOPBACK)"
-            )),
-            AddrKind::Private => Err(format!(
-                "{ip}, a private network address (allowed only with OIDC_ALLOW_PRIVATE_NETWORKS)"
-            )),
-            AddrKind::Forbidden => Err(format!(
-                "{ip}, not a public address (link-local, a metadata service, or reserved)"
-            )),
+            AddrKind::Public => None,
+            AddrKind::Loopback if self.allow_loopback => None,
+            AddrKind::Private if self.allow_private => None,
+            AddrKind::Loopback => {
+                Some("an address of this machine (allowed only with OIDC_ALLOW_LOOPBACK)")
+            }
+            AddrKind::Private => {
+                Some("a private network address (allowed only with OIDC_ALLOW_PRIVATE_NETWORKS)")
+            }
+            AddrKind::Forbidden => {
+                Some("not a public address (link-local, a metadata service, or reserved)")
+            }
         }
     }
 
@@ -243,16 +256,17 @@ impl reqwest::dns::Resolve for GuardedResolver {
             let mut why = None;
             let allowed: Vec<SocketAddr> = found
                 .into_iter()
-                .filter(|a| match policy.allows(a.ip()) {
-                    Ok(()) => true,
-                    Err(e) => {
+                .filter(|a| match policy.refusal(a.ip()) {
+                    None => true,
+                    Some(e) => {
+                        tracing::warn!(host = %host, address = %a.ip(), "SSO provider address refused: {e}");
                         why.get_or_insert(e);
                         false
                     }
                 })
                 .collect();
             if allowed.is_empty() {
-                let why = why.unwrap_or_else(|| "no address".into());
+                let why = why.unwrap_or("no address");
                 return Err(Box::new(Blocked(format!("{host} resolves to {why}")))
                     as Box<dyn std::error::Error + Send + Sync>);
             }
@@ -310,7 +324,10 @@ impl<'c> openidconnect::AsyncHttpClient<'c> for Guarded<'_> {
     }
 }
 
-/// Discovery documents per issuer, and the guarded HTTP client.
+/// How many issuers' discovery documents are kept at most.
+const MAX_CACHED_ISSUERS: usize = 64;
+
+/// Discovery documents per issuer (at most `MAX_CACHED_ISSUERS`), and the guarded HTTP client.
 pub struct Oidc {
     http: Option<reqwest::Client>,
     policy: NetPolicy,
@@ -416,6 +433,11 @@ impl Oidc {
             .await
             .map_err(|e| unavailable("discovery", discovery_error(&e)))?;
         if let Ok(mut m) = self.metadata.lock() {
+            // Bounded: owners can name any number of issuers (each document up to 1 MiB with
+            // its keys); past the bound the cache starts again rather than growing.
+            if m.len() >= MAX_CACHED_ISSUERS && !m.contains_key(issuer) {
+                m.clear();
+            }
             m.insert(issuer.to_string(), md.clone());
         }
         Ok(md)
@@ -652,6 +674,8 @@ mod tests {
             ("100.64.0.1", AddrKind::Private),
             ("fd00::1", AddrKind::Private),
             ("169.254.169.254", AddrKind::Forbidden),
+            ("100.100.100.200", AddrKind::Forbidden),
+            ("fd00:ec2::254", AddrKind::Forbidden),
             ("::ffff:169.254.169.254", AddrKind::Forbidden),
             ("64:ff9b::a9fe:a9fe", AddrKind::Forbidden),
             ("64:ff9b::a00:1", AddrKind::Private),
@@ -691,6 +715,8 @@ mod tests {
             "a name: https"
         );
         assert!(lab.check_url("https://169.254.169.254").is_err(), "never");
+        assert!(lab.check_url("https://100.100.100.200").is_err(), "never");
+        assert!(lab.check_url("https://[fd00:ec2::254]").is_err(), "never");
         assert!(lab.check_url("ftp://127.0.0.1").is_err());
     }
 }

@@ -1163,8 +1163,8 @@ async fn provider_urls_cannot_reach_the_servers_own_network() {
             .await;
         let m = t.body["discovery"]["message"].as_str().unwrap();
         assert!(
-            m.contains("localhost resolves to 127.0.0.1, an address of this machine")
-                || m.contains("localhost resolves to ::1, an address of this machine"),
+            m.contains("localhost resolves to an address of this machine")
+                && !m.contains("127.0.0.1"),
             "{m}"
         );
         let h = hop(&format!("{}/api/v1/auth/oidc/{id}/start", strict.base_url)).await;
