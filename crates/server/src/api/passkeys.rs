@@ -18,8 +18,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use flowspace_core::ids::{PasskeyId, UserId};
 use flowspace_core::model::User;
+use flowspace_core::rules;
 use flowspace_core::rules::mfa::MFA_TOKEN_SECS;
-use flowspace_core::rules::{self};
 use flowspace_core::time::Timestamp;
 use flowspace_core::{DomainError, DomainResult};
 use flowspace_store::{Ceremony, PasskeySummary, StoredPasskey, login_reason as reason};
@@ -162,11 +162,6 @@ pub async fn finish_registration(
     let name = rules::display_name("name", &req.name)?;
     let rp = relying_party(&state)?;
     let user = me.user_id();
-    // The shape first: a malformed answer does not spend the registration.
-    let credential: RegisterPublicKeyCredential =
-        serde_json::from_value(req.credential).map_err(|_| {
-            DomainError::invalid("credential", "must be the browser's PublicKeyCredential")
-        })?;
     let Some(registration) = state
         .store
         .take_passkey_ceremony(Ceremony::Register, &registration_key(user), user)
@@ -179,6 +174,11 @@ pub async fn finish_registration(
         .into());
     };
     let registration: PasskeyRegistration = from_json(&registration)?;
+    // Any answer spends the registration, a malformed one too (start again).
+    let credential: RegisterPublicKeyCredential =
+        serde_json::from_value(req.credential).map_err(|_| {
+            DomainError::invalid("credential", "must be the browser's PublicKeyCredential")
+        })?;
     let passkey = rp
         .finish_passkey_registration(&credential, &registration)
         .map_err(|e| {

@@ -157,8 +157,28 @@ async fn passkey_registration_and_sign_in() {
                 json!({"name": "Laptop", "credential": {"id": "x"}}),
             )
             .await;
-        assert_eq!(r.status, 422, "{name}: {}", r.body);
+        assert_eq!(
+            (r.status, r.code()),
+            (409, "passkey_registration_expired"),
+            "{name}: {}",
+            r.body
+        );
 
+        // A malformed answer is refused, and spends the registration.
+        let r = pat
+            .post(
+                "/auth/mfa/passkeys/registration",
+                json!({"password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{name}: {}", r.body);
+        let r = pat
+            .post(
+                "/auth/mfa/passkeys",
+                json!({"name": "Laptop", "credential": {"id": "x"}}),
+            )
+            .await;
+        assert_eq!(r.status, 422, "{name}: {}", r.body);
         let r = pat
             .post(
                 "/auth/mfa/passkeys/registration",
