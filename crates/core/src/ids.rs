@@ -78,4 +78,6 @@ id_type!(
     GroupId,
     /// An organization's OpenID Connect provider (SPEC §8).
     SsoProviderId,
+    /// A user's passkey (SPEC §9).
+    PasskeyId,
 );

@@ -113,6 +113,103 @@ document.addEventListener("DOMContentLoaded", () => {
   scrollable();
   window.addEventListener("resize", scrollable);
 
+  // Passkeys (WebAuthn): the server's options carry binary fields in base64url, the browser
+  // wants bytes, and the answer goes back in base64url.
+  const b64urlToBytes = (s) => {
+    const b64 = s.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((s.length + 3) % 4);
+    return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  };
+  const bytesToB64url = (buf) => {
+    if (!buf) return null;
+    let bin = "";
+    new Uint8Array(buf).forEach((b) => { bin += String.fromCharCode(b); });
+    return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  };
+  const withIds = (list) => (list || []).map((c) => ({ ...c, id: b64urlToBytes(c.id) }));
+  const credentialJson = (cred) => {
+    const r = cred.response;
+    const response = { clientDataJSON: bytesToB64url(r.clientDataJSON) };
+    if (r.attestationObject) {
+      response.attestationObject = bytesToB64url(r.attestationObject);
+      if (r.getTransports) response.transports = r.getTransports();
+    } else {
+      response.authenticatorData = bytesToB64url(r.authenticatorData);
+      response.signature = bytesToB64url(r.signature);
+      response.userHandle = bytesToB64url(r.userHandle);
+    }
+    return {
+      id: cred.id, rawId: bytesToB64url(cred.rawId), type: cred.type, response,
+      extensions: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {},
+    };
+  };
+  const postJson = async (path, body, csrf) => {
+    const headers = { "Content-Type": "application/json" };
+    if (csrf) headers["X-CSRF-Token"] = csrf;
+    const res = await fetch("/api/v1" + path, { method: "POST", headers, body: JSON.stringify(body), credentials: "same-origin" });
+    const answer = await res.json().catch(() => ({}));
+    if (!res.ok) throw new Error((answer.error && answer.error.message) || "the server refused (" + res.status + ")");
+    return answer;
+  };
+  const showError = (el, e) => {
+    if (!el) return;
+    el.textContent = e && e.name === "NotAllowedError" ? "The passkey was not used (cancelled or timed out)." : String((e && e.message) || e);
+    el.hidden = false;
+  };
+  const noWebauthn = !window.PublicKeyCredential || !navigator.credentials;
+
+  // Profile: register a passkey (the password again, then the browser creates it).
+  const register = document.querySelector("form[data-passkey-register]");
+  if (register) {
+    const err = register.querySelector(".form-error");
+    if (noWebauthn) {
+      showError(err, "This browser cannot use passkeys.");
+      register.querySelector("button").disabled = true;
+    }
+    register.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      err.hidden = true;
+      const csrf = register.elements._csrf.value;
+      const button = register.querySelector("button");
+      button.disabled = true;
+      try {
+        const { publicKey } = await postJson("/auth/mfa/passkeys/registration", { password: register.elements.password.value }, csrf);
+        publicKey.challenge = b64urlToBytes(publicKey.challenge);
+        publicKey.user = { ...publicKey.user, id: b64urlToBytes(publicKey.user.id) };
+        publicKey.excludeCredentials = withIds(publicKey.excludeCredentials);
+        const cred = await navigator.credentials.create({ publicKey });
+        await postJson("/auth/mfa/passkeys", { name: register.elements.name.value, credential: credentialJson(cred) }, csrf);
+        location.assign("/profile");
+      } catch (e) {
+        showError(err, e);
+        button.disabled = false;
+      }
+    });
+  }
+
+  // Second step of a sign-in: "Use a passkey" answers the sign-in's options and posts the
+  // answer in the page's hidden form (as a code would be posted).
+  const usePasskey = document.querySelector("[data-passkey-signin]");
+  if (usePasskey) {
+    const form = document.querySelector(usePasskey.dataset.passkeySignin);
+    const err = document.getElementById("mfa-passkey-error");
+    if (noWebauthn) usePasskey.disabled = true;
+    usePasskey.addEventListener("click", async () => {
+      err.hidden = true;
+      usePasskey.disabled = true;
+      try {
+        const { publicKey } = await postJson("/auth/mfa/passkey/options", { mfaToken: form.elements.mfaToken.value });
+        publicKey.challenge = b64urlToBytes(publicKey.challenge);
+        publicKey.allowCredentials = withIds(publicKey.allowCredentials);
+        const cred = await navigator.credentials.get({ publicKey });
+        form.elements["passkey:json"].value = JSON.stringify(credentialJson(cred));
+        form.submit();
+      } catch (e) {
+        showError(err, e);
+        usePasskey.disabled = false;
+      }
+    });
+  }
+
   // Toasts leave on a click too.
   const toast = document.getElementById("toast");
   if (toast) toast.addEventListener("click", () => toast.remove());

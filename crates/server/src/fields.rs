@@ -17,6 +17,34 @@ use utoipa::openapi::schema::{
 };
 use utoipa::openapi::{KnownFormat, RefOr};
 
+/// A WebAuthn credential as the browser's `PublicKeyCredential` reads in JSON (binary fields
+/// in base64url).
+pub fn webauthn_credential() -> Schema {
+    json_object(false)
+        .description(Some(
+            "The browser's PublicKeyCredential: id, rawId, type, response (binary fields in base64url)",
+        ))
+        .into()
+}
+
+/// The same, or null (another proof is sent instead).
+pub fn webauthn_credential_or_null() -> Schema {
+    json_object(true)
+        .description(Some(
+            "The browser's PublicKeyCredential from navigator.credentials.get (binary fields in base64url)",
+        ))
+        .into()
+}
+
+/// The `publicKey` options of a WebAuthn ceremony, as the server writes them.
+pub fn webauthn_options() -> Schema {
+    json_object(false)
+        .description(Some(
+            "PublicKeyCredentialCreationOptions or PublicKeyCredentialRequestOptions (binary fields in base64url)",
+        ))
+        .into()
+}
+
 /// A required name of a role, group, user, organization or workspace.
 pub fn name() -> Schema {
     text(rules::NAME, false)

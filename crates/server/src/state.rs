@@ -28,6 +28,9 @@ pub struct Inner {
     pub metrics: crate::metrics::Metrics,
     /// Single sign-on: the providers' discovery documents and the HTTP client (SPEC §8).
     pub oidc: crate::sso::Oidc,
+    /// The WebAuthn relying party of APP_URL, for passkeys (SPEC §9); `None` when APP_URL's
+    /// host cannot be one (`relying_party`).
+    pub webauthn: Option<webauthn_rs::Webauthn>,
     /// Set once setup is seen done; setup is never undone, so only `false` is re-checked.
     setup_done: AtomicBool,
 }
@@ -66,7 +69,9 @@ impl AppState {
             allow_loopback: config.oidc_allow_loopback,
             allow_private: config.oidc_allow_private_networks,
         });
+        let webauthn = relying_party(&config.app_url);
         Ok(Self(Arc::new(Inner {
+            webauthn,
             config: Arc::new(config),
             store,
             tokens,
@@ -103,4 +108,25 @@ impl AppState {
         let mac = crate::crypto::hmac(&self.secrets.jwt_refresh, "csrf", session.0.as_bytes());
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac)
     }
+}
+
+/// The WebAuthn relying party of the public URL: its host is the relying party id, and its
+/// origin (scheme, host and port) the only one a passkey's answer may come from. An IP
+/// address cannot be a relying party id (browsers refuse it), so with an APP_URL like
+/// `http://127.0.0.1:3000` passkeys are unavailable (logged once at start).
+fn relying_party(app_url: &str) -> Option<webauthn_rs::Webauthn> {
+    let url = webauthn_rs::prelude::Url::parse(app_url).ok();
+    let built = url.as_ref().and_then(|url| {
+        let rp_id = url.domain()?;
+        webauthn_rs::WebauthnBuilder::new(rp_id, url)
+            .and_then(|b| b.rp_name("Flowspace").build())
+            .ok()
+    });
+    if built.is_none() {
+        tracing::warn!(
+            app_url,
+            "passkeys are unavailable: APP_URL's host must be a domain name (not an IP address)"
+        );
+    }
+    built
 }

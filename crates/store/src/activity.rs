@@ -85,6 +85,9 @@ pub mod reason {
     pub const REUSED_CODE: &str = "reused_code";
     /// Second step: a recovery code that is not the user's, or was used already.
     pub const WRONG_RECOVERY_CODE: &str = "wrong_recovery_code";
+    /// Second step: a passkey's answer that does not verify, or answers no options of this
+    /// sign-in (none asked for, expired, or answered already: a replay).
+    pub const WRONG_PASSKEY: &str = "wrong_passkey";
 }
 
 /// A sign-in attempt reserved by `Store::reserve_login_attempt`: the id of its event.

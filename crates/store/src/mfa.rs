@@ -1,6 +1,6 @@
 //! Multi-factor sign-in (SPEC §9): a user's TOTP secret (sealed by the server before it gets
 //! here), their recovery codes (HMACs), the challenges of two-step sign-ins, and the per-user
-//! count of second-step codes checked. Every check that must hold under parallel requests is
+//! count of second-step proofs checked (passkeys are in `passkeys`). Every check that must hold under parallel requests is
 //! one conditional statement: a time step is accepted once, a recovery code and a challenge are
 //! spent once, and a code is counted before it is checked.
 
@@ -26,6 +26,15 @@ pub struct MfaStatus {
     pub totp: bool,
     /// Recovery codes not used yet.
     pub recovery_codes_left: i64,
+    /// Passkeys registered.
+    pub passkeys: i64,
+}
+
+impl MfaStatus {
+    /// Signing in asks for a second factor (an active authenticator app or a passkey).
+    pub fn any(&self) -> bool {
+        self.totp || self.passkeys > 0
+    }
 }
 
 /// A valid challenge of a two-step sign-in.
@@ -120,9 +129,9 @@ impl Store {
         Ok(true)
     }
 
-    /// Removes every second factor of the user (their TOTP, recovery codes, open challenges
-    /// and counted attempts); whether there was anything to remove.
-    pub async fn remove_mfa(&self, user: UserId) -> DomainResult<bool> {
+    /// Removes the user's authenticator app (their TOTP and recovery codes, and their open
+    /// challenges and counted attempts; their passkeys stay); whether there was one.
+    pub async fn remove_totp(&self, user: UserId) -> DomainResult<bool> {
         with_db!(self, pool => {
             let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
@@ -151,15 +160,17 @@ impl Store {
 
     /// What the user has set up.
     pub async fn mfa_status(&self, user: UserId) -> DomainResult<MfaStatus> {
-        let (totp, left): (bool, i64) = with_db!(self, pool => {
+        let (totp, left, passkeys): (bool, i64, i64) = with_db!(self, pool => {
             sqlx::query_as(
                 "SELECT EXISTS (SELECT 1 FROM mfa_totp WHERE user_id = $1 AND active),
-                        (SELECT COUNT(*) FROM mfa_recovery_codes WHERE user_id = $1 AND used_at IS NULL)")
+                        (SELECT COUNT(*) FROM mfa_recovery_codes WHERE user_id = $1 AND used_at IS NULL),
+                        (SELECT COUNT(*) FROM passkeys WHERE user_id = $1)")
                 .bind(user.0).fetch_one(pool).await.map_err(db_err)?
         });
         Ok(MfaStatus {
             totp,
             recovery_codes_left: left,
+            passkeys,
         })
     }
 
@@ -265,8 +276,8 @@ impl Store {
 }
 
 impl Store {
-    /// An owner resets a member's second factors (SPEC §9): their TOTP, recovery codes, open
-    /// challenges and counted attempts go, audited (`member.mfa_reset`) in the same
+    /// An owner resets a member's second factors (SPEC §9): their TOTP, recovery codes,
+    /// passkeys, open challenges and ceremonies and counted attempts go, audited (`member.mfa_reset`) in the same
     /// transaction. Someone who is no member of the organization is not found. Answers the
     /// member, for the notice they are sent.
     pub async fn reset_member_mfa(
@@ -295,7 +306,9 @@ impl Store {
             }
             let removed = sqlx::query("DELETE FROM mfa_totp WHERE user_id = $1")
                 .bind(id.0).execute(&mut *tx).await.map_err(db_err)?.rows_affected();
-            for table in ["mfa_recovery_codes", "mfa_challenges", "mfa_attempts"] {
+            let passkeys = sqlx::query("DELETE FROM passkeys WHERE user_id = $1")
+                .bind(id.0).execute(&mut *tx).await.map_err(db_err)?.rows_affected();
+            for table in ["mfa_recovery_codes", "mfa_challenges", "mfa_attempts", "passkey_ceremonies"] {
                 sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE user_id = $1")))
                     .bind(id.0).execute(&mut *tx).await.map_err(db_err)?;
             }
@@ -304,7 +317,7 @@ impl Store {
                 action: "member.mfa_reset",
                 target_kind: "user",
                 target_id: Some(id.0),
-                summary: serde_json::json!({"email": member.email, "hadTotp": removed > 0}),
+                summary: serde_json::json!({"email": member.email, "hadTotp": removed > 0, "passkeys": passkeys}),
             };
             insert_audit(&mut tx, &ctx, &ev).await?;
             tx.commit().await.map_err(db_err)?;

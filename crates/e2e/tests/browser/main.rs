@@ -8,6 +8,7 @@ mod harness;
 mod mfa;
 mod organizations;
 mod pages;
+mod passkeys;
 mod sessions;
 mod sso;
 mod transfer;

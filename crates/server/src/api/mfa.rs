@@ -1,5 +1,6 @@
 //! Multi-factor sign-in (SPEC §9): TOTP enrolment, activation and removal, the second step of
-//! a sign-in, and an owner's reset of a member's second factors.
+//! a sign-in (a code, a recovery code or a passkey: `api::passkeys`), and an owner's reset of
+//! a member's second factors.
 //!
 //! The one hook into signing in is `after_first_factor`: whatever proved the first factor (a
 //! password today, an SSO sign-in whose ID token's `amr` does not already say MFA) calls it,
@@ -8,10 +9,11 @@
 //!
 //! Everything that must hold under parallel requests is one conditional statement in the store
 //! (`flowspace_store::mfa`): a code is counted before it is checked (at most
-//! `MAX_MFA_ATTEMPTS` per user until `MFA_LOCK_SECS` after the last), a time step is accepted
-//! once, a recovery code and an `mfaToken` are spent once.
+//! `MAX_MFA_ATTEMPTS` per user until `MFA_LOCK_SECS` after the last; a passkey's answer counts
+//! alike), a time step is accepted once, a recovery code, a passkey's options and an
+//! `mfaToken` are spent once.
 
-use crate::api::session::{ClientInfo, SignedIn, login_event, start_session};
+use crate::api::session::{ClientInfo, SignedIn, login_event, recheck_password, start_session};
 use crate::auth::{Admin, Caller, Myself};
 use crate::crypto::random_token;
 use crate::error::{ApiError, ApiResult};
@@ -41,10 +43,28 @@ const ISSUER: &str = "Flowspace";
 pub struct MfaRequired {
     /// Always true.
     pub mfa_required: bool,
-    /// Send it to `POST /auth/mfa/verify` with a code: single use, bound to this account.
+    /// Send it to `POST /auth/mfa/verify` with a proof: single use, bound to this account.
     pub mfa_token: String,
     /// Seconds until the token expires.
     pub expires_in: i64,
+    /// What the account can prove its second factor with: `totp` (a code of the
+    /// authenticator app), `recoveryCode`, `passkey` (`POST /auth/mfa/passkey/options`).
+    pub methods: Vec<&'static str>,
+}
+
+/// The second factors `status` offers at sign-in (`MfaRequired::methods`).
+fn methods(status: &flowspace_store::MfaStatus) -> Vec<&'static str> {
+    [
+        (status.totp, "totp"),
+        (
+            status.totp && status.recovery_codes_left > 0,
+            "recoveryCode",
+        ),
+        (status.passkeys > 0, "passkey"),
+    ]
+    .into_iter()
+    .filter_map(|(has, m)| has.then_some(m))
+    .collect()
 }
 
 /// After the first factor of `user` is proven: opens the session (landing in `land_in`), or,
@@ -55,7 +75,8 @@ pub async fn after_first_factor(
     land_in: Option<WorkspaceId>,
     client: &ClientInfo,
 ) -> ApiResult<SignedIn> {
-    if !state.store.mfa_status(user.id).await?.totp {
+    let status = state.store.mfa_status(user.id).await?;
+    if !status.any() {
         return start_session(state, user, land_in, client).await;
     }
     let token = random_token();
@@ -75,6 +96,7 @@ pub async fn after_first_factor(
         mfa_required: true,
         mfa_token: token,
         expires_in: MFA_TOKEN_SECS,
+        methods: methods(&status),
     }))
 }
 
@@ -129,6 +151,11 @@ async fn matching_step(
 enum Proof {
     Code(String),
     Recovery(String),
+    /// A passkey's answer to the options of the sign-in whose `mfaToken` has this HMAC.
+    Passkey {
+        credential: Box<webauthn_rs::prelude::PublicKeyCredential>,
+        ceremony_key: Vec<u8>,
+    },
 }
 
 /// Exactly one of `code` and `recoveryCode`, each of its shape (422 otherwise).
@@ -140,6 +167,22 @@ fn proof(code: Option<&str>, recovery: Option<&str>) -> DomainResult<Proof> {
             "code",
             "send either code (from your authenticator app) or recoveryCode",
         )),
+    }
+}
+
+/// The proof of a sign-in's second step: exactly one of `code`, `recoveryCode` and
+/// `passkey`, each of its shape (422 otherwise).
+fn second_step_proof(req: &VerifyRequest, ceremony_key: &[u8]) -> DomainResult<Proof> {
+    match &req.passkey {
+        None => proof(req.code.as_deref(), req.recovery_code.as_deref()),
+        Some(_) if req.code.is_some() || req.recovery_code.is_some() => Err(DomainError::invalid(
+            "passkey",
+            "send one of code, recoveryCode and passkey",
+        )),
+        Some(raw) => Ok(Proof::Passkey {
+            credential: super::passkeys::assertion(raw)?,
+            ceremony_key: ceremony_key.to_vec(),
+        }),
     }
 }
 
@@ -206,6 +249,10 @@ async fn check_proof(
                 Err(refused(reason::WRONG_RECOVERY_CODE))
             }
         }
+        Proof::Passkey {
+            credential,
+            ceremony_key,
+        } => super::passkeys::check_assertion(state, user, ceremony_key, credential).await?,
     };
     if outcome.is_ok() {
         state.store.clear_mfa_attempts(user.id).await?;
@@ -236,9 +283,14 @@ pub struct VerifyRequest {
     /// One of the recovery codes (each works once).
     #[schema(schema_with = crate::fields::recovery_code_or_null)]
     pub recovery_code: Option<String>,
+    /// A passkey's answer (`navigator.credentials.get`) to the options of
+    /// `POST /auth/mfa/passkey/options` for this `mfaToken`.
+    #[schema(schema_with = crate::fields::webauthn_credential_or_null)]
+    pub passkey: Option<serde_json::Value>,
 }
 
-fn invalid_token() -> ApiError {
+/// 401 `invalid_mfa_token`: the second step's token is unknown, expired or spent.
+pub fn invalid_token() -> ApiError {
     ApiError::new(
         StatusCode::UNAUTHORIZED,
         "invalid_mfa_token",
@@ -246,7 +298,8 @@ fn invalid_token() -> ApiError {
     )
 }
 
-/// `POST /auth/mfa/verify`: the second step of a sign-in. Answers what `POST /auth/login`
+/// `POST /auth/mfa/verify`: the second step of a sign-in, with a code, a recovery code or a
+/// passkey's answer. Answers what `POST /auth/login`
 /// answers without MFA (a session, with the dashboard's cookies); every attempt is in the
 /// login activity.
 #[tracing::instrument(level = "debug", skip_all)]
@@ -268,7 +321,7 @@ pub async fn verify(
             return Err(invalid_token());
         }
     };
-    let proof = match proof(req.code.as_deref(), req.recovery_code.as_deref()) {
+    let proof = match second_step_proof(&req, &token_hash) {
         Ok(p) => p,
         Err(e) => {
             record_failure(&state, Some(&user), &client, reason::MALFORMED_CODE).await?;
@@ -305,6 +358,8 @@ pub struct MfaStatusBody {
     /// An authenticator app (TOTP) is active.
     pub totp: bool,
     pub recovery_codes_left: i64,
+    /// Passkeys registered (`GET /auth/mfa/passkeys`).
+    pub passkeys: i64,
     /// The active organization requires MFA and none is set up: only enrolling is allowed.
     pub enrollment_required: bool,
 }
@@ -319,27 +374,9 @@ pub async fn status(
     Ok(Json(MfaStatusBody {
         totp: s.totp,
         recovery_codes_left: s.recovery_codes_left,
+        passkeys: s.passkeys,
         enrollment_required: caller.facts.mfa_pending,
     }))
-}
-
-/// 401 unless `password` is the user's (SPEC §9: enrolment and removal ask for it again).
-async fn check_password(state: &AppState, user: UserId, password: &str) -> ApiResult<()> {
-    let stored = state.store.password_hash_of(user).await?;
-    let ok = match stored.as_deref() {
-        Some(h) if password.len() <= 4096 => state.passwords.verify(password, h).await?.ok,
-        _ => false,
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_credentials",
-            "the password is wrong",
-        )
-        .detail("field", "password"))
-    }
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -366,10 +403,11 @@ pub struct Enrollment {
 pub async fn enroll(
     State(state): State<AppState>,
     Myself(me): Myself,
+    client: ClientInfo,
     ApiJson(req): ApiJson<EnrollRequest>,
 ) -> ApiResult<(StatusCode, Json<Enrollment>)> {
-    check_password(&state, me.user_id(), &req.password).await?;
     let user = state.store.user(me.user_id()).await?;
+    recheck_password(&state, &client, &user, &req.password).await?;
     let mut secret = vec![0u8; rule::TOTP_SECRET_BYTES];
     rand::rngs::OsRng.fill_bytes(&mut secret);
     let sealed = state.secret_box.seal(aad(user.id), &secret)?;
@@ -486,25 +524,26 @@ pub struct RemoveRequest {
     pub recovery_code: Option<String>,
 }
 
-/// `DELETE /auth/mfa/totp`: turns MFA off, with the password and a code (or a recovery code).
+/// `DELETE /auth/mfa/totp`: turns the authenticator app off (passkeys stay), with the password and a code (or a recovery code).
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn remove(
     State(state): State<AppState>,
     Myself(me): Myself,
+    client: ClientInfo,
     ApiJson(req): ApiJson<RemoveRequest>,
 ) -> ApiResult<StatusCode> {
     // The password first: without it, nothing about the request is answered (a missing code
     // is a 422 only for the account's owner).
-    check_password(&state, me.user_id(), &req.password).await?;
-    let proof = proof(req.code.as_deref(), req.recovery_code.as_deref())?;
     let user = state.store.user(me.user_id()).await?;
+    recheck_password(&state, &client, &user, &req.password).await?;
+    let proof = proof(req.code.as_deref(), req.recovery_code.as_deref())?;
     if !state.store.mfa_status(user.id).await?.totp {
         return Err(DomainError::NotFound("authenticator app").into());
     }
     if let Err((_, e)) = check_proof(&state, &user, &proof).await? {
         return Err(e);
     }
-    state.store.remove_mfa(user.id).await?;
+    state.store.remove_totp(user.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

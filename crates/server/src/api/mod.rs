@@ -10,6 +10,7 @@ pub mod invitations;
 pub mod ip_limits;
 pub mod mfa;
 pub mod organizations;
+pub mod passkeys;
 pub mod password_reset;
 pub mod profile;
 pub mod registration;

@@ -211,7 +211,7 @@ pub async fn update(
     )?;
     if req.mfa_required == Some(true) {
         let own = state.store.mfa_status(admin.user_id()).await?;
-        flowspace_core::rules::mfa::check_requiring_mfa(own.totp)?;
+        flowspace_core::rules::mfa::check_requiring_mfa(own.any())?;
     }
     let patch = OrgPatch {
         name: req

@@ -337,47 +337,21 @@ pub async fn sign_in(
         r.password_hash.is_some() && rules::sign_in(r.user.status) != SignIn::NotSignedUp
     });
     let user = record.as_ref().map(|r| &r.user);
-    // Reserved before any password work, for known and unknown emails alike; a correct
-    // password is refused too while locked.
-    let reservation = login_event(
-        user,
-        &req.email,
-        client,
-        LoginOutcome::Failure,
-        Some(reason::UNFINISHED),
-    );
-    // Sign-ins of one email or IP wait for their turn here, in order, and then for the
-    // database's reservation; both within one deadline.
-    let deadline = Instant::now() + WAIT_FOR_CHECKS;
-    let policy = state.config.lockout_policy();
-    let email_key = normalize_email(reservation.email.as_deref().unwrap_or_default());
-    let turn = state.login_queue.turn(
-        &email_key,
-        policy.max_failures,
-        client.ip.as_deref(),
-        policy.max_failures_per_ip,
-    );
-    let Ok(turn) = tokio::time::timeout_at(deadline, turn).await else {
-        state
-            .metrics
-            .sign_in(SignInMetric::Failure(reason::LOCKED_OUT));
-        return Err(waited_too_long(state, &reservation).await?);
-    };
-    let _turn = turn.inspect_err(|_| state.metrics.sign_in(SignInMetric::Unchecked))?;
-    let attempt = match reserve(state, &reservation, deadline).await {
-        Ok(attempt) => attempt,
-        Err(e) => {
-            // Every refusal of `reserve` is a lock (recorded as `locked_out`), but a database
-            // failure.
-            let locked = e.status == StatusCode::TOO_MANY_REQUESTS;
-            state.metrics.sign_in(if locked {
-                SignInMetric::Failure(reason::LOCKED_OUT)
-            } else {
-                SignInMetric::Unchecked
-            });
-            return Err(e);
-        }
-    };
+    let Reserved { attempt, _turn } =
+        match reserve_password_check(state, user, &req.email, client).await {
+            Ok(r) => r,
+            Err(e) => {
+                // Every refusal is a lock (recorded as `locked_out`), but a busy server or a
+                // database failure.
+                let locked = e.status == StatusCode::TOO_MANY_REQUESTS;
+                state.metrics.sign_in(if locked {
+                    SignInMetric::Failure(reason::LOCKED_OUT)
+                } else {
+                    SignInMetric::Unchecked
+                });
+                return Err(e);
+            }
+        };
     match check(state, req, record.as_ref(), client, land_in).await {
         Ok(signed_in) if !signed_in.has_session() => {
             // The password was right; the sign-in waits for its second factor.
@@ -407,6 +381,104 @@ pub async fn sign_in(
             state.store.release_login_attempt(attempt).await?;
             state.metrics.sign_in(SignInMetric::Unchecked);
             Err(e)
+        }
+    }
+}
+
+/// A password check's place under rule 15: its turn in this process and its attempt reserved
+/// in the database (finish or release it; the next in line goes when this is dropped).
+struct Reserved {
+    attempt: LoginAttempt,
+    _turn: crate::login_queue::Turn,
+}
+
+/// Reserves a password check of `user` (or, when the email matched nobody, of `email` as
+/// typed) from `client`, before any password work, for known and unknown emails alike: a
+/// correct password is refused too while locked (429). Checks of one email or IP wait for
+/// their turn here, in order, and then for the database's reservation; both within one
+/// deadline.
+async fn reserve_password_check(
+    state: &AppState,
+    user: Option<&User>,
+    email: &str,
+    client: &ClientInfo,
+) -> ApiResult<Reserved> {
+    let reservation = login_event(
+        user,
+        email,
+        client,
+        LoginOutcome::Failure,
+        Some(reason::UNFINISHED),
+    );
+    let deadline = Instant::now() + WAIT_FOR_CHECKS;
+    let policy = state.config.lockout_policy();
+    let email_key = normalize_email(reservation.email.as_deref().unwrap_or_default());
+    let turn = state.login_queue.turn(
+        &email_key,
+        policy.max_failures,
+        client.ip.as_deref(),
+        policy.max_failures_per_ip,
+    );
+    let Ok(turn) = tokio::time::timeout_at(deadline, turn).await else {
+        return Err(waited_too_long(state, &reservation).await?);
+    };
+    let turn = turn?;
+    let attempt = reserve(state, &reservation, deadline).await?;
+    Ok(Reserved {
+        attempt,
+        _turn: turn,
+    })
+}
+
+/// The password of a signed-in `user` asked for again (setting up or removing a second
+/// factor, SPEC §9): counted like a sign-in's (rule 15: the same lockout of the email and the
+/// IP, 429 while locked), and a wrong one is a failed sign-in in the login activity. A right
+/// one is no sign-in: it is not recorded and does not clear earlier failures. 401 when wrong.
+pub async fn recheck_password(
+    state: &AppState,
+    client: &ClientInfo,
+    user: &User,
+    password: &str,
+) -> ApiResult<()> {
+    let wrong = || {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            "the password is wrong",
+        )
+        .detail("field", "password")
+    };
+    let Reserved { attempt, _turn } = reserve_password_check(state, Some(user), "", client).await?;
+    let stored = match state.store.password_hash_of(user.id).await {
+        Ok(s) => s,
+        Err(e) => {
+            state.store.release_login_attempt(attempt).await?;
+            return Err(e.into());
+        }
+    };
+    let verified = match stored.as_deref() {
+        Some(h) if password.len() <= 4096 => state.passwords.verify(password, h).await,
+        // No password to check (an SSO-only account) or an absurd one: a wrong one.
+        _ => Ok(crate::passwords::Verified {
+            ok: false,
+            needs_rehash: false,
+        }),
+    };
+    match verified {
+        Ok(v) if v.ok => {
+            state.store.release_login_attempt(attempt).await?;
+            Ok(())
+        }
+        Ok(_) => {
+            state
+                .store
+                .finish_login_attempt(attempt, LoginOutcome::Failure, Some(reason::WRONG_PASSWORD))
+                .await?;
+            Err(wrong())
+        }
+        Err(e) => {
+            state.store.release_login_attempt(attempt).await?;
+            Err(e.into())
         }
     }
 }

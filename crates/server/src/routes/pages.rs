@@ -378,6 +378,11 @@ fn public_forms() -> Vec<FormDef> {
         FormDef::new("/profile/mfa/activate", M::POST, "/auth/mfa/totp/activate")
             .render(web::mfa::activated),
         FormDef::new("/profile/mfa/remove", M::DELETE, "/auth/mfa/totp"),
+        FormDef::new(
+            "/profile/passkeys/{id}/remove",
+            M::DELETE,
+            "/auth/mfa/passkeys/{id}",
+        ),
         FormDef::new("/register", M::POST, "/auth/register"),
         FormDef::new("/forgot-password", M::POST, "/auth/forgot-password"),
         FormDef::new("/reset-password", M::POST, "/auth/reset-password"),

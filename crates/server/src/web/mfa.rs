@@ -3,14 +3,19 @@
 //! up (enrolment shows its secret and QR code; activation shows the recovery codes once) or
 //! removed. Each form is its API route
 //! (`routes::pages`): `/login/mfa` is `POST /auth/mfa/verify`, the profile's forms are
-//! `POST /auth/mfa/totp/enroll`, `/activate` and `DELETE /auth/mfa/totp`.
+//! `POST /auth/mfa/totp/enroll`, `/activate`, `DELETE /auth/mfa/totp` and
+//! `DELETE /auth/mfa/passkeys/{id}`. The code page offers what the account has: the code
+//! (and recovery code) forms for an authenticator app, "Use a passkey" for passkeys (the
+//! page's script asks `POST /auth/mfa/passkey/options`, calls the browser's WebAuthn, and posts
+//! the answer in the same form as a code).
 
 use super::page::finish;
 use super::surface::{Answered, is_local, redirect};
 use super::view::Flash;
 use crate::auth::cookie;
+use crate::state::AppState;
 use askama::Template;
-use axum::extract::Query;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
 use serde::Deserialize;
@@ -47,11 +52,19 @@ struct CodePage {
     next: String,
     /// This page again, for a refusal to come back to.
     back: String,
+    /// Offer the code forms (the account has an authenticator app).
+    totp: bool,
+    /// Offer "Use a passkey".
+    passkey: bool,
 }
 
 /// `GET /login/mfa`: the second step of a sign-in (the token from the password form's
 /// cookie); without one, back to the sign-in page.
-pub async fn code_page(headers: HeaderMap, Query(q): Query<NextQuery>) -> Response {
+pub async fn code_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<NextQuery>,
+) -> Response {
     let Some(token) = cookie(&headers, MFA_COOKIE).filter(|t| !t.is_empty()) else {
         let flash = Flash {
             ok: false,
@@ -68,11 +81,23 @@ pub async fn code_page(headers: HeaderMap, Query(q): Query<NextQuery>) -> Respon
         "/login/mfa?{}",
         serde_urlencoded::to_string([("next", next.as_str())]).unwrap_or_default()
     );
+    // What the sign-in's account has; for a token that is no longer valid, everything (the
+    // answer will say it has expired).
+    let status = match state
+        .store
+        .mfa_challenge(&state.token_hash("mfa", token.trim()))
+        .await
+    {
+        Ok(Some((c, true))) => state.store.mfa_status(c.user).await.ok(),
+        _ => None,
+    };
     let page = CodePage {
         flash: cookie(&headers, Flash::COOKIE).and_then(|f| Flash::decode(&f)),
         token,
         next,
         back,
+        totp: status.is_none_or(|s| s.totp),
+        passkey: status.is_none_or(|s| s.passkeys > 0),
     };
     finish(page.flash.is_some(), page.render())
 }

@@ -5,7 +5,10 @@
 //! Guarded `Enrolling` (a member who must still set up two-factor sign-in may open it, and sees
 //! only that part); the sessions are read through `GET /auth/sessions`'s store call in the
 //! caller's own scope; its buttons are the forms standing for `DELETE /auth/sessions/{id}`,
-//! `POST /auth/sessions/revoke-others` and the `/auth/mfa` routes (`routes::pages`).
+//! `POST /auth/sessions/revoke-others` and the `/auth/mfa` routes (`routes::pages`). Adding a
+//! passkey is the one part that needs the page's script (`assets/app.js`): the browser's
+//! WebAuthn call sits between `POST /auth/mfa/passkeys/registration` and
+//! `POST /auth/mfa/passkeys`.
 
 use super::page::{Ctx, When, finish};
 use crate::auth::{Caller, Myself};
@@ -14,6 +17,7 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
 use flowspace_core::model::Session;
+use flowspace_store::PasskeySummary;
 
 #[derive(Template)]
 #[template(path = "web/profile.html")]
@@ -22,6 +26,7 @@ struct ProfilePage {
     sessions: Vec<Session>,
     totp: bool,
     recovery_codes_left: i64,
+    passkeys: Vec<PasskeySummary>,
     /// The organization requires two-factor sign-in and the caller has not set it up: the
     /// page shows only the enrolment (the session routes would refuse them).
     required: bool,
@@ -49,8 +54,13 @@ pub async fn show(
         Ok(s) => s,
         Err(e) => return ctx.fail(e),
     };
+    let passkeys = match state.store.passkeys(me.user_id()).await {
+        Ok(p) => p.into_iter().map(|p| p.summary).collect(),
+        Err(e) => return ctx.fail(e),
+    };
     let page = ProfilePage {
         sessions,
+        passkeys,
         totp: status.totp,
         recovery_codes_left: status.recovery_codes_left,
         required,

@@ -30,6 +30,7 @@ mod org_isolation;
 mod org_pages;
 mod organizations;
 mod page_walk;
+mod passkeys;
 mod resources;
 mod roles;
 mod route_walk;

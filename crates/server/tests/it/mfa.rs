@@ -47,7 +47,7 @@ impl Authenticator {
     }
 
     /// A code of the right shape that is none of the acceptable steps' codes.
-    fn wrong_code(&self) -> String {
+    pub(crate) fn wrong_code(&self) -> String {
         let now = step_now();
         let right: Vec<String> = (now - 2..=now + 2)
             .map(|s| self.totp.generate((s * 30) as u64))

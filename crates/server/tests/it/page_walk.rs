@@ -270,6 +270,18 @@ impl Walk<'_> {
                     .unwrap()
                     .to_string()
             }
+            // `/auth/mfa/passkeys/{id}`: a passkey of `ENROLLER`, the right caller of the
+            // two-factor forms (stored directly: its removal reads nothing of the credential).
+            "passkey" => {
+                let store = self.w.server.store();
+                let user = store.find_login(ENROLLER).await.unwrap().unwrap().user.id;
+                let key = store
+                    .add_passkey(user, format!("walk-{n}").as_bytes(), "Walk key", "{}")
+                    .await
+                    .unwrap()
+                    .unwrap();
+                key.id.to_string()
+            }
             // A single sign-on provider of the organization (its issuer does not answer).
             "sso" => made(
                 self.w
@@ -341,6 +353,8 @@ impl Walk<'_> {
                 // `/organization/sso/providers/{id}`: a provider, not a member.
                 let kind = if path.contains("/sso/providers/") {
                     "sso"
+                } else if path.contains("/passkeys/") {
+                    "passkey"
                 } else {
                     seg
                 };
@@ -475,7 +489,9 @@ impl Walk<'_> {
                 pair("targetWorkspaceId", &self.other),
             ],
             ("auth", Some("me")) => vec![pair("name", name)],
-            ("auth", Some("mfa/totp/enroll")) => vec![pair("password", PASSWORD)],
+            ("auth", Some("mfa/totp/enroll")) | ("auth", Some("mfa/passkeys/{id}")) => {
+                vec![pair("password", PASSWORD)]
+            }
             ("auth", Some("mfa/totp/activate")) => {
                 // Enrolled again through the API (replacing what the form enrolled, which is
                 // not on yet), so the walk holds the secret an app would.
