@@ -126,7 +126,8 @@ impl Store {
     }
 
     /// Keeps the state of a ceremony of `user` under `key` until `expires_at`, replacing one
-    /// under the same key (and forgetting the user's expired ones).
+    /// under the same key (and forgetting every expired one, of any user: a ceremony never
+    /// finished is not kept past its expiry by the next one started).
     pub async fn put_passkey_ceremony(
         &self,
         purpose: Ceremony,
@@ -137,8 +138,8 @@ impl Store {
     ) -> DomainResult<()> {
         let now = Ts(Timestamp::now());
         with_db!(self, pool => {
-            sqlx::query("DELETE FROM passkey_ceremonies WHERE user_id = $1 AND expires_at <= $2")
-                .bind(user.0).bind(now).execute(pool).await.map_err(db_err)?;
+            sqlx::query("DELETE FROM passkey_ceremonies WHERE expires_at <= $1")
+                .bind(now).execute(pool).await.map_err(db_err)?;
             sqlx::query("INSERT INTO passkey_ceremonies (purpose, key, user_id, state, expires_at)
                          VALUES ($1, $2, $3, $4, $5)
                          ON CONFLICT (purpose, key) DO UPDATE SET user_id = excluded.user_id,

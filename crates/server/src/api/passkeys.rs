@@ -103,6 +103,9 @@ pub async fn list(
     Ok(Json(PasskeyList { items }))
 }
 
+/// How many passkeys one account may hold (each sign-in offers them all to the browser).
+const MAX_PASSKEYS: usize = 20;
+
 #[derive(Deserialize, ToSchema)]
 pub struct StartRegistration {
     /// Your password, again.
@@ -124,6 +127,13 @@ pub async fn start_registration(
     recheck_password(&state, &client, &user, &req.password).await?;
     let rp = relying_party(&state)?;
     let existing = credentials(&state.store.passkeys(user.id).await?)?;
+    if existing.len() >= MAX_PASSKEYS {
+        return Err(DomainError::conflict(
+            "passkey_limit",
+            format!("an account holds at most {MAX_PASSKEYS} passkeys: remove one first"),
+        )
+        .into());
+    }
     let exclude = existing.iter().map(|(_, p)| p.cred_id().clone()).collect();
     let (challenge, registration) = rp
         .start_passkey_registration(user.id.0, &user.email, &user.name, Some(exclude))

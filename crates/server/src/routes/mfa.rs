@@ -55,7 +55,7 @@ pub(super) fn mfa() -> Vec<RouteDef> {
             .req(body::<passkeys::StartRegistration>())
             .ok(200, body::<passkeys::PasskeyOptions>())
             .may(401, "The password is wrong")
-            .may(409, "Passkeys are unavailable (APP_URL names no domain)")
+            .may(409, "Passkeys are unavailable (APP_URL names no domain), or you hold 20 already")
             .may(429, "Too many wrong passwords (see Retry-After)")
             .may(503, super::BUSY),
         RouteDef::new(M::POST, "/auth/mfa/passkeys", Enrolling, passkeys::finish_registration)

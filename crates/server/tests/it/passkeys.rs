@@ -381,6 +381,19 @@ async fn a_passkey_counts_for_the_organization_policy() {
             pat.get("/chatflows").await.code(),
             "mfa_enrollment_required"
         );
+        // An account holds at most 20 passkeys: the 21st registration is refused before the
+        // browser is asked.
+        for i in 0..20 {
+            add_passkey(&pat, &mut Device::new(), &format!("Key {i}")).await;
+        }
+        assert_eq!(pat.get("/auth/mfa").await.body["passkeys"], 20, "{name}");
+        let r = pat
+            .post(
+                "/auth/mfa/passkeys/registration",
+                json!({"password": PASSWORD}),
+            )
+            .await;
+        assert_eq!((r.status, r.code()), (409, "passkey_limit"), "{name}");
     }
 }
 
