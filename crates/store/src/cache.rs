@@ -212,14 +212,7 @@ impl Store {
             return render(self.list_items(scope, kind, page).await?);
         };
         let key: ListKey = (scope.workspace(), kind, page.limit);
-        let version = match scope.items_version() {
-            Some(v) => Some(v),
-            None => {
-                self.versions(scope.organization(), Some(scope.workspace()))
-                    .await?
-                    .1
-            }
-        };
+        let version = self.items_version(scope).await?;
         let hit = cache.get(&key).filter(|hit| Some(hit.version) == version);
         self.caches.counters.lists.count(hit.is_some());
         if let Some(hit) = hit {
@@ -236,6 +229,19 @@ impl Store {
             );
         }
         Ok(body)
+    }
+
+    /// The workspace's items version: the one the authorization read with the scope, else
+    /// read now (before the items it stands for are read).
+    async fn items_version(&self, scope: &WorkspaceScope) -> DomainResult<Option<i64>> {
+        Ok(match scope.items_version() {
+            Some(v) => Some(v),
+            None => {
+                self.versions(scope.organization(), Some(scope.workspace()))
+                    .await?
+                    .1
+            }
+        })
     }
 
     /// The item `id` of `kind` in the scope's workspace, as `render` renders it: answered from
@@ -256,14 +262,7 @@ impl Store {
             return render(self.get_item(scope, kind, id).await?);
         };
         let key: ItemKey = (scope.workspace(), kind, id);
-        let version = match scope.items_version() {
-            Some(v) => Some(v),
-            None => {
-                self.versions(scope.organization(), Some(scope.workspace()))
-                    .await?
-                    .1
-            }
-        };
+        let version = self.items_version(scope).await?;
         let hit = cache.get(&key).filter(|hit| Some(hit.version) == version);
         self.caches.counters.items.count(hit.is_some());
         if let Some(hit) = hit {
