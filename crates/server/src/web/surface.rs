@@ -22,9 +22,11 @@
 //! unticked), `name:opt` a string left out when empty, `name:intnull` a number or null when
 //! empty, `name:list` an array of the strings the value holds separated by commas or line
 //! breaks (trimmed, empty ones dropped), and `name[]` an array of strings (an empty value
-//! declares the array without adding to it). A field named `:json` alone is a JSON object
-//! whose members are the body's (a whole request body, as a file or a pasted text; left out
-//! when empty).
+//! declares the array without adding to it). A name (before its kind) `parent.member` puts the
+//! value in the object `parent`, and `list[].member` in a row of the list `list` (the fields
+//! of a row, in order, make one object; a new row starts when the last one has that member
+//! already). A field named `:json` alone is a JSON object whose members are the body's (a
+//! whole request body, as a file or a pasted text; left out when empty).
 //!
 //! A form comes `application/x-www-form-urlencoded` or `multipart/form-data`; in the latter a
 //! file is read as the text of the field its input names (`<input type="file" name=":json">`
@@ -445,6 +447,14 @@ pub struct Steer {
     pub ok: Option<String>,
 }
 
+/// What a field does to the body: sets its member, removes it (an empty value of a kind that
+/// leaves the member out), or leaves the body as it is.
+enum Slot {
+    Set(Value),
+    Unset,
+    Keep,
+}
+
 /// Splits a form into its steering fields and the JSON body it stands for.
 pub fn parse_form(fields: Vec<(String, String)>) -> Result<(Steer, Value), String> {
     let mut steer = Steer {
@@ -475,8 +485,8 @@ pub fn parse_form(fields: Vec<(String, String)>) -> Result<(Steer, Value), Strin
             }
             continue;
         }
-        let (key, value) = match name.rsplit_once(':') {
-            None => (name, Value::String(value)),
+        let (key, slot) = match name.rsplit_once(':') {
+            None => (name.as_str(), Slot::Set(Value::String(value))),
             Some(("", "json")) => {
                 if value.trim().is_empty() {
                     continue;
@@ -488,78 +498,9 @@ pub fn parse_form(fields: Vec<(String, String)>) -> Result<(Steer, Value), Strin
                 }
                 continue;
             }
-            Some((key, "json")) => {
-                if value.trim().is_empty() {
-                    body.remove(key);
-                    continue;
-                }
-                let v = serde_json::from_str(&value)
-                    .map_err(|e| format!("{key}: not valid JSON ({e})"))?;
-                (key.to_string(), v)
-            }
-            Some((key, "int")) => {
-                if value.trim().is_empty() {
-                    continue;
-                }
-                let n: i64 = value
-                    .trim()
-                    .parse()
-                    .map_err(|_| format!("{key}: must be a whole number"))?;
-                (key.to_string(), Value::from(n))
-            }
-            Some((key, "bool")) => (
-                key.to_string(),
-                Value::Bool(matches!(value.as_str(), "true" | "on" | "1")),
-            ),
-            Some((key, "date")) => {
-                let day = value.trim();
-                if day.is_empty() {
-                    body.remove(key);
-                    continue;
-                }
-                let ok = day.len() == 10
-                    && day.bytes().enumerate().all(|(i, b)| {
-                        if i == 4 || i == 7 {
-                            b == b'-'
-                        } else {
-                            b.is_ascii_digit()
-                        }
-                    });
-                if !ok {
-                    return Err(format!("{key}: must be a date (YYYY-MM-DD)"));
-                }
-                (key.to_string(), Value::String(format!("{day}T00:00:00Z")))
-            }
-            Some((key, "intnull")) => {
-                let v = value.trim();
-                if v.is_empty() {
-                    (key.to_string(), Value::Null)
-                } else {
-                    let n: i64 = v
-                        .parse()
-                        .map_err(|_| format!("{key}: must be a whole number"))?;
-                    (key.to_string(), Value::from(n))
-                }
-            }
-            Some((key, "list")) => {
-                let items = value
-                    .split([',', '\n', '\r'])
-                    .map(str::trim)
-                    .filter(|v| !v.is_empty())
-                    .map(|v| Value::String(v.to_string()))
-                    .collect();
-                (key.to_string(), Value::Array(items))
-            }
-            Some((key, "opt")) => {
-                if value.trim().is_empty() {
-                    body.remove(key);
-                    continue;
-                }
-                (key.to_string(), Value::String(value))
-            }
-            Some((_, kind)) => return Err(format!("unknown form field kind :{kind}")),
+            Some((key, kind)) => (key, field_slot(key, kind, &value)?),
         };
-        body.insert(key, value);
+        place(&mut body, key, slot)?;
     }
     if !is_local(&steer.back) {
         steer.back = "/".into();
@@ -568,6 +509,127 @@ pub fn parse_form(fields: Vec<(String, String)>) -> Result<(Steer, Value), Strin
         steer.next = None;
     }
     Ok((steer, Value::Object(body)))
+}
+
+/// What a field of `kind` (the part of its name after `:`) holding `value` does to `key`.
+fn field_slot(key: &str, kind: &str, value: &str) -> Result<Slot, String> {
+    Ok(match kind {
+        "json" => {
+            if value.trim().is_empty() {
+                return Ok(Slot::Unset);
+            }
+            Slot::Set(
+                serde_json::from_str(value).map_err(|e| format!("{key}: not valid JSON ({e})"))?,
+            )
+        }
+        "int" => {
+            if value.trim().is_empty() {
+                return Ok(Slot::Keep);
+            }
+            let n: i64 = value
+                .trim()
+                .parse()
+                .map_err(|_| format!("{key}: must be a whole number"))?;
+            Slot::Set(Value::from(n))
+        }
+        "bool" => Slot::Set(Value::Bool(matches!(value, "true" | "on" | "1"))),
+        "date" => {
+            let day = value.trim();
+            if day.is_empty() {
+                return Ok(Slot::Unset);
+            }
+            let ok = day.len() == 10
+                && day.bytes().enumerate().all(|(i, b)| {
+                    if i == 4 || i == 7 {
+                        b == b'-'
+                    } else {
+                        b.is_ascii_digit()
+                    }
+                });
+            if !ok {
+                return Err(format!("{key}: must be a date (YYYY-MM-DD)"));
+            }
+            Slot::Set(Value::String(format!("{day}T00:00:00Z")))
+        }
+        "intnull" => {
+            let v = value.trim();
+            if v.is_empty() {
+                Slot::Set(Value::Null)
+            } else {
+                let n: i64 = v
+                    .parse()
+                    .map_err(|_| format!("{key}: must be a whole number"))?;
+                Slot::Set(Value::from(n))
+            }
+        }
+        "list" => Slot::Set(Value::Array(
+            value
+                .split([',', '\n', '\r'])
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(|v| Value::String(v.to_string()))
+                .collect(),
+        )),
+        "opt" => {
+            if value.trim().is_empty() {
+                return Ok(Slot::Unset);
+            }
+            Slot::Set(Value::String(value.to_string()))
+        }
+        _ => return Err(format!("unknown form field kind :{kind}")),
+    })
+}
+
+/// Puts a field's value where its name says: `name` a member of the body, `name.member` a
+/// member of the object `name`, `name[].member` a member of the last object of the list
+/// `name`, a new object starting when that one has the member already (so the fields of a
+/// row, in order, make one object each).
+fn place(body: &mut Map<String, Value>, key: &str, slot: Slot) -> Result<(), String> {
+    if let Some((list, member)) = key.split_once("[].") {
+        let entry = body
+            .entry(list.to_string())
+            .or_insert_with(|| Value::Array(Vec::new()));
+        let Value::Array(rows) = entry else {
+            return Err(format!("{list}: given both as a list and a value"));
+        };
+        let Slot::Set(value) = slot else {
+            return Ok(());
+        };
+        let fresh = match rows.last() {
+            None => true,
+            Some(Value::Object(row)) => row.contains_key(member),
+            Some(_) => return Err(format!("{list}: given both as values and as rows")),
+        };
+        if fresh {
+            rows.push(Value::Object(Map::new()));
+        }
+        if let Some(Value::Object(row)) = rows.last_mut() {
+            row.insert(member.to_string(), value);
+        }
+        return Ok(());
+    }
+    let (target, member) = match key.split_once('.') {
+        Some((parent, member)) => {
+            let entry = body
+                .entry(parent.to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
+            let Value::Object(object) = entry else {
+                return Err(format!("{parent}: given both as an object and a value"));
+            };
+            (object, member)
+        }
+        None => (body, key),
+    };
+    match slot {
+        Slot::Set(value) => {
+            target.insert(member.to_string(), value);
+        }
+        Slot::Unset => {
+            target.remove(member);
+        }
+        Slot::Keep => {}
+    }
+    Ok(())
 }
 
 /// A path on this site (so a form cannot send the browser elsewhere). Browsers drop tabs and
@@ -697,6 +759,34 @@ mod tests {
                    "domains": ["a.example", "b.example", "c.example"], "none": [],
                    "lifetime": null, "minutes": 90})
         );
+    }
+
+    #[test]
+    fn members_of_objects_and_rows_of_lists_are_named_with_dots() {
+        let (_, body) = parse_form(f(&[
+            ("jit.enabled:bool", "false"),
+            ("jit.enabled:bool", "true"),
+            ("jit.workspaceId", "w1"),
+            ("jit.note:opt", ""),
+            ("maps[]", ""),
+            ("maps[].group", "eng"),
+            ("maps[].role", "Developer"),
+            ("maps[].group", "ops"),
+            ("maps[].role", "Viewer"),
+            ("none[]", ""),
+        ]))
+        .unwrap();
+        assert_eq!(
+            body,
+            json!({"jit": {"enabled": true, "workspaceId": "w1"},
+                   "maps": [{"group": "eng", "role": "Developer"},
+                            {"group": "ops", "role": "Viewer"}],
+                   "none": []})
+        );
+        let err = parse_form(f(&[("a", "x"), ("a.b", "y")])).unwrap_err();
+        assert!(err.contains("both as an object and a value"), "{err}");
+        let err = parse_form(f(&[("a[]", "x"), ("a[].b", "y")])).unwrap_err();
+        assert!(err.contains("both as values and as rows"), "{err}");
     }
 
     #[test]
