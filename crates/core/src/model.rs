@@ -81,6 +81,9 @@ pub struct OrgMember {
     pub role: OrgRole,
     pub status: UserStatus,
     pub added_at: Timestamp,
+    /// An owner who may still sign in with a password while the organization requires
+    /// single sign-on (SPEC §8).
+    pub break_glass: bool,
 }
 
 /// A member's role in an organization. Owners and admins are what "Account Admin" means in

@@ -314,25 +314,28 @@ impl Store {
 
     /// The members of the scope's organization, owners first, then by email.
     pub async fn list_members(&self, scope: &AdminScope) -> DomainResult<Vec<OrgMember>> {
-        let rows: Vec<(Uuid, String, String, String, String, String, Ts)> = with_db!(self, pool => {
+        let rows: Vec<(Uuid, String, String, String, String, String, Ts, bool)> = with_db!(self, pool => {
             sqlx::query_as(
-                "SELECT u.id, u.email, u.name, m.role, m.status, u.status, m.created_at
+                "SELECT u.id, u.email, u.name, m.role, m.status, u.status, m.created_at, m.break_glass
                  FROM org_members m JOIN users u ON u.id = m.user_id
                  WHERE m.organization_id = $1
                  ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END, u.email_key, u.id")
                 .bind(scope.organization().0).fetch_all(pool).await.map_err(db_err)?
         });
         rows.into_iter()
-            .map(|(id, email, name, role, status, _account, added)| {
-                Ok(OrgMember {
-                    user_id: UserId(id),
-                    email,
-                    name,
-                    role: org_role(&role)?,
-                    status: UserStatus::parse(&status).unwrap_or(UserStatus::Disabled),
-                    added_at: added.0,
-                })
-            })
+            .map(
+                |(id, email, name, role, status, _account, added, break_glass)| {
+                    Ok(OrgMember {
+                        user_id: UserId(id),
+                        email,
+                        name,
+                        role: org_role(&role)?,
+                        status: UserStatus::parse(&status).unwrap_or(UserStatus::Disabled),
+                        added_at: added.0,
+                        break_glass,
+                    })
+                },
+            )
             .collect()
     }
 

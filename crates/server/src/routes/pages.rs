@@ -412,8 +412,9 @@ fn log_pages() -> Vec<PageDef> {
 }
 
 /// Organizations (SPEC §7): the active organization's settings and members (owners and
-/// admins, as `PATCH /organization` and `GET /organization/members`), every organization (the
-/// instance admin, as `PATCH /organizations/{id}`), and the page of a signed-in user without a
+/// admins, as `PATCH /organization` and `GET /organization/members`), its single sign-on
+/// providers (owners, as the provider routes), every organization (the instance admin, as
+/// `PATCH /organizations/{id}`), and the page of a signed-in user without a
 /// usable organization (where the page layer sends `no_organization` and
 /// `organization_suspended`).
 fn organization_pages() -> Vec<PageDef> {
@@ -422,6 +423,11 @@ fn organization_pages() -> Vec<PageDef> {
         PageDef::new("/organization", Guard::AccountAdmin, o::settings),
         PageDef::new("/organization/members", Guard::AccountAdmin, o::members),
         PageDef::new("/organization/sso", Guard::Owner, web::sso::providers),
+        PageDef::new(
+            "/organization/sso/providers/{id}",
+            Guard::Owner,
+            web::sso::provider,
+        ),
         PageDef::new("/organizations", Guard::InstanceAdmin, o::organizations),
         PageDef::new(
             web::surface::UNAVAILABLE_PAGE,
@@ -450,6 +456,21 @@ fn organization_forms() -> Vec<FormDef> {
             "/organization/sso/new",
             M::POST,
             "/organization/sso/providers",
+        ),
+        // The provider's page: its settings, and each change of its group mappings (the
+        // whole list, as the route replaces it).
+        FormDef::new(
+            "/organization/sso/providers/{id}",
+            M::PATCH,
+            "/organization/sso/providers/{id}",
+        ),
+        // The single sign-on page's policy: `ssoRequired` (owners only, as on the settings
+        // page) and the break-glass owners.
+        FormDef::new("/organization/sso/policy", M::PATCH, "/organization"),
+        FormDef::new(
+            "/organization/members/{id}/break-glass",
+            M::PUT,
+            "/organization/members/{id}/break-glass",
         ),
         FormDef::new(
             "/organization/sso/providers/{id}/test",

@@ -524,8 +524,15 @@ impl Walk<'_> {
                 pair("clientId", "walked"),
                 pair("clientSecret", "walked-secret"),
             ],
+            ("organization", Some("sso/providers/{id}")) if *m == Method::PATCH => vec![
+                pair("displayName", format!("Walked IdP {n}")),
+                pair("allowedDomains:list", "example.com"),
+            ],
             ("organization", Some("members/{id}")) if *m == Method::PATCH => {
                 vec![pair("role", "admin")]
+            }
+            ("organization", Some("members/{id}/break-glass")) => {
+                vec![pair("breakGlass:bool", "false")]
             }
             ("organizations", None) => vec![
                 pair("name", format!("Walked org {n}")),
