@@ -6,9 +6,11 @@
 // Prints `listening <issuer>` once it answers. Its issuer is http://127.0.0.1:<port>.
 // Clients register themselves (dynamic registration, POST /reg); PKCE is required of every
 // client. Test-only administration, under /admin:
-//   POST /admin/accounts  {login, email, email_verified, groups, name?}  an account's claims
-//                         (its `sub` is the login); an unknown login signs in with
-//                         email = login, email_verified = true, groups = []
+//   POST /admin/accounts  {login, email, email_verified?, xms_edov?, groups, name?}  an
+//                         account's claims (its `sub` is the login; an absent email_verified
+//                         is not sent, as Microsoft Entra ID sends none, and xms_edov is
+//                         Entra's optional "email domain owner verified"); an unknown login
+//                         signs in with email = login, email_verified = true, groups = []
 //   POST /admin/rotate    a new signing key (a new `kid`) replaces the old one
 //   POST /admin/misissue  {clientId}  the next ID token the token endpoint issues is issued to
 //                         that (registered) client instead of the one that redeemed the
@@ -75,7 +77,7 @@ function build(issuer) {
     },
     claims: {
       openid: ['sub'],
-      email: ['email', 'email_verified'],
+      email: ['email', 'email_verified', 'xms_edov'],
       profile: ['name'],
       groups: ['groups'],
     },
@@ -88,6 +90,7 @@ function build(issuer) {
             sub: id,
             email: a.email,
             email_verified: a.email_verified,
+            xms_edov: a.xms_edov,
             name: a.name ?? id,
             groups: a.groups ?? [],
           };

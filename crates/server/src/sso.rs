@@ -14,13 +14,17 @@
 //! connection); no redirects, no proxy, at most `MAX_RESPONSE_BYTES` and `TIMEOUT` each.
 
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreProviderMetadata,
+    CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreClient, CoreErrorResponseType,
+    CoreGenderClaim, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
+    CoreProviderMetadata, CoreRevocableToken, CoreRevocationErrorResponse,
+    CoreTokenIntrospectionResponse, CoreTokenType,
 };
 use openidconnect::{
-    AccessToken, AdditionalClaims, AuthorizationCode, ClaimsVerificationError, ClientId,
-    ClientSecret, CsrfToken, HttpRequest, HttpResponse, IssuerUrl, Nonce, OAuth2TokenResponse,
+    AccessToken, AdditionalClaims, AuthorizationCode, ClaimsVerificationError, Client, ClientId,
+    ClientSecret, CsrfToken, EmptyExtraTokenFields, EndpointMaybeSet, EndpointNotSet, EndpointSet,
+    HttpRequest, HttpResponse, IdTokenFields, IssuerUrl, Nonce, OAuth2TokenResponse,
     PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, SignatureVerificationError,
-    TokenResponse, UserInfoClaims,
+    StandardErrorResponse, StandardTokenResponse, TokenResponse, UserInfoClaims,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -72,6 +76,45 @@ pub struct OidcProvider<'a> {
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 pub struct ExtraClaims(pub HashMap<String, serde_json::Value>);
 impl AdditionalClaims for ExtraClaims {}
+
+/// `CoreClient` as discovery makes it, but keeping the ID token's claims beyond the standard
+/// ones (`ExtraClaims`: Microsoft Entra ID's `xms_edov`).
+type RedeemClient = Client<
+    ExtraClaims,
+    CoreAuthDisplay,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJsonWebKey,
+    CoreAuthPrompt,
+    StandardErrorResponse<CoreErrorResponseType>,
+    StandardTokenResponse<
+        IdTokenFields<
+            ExtraClaims,
+            EmptyExtraTokenFields,
+            CoreGenderClaim,
+            CoreJweContentEncryptionAlgorithm,
+            CoreJwsSigningAlgorithm,
+        >,
+        CoreTokenType,
+    >,
+    CoreTokenIntrospectionResponse,
+    CoreRevocableToken,
+    CoreRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
+/// Whether a provider says the email is verified: its `email_verified`; when it sends none,
+/// Microsoft Entra ID's optional claim `xms_edov` (the email's domain owner verified it) when
+/// it is `true`. Anything else is unverified (an `email_verified: false` stays so whatever
+/// `xms_edov` says).
+fn email_verified(claim: Option<bool>, extra: &ExtraClaims) -> bool {
+    claim.unwrap_or_else(|| extra.0.get("xms_edov") == Some(&serde_json::Value::Bool(true)))
+}
 
 /// What a verified sign-in says of the user.
 #[derive(Clone, Debug)]
@@ -503,7 +546,7 @@ impl Oidc {
             ok_only: false,
         };
         let md = self.metadata(p.issuer, false).await?;
-        let client = CoreClient::from_provider_metadata(
+        let client = RedeemClient::from_provider_metadata(
             md,
             ClientId::new(p.client_id.to_string()),
             Some(ClientSecret::new(p.client_secret.to_string())),
@@ -539,7 +582,7 @@ impl Oidc {
             )) => {
                 // The provider rotated its keys: fetch them again, once.
                 let md = self.metadata(p.issuer, true).await?;
-                let fresh = CoreClient::from_provider_metadata(
+                let fresh = RedeemClient::from_provider_metadata(
                     md,
                     ClientId::new(p.client_id.to_string()),
                     Some(ClientSecret::new(p.client_secret.to_string())),
@@ -556,7 +599,7 @@ impl Oidc {
             issuer: claims.issuer().to_string(),
             subject: subject.to_string(),
             email: claims.email().map(|e| e.to_string()),
-            email_verified: claims.email_verified().unwrap_or(false),
+            email_verified: email_verified(claims.email_verified(), claims.additional_claims()),
             name: claims
                 .name()
                 .and_then(|n| n.get(None))
@@ -576,11 +619,12 @@ impl Oidc {
                 .request_async(&send)
                 .await
                 .map_err(|e| unavailable("userinfo", userinfo_error(&e)))?;
+            let verified = email_verified(info.email_verified(), info.additional_claims());
             if identity.email.is_none() {
                 identity.email = info.email().map(|e| e.to_string());
-                identity.email_verified = info.email_verified().unwrap_or(false);
+                identity.email_verified = verified;
             } else if info.email().map(|e| e.as_str()) == identity.email.as_deref() {
-                identity.email_verified |= info.email_verified().unwrap_or(false);
+                identity.email_verified |= verified;
             }
             if identity.name.is_none() {
                 identity.name = info.name().and_then(|n| n.get(None)).map(|n| n.to_string());
@@ -657,6 +701,27 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn xms_edov_counts_only_when_email_verified_is_absent() {
+        let extra =
+            |v: serde_json::Value| ExtraClaims(serde_json::from_value(v).expect("a map of claims"));
+        let edov = extra(serde_json::json!({"xms_edov": true}));
+        assert!(email_verified(None, &edov));
+        assert!(!email_verified(Some(false), &edov), "false stays false");
+        assert!(email_verified(Some(true), &extra(serde_json::json!({}))));
+        assert!(!email_verified(None, &extra(serde_json::json!({}))));
+        for not_true in [
+            serde_json::json!({"xms_edov": false}),
+            serde_json::json!({"xms_edov": "true"}),
+            serde_json::json!({"xms_edov": 1}),
+        ] {
+            assert!(
+                !email_verified(None, &extra(not_true.clone())),
+                "{not_true}"
+            );
+        }
     }
 
     #[test]

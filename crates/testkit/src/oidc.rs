@@ -110,6 +110,19 @@ impl OidcProvider {
         assert_eq!(res.status().as_u16(), 204);
     }
 
+    /// Sets an account's claims as given: `{login, email, email_verified?, xms_edov?, groups,
+    /// name?}` (a claim left out is not sent).
+    pub async fn set_account_claims(&self, account: serde_json::Value) {
+        let res = self
+            .http
+            .post(format!("{}/admin/accounts", self.issuer))
+            .json(&account)
+            .send()
+            .await
+            .expect("set account");
+        assert_eq!(res.status().as_u16(), 204);
+    }
+
     /// Replaces the provider's signing key by a new one (a new `kid`).
     pub async fn rotate_keys(&self) {
         let res = self

@@ -611,6 +611,67 @@ async fn sso_sign_in_succeeds_only_where_the_rules_allow() {
     }
 }
 
+/// Microsoft Entra ID sends no `email_verified`; its optional claim `xms_edov` (the email's
+/// domain owner verified it) stands for it when true, and for nothing else: absent or false
+/// is unverified, and an `email_verified: false` stays unverified whatever `xms_edov` says.
+#[tokio::test]
+async fn entra_xms_edov_verifies_an_email_only_without_email_verified() {
+    for backend in backends() {
+        let s = Sso::new(&backend, json!({"enabled": true, "role": "Viewer"})).await;
+        let account = |login: &str, claims: Value| {
+            let mut a =
+                json!({"login": login, "email": format!("{login}@example.com"), "groups": []});
+            a.as_object_mut()
+                .unwrap()
+                .extend(claims.as_object().unwrap().clone());
+            a
+        };
+        for (login, claims) in [
+            ("edov-none", json!({})),
+            ("edov-false", json!({"xms_edov": false})),
+            (
+                "edov-overruled",
+                json!({"email_verified": false, "xms_edov": true}),
+            ),
+        ] {
+            s.idp.set_account_claims(account(login, claims)).await;
+            let before = s.members().await;
+            refused(&s.sign_in(login).await, 403, "email_not_verified");
+            assert_eq!(s.members().await, before, "{login}: nobody provisioned");
+            let ev = s.last_login(&format!("{login}@example.com")).await;
+            assert_eq!(
+                (ev["outcome"].as_str(), ev["reason"].as_str()),
+                (Some("failure"), Some("email_not_verified")),
+                "{login}: {ev}"
+            );
+        }
+        s.idp
+            .set_account_claims(account("entra", json!({"xms_edov": true})))
+            .await;
+        let c = s.as_user(&s.sign_in("entra").await);
+        let me = c.get("/auth/me").await;
+        assert_eq!(me.status, 200, "{}", me.body);
+        assert_eq!(me.body["user"]["email"], "entra@example.com");
+        assert_eq!(me.body["activeWorkspace"]["id"], json!(s.default_ws));
+        assert_eq!(me.body["activeWorkspace"]["role"], "Viewer", "{}", me.body);
+        let ev = s.last_login("entra@example.com").await;
+        assert_eq!(
+            (
+                ev["outcome"].as_str(),
+                ev["method"].as_str(),
+                ev["provider"].as_str()
+            ),
+            (Some("success"), Some("oidc"), Some("Test IdP")),
+            "{ev}"
+        );
+        assert!(
+            s.audit_actions()
+                .await
+                .contains(&"user.provision".to_string())
+        );
+    }
+}
+
 #[tokio::test]
 async fn groups_map_to_roles_at_every_sign_in_and_sso_required_keeps_passwords_out() {
     for backend in backends() {
@@ -723,6 +784,34 @@ async fn groups_map_to_roles_at_every_sign_in_and_sso_required_keeps_passwords_o
         assert_eq!(r.status, 200, "break-glass owner: {}", r.body);
         let ev = s.last_login(ADMIN_EMAIL).await;
         assert_eq!(ev["method"], "password", "{ev}");
+        // Both policy changes are audited, and the members list says who is break-glass.
+        let actions = s.audit_actions().await;
+        for a in ["organization.update", "member.break_glass"] {
+            assert!(actions.contains(&a.to_string()), "{a} in {actions:?}");
+        }
+        let ev = s.admin.get("/audit-events?action=member.break_glass").await;
+        assert_eq!(
+            ev.body["items"][0]["summary"]["breakGlass"], true,
+            "{}",
+            ev.body
+        );
+        let members = s.admin.get("/organization/members").await;
+        let flags: Vec<(String, bool)> = members.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["email"].as_str().unwrap().to_string(),
+                    m["breakGlass"].as_bool().unwrap(),
+                )
+            })
+            .collect();
+        assert!(
+            flags.contains(&(ADMIN_EMAIL.to_string(), true))
+                && flags.contains(&("pw2@example.com".to_string(), false)),
+            "{flags:?}"
+        );
         // Only an owner can be break-glass.
         let pw2 = s.admin.get("/users").await.body["items"]
             .as_array()
