@@ -314,7 +314,9 @@ impl Store {
 
     /// The members of the scope's organization, owners first, then by email.
     pub async fn list_members(&self, scope: &AdminScope) -> DomainResult<Vec<OrgMember>> {
-        let rows: Vec<(Uuid, String, String, String, String, String, Ts, bool)> = with_db!(self, pool => {
+        /// Id, email, name, role, membership status, account status, added, break-glass.
+        type Row = (Uuid, String, String, String, String, String, Ts, bool);
+        let rows: Vec<Row> = with_db!(self, pool => {
             sqlx::query_as(
                 "SELECT u.id, u.email, u.name, m.role, m.status, u.status, m.created_at, m.break_glass
                  FROM org_members m JOIN users u ON u.id = m.user_id

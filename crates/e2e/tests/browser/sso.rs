@@ -248,7 +248,7 @@ async fn owner_sets_sso_up_through_the_pages(backend: &Backend) {
 
         // The SSO page with the provider's row: axe, then break-glass and the policy.
         b.goto("/organization/sso").await?;
-        b.wait_for(&format!("#sso-providers tr[data-name='Acme IdP']"))
+        b.wait_for("#sso-providers tr[data-name='Acme IdP']")
             .await?;
         b.assert_accessible("the single sign-on page with a provider")
             .await?;
