@@ -714,9 +714,7 @@ async fn wrong_current_passwords_are_limited_like_sign_ins() {
             .filter(|e| e["outcome"] == "failure" && e["reason"] == "wrong_password")
             .count();
         assert_eq!(wrong, 5, "{name}: {}", r.body);
-        let r = pat
-            .patch("/auth/me", json!({"name": "Still Pat"}))
-            .await;
+        let r = pat.patch("/auth/me", json!({"name": "Still Pat"})).await;
         assert_eq!(r.status, 200, "{name}: a name change asks for no password");
     }
 }

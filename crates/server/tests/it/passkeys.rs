@@ -367,21 +367,11 @@ async fn passkey_registration_and_sign_in() {
         )
         .await;
         assert_eq!(r.status, 422, "{name}: two proofs: {}", r.body);
-        let r = del(
-            &sam,
-            &path,
-            json!({"password": PASSWORD, "code": "123456"}),
-        )
-        .await;
+        let r = del(&sam, &path, json!({"password": PASSWORD, "code": "123456"})).await;
         assert_eq!(r.status, 404, "{name}: not Sam's: {}", r.body);
         // No authenticator app: no code proves anything; a forged answer neither, and it
         // spends the options.
-        let r = del(
-            &pat,
-            &path,
-            json!({"password": PASSWORD, "code": "123456"}),
-        )
-        .await;
+        let r = del(&pat, &path, json!({"password": PASSWORD, "code": "123456"})).await;
         assert_eq!((r.status, r.code()), (401, "invalid_mfa_code"), "{name}");
         let r = del(
             &pat,
@@ -390,7 +380,12 @@ async fn passkey_registration_and_sign_in() {
         )
         .await;
         assert_eq!((r.status, r.code()), (401, "invalid_passkey"), "{name}");
-        let r = del(&pat, &path, json!({"password": PASSWORD, "passkey": answer})).await;
+        let r = del(
+            &pat,
+            &path,
+            json!({"password": PASSWORD, "passkey": answer}),
+        )
+        .await;
         assert_eq!((r.status, r.code()), (401, "invalid_passkey"), "{name}");
         assert_eq!(
             pat.get("/auth/mfa/passkeys").await.body["items"]
@@ -402,7 +397,12 @@ async fn passkey_registration_and_sign_in() {
         );
         // The right proof, then: removed.
         let answer = confirm(&pat, &mut laptop).await;
-        let r = del(&pat, &path, json!({"password": PASSWORD, "passkey": answer})).await;
+        let r = del(
+            &pat,
+            &path,
+            json!({"password": PASSWORD, "passkey": answer}),
+        )
+        .await;
         assert_eq!(r.status, 204, "{name}: {}", r.body);
         assert_eq!(pat.get("/auth/mfa/passkeys").await.body["items"], json!([]));
         let r = login(s, "pat@example.com").await;
@@ -656,13 +656,8 @@ async fn changing_second_factors_needs_a_proof_of_one() {
         assert_eq!((r.status, r.code()), (401, "mfa_code_reused"), "{name}");
         // A recovery code proves it, once.
         let mut phone = Device::new();
-        let phone_id = add_passkey_proved(
-            &pat,
-            &mut phone,
-            "Phone",
-            json!({"recoveryCode": codes[0]}),
-        )
-        .await;
+        let phone_id =
+            add_passkey_proved(&pat, &mut phone, "Phone", json!({"recoveryCode": codes[0]})).await;
         let r = start(json!({"password": PASSWORD, "recoveryCode": codes[0]})).await;
         assert_eq!(
             (r.status, r.code()),

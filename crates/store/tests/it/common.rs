@@ -138,7 +138,14 @@ impl Org {
             .await
             .expect("setup");
         let admin_session = store
-            .create_session(out.user, Some(out.workspace), None, None, false, &refresh(3600))
+            .create_session(
+                out.user,
+                Some(out.workspace),
+                None,
+                None,
+                false,
+                &refresh(3600),
+            )
             .await
             .expect("admin session");
         Self {
