@@ -6,11 +6,13 @@
 // Prints `listening <issuer>` once it answers. Its issuer is http://127.0.0.1:<port>.
 // Clients register themselves (dynamic registration, POST /reg); PKCE is required of every
 // client. Test-only administration, under /admin:
-//   POST /admin/accounts  {login, email, email_verified?, xms_edov?, groups, name?}  an
-//                         account's claims (its `sub` is the login; an absent email_verified
-//                         is not sent, as Microsoft Entra ID sends none, and xms_edov is
-//                         Entra's optional "email domain owner verified"); an unknown login
-//                         signs in with email = login, email_verified = true, groups = []
+//   POST /admin/accounts  {login, email, email_verified?, xms_edov?, groups, name?, amr?}
+//                         an account's claims (its `sub` is the login; an absent
+//                         email_verified is not sent, as Microsoft Entra ID sends none, and
+//                         xms_edov is Entra's optional "email domain owner verified"; `amr`,
+//                         when given, is put in its ID tokens: how the provider says it
+//                         authenticated the account); an unknown login signs in with
+//                         email = login, email_verified = true, groups = [] and no amr
 //   POST /admin/rotate    a new signing key (a new `kid`) replaces the old one
 //   POST /admin/misissue  {clientId}  the next ID token the token endpoint issues is issued to
 //                         that (registered) client instead of the one that redeemed the
@@ -100,6 +102,8 @@ function build(issuer) {
   });
   const issue = provider.IdToken.prototype.issue;
   provider.IdToken.prototype.issue = async function issueMaybeToAnother(opts) {
+    const amr = opts?.use === 'idtoken' && accounts.get(this.available?.sub)?.amr;
+    if (amr) this.set('amr', amr);
     if (opts?.use === 'idtoken' && misissueTo) {
       const other = await provider.Client.find(misissueTo);
       misissueTo = null;

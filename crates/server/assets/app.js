@@ -157,22 +157,62 @@ document.addEventListener("DOMContentLoaded", () => {
   };
   const noWebauthn = !window.PublicKeyCredential || !navigator.credentials;
 
-  // Profile: register a passkey (the password again, then the browser creates it).
+  // Profile: one of the user's passkeys proves a second factor before the second factors
+  // change (the answer to the confirmation's options goes with the change as `passkey`).
+  const confirmWithPasskey = async (csrf) => {
+    const { publicKey } = await postJson("/auth/mfa/passkeys/confirmation", {}, csrf);
+    publicKey.challenge = b64urlToBytes(publicKey.challenge);
+    publicKey.allowCredentials = withIds(publicKey.allowCredentials);
+    return credentialJson(await navigator.credentials.get({ publicKey }));
+  };
+
+  // Profile: remove a passkey with a code (the form as it is), or with a passkey's answer put
+  // in the form's `passkey:json` field.
+  document.querySelectorAll("form[data-passkey-proof]").forEach((form) => {
+    const button = form.querySelector("[data-passkey-confirm]");
+    const err = form.querySelector(".form-error");
+    if (!button) return;
+    if (noWebauthn) button.disabled = true;
+    button.addEventListener("click", async () => {
+      err.hidden = true;
+      if (!form.reportValidity()) return;
+      button.disabled = true;
+      try {
+        form.elements["passkey:json"].value = JSON.stringify(await confirmWithPasskey(form.elements._csrf.value));
+        ["code:opt", "recoveryCode:opt"].forEach((n) => { if (form.elements[n]) form.elements[n].value = ""; });
+        form.submit();
+      } catch (e) {
+        showError(err, e);
+        button.disabled = false;
+      }
+    });
+  });
+
+  // Profile: register a passkey (the password again, and a proof of a second factor when the
+  // account has one; then the browser creates it).
   const register = document.querySelector("form[data-passkey-register]");
   if (register) {
     const err = register.querySelector(".form-error");
+    const buttons = register.querySelectorAll("button");
     if (noWebauthn) {
       showError(err, "This browser cannot use passkeys.");
-      register.querySelector("button").disabled = true;
+      buttons.forEach((b) => { b.disabled = true; });
     }
-    register.addEventListener("submit", async (ev) => {
-      ev.preventDefault();
+    const add = async (withPasskey) => {
       err.hidden = true;
       const csrf = register.elements._csrf.value;
-      const button = register.querySelector("button");
-      button.disabled = true;
+      buttons.forEach((b) => { b.disabled = true; });
       try {
-        const { publicKey } = await postJson("/auth/mfa/passkeys/registration", { password: register.elements.password.value }, csrf);
+        const body = { password: register.elements.password.value };
+        if (withPasskey) {
+          body.passkey = await confirmWithPasskey(csrf);
+        } else {
+          ["code", "recoveryCode"].forEach((n) => {
+            const v = register.elements[n] && register.elements[n].value.trim();
+            if (v) body[n] = v;
+          });
+        }
+        const { publicKey } = await postJson("/auth/mfa/passkeys/registration", body, csrf);
         publicKey.challenge = b64urlToBytes(publicKey.challenge);
         publicKey.user = { ...publicKey.user, id: b64urlToBytes(publicKey.user.id) };
         publicKey.excludeCredentials = withIds(publicKey.excludeCredentials);
@@ -181,9 +221,19 @@ document.addEventListener("DOMContentLoaded", () => {
         location.assign("/profile");
       } catch (e) {
         showError(err, e);
-        button.disabled = false;
+        buttons.forEach((b) => { b.disabled = false; });
       }
+    };
+    register.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      add(false);
     });
+    const confirmed = register.querySelector("[data-passkey-confirm]");
+    if (confirmed) {
+      confirmed.addEventListener("click", () => {
+        if (register.reportValidity()) add(true);
+      });
+    }
   }
 
   // Second step of a sign-in: "Use a passkey" answers the sign-in's options and posts the

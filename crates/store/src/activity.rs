@@ -88,6 +88,9 @@ pub mod reason {
     /// Second step: a passkey's answer that does not verify, or answers no options of this
     /// sign-in (none asked for, expired, or answered already: a replay).
     pub const WRONG_PASSKEY: &str = "wrong_passkey";
+    /// Second step: a passkey's answer whose signature counter is not above the one stored
+    /// (another answer counted first: possibly a cloned authenticator).
+    pub const PASSKEY_COUNTER: &str = "passkey_counter";
 }
 
 /// A sign-in attempt reserved by `Store::reserve_login_attempt`: the id of its event.

@@ -137,7 +137,8 @@ impl Store {
             sqlx::query_as(
                 "SELECT s.active_organization_id, s.active_workspace_id, aw.organization_id,
                         u.last_workspace_id, lw.organization_id, u.is_instance_admin,
-                        (EXISTS (SELECT 1 FROM mfa_totp t WHERE t.user_id = u.id AND t.active)
+                        (s.provider_mfa
+                         OR EXISTS (SELECT 1 FROM mfa_totp t WHERE t.user_id = u.id AND t.active)
                          OR EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = u.id))
                  FROM sessions s JOIN users u ON u.id = s.user_id
                  LEFT JOIN workspaces aw ON aw.id = s.active_workspace_id

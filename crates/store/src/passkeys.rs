@@ -38,6 +38,9 @@ pub enum Ceremony {
     Register,
     /// The second step of a sign-in (one per `mfaToken`).
     SignIn,
+    /// A signed-in user proving one of their passkeys before their second factors change
+    /// (one at a time per user).
+    Confirm,
 }
 
 impl Ceremony {
@@ -45,6 +48,7 @@ impl Ceremony {
         match self {
             Self::Register => "register",
             Self::SignIn => "sign_in",
+            Self::Confirm => "confirm",
         }
     }
 }
@@ -108,21 +112,25 @@ impl Store {
         Ok(done == 1)
     }
 
-    /// Records a sign-in with the passkey: its updated credential (the signature counter)
-    /// and when it was used.
+    /// Records a use of the passkey: its updated credential (the signature counter) and when
+    /// it was used; a compare-and-set: only while its stored credential is still `expected`
+    /// (the one the use was checked against). `false` when another use (or a removal) came
+    /// first: two assertions checked against one stored counter cannot both be recorded.
     pub async fn passkey_used(
         &self,
         user: UserId,
         id: PasskeyId,
+        expected: &str,
         credential: &str,
-    ) -> DomainResult<()> {
+    ) -> DomainResult<bool> {
         let now = Ts(Timestamp::now());
-        with_db!(self, pool => {
-            sqlx::query("UPDATE passkeys SET credential = $3, last_used_at = $4 WHERE id = $1 AND user_id = $2")
-                .bind(id.0).bind(user.0).bind(credential).bind(now)
-                .execute(pool).await.map_err(db_err)?;
+        let done = with_db!(self, pool => {
+            sqlx::query("UPDATE passkeys SET credential = $4, last_used_at = $5
+                         WHERE id = $1 AND user_id = $2 AND credential = $3")
+                .bind(id.0).bind(user.0).bind(expected).bind(credential).bind(now)
+                .execute(pool).await.map_err(db_err)?.rows_affected()
         });
-        Ok(())
+        Ok(done == 1)
     }
 
     /// Keeps the state of a ceremony of `user` under `key` until `expires_at`, replacing one

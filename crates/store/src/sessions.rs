@@ -28,12 +28,16 @@ pub enum RefreshOutcome {
 }
 
 impl Store {
+    /// Opens a session of `user` with its first refresh token. `provider_mfa`: an SSO sign-in
+    /// whose ID token's `amr` named a second factor opened it (SPEC §9: it then counts as MFA
+    /// for `mfaRequired`, for as long as the session lasts); never for a password sign-in.
     pub async fn create_session(
         &self,
         user: UserId,
         active_workspace: Option<WorkspaceId>,
         ip: Option<&str>,
         user_agent: Option<&str>,
+        provider_mfa: bool,
         refresh: &StoredRefresh,
     ) -> DomainResult<SessionId> {
         let id = SessionId::new();
@@ -41,8 +45,8 @@ impl Store {
         with_db!(self, pool => {
             let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
-            sqlx::query("INSERT INTO sessions (id, user_id, active_workspace_id, created_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6)")
-                .bind(id.0).bind(user.0).bind(active_workspace.map(|w| w.0)).bind(now).bind(ip).bind(user_agent)
+            sqlx::query("INSERT INTO sessions (id, user_id, active_workspace_id, created_at, ip, user_agent, provider_mfa) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                .bind(id.0).bind(user.0).bind(active_workspace.map(|w| w.0)).bind(now).bind(ip).bind(user_agent).bind(provider_mfa)
                 .execute(&mut *tx).await.map_err(db_err)?;
             sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
                 .bind(&refresh.hash).bind(id.0).bind(now).bind(Ts(refresh.expires_at))

@@ -123,6 +123,21 @@ impl OidcProvider {
         assert_eq!(res.status().as_u16(), 204);
     }
 
+    /// Like `set_account` (verified, no groups), and the account's ID tokens carry `amr`
+    /// (RFC 8176: how the provider says it authenticated the account, e.g. `["pwd", "otp"]`).
+    pub async fn set_account_amr(&self, login: &str, email: &str, amr: &[&str]) {
+        let res = self
+            .http
+            .post(format!("{}/admin/accounts", self.issuer))
+            .json(&serde_json::json!({
+                "login": login, "email": email, "email_verified": true, "groups": [], "amr": amr,
+            }))
+            .send()
+            .await
+            .expect("set account");
+        assert_eq!(res.status().as_u16(), 204);
+    }
+
     /// Replaces the provider's signing key by a new one (a new `kid`).
     pub async fn rotate_keys(&self) {
         let res = self

@@ -331,6 +331,7 @@ async fn run(cli: Cli) -> Result<Value, String> {
             Some(setup.workspace),
             Some("127.0.0.1"),
             Some("flowspace-bench-seed"),
+            false,
             &StoredRefresh {
                 hash: state.token_hash("refresh", &refresh),
                 expires_at: Timestamp::now().plus_seconds(ttl),

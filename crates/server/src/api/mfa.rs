@@ -28,7 +28,7 @@ use flowspace_core::rules::mfa::{self as rule, MAX_MFA_ATTEMPTS, MFA_LOCK_SECS, 
 use flowspace_core::rules::{self, SignIn};
 use flowspace_core::time::Timestamp;
 use flowspace_core::{DomainError, DomainResult};
-use flowspace_store::{LoginOutcome, MfaAttempt, MfaChallenge, login_reason as reason};
+use flowspace_store::{Ceremony, LoginOutcome, MfaAttempt, MfaChallenge, login_reason as reason};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use totp_rs::{Algorithm, TOTP};
@@ -147,14 +147,16 @@ async fn matching_step(
     }))
 }
 
-/// How a second step is proven.
-enum Proof {
+/// How a second factor is proven.
+pub(super) enum Proof {
     Code(String),
     Recovery(String),
-    /// A passkey's answer to the options of the sign-in whose `mfaToken` has this HMAC.
+    /// A passkey's answer to the options of the ceremony `ceremony` under `key`: a sign-in's
+    /// (the HMAC of its `mfaToken`) or a change's (`Ceremony::Confirm`, the user's).
     Passkey {
         credential: Box<webauthn_rs::prelude::PublicKeyCredential>,
-        ceremony_key: Vec<u8>,
+        ceremony: Ceremony,
+        key: Vec<u8>,
     },
 }
 
@@ -165,24 +167,87 @@ fn proof(code: Option<&str>, recovery: Option<&str>) -> DomainResult<Proof> {
         (None, Some(r)) => Ok(Proof::Recovery(rule::recovery_code(r)?)),
         _ => Err(DomainError::invalid(
             "code",
-            "send either code (from your authenticator app) or recoveryCode",
+            "send one of code (from your authenticator app), recoveryCode and passkey",
         )),
     }
 }
 
-/// The proof of a sign-in's second step: exactly one of `code`, `recoveryCode` and
-/// `passkey`, each of its shape (422 otherwise).
-fn second_step_proof(req: &VerifyRequest, ceremony_key: &[u8]) -> DomainResult<Proof> {
-    match &req.passkey {
-        None => proof(req.code.as_deref(), req.recovery_code.as_deref()),
-        Some(_) if req.code.is_some() || req.recovery_code.is_some() => Err(DomainError::invalid(
+/// Exactly one of `code`, `recoveryCode` and `passkey` (an answer to the options of the
+/// ceremony `ceremony` under `key`), each of its shape (422 otherwise).
+fn any_proof(
+    code: Option<&str>,
+    recovery: Option<&str>,
+    passkey: Option<&serde_json::Value>,
+    ceremony: Ceremony,
+    key: &[u8],
+) -> DomainResult<Proof> {
+    match passkey {
+        None => proof(code, recovery),
+        Some(_) if code.is_some() || recovery.is_some() => Err(DomainError::invalid(
             "passkey",
             "send one of code, recoveryCode and passkey",
         )),
         Some(raw) => Ok(Proof::Passkey {
             credential: super::passkeys::assertion(raw)?,
-            ceremony_key: ceremony_key.to_vec(),
+            ceremony,
+            key: key.to_vec(),
         }),
+    }
+}
+
+/// The proof of a sign-in's second step (its passkey answers the options of the sign-in
+/// whose `mfaToken` has the HMAC `token_hash`).
+fn second_step_proof(req: &VerifyRequest, token_hash: &[u8]) -> DomainResult<Proof> {
+    any_proof(
+        req.code.as_deref(),
+        req.recovery_code.as_deref(),
+        req.passkey.as_ref(),
+        Ceremony::SignIn,
+        token_hash,
+    )
+}
+
+/// A proof of one of the account's second factors, asked with the password before its
+/// second factors change (SPEC §9; `check_factor_proof`).
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct FactorProof {
+    /// A code of your authenticator app; or send `recoveryCode` or `passkey`.
+    #[schema(schema_with = crate::fields::totp_code_or_null)]
+    pub code: Option<String>,
+    /// One of your recovery codes (spent).
+    #[schema(schema_with = crate::fields::recovery_code_or_null)]
+    pub recovery_code: Option<String>,
+    /// One of your passkeys' answer (`navigator.credentials.get`) to the options of
+    /// `POST /auth/mfa/passkeys/confirmation`.
+    #[schema(schema_with = crate::fields::webauthn_credential_or_null)]
+    pub passkey: Option<serde_json::Value>,
+}
+
+/// `user`'s proof of one of their second factors, before those change: exactly one of a
+/// TOTP code, a recovery code and a passkey's answer to the options of
+/// `POST /auth/mfa/passkeys/confirmation`, each of its shape (422 otherwise).
+pub(super) fn factor_proof(p: &FactorProof, user: UserId) -> DomainResult<Proof> {
+    any_proof(
+        p.code.as_deref(),
+        p.recovery_code.as_deref(),
+        p.passkey.as_ref(),
+        Ceremony::Confirm,
+        &super::passkeys::confirmation_key(user),
+    )
+}
+
+/// Checks a `factor_proof` of `user`: 401 when wrong; counted with the sign-in's second
+/// steps (429 after five wrong ones); a recovery code, a TOTP code's step and a passkey's
+/// options are spent as at sign-in.
+pub(super) async fn check_factor_proof(
+    state: &AppState,
+    user: &User,
+    proof: &Proof,
+) -> ApiResult<()> {
+    match check_proof(state, user, proof).await? {
+        Ok(()) => Ok(()),
+        Err((_, e)) => Err(e),
     }
 }
 
@@ -251,8 +316,9 @@ async fn check_proof(
         }
         Proof::Passkey {
             credential,
-            ceremony_key,
-        } => super::passkeys::check_assertion(state, user, ceremony_key, credential).await?,
+            ceremony,
+            key,
+        } => super::passkeys::check_assertion(state, user, *ceremony, key, credential).await?,
     };
     if outcome.is_ok() {
         state.store.clear_mfa_attempts(user.id).await?;
@@ -384,6 +450,10 @@ pub struct EnrollRequest {
     /// Your password, again.
     #[schema(schema_with = crate::fields::any_text)]
     pub password: String,
+    /// When you have a passkey: a proof of a second factor (its answer to
+    /// `POST /auth/mfa/passkeys/confirmation`); otherwise left out.
+    #[serde(flatten)]
+    pub proof: FactorProof,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -397,8 +467,17 @@ pub struct Enrollment {
     pub qr_svg: String,
 }
 
+fn already_enabled() -> ApiError {
+    DomainError::conflict(
+        "mfa_already_enabled",
+        "an authenticator app is set up already: remove it first",
+    )
+    .into()
+}
+
 /// `POST /auth/mfa/totp/enroll`: a new TOTP secret (inactive until a code activates it); 409
-/// while one is active.
+/// while one is active. An account with a passkey proves it too (adding a second factor to
+/// an account that has one takes a proof of it).
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn enroll(
     State(state): State<AppState>,
@@ -408,15 +487,19 @@ pub async fn enroll(
 ) -> ApiResult<(StatusCode, Json<Enrollment>)> {
     let user = state.store.user(me.user_id()).await?;
     recheck_password(&state, &client, &user, &req.password).await?;
+    let status = state.store.mfa_status(user.id).await?;
+    if status.totp {
+        return Err(already_enabled());
+    }
+    if status.any() {
+        let proof = factor_proof(&req.proof, user.id)?;
+        check_factor_proof(&state, &user, &proof).await?;
+    }
     let mut secret = vec![0u8; rule::TOTP_SECRET_BYTES];
     rand::rngs::OsRng.fill_bytes(&mut secret);
     let sealed = state.secret_box.seal(aad(user.id), &secret)?;
     if !state.store.enroll_totp(user.id, &sealed).await? {
-        return Err(DomainError::conflict(
-            "mfa_already_enabled",
-            "an authenticator app is set up already: remove it first",
-        )
-        .into());
+        return Err(already_enabled());
     }
     let t = totp(secret, &user.email)?;
     let uri = t.get_url();
@@ -511,20 +594,17 @@ pub async fn activate(
 }
 
 #[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
 pub struct RemoveRequest {
     /// Your password, again.
     #[schema(schema_with = crate::fields::any_text)]
     pub password: String,
-    /// A code of the authenticator app; or send `recoveryCode`.
-    #[schema(schema_with = crate::fields::totp_code_or_null)]
-    pub code: Option<String>,
-    /// One of the recovery codes (spent).
-    #[schema(schema_with = crate::fields::recovery_code_or_null)]
-    pub recovery_code: Option<String>,
+    /// A code of the authenticator app, a recovery code, or a passkey's answer.
+    #[serde(flatten)]
+    pub proof: FactorProof,
 }
 
-/// `DELETE /auth/mfa/totp`: turns the authenticator app off (passkeys stay), with the password and a code (or a recovery code).
+/// `DELETE /auth/mfa/totp`: turns the authenticator app off (passkeys stay), with the
+/// password and a proof of a second factor (a code, a recovery code or a passkey).
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn remove(
     State(state): State<AppState>,
@@ -536,13 +616,11 @@ pub async fn remove(
     // is a 422 only for the account's owner).
     let user = state.store.user(me.user_id()).await?;
     recheck_password(&state, &client, &user, &req.password).await?;
-    let proof = proof(req.code.as_deref(), req.recovery_code.as_deref())?;
+    let proof = factor_proof(&req.proof, user.id)?;
     if !state.store.mfa_status(user.id).await?.totp {
         return Err(DomainError::NotFound("authenticator app").into());
     }
-    if let Err((_, e)) = check_proof(&state, &user, &proof).await? {
-        return Err(e);
-    }
+    check_factor_proof(&state, &user, &proof).await?;
     state.store.remove_totp(user.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -3,11 +3,22 @@
 //! the options of a sign-in's second step, whose assertion `POST /auth/mfa/verify` checks
 //! (`check_assertion`, through the same counting and single-use rules as a code).
 //!
+//! Changing the second factors of an account that has one takes a proof of one besides the
+//! password (`mfa::FactorProof`): removing a passkey, and adding one to an account with an
+//! authenticator app or a passkey already. A passkey proves itself by answering the options
+//! of `POST /auth/mfa/passkeys/confirmation`.
+//!
+//! A passkey's signature counter only moves forward: an answer whose counter is not above the
+//! stored one (unless the authenticator keeps none) is refused, as a sign of a cloned
+//! authenticator, and the new counter is stored by a compare-and-set, so of two answers
+//! checked against one stored counter one at most passes.
+//!
 //! The ceremonies are webauthn-rs's (`AppState::webauthn`: the relying party of APP_URL). Its
 //! state, which holds the challenge, stays on the server (`flowspace_store::passkeys`): stored
 //! when the options are handed out, taken once when the answer comes, expiring with the
-//! sign-in's `mfaToken`.
+//! sign-in's `mfaToken` (a registration's and a confirmation's after five minutes).
 
+use crate::api::mfa::{FactorProof, check_factor_proof, factor_proof};
 use crate::api::session::{ClientInfo, recheck_password};
 use crate::auth::Myself;
 use crate::error::{ApiError, ApiResult};
@@ -46,6 +57,19 @@ fn relying_party(state: &AppState) -> ApiResult<&Webauthn> {
 /// The key of a user's registration under way (one at a time).
 fn registration_key(user: UserId) -> Vec<u8> {
     user.0.as_bytes().to_vec()
+}
+
+/// The key of a user's confirmation under way (`Ceremony::Confirm`, one at a time).
+pub fn confirmation_key(user: UserId) -> Vec<u8> {
+    user.0.as_bytes().to_vec()
+}
+
+/// The signature counter stored in a passkey's credential (webauthn-rs's JSON).
+fn stored_counter(credential: &str) -> DomainResult<u64> {
+    let v: Value = from_json(credential)?;
+    v["cred"]["counter"]
+        .as_u64()
+        .ok_or_else(|| DomainError::Internal("a stored passkey has no counter".into()))
 }
 
 fn to_json<T: Serialize>(v: &T) -> DomainResult<String> {
@@ -111,11 +135,15 @@ pub struct StartRegistration {
     /// Your password, again.
     #[schema(schema_with = crate::fields::any_text)]
     pub password: String,
+    /// When you have an authenticator app or a passkey already: a proof of one of them (a
+    /// code, a recovery code or a passkey's answer); otherwise left out.
+    #[serde(flatten)]
+    pub proof: FactorProof,
 }
 
 /// `POST /auth/mfa/passkeys/registration`: the options for the browser to create a passkey
-/// (the password again); the registration must be finished within five minutes, and a new
-/// one replaces it.
+/// (the password again, and a proof of a second factor when the account has one); the
+/// registration must be finished within five minutes, and a new one replaces it.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn start_registration(
     State(state): State<AppState>,
@@ -125,6 +153,12 @@ pub async fn start_registration(
 ) -> ApiResult<Json<PasskeyOptions>> {
     let user = state.store.user(me.user_id()).await?;
     recheck_password(&state, &client, &user, &req.password).await?;
+    let has_factor = state.store.mfa_status(user.id).await?.any();
+    let proof = if has_factor {
+        Some(factor_proof(&req.proof, user.id)?)
+    } else {
+        None
+    };
     let rp = relying_party(&state)?;
     let existing = credentials(&state.store.passkeys(user.id).await?)?;
     if existing.len() >= MAX_PASSKEYS {
@@ -133,6 +167,10 @@ pub async fn start_registration(
             format!("an account holds at most {MAX_PASSKEYS} passkeys: remove one first"),
         )
         .into());
+    }
+    // Checked (and spent) last, once nothing else can refuse the registration.
+    if let Some(proof) = &proof {
+        check_factor_proof(&state, &user, proof).await?;
     }
     let exclude = existing.iter().map(|(_, p)| p.cred_id().clone()).collect();
     let (challenge, registration) = rp
@@ -214,10 +252,14 @@ pub struct RemovePasskey {
     /// Your password, again.
     #[schema(schema_with = crate::fields::any_text)]
     pub password: String,
+    /// A proof of one of your second factors (a code, a recovery code, or an answer of one of
+    /// your passkeys, this one too).
+    #[serde(flatten)]
+    pub proof: FactorProof,
 }
 
 /// `DELETE /auth/mfa/passkeys/{id}`: removes one of the caller's passkeys (the password
-/// again).
+/// again, and a proof of a second factor).
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn remove(
     State(state): State<AppState>,
@@ -228,11 +270,55 @@ pub async fn remove(
 ) -> ApiResult<StatusCode> {
     let user = state.store.user(me.user_id()).await?;
     recheck_password(&state, &client, &user, &req.password).await?;
+    let proof = factor_proof(&req.proof, user.id)?;
+    let stored = state.store.passkeys(user.id).await?;
+    if !stored.iter().any(|p| p.summary.id == id) {
+        return Err(DomainError::NotFound("passkey").into());
+    }
+    check_factor_proof(&state, &user, &proof).await?;
     if state.store.delete_passkey(user.id, id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(DomainError::NotFound("passkey").into())
     }
+}
+
+/// `POST /auth/mfa/passkeys/confirmation`: the options for the browser to prove one of the
+/// caller's passkeys before their second factors change; the answer goes, as `passkey`, with
+/// the request that changes them. Asking again replaces the options; they expire within five
+/// minutes.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn confirmation_options(
+    State(state): State<AppState>,
+    Myself(me): Myself,
+) -> ApiResult<Json<PasskeyOptions>> {
+    let user = me.user_id();
+    let rp = relying_party(&state)?;
+    let keys: Vec<Passkey> = credentials(&state.store.passkeys(user).await?)?
+        .into_iter()
+        .map(|(_, p)| p)
+        .collect();
+    if keys.is_empty() {
+        return Err(DomainError::conflict(
+            "no_passkey",
+            "you have no passkey: prove a second factor with a code of your authenticator app or a recovery code",
+        )
+        .into());
+    }
+    let (request, authentication) = rp
+        .start_passkey_authentication(&keys)
+        .map_err(DomainError::internal)?;
+    state
+        .store
+        .put_passkey_ceremony(
+            Ceremony::Confirm,
+            &confirmation_key(user),
+            user,
+            &to_json(&authentication)?,
+            Timestamp::now().plus_seconds(MFA_TOKEN_SECS),
+        )
+        .await?;
+    Ok(Json(options(&request)?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -296,40 +382,60 @@ fn refused() -> ApiError {
     ApiError::new(
         StatusCode::UNAUTHORIZED,
         "invalid_passkey",
-        "the passkey's answer is not valid for this sign-in: ask for new options and try again",
+        "the passkey's answer is not valid for these options: ask for new options and try again",
     )
 }
 
-/// Checks `user`'s passkey answer to the options of the sign-in keyed `ceremony_key` (its
-/// `mfaToken`'s HMAC): the options are taken once, whatever the outcome, so an answer (or a
-/// replay of it) is checked at most once. On success the passkey's counter and last use are
-/// stored. `Err` carries the login-activity reason.
+/// Checks `user`'s passkey answer to the options of the ceremony `purpose` keyed `key` (a
+/// sign-in's: its `mfaToken`'s HMAC; a confirmation's: `confirmation_key`): the options are
+/// taken once, whatever the outcome, so an answer (or a replay of it) is checked at most once.
+/// Its signature counter must be above the stored one (unless the authenticator keeps none:
+/// both zero), and is stored by a compare-and-set with the credential it was checked against,
+/// with the last use. `Err` carries the login-activity reason.
 pub async fn check_assertion(
     state: &AppState,
     user: &User,
-    ceremony_key: &[u8],
+    purpose: Ceremony,
+    key: &[u8],
     credential: &PublicKeyCredential,
 ) -> ApiResult<Result<(), (&'static str, ApiError)>> {
     let rp = relying_party(state)?;
     let Some(authentication) = state
         .store
-        .take_passkey_ceremony(Ceremony::SignIn, ceremony_key, user.id)
+        .take_passkey_ceremony(purpose, key, user.id)
         .await?
     else {
         return Ok(Err((reason::WRONG_PASSKEY, refused())));
     };
     let authentication: PasskeyAuthentication = from_json(&authentication)?;
+    // (webauthn-rs refuses a counter not above the one stored when the options were made.)
     let Ok(result) = rp.finish_passkey_authentication(credential, &authentication) else {
         return Ok(Err((reason::WRONG_PASSKEY, refused())));
     };
-    for (id, mut passkey) in credentials(&state.store.passkeys(user.id).await?)? {
-        if passkey.update_credential(&result).is_some() {
-            state
-                .store
-                .passkey_used(user.id, id, &to_json(&passkey)?)
-                .await?;
-            return Ok(Ok(()));
+    for stored in state.store.passkeys(user.id).await? {
+        let mut passkey: Passkey = from_json(&stored.credential)?;
+        if passkey.update_credential(&result).is_none() {
+            continue;
         }
+        // The counter stored now (another answer may have moved it since the options).
+        let counter = u64::from(result.counter());
+        let before = stored_counter(&stored.credential)?;
+        let forward = counter > before || (counter == 0 && before == 0);
+        let recorded = forward
+            && state
+                .store
+                .passkey_used(
+                    user.id,
+                    stored.summary.id,
+                    &stored.credential,
+                    &to_json(&passkey)?,
+                )
+                .await?;
+        return Ok(if recorded {
+            Ok(())
+        } else {
+            Err((reason::PASSKEY_COUNTER, refused()))
+        });
     }
     // Removed between the options and the answer.
     Ok(Err((reason::WRONG_PASSKEY, refused())))

@@ -1,12 +1,13 @@
-//! The caller's own profile (`PATCH /auth/me`): name, or password with the current one.
+//! The caller's own profile (`PATCH /auth/me`): name, or password with the current one
+//! (checked by `session::recheck_current_password`: limited like sign-ins).
 
+use crate::api::session::{ClientInfo, recheck_current_password};
 use crate::auth::Myself;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::ApiJson;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use flowspace_core::model::User;
 use flowspace_core::{password, rules};
 use serde::Deserialize;
@@ -19,7 +20,8 @@ pub struct PatchMeRequest {
     pub name: Option<String>,
     #[schema(schema_with = crate::fields::password_or_keep)]
     pub password: Option<String>,
-    /// Required with `password`.
+    /// Required with `password` (a wrong one counts like a failed sign-in: 429 with
+    /// `Retry-After` after too many).
     #[schema(schema_with = crate::fields::any_text_or_null)]
     pub current_password: Option<String>,
 }
@@ -28,6 +30,7 @@ pub struct PatchMeRequest {
 pub async fn patch_me(
     State(state): State<AppState>,
     Myself(me): Myself,
+    client: ClientInfo,
     ApiJson(req): ApiJson<PatchMeRequest>,
 ) -> ApiResult<Json<User>> {
     let user_id = me.user_id();
@@ -40,20 +43,9 @@ pub async fn patch_me(
         None => None,
         Some(pw) => {
             let user = state.store.user(user_id).await?;
+            // (Left out, it is a wrong one.)
             let current = req.current_password.as_deref().unwrap_or("");
-            let stored = state.store.password_hash_of(user_id).await?;
-            let ok = match stored.as_deref() {
-                Some(h) if current.len() <= 4096 => state.passwords.verify(current, h).await?.ok,
-                _ => false,
-            };
-            if !ok {
-                return Err(ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "invalid_credentials",
-                    "the current password is wrong",
-                )
-                .detail("field", "currentPassword"));
-            }
+            recheck_current_password(&state, &client, &user, current).await?;
             let min = state.store.min_password_length_of(user_id).await?;
             password::check_for(pw, Some(&user.email), min)?;
             Some(state.passwords.hash(pw).await?)

@@ -206,12 +206,34 @@ fn pair(
 }
 
 /// Opens a session for `user`, landing in `workspace` (or their last or first workspace).
-#[tracing::instrument(level = "debug", skip_all)]
 pub async fn start_session(
     state: &AppState,
     user: &User,
     workspace: Option<WorkspaceId>,
     client: &ClientInfo,
+) -> ApiResult<SignedIn> {
+    open_session(state, user, workspace, client, false).await
+}
+
+/// Opens the session of an SSO sign-in whose ID token's `amr` names a second factor: the
+/// session itself counts as MFA for the organization's `mfaRequired` (SPEC §9), for as long as
+/// it lasts (refreshes keep it), whatever second factors the account has here.
+pub async fn start_provider_mfa_session(
+    state: &AppState,
+    user: &User,
+    workspace: Option<WorkspaceId>,
+    client: &ClientInfo,
+) -> ApiResult<SignedIn> {
+    open_session(state, user, workspace, client, true).await
+}
+
+#[tracing::instrument(level = "debug", skip_all)]
+async fn open_session(
+    state: &AppState,
+    user: &User,
+    workspace: Option<WorkspaceId>,
+    client: &ClientInfo,
+    provider_mfa: bool,
 ) -> ApiResult<SignedIn> {
     // The session lasts as long as the organization it lands in says (rule 19).
     let lifetime = state
@@ -227,6 +249,7 @@ pub async fn start_session(
             workspace,
             client.ip.as_deref(),
             client.user_agent.as_deref(),
+            provider_mfa,
             &stored,
         )
         .await?;
@@ -440,13 +463,35 @@ pub async fn recheck_password(
     user: &User,
     password: &str,
 ) -> ApiResult<()> {
+    recheck(state, client, user, password, "password").await
+}
+
+/// `recheck_password` for a password change (`PATCH /auth/me`): the current password, whose
+/// field is `currentPassword`.
+pub async fn recheck_current_password(
+    state: &AppState,
+    client: &ClientInfo,
+    user: &User,
+    password: &str,
+) -> ApiResult<()> {
+    recheck(state, client, user, password, "currentPassword").await
+}
+
+/// `recheck_password`, naming `field` when the password is wrong.
+async fn recheck(
+    state: &AppState,
+    client: &ClientInfo,
+    user: &User,
+    password: &str,
+    field: &'static str,
+) -> ApiResult<()> {
     let wrong = || {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_credentials",
-            "the password is wrong",
-        )
-        .detail("field", "password")
+        let what = if field == "password" {
+            "the password is wrong"
+        } else {
+            "the current password is wrong"
+        };
+        ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", what).detail("field", field)
     };
     let Reserved { attempt, _turn } = reserve_password_check(state, Some(user), "", client).await?;
     let stored = match state.store.password_hash_of(user.id).await {

@@ -5,7 +5,7 @@
 //! session.
 
 use super::List;
-use super::session::{ClientInfo, start_session};
+use super::session::{ClientInfo, start_provider_mfa_session};
 use crate::auth::Admin;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, Id};
@@ -816,9 +816,10 @@ async fn finish(
             .map_err(|e| (e.into(), email.clone(), Some(done.user)))?,
     };
     // SPEC §9: the provider's sign-in counts as the second factor only when its `amr` says
-    // so; otherwise an account with two-factor sign-in goes on to the code page.
+    // so (then the session counts as MFA for `mfaRequired` too); otherwise an account with
+    // two-factor sign-in goes on to the code page.
     let signed_in = if rules::amr_is_mfa(&identity.amr) {
-        start_session(state, &user, land_in, client).await
+        start_provider_mfa_session(state, &user, land_in, client).await
     } else {
         super::mfa::after_first_factor(state, &user, land_in, client).await
     }

@@ -81,6 +81,8 @@ pub(super) fn invitations() -> Vec<RouteDef> {
             .doc("auth", "Change your own name, or your password (with the current one; ends your other sessions)")
             .req(body::<PatchMeRequest>())
             .ok(200, body::<User>())
+            .may(401, "The current password is wrong (or left out with a new one)")
+            .may(429, "Too many wrong passwords (see Retry-After)")
             .may(503, super::BUSY),
     ]
 }

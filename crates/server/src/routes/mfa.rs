@@ -20,12 +20,13 @@ pub(super) fn mfa() -> Vec<RouteDef> {
             .doc("auth", "Your second factors, and whether your organization requires you to set one up")
             .ok(200, body::<MfaStatusBody>()),
         RouteDef::new(M::POST, "/auth/mfa/totp/enroll", Enrolling, enroll)
-            .doc("auth", "Start setting up an authenticator app (password again): its secret, otpauth URI and QR code (SVG); inactive until activated")
+            .doc("auth", "Start setting up an authenticator app (password again, and, when you have a passkey, its answer to POST /auth/mfa/passkeys/confirmation): its secret, otpauth URI and QR code (SVG); inactive until activated")
             .req(body::<EnrollRequest>())
             .ok(201, body::<Enrollment>())
-            .may(401, "The password is wrong")
+            .may(401, "The password or the passkey's answer is wrong")
             .may(409, "An authenticator app is set up already")
-            .may(429, "Too many wrong passwords (see Retry-After)")
+            .may(422, "You have a passkey and sent no proof of a second factor, or a malformed one")
+            .may(429, "Too many wrong passwords or proofs (see Retry-After)")
             .may(503, super::BUSY),
         RouteDef::new(M::POST, "/auth/mfa/totp/activate", Enrolling, activate)
             .doc("auth", "Turn the enrolled authenticator app on with one of its codes; answers 10 recovery codes, shown once")
@@ -35,10 +36,10 @@ pub(super) fn mfa() -> Vec<RouteDef> {
             .may(409, "Nothing is enrolled, or it is active already")
             .may(429, "Too many wrong codes (see Retry-After)"),
         RouteDef::new(M::DELETE, "/auth/mfa/totp", Enrolling, remove)
-            .doc("auth", "Turn the authenticator app off (and forget the recovery codes), with the password and a code or a recovery code")
+            .doc("auth", "Turn the authenticator app off (and forget the recovery codes), with the password and a proof of a second factor: a code, a recovery code, or a passkey's answer to POST /auth/mfa/passkeys/confirmation")
             .req(body::<RemoveRequest>())
             .empty(204)
-            .may(401, "The password or the code is wrong")
+            .may(401, "The password, the code, the recovery code or the passkey's answer is wrong")
             .may(429, "Too many wrong codes or passwords (see Retry-After)")
             .may(503, super::BUSY),
         RouteDef::new(M::POST, "/auth/mfa/passkey/options", Public, passkeys::sign_in_options)
@@ -50,13 +51,18 @@ pub(super) fn mfa() -> Vec<RouteDef> {
         RouteDef::new(M::GET, "/auth/mfa/passkeys", Enrolling, passkeys::list)
             .doc("auth", "Your passkeys")
             .ok(200, body::<passkeys::PasskeyList>()),
+        RouteDef::new(M::POST, "/auth/mfa/passkeys/confirmation", Enrolling, passkeys::confirmation_options)
+            .doc("auth", "The options for navigator.credentials.get to prove one of your passkeys before your second factors change: send its answer as passkey with the change (asking again replaces the options)")
+            .ok(200, body::<passkeys::PasskeyOptions>())
+            .may(409, "You have no passkey, or passkeys are unavailable (APP_URL names no domain)"),
         RouteDef::new(M::POST, "/auth/mfa/passkeys/registration", Enrolling, passkeys::start_registration)
-            .doc("auth", "Start registering a passkey (password again): the options for navigator.credentials.create; finish within five minutes with POST /auth/mfa/passkeys")
+            .doc("auth", "Start registering a passkey (password again, and, when you have an authenticator app or a passkey already, a proof of one: a code, a recovery code or a passkey's answer to POST /auth/mfa/passkeys/confirmation): the options for navigator.credentials.create; finish within five minutes with POST /auth/mfa/passkeys")
             .req(body::<passkeys::StartRegistration>())
             .ok(200, body::<passkeys::PasskeyOptions>())
-            .may(401, "The password is wrong")
+            .may(401, "The password, the code, the recovery code or the passkey's answer is wrong")
             .may(409, "Passkeys are unavailable (APP_URL names no domain), or you hold 20 already")
-            .may(429, "Too many wrong passwords (see Retry-After)")
+            .may(422, "You have a second factor and sent no proof of it, or more than one, or a malformed one")
+            .may(429, "Too many wrong passwords or proofs (see Retry-After)")
             .may(503, super::BUSY),
         RouteDef::new(M::POST, "/auth/mfa/passkeys", Enrolling, passkeys::finish_registration)
             .doc("auth", "Finish registering a passkey with the browser's answer to the options of the registration started last; it then counts as a second factor")
@@ -65,12 +71,13 @@ pub(super) fn mfa() -> Vec<RouteDef> {
             .may(409, "No registration is under way (or it expired), the passkey is registered already, or passkeys are unavailable")
             .may(422, "The credential is not the browser's answer, or it does not verify"),
         RouteDef::new(M::DELETE, "/auth/mfa/passkeys/{id}", Enrolling, passkeys::remove)
-            .doc("auth", "Remove one of your passkeys (password again)")
+            .doc("auth", "Remove one of your passkeys (password again, and a proof of a second factor: a code, a recovery code, or a passkey's answer to POST /auth/mfa/passkeys/confirmation)")
             .req(body::<passkeys::RemovePasskey>())
             .empty(204)
-            .may(401, "The password is wrong")
+            .may(401, "The password, the code, the recovery code or the passkey's answer is wrong")
             .may(404, "You have no passkey of this id")
-            .may(429, "Too many wrong passwords (see Retry-After)")
+            .may(422, "No proof of a second factor, more than one, or a malformed one")
+            .may(429, "Too many wrong passwords or proofs (see Retry-After)")
             .may(503, super::BUSY),
         RouteDef::new(M::DELETE, "/organization/members/{id}/mfa", Owner, reset_member)
             .doc("organizations", "Reset a member's two-factor sign-in (owners): their authenticator app, recovery codes and passkeys are removed; audited, and the member is emailed")

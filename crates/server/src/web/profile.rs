@@ -5,10 +5,12 @@
 //! Guarded `Enrolling` (a member who must still set up two-factor sign-in may open it, and sees
 //! only that part); the sessions are read through `GET /auth/sessions`'s store call in the
 //! caller's own scope; its buttons are the forms standing for `DELETE /auth/sessions/{id}`,
-//! `POST /auth/sessions/revoke-others` and the `/auth/mfa` routes (`routes::pages`). Adding a
-//! passkey is the one part that needs the page's script (`assets/app.js`): the browser's
-//! WebAuthn call sits between `POST /auth/mfa/passkeys/registration` and
-//! `POST /auth/mfa/passkeys`.
+//! `POST /auth/sessions/revoke-others` and the `/auth/mfa` routes (`routes::pages`). The
+//! passkey ceremonies are the parts that need the page's script (`assets/app.js`): adding a
+//! passkey (the browser's WebAuthn call sits between `POST /auth/mfa/passkeys/registration`
+//! and `POST /auth/mfa/passkeys`), and proving one of the user's passkeys before a change of
+//! second factors (`POST /auth/mfa/passkeys/confirmation`, its answer sent with the change);
+//! with an authenticator app, a code proves it without script.
 
 use super::page::{Ctx, When, finish};
 use crate::auth::{Caller, Myself};

@@ -660,3 +660,61 @@ async fn organization_policy_lets_members_without_mfa_only_enrol() {
         assert_eq!(r.body["mfaRequired"], true, "{name}: {}", r.body);
     }
 }
+
+/// A password change (`PATCH /auth/me`) checks the current password as a sign-in checks one:
+/// wrong ones count with the sign-ins of that email, and after five the change is refused
+/// with 429 and `Retry-After`, even with the right one (and so is signing in).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn wrong_current_passwords_are_limited_like_sign_ins() {
+    for b in backends() {
+        let name = b.name();
+        let w = World::new(&b).await;
+        let (_, pat) = w.member("pat@example.com", &w.default_ws, "Viewer").await;
+        let change = |current: &'static str| {
+            let pat = pat.clone();
+            async move {
+                pat.patch(
+                    "/auth/me",
+                    json!({"password": "a new long passphrase", "currentPassword": current}),
+                )
+                .await
+            }
+        };
+        for _ in 0..5 {
+            let r = change("not the password").await;
+            assert_eq!(
+                (r.status, r.code()),
+                (401, "invalid_credentials"),
+                "{name}: {}",
+                r.body
+            );
+            assert_eq!(r.body["error"]["field"], "currentPassword", "{}", r.body);
+        }
+        let locked = change(PASSWORD).await;
+        let at_sign_in = login(&w.server, "pat@example.com").await;
+        for r in [locked, at_sign_in] {
+            assert_eq!(
+                (r.status, r.code()),
+                (429, "too_many_attempts"),
+                "{name}: {}",
+                r.body
+            );
+            let secs: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+            assert!(secs > 0, "{name}: {secs}");
+        }
+        // Each wrong one is a failed sign-in in the login activity.
+        let r = w
+            .admin
+            .get("/login-activity?email=pat@example.com&limit=50")
+            .await;
+        let wrong = r.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["outcome"] == "failure" && e["reason"] == "wrong_password")
+            .count();
+        assert_eq!(wrong, 5, "{name}: {}", r.body);
+        let r = pat.patch("/auth/me", json!({"name": "Still Pat"})).await;
+        assert_eq!(r.status, 200, "{name}: a name change asks for no password");
+    }
+}

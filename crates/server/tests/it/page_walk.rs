@@ -24,7 +24,7 @@ use flowspace_server::routes::pages::{forms, pages};
 use flowspace_server::routes::{RouteDef, table};
 use flowspace_server::web::surface::Answer;
 use flowspace_server::web::view::Flash;
-use flowspace_testkit::{ADMIN_EMAIL, PASSWORD, TestServer, World, backends};
+use flowspace_testkit::{ADMIN_EMAIL, Client, PASSWORD, TestServer, World, backends};
 use reqwest::Method;
 use reqwest::header::{self, HeaderMap};
 use serde_json::{Value, json};
@@ -211,6 +211,8 @@ struct Walk<'w> {
     enroller: tokio::sync::Mutex<Option<Browser>>,
     /// `ENROLLER`'s authenticator app, once the walk has enrolled it.
     app: tokio::sync::Mutex<Option<crate::mfa::Authenticator>>,
+    /// `ENROLLER`'s passkey device and a session of theirs, once the walk has registered it.
+    device: tokio::sync::Mutex<Option<(crate::passkeys::Device, Client)>>,
 }
 
 /// The member who walks the two-factor forms.
@@ -271,16 +273,15 @@ impl Walk<'_> {
                     .to_string()
             }
             // `/auth/mfa/passkeys/{id}`: a passkey of `ENROLLER`, the right caller of the
-            // two-factor forms (stored directly: its removal reads nothing of the credential).
+            // two-factor forms, registered through the API (the walk has turned their
+            // authenticator app off by then), whose device proves it for its removal.
             "passkey" => {
-                let store = self.w.server.store();
-                let user = store.find_login(ENROLLER).await.unwrap().unwrap().user.id;
-                let key = store
-                    .add_passkey(user, format!("walk-{n}").as_bytes(), "Walk key", "{}")
-                    .await
-                    .unwrap()
-                    .unwrap();
-                key.id.to_string()
+                let c = self.w.server.login(ENROLLER, PASSWORD).await;
+                let mut device = crate::passkeys::Device::new();
+                let id =
+                    crate::passkeys::add_passkey(&c, &mut device, &format!("Walk key {n}")).await;
+                *self.device.lock().await = Some((device, c));
+                id
             }
             // A single sign-on provider of the organization (its issuer does not answer).
             "sso" => made(
@@ -489,8 +490,15 @@ impl Walk<'_> {
                 pair("targetWorkspaceId", &self.other),
             ],
             ("auth", Some("me")) => vec![pair("name", name)],
-            ("auth", Some("mfa/totp/enroll")) | ("auth", Some("mfa/passkeys/{id}")) => {
-                vec![pair("password", PASSWORD)]
+            ("auth", Some("mfa/totp/enroll")) => vec![pair("password", PASSWORD)],
+            ("auth", Some("mfa/passkeys/{id}")) => {
+                let mut held = self.device.lock().await;
+                let (device, c) = held.as_mut().expect("the passkey registered first");
+                let answer = crate::passkeys::confirm(c, device).await;
+                vec![
+                    pair("password", PASSWORD),
+                    pair("passkey:json", answer.to_string()),
+                ]
             }
             ("auth", Some("mfa/totp/activate")) => {
                 // Enrolled again through the API (replacing what the form enrolled, which is
@@ -658,6 +666,7 @@ async fn every_page_and_form_refuses_whoever_it_should() {
             skip,
             n: AtomicUsize::new(0),
             enroller: tokio::sync::Mutex::new(None),
+            device: tokio::sync::Mutex::new(None),
             app: tokio::sync::Mutex::new(None),
         };
         let on = b.name();

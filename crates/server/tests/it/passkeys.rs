@@ -1,9 +1,11 @@
 //! Passkeys as a second factor (SPEC §9) through HTTP, on both backends, with webauthn-rs's
 //! software authenticator as the user's device: registration (the password again), sign-in
 //! with the passkey (a session only after the assertion), forged, replayed and misdirected
-//! assertions refused, removal with the password, and the organization's `mfaRequired`
-//! policy. Also what guards the password asked for again (it is limited like sign-ins), and
-//! accepting an invitation with an account that has a second factor.
+//! assertions refused, removal with the password and a proof of a second factor, the
+//! signature counter (a cloned authenticator), and the organization's `mfaRequired` policy.
+//! Also what guards the password asked for again (it is limited like sign-ins), changing
+//! second factors (a proof of one), and accepting an invitation with an account that has a
+//! second factor.
 
 use crate::mfa::enable_totp;
 use crate::organizations::{active_ws, new_org, register};
@@ -14,15 +16,16 @@ use webauthn_authenticator_rs::prelude::{
     CreationChallengeResponse, PublicKeyCredential, RequestChallengeResponse, Url,
 };
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+use webauthn_authenticator_rs::softtoken::{SoftToken, SoftTokenFile};
 
 /// The origin the test servers' APP_URL names (`flowspace_testkit::test_config`).
 const ORIGIN: &str = "http://localhost:3000";
 
 /// A passkey device: webauthn-rs's software authenticator (it verifies its user).
-struct Device(WebauthnAuthenticator<SoftPasskey>);
+pub(crate) struct Device(WebauthnAuthenticator<SoftPasskey>);
 
 impl Device {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self(WebauthnAuthenticator::new(SoftPasskey::new(true)))
     }
 
@@ -38,7 +41,7 @@ impl Device {
     }
 
     /// The browser's answer to sign-in options, as `navigator.credentials.get`.
-    fn get(&mut self, options: &Value) -> Value {
+    pub(crate) fn get(&mut self, options: &Value) -> Value {
         let rcr: RequestChallengeResponse =
             serde_json::from_value(json!({"publicKey": options})).expect("request options");
         let cred = self
@@ -49,14 +52,19 @@ impl Device {
     }
 }
 
-/// Registers a passkey of `device` named `name` for the signed-in `c`: its id.
-async fn add_passkey(c: &Client, device: &mut Device, name: &str) -> String {
-    let r = c
-        .post(
-            "/auth/mfa/passkeys/registration",
-            json!({"password": PASSWORD}),
-        )
-        .await;
+/// Registers a passkey of `device` named `name` for the signed-in `c`, who has no second
+/// factor yet: its id.
+pub(crate) async fn add_passkey(c: &Client, device: &mut Device, name: &str) -> String {
+    add_passkey_proved(c, device, name, json!({})).await
+}
+
+/// `add_passkey` with `proof` (`code`, `recoveryCode` or `passkey`) of a second factor.
+async fn add_passkey_proved(c: &Client, device: &mut Device, name: &str, proof: Value) -> String {
+    let mut body = json!({"password": PASSWORD});
+    body.as_object_mut()
+        .unwrap()
+        .extend(proof.as_object().unwrap().clone());
+    let r = c.post("/auth/mfa/passkeys/registration", body).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let credential = device.create(&r.body["publicKey"]);
     let r = c
@@ -67,6 +75,14 @@ async fn add_passkey(c: &Client, device: &mut Device, name: &str) -> String {
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
     r.id()
+}
+
+/// `device`'s answer to the options of a confirmation of the signed-in `c` (a proof of one of
+/// their passkeys before their second factors change).
+pub(crate) async fn confirm(c: &Client, device: &mut Device) -> Value {
+    let r = c.post("/auth/mfa/passkeys/confirmation", json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    device.get(&r.body["publicKey"])
 }
 
 /// `DELETE path` with a JSON body.
@@ -326,15 +342,67 @@ async fn passkey_registration_and_sign_in() {
             "{name}"
         );
 
-        // Removal needs the password; then the password alone signs in again.
+        // Removal needs the password and a proof of a second factor: here an answer of the
+        // passkey to the options of a confirmation. Each bad input is a clear error and
+        // removes nothing.
         let path = format!("/auth/mfa/passkeys/{laptop_id}");
         let r = del(&pat, &path, json!({})).await;
         assert_eq!(r.status, 422, "{name}: {}", r.body);
         let r = del(&pat, &path, json!({"password": "wrong"})).await;
         assert_eq!((r.status, r.code()), (401, "invalid_credentials"), "{name}");
-        let r = del(&sam, &path, json!({"password": PASSWORD})).await;
-        assert_eq!(r.status, 404, "{name}: not Sam's: {}", r.body);
         let r = del(&pat, &path, json!({"password": PASSWORD})).await;
+        assert_eq!(r.status, 422, "{name}: the proof is missing: {}", r.body);
+        let r = del(
+            &pat,
+            &path,
+            json!({"password": PASSWORD, "passkey": {"id": "x"}}),
+        )
+        .await;
+        assert_eq!(r.status, 422, "{name}: not an answer: {}", r.body);
+        let answer = confirm(&pat, &mut laptop).await;
+        let r = del(
+            &pat,
+            &path,
+            json!({"password": PASSWORD, "passkey": answer, "code": "123456"}),
+        )
+        .await;
+        assert_eq!(r.status, 422, "{name}: two proofs: {}", r.body);
+        let r = del(&sam, &path, json!({"password": PASSWORD, "code": "123456"})).await;
+        assert_eq!(r.status, 404, "{name}: not Sam's: {}", r.body);
+        // No authenticator app: no code proves anything; a forged answer neither, and it
+        // spends the options.
+        let r = del(&pat, &path, json!({"password": PASSWORD, "code": "123456"})).await;
+        assert_eq!((r.status, r.code()), (401, "invalid_mfa_code"), "{name}");
+        let r = del(
+            &pat,
+            &path,
+            json!({"password": PASSWORD, "passkey": forged(&answer)}),
+        )
+        .await;
+        assert_eq!((r.status, r.code()), (401, "invalid_passkey"), "{name}");
+        let r = del(
+            &pat,
+            &path,
+            json!({"password": PASSWORD, "passkey": answer}),
+        )
+        .await;
+        assert_eq!((r.status, r.code()), (401, "invalid_passkey"), "{name}");
+        assert_eq!(
+            pat.get("/auth/mfa/passkeys").await.body["items"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1,
+            "{name}: nothing removed"
+        );
+        // The right proof, then: removed.
+        let answer = confirm(&pat, &mut laptop).await;
+        let r = del(
+            &pat,
+            &path,
+            json!({"password": PASSWORD, "passkey": answer}),
+        )
+        .await;
         assert_eq!(r.status, 204, "{name}: {}", r.body);
         assert_eq!(pat.get("/auth/mfa/passkeys").await.body["items"], json!([]));
         let r = login(s, "pat@example.com").await;
@@ -382,15 +450,19 @@ async fn a_passkey_counts_for_the_organization_policy() {
             "mfa_enrollment_required"
         );
         // An account holds at most 20 passkeys: the 21st registration is refused before the
-        // browser is asked.
-        for i in 0..20 {
-            add_passkey(&pat, &mut Device::new(), &format!("Key {i}")).await;
+        // browser is asked. (From the second on, the first proves a second factor.)
+        let mut first = Device::new();
+        add_passkey(&pat, &mut first, "Key 0").await;
+        for i in 1..20 {
+            let proof = json!({"passkey": confirm(&pat, &mut first).await});
+            add_passkey_proved(&pat, &mut Device::new(), &format!("Key {i}"), proof).await;
         }
         assert_eq!(pat.get("/auth/mfa").await.body["passkeys"], 20, "{name}");
+        let proof = confirm(&pat, &mut first).await;
         let r = pat
             .post(
                 "/auth/mfa/passkeys/registration",
-                json!({"password": PASSWORD}),
+                json!({"password": PASSWORD, "passkey": proof}),
             )
             .await;
         assert_eq!((r.status, r.code()), (409, "passkey_limit"), "{name}");
@@ -526,5 +598,298 @@ async fn accepting_an_invitation_asks_for_the_second_factor() {
             .client()
             .with_token(r.body["accessToken"].as_str().unwrap());
         assert_eq!(active_ws(&signed_in).await, beta_ws, "{name}");
+    }
+}
+
+/// Changing the second factors of an account that has one takes the password and a proof of
+/// one of them (a code, a recovery code, or a passkey's answer to a confirmation's options):
+/// adding a passkey, removing one, and turning the authenticator app off. Each bad input is a
+/// clear error and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn changing_second_factors_needs_a_proof_of_one() {
+    for b in backends() {
+        let name = b.name();
+        let w = World::new(&b).await;
+        let (_, pat) = w.member("pat@example.com", &w.default_ws, "Viewer").await;
+        let (mut app, codes) = enable_totp(&pat).await;
+        let count = |c: &Client| {
+            let c = c.clone();
+            async move { c.get("/auth/mfa").await.body["passkeys"].clone() }
+        };
+
+        // With an authenticator app, the password alone starts no registration.
+        let start = |body: Value| {
+            let pat = pat.clone();
+            async move { pat.post("/auth/mfa/passkeys/registration", body).await }
+        };
+        let r = start(json!({"password": PASSWORD})).await;
+        assert_eq!(r.status, 422, "{name}: {}", r.body);
+        assert_eq!(r.body["error"]["field"], "code", "{}", r.body);
+        let r = start(json!({"password": PASSWORD, "code": "12ab"})).await;
+        assert_eq!(r.status, 422, "{name}: {}", r.body);
+        let r = start(json!({"password": PASSWORD, "code": app.wrong_code()})).await;
+        assert_eq!((r.status, r.code()), (401, "invalid_mfa_code"), "{name}");
+        let r = start(json!({"password": "wrong", "code": app.code().await})).await;
+        assert_eq!((r.status, r.code()), (401, "invalid_credentials"), "{name}");
+        // (None of these started one.)
+        let r = pat
+            .post(
+                "/auth/mfa/passkeys",
+                json!({"name": "Laptop", "credential": {"id": "x"}}),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (409, "passkey_registration_expired"),
+            "{name}"
+        );
+        // And no passkey means no confirmation options.
+        let r = pat.post("/auth/mfa/passkeys/confirmation", json!({})).await;
+        assert_eq!((r.status, r.code()), (409, "no_passkey"), "{name}");
+
+        // A code of the app proves it, once.
+        let mut laptop = Device::new();
+        let code = app.code().await;
+        let laptop_id =
+            add_passkey_proved(&pat, &mut laptop, "Laptop", json!({"code": code})).await;
+        let r = start(json!({"password": PASSWORD, "code": code})).await;
+        assert_eq!((r.status, r.code()), (401, "mfa_code_reused"), "{name}");
+        // A recovery code proves it, once.
+        let mut phone = Device::new();
+        let phone_id =
+            add_passkey_proved(&pat, &mut phone, "Phone", json!({"recoveryCode": codes[0]})).await;
+        let r = start(json!({"password": PASSWORD, "recoveryCode": codes[0]})).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (401, "invalid_recovery_code"),
+            "{name}"
+        );
+        assert_eq!(count(&pat).await, 2, "{name}");
+
+        // Removing a passkey: with a recovery code.
+        let r = del(
+            &pat,
+            &format!("/auth/mfa/passkeys/{laptop_id}"),
+            json!({"password": PASSWORD, "recoveryCode": codes[1]}),
+        )
+        .await;
+        assert_eq!(r.status, 204, "{name}: {}", r.body);
+        assert_eq!(count(&pat).await, 1, "{name}");
+
+        // Turning the app off: the password and a passkey's answer also do (a code alone is
+        // asked for otherwise, and nothing changes without one).
+        let r = del(&pat, "/auth/mfa/totp", json!({"password": PASSWORD})).await;
+        assert_eq!(r.status, 422, "{name}: {}", r.body);
+        let answer = confirm(&pat, &mut phone).await;
+        let r = del(
+            &pat,
+            "/auth/mfa/totp",
+            json!({"password": PASSWORD, "passkey": forged(&answer)}),
+        )
+        .await;
+        assert_eq!((r.status, r.code()), (401, "invalid_passkey"), "{name}");
+        assert_eq!(pat.get("/auth/mfa").await.body["totp"], true, "{name}");
+        let answer = confirm(&pat, &mut phone).await;
+        let r = del(
+            &pat,
+            "/auth/mfa/totp",
+            json!({"password": PASSWORD, "passkey": answer}),
+        )
+        .await;
+        assert_eq!(r.status, 204, "{name}: {}", r.body);
+        assert_eq!(pat.get("/auth/mfa").await.body["totp"], false, "{name}");
+
+        // With a passkey only, another is added with its answer; a code proves nothing.
+        let r = start(json!({"password": PASSWORD})).await;
+        assert_eq!(r.status, 422, "{name}: {}", r.body);
+        let r = start(json!({"password": PASSWORD, "code": app.code().await})).await;
+        assert_eq!((r.status, r.code()), (401, "invalid_mfa_code"), "{name}");
+        let proof = json!({"passkey": confirm(&pat, &mut phone).await});
+        let mut key = Device::new();
+        add_passkey_proved(&pat, &mut key, "Key", proof).await;
+        assert_eq!(count(&pat).await, 2, "{name}");
+        // A passkey's answer proves its own removal too.
+        let answer = confirm(&pat, &mut phone).await;
+        let r = del(
+            &pat,
+            &format!("/auth/mfa/passkeys/{phone_id}"),
+            json!({"password": PASSWORD, "passkey": answer}),
+        )
+        .await;
+        assert_eq!(r.status, 204, "{name}: {}", r.body);
+        assert_eq!(count(&pat).await, 1, "{name}");
+
+        // Setting up an authenticator app beside a passkey takes its answer too.
+        let enroll = |body: Value| {
+            let pat = pat.clone();
+            async move { pat.post("/auth/mfa/totp/enroll", body).await }
+        };
+        let r = enroll(json!({"password": PASSWORD})).await;
+        assert_eq!(r.status, 422, "{name}: {}", r.body);
+        let answer = confirm(&pat, &mut key).await;
+        let r = enroll(json!({"password": PASSWORD, "passkey": forged(&answer)})).await;
+        assert_eq!((r.status, r.code()), (401, "invalid_passkey"), "{name}");
+        assert_eq!(pat.get("/auth/mfa").await.body["totp"], false, "{name}");
+        let answer = confirm(&pat, &mut key).await;
+        let r = enroll(json!({"password": PASSWORD, "passkey": answer})).await;
+        assert_eq!(r.status, 201, "{name}: {}", r.body);
+        assert!(r.body["otpauthUri"].is_string(), "{name}: {}", r.body);
+    }
+}
+
+/// A passkey device whose whole state can be copied: the copy is a cloned authenticator (the
+/// same key, the same signature counter). webauthn-rs's soft token, kept in a file between
+/// ceremonies.
+struct Cloneable {
+    state: Vec<u8>,
+    path: std::path::PathBuf,
+}
+
+impl Cloneable {
+    fn new() -> Self {
+        let (token, _) = SoftToken::new(true).expect("a soft token");
+        Self::of(token.to_cbor().unwrap())
+    }
+
+    fn of(state: Vec<u8>) -> Self {
+        let path = std::env::temp_dir().join(format!("flowspace-token-{}", uuid::Uuid::new_v4()));
+        Self { state, path }
+    }
+
+    fn copy(&self) -> Self {
+        Self::of(self.state.clone())
+    }
+
+    fn with<R>(&mut self, f: impl FnOnce(&mut WebauthnAuthenticator<SoftTokenFile>) -> R) -> R {
+        let token = SoftToken::from_cbor(&self.state).unwrap();
+        let file = std::fs::File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&self.path)
+            .unwrap();
+        let mut device = WebauthnAuthenticator::new(SoftTokenFile::new(token, file));
+        let out = f(&mut device);
+        drop(device); // saves the token
+        self.state = std::fs::read(&self.path).unwrap();
+        out
+    }
+
+    fn create(&mut self, options: &Value) -> Value {
+        let ccr: CreationChallengeResponse =
+            serde_json::from_value(json!({"publicKey": options})).unwrap();
+        let cred = self.with(|d| d.do_registration(Url::parse(ORIGIN).unwrap(), ccr));
+        serde_json::to_value(cred.expect("the authenticator registers")).unwrap()
+    }
+
+    fn get(&mut self, options: &Value) -> Value {
+        let rcr: RequestChallengeResponse =
+            serde_json::from_value(json!({"publicKey": options})).unwrap();
+        let cred = self.with(|d| d.do_authentication(Url::parse(ORIGIN).unwrap(), rcr));
+        serde_json::to_value(cred.expect("the authenticator signs")).unwrap()
+    }
+}
+
+impl Drop for Cloneable {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The signature counter only moves forward (WebAuthn: a counter not above the stored one may
+/// be a cloned authenticator): of two answers with one counter, one at most signs in, whether
+/// they come one after the other or at once; and an answer whose counter is below one already
+/// counted is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_passkey_counter_that_does_not_move_forward_is_refused() {
+    for b in backends() {
+        let name = b.name();
+        let w = World::new(&b).await;
+        let s = &w.server;
+        let (_, pat) = w.member("pat@example.com", &w.default_ws, "Viewer").await;
+        let mut original = Cloneable::new();
+        let r = pat
+            .post(
+                "/auth/mfa/passkeys/registration",
+                json!({"password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{name}: {}", r.body);
+        let credential = original.create(&r.body["publicKey"]);
+        let r = pat
+            .post(
+                "/auth/mfa/passkeys",
+                json!({"name": "Key", "credential": credential}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{name}: {}", r.body);
+        let mut clone = original.copy();
+        // Two sign-ins, each with its options.
+        let two = || async {
+            let mut out = Vec::new();
+            for _ in 0..2 {
+                let token = first_step(s, "pat@example.com", json!(["passkey"])).await;
+                let r = options(s, &token).await;
+                assert_eq!(r.status, 200, "{}", r.body);
+                out.push((token, r.body["publicKey"].clone()));
+            }
+            out
+        };
+
+        // One after the other: the original's answer (counter 1) signs in, the clone's (also
+        // 1) is refused.
+        let o = two().await;
+        let first = original.get(&o[0].1);
+        let cloned = clone.get(&o[1].1);
+        let r = verify(s, &o[0].0, &first).await;
+        assert_eq!(r.status, 200, "{name}: {}", r.body);
+        let r = verify(s, &o[1].0, &cloned).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (401, "invalid_passkey"),
+            "{name}: {}",
+            r.body
+        );
+        assert!(r.body.get("accessToken").is_none());
+        assert_eq!(
+            events(
+                &w.admin,
+                "pat@example.com",
+                "mfa_failure",
+                Some("passkey_counter")
+            )
+            .await,
+            1,
+            "{name}"
+        );
+
+        // At once (both counters 2, both above the stored 1): one signs in.
+        let o = two().await;
+        let first = original.get(&o[0].1);
+        let cloned = clone.get(&o[1].1);
+        let (a, b) = tokio::join!(verify(s, &o[0].0, &first), verify(s, &o[1].0, &cloned));
+        let mut statuses = [a.status, b.status];
+        statuses.sort_unstable();
+        assert_eq!(statuses, [200, 401], "{name}: {} / {}", a.body, b.body);
+
+        // Backwards: the original answers two sign-ins (3, then 4); the later answer is
+        // counted first, and the earlier one is then refused.
+        let o = two().await;
+        let earlier = original.get(&o[0].1);
+        let later = original.get(&o[1].1);
+        let r = verify(s, &o[1].0, &later).await;
+        assert_eq!(r.status, 200, "{name}: {}", r.body);
+        let r = verify(s, &o[0].0, &earlier).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (401, "invalid_passkey"),
+            "{name}: {}",
+            r.body
+        );
+        // The original goes on signing in.
+        let o = two().await;
+        let next = original.get(&o[0].1);
+        assert_eq!(verify(s, &o[0].0, &next).await.status, 200, "{name}");
     }
 }

@@ -963,6 +963,106 @@ async fn an_sso_sign_in_still_asks_an_account_with_two_factor_sign_in_for_its_co
     }
 }
 
+/// SPEC §9: under `mfaRequired`, a member with no second factor here is signed in only to
+/// enrol, unless the sign-in itself was MFA: an SSO sign-in whose ID token's `amr` names a
+/// second factor opens a session with full access (kept across refreshes). Without that `amr`
+/// the SSO session may only enrol, and so may a password session of the same account.
+#[tokio::test]
+async fn an_sso_sign_in_with_mfa_in_its_amr_satisfies_the_organization_policy() {
+    for backend in backends() {
+        let name = backend.name();
+        let s = Sso::new(&backend, Value::Null).await;
+        // An account with a password and a verified email, and no second factor.
+        let inv = s
+            .admin
+            .post(
+                "/invitations",
+                json!({"email": "mia@example.com", "workspaceId": s.default_ws, "role": "Viewer"}),
+            )
+            .await;
+        assert_eq!(inv.status, 201, "{}", inv.body);
+        let link = inv.body["link"].as_str().unwrap().to_string();
+        let token = link.split("token=").nth(1).unwrap().to_string();
+        let r = s
+            .server
+            .client()
+            .post(
+                "/auth/register",
+                json!({"token": token, "name": "Mia", "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        // The owner turns the policy on (with a second factor of their own first).
+        crate::mfa::enable_totp(&s.admin).await;
+        let r = s
+            .admin
+            .patch("/organization", json!({"mfaRequired": true}))
+            .await;
+        assert_eq!(r.status, 200, "{name}: {}", r.body);
+        let enrol_only = |c: Client, how: &'static str| async move {
+            let r = c.get("/chatflows").await;
+            assert_eq!(
+                (r.status, r.code()),
+                (403, "mfa_enrollment_required"),
+                "{name}: {how}: {}",
+                r.body
+            );
+            let r = c.get("/auth/mfa").await;
+            assert_eq!(r.status, 200, "{name}: {how}: {}", r.body);
+            assert_eq!(r.body["enrollmentRequired"], true, "{name}: {how}");
+        };
+
+        // The provider says it checked a second factor: full access, with no code page.
+        s.idp
+            .set_account_amr("mia", "mia@example.com", &["pwd", "otp"])
+            .await;
+        let h = s.sign_in("mia").await;
+        let mia = s.as_user(&h);
+        let r = mia.get("/chatflows").await;
+        assert_eq!(r.status, 200, "{name}: {}", r.body);
+        assert_eq!(mia.get("/auth/mfa").await.body["enrollmentRequired"], false);
+        assert_eq!(
+            s.last_login("mia@example.com").await["outcome"],
+            "success",
+            "{name}"
+        );
+        // A refresh keeps the session, and what it counts as.
+        let refresh = h
+            .cookies
+            .iter()
+            .find_map(|c| c.strip_prefix("fs_refresh="))
+            .map(|v| v.split(';').next().unwrap().to_string())
+            .expect("a refresh cookie");
+        let r = s
+            .server
+            .client()
+            .post("/auth/refresh", json!({"refreshToken": refresh}))
+            .await;
+        assert_eq!(r.status, 200, "{name}: {}", r.body);
+        let refreshed = s
+            .server
+            .client()
+            .with_token(r.body["accessToken"].as_str().unwrap());
+        assert_eq!(refreshed.get("/chatflows").await.status, 200, "{name}");
+
+        // The same account, the provider saying nothing of a second factor: enrol only.
+        s.idp.set_account("mia", "mia@example.com", true, &[]).await;
+        let h = s.sign_in("mia").await;
+        enrol_only(s.as_user(&h), "SSO without amr").await;
+        // A factor that is no second one (RFC 8176 `pwd`, `kba`) does not count either.
+        s.idp
+            .set_account_amr("mia", "mia@example.com", &["pwd", "kba"])
+            .await;
+        let h = s.sign_in("mia").await;
+        enrol_only(s.as_user(&h), "SSO with amr pwd kba").await;
+        // A password sign-in never counts: enrol only.
+        let password = s.server.login("mia@example.com", PASSWORD).await;
+        enrol_only(password, "password").await;
+        // (The MFA session opened first is unaffected by the later ones.)
+        assert_eq!(mia.get("/chatflows").await.status, 200, "{name}");
+    }
+}
+
 /// Every way the callback fails (SPEC §8), each through a real sequence with the real
 /// provider: a clear error, no session or cookie, no account or membership made or changed,
 /// and a login-activity row naming the reason (none for a state that names no flow: it names

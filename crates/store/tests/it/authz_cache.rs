@@ -219,7 +219,7 @@ async fn only_writes_that_authorization_reads_bump_the_version() {
         // A new session is in no cache yet: signing in does not invalidate anybody.
         let before = version(&o).await;
         o.store
-            .create_session(o.admin, Some(o.default_ws), None, None, &refresh(60))
+            .create_session(o.admin, Some(o.default_ws), None, None, false, &refresh(60))
             .await
             .unwrap();
         assert_eq!(version(&o).await, before, "{}", o.name());

@@ -138,7 +138,14 @@ impl Org {
             .await
             .expect("setup");
         let admin_session = store
-            .create_session(out.user, Some(out.workspace), None, None, &refresh(3600))
+            .create_session(
+                out.user,
+                Some(out.workspace),
+                None,
+                None,
+                false,
+                &refresh(3600),
+            )
             .await
             .expect("admin session");
         Self {
@@ -220,7 +227,7 @@ impl Org {
             .id;
         let session = self
             .store
-            .create_session(user, None, None, None, &refresh(3600))
+            .create_session(user, None, None, None, false, &refresh(3600))
             .await
             .expect("user session");
         (user, session)

@@ -18,6 +18,7 @@ async fn rotation_spends_the_token_and_reuse_revokes_the_session() {
                 Some(o.default_ws),
                 Some("127.0.0.1"),
                 Some("test"),
+                false,
                 &first,
             )
             .await
@@ -107,7 +108,7 @@ async fn expired_and_unknown_tokens_are_invalid() {
         let expired = refresh(-5);
         let session = o
             .store
-            .create_session(o.admin, None, None, None, &expired)
+            .create_session(o.admin, None, None, None, false, &expired)
             .await
             .unwrap();
         let next = refresh(3600);
@@ -145,7 +146,7 @@ async fn revoked_sessions_and_disabled_users_have_no_facts() {
         let (user, s1) = o.user("dev@example.com").await;
         let s2 = o
             .store
-            .create_session(user, None, None, None, &refresh(3600))
+            .create_session(user, None, None, None, false, &refresh(3600))
             .await
             .unwrap();
         let facts = o
@@ -250,7 +251,7 @@ async fn the_active_workspace_falls_back_when_not_requested() {
         // A new session of the same user starts where they were last.
         let s = o
             .store
-            .create_session(o.admin, None, None, None, &refresh(3600))
+            .create_session(o.admin, None, None, None, false, &refresh(3600))
             .await
             .unwrap();
         let f = o.facts(s, o.admin, None).await;
@@ -270,7 +271,7 @@ async fn concurrent_refreshes_with_one_token_have_one_winner() {
         let token = refresh(3600);
         let session = o
             .store
-            .create_session(o.admin, None, None, None, &token)
+            .create_session(o.admin, None, None, None, false, &token)
             .await
             .unwrap();
         let mut tasks = Vec::new();

@@ -44,6 +44,7 @@ async fn setup_once_then_a_second_setup_is_a_conflict() {
                 Some(first.workspace),
                 None,
                 None,
+                false,
                 &flowspace_store::StoredRefresh {
                     hash: vec![7; 32],
                     expires_at: flowspace_core::time::Timestamp::now().plus_seconds(60),
