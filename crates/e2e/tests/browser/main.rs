@@ -9,6 +9,7 @@ mod mfa;
 mod organizations;
 mod pages;
 mod passkeys;
+mod search;
 mod sessions;
 mod sso;
 mod transfer;

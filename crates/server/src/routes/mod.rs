@@ -268,7 +268,7 @@ pub fn table() -> Vec<RouteDef> {
             .doc("roles", "Delete a custom role nobody holds")
             .empty(204),
         RouteDef::new(M::GET, "/users", AccountAdmin, api::users::list)
-            .doc("users", "The organization's users with status, workspaces and roles, active workspace, last login, oldest first; q searches names and emails")
+            .doc("users", "The organization's users with status, workspaces and roles, active workspace, last login, in the order they joined the organization; q searches names and emails")
             .ok(200, list::<UserDetail>())
             .searched(),
         RouteDef::new(M::POST, "/users", AccountAdmin, api::users::create)

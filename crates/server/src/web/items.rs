@@ -8,12 +8,12 @@ use crate::state::AppState;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
-use flowspace_core::cursor::PageRequest;
+use flowspace_core::cursor::{PageRequest, Search};
 use flowspace_core::ids::{ItemId, WorkspaceId};
-use flowspace_core::model::{ApiKey, Credential, CredentialUsage, Item, WorkspaceRef};
+use flowspace_core::model::{ApiKey, Credential, CredentialUsage, Item, Workspace, WorkspaceRef};
 use flowspace_core::permissions::Permission;
 use flowspace_core::resource::ResourceKind;
-use flowspace_core::{DomainError, authz, perm};
+use flowspace_core::{DomainError, DomainResult, authz, perm};
 use serde::Deserialize;
 
 #[derive(Deserialize, Default)]
@@ -181,8 +181,13 @@ struct CredentialPage {
     kind: Kind,
     item: Credential,
     can_share: bool,
-    /// The workspaces it may be shared with, and whether it is.
+    /// The workspaces it is shared with (ticked), then the others the share dialog's search
+    /// found.
     targets: Vec<(WorkspaceRef, bool)>,
+    /// The share dialog's search, as typed.
+    pick: String,
+    /// Whether more workspaces match than the share dialog offers.
+    more: bool,
     /// Where it is used, shown before unsharing and deleting.
     usage: CredentialUsage,
     /// The active workspace: its items are one click away.
@@ -225,8 +230,10 @@ pub async fn credential(
     Views(views): Views,
     ctx: Ctx,
     Id(id): Id<ItemId>,
+    Query(query): Query<super::workspaces::PickQuery>,
 ) -> Response {
     let kind = ResourceKind::Credential;
+    let pick = query.pick.unwrap_or_default();
     let item = match state.store.get_credential(&scope, id).await {
         Ok(c) => c,
         Err(e) => return ctx.at(kind.page(), kind.resource().title()).fail(e),
@@ -237,25 +244,34 @@ pub async fn credential(
         Err(e) => return ctx.fail(e),
     };
     let can_share = !item.shared && ctx.can(perm!(Credentials, Share));
-    let mut targets = Vec::new();
+    // The share dialog ticks every workspace it is shared with, and offers the others that
+    // `pick` finds, a few at a time (never every workspace of the organization).
+    let (mut targets, mut more) = (Vec::new(), false);
     if can_share {
-        let shared = match state.store.credential_shares(&scope, id).await {
-            Ok(s) => s,
+        let read = async {
+            let search = Search::new(Some(&pick))?;
+            let shared = state.store.credential_shares(&scope, id).await?;
+            DomainResult::Ok((search, shared))
+        };
+        let (search, shared) = match read.await {
+            Ok(r) => r,
             Err(e) => return ctx.fail(e),
+        };
+        let is_shared = |w: &Workspace| shared.iter().any(|s| s.id == w.id);
+        let target = |w: &Workspace| WorkspaceRef {
+            id: w.id,
+            name: w.name.clone(),
         };
         targets = ctx
             .workspaces
             .iter()
-            .filter(|w| w.id != item.workspace_id)
-            .map(|w| {
-                let on = shared.iter().any(|s| s.id == w.id);
-                let target = WorkspaceRef {
-                    id: w.id,
-                    name: w.name.clone(),
-                };
-                (target, on)
-            })
+            .filter(|w| is_shared(w))
+            .map(|w| (target(w), true))
             .collect();
+        let others = |w: &Workspace| w.id == item.workspace_id || is_shared(w);
+        let (found, over) = super::workspaces::pick_workspaces(&ctx.workspaces, &search, others);
+        targets.extend(found.into_iter().map(|w| (target(w), false)));
+        more = over;
     }
     let shown = ctx.flash.is_some();
     let page = CredentialPage {
@@ -264,6 +280,8 @@ pub async fn credential(
         item,
         can_share,
         targets,
+        pick,
+        more,
         usage,
         active: scope.workspace(),
     };

@@ -274,7 +274,6 @@ pub fn not_found(ctx: Ctx, what: &str) -> Response {
 // `{{ row.description.text() }}`, `{{ item.data.pretty() }}` (import the trait beside the
 // page's template struct).
 
-/// A time as `2026-11-23 10:02` (UTC); `—` for none.
 /// The link to the next page of a searched list at `path` (empty on the last page).
 pub fn next_page(path: &str, q: &str, next: Option<&str>) -> String {
     next.map(|cursor| {
@@ -284,6 +283,7 @@ pub fn next_page(path: &str, q: &str, next: Option<&str>) -> String {
     .unwrap_or_default()
 }
 
+/// A time as `2026-11-23 10:02` (UTC); `—` for none.
 pub trait When {
     fn when(&self) -> String;
 }

@@ -8,12 +8,14 @@
 //! save, delete) are the API routes of `routes::pages`.
 
 use super::page::{Ctx, Text, finish};
+use crate::api::SearchParams;
 use crate::auth::Admin;
 use crate::extract::Id;
 use crate::state::AppState;
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::Response;
+use flowspace_core::cursor::{Cursor, Search};
 use flowspace_core::ids::RoleId;
 use flowspace_core::model::Role;
 use flowspace_core::permissions::{Action, Permission, PermissionSet, Resource, catalogue};
@@ -22,19 +24,46 @@ use flowspace_core::permissions::{Action, Permission, PermissionSet, Resource, c
 #[template(path = "web/roles.html")]
 struct RolesPage {
     ctx: Ctx,
-    /// Built-in roles first (as the store lists them).
+    /// Oldest first: the built-in roles, then the organization's own.
     rows: Vec<Role>,
+    /// The search typed (`q`).
+    q: String,
+    /// The next page's link (empty on the last page).
+    next: String,
 }
 
-/// `GET /roles`: the organization's roles.
-pub async fn list(State(state): State<AppState>, Admin(admin): Admin, ctx: Ctx) -> Response {
+/// `GET /roles`: the organization's roles, a page of them searched by `q` as `GET /roles`
+/// pages and searches them.
+pub async fn list(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    ctx: Ctx,
+    Query(query): Query<SearchParams>,
+) -> Response {
     let ctx = ctx.at("/roles", "Roles");
-    let rows = match state.store.list_roles(&admin).await {
-        Ok(r) => r,
+    let found = |s: &Search, r: &Role| s.matches(&[&r.name]);
+    let key = |r: &Role| Cursor {
+        created_at: r.created_at,
+        id: r.id.0,
+    };
+    let list = match state.store.list_roles(&admin).await {
+        Ok(roles) => query.cut(roles, false, found, key),
+        Err(e) => Err(e),
+    };
+    let list = match list {
+        Ok(l) => l,
         Err(e) => return ctx.fail(e),
     };
+    let q = query.q.clone().unwrap_or_default();
+    let next = super::page::next_page("/roles", &q, list.next_cursor.as_deref());
     let shown = ctx.flash.is_some();
-    finish(shown, RolesPage { ctx, rows }.render())
+    let page = RolesPage {
+        ctx,
+        rows: list.items,
+        q,
+        next,
+    };
+    finish(shown, page.render())
 }
 
 /// One checkbox of the role grid.

@@ -6,6 +6,7 @@
 //! membership's role, unlink, add to a workspace) are the API routes of `routes::pages`.
 
 use super::page::{Ctx, When, finish};
+use crate::api::SearchParams;
 use crate::auth::Admin;
 use crate::extract::Id;
 use crate::state::AppState;
@@ -14,7 +15,7 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use flowspace_core::DomainResult;
 use flowspace_core::authz::AdminScope;
-use flowspace_core::cursor::{PageRequest, Search};
+use flowspace_core::cursor::{Cursor, PageRequest, Search};
 use flowspace_core::ids::{RoleId, UserId, WorkspaceId};
 use flowspace_core::model::{Role, User, UserStatus, Workspace, WorkspaceRole};
 use flowspace_store::{Invitation, InvitationStatus};
@@ -37,17 +38,37 @@ struct UsersPage {
     q: String,
     /// The next page's link (empty on the last page).
     next: String,
+    /// A page of the open invitations, newest first, searched by `iq` (as `GET /invitations`
+    /// pages and searches them).
     invitations: Vec<Invitation>,
+    /// The invitations' search, as typed.
+    iq: String,
+    /// The invitations' next page (empty on the last page).
+    inext: String,
     roles: Vec<Role>,
+    /// The invite form's workspaces: those whose name contains `wpick`, at most
+    /// `workspaces::PICKER_LIMIT` (the active one first when it matches).
+    targets: Vec<Workspace>,
+    /// The invite form's workspace search, as typed.
+    wpick: String,
+    /// Whether more workspaces match than the invite form offers.
+    wmore: bool,
 }
 
-/// `?q=&cursor=` of the Users page.
+/// `?q=&cursor=` (users), `?iq=&icursor=` (invitations) and `?wpick=` (the invite form's
+/// workspace search) of the Users page.
 #[derive(Debug, Default, Deserialize)]
 pub struct UsersQuery {
     #[serde(default)]
     q: Option<String>,
     #[serde(default)]
     cursor: Option<String>,
+    #[serde(default)]
+    iq: Option<String>,
+    #[serde(default)]
+    icursor: Option<String>,
+    #[serde(default)]
+    wpick: Option<String>,
 }
 
 /// Users per page of the Users page.
@@ -63,22 +84,54 @@ pub async fn list(
 ) -> Response {
     let ctx = ctx.at("/users", "Users");
     let q = query.q.clone().unwrap_or_default();
+    let iq = query.iq.clone().unwrap_or_default();
+    let wpick = query.wpick.clone().unwrap_or_default();
+    let invitation_params = SearchParams {
+        limit: Some(PAGE),
+        cursor: query.icursor.clone(),
+        q: query.iq.clone(),
+    };
     let read = async {
         let search = Search::new(query.q.as_deref())?;
         let page = PageRequest::new(Some(PAGE), query.cursor.as_deref())?;
+        let workspace_search = Search::new(Some(&wpick))?;
         let users = state.store.page_users(&admin, &search, page).await?;
         let invitations = state
             .store
             .open_invitations(&admin.every_workspace())
             .await?;
+        let found = |s: &Search, i: &Invitation| s.matches(&[&i.email]);
+        let key = |i: &Invitation| Cursor {
+            created_at: i.created_at,
+            id: i.id,
+        };
+        let invitations = invitation_params.cut(invitations, true, found, key)?;
         let roles = state.store.list_roles(&admin).await?;
-        DomainResult::Ok((users, invitations, roles))
+        DomainResult::Ok((users, invitations, roles, workspace_search))
     };
-    let (users, invitations, roles) = match read.await {
+    let (users, invitations, roles, workspace_search) = match read.await {
         Ok(r) => r,
         Err(e) => return ctx.fail(e),
     };
     let next = super::page::next_page("/users", &q, users.next.map(|c| c.encode()).as_deref());
+    let inext = invitations
+        .next_cursor
+        .map(|c| {
+            let query = serde_urlencoded::to_string([("iq", iq.as_str()), ("icursor", &c)]);
+            format!("/users?{}#invitations", query.unwrap_or_default())
+        })
+        .unwrap_or_default();
+    // The active workspace first (the one the form picks), then the others found.
+    let active = ctx.me.active_workspace.as_ref().map(|w| w.id);
+    let (found, wmore) =
+        super::workspaces::pick_workspaces(&ctx.workspaces, &workspace_search, |w| {
+            Some(w.id) == active
+        });
+    let first = ctx
+        .workspaces
+        .iter()
+        .find(|w| Some(w.id) == active && workspace_search.matches(&[&w.name]));
+    let targets = first.into_iter().chain(found).cloned().collect();
     let rows = users
         .items
         .into_iter()
@@ -98,8 +151,13 @@ pub async fn list(
         rows,
         q,
         next,
-        invitations,
+        invitations: invitations.items,
+        iq,
+        inext,
         roles,
+        targets,
+        wpick,
+        wmore,
     };
     finish(shown, page.render())
 }

@@ -11,13 +11,14 @@
 //! hands out for them.
 
 use super::page::{Ctx, Text, When, finish};
+use crate::api::SearchParams;
 use crate::auth::{Caller, Scope};
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use flowspace_core::authz;
-use flowspace_core::cursor::{PageRequest, Search};
+use flowspace_core::cursor::{Cursor, PageRequest, Search};
 use flowspace_core::ids::{RoleId, UserId};
 use flowspace_core::model::{Member, Role, User, Workspace};
 use flowspace_core::perm;
@@ -28,22 +29,40 @@ use flowspace_store::Group;
 struct ListPage {
     ctx: Ctx,
     rows: Vec<Workspace>,
+    /// The search typed (`q`).
+    q: String,
+    /// The next page's link (empty on the last page).
+    next: String,
 }
 
 /// `GET /workspaces`: the caller's workspaces (`GET /workspaces`), all of them for the Account
 /// Admin. The layout's context read them already, through the same store call with the same
-/// arguments as the API route; the page shows that list.
+/// arguments as the API route; the page shows a page of that list searched by `q`, cut as
+/// the API route cuts it.
 ///
 /// Without a usable organization (none, or a suspended one) there is nothing to list: the page
 /// that says so instead.
-pub async fn list(ctx: Ctx) -> Response {
+pub async fn list(ctx: Ctx, Query(query): Query<SearchParams>) -> Response {
     if ctx.me.organization.is_none() {
         return super::surface::redirect(super::surface::UNAVAILABLE_PAGE, None, Vec::new());
     }
     let ctx = ctx.at("/workspaces", "Workspaces");
+    let found = |s: &Search, w: &Workspace| s.matches(&[&w.name]);
+    let key = |w: &Workspace| Cursor {
+        created_at: w.created_at,
+        id: w.id.0,
+    };
+    let list = match query.cut(ctx.workspaces.clone(), false, found, key) {
+        Ok(l) => l,
+        Err(e) => return ctx.fail(e),
+    };
+    let q = query.q.clone().unwrap_or_default();
+    let next = super::page::next_page("/workspaces", &q, list.next_cursor.as_deref());
     let shown = ctx.flash.is_some();
     let page = ListPage {
-        rows: ctx.workspaces.clone(),
+        rows: list.items,
+        q,
+        next,
         ctx,
     };
     finish(shown, page.render())
@@ -69,7 +88,14 @@ struct Assigned {
 struct WorkspacePage {
     ctx: Ctx,
     ws: Workspace,
+    /// The page of members the table shows (searched by `q`).
     members: Vec<MemberRow>,
+    /// How many members the workspace has in all.
+    member_total: usize,
+    /// The members table's search, as typed.
+    q: String,
+    /// The members table's next page (empty on the last page).
+    next: String,
     /// Members other than the Account Admin (the workspace cannot be deleted while any remain).
     others: usize,
     /// The roles the caller may give (every permission of which they hold here), built-in
@@ -79,7 +105,6 @@ struct WorkspacePage {
     can_add: bool,
     /// The Account Admin: sees every user and group, and may delete the workspace.
     is_admin: bool,
-    /// Users who are not members yet (Account Admin only).
     /// The users the "Add a member" picker offers: non-members whose name or email contains
     /// `pick`, at most `PICKER_LIMIT`, found in SQL (never every user of the organization).
     candidates: Vec<User>,
@@ -137,11 +162,41 @@ pub(super) async fn pick_users(
     Ok((out, true))
 }
 
+/// The workspaces a workspace picker (the share dialog, the invite form) offers: those of
+/// `all` whose name contains `search` and that `skip` leaves out, at most `PICKER_LIMIT`, so
+/// the picker stays small with 10,000 workspaces; and whether more match.
+pub(super) fn pick_workspaces<'a>(
+    all: &'a [Workspace],
+    search: &Search,
+    skip: impl Fn(&Workspace) -> bool,
+) -> (Vec<&'a Workspace>, bool) {
+    let mut found = all
+        .iter()
+        .filter(|w| !skip(w) && search.matches(&[&w.name]));
+    let picked: Vec<&Workspace> = found.by_ref().take(PICKER_LIMIT as usize).collect();
+    (picked, found.next().is_some())
+}
+
 impl WorkspacePage {
     fn is_viewer(r: &Role) -> bool {
         r.name == "Viewer"
     }
 }
+
+/// `?q=&cursor=&pick=` of a workspace page: the members table's search and page (as
+/// `GET /workspace/{id}/users` searches and pages), and the "Add a member" picker's search.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ShowQuery {
+    #[serde(default)]
+    q: Option<String>,
+    #[serde(default)]
+    cursor: Option<String>,
+    #[serde(default)]
+    pick: Option<String>,
+}
+
+/// Members per page of a workspace page.
+const MEMBERS_PAGE: u32 = 50;
 
 /// `GET /workspaces/{id}`: one workspace, in the scope of `GET /workspace/{id}`.
 pub async fn show(
@@ -149,20 +204,33 @@ pub async fn show(
     Scope(scope): Scope,
     caller: Caller,
     ctx: Ctx,
-    Query(query): Query<PickQuery>,
+    Query(query): Query<ShowQuery>,
 ) -> Response {
     let ctx = ctx.at("/workspaces", "Workspaces");
     let pick = query.pick.unwrap_or_default();
+    let q = query.q.clone().unwrap_or_default();
     let ws = match state.store.workspace(&scope).await {
         Ok(w) => w,
         Err(e) => return ctx.fail(e),
     };
     let ctx = ctx.at("/workspaces", &ws.name);
-    let (members, mut roles) =
-        match tokio::try_join!(state.store.members(&scope), state.store.list_roles(&scope),) {
-            Ok(r) => r,
-            Err(e) => return ctx.fail(e),
-        };
+    // Every member (for the counts, what the picker leaves out), and the page of them the
+    // table shows.
+    let read = async {
+        let search = Search::new(query.q.as_deref())?;
+        let page = PageRequest::new(Some(MEMBERS_PAGE), query.cursor.as_deref())?;
+        tokio::try_join!(
+            state.store.members(&scope),
+            state.store.page_members(&scope, &search, page),
+            state.store.list_roles(&scope),
+        )
+    };
+    let (all, shown_members, mut roles) = match read.await {
+        Ok(r) => r,
+        Err(e) => return ctx.fail(e),
+    };
+    let path = format!("/workspaces/{}", ws.id);
+    let next = super::page::next_page(&path, &q, shown_members.next.map(|c| c.encode()).as_deref());
     let held = |role: RoleId| {
         roles
             .iter()
@@ -173,7 +241,8 @@ pub async fn show(
         scope.require(perm!(Workspace, AddUser)).is_ok(),
         scope.require(perm!(Workspace, UnlinkUser)).is_ok(),
     );
-    let members: Vec<MemberRow> = members
+    let members: Vec<MemberRow> = shown_members
+        .items
         .into_iter()
         .map(|m| {
             let below = !m.is_account_admin && held(m.role_id);
@@ -186,17 +255,14 @@ pub async fn show(
         .collect();
     roles.retain(|r| scope.require_all(r.permissions).is_ok());
     roles.sort_by_key(|r| !r.builtin);
-    let others = members
-        .iter()
-        .filter(|m| !m.member.is_account_admin)
-        .count();
+    let others = all.iter().filter(|m| !m.is_account_admin).count();
 
     // What only the Account Admin reads: the users the picker offers and the groups.
     let (mut candidates, mut more) = (Vec::new(), false);
     let (mut assigned, mut unassigned) = (Vec::new(), Vec::new());
     let admin = authz::authorize_account_admin(&caller.facts).ok();
     if let Some(admin) = &admin {
-        let is_member = |id: UserId| members.iter().any(|m| m.member.user_id == id);
+        let is_member = |id: UserId| all.iter().any(|m| m.user_id == id);
         let picked = async {
             let search = Search::new(Some(&pick))?;
             pick_users(&state, admin, &search, is_member).await
@@ -223,6 +289,9 @@ pub async fn show(
         ctx,
         ws,
         members,
+        member_total: all.len(),
+        q,
+        next,
         others,
         roles,
         can_update: scope.require(perm!(Workspace, Update)).is_ok(),

@@ -328,3 +328,132 @@ async fn q_folds_non_ascii_case_alike_on_both_backends() {
         }
     }
 }
+
+/// How many times `marker` occurs in a page.
+fn count(body: &str, marker: &str) -> usize {
+    body.matches(marker).count()
+}
+
+/// The dashboard's tables and pickers search on the server as the API does, on both backends
+/// (the browser tests drive the same pages in Chromium): the Roles and Workspaces tables, a
+/// workspace's members, the pending invitations, and the workspace pickers of the share
+/// dialog and the invite form, which offer at most 50 workspaces and find the others by name.
+#[tokio::test]
+async fn dashboard_tables_and_workspace_pickers_search_on_the_server() {
+    for b in backends() {
+        let w = World::new(&b).await;
+        let on = b.name();
+        w.role("Auditor", &["auditLogs:view"]).await;
+        let research = w.workspace("Research").await;
+        for i in 0..55 {
+            w.workspace(&format!("Team {i:02}")).await;
+        }
+        let zebra = w.workspace("Zebra Lab").await;
+        for email in ["ann@example.com", "bob@example.com"] {
+            let id = w.user(email).await;
+            w.add(&research, &id, "Viewer").await;
+        }
+        for email in ["carol@example.com", "dave@example.com"] {
+            let r = w
+                .admin
+                .post(
+                    "/invitations",
+                    json!({"email": email, "workspaceId": research, "role": "Viewer"}),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{on}: {}", r.body);
+        }
+        let cred = w
+            .admin
+            .post(
+                "/credentials",
+                json!({"name": "OpenAI", "credentialName": "openAIApi", "data": {"apiKey": "sk-1"}}),
+            )
+            .await
+            .id();
+        let mut page = super::dashboard::Browser::new(&w.server);
+        let p = page
+            .sign_in(flowspace_testkit::ADMIN_EMAIL, flowspace_testkit::PASSWORD)
+            .await;
+        assert_eq!(p.status, 303, "{on}: {}", p.body);
+        let mut get = async |path: &str| {
+            let p = page.get(path).await;
+            assert_eq!(p.status, 200, "{on} {path}: {}", p.body);
+            p.body
+        };
+
+        let between = |body: &str, from: &str, to: &str| {
+            let start = body.find(from).unwrap();
+            let end = start + body[start..].find(to).unwrap();
+            body[start..end].to_string()
+        };
+        let roles = get("/roles?q=AUDIT").await;
+        assert_eq!(count(&roles, "<tr data-name="), 1, "{on}: {roles}");
+        assert!(roles.contains("data-name=\"Auditor\""), "{on}");
+        assert_eq!(
+            count(&get("/roles").await, "<tr data-name="),
+            4,
+            "{on}: 3 built-in and Auditor"
+        );
+        assert!(
+            get("/roles?q=nothing").await.contains("id=\"no-match\""),
+            "{on}"
+        );
+
+        let list = get("/workspaces?q=zebra").await;
+        assert_eq!(count(&list, "<tr data-name="), 1, "{on}: {list}");
+        let list = get("/workspaces?q=team").await;
+        assert_eq!(count(&list, "<tr data-name="), 50, "{on}: a page of 50");
+        assert!(list.contains("id=\"next-page\""), "{on}");
+
+        let members = get(&format!("/workspaces/{research}?q=BOB@")).await;
+        assert!(members.contains("data-email=\"bob@example.com\""), "{on}");
+        assert!(!members.contains("data-email=\"ann@example.com\""), "{on}");
+
+        let users = get("/users?iq=carol").await;
+        let invitations = between(&users, "id=\"invitations\"", "</table>");
+        assert!(invitations.contains("\"carol@example.com\""), "{on}");
+        assert!(!invitations.contains("\"dave@example.com\""), "{on}");
+        assert!(
+            users.contains("<tr data-email=\"bob@example.com\""),
+            "{on}: users stay whole"
+        );
+
+        // The invite form: at most 51 workspaces (the active one first), and more on search.
+        let option = "<option value=\"";
+        let form = |body: &str| between(body, "id=\"invite-workspace\"", "</select>");
+        let all = form(&users);
+        assert_eq!(count(&all, option), 51, "{on}");
+        assert!(users.contains("id=\"invite-pick-more\""), "{on}");
+        let found = form(&get("/users?wpick=ZEBRA").await);
+        assert_eq!(count(&found, option), 1, "{on}: {found}");
+        assert!(found.contains(&zebra), "{on}");
+
+        // The share dialog: 50 workspaces to tick, Zebra Lab only when searched for; once
+        // shared it is always ticked, whatever the search.
+        let dialog = |body: &str| between(body, "id=\"share-form\"", "</form>");
+        let share = dialog(&get(&format!("/credentials/{cred}")).await);
+        assert_eq!(count(&share, "type=\"checkbox\""), 50, "{on}");
+        assert!(
+            share.contains("id=\"share-more\"") && !share.contains("Zebra Lab"),
+            "{on}"
+        );
+        let share = dialog(&get(&format!("/credentials/{cred}?pick=zebra")).await);
+        assert_eq!(count(&share, "type=\"checkbox\""), 1, "{on}: {share}");
+        assert!(share.contains(&format!("value=\"{zebra}\"")), "{on}");
+        let r = w
+            .admin
+            .put(
+                &format!("/credentials/{cred}/shares"),
+                json!({"workspaceIds": [zebra]}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{on}: {}", r.body);
+        let share = dialog(&get(&format!("/credentials/{cred}?pick=team+01")).await);
+        assert_eq!(count(&share, "type=\"checkbox\""), 2, "{on}: {share}");
+        assert!(
+            share.contains(&format!("value=\"{zebra}\" checked")),
+            "{on}: {share}"
+        );
+    }
+}
