@@ -132,14 +132,15 @@ impl Store {
             Option<Uuid>,
             bool,
             bool,
+            bool,
         );
         let row: Option<Row> = with_db!(self, pool => {
             sqlx::query_as(
                 "SELECT s.active_organization_id, s.active_workspace_id, aw.organization_id,
                         u.last_workspace_id, lw.organization_id, u.is_instance_admin,
-                        (s.provider_mfa
-                         OR EXISTS (SELECT 1 FROM mfa_totp t WHERE t.user_id = u.id AND t.active)
-                         OR EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = u.id))
+                        (EXISTS (SELECT 1 FROM mfa_totp t WHERE t.user_id = u.id AND t.active)
+                         OR EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = u.id)),
+                        s.provider_mfa
                  FROM sessions s JOIN users u ON u.id = s.user_id
                  LEFT JOIN workspaces aw ON aw.id = s.active_workspace_id
                  LEFT JOIN workspaces lw ON lw.id = u.last_workspace_id
@@ -154,6 +155,7 @@ impl Store {
             last_ws_org,
             instance_admin,
             has_mfa,
+            provider_mfa,
         )) = row
         else {
             return Ok(None);
@@ -222,7 +224,13 @@ impl Store {
                     workspace,
                     ip: None,
                     mfa_pending: org.is_some_and(|o| {
-                        flowspace_core::rules::mfa::enrollment_pending(o.mfa_required, has_mfa)
+                        // The provider's word counts only in the organization whose provider
+                        // gave it: the session's active organization, set at its creation.
+                        let provider_mfa = provider_mfa && active_org == Some(o.id.0);
+                        flowspace_core::rules::mfa::enrollment_pending(
+                            o.mfa_required,
+                            has_mfa || provider_mfa,
+                        )
                     }),
                 },
             },

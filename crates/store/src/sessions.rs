@@ -30,7 +30,9 @@ pub enum RefreshOutcome {
 impl Store {
     /// Opens a session of `user` with its first refresh token. `provider_mfa`: an SSO sign-in
     /// whose ID token's `amr` named a second factor opened it (SPEC §9: it then counts as MFA
-    /// for `mfaRequired`, for as long as the session lasts); never for a password sign-in.
+    /// for `mfaRequired` while the session lasts, and only in the organization of
+    /// `active_workspace`, whose provider said so: that organization becomes the session's
+    /// active one); never for a password sign-in.
     pub async fn create_session(
         &self,
         user: UserId,
@@ -45,7 +47,9 @@ impl Store {
         with_db!(self, pool => {
             let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
-            sqlx::query("INSERT INTO sessions (id, user_id, active_workspace_id, created_at, ip, user_agent, provider_mfa) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            sqlx::query("INSERT INTO sessions (id, user_id, active_workspace_id, created_at, ip, user_agent, provider_mfa, active_organization_id)
+                          VALUES ($1, $2, $3, $4, $5, $6, $7,
+                                  CASE WHEN $7 THEN (SELECT w.organization_id FROM workspaces w WHERE w.id = $3) END)")
                 .bind(id.0).bind(user.0).bind(active_workspace.map(|w| w.0)).bind(now).bind(ip).bind(user_agent).bind(provider_mfa)
                 .execute(&mut *tx).await.map_err(db_err)?;
             sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
