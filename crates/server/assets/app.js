@@ -289,7 +289,10 @@ document.addEventListener("DOMContentLoaded", () => {
       }
       shown = dialog;
       const all = focusables(dialog);
-      const first = all.find((el) => el.matches("input, select, textarea"))
+      // The field marked `data-first` (the dialog's main field, after a search box that
+      // narrows its choices), else the first field, else the first control.
+      const first = all.find((el) => el.hasAttribute("data-first"))
+        || all.find((el) => el.matches("input, select, textarea"))
         || all.find((el) => !el.classList.contains("close")) || all[0];
       if (first) first.focus();
     } else if (!dialog && shown) {
