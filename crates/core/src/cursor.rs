@@ -101,6 +101,25 @@ impl Search {
     }
 }
 
+/// The fewest characters a trigram index can search for: a text of 1 or 2 characters holds
+/// no trigram, so a list searched for one reads its rows one by one.
+pub const TRIGRAM_MIN_CHARS: usize = 3;
+
+impl Search {
+    /// The text as an FTS5 query of SQLite's `trigram` tokenizer: one string (between double
+    /// quotes, a `"` inside doubled; nothing else is special there, so `AND`, `NEAR(`, `*`,
+    /// `^` or `col:` are only characters), which matches the rows where a column contains it.
+    /// None without a text, when it is shorter than `TRIGRAM_MIN_CHARS` (which the tokenizer
+    /// cannot match), or when it holds a NUL (which ends an FTS5 query string early).
+    pub fn trigram_phrase(&self) -> Option<String> {
+        let q = self.0.as_deref()?;
+        if q.chars().count() < TRIGRAM_MIN_CHARS || q.contains('\0') {
+            return None;
+        }
+        Some(format!("\"{}\"", q.replace('"', "\"\"")))
+    }
+}
+
 /// A validated page request.
 #[derive(Clone, Copy, Debug)]
 pub struct PageRequest {
@@ -192,6 +211,19 @@ mod tests {
         assert_eq!(Search::new(Some("  ")).unwrap(), Search::default());
         assert!(Search::default().matches(&["anything"]));
         assert!(Search::new(Some(&"x".repeat(MAX_SEARCH_CHARS + 1))).is_err());
+    }
+
+    #[test]
+    fn a_trigram_phrase_is_one_quoted_string_of_3_characters_or_more() {
+        let phrase = |q: &str| Search::new(Some(q)).unwrap().trigram_phrase();
+        assert_eq!(phrase("ab"), None, "2 characters: no trigram");
+        assert_eq!(phrase("ün"), None, "counted in characters, not bytes");
+        assert_eq!(phrase("Ünal").as_deref(), Some("\"ünal\""));
+        assert_eq!(phrase("a\"b").as_deref(), Some("\"a\"\"b\""));
+        assert_eq!(phrase("\"\"\"").as_deref(), Some("\"\"\"\"\"\"\"\""));
+        assert_eq!(phrase("x AND y*").as_deref(), Some("\"x and y*\""));
+        assert_eq!(phrase("a\0bc"), None, "a NUL would end the FTS5 string");
+        assert_eq!(Search::default().trigram_phrase(), None);
     }
 
     #[test]

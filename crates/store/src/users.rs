@@ -16,20 +16,30 @@ use serde_json::json;
 use std::collections::HashMap;
 use uuid::Uuid;
 
-/// Users as an organization sees them: its members, with their status and role there. Filter
-/// with `m.organization_id`. An invited member is shown as the invitation made them (named by
-/// their email, never signed in, created when invited), whether or not the email has an
-/// account elsewhere: the invitation reveals nothing of that account (rule 17). `joined_at` is
-/// when they joined (or were invited to) the organization: the order of its Users list.
-pub(crate) const USER_SELECT: &str = "SELECT u.id, m.organization_id, u.email,
+/// The columns of `USER_SELECT` (`u` the user's row, `m` the membership), for a query that
+/// joins the two its own way.
+macro_rules! user_columns {
+    () => {
+        "SELECT u.id, m.organization_id, u.email,
         CASE WHEN m.status = 'invited' THEN u.email ELSE u.name END AS name,
         m.status, u.password_hash,
         CASE WHEN m.status = 'invited' THEN NULL ELSE u.last_login_at END AS last_login_at,
         CASE WHEN m.status = 'invited' THEN m.created_at ELSE u.created_at END AS created_at,
         CASE WHEN m.status = 'invited' THEN m.updated_at ELSE u.updated_at END AS updated_at,
         COALESCE(m.last_workspace_id, u.last_workspace_id) AS last_workspace_id, m.role AS org_role,
-        m.created_at AS joined_at
-    FROM users u JOIN org_members m ON m.user_id = u.id";
+        m.created_at AS joined_at"
+    };
+}
+
+/// Users as an organization sees them: its members, with their status and role there. Filter
+/// with `m.organization_id`. An invited member is shown as the invitation made them (named by
+/// their email, never signed in, created when invited), whether or not the email has an
+/// account elsewhere: the invitation reveals nothing of that account (rule 17). `joined_at` is
+/// when they joined (or were invited to) the organization: the order of its Users list.
+pub(crate) const USER_SELECT: &str = concat!(
+    user_columns!(),
+    "\n    FROM users u JOIN org_members m ON m.user_id = u.id"
+);
 
 /// An account as itself, seen from no organization (sign-in, profile): its status is the
 /// account's (`users.status`) until `account_status` reads its memberships.
@@ -117,6 +127,12 @@ pub struct UserPatch {
     pub status: Option<UserStatus>,
 }
 
+/// SQLite: the most users whose name or email contains a search (in any organization, as the
+/// trigram index `users_search` finds them) for which `page_users` reads the page from those
+/// users; with more, it walks the organization's members in join order instead, which finds a
+/// page of matches soon when that many users match (docs/benchmarks.md, "Searching users").
+const SQLITE_MAX_CANDIDATES: i64 = 2000;
+
 /// A membership as the Users page shows it (user, workspace id and name, role id and name),
 /// with what the fallback order needs (is the workspace Default, since when).
 type MembershipRow = (Uuid, Uuid, String, Uuid, String, bool, Ts);
@@ -141,6 +157,15 @@ fn distinct(rows: Vec<MembershipRow>) -> Vec<MembershipRow> {
     rows.into_iter()
         .filter(|m| seen.insert((m.0, m.1)))
         .collect()
+}
+
+/// `rows` (of any users, in order) by user, each user's in the same order, made `distinct`.
+fn by_user(rows: Vec<MembershipRow>) -> HashMap<Uuid, Vec<MembershipRow>> {
+    let mut by_user: HashMap<Uuid, Vec<MembershipRow>> = HashMap::new();
+    for m in distinct(rows) {
+        by_user.entry(m.0).or_default().push(m);
+    }
+    by_user
 }
 
 fn workspace_role(m: MembershipRow) -> WorkspaceRole {
@@ -389,14 +414,11 @@ impl Store {
                 .bind(scope.organization().0).fetch_all(pool).await.map_err(db_err)?;
             (rows, ms)
         });
-        let mut by_user: HashMap<Uuid, Vec<MembershipRow>> = HashMap::new();
-        for m in distinct(memberships) {
-            by_user.entry(m.0).or_default().push(m);
-        }
+        let mut grouped = by_user(memberships);
         Ok(rows
             .into_iter()
             .map(|r| {
-                let ms = by_user.remove(&r.id).unwrap_or_default();
+                let ms = grouped.remove(&r.id).unwrap_or_default();
                 detail(r, ms)
             })
             .collect())
@@ -404,9 +426,22 @@ impl Store {
 
     /// One page of the organization's users (`GET /users`) in the order they joined it (or
     /// were invited to it), those whose name or email contains the search: a keyset page in
-    /// SQL, the search a `LIKE` with its wildcards escaped, on both backends. The order is
-    /// `org_members`' own (`org_members_joined`), so the first page reads 51 entries of that
-    /// index rather than sorting every member of the organization.
+    /// SQL, the search a `LIKE` with its wildcards escaped, on both backends, over the keys
+    /// lower-cased by Rust. The order is `org_members`' own (`org_members_joined`), so the
+    /// first page reads 51 entries of that index rather than sorting every member of the
+    /// organization. The user pickers of the dashboard page through this too.
+    ///
+    /// A search of 3 characters or more is served by a trigram index (migration
+    /// `20261207000028_users_search`), so that one few users match does not read every member:
+    /// on PostgreSQL the GIN `pg_trgm` indexes on the keys, which the planner picks when it
+    /// expects few matches (the statement is planned with its text each time, never as a
+    /// generic plan blind to it); on SQLite the FTS5 table `users_search`, asked first how many
+    /// users (of any organization) contain the text: up to `SQLITE_MAX_CANDIDATES`, the page is
+    /// read from those users, else by the walk in join order, which meets a page of matches
+    /// soon when that many match. Either way the `LIKE` is the filter and the index only
+    /// narrows: the same rows, order and cursors as the walk. A search of 1 or 2 characters
+    /// holds no trigram, so it walks the members in join order (reading them all when few
+    /// match).
     #[tracing::instrument(skip_all)]
     pub async fn page_users(
         &self,
@@ -421,37 +456,110 @@ impl Store {
             user: UserRow,
             joined_at: Ts,
         }
-        let sql = format!(
-            "{USER_SELECT} WHERE m.organization_id = $1
+        /// Which of the organization's members a page holds, in which order.
+        const PAGE: &str = "m.organization_id = $1
                AND ($2 IS NULL OR u.email_key LIKE $2 ESCAPE '\\' OR u.name_key LIKE $2 ESCAPE '\\')
                AND ($3 IS NULL OR m.created_at > $3 OR (m.created_at = $3 AND m.user_id > $4))
-             ORDER BY m.created_at, m.user_id LIMIT $5"
-        );
+             ORDER BY m.created_at, m.user_id LIMIT $5";
+        let walk = format!("{USER_SELECT} WHERE {PAGE}");
         let (after_t, after_id) = match page.after {
             Some(c) => (Some(Ts(c.created_at)), Some(c.id)),
             None => (None, None),
         };
         let org = scope.organization();
-        let rows: Vec<Joined> = with_db!(self, pool => {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(org.0).bind(search.like_pattern()).bind(after_t).bind(after_id)
-                .bind(i64::from(page.limit) + 1)
-                .fetch_all(pool).await.map_err(db_err)?
-        });
+        let like = search.like_pattern();
+        let limit = i64::from(page.limit) + 1;
+        let rows: Vec<Joined> = match &self.db {
+            crate::Db::Postgres(pool) => sqlx::query_as(sqlx::AssertSqlSafe(walk.as_str()))
+                .persistent(like.is_none())
+                .bind(org.0)
+                .bind(&like)
+                .bind(after_t)
+                .bind(after_id)
+                .bind(limit)
+                .fetch_all(pool)
+                .await
+                .map_err(db_err)?,
+            crate::Db::Sqlite(pool) => {
+                let phrase = match search.trigram_phrase() {
+                    Some(phrase) => {
+                        let found: i64 = sqlx::query_scalar(
+                            "SELECT COUNT(*) FROM (SELECT 1 FROM users_search WHERE users_search MATCH $1 LIMIT $2)",
+                        )
+                        .bind(&phrase)
+                        .bind(SQLITE_MAX_CANDIDATES + 1)
+                        .fetch_one(pool)
+                        .await
+                        .map_err(db_err)?;
+                        (found <= SQLITE_MAX_CANDIDATES).then_some(phrase)
+                    }
+                    None => None,
+                };
+                // The candidates first, then their memberships here (CROSS JOIN keeps that
+                // order: SQLite would otherwise walk `org_members_joined` for the ORDER BY).
+                let from_candidates = format!(
+                    "WITH found (user_id) AS MATERIALIZED (
+                         SELECT k.user_id FROM users_search s CROSS JOIN users_search_keys k
+                         WHERE users_search MATCH $6 AND k.id = s.rowid)
+                     {} FROM found f CROSS JOIN org_members m CROSS JOIN users u
+                     WHERE m.user_id = f.user_id AND u.id = m.user_id AND {PAGE}",
+                    user_columns!()
+                );
+                let sql = if phrase.is_some() {
+                    &from_candidates
+                } else {
+                    &walk
+                };
+                let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                    .bind(org.0)
+                    .bind(&like)
+                    .bind(after_t)
+                    .bind(after_id)
+                    .bind(limit);
+                if let Some(phrase) = &phrase {
+                    query = query.bind(phrase);
+                }
+                query.fetch_all(pool).await.map_err(db_err)?
+            }
+        };
         let page = Page::from_rows(rows, page.limit, |r| Cursor {
             created_at: r.joined_at.0,
             id: r.user.id,
         })
         .map(|r| r.user);
-        let mut items = Vec::with_capacity(page.items.len());
-        for row in page.items {
-            let ms = self.memberships_in(org, UserId(row.id)).await?;
-            items.push(detail(row, ms));
+        let ids: Vec<Uuid> = page.items.iter().map(|r| r.id).collect();
+        let mut memberships = self.memberships_of(org, &ids).await?;
+        Ok(page.map(|row| {
+            let ms = memberships.remove(&row.id).unwrap_or_default();
+            detail(row, ms)
+        }))
+    }
+
+    /// The memberships in `org` of each of `users` (one query), each user's in the order of
+    /// `memberships_in`.
+    async fn memberships_of(
+        &self,
+        org: OrganizationId,
+        users: &[Uuid],
+    ) -> DomainResult<HashMap<Uuid, Vec<MembershipRow>>> {
+        if users.is_empty() {
+            return Ok(HashMap::new());
         }
-        Ok(Page {
-            items,
-            next: page.next,
-        })
+        // `$2, $3, ...`: one placeholder per user (a page holds at most MAX_LIMIT + 1).
+        let list: Vec<String> = (2..users.len() + 2).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "{MEMBERSHIP_SELECT} WHERE mm.org_id = $1 AND mm.user_id IN ({})
+             ORDER BY mm.is_default DESC, mm.ws_name, mm.since",
+            list.join(", ")
+        );
+        let rows: Vec<MembershipRow> = with_db!(self, pool => {
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(org.0);
+            for id in users {
+                query = query.bind(*id);
+            }
+            query.fetch_all(pool).await.map_err(db_err)?
+        });
+        Ok(by_user(rows))
     }
 
     pub async fn user_detail(&self, scope: &AdminScope, id: UserId) -> DomainResult<UserDetail> {

@@ -457,3 +457,250 @@ async fn dashboard_tables_and_workspace_pickers_search_on_the_server() {
         );
     }
 }
+
+/// Users of the organization (email, name) whose names and emails hold what a search parser
+/// could take for syntax: quotes, LIKE wildcards, backslashes, FTS5 operators, non-ASCII.
+const HOSTILE_USERS: [(&str, &str); 13] = [
+    ("quote@example.com", "Dwayne \"The Rock\" O\"Neil"),
+    ("pct@example.com", "100% Sure"),
+    ("snake_case@example.com", "Snake_Case"),
+    ("back@example.com", "C:\\Dir\\X"),
+    ("tom@example.com", "Tom AND Jerry"),
+    ("near@example.com", "NEAR(me) OR not"),
+    ("star@example.com", "A*B*C ^caret col:x"),
+    ("unal@example.com", "Ünal Öztürk"),
+    ("zoe@example.com", "Zoë O'Brien"),
+    ("party@example.com", "Party 🎉 Time"),
+    ("abc@example.com", "Abc"),
+    ("ab@example.com", "Ab"),
+    ("dots@example.com", "d.o.t.s"),
+];
+
+/// Searches of every length and shape: 1 and 2 characters (no trigram: the walk), 3 exactly,
+/// case and Unicode, quotes, wildcards, backslashes and FTS5 operators taken literally.
+const HOSTILE_TERMS: [&str; 52] = [
+    "a",
+    "ü",
+    "🎉",
+    "ab",
+    "Ün",
+    "\"\"",
+    "abc",
+    "ABC",
+    "  abc  ",
+    "ünal",
+    "ÜNAL Ö",
+    "nal ö",
+    "zoë",
+    "ë o'",
+    "o'b",
+    "\"",
+    "\"\"\"",
+    "\"the rock\"",
+    "o\"n",
+    "%",
+    "100%",
+    "0% s",
+    "_",
+    "e_c",
+    "_ca",
+    "\\",
+    "\\dir",
+    "c:\\",
+    "r\\x",
+    "and",
+    "AND J",
+    "tom and",
+    "near(",
+    "(me)",
+    "or not",
+    "*",
+    "a*b",
+    "*c ^",
+    "^ca",
+    "col:",
+    "y 🎉 t",
+    "🎉 t",
+    "example",
+    "@example.com",
+    "other",
+    "nobody",
+    "d.o",
+    "t.s",
+    "NOT",
+    "NEAR(",
+    "e*",
+    "\"a\" OR \"b\"",
+];
+
+/// What the search `q` should find among `all` (the organization's users in list order): the
+/// ids of those whose name or email contains it, case-insensitively, in that order.
+fn brute_force(all: &[Value], q: &str) -> Vec<String> {
+    let q = q.trim().to_lowercase();
+    all.iter()
+        .filter(|u| {
+            ["email", "name"]
+                .iter()
+                .any(|f| u[*f].as_str().unwrap().to_lowercase().contains(&q))
+        })
+        .map(|u| u["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Runs `sql` (binding `args` as text) straight on the server's database.
+async fn exec_sql(server: &flowspace_testkit::TestServer, sql: &str, args: &[&str]) {
+    let store = server.store();
+    if let Some(p) = store.sqlite_pool() {
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for a in args {
+            q = q.bind(*a);
+        }
+        q.execute(p).await.unwrap();
+    } else {
+        let p = store.postgres_pool().unwrap();
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for a in args {
+            q = q.bind(*a);
+        }
+        q.execute(p).await.unwrap();
+    }
+}
+
+/// `q` of `/users` through the trigram index (3 characters or more) or the walk (fewer):
+/// always what a brute-force filter over every user finds, in list order, each match once
+/// when paged 2 at a time; users of another organization never, whatever they are named;
+/// and the index follows renames, email changes and deletions (SQLite's triggers).
+#[tokio::test]
+async fn users_search_equals_a_brute_force_filter_and_follows_every_change() {
+    for b in backends() {
+        let w = World::new(&b).await;
+        let on = b.name();
+        let mut made = std::collections::HashMap::new();
+        for (email, name) in HOSTILE_USERS {
+            let r = w
+                .admin
+                .post(
+                    "/users",
+                    json!({"email": email, "name": name, "password": flowspace_testkit::PASSWORD}),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{on}: {name}: {}", r.body);
+            made.insert(email, r.id());
+        }
+        // Another organization whose users share names and words: never in this one's list.
+        let (_, other) = crate::organizations::new_org(&w, "Other", "owner@other.example").await;
+        for (email, name) in [
+            ("unal@other.example", "Ünal Other"),
+            ("tom@other.example", "Tom AND Jerry Other"),
+            ("abc@other.example", "Abc Other"),
+        ] {
+            let r = other
+                .post(
+                    "/users",
+                    json!({"email": email, "name": name, "password": flowspace_testkit::PASSWORD}),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{on}: {}", r.body);
+        }
+
+        let check = async |label: &str| {
+            let (all, _) = walk(&w.admin, "/users", 200).await;
+            for q in HOSTILE_TERMS {
+                let expected = brute_force(&all, q);
+                let enc = serde_urlencoded::to_string([("q", q)]).unwrap();
+                let (one, _) = walk(&w.admin, &format!("/users?{enc}"), 200).await;
+                assert_eq!(ids(&one, "id"), expected, "{on} {label}: q={q:?}");
+                let (paged, _) = walk(&w.admin, &format!("/users?{enc}"), 2).await;
+                assert_eq!(ids(&paged, "id"), expected, "{on} {label}: q={q:?} paged");
+            }
+        };
+        check("as created").await;
+        let emails = |q: &'static str| found(&w.admin, "/users", q, "email");
+        assert_eq!(emails("ünal").await, ["unal@example.com"], "{on}");
+        assert_eq!(emails("\"the rock\"").await, ["quote@example.com"], "{on}");
+        assert_eq!(emails("AND J").await, ["tom@example.com"], "{on}");
+        assert_eq!(emails("\"").await, ["quote@example.com"], "{on}");
+        assert_eq!(emails("r\\x").await, ["back@example.com"], "{on}");
+        assert_eq!(
+            emails("abc").await,
+            ["abc@example.com"],
+            "{on}: 3 characters, not the other organization's Abc"
+        );
+
+        // Renamed: found by the new name only.
+        let r = w
+            .admin
+            .patch(
+                &format!("/users/{}", made["zoe@example.com"]),
+                json!({"name": "Quuxley Renamed"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{on}: {}", r.body);
+        assert_eq!(emails("o'brien").await, Vec::<String>::new(), "{on}");
+        assert_eq!(emails("QUUXLEY").await, ["zoe@example.com"], "{on}");
+        // A changed email (no route changes one: straight in the table, as an import could).
+        exec_sql(
+            &w.server,
+            "UPDATE users SET email = $1, email_key = $1 WHERE email_key = $2",
+            &["renamed@example.net", "party@example.com"],
+        )
+        .await;
+        assert_eq!(emails("party@").await, Vec::<String>::new(), "{on}");
+        assert_eq!(emails("d@example.n").await, ["renamed@example.net"], "{on}");
+        assert_eq!(
+            emails("🎉 t").await,
+            ["renamed@example.net"],
+            "{on}: the name is still found"
+        );
+        // Deleted: gone (the other organization's Tom stays theirs).
+        let r = w
+            .admin
+            .delete(&format!("/users/{}", made["tom@example.com"]))
+            .await;
+        assert_eq!(r.status, 204, "{on}: {}", r.body);
+        assert_eq!(emails("jerry").await, Vec::<String>::new(), "{on}");
+        let r = other.get("/users?q=jerry").await;
+        assert_eq!(
+            r.body["items"].as_array().map(Vec::len),
+            Some(1),
+            "{on}: {}",
+            r.body
+        );
+        check("after the changes").await;
+        if let Some(p) = w.server.store().sqlite_pool() {
+            let (users, indexed, keys): (i64, i64, i64) = sqlx::query_as(
+                "SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM users_search),
+                        (SELECT COUNT(*) FROM users_search_keys)",
+            )
+            .fetch_one(p)
+            .await
+            .unwrap();
+            assert_eq!((indexed, keys), (users, users), "one index row per user");
+        }
+
+        // The dashboard's user pickers search the same way.
+        let mut page = super::dashboard::Browser::new(&w.server);
+        let p = page
+            .sign_in(flowspace_testkit::ADMIN_EMAIL, flowspace_testkit::PASSWORD)
+            .await;
+        assert_eq!(p.status, 303, "{on}: {}", p.body);
+        let picker = page
+            .get(&format!("/workspaces/{}?pick=%C3%9CNAL", w.default_ws))
+            .await;
+        assert_eq!(picker.status, 200, "{on}");
+        let start = picker.body.find("id=\"pick-select\"").expect("the picker");
+        let end = start + picker.body[start..].find("</select>").unwrap();
+        let options = &picker.body[start..end];
+        assert_eq!(count(options, "<option value=\""), 1, "{on}: {options}");
+        assert!(options.contains(&made["unal@example.com"]), "{on}");
+        let group = w.admin.post("/groups", json!({"name": "Crew"})).await.id();
+        let checklist = page.get(&format!("/groups/{group}?pick=near%28")).await;
+        assert_eq!(checklist.status, 200, "{on}");
+        assert_eq!(
+            count(&checklist.body, "type=\"checkbox\" name=\"members[]\""),
+            1,
+            "{on}"
+        );
+        assert!(checklist.body.contains(&made["near@example.com"]), "{on}");
+    }
+}

@@ -11,6 +11,7 @@ mod items;
 mod migrations;
 mod organizations;
 mod plans;
+mod search;
 mod sessions;
 mod setup;
 mod users;
