@@ -67,6 +67,14 @@ impl Search {
                 format!("must be at most {MAX_SEARCH_CHARS} characters"),
             ));
         }
+        // No name or email holds one, PostgreSQL refuses it in text, and it would end an FTS5
+        // query string early.
+        if q.is_some_and(|q| q.contains('\0')) {
+            return Err(DomainError::invalid(
+                "q",
+                "must not contain a NUL character",
+            ));
+        }
         let q = q.map(str::trim).filter(|q| !q.is_empty());
         Ok(Self(q.map(str::to_lowercase)))
     }
@@ -109,8 +117,8 @@ impl Search {
     /// The text as an FTS5 query of SQLite's `trigram` tokenizer: one string (between double
     /// quotes, a `"` inside doubled; nothing else is special there, so `AND`, `NEAR(`, `*`,
     /// `^` or `col:` are only characters), which matches the rows where a column contains it.
-    /// None without a text, when it is shorter than `TRIGRAM_MIN_CHARS` (which the tokenizer
-    /// cannot match), or when it holds a NUL (which ends an FTS5 query string early).
+    /// None without a text, or when it is shorter than `TRIGRAM_MIN_CHARS` (which the
+    /// tokenizer cannot match). (`new` refuses a NUL, which would end the string early.)
     pub fn trigram_phrase(&self) -> Option<String> {
         let q = self.0.as_deref()?;
         if q.chars().count() < TRIGRAM_MIN_CHARS || q.contains('\0') {
@@ -222,7 +230,10 @@ mod tests {
         assert_eq!(phrase("a\"b").as_deref(), Some("\"a\"\"b\""));
         assert_eq!(phrase("\"\"\"").as_deref(), Some("\"\"\"\"\"\"\"\""));
         assert_eq!(phrase("x AND y*").as_deref(), Some("\"x and y*\""));
-        assert_eq!(phrase("a\0bc"), None, "a NUL would end the FTS5 string");
+        assert!(
+            Search::new(Some("a\0bc")).is_err(),
+            "a NUL would end the FTS5 string"
+        );
         assert_eq!(Search::default().trigram_phrase(), None);
     }
 

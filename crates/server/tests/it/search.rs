@@ -125,6 +125,7 @@ async fn users_and_members_page_and_search_in_sql_with_wildcards_escaped() {
             ("limit=201", "limit"),
             ("cursor=not-a-cursor", "cursor"),
             (&format!("q={}", "x".repeat(201)) as &str, "q"),
+            ("q=a%00bc", "q"),
         ] {
             for path in [
                 "/users",
