@@ -223,7 +223,8 @@ struct MovePage {
     /// The "To workspace" choices: the target chosen before a search first, then those whose
     /// name contains `tq` (never the listed workspace), at most `MOVE_PICK_LIMIT`.
     targets: Vec<Workspace>,
-    /// The target chosen (selected), if any.
+    /// The target selected: the one chosen before, else the first a search found (empty:
+    /// none, the placeholder is).
     target: String,
     /// The target search, as typed.
     tq: String,
@@ -368,16 +369,17 @@ pub async fn move_flows(
             flow,
         })
         .collect();
-    let target = if q.target.is_empty() {
-        String::new()
-    } else {
-        // Kept only when it is offered (a workspace of the organization, not the source).
-        targets
-            .first()
-            .filter(|t| t.id.to_string() == q.target.trim())
-            .map(|t| t.id.to_string())
-            .unwrap_or_default()
-    };
+    // Selected: the target chosen before (kept only when it is one of the organization's and
+    // not the source, so offered first), else the first a search found; else none (the
+    // placeholder: the admin chooses).
+    let chosen = targets
+        .first()
+        .filter(|t| !q.target.is_empty() && t.id.to_string() == q.target.trim());
+    let searched = targets.first().filter(|_| !q.tq.trim().is_empty());
+    let target = chosen
+        .or(searched)
+        .map(|t| t.id.to_string())
+        .unwrap_or_default();
     let shown = ctx.flash.is_some();
     let page = MovePage {
         from: from.map(|f| f.id.to_string()).unwrap_or_default(),

@@ -25,12 +25,14 @@ fn between(body: &str, from: &str, to: &str) -> String {
     body[start..end].to_string()
 }
 
-/// The options of the `<select>` whose id is `id`: (value, selected, text).
+/// The workspaces of the `<select>` whose id is `id` (not a placeholder, whose value is
+/// empty): (value, selected, text).
 fn options(body: &str, id: &str) -> Vec<(String, bool, String)> {
     let select = between(body, &format!("id=\"{id}\""), "</select>");
     select
         .split("<option value=\"")
         .skip(1)
+        .filter(|o| !o.starts_with('"'))
         .map(|o| {
             let (value, rest) = o.split_once('"').unwrap();
             let (attrs, text) = rest.split_once('>').unwrap();
@@ -172,6 +174,8 @@ async fn the_switcher_and_the_move_pickers_stay_bounded_and_find_any_workspace_b
         let targets = options(&m.body, "target");
         assert!(sources.len() <= MOVE_PICK + 1, "{on}: {}", sources.len());
         assert_eq!(targets.len(), MOVE_PICK, "{on}");
+        assert!(!targets.iter().any(|t| t.1), "{on}: the placeholder is selected");
+        assert!(m.body.contains("<option value=\"\" selected>Choose a workspace…</option>"));
         assert_eq!((sources[0].1, sources[0].2.as_str()), (true, "Default"));
         assert!(
             !targets.iter().any(|t| t.2 == "Default"),
@@ -197,8 +201,9 @@ async fn the_switcher_and_the_move_pickers_stay_bounded_and_find_any_workspace_b
         let targets = options(&m.body, "target");
         assert_eq!(targets.len(), 1, "{on}: {targets:?}");
         assert_eq!(
-            (targets[0].0.as_str(), targets[0].2.as_str()),
-            (last.as_str(), "Team 119")
+            (targets[0].0.as_str(), targets[0].1, targets[0].2.as_str()),
+            (last.as_str(), true, "Team 119"),
+            "{on}: found, and selected"
         );
         assert!(m.body.contains(&format!(
             "value=\"{flow}\" id=\"flow-{flow}\" aria-label=\"Choose Support bot\" checked"
