@@ -174,8 +174,14 @@ async fn the_switcher_and_the_move_pickers_stay_bounded_and_find_any_workspace_b
         let targets = options(&m.body, "target");
         assert!(sources.len() <= MOVE_PICK + 1, "{on}: {}", sources.len());
         assert_eq!(targets.len(), MOVE_PICK, "{on}");
-        assert!(!targets.iter().any(|t| t.1), "{on}: the placeholder is selected");
-        assert!(m.body.contains("<option value=\"\" selected>Choose a workspace…</option>"));
+        assert!(
+            !targets.iter().any(|t| t.1),
+            "{on}: the placeholder is selected"
+        );
+        assert!(
+            m.body
+                .contains("<option value=\"\" selected>Choose a workspace…</option>")
+        );
         assert_eq!((sources[0].1, sources[0].2.as_str()), (true, "Default"));
         assert!(
             !targets.iter().any(|t| t.2 == "Default"),
