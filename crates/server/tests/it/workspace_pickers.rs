@@ -156,6 +156,22 @@ async fn the_switcher_and_the_move_pickers_stay_bounded_and_find_any_workspace_b
         assert!(!p.body.contains("id=\"switcher-search\""), "{on}");
         let s = member.get("/switch-workspace?q=team").await;
         assert_eq!(found(&s.body), ["Team 005", "Team 077"], "{on}");
+        // A workspace reached only through a group is theirs too.
+        let g = w
+            .admin
+            .post("/groups", json!({"name": "Crew", "members": [two]}))
+            .await;
+        assert_eq!(g.status, 201, "{on}: {}", g.body);
+        let r = w
+            .admin
+            .post(
+                &format!("/workspace/{}/add-group", ids[99]),
+                json!({"groupId": g.id(), "role": "Viewer"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{on}: {}", r.body);
+        let s = member.get("/switch-workspace?q=team+0").await;
+        assert_eq!(found(&s.body), ["Team 005", "Team 077", "Team 099"], "{on}");
         let s = member.get("/switch-workspace?q=team+119").await;
         assert!(found(&s.body).is_empty() && s.body.contains("id=\"switch-none\""));
 
