@@ -95,6 +95,53 @@ impl Store {
         Ok(rows.into_iter().map(Workspace::from).collect())
     }
 
+    /// A bounded, searched slice of what `list_workspaces` answers (a workspace picker, the
+    /// switcher): those whose name contains `search` (case-insensitive), Default first, then
+    /// by name, at most `limit`; and whether more match. The workspaces are chosen in SQL, so
+    /// an organization with 10,000 of them is never read whole.
+    pub async fn find_workspaces(
+        &self,
+        org: OrganizationId,
+        user: UserId,
+        is_admin: bool,
+        search: &Search,
+        limit: u32,
+    ) -> DomainResult<(Vec<Workspace>, bool)> {
+        // The ids are chosen first, so the member counts are counted for those alone.
+        let sql = format!(
+            "{WORKSPACE_SELECT} WHERE w.id IN (
+               SELECT f.id FROM workspaces f WHERE f.organization_id = $1
+                 AND ($4 IS NULL OR f.name_key LIKE $4 ESCAPE '\\')
+                 AND ($3 OR EXISTS (SELECT 1 FROM memberships m WHERE m.workspace_id = f.id AND m.user_id = $2)
+                      OR EXISTS (SELECT 1 FROM workspace_groups wg JOIN group_members gm ON gm.group_id = wg.group_id
+                                 WHERE wg.workspace_id = f.id AND gm.user_id = $2))
+                 ORDER BY f.is_default DESC, f.name LIMIT $5)
+             ORDER BY w.is_default DESC, w.name"
+        );
+        let fetch = i64::from(limit) + 1;
+        let mut rows: Vec<WorkspaceRow> = with_db!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(org.0).bind(user.0).bind(is_admin).bind(search.like_pattern()).bind(fetch)
+                .fetch_all(pool).await.map_err(db_err)?
+        });
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        Ok((rows.into_iter().map(Workspace::from).collect(), more))
+    }
+
+    /// Workspace `id` of `org`, if it is one of `org`'s (a name to show, a choice to check).
+    pub async fn workspace_of(
+        &self,
+        org: OrganizationId,
+        id: WorkspaceId,
+    ) -> DomainResult<Option<Workspace>> {
+        match self.workspace_in_org(org, id).await {
+            Ok(w) => Ok(Some(w)),
+            Err(DomainError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The scope's workspace.
     pub async fn workspace(&self, scope: &WorkspaceScope) -> DomainResult<Workspace> {
         self.workspace_in_org(scope.organization(), scope.workspace())

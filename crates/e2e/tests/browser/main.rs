@@ -14,3 +14,4 @@ mod sessions;
 mod sso;
 mod transfer;
 mod walkthrough;
+mod workspace_pickers;

@@ -848,8 +848,24 @@ pub struct Me {
 
 /// What `me` answers for the signed-in user `me`, with their standing in the active workspace
 /// from `caller`.
-#[tracing::instrument(level = "debug", skip_all)]
 pub async fn me_for(state: &AppState, me: &SelfScope, caller: &Caller) -> ApiResult<Me> {
+    me_reading(state, me, caller, true).await
+}
+
+/// What `me_for` answers without `assigned_workspaces` (left empty): the dashboard's layout,
+/// which never reads every membership of an Account Admin of 10,000 workspaces to render a
+/// page.
+pub async fn me_for_page(state: &AppState, me: &SelfScope, caller: &Caller) -> ApiResult<Me> {
+    me_reading(state, me, caller, false).await
+}
+
+#[tracing::instrument(level = "debug", skip_all)]
+async fn me_reading(
+    state: &AppState,
+    me: &SelfScope,
+    caller: &Caller,
+    with_workspaces: bool,
+) -> ApiResult<Me> {
     let user_id = me.user_id();
     let user = state.store.user(user_id).await?;
     let organization = match authz::authorize_org_member(&caller.facts) {
@@ -858,8 +874,8 @@ pub async fn me_for(state: &AppState, me: &SelfScope, caller: &Caller) -> ApiRes
     };
     let active_organization = caller.facts.organization_id();
     let assigned_workspaces = match active_organization {
-        Some(org) => state.store.workspace_roles(org, user_id).await?,
-        None => Vec::new(),
+        Some(org) if with_workspaces => state.store.workspace_roles(org, user_id).await?,
+        _ => Vec::new(),
     };
     let (active_workspace, permissions) = match (&caller.facts.workspace, active_organization) {
         (Some(ws), Some(org)) => {
@@ -868,12 +884,11 @@ pub async fn me_for(state: &AppState, me: &SelfScope, caller: &Caller) -> ApiRes
                 .find(|w| w.workspace_id == ws.workspace)
             {
                 Some(w) => w.workspace_name.clone(),
+                // The active workspace is one the caller's facts let them act in.
                 None => state
                     .store
-                    .list_workspaces(org, user_id, caller.facts.is_account_admin())
+                    .workspace_of(org, ws.workspace)
                     .await?
-                    .into_iter()
-                    .find(|w| w.id == ws.workspace)
                     .map(|w| w.name)
                     .unwrap_or_default(),
             };

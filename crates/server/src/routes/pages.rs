@@ -254,6 +254,14 @@ fn workspace_pages() -> Vec<PageDef> {
     vec![
         // What `GET /workspaces` answers the caller (every workspace for the Account Admin).
         PageDef::new("/workspaces", Guard::SignedIn, web::workspaces::list),
+        // The switcher's search: the caller's own workspaces (as `GET /workspaces` answers
+        // them) whose name contains `q`, a few at a time, each switched to by the layout's
+        // form (`POST /auth/switch-workspace`).
+        PageDef::new(
+            "/switch-workspace",
+            Guard::SignedIn,
+            web::workspaces::switch,
+        ),
         // `GET /workspace/{id}`'s guard: its members administer it as their role allows.
         PageDef::new(
             "/workspaces/{id}",

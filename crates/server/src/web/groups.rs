@@ -136,12 +136,13 @@ pub async fn edit(
             member: false,
         }))
         .collect();
-    let unassigned = ctx
-        .workspaces
-        .iter()
-        .filter(|w| !group.workspaces.iter().any(|a| a.workspace_id == w.id))
-        .cloned()
-        .collect();
+    let unassigned = match ctx.all_workspaces(&state).await {
+        Ok(all) => all
+            .into_iter()
+            .filter(|w| !group.workspaces.iter().any(|a| a.workspace_id == w.id))
+            .collect(),
+        Err(e) => return ctx.fail(e),
+    };
     let shown = ctx.flash.is_some();
     let page = GroupPage {
         ctx,

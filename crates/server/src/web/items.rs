@@ -13,7 +13,7 @@ use flowspace_core::ids::{ItemId, WorkspaceId};
 use flowspace_core::model::{ApiKey, Credential, CredentialUsage, Item, Workspace, WorkspaceRef};
 use flowspace_core::permissions::Permission;
 use flowspace_core::resource::ResourceKind;
-use flowspace_core::{DomainError, DomainResult, authz, perm};
+use flowspace_core::{DomainError, authz, perm};
 use serde::Deserialize;
 
 #[derive(Deserialize, Default)]
@@ -251,9 +251,10 @@ pub async fn credential(
         let read = async {
             let search = Search::new(Some(&pick))?;
             let shared = state.store.credential_shares(&scope, id).await?;
-            DomainResult::Ok((search, shared))
+            let all = ctx.all_workspaces(&state).await?;
+            Ok::<_, crate::error::ApiError>((search, shared, all))
         };
-        let (search, shared) = match read.await {
+        let (search, shared, all) = match read.await {
             Ok(r) => r,
             Err(e) => return ctx.fail(e),
         };
@@ -262,14 +263,13 @@ pub async fn credential(
             id: w.id,
             name: w.name.clone(),
         };
-        targets = ctx
-            .workspaces
+        targets = all
             .iter()
             .filter(|w| is_shared(w))
             .map(|w| (target(w), true))
             .collect();
         let others = |w: &Workspace| w.id == item.workspace_id || is_shared(w);
-        let (found, over) = super::workspaces::pick_workspaces(&ctx.workspaces, &search, others);
+        let (found, over) = super::workspaces::pick_workspaces(&all, &search, others);
         targets.extend(found.into_iter().map(|w| (target(w), false)));
         more = over;
     }

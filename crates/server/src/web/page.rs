@@ -7,7 +7,7 @@
 
 use super::view::{ADMIN_NAV, Flash, NavLink, TRANSFER_NAV, resource_nav_links};
 use super::{error_response, page_response};
-use crate::api::session::{Me, me_for};
+use crate::api::session::{Me, me_for_page};
 use crate::auth::{Caller, cookie};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -16,6 +16,8 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use flowspace_core::authz;
+use flowspace_core::cursor::Search;
+use flowspace_core::ids::OrganizationId;
 use flowspace_core::model::{OrgRole, OrgStatus, Workspace};
 use flowspace_core::perm;
 use flowspace_core::permissions::{Permission, PermissionSet};
@@ -25,8 +27,14 @@ pub struct Ctx {
     pub me: Me,
     /// The caller's permissions in the active workspace.
     pub permissions: PermissionSet,
-    /// The switcher's choices: the workspaces the caller may act in.
-    pub workspaces: Vec<Workspace>,
+    /// The switcher's choices: the first `SWITCHER_LIMIT` workspaces the caller may act in
+    /// (Default first, then by name); the active one is added by `switcher` when not among
+    /// them. Never every workspace: a page that needs them all reads them (`all_workspaces`).
+    pub first_workspaces: Vec<Workspace>,
+    /// More workspaces than the switcher shows: it offers a search (`GET /switch-workspace`).
+    pub switcher_more: bool,
+    /// The organization the switcher's workspaces are of (`None`: none).
+    org_id: Option<OrganizationId>,
     pub csrf: String,
     pub flash: Option<Flash>,
     /// The page's path and query, where forms come back to.
@@ -51,14 +59,20 @@ impl FromRequestParts<AppState> for Ctx {
         let caller = session_layout(state, parts, caller, &myself)
             .await
             .map_err(fail)?;
-        let me = me_for(state, &myself, &caller).await.map_err(fail)?;
-        let workspaces = match myself.organization() {
+        let me = me_for_page(state, &myself, &caller).await.map_err(fail)?;
+        let (first_workspaces, switcher_more) = match myself.organization() {
             Some(org) => state
                 .store
-                .list_workspaces(org, myself.user_id(), caller.facts.is_account_admin())
+                .find_workspaces(
+                    org,
+                    myself.user_id(),
+                    caller.facts.is_account_admin(),
+                    &Search::default(),
+                    SWITCHER_LIMIT,
+                )
                 .await
                 .map_err(|e| fail(e.into()))?,
-            None => Vec::new(),
+            None => (Vec::new(), false),
         };
         Ok(Ctx {
             me,
@@ -68,7 +82,9 @@ impl FromRequestParts<AppState> for Ctx {
                 .as_ref()
                 .map(|w| w.permissions)
                 .unwrap_or_default(),
-            workspaces,
+            first_workspaces,
+            switcher_more,
+            org_id: myself.organization(),
             csrf: state.csrf_token(myself.session()),
             flash: cookie(&parts.headers, Flash::COOKIE).and_then(|f| Flash::decode(&f)),
             here: super::surface::here(&parts.uri),
@@ -193,17 +209,57 @@ impl Ctx {
     pub fn initials(&self) -> String {
         initials(&self.me.user.name)
     }
-    /// The workspace switcher's choices: id, name, and whether it is the active one.
+    /// The workspace switcher's choices: id, name, and whether it is the active one. The
+    /// active workspace is always among them: first, when it is not among the first
+    /// `SWITCHER_LIMIT`.
     pub fn switcher(&self) -> Vec<(String, String, bool)> {
         let active = self.active_id();
-        self.workspaces
+        let mut choices: Vec<(String, String, bool)> = self
+            .first_workspaces
             .iter()
             .map(|w| {
                 let id = w.id.to_string();
                 let selected = id == active;
                 (id, w.name.clone(), selected)
             })
-            .collect()
+            .collect();
+        if !active.is_empty() && !choices.iter().any(|c| c.2) {
+            choices.insert(0, (active, self.active_name().to_string(), true));
+        }
+        choices
+    }
+    /// Every workspace the caller may act in (every one of the organization for the Account
+    /// Admin), for the few pages that list them all; the layout reads only `SWITCHER_LIMIT`.
+    pub async fn all_workspaces(&self, state: &AppState) -> Result<Vec<Workspace>, ApiError> {
+        let Some(org) = self.org_id else {
+            return Ok(Vec::new());
+        };
+        Ok(state
+            .store
+            .list_workspaces(org, self.me.user.id, self.me.is_account_admin)
+            .await?)
+    }
+    /// Up to `limit` of the caller's workspaces whose name contains `search` (as the switcher
+    /// chooses them), and whether more match.
+    pub async fn find_workspaces(
+        &self,
+        state: &AppState,
+        search: &Search,
+        limit: u32,
+    ) -> Result<(Vec<Workspace>, bool), ApiError> {
+        let Some(org) = self.org_id else {
+            return Ok((Vec::new(), false));
+        };
+        Ok(state
+            .store
+            .find_workspaces(
+                org,
+                self.me.user.id,
+                self.me.is_account_admin,
+                search,
+                limit,
+            )
+            .await?)
     }
     pub fn resource_nav(&self) -> Vec<&'static NavLink> {
         resource_nav_links()
@@ -240,6 +296,10 @@ impl Ctx {
         error_response(Some(self), e.status, &e.message)
     }
 }
+
+/// Most workspaces the layout's switcher lists (the active one besides); the others are found
+/// by searching (`GET /switch-workspace`).
+pub const SWITCHER_LIMIT: u32 = 20;
 
 /// Up to two initials of a name, for the avatar.
 pub fn initials(name: &str) -> String {

@@ -113,7 +113,10 @@ pub async fn provider(
         Err(e) => return ctx.at("/organization/sso", "Single Sign-On").fail(e),
     };
     let ctx = ctx.at("/organization/sso", &p.display_name);
-    let workspaces = ctx.workspaces.clone();
+    let workspaces = match ctx.all_workspaces(&state).await {
+        Ok(w) => w,
+        Err(e) => return ctx.fail(e),
+    };
     let name_of_ws = |w: WorkspaceId| {
         workspaces
             .iter()

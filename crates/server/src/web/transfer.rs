@@ -20,8 +20,10 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use flowspace_core::DomainResult;
-use flowspace_core::cursor::{MAX_LIMIT, PageRequest};
+use flowspace_core::authz::AdminScope;
+use flowspace_core::cursor::{MAX_LIMIT, PageRequest, Search};
 use flowspace_core::ids::{ItemId, WorkspaceId};
+use flowspace_core::model::Workspace;
 use flowspace_core::resource::ResourceKind;
 use flowspace_core::transfer;
 use flowspace_store::{FlowRef, TransferStatus};
@@ -205,18 +207,52 @@ struct MovePage {
     ctx: Ctx,
     /// The workspace whose flows are listed.
     from: String,
+    /// The "Flows of" choices: the listed workspace first, then those whose name contains
+    /// `fq`, at most `MOVE_PICK_LIMIT`.
+    sources: Vec<Workspace>,
+    /// The source search, as typed.
+    fq: String,
+    /// More workspaces match `fq` than the "Flows of" choices show.
+    fmore: bool,
     rows: Vec<FlowRow>,
     more: bool,
+    /// The flows ticked before a target search (kept ticked).
+    ticked: Vec<String>,
+    /// Move or copy, as chosen before a target search.
+    copy: bool,
+    /// The "To workspace" choices: the target chosen before a search first, then those whose
+    /// name contains `tq` (never the listed workspace), at most `MOVE_PICK_LIMIT`.
+    targets: Vec<Workspace>,
+    /// The target selected: the one chosen before, else the first a search found (empty:
+    /// none, the placeholder is).
+    target: String,
+    /// The target search, as typed.
+    tq: String,
+    /// More workspaces match `tq` than the "To workspace" choices show.
+    tmore: bool,
 }
 
+impl MovePage {
+    fn is_ticked(&self, row: &FlowRow) -> bool {
+        self.ticked.contains(&row.flow.id.to_string())
+    }
+}
+
+/// Most workspaces each picker of the Move / copy page offers at once; the others are found
+/// by searching their name (`fq`, `tq`).
+pub const MOVE_PICK_LIMIT: u32 = 50;
+
 /// What the Move / copy pages read from their query: `from` (the workspace to list), `ids`
-/// (repeated), `target`, `mode` (`move` or `copy`).
+/// (repeated), `target`, `mode` (`move` or `copy`), and the workspace searches `fq` (the
+/// source's) and `tq` (the target's).
 #[derive(Default)]
 struct MoveQuery {
     from: Option<String>,
     ids: Vec<String>,
     target: String,
     mode: String,
+    fq: String,
+    tq: String,
 }
 
 impl MoveQuery {
@@ -230,6 +266,8 @@ impl MoveQuery {
                 "ids" => q.ids.push(v),
                 "target" => q.target = v,
                 "mode" => q.mode = v,
+                "fq" => q.fq = v,
+                "tq" => q.tq = v,
                 _ => {}
             }
         }
@@ -237,16 +275,41 @@ impl MoveQuery {
     }
 }
 
-/// The name of workspace `id` among `ctx`'s (the Account Admin's: all of them).
-fn workspace_name(ctx: &Ctx, id: WorkspaceId) -> String {
-    ctx.workspaces
-        .iter()
-        .find(|w| w.id == id)
-        .map_or_else(|| id.to_string(), |w| w.name.clone())
+/// Workspace `id` of the Account Admin's organization, if it is one.
+async fn workspace_of(
+    state: &AppState,
+    admin: &AdminScope,
+    id: Option<WorkspaceId>,
+) -> DomainResult<Option<Workspace>> {
+    match id {
+        Some(id) => state.store.workspace_of(admin.organization(), id).await,
+        None => Ok(None),
+    }
 }
 
-/// `GET /move-flows?from=`: the flows of one workspace (the active one first) to choose from,
-/// a target workspace and move or copy; previewed by `GET /move-flows/preview`.
+/// `chosen` first (when there is one), then the workspaces `found` other than it and `skip`,
+/// at most `MOVE_PICK_LIMIT` of those; and whether more were found than kept.
+fn offered(
+    chosen: Option<Workspace>,
+    found: Vec<Workspace>,
+    over: bool,
+    skip: Option<WorkspaceId>,
+) -> (Vec<Workspace>, bool) {
+    let first = chosen.as_ref().map(|w| w.id);
+    let mut others: Vec<Workspace> = found
+        .into_iter()
+        .filter(|w| Some(w.id) != first && Some(w.id) != skip)
+        .collect();
+    let more = over || others.len() > MOVE_PICK_LIMIT as usize;
+    others.truncate(MOVE_PICK_LIMIT as usize);
+    (chosen.into_iter().chain(others).collect(), more)
+}
+
+/// `GET /move-flows?from=&fq=&tq=`: the flows of one workspace (the active one first) to
+/// choose from, a target workspace and move or copy; previewed by `GET /move-flows/preview`.
+/// Both workspace pickers offer a few workspaces found in SQL by name (`fq`, `tq`), never
+/// every workspace of the organization; a target search keeps the flows ticked, the mode and
+/// the target chosen.
 pub async fn move_flows(
     State(state): State<AppState>,
     Admin(admin): Admin,
@@ -255,44 +318,82 @@ pub async fn move_flows(
 ) -> Response {
     let ctx = ctx.at("/move-flows", "Move / copy flows");
     let q = MoveQuery::parse(raw.as_deref());
-    let from = q
+    let asked = q
         .from
-        .and_then(|f| f.trim().parse::<WorkspaceId>().ok())
-        .filter(|f| ctx.workspaces.iter().any(|w| w.id == *f))
-        .or_else(|| {
-            ctx.workspaces
-                .iter()
-                .find(|w| w.id.to_string() == ctx.active_id())
-                .map(|w| w.id)
-        })
-        .or_else(|| ctx.workspaces.first().map(|w| w.id));
-    let flows = match from {
-        Some(f) => {
-            state
-                .store
-                .workspace_flows(&admin, f, FLOWS_SHOWN + 1)
-                .await
+        .as_deref()
+        .and_then(|f| f.trim().parse::<WorkspaceId>().ok());
+    let active = ctx.me.active_workspace.as_ref().map(|w| w.id);
+    let read = async {
+        let fsearch = Search::new(Some(&q.fq))?;
+        let tsearch = Search::new(Some(&q.tq))?;
+        // The workspace asked for, else the active one, else the first of the organization.
+        let mut from = workspace_of(&state, &admin, asked).await?;
+        if from.is_none() {
+            from = workspace_of(&state, &admin, active).await?;
         }
-        None => Ok(Vec::new()),
+        let limit = MOVE_PICK_LIMIT + 2;
+        let (found, fover) = ctx.find_workspaces(&state, &fsearch, limit).await?;
+        if from.is_none() {
+            from = found.first().cloned();
+        }
+        let from_id = from.as_ref().map(|w| w.id);
+        let (sources, fmore) = offered(from, found, fover, None);
+        let target = q.target.trim().parse::<WorkspaceId>().ok();
+        let target = workspace_of(&state, &admin, target)
+            .await?
+            .filter(|t| Some(t.id) != from_id);
+        let (found, tover) = ctx.find_workspaces(&state, &tsearch, limit).await?;
+        let (targets, tmore) = offered(target, found, tover, from_id);
+        let flows = match from_id {
+            Some(f) => {
+                state
+                    .store
+                    .workspace_flows(&admin, f, FLOWS_SHOWN + 1)
+                    .await?
+            }
+            None => Vec::new(),
+        };
+        Ok::<_, crate::error::ApiError>((sources, fmore, targets, tmore, flows))
     };
-    let mut flows = match flows {
-        Ok(f) => f,
+    let (sources, fmore, targets, tmore, mut flows) = match read.await {
+        Ok(r) => r,
         Err(e) => return ctx.fail(e),
     };
     let more = flows.len() > FLOWS_SHOWN as usize;
     flows.truncate(FLOWS_SHOWN as usize);
+    let from = sources.first().cloned();
     let rows = flows
         .into_iter()
         .map(|flow| FlowRow {
-            workspace: workspace_name(&ctx, flow.workspace_id),
+            workspace: from.as_ref().map(|w| w.name.clone()).unwrap_or_default(),
             flow,
         })
         .collect();
+    // Selected: the target chosen before (kept only when it is one of the organization's and
+    // not the source, so offered first), else the first a search found; else none (the
+    // placeholder: the admin chooses).
+    let chosen = targets
+        .first()
+        .filter(|t| !q.target.is_empty() && t.id.to_string() == q.target.trim());
+    let searched = targets.first().filter(|_| !q.tq.trim().is_empty());
+    let target = chosen
+        .or(searched)
+        .map(|t| t.id.to_string())
+        .unwrap_or_default();
     let shown = ctx.flash.is_some();
     let page = MovePage {
-        from: from.map(|f| f.to_string()).unwrap_or_default(),
+        from: from.map(|f| f.id.to_string()).unwrap_or_default(),
+        sources,
+        fq: q.fq,
+        fmore,
         rows,
         more,
+        ticked: q.ids,
+        copy: q.mode == "copy",
+        targets,
+        target,
+        tq: q.tq,
+        tmore,
         ctx,
     };
     finish(shown, page.render())
@@ -328,12 +429,11 @@ pub async fn move_preview(
     let ctx = ctx.at("/move-flows", "Move / copy flows: preview");
     let q = MoveQuery::parse(raw.as_deref());
     let copy = q.mode == "copy";
-    let target = q
-        .target
-        .trim()
-        .parse::<WorkspaceId>()
-        .ok()
-        .filter(|t| ctx.workspaces.iter().any(|w| w.id == *t));
+    let target = q.target.trim().parse::<WorkspaceId>().ok();
+    let target = match workspace_of(&state, &admin, target).await {
+        Ok(t) => t,
+        Err(e) => return ctx.fail(e),
+    };
     let mut ids: Vec<ItemId> = q.ids.iter().filter_map(|i| i.trim().parse().ok()).collect();
     let parsed = ids.len();
     let mut seen = std::collections::HashSet::new();
@@ -357,11 +457,27 @@ pub async fn move_preview(
         if flows.len() != ids.len() {
             problem = "A flow chosen is no longer there: choose again.".into();
         }
+        // The names of the workspaces the flows are in, each read once.
+        let mut names: Vec<Workspace> = Vec::new();
+        for f in &flows {
+            if !names.iter().any(|w| w.id == f.workspace_id) {
+                match workspace_of(&state, &admin, Some(f.workspace_id)).await {
+                    Ok(w) => names.extend(w),
+                    Err(e) => return ctx.fail(e),
+                }
+            }
+        }
+        let name = |id: WorkspaceId| {
+            names
+                .iter()
+                .find(|w| w.id == id)
+                .map_or_else(|| id.to_string(), |w| w.name.clone())
+        };
         rows = ids
             .iter()
             .filter_map(|id| flows.iter().find(|f| f.id == *id))
             .map(|flow| FlowRow {
-                workspace: workspace_name(&ctx, flow.workspace_id),
+                workspace: name(flow.workspace_id),
                 flow: flow.clone(),
             })
             .collect();
@@ -370,8 +486,11 @@ pub async fn move_preview(
     let page = MovePreviewPage {
         rows,
         copy,
-        target: target.map(|t| t.to_string()).unwrap_or_default(),
-        target_name: target.map(|t| workspace_name(&ctx, t)).unwrap_or_default(),
+        target: target
+            .as_ref()
+            .map(|t| t.id.to_string())
+            .unwrap_or_default(),
+        target_name: target.map(|t| t.name).unwrap_or_default(),
         problem,
         ctx,
     };

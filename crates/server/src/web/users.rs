@@ -121,25 +121,48 @@ pub async fn list(
             format!("/users?{}#invitations", query.unwrap_or_default())
         })
         .unwrap_or_default();
-    // The active workspace first (the one the form picks), then the others found.
+    // The active workspace first (the one the form picks), then the others found: at most
+    // `PICKER_LIMIT` of them, chosen in SQL.
     let active = ctx.me.active_workspace.as_ref().map(|w| w.id);
-    let (found, wmore) =
-        super::workspaces::pick_workspaces(&ctx.workspaces, &workspace_search, |w| {
-            Some(w.id) == active
-        });
-    let first = ctx
-        .workspaces
-        .iter()
-        .find(|w| Some(w.id) == active && workspace_search.matches(&[&w.name]));
-    let targets = first.into_iter().chain(found).cloned().collect();
+    let org = admin.organization();
+    let read = async {
+        let limit = super::workspaces::PICKER_LIMIT;
+        let (found, over) = ctx
+            .find_workspaces(&state, &workspace_search, limit + 1)
+            .await?;
+        let first = match active {
+            Some(a) if workspace_search.matches(&[ctx.active_name()]) => {
+                state.store.workspace_of(org, a).await?
+            }
+            _ => None,
+        };
+        let mut others: Vec<Workspace> =
+            found.into_iter().filter(|w| Some(w.id) != active).collect();
+        let wmore = over || others.len() > limit as usize;
+        others.truncate(limit as usize);
+        let targets: Vec<Workspace> = first.into_iter().chain(others).collect();
+        // The names of the rows' active workspaces, each read once.
+        let mut names: Vec<(WorkspaceId, String)> = Vec::new();
+        for id in users.items.iter().filter_map(|u| u.active_workspace_id) {
+            if !names.iter().any(|(n, _)| *n == id) {
+                let name = state.store.workspace_of(org, id).await?.map(|w| w.name);
+                names.push((id, name.unwrap_or_default()));
+            }
+        }
+        Ok::<_, crate::error::ApiError>((targets, wmore, names))
+    };
+    let (targets, wmore, names) = match read.await {
+        Ok(r) => r,
+        Err(e) => return ctx.fail(e),
+    };
     let rows = users
         .items
         .into_iter()
         .map(|u| UserRow {
             active: u
                 .active_workspace_id
-                .and_then(|id| ctx.workspaces.iter().find(|w| w.id == id))
-                .map(|w| w.name.clone())
+                .and_then(|id| names.iter().find(|(n, _)| *n == id))
+                .map(|(_, name)| name.clone())
                 .unwrap_or_default(),
             user: u.user,
             workspaces: u.workspaces,
@@ -241,11 +264,13 @@ pub async fn edit(
         Err(e) => return ctx.at("/users", "Users").fail(e),
     };
     let ctx = ctx.at("/users", &user.name);
-    let addable = ctx
-        .workspaces
-        .iter()
+    let all = match ctx.all_workspaces(&state).await {
+        Ok(all) => all,
+        Err(e) => return ctx.fail(e),
+    };
+    let addable = all
+        .into_iter()
         .filter(|w| !memberships.iter().any(|m| m.direct && m.ws_id == w.id))
-        .cloned()
         .collect();
     let settable = (!user.is_account_admin && user.status != UserStatus::Invited)
         .then_some(UserStatus::SETTABLE);

@@ -36,13 +36,16 @@ struct ListPage {
 }
 
 /// `GET /workspaces`: the caller's workspaces (`GET /workspaces`), all of them for the Account
-/// Admin. The layout's context read them already, through the same store call with the same
-/// arguments as the API route; the page shows a page of that list searched by `q`, cut as
-/// the API route cuts it.
+/// Admin, read through the same store call with the same arguments as the API route; the page
+/// shows a page of that list searched by `q`, cut as the API route cuts it.
 ///
 /// Without a usable organization (none, or a suspended one) there is nothing to list: the page
 /// that says so instead.
-pub async fn list(ctx: Ctx, Query(query): Query<SearchParams>) -> Response {
+pub async fn list(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(query): Query<SearchParams>,
+) -> Response {
     if ctx.me.organization.is_none() {
         return super::surface::redirect(super::surface::UNAVAILABLE_PAGE, None, Vec::new());
     }
@@ -52,7 +55,11 @@ pub async fn list(ctx: Ctx, Query(query): Query<SearchParams>) -> Response {
         created_at: w.created_at,
         id: w.id.0,
     };
-    let list = match query.cut(ctx.workspaces.clone(), false, found, key) {
+    let all = match ctx.all_workspaces(&state).await {
+        Ok(all) => all,
+        Err(e) => return ctx.fail(e),
+    };
+    let list = match query.cut(all, false, found, key) {
         Ok(l) => l,
         Err(e) => return ctx.fail(e),
     };
@@ -64,6 +71,73 @@ pub async fn list(ctx: Ctx, Query(query): Query<SearchParams>) -> Response {
         q,
         next,
         ctx,
+    };
+    finish(shown, page.render())
+}
+
+#[derive(Template)]
+#[template(path = "web/switch_workspace.html")]
+struct SwitchPage {
+    ctx: Ctx,
+    /// The caller's workspaces whose name contains `q`, at most `SWITCH_LIMIT`.
+    found: Vec<Workspace>,
+    /// The search typed, as typed.
+    q: String,
+    /// Where switching leads (the page the search was made from).
+    back: String,
+    /// The search cleared (the same page without `q`).
+    clear: String,
+    /// Whether more workspaces match than are listed.
+    more: bool,
+}
+
+/// `?q=&back=` of the switcher's search page.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct SwitchQuery {
+    #[serde(default)]
+    q: Option<String>,
+    #[serde(default)]
+    back: Option<String>,
+}
+
+/// Most workspaces the switcher's search page lists at once.
+pub const SWITCH_LIMIT: u32 = 50;
+
+/// `GET /switch-workspace?q=&back=`: the workspaces the caller may switch to (those the
+/// layout's switcher chooses from: their own, every one for the Account Admin) whose name
+/// contains `q`, found in SQL and at most `SWITCH_LIMIT`; each is switched to by the layout's
+/// form, which then leads `back` (a path of this site, else the dashboard).
+pub async fn switch(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(query): Query<SwitchQuery>,
+) -> Response {
+    let ctx = ctx.at("", "Switch workspace");
+    let q = query.q.unwrap_or_default();
+    let back = query
+        .back
+        .filter(|b| super::surface::is_local(b))
+        .unwrap_or_else(|| "/".into());
+    let found = async {
+        let search = Search::new(Some(&q))?;
+        ctx.find_workspaces(&state, &search, SWITCH_LIMIT).await
+    };
+    let (found, more) = match found.await {
+        Ok(r) => r,
+        Err(e) => return ctx.fail(e),
+    };
+    let shown = ctx.flash.is_some();
+    let clear = format!(
+        "/switch-workspace?{}",
+        serde_urlencoded::to_string([("back", back.as_str())]).unwrap_or_default()
+    );
+    let page = SwitchPage {
+        ctx,
+        found,
+        q,
+        back,
+        clear,
+        more,
     };
     finish(shown, page.render())
 }

@@ -40,4 +40,5 @@ mod sso;
 mod transfer;
 mod transfer_pages;
 mod users;
+mod workspace_pickers;
 mod workspaces;

@@ -300,6 +300,8 @@ struct AuditPage<'q> {
     to: &'q str,
     /// The people the actor field suggests.
     people: Vec<Person>,
+    /// The workspaces the Account Admin's filter offers, and that rows are named by.
+    workspaces: Vec<Workspace>,
     filtered: bool,
     warning: String,
     rows: Vec<AuditLine>,
@@ -351,7 +353,11 @@ pub async fn audit_log(
         Err(Unusable::Warning(w)) => return ctx.fail(invalid(w)),
         Err(Unusable::Fail(e)) => return ctx.fail(e),
     };
-    let (rows, next, warning) = match read(&state, &scope, &q, &people, &ctx.workspaces).await {
+    let workspaces = match ctx.all_workspaces(&state).await {
+        Ok(w) => w,
+        Err(e) => return ctx.fail(e),
+    };
+    let (rows, next, warning) = match read(&state, &scope, &q, &people, &workspaces).await {
         Ok((rows, next)) => (rows, next, String::new()),
         Err(Unusable::Warning(w)) => (Vec::new(), String::new(), w),
         Err(Unusable::Fail(e)) => return ctx.fail(e),
@@ -364,6 +370,7 @@ pub async fn audit_log(
     let page = AuditPage {
         ctx,
         people,
+        workspaces,
         filtered: pairs.iter().any(|(_, v)| !v.is_empty()),
         warning,
         rows,
