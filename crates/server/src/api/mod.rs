@@ -78,6 +78,20 @@ impl SearchParams {
     }
 }
 
+/// `?q=` of a searched list answered in one page (the organization's members, the caller's
+/// organizations).
+#[derive(Debug, Default, Deserialize)]
+pub struct SearchOnly {
+    /// What a name (or email) must contain, case-insensitively.
+    pub q: Option<String>,
+}
+
+impl SearchOnly {
+    pub fn search(&self) -> Result<Search, flowspace_core::DomainError> {
+        Search::new(self.q.as_deref())
+    }
+}
+
 /// `{items, nextCursor}`: one page of a list, newest first.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -894,7 +894,10 @@ pub async fn me_for(state: &AppState, me: &SelfScope, caller: &Caller) -> ApiRes
         user,
         organization,
         active_organization,
-        organizations: state.store.my_organizations(user_id).await?,
+        organizations: state
+            .store
+            .my_organizations(user_id, &Default::default())
+            .await?,
         active_workspace,
         assigned_workspaces,
         permissions,

@@ -61,6 +61,7 @@ async fn plan(o: &Org, ws: WorkspaceId, cursor: Option<(Timestamp, Uuid)>) -> St
             .bind(cursor.map(|c| c.0.micros()))
             .bind(cursor.map(|c| c.1))
             .bind(51_i64)
+            .bind(None::<String>)
             .fetch_all(p)
             .await
             .expect("explain");
@@ -74,6 +75,7 @@ async fn plan(o: &Org, ws: WorkspaceId, cursor: Option<(Timestamp, Uuid)>) -> St
             .bind(cursor.map(|c| c.0.to_offset()))
             .bind(cursor.map(|c| c.1))
             .bind(51_i64)
+            .bind(None::<String>)
             .fetch_all(p)
             .await
             .expect("explain");
