@@ -822,3 +822,162 @@ async fn members_organizations_activity_and_audit_search() {
         );
     }
 }
+
+/// The dashboard's other list pages search on the server as their API lists do, on both
+/// backends: Members, Organizations, an item page (paged within the search, its next-page
+/// link keeping `q`), Credentials, API Keys, Login Activity and the Audit Log; a `q` too long
+/// is refused with a 422 page.
+#[tokio::test]
+async fn dashboard_pages_of_the_other_lists_search_on_the_server() {
+    for b in backends() {
+        let w = World::new(&b).await;
+        let on = b.name();
+        for (email, name) in [
+            ("ann@example.com", "Ann"),
+            ("emile@example.com", "Émile Zola"),
+        ] {
+            let r = w
+                .admin
+                .post(
+                    "/users",
+                    json!({"email": email, "name": name, "password": flowspace_testkit::PASSWORD}),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{on}: {}", r.body);
+        }
+        for i in 0..55 {
+            let r = w
+                .admin
+                .post(
+                    "/tools",
+                    json!({"name": format!("Tool {i:02}"), "data": {}}),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{on}: {}", r.body);
+        }
+        let r = w
+            .admin
+            .post("/tools", json!({"name": "Zebra", "data": {}}))
+            .await;
+        assert_eq!(r.status, 201, "{on}: {}", r.body);
+        for name in ["OpenAI", "Anthropic"] {
+            let r = w
+                .admin
+                .post(
+                    "/credentials",
+                    json!({"name": name, "credentialName": "openAIApi", "data": {"apiKey": "sk-1"}}),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{on}: {}", r.body);
+        }
+        for name in ["CI deploy", "Nightly export"] {
+            let r = w
+                .admin
+                .post(
+                    "/apikeys",
+                    json!({"name": name, "permissions": ["chatflows:view"]}),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{on}: {}", r.body);
+        }
+        let r = w
+            .admin
+            .post("/organizations", json!({"name": "Zeta Labs"}))
+            .await;
+        assert_eq!(r.status, 201, "{on}: {}", r.body);
+        w.server
+            .login("ann@example.com", flowspace_testkit::PASSWORD)
+            .await;
+
+        let mut page = super::dashboard::Browser::new(&w.server);
+        let p = page
+            .sign_in(flowspace_testkit::ADMIN_EMAIL, flowspace_testkit::PASSWORD)
+            .await;
+        assert_eq!(p.status, 303, "{on}: {}", p.body);
+        let mut get = async |path: &str| {
+            let p = page.get(path).await;
+            assert_eq!(p.status, 200, "{on} {path}: {}", p.body);
+            p.body
+        };
+
+        let members = get("/organization/members?q=%C3%89MILE").await;
+        assert_eq!(count(&members, "<tr data-email="), 1, "{on}: {members}");
+        assert!(members.contains("data-email=\"emile@example.com\""), "{on}");
+        assert!(
+            get("/organization/members?q=nobody")
+                .await
+                .contains("id=\"no-match\""),
+            "{on}"
+        );
+
+        let orgs = get("/organizations?q=zeta").await;
+        assert_eq!(count(&orgs, "<tr data-name="), 1, "{on}: {orgs}");
+        assert!(orgs.contains("data-name=\"Zeta Labs\""), "{on}");
+        assert_eq!(
+            count(&get("/organizations").await, "<tr data-name="),
+            2,
+            "{on}"
+        );
+
+        // 55 tools contain "o" (Zebra does not): a page of 50, and the next page (the link
+        // keeps q) 5 more.
+        let tools = get("/tools?q=O").await;
+        assert_eq!(count(&tools, "<tr data-name="), 50, "{on}");
+        let start = tools.find("id=\"next-page\"").map(|i| &tools[..i]).unwrap();
+        let href = start.rsplit("href=\"").next().unwrap();
+        let href = href
+            .split('"')
+            .next()
+            .unwrap()
+            .replace("&#38;", "&")
+            .replace("&amp;", "&");
+        assert!(href.starts_with("/tools?q=O&cursor="), "{on}: {href}");
+        let rest = get(&href).await;
+        assert_eq!(count(&rest, "<tr data-name="), 5, "{on}: {rest}");
+        assert!(!rest.contains("data-name=\"Zebra\""), "{on}");
+        assert!(!rest.contains("id=\"next-page\""), "{on}");
+        let zebra = get("/tools?q=zeb").await;
+        assert_eq!(count(&zebra, "<tr data-name="), 1, "{on}");
+        assert!(zebra.contains("data-name=\"Zebra\""), "{on}");
+
+        let creds = get("/credentials?q=open").await;
+        assert_eq!(count(&creds, "<tr data-name="), 1, "{on}: {creds}");
+        assert!(creds.contains("data-name=\"OpenAI\""), "{on}");
+
+        let keys = get("/apikeys?q=NIGHT").await;
+        assert_eq!(count(&keys, "<tr data-name="), 1, "{on}: {keys}");
+        assert!(keys.contains("data-name=\"Nightly export\""), "{on}");
+
+        let activity = get("/login-activity?q=ann%40").await;
+        let table = activity
+            .split("id=\"login-events\"")
+            .nth(1)
+            .expect("a table")
+            .split("</table>")
+            .next()
+            .unwrap()
+            .to_string();
+        assert!(table.contains("ann@example.com"), "{on}: {table}");
+        assert!(!table.contains("admin@example.com"), "{on}: {table}");
+
+        let audit = get("/audit-log?q=apikey.create").await;
+        assert_eq!(count(&audit, "<tr data-action="), 2, "{on}: {audit}");
+        assert_eq!(
+            count(&audit, "<tr data-action=\"apikey.create\""),
+            2,
+            "{on}"
+        );
+
+        let long = "x".repeat(201);
+        for path in [
+            "/organization/members",
+            "/organizations",
+            "/tools",
+            "/credentials",
+            "/apikeys",
+        ] {
+            let p = page.get(&format!("{path}?q={long}")).await;
+            assert_eq!(p.status, 422, "{on} {path}: {}", p.body);
+        }
+    }
+}
