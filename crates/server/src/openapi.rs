@@ -138,7 +138,7 @@ pub fn error_statuses(def: &RouteDef) -> BTreeMap<u16, &'static str> {
         errors.insert(413, "The body is too large");
         errors.insert(415, "The body is not sent as application/json");
     }
-    if takes_body || def.paginated || !def.query.is_empty() {
+    if takes_body || def.paginated || def.searched.is_some() || !def.query.is_empty() {
         errors.insert(422, "Invalid field (names it and why)");
     }
     if def.guard != Guard::Open {
@@ -239,14 +239,12 @@ pub fn document(table: &[RouteDef]) -> OpenApi {
                         .schema(Some(crate::fields::cursor())),
                 );
         }
-        if def.searched {
+        if let Some(what) = def.searched {
             op = op.parameter(
                 ParameterBuilder::new()
                     .name("q")
                     .parameter_in(ParameterIn::Query)
-                    .description(Some(
-                        "Only those whose name or email contains this, case-insensitively",
-                    ))
+                    .description(Some(what))
                     .schema(Some(crate::fields::search())),
             );
         }

@@ -7,7 +7,7 @@
 use crate::types::Ts;
 use crate::{Store, db_err, with_db};
 use flowspace_core::authz::AdminScope;
-use flowspace_core::cursor::{Cursor, Page, PageRequest};
+use flowspace_core::cursor::{Cursor, Page, PageRequest, Search};
 use flowspace_core::ids::{OrganizationId, UserId};
 use flowspace_core::lockout::{Attempts, Decision, LockoutPolicy, UNFINISHED_SECS};
 use flowspace_core::rules::normalize_email;
@@ -156,6 +156,8 @@ pub struct LoginEventFilter {
     pub to: Option<Timestamp>,
     pub email: Option<String>,
     pub outcome: Option<LoginOutcome>,
+    /// `q`: what the event's email must contain, case-insensitively.
+    pub search: Search,
 }
 
 /// The failures that count (finished, or unfinished before `$3`), the last of them, and the
@@ -229,6 +231,7 @@ impl Store {
                              OR ($9 AND user_id IS NULL))))
                AND ($2 IS NULL OR created_at >= $2) AND ($3 IS NULL OR created_at <= $3)
                AND ($4 IS NULL OR email_key = $4) AND ($5 IS NULL OR outcome = $5)
+               AND ($10 IS NULL OR email_key LIKE $10 ESCAPE '\\')
                AND ($6 IS NULL OR created_at < $6 OR (created_at = $6 AND id < $7))
              ORDER BY created_at DESC, id DESC LIMIT $8"
         );
@@ -242,6 +245,7 @@ impl Store {
                 .bind(page.after.map(|c| Ts(c.created_at))).bind(page.after.map(|c| c.id))
                 .bind(i64::from(page.limit) + 1)
                 .bind(scope.sees_installation())
+                .bind(filter.search.like_pattern())
                 .fetch_all(pool).await.map_err(db_err)?
         });
         let items: Vec<LoginEvent> = rows

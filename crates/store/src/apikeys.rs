@@ -2,10 +2,11 @@
 
 use crate::audit::{AuditContext, AuditEvent, Verb, changes, insert_audit};
 use crate::types::{Ts, perms_from_text, perms_to_text, ts};
+use crate::users::name_key;
 use crate::versioned::commit_if_matched;
 use crate::{Store, db_err, unique_or, with_db};
 use flowspace_core::authz::WorkspaceScope;
-use flowspace_core::cursor::{Cursor, Page, PageRequest};
+use flowspace_core::cursor::{Cursor, Page, PageRequest, Search};
 use flowspace_core::ids::{ItemId, UserId, WorkspaceId};
 use flowspace_core::model::ApiKey;
 use flowspace_core::permissions::PermissionSet;
@@ -68,9 +69,12 @@ fn not_found() -> DomainError {
 }
 
 impl Store {
+    /// One page of the scope's workspace's API keys whose name contains the search, newest
+    /// first.
     pub async fn list_api_keys(
         &self,
         scope: &WorkspaceScope,
+        search: &Search,
         page: PageRequest,
     ) -> DomainResult<Page<ApiKey>> {
         let limit = i64::from(page.limit) + 1;
@@ -80,11 +84,13 @@ impl Store {
         };
         let sql = format!(
             "SELECT {KEY_COLS} FROM api_keys WHERE workspace_id = $1
+               AND ($5 IS NULL OR name_key LIKE $5 ESCAPE '\\')
                AND ($2 IS NULL OR created_at < $2 OR (created_at = $2 AND id < $3))
              ORDER BY created_at DESC, id DESC LIMIT $4"
         );
         let rows: Vec<KeyRow> = with_db!(self, pool => {
             sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(scope.workspace().0).bind(after_t).bind(after_id).bind(limit)
+                .bind(search.like_pattern())
                 .fetch_all(pool).await.map_err(db_err)?
         });
         let keys = rows
@@ -117,8 +123,8 @@ impl Store {
         let now = Ts(Timestamp::now());
         let sql = format!(
             "INSERT INTO api_keys (id, organization_id, workspace_id, name, description, prefix, key_hash, permissions, expires_at,
-                 version, created_by, created_at, updated_by, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11, $10, $11) RETURNING {KEY_COLS}"
+                 version, created_by, created_at, updated_by, updated_at, name_key)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11, $10, $11, $12) RETURNING {KEY_COLS}"
         );
         let ctx = AuditContext::from_scope(scope);
         let ev = AuditEvent::of_resource(
@@ -133,7 +139,7 @@ impl Store {
             let mut tx = pool.begin().await.map_err(db_err)?;
             let row: KeyRow = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id.0).bind(scope.organization().0).bind(scope.workspace().0)
                 .bind(&f.name).bind(&f.description).bind(prefix).bind(hash).bind(perms_to_text(f.permissions))
-                .bind(f.expires_at.map(Ts)).bind(scope.user_id().0).bind(now)
+                .bind(f.expires_at.map(Ts)).bind(scope.user_id().0).bind(now).bind(name_key(&f.name))
                 .fetch_one(&mut *tx).await
                 .map_err(|e| unique_or(e, DomainError::conflict("key_collision", "try again")))?;
             insert_audit(&mut tx, &ctx, &ev).await?;
@@ -186,7 +192,7 @@ impl Store {
         let now = Ts(Timestamp::now());
         let sql = format!(
             "UPDATE api_keys SET name = $1, description = $2, permissions = $3, expires_at = $4, version = version + 1,
-                 updated_by = $5, updated_at = $6
+                 updated_by = $5, updated_at = $6, name_key = $10
              WHERE id = $7 AND workspace_id = $8 AND version = $9 RETURNING {KEY_COLS}"
         );
         let row: Option<KeyRow> = with_db!(self, pool => {
@@ -194,7 +200,7 @@ impl Store {
             let mut tx = pool.begin().await.map_err(db_err)?;
             let row: Option<KeyRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(&f.name).bind(&f.description).bind(perms_to_text(f.permissions))
                 .bind(f.expires_at.map(Ts)).bind(scope.user_id().0).bind(now)
-                .bind(id.0).bind(scope.workspace().0).bind(expected_version)
+                .bind(id.0).bind(scope.workspace().0).bind(expected_version).bind(name_key(&f.name))
                 .fetch_optional(&mut *tx).await.map_err(db_err)?;
             commit_if_matched(tx, row.is_some(), &ctx, &ev).await?;
             row

@@ -14,7 +14,7 @@ use flowspace_core::DomainResult;
 use flowspace_core::authz::{
     Actor, AdminScope, AuditScope, CallerFacts, InOrganization, OrgScope, WorkspaceScope,
 };
-use flowspace_core::cursor::{Cursor, Page, PageRequest};
+use flowspace_core::cursor::{Cursor, Page, PageRequest, Search};
 use flowspace_core::ids::{OrganizationId, UserId, WorkspaceId};
 use flowspace_core::resource::ResourceKind;
 use flowspace_core::time::Timestamp;
@@ -342,6 +342,10 @@ pub struct AuditFilter {
     pub action: Option<String>,
     pub from: Option<Timestamp>,
     pub to: Option<Timestamp>,
+    /// `q`: what the event's action (`chatflow.update`), or its acting user's email or name
+    /// (when the scope `knows_people`: a member of the organization), must contain,
+    /// case-insensitively.
+    pub search: Search,
 }
 
 /// What `verify_audit_chain` found.
@@ -454,6 +458,11 @@ impl Store {
                AND ($4 IS NULL OR action = $4)
                AND ($5 IS NULL OR created_at >= $5)
                AND ($6 IS NULL OR created_at <= $6)
+               AND ($10 IS NULL OR LOWER(action) LIKE $10 ESCAPE '\\'
+                    OR ($11 AND actor_user_id IN (
+                        SELECT m.user_id FROM org_members m JOIN users u ON u.id = m.user_id
+                        WHERE m.organization_id = $1
+                          AND (u.email_key LIKE $10 ESCAPE '\\' OR u.name_key LIKE $10 ESCAPE '\\'))))
                AND ($7 IS NULL OR created_at < $7 OR (created_at = $7 AND id < $8))
              ORDER BY created_at DESC, id DESC LIMIT $9"
         );
@@ -472,6 +481,8 @@ impl Store {
                 .bind(after_t)
                 .bind(after_id)
                 .bind(i64::from(page.limit) + 1)
+                .bind(filter.search.like_pattern())
+                .bind(scope.knows_people())
                 .fetch_all(pool).await.map_err(db_err)?
         });
         let rows = rows.into_iter().map(into_row).collect();

@@ -22,7 +22,7 @@ use crate::{Store, db_err, with_db};
 use bytes::Bytes;
 use flowspace_core::DomainResult;
 use flowspace_core::authz::WorkspaceScope;
-use flowspace_core::cursor::{Page, PageRequest};
+use flowspace_core::cursor::{Page, PageRequest, Search};
 use flowspace_core::ids::{ItemId, OrganizationId, WorkspaceId};
 use flowspace_core::model::Item;
 use flowspace_core::resource::ResourceKind;
@@ -48,7 +48,7 @@ pub(crate) struct Versioned<T> {
 /// (session, user, requested workspace).
 pub(crate) type SessionKey = (Uuid, Uuid, Option<Uuid>);
 
-/// A list's first page: (workspace, kind, page size).
+/// A list's first page, unsearched: (workspace, kind, page size).
 type ListKey = (WorkspaceId, ResourceKind, u32);
 
 /// One item: (workspace, kind, id).
@@ -192,10 +192,12 @@ impl Store {
         })
     }
 
-    /// One page of the scope's items of `kind`, newest first, as `render` renders it. A first
-    /// page is answered from the cache while the workspace's items version is the one it was
-    /// read at. That version is read before the page (while authorizing, when the scope
-    /// carries it), so a cached page is never older than its version says.
+    /// One page of the scope's items of `kind` whose name contains `search`, newest first, as
+    /// `render` renders it. A first page of the whole list (no search) is answered from the
+    /// cache while the workspace's items version is the one it was read at. That version is
+    /// read before the page (while authorizing, when the scope carries it), so a cached page is
+    /// never older than its version says. A searched page is never cached nor answered from
+    /// the cache (its key holds no search): it is read from the database each time.
     ///
     /// Its span is at `debug`: this is the read path of every list request, and an `info`
     /// span (made, its field formatted, entered on each poll and closed by the log's
@@ -205,11 +207,13 @@ impl Store {
         &self,
         scope: &WorkspaceScope,
         kind: ResourceKind,
+        search: &Search,
         page: PageRequest,
         render: RenderPage,
     ) -> DomainResult<Bytes> {
-        let Some(cache) = self.caches.lists.as_ref().filter(|_| page.after.is_none()) else {
-            return render(self.list_items(scope, kind, page).await?);
+        let whole_first_page = page.after.is_none() && search.text().is_none();
+        let Some(cache) = self.caches.lists.as_ref().filter(|_| whole_first_page) else {
+            return render(self.search_items(scope, kind, search, page).await?);
         };
         let key: ListKey = (scope.workspace(), kind, page.limit);
         let version = self.items_version(scope).await?;

@@ -4,10 +4,11 @@
 
 use crate::audit::{AuditContext, AuditEvent, Verb, changes, insert_audit};
 use crate::types::{Ts, keys_from_text, keys_to_text};
+use crate::users::name_key;
 use crate::versioned::commit_if_matched;
 use crate::{Store, db_err, with_db};
 use flowspace_core::authz::WorkspaceScope;
-use flowspace_core::cursor::{Cursor, Page, PageRequest};
+use flowspace_core::cursor::{Cursor, Page, PageRequest, Search};
 use flowspace_core::ids::{ItemId, UserId, WorkspaceId};
 use flowspace_core::model::{Credential, SealedSecret, WorkspaceRef};
 use flowspace_core::resource::ResourceKind;
@@ -81,9 +82,12 @@ fn not_found() -> DomainError {
 }
 
 impl Store {
+    /// One page of the credentials visible in the scope's workspace (its own and those shared
+    /// into it) whose name contains the search, newest first.
     pub async fn list_credentials(
         &self,
         scope: &WorkspaceScope,
+        search: &Search,
         page: PageRequest,
     ) -> DomainResult<Page<Credential>> {
         let limit = i64::from(page.limit) + 1;
@@ -93,11 +97,13 @@ impl Store {
         };
         let sql = format!(
             "{CRED_SELECT} WHERE {VISIBLE_IN}
+               AND ($5 IS NULL OR c.name_key LIKE $5 ESCAPE '\\')
                AND ($2 IS NULL OR c.created_at < $2 OR (c.created_at = $2 AND c.id < $3))
              ORDER BY c.created_at DESC, c.id DESC LIMIT $4"
         );
         let rows: Vec<CredRow> = with_db!(self, pool => {
             sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(scope.workspace().0).bind(after_t).bind(after_id).bind(limit)
+                .bind(search.like_pattern())
                 .fetch_all(pool).await.map_err(db_err)?
         });
         let ws = scope.workspace();
@@ -168,12 +174,12 @@ impl Store {
             let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             sqlx::query("INSERT INTO credentials (id, organization_id, workspace_id, name, description, credential_name, data_keys,
-                             ciphertext, nonce, key_id, version, created_by, created_at, updated_by, updated_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $12, $11, $12)")
+                             ciphertext, nonce, key_id, version, created_by, created_at, updated_by, updated_at, name_key)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $12, $11, $12, $13)")
                 .bind(id.0).bind(scope.organization().0).bind(scope.workspace().0).bind(&f.name).bind(&f.description)
                 .bind(&f.credential_name).bind(keys_to_text(&secret.data_keys))
                 .bind(&secret.sealed.ciphertext).bind(&secret.sealed.nonce).bind(&secret.sealed.key_id)
-                .bind(user.0).bind(now)
+                .bind(user.0).bind(now).bind(name_key(&f.name))
                 .execute(&mut *tx).await.map_err(db_err)?;
             insert_audit(&mut tx, &ctx, &ev).await?;
             tx.commit().await.map_err(db_err)?;
@@ -230,10 +236,10 @@ impl Store {
             let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             let n = sqlx::query("UPDATE credentials SET name = $1, description = $2, credential_name = $3, version = version + 1,
-                                     updated_by = $4, updated_at = $5
+                                     updated_by = $4, updated_at = $5, name_key = $9
                                  WHERE id = $6 AND workspace_id = $7 AND version = $8")
                 .bind(&f.name).bind(&f.description).bind(&f.credential_name).bind(scope.user_id().0).bind(now)
-                .bind(id.0).bind(scope.workspace().0).bind(expected_version)
+                .bind(id.0).bind(scope.workspace().0).bind(expected_version).bind(name_key(&f.name))
                 .execute(&mut *tx).await.map_err(db_err)?.rows_affected();
             if n == 1 && let Some(s) = &secret {
                 sqlx::query("UPDATE credentials SET data_keys = $1, ciphertext = $2, nonce = $3, key_id = $4 WHERE id = $5 AND workspace_id = $6")

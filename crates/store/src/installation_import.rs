@@ -8,6 +8,7 @@ use crate::audit::{AuditContext, AuditEvent, insert_audit};
 use crate::credentials::CredentialSecret;
 use crate::organizations::insert_organization;
 use crate::types::{Ts, keys_to_text, perms_to_text};
+use crate::users::name_key;
 use crate::{Store, db_err, unique_or, with_db};
 use flowspace_core::authz::Actor;
 use flowspace_core::ids::{ItemId, OrganizationId, RoleId, UserId, WorkspaceId};
@@ -324,29 +325,29 @@ impl Store {
                     .execute(&mut *tx).await.map_err(db_err)?;
             }
             for i in &plan.items {
-                sqlx::query("INSERT INTO items (id, organization_id, workspace_id, kind, name, description, data, version, created_by, created_at, updated_by, updated_at)
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $8, $9)")
+                sqlx::query("INSERT INTO items (id, organization_id, workspace_id, kind, name, description, data, version, created_by, created_at, updated_by, updated_at, name_key)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $8, $9, $10)")
                     .bind(i.id.0).bind(org.0).bind(i.workspace.0).bind(i.kind.db_name()).bind(&i.name).bind(&i.description)
-                    .bind(&i.data).bind(actor.0).bind(at(i.created_at))
+                    .bind(&i.data).bind(actor.0).bind(at(i.created_at)).bind(name_key(&i.name))
                     .execute(&mut *tx).await.map_err(db_err)?;
                 remember(&i.source, i.id.0).execute(&mut *tx).await.map_err(|e| unique_or(e, already()))?;
             }
             for c in &plan.credentials {
                 sqlx::query("INSERT INTO credentials (id, organization_id, workspace_id, name, description, credential_name, data_keys,
-                                 ciphertext, nonce, key_id, version, created_by, created_at, updated_by, updated_at)
-                             VALUES ($1, $2, $3, $4, NULL, $5, $6, $7, $8, $9, 1, $10, $11, $10, $11)")
+                                 ciphertext, nonce, key_id, version, created_by, created_at, updated_by, updated_at, name_key)
+                             VALUES ($1, $2, $3, $4, NULL, $5, $6, $7, $8, $9, 1, $10, $11, $10, $11, $12)")
                     .bind(c.id.0).bind(org.0).bind(c.workspace.0).bind(&c.name).bind(&c.credential_name)
                     .bind(keys_to_text(&c.secret.data_keys)).bind(&c.secret.sealed.ciphertext).bind(&c.secret.sealed.nonce)
-                    .bind(&c.secret.sealed.key_id).bind(actor.0).bind(at(c.created_at))
+                    .bind(&c.secret.sealed.key_id).bind(actor.0).bind(at(c.created_at)).bind(name_key(&c.name))
                     .execute(&mut *tx).await.map_err(db_err)?;
                 remember(&c.source, c.id.0).execute(&mut *tx).await.map_err(|e| unique_or(e, already()))?;
             }
             for k in &plan.api_keys {
                 sqlx::query("INSERT INTO api_keys (id, organization_id, workspace_id, name, description, prefix, key_hash, permissions, expires_at,
-                                 version, created_by, created_at, updated_by, updated_at)
-                             VALUES ($1, $2, $3, $4, NULL, $5, $6, $7, NULL, 1, $8, $9, $8, $9)")
+                                 version, created_by, created_at, updated_by, updated_at, name_key)
+                             VALUES ($1, $2, $3, $4, NULL, $5, $6, $7, NULL, 1, $8, $9, $8, $9, $10)")
                     .bind(k.id.0).bind(org.0).bind(k.workspace.0).bind(&k.name).bind(&k.prefix).bind(k.hash.as_slice())
-                    .bind(perms_to_text(k.permissions)).bind(actor.0).bind(at(k.created_at))
+                    .bind(perms_to_text(k.permissions)).bind(actor.0).bind(at(k.created_at)).bind(name_key(&k.name))
                     .execute(&mut *tx).await
                     .map_err(|e| unique_or(e, DomainError::conflict("import_clash", format!("the API key `{}` is already in use here", k.name))))?;
                 remember(&k.source, k.id.0).execute(&mut *tx).await.map_err(|e| unique_or(e, already()))?;

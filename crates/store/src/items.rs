@@ -3,10 +3,11 @@
 
 use crate::audit::{AuditContext, AuditEvent, Verb, changes, insert_audit};
 use crate::types::Ts;
+use crate::users::name_key;
 use crate::versioned::commit_if_matched;
 use crate::{Store, db_err, with_db};
 use flowspace_core::authz::WorkspaceScope;
-use flowspace_core::cursor::{Cursor, Page, PageRequest};
+use flowspace_core::cursor::{Cursor, Page, PageRequest, Search};
 use flowspace_core::ids::{ItemId, UserId, WorkspaceId};
 use flowspace_core::model::Item;
 use flowspace_core::resource::ResourceKind;
@@ -19,11 +20,13 @@ use uuid::Uuid;
 
 const ITEM_COLS: &str = "id, workspace_id, name, description, data, version, created_by, created_at, updated_by, updated_at";
 
-/// The list query of `list_items` (binds: workspace, kind, cursor time, cursor id, limit),
-/// public so that the conformance suite can check on both backends that its plan uses the
-/// `items_list` index. The columns are those of `ITEM_COLS`.
+/// The list query of `search_items` (binds: workspace, kind, cursor time, cursor id, limit,
+/// and the `LIKE` pattern of `q` or NULL), public so that the conformance suite can check on
+/// both backends that its plan uses the `items_list` index. The columns are those of
+/// `ITEM_COLS`.
 pub const LIST_ITEMS_SQL: &str = "SELECT id, workspace_id, name, description, data, version, created_by, created_at, updated_by, updated_at
     FROM items WHERE workspace_id = $1 AND kind = $2
+      AND ($6 IS NULL OR name_key LIKE $6 ESCAPE '\\')
       AND ($3 IS NULL OR created_at < $3 OR (created_at = $3 AND id < $4))
     ORDER BY created_at DESC, id DESC LIMIT $5";
 
@@ -79,6 +82,19 @@ impl Store {
         kind: ResourceKind,
         page: PageRequest,
     ) -> DomainResult<Page<Item>> {
+        self.search_items(scope, kind, &Search::default(), page)
+            .await
+    }
+
+    /// One page of the scope's items of `kind` whose name contains the search, newest first
+    /// (uncached: the API lists through `list_items_rendered`, `cache.rs`).
+    pub async fn search_items(
+        &self,
+        scope: &WorkspaceScope,
+        kind: ResourceKind,
+        search: &Search,
+        page: PageRequest,
+    ) -> DomainResult<Page<Item>> {
         let limit = i64::from(page.limit) + 1;
         let (after_t, after_id) = match page.after {
             Some(c) => (Some(Ts(c.created_at)), Some(c.id)),
@@ -86,7 +102,7 @@ impl Store {
         };
         let rows: Vec<ItemRow> = with_db!(self, pool => {
             sqlx::query_as(LIST_ITEMS_SQL).bind(scope.workspace().0).bind(kind.db_name())
-                .bind(after_t).bind(after_id).bind(limit)
+                .bind(after_t).bind(after_id).bind(limit).bind(search.like_pattern())
                 .fetch_all(pool).await.map_err(db_err)?
         });
         let items = rows
@@ -137,8 +153,8 @@ impl Store {
         let now = Ts(Timestamp::now());
         let user = scope.user_id();
         let sql = format!(
-            "INSERT INTO items (id, organization_id, workspace_id, kind, name, description, data, version, created_by, created_at, updated_by, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $8, $9) RETURNING {ITEM_COLS}"
+            "INSERT INTO items (id, organization_id, workspace_id, kind, name, description, data, version, created_by, created_at, updated_by, updated_at, name_key)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $8, $9, $10) RETURNING {ITEM_COLS}"
         );
         let (verb, summary) = match source {
             None => (Verb::Create, json!({"name": f.name})),
@@ -154,6 +170,7 @@ impl Store {
             let mut tx = pool.begin().await.map_err(db_err)?;
             let row: ItemRow = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id.0).bind(scope.organization().0).bind(scope.workspace().0)
                 .bind(kind.db_name()).bind(&f.name).bind(&f.description).bind(&f.data).bind(user.0).bind(now)
+                .bind(name_key(&f.name))
                 .fetch_one(&mut *tx).await.map_err(db_err)?;
             insert_audit(&mut tx, &ctx, &ev).await?;
             tx.commit().await.map_err(db_err)?;
@@ -177,7 +194,7 @@ impl Store {
         let before = self.get_item(scope, kind, id).await?;
         let now = Ts(Timestamp::now());
         let sql = format!(
-            "UPDATE items SET name = $1, description = $2, data = $3, version = version + 1, updated_by = $4, updated_at = $5
+            "UPDATE items SET name = $1, description = $2, data = $3, version = version + 1, updated_by = $4, updated_at = $5, name_key = $10
              WHERE id = $6 AND workspace_id = $7 AND kind = $8 AND version = $9 RETURNING {ITEM_COLS}"
         );
         let mut summary = if before.version == expected_version {
@@ -203,7 +220,7 @@ impl Store {
             let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;
             let row: Option<ItemRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(&f.name).bind(&f.description).bind(&f.data).bind(scope.user_id().0).bind(now)
-                .bind(id.0).bind(scope.workspace().0).bind(kind.db_name()).bind(expected_version)
+                .bind(id.0).bind(scope.workspace().0).bind(kind.db_name()).bind(expected_version).bind(name_key(&f.name))
                 .fetch_optional(&mut *tx).await.map_err(db_err)?;
             commit_if_matched(tx, row.is_some(), &ctx, &ev).await?;
             row

@@ -5,8 +5,10 @@
 use crate::audit::{AuditContext, AuditEvent, changes, insert_audit};
 use crate::invitations::Invitation;
 use crate::types::{Ts, perms_to_text};
+use crate::users::name_key;
 use crate::{Backend, Store, db_err, with_db};
 use flowspace_core::authz::{Actor, AdminScope, InstanceScope, OrgScope, WorkspaceScope};
+use flowspace_core::cursor::Search;
 use flowspace_core::ids::{OrganizationId, RoleId, UserId, WorkspaceId};
 use flowspace_core::model::{
     MyOrganization, OrgMember, OrgRole, OrgSettings, OrgStatus, Organization, OrganizationSummary,
@@ -121,11 +123,12 @@ where
     for<'q> Ts: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
     sqlx::query(
-        "INSERT INTO organizations (id, name, created_at, updated_at) VALUES ($1, $2, $3, $3)",
+        "INSERT INTO organizations (id, name, created_at, updated_at, name_key) VALUES ($1, $2, $3, $3, $4)",
     )
     .bind(org.0)
     .bind(name)
     .bind(now)
+    .bind(name_key(name))
     .execute(&mut **tx)
     .await
     .map_err(db_err)?;
@@ -176,13 +179,20 @@ impl Store {
         Ok(rows.into_iter().map(|(o,)| OrganizationId(o)).collect())
     }
 
-    /// The organizations `user` is an active member of, by name (`me`, `GET /organizations`).
-    pub async fn my_organizations(&self, user: UserId) -> DomainResult<Vec<MyOrganization>> {
+    /// The organizations `user` is an active member of whose name contains the search, by name
+    /// (`me`, `GET /organizations`).
+    pub async fn my_organizations(
+        &self,
+        user: UserId,
+        search: &Search,
+    ) -> DomainResult<Vec<MyOrganization>> {
         let rows: Vec<(Uuid, String, String, String)> = with_db!(self, pool => {
             sqlx::query_as(
                 "SELECT o.id, o.name, m.role, o.status FROM org_members m JOIN organizations o ON o.id = m.organization_id
-                 WHERE m.user_id = $1 AND m.status = 'active' ORDER BY o.name, o.id")
-                .bind(user.0).fetch_all(pool).await.map_err(db_err)?
+                 WHERE m.user_id = $1 AND m.status = 'active'
+                   AND ($2 IS NULL OR o.name_key LIKE $2 ESCAPE '\\')
+                 ORDER BY o.name, o.id")
+                .bind(user.0).bind(search.like_pattern()).fetch_all(pool).await.map_err(db_err)?
         });
         rows.into_iter()
             .map(|(id, name, role, status)| {
@@ -300,11 +310,12 @@ impl Store {
             let mut tx = pool.begin().await.map_err(db_err)?;
             sqlx::query(
                 "UPDATE organizations SET name = $1, allowed_domains = $2, min_password_length = $3,
-                     session_lifetime_minutes = $4, sso_required = $5, mfa_required = $6, updated_at = $7
+                     session_lifetime_minutes = $4, sso_required = $5, mfa_required = $6, updated_at = $7,
+                     name_key = $9
                  WHERE id = $8")
                 .bind(&after.name).bind(&domains).bind(a.min_password_length as i32)
                 .bind(a.session_lifetime_minutes.map(|m| m as i32)).bind(a.sso_required).bind(a.mfa_required)
-                .bind(now).bind(scope.organization().0)
+                .bind(now).bind(scope.organization().0).bind(name_key(&after.name))
                 .execute(&mut *tx).await.map_err(db_err)?;
             insert_audit(&mut tx, &AuditContext::from_admin(scope), &ev).await?;
             tx.commit().await.map_err(db_err)?;
@@ -312,8 +323,13 @@ impl Store {
         self.organization(scope.org()).await
     }
 
-    /// The members of the scope's organization, owners first, then by email.
-    pub async fn list_members(&self, scope: &AdminScope) -> DomainResult<Vec<OrgMember>> {
+    /// The members of the scope's organization whose name or email contains the search, owners
+    /// first, then by email.
+    pub async fn list_members(
+        &self,
+        scope: &AdminScope,
+        search: &Search,
+    ) -> DomainResult<Vec<OrgMember>> {
         /// Id, email, name, role, membership status, account status, added, break-glass.
         type Row = (Uuid, String, String, String, String, String, Ts, bool);
         let rows: Vec<Row> = with_db!(self, pool => {
@@ -321,8 +337,9 @@ impl Store {
                 "SELECT u.id, u.email, u.name, m.role, m.status, u.status, m.created_at, m.break_glass
                  FROM org_members m JOIN users u ON u.id = m.user_id
                  WHERE m.organization_id = $1
+                   AND ($2 IS NULL OR u.email_key LIKE $2 ESCAPE '\\' OR u.name_key LIKE $2 ESCAPE '\\')
                  ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END, u.email_key, u.id")
-                .bind(scope.organization().0).fetch_all(pool).await.map_err(db_err)?
+                .bind(scope.organization().0).bind(search.like_pattern()).fetch_all(pool).await.map_err(db_err)?
         });
         rows.into_iter()
             .map(
@@ -341,19 +358,21 @@ impl Store {
             .collect()
     }
 
-    /// Every organization of the installation, for the instance admin: names, status and
-    /// member counts only, nothing inside.
+    /// Every organization of the installation whose name contains the search, for the
+    /// instance admin: names, status and member counts only, nothing inside.
     pub async fn list_all_organizations(
         &self,
         scope: &InstanceScope,
+        search: &Search,
     ) -> DomainResult<Vec<OrganizationSummary>> {
         let rows: Vec<(Uuid, String, String, i64, Option<String>)> = with_db!(self, pool => {
             sqlx::query_as(
                 "SELECT o.id, o.name, o.status,
                         (SELECT COUNT(*) FROM org_members m WHERE m.organization_id = o.id AND m.status <> 'invited'),
                         (SELECT m.role FROM org_members m WHERE m.organization_id = o.id AND m.user_id = $1 AND m.status = 'active')
-                 FROM organizations o ORDER BY o.name, o.id")
-                .bind(scope.user_id().0).fetch_all(pool).await.map_err(db_err)?
+                 FROM organizations o WHERE ($2 IS NULL OR o.name_key LIKE $2 ESCAPE '\\')
+                 ORDER BY o.name, o.id")
+                .bind(scope.user_id().0).bind(search.like_pattern()).fetch_all(pool).await.map_err(db_err)?
         });
         rows.into_iter()
             .map(|(id, name, status, members, role)| {

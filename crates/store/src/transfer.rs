@@ -6,6 +6,7 @@ use crate::audit::{AuditContext, AuditEvent, insert_audit};
 use crate::credentials::CredentialSecret;
 use crate::items::ItemFields;
 use crate::types::{Ts, keys_from_text, keys_to_text};
+use crate::users::name_key;
 use crate::{Store, db_err, with_db};
 use flowspace_core::authz::{AdminScope, WorkspaceScope};
 use flowspace_core::ids::{ItemId, WorkspaceId};
@@ -188,8 +189,8 @@ impl Store {
             "UPDATE items SET workspace_id = $1 WHERE id = $2 AND organization_id = $3 AND kind IN {FLOW_KINDS}"
         );
         let copy_sql = format!(
-            "INSERT INTO items (id, organization_id, workspace_id, kind, name, description, data, version, created_by, created_at, updated_by, updated_at)
-             SELECT $1, organization_id, $2, kind, name, description, data, 1, $3, $4, $3, $4
+            "INSERT INTO items (id, organization_id, workspace_id, kind, name, description, data, version, created_by, created_at, updated_by, updated_at, name_key)
+             SELECT $1, organization_id, $2, kind, name, description, data, 1, $3, $4, $3, $4, name_key
              FROM items WHERE id = $5 AND organization_id = $6 AND kind IN {FLOW_KINDS}"
         );
         with_db!(self, pool => {
@@ -420,21 +421,21 @@ impl Store {
                 match entry {
                     ImportEntry::Item { kind, id, fields } => {
                         let (name, renamed) = set.free(&fields.name);
-                        sqlx::query("INSERT INTO items (id, organization_id, workspace_id, kind, name, description, data, version, created_by, created_at, updated_by, updated_at)
-                                     VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $8, $9)")
+                        sqlx::query("INSERT INTO items (id, organization_id, workspace_id, kind, name, description, data, version, created_by, created_at, updated_by, updated_at, name_key)
+                                     VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $8, $9, $10)")
                             .bind(id.0).bind(org.0).bind(ws.0).bind(kind.db_name()).bind(&name).bind(&fields.description)
-                            .bind(&fields.data).bind(user.0).bind(now)
+                            .bind(&fields.data).bind(user.0).bind(now).bind(name_key(&name))
                             .execute(&mut *tx).await.map_err(db_err)?;
                         out.push(Imported { kind: kind.path().to_string(), id: *id, name, renamed });
                     }
                     ImportEntry::Credential { id, fields, secret } => {
                         let (name, renamed) = set.free(&fields.name);
                         sqlx::query("INSERT INTO credentials (id, organization_id, workspace_id, name, description, credential_name, data_keys,
-                                         ciphertext, nonce, key_id, version, created_by, created_at, updated_by, updated_at)
-                                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $12, $11, $12)")
+                                         ciphertext, nonce, key_id, version, created_by, created_at, updated_by, updated_at, name_key)
+                                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $12, $11, $12, $13)")
                             .bind(id.0).bind(org.0).bind(ws.0).bind(&name).bind(&fields.description).bind(&fields.credential_name)
                             .bind(keys_to_text(&secret.data_keys)).bind(&secret.sealed.ciphertext).bind(&secret.sealed.nonce)
-                            .bind(&secret.sealed.key_id).bind(user.0).bind(now)
+                            .bind(&secret.sealed.key_id).bind(user.0).bind(now).bind(name_key(&name))
                             .execute(&mut *tx).await.map_err(db_err)?;
                         out.push(Imported { kind: ResourceKind::Credential.path().to_string(), id: *id, name, renamed });
                     }

@@ -864,26 +864,42 @@ where
     Ok(())
 }
 
+/// The tables whose `name` has a `name_key` (the name lower-cased by Rust, which `q`
+/// searches): `users` (migration `..._user_name_key.sql`), and organizations, workspace items,
+/// credentials and API keys (`..._name_keys.sql`).
+const NAME_KEYED: [&str; 5] = ["users", "organizations", "items", "credentials", "api_keys"];
+
+/// The key `q` searches a name by: the name lower-cased by Rust, alike on both backends.
+pub(crate) fn name_key(name: &str) -> String {
+    name.to_lowercase()
+}
+
 impl Store {
-    /// Fills `users.name_key` (the name lower-cased by Rust, which `q` searches) where it is
-    /// NULL: the users written before the column existed. Run when the store connects; a row
-    /// whose name changed meanwhile is left to the write that changed it.
+    /// Fills `name_key` where it is NULL in each table of `NAME_KEYED`: the rows written
+    /// before the column existed. Run when the store connects; a row whose name changed
+    /// meanwhile is left to the write that changed it.
     pub(crate) async fn fill_name_keys(&self) -> DomainResult<()> {
-        with_db!(self, pool => {
-            let rows: Vec<(Uuid, String)> =
-                sqlx::query_as("SELECT id, name FROM users WHERE name_key IS NULL ORDER BY id")
-                    .fetch_all(pool).await.map_err(db_err)?;
-            if !rows.is_empty() {
-                let _turn = self.write_turn().await;
-                let mut tx = pool.begin().await.map_err(db_err)?;
-                for (id, name) in rows {
-                    sqlx::query("UPDATE users SET name_key = $1 WHERE id = $2 AND name = $3 AND name_key IS NULL")
-                        .bind(name.to_lowercase()).bind(id).bind(&name)
-                        .execute(&mut *tx).await.map_err(db_err)?;
+        for table in NAME_KEYED {
+            let select = format!("SELECT id, name FROM {table} WHERE name_key IS NULL ORDER BY id");
+            let update = format!(
+                "UPDATE {table} SET name_key = $1 WHERE id = $2 AND name = $3 AND name_key IS NULL"
+            );
+            with_db!(self, pool => {
+                let rows: Vec<(Uuid, String)> =
+                    sqlx::query_as(sqlx::AssertSqlSafe(select.as_str()))
+                        .fetch_all(pool).await.map_err(db_err)?;
+                if !rows.is_empty() {
+                    let _turn = self.write_turn().await;
+                    let mut tx = pool.begin().await.map_err(db_err)?;
+                    for (id, name) in rows {
+                        sqlx::query(sqlx::AssertSqlSafe(update.as_str()))
+                            .bind(name_key(&name)).bind(id).bind(&name)
+                            .execute(&mut *tx).await.map_err(db_err)?;
+                    }
+                    tx.commit().await.map_err(db_err)?;
                 }
-                tx.commit().await.map_err(db_err)?;
-            }
-        });
+            });
+        }
         Ok(())
     }
 }

@@ -181,6 +181,7 @@ pub fn authorize_audit(
         return Ok(AuditScope {
             organization: org.id,
             workspace: requested,
+            knows_people: true,
         });
     }
     let view = perm!(AuditLogs, View);
@@ -199,6 +200,7 @@ pub fn authorize_audit(
     Ok(AuditScope {
         organization: org.id,
         workspace: Some(ws.workspace),
+        knows_people: false,
     })
 }
 

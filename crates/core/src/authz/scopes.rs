@@ -236,6 +236,9 @@ impl SelfScope {
 pub struct AuditScope {
     pub(super) organization: OrganizationId,
     pub(super) workspace: Option<WorkspaceId>,
+    /// The reader sees every user of the organization (the Account Admin, as `GET /users`),
+    /// so a search may match the events' actors by email or name.
+    pub(super) knows_people: bool,
 }
 
 impl AuditScope {
@@ -245,6 +248,13 @@ impl AuditScope {
     /// `None`: every event of the organization.
     pub fn workspace(&self) -> Option<WorkspaceId> {
         self.workspace
+    }
+    /// Whether a search (`q`) may match an event by its acting user's email or name: only
+    /// for the Account Admin, who sees the organization's users anyway. A member reading one
+    /// workspace's events searches actions only, learning nothing of the people behind the
+    /// actor ids they are shown.
+    pub fn knows_people(&self) -> bool {
+        self.knows_people
     }
 }
 

@@ -129,6 +129,87 @@ async fn roles_workspaces_members_and_invitations_search_on_the_server() {
 }
 
 #[tokio::test]
+async fn members_chatflows_api_keys_and_the_audit_log_search_on_the_server() {
+    let server = sqlite_server().await;
+    let admin = server.setup().await;
+    for (email, name) in [
+        ("ann@example.com", "Ann"),
+        ("emile@example.com", "Émile Zola"),
+    ] {
+        create(
+            &admin,
+            "/users",
+            json!({"email": email, "name": name, "password": PASSWORD}),
+        )
+        .await;
+    }
+    for name in ["Support Bot", "Sales Bot", "Émile's Flow"] {
+        create(&admin, "/chatflows", json!({"name": name, "data": {}})).await;
+    }
+    for name in ["CI deploy", "Nightly export"] {
+        create(
+            &admin,
+            "/apikeys",
+            json!({"name": name, "permissions": ["chatflows:view"]}),
+        )
+        .await;
+    }
+
+    run("more_list_tables_search", async |b| {
+        b.set_base_url(&server.base_url);
+        b.sign_in_as_admin().await?;
+
+        // The organization's members: the admin, Ann and Émile; "ÉMILE" keeps Émile (by
+        // name, beyond ASCII).
+        b.goto("/organization/members").await?;
+        assert_eq!(count_once_loaded(b, "#members tbody tr", 3).await?, 3);
+        search(b, "#member-search", "#member-search-q", "ÉMILE").await?;
+        assert_eq!(count_once_loaded(b, "#members tbody tr", 1).await?, 1);
+        assert!(
+            b.exists("#members tr[data-email='emile@example.com']")
+                .await?
+        );
+        b.assert_accessible("/organization/members searched")
+            .await?;
+        search(b, "#member-search", "#member-search-q", "nobody").await?;
+        assert!(b.text("#no-match").await?.contains("nobody"));
+
+        // Chatflows: "bot" keeps the two bots, the next page link keeps the search.
+        b.goto("/chatflows").await?;
+        assert_eq!(count_once_loaded(b, "#items tbody tr", 3).await?, 3);
+        search(b, "#item-search", "#item-search-q", "BOT").await?;
+        assert_eq!(count_once_loaded(b, "#items tbody tr", 2).await?, 2);
+        assert!(b.exists("#items tr[data-name='Sales Bot']").await?);
+        assert!(!b.exists("#items tr[data-name=\"Émile's Flow\"]").await?);
+        b.assert_accessible("/chatflows searched").await?;
+
+        // API keys: "night" keeps the nightly key.
+        b.goto("/apikeys").await?;
+        assert_eq!(count_once_loaded(b, "#items tbody tr", 2).await?, 2);
+        search(b, "#apikey-search", "#apikey-search-q", "night").await?;
+        assert_eq!(count_once_loaded(b, "#items tbody tr", 1).await?, 1);
+        assert!(b.exists("#items tr[data-name='Nightly export']").await?);
+        b.assert_accessible("/apikeys searched").await?;
+
+        // The audit log: "apikey.create" keeps the two key creations.
+        b.goto("/audit-log").await?;
+        b.wait_for("#audit-events").await?;
+        search(b, "#filters", "#audit-q", "apikey.create").await?;
+        assert_eq!(count_once_loaded(b, "#audit-events tbody tr", 2).await?, 2);
+        assert_eq!(
+            b.driver()
+                .find_all(By::Css("#audit-events tr[data-action='apikey.create']"))
+                .await?
+                .len(),
+            2
+        );
+        b.assert_accessible("/audit-log searched").await?;
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn the_share_dialog_and_the_invite_form_find_a_workspace_by_name() {
     let server = sqlite_server().await;
     let admin = server.setup().await;

@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use flowspace_core::DomainError;
 use flowspace_core::authz::AdminScope;
-use flowspace_core::cursor::PageRequest;
+use flowspace_core::cursor::{PageRequest, Search};
 use flowspace_core::time::Timestamp;
 use flowspace_store::{LoginEventFilter, LoginOutcome};
 use serde::Deserialize;
@@ -22,7 +22,7 @@ use serde::Deserialize;
 /// The most rows one CSV export holds.
 const MAX_CSV_ROWS: usize = 100_000;
 
-/// `?from=&to=&email=&outcome=&limit=&cursor=`: the filters of the API route and of the
+/// `?from=&to=&email=&outcome=&q=&limit=&cursor=`: the filters of the API route and of the
 /// dashboard's page (which fills `from` and `to` from days).
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct ActivityParams {
@@ -31,6 +31,8 @@ pub struct ActivityParams {
     pub email: Option<String>,
     /// `success`, `failure`, `logout`, `refresh_reuse`, `refresh_failure`, `password_reset`.
     pub outcome: Option<String>,
+    /// What the event's email contains (case-insensitively).
+    pub q: Option<String>,
     #[serde(default, deserialize_with = "crate::extract::integral_param")]
     pub limit: Option<u32>,
     pub cursor: Option<String>,
@@ -78,6 +80,7 @@ impl ActivityParams {
                 .filter(|s| !s.is_empty())
                 .map(str::to_string),
             outcome,
+            search: Search::new(self.q.as_deref())?,
         })
     }
 }

@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use flowspace_core::DomainError;
 use flowspace_core::authz::{AdminScope, AuditScope};
-use flowspace_core::cursor::PageRequest;
+use flowspace_core::cursor::{PageRequest, Search};
 use flowspace_core::time::Timestamp;
 use flowspace_store::{AuditFilter, AuditRow};
 use serde::{Deserialize, Serialize};
@@ -82,7 +82,7 @@ pub struct ChainVerification {
     pub first_broken_event_id: Option<Uuid>,
 }
 
-/// `?actor=&action=&from=&to=&limit=&cursor=` (and `workspaceId`, see below): the filters of the API route and
+/// `?actor=&action=&from=&to=&q=&limit=&cursor=` (and `workspaceId`, see below): the filters of the API route and
 /// of the dashboard's page (which fills `actor` from an email or a name, and `from` and `to`
 /// from days).
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -96,6 +96,8 @@ pub struct AuditQuery {
     pub action: Option<String>,
     pub from: Option<String>,
     pub to: Option<String>,
+    /// What the action, or the acting user's email or name, contains (case-insensitively).
+    pub q: Option<String>,
 }
 
 fn parse_uuid(field: &'static str, v: Option<&str>) -> Result<Option<Uuid>, DomainError> {
@@ -126,6 +128,7 @@ impl AuditQuery {
             action: self.action.clone().filter(|a| !a.is_empty()),
             from: parse_time("from", self.from.as_deref())?,
             to: parse_time("to", self.to.as_deref())?,
+            search: Search::new(self.q.as_deref())?,
         })
     }
 }

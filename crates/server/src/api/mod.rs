@@ -26,25 +26,10 @@ pub mod workspaces;
 
 use flowspace_core::cursor::{Cursor, Page, PageRequest, Search};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
-/// `?limit=&cursor=` of every list.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-pub struct ListParams {
-    /// Page size, 1–200 (default 50).
-    #[serde(default, deserialize_with = "crate::extract::integral_param")]
-    pub limit: Option<u32>,
-    /// The `nextCursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
-impl ListParams {
-    pub fn page(&self) -> Result<PageRequest, flowspace_core::DomainError> {
-        PageRequest::new(self.limit, self.cursor.as_deref())
-    }
-}
-
-/// `?limit=&cursor=&q=` of the lists of people and of the organization's objects.
+/// `?limit=&cursor=&q=` of the paged lists (login activity and the audit trail have their
+/// own, with their filters).
 #[derive(Debug, Default, Deserialize)]
 pub struct SearchParams {
     #[serde(default, deserialize_with = "crate::extract::integral_param")]
@@ -75,6 +60,20 @@ impl SearchParams {
         let (search, page) = (self.search()?, self.page()?);
         let rows = rows.into_iter().filter(|r| found(&search, r)).collect();
         Ok(Page::of_all(rows, page, newest_first, key).into())
+    }
+}
+
+/// `?q=` of a searched list answered in one page (the organization's members, the caller's
+/// organizations).
+#[derive(Debug, Default, Deserialize)]
+pub struct SearchOnly {
+    /// What a name (or email) must contain, case-insensitively.
+    pub q: Option<String>,
+}
+
+impl SearchOnly {
+    pub fn search(&self) -> Result<Search, flowspace_core::DomainError> {
+        Search::new(self.q.as_deref())
     }
 }
 

@@ -1,12 +1,12 @@
 //! Organizations (SPEC §7): the instance admin's list, creation, suspension and deletion; the
 //! active organization's settings (rule 19) and its members' organization roles.
 
-use super::List;
 use super::invitations::{InviteResponse, deliver_invitation, invite_expiry};
+use super::{List, SearchOnly};
 use crate::auth::{Admin, Caller, Creator, Instance, Myself, Org};
 use crate::crypto::random_token;
 use crate::error::ApiResult;
-use crate::extract::{ApiJson, Id};
+use crate::extract::{ApiJson, ApiQuery, Id};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -23,18 +23,25 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// `GET /organizations`: every organization for the instance admin; the caller's own
-/// otherwise.
+/// otherwise; those whose name contains `q`.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn list(
     State(state): State<AppState>,
     Myself(me): Myself,
     caller: Caller,
+    ApiQuery(q): ApiQuery<SearchOnly>,
 ) -> ApiResult<Json<List<OrganizationSummary>>> {
+    let search = q.search()?;
     let items = match authz::authorize_instance_admin(&caller.facts, caller.session) {
-        Ok(instance) => state.store.list_all_organizations(&instance).await?,
+        Ok(instance) => {
+            state
+                .store
+                .list_all_organizations(&instance, &search)
+                .await?
+        }
         Err(_) => state
             .store
-            .my_organizations(me.user_id())
+            .my_organizations(me.user_id(), &search)
             .await?
             .into_iter()
             .map(|o: MyOrganization| OrganizationSummary {
@@ -239,13 +246,18 @@ pub async fn update(
     Ok(Json(state.store.update_organization(&admin, patch).await?))
 }
 
-/// The active organization's members with their organization roles.
+/// The active organization's members with their organization roles, those whose name or
+/// email contains `q`.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn members(
     State(state): State<AppState>,
     Admin(admin): Admin,
+    ApiQuery(q): ApiQuery<SearchOnly>,
 ) -> ApiResult<Json<List<OrgMember>>> {
-    Ok(Json(List::all(state.store.list_members(&admin).await?)))
+    let search = q.search()?;
+    Ok(Json(List::all(
+        state.store.list_members(&admin, &search).await?,
+    )))
 }
 
 #[derive(Deserialize, ToSchema)]

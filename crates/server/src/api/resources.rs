@@ -1,7 +1,7 @@
 //! The nine kinds of workspace resource (rules 2, 11, 13): list, create, read, update, delete,
 //! and duplicate for flows. Every call acts in the scope its route's guard produced.
 
-use super::{List, ListParams};
+use super::{List, SearchParams};
 use crate::crypto::new_api_key;
 use crate::error::ApiResult;
 use crate::state::AppState;
@@ -112,11 +112,12 @@ pub async fn list_items(
     state: AppState,
     kind: ResourceKind,
     scope: WorkspaceScope,
-    q: ListParams,
+    q: SearchParams,
 ) -> ApiResult<Response> {
+    let (search, page) = (q.search()?, q.page()?);
     let body = state
         .store
-        .list_items_rendered(&scope, kind, q.page()?, render_items)
+        .list_items_rendered(&scope, kind, &search, page, render_items)
         .await?;
     Ok(json_bytes(body))
 }
@@ -272,12 +273,13 @@ fn seal(state: &AppState, id: ItemId, data: &Value) -> Result<CredentialSecret, 
 pub async fn list_credentials(
     state: AppState,
     scope: WorkspaceScope,
-    q: ListParams,
+    q: SearchParams,
 ) -> ApiResult<Json<List<Credential>>> {
+    let (search, page) = (q.search()?, q.page()?);
     Ok(Json(
         state
             .store
-            .list_credentials(&scope, q.page()?)
+            .list_credentials(&scope, &search, page)
             .await?
             .into(),
     ))
@@ -388,10 +390,15 @@ fn api_key_fields(scope: &WorkspaceScope, req: &ApiKeyInput) -> Result<ApiKeyFie
 pub async fn list_api_keys(
     state: AppState,
     scope: WorkspaceScope,
-    q: ListParams,
+    q: SearchParams,
 ) -> ApiResult<Json<List<ApiKey>>> {
+    let (search, page) = (q.search()?, q.page()?);
     Ok(Json(
-        state.store.list_api_keys(&scope, q.page()?).await?.into(),
+        state
+            .store
+            .list_api_keys(&scope, &search, page)
+            .await?
+            .into(),
     ))
 }
 

@@ -909,7 +909,10 @@ async fn me_reading(
         user,
         organization,
         active_organization,
-        organizations: state.store.my_organizations(user_id).await?,
+        organizations: state
+            .store
+            .my_organizations(user_id, &Default::default())
+            .await?,
         active_workspace,
         assigned_workspaces,
         permissions,

@@ -18,11 +18,12 @@ pub(super) fn activity() -> Vec<RouteDef> {
         )
         .doc(
             "login-activity",
-            "Sign-in events, newest first; filters `from`, `to` (RFC 3339), `email`, `outcome`; \
+            "Sign-in events, newest first; filters `from`, `to` (RFC 3339), `email`, `outcome`, `q` (the email contains); \
                  `Accept: text/csv` answers every filtered row as CSV",
         )
         .ok(200, list::<LoginEvent>())
-        .paged(),
+        .paged()
+        .searched_by("Only the events whose email contains this, case-insensitively"),
     ]
 }
 
@@ -32,10 +33,11 @@ pub(super) fn audit() -> Vec<RouteDef> {
             .doc(
                 "audit",
                 "Audit events, newest first: the whole organization for the Account Admin, the active workspace with auditLogs:view; \
-                 filters workspaceId, actor, action, from, to (RFC 3339); CSV with Accept: text/csv",
+                 filters workspaceId, actor, action, from, to (RFC 3339), q (the action, or the acting user's email or name, contains); CSV with Accept: text/csv",
             )
             .ok(200, crate::openapi::list::<AuditEventView>())
-            .paged(),
+            .paged()
+            .searched_by("Only the events whose action (such as chatflow.update), or whose acting user's email or name, contains this, case-insensitively"),
         RouteDef::new(Method::GET, "/audit-events/verify", Guard::AccountAdmin, audit::verify)
             .doc(
                 "audit",

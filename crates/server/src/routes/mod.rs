@@ -10,7 +10,7 @@ mod organizations;
 pub mod pages;
 mod sso;
 
-use crate::api::{self, ListParams, resources as res};
+use crate::api::{self, SearchParams, resources as res};
 use crate::auth::{Guard, Scope};
 use crate::extract::{ApiJson, ApiQuery, Id};
 use crate::openapi::{Body, body, list, update};
@@ -47,7 +47,8 @@ pub struct RouteDef {
     /// Takes `limit` and `cursor`.
     pub paginated: bool,
     /// Takes `q` (a name or email contains it, case-insensitively) besides.
-    pub searched: bool,
+    /// `q` and what it searches, when the list is searched (the OpenAPI parameter's text).
+    pub searched: Option<&'static str>,
     /// A body limit other than the default 2 MiB.
     pub body_limit: Option<usize>,
     /// Failure statuses beyond those its shape implies (see `openapi::error_statuses`).
@@ -84,7 +85,7 @@ impl RouteDef {
             request: None,
             response: (200, None),
             paginated: false,
-            searched: false,
+            searched: None,
             body_limit: None,
             may: Vec::new(),
             query: Vec::new(),
@@ -114,10 +115,14 @@ impl RouteDef {
         self.paginated = true;
         self
     }
-    /// Paged, and filtered by `q`.
+    /// Paged, and filtered by `q` (a name or email contains it).
     pub(crate) fn searched(mut self) -> Self {
         self.paginated = true;
-        self.searched = true;
+        self.searched_by("Only those whose name or email contains this, case-insensitively")
+    }
+    /// Filtered by `q`, as `what` says (paged or not, as said apart).
+    pub(crate) fn searched_by(mut self, what: &'static str) -> Self {
+        self.searched = Some(what);
         self
     }
     /// May also fail with `status`, for the reason given.
@@ -346,7 +351,10 @@ fn transfer_routes() -> Vec<RouteDef> {
     ]
 }
 
-type Q = ApiQuery<ListParams>;
+type Q = ApiQuery<SearchParams>;
+
+/// The `q` of the lists of workspace items, credentials and API keys.
+const NAME_SEARCH: &str = "Only those whose name contains this, case-insensitively";
 type S = State<AppState>;
 
 fn item_routes(kind: ResourceKind) -> Vec<RouteDef> {
@@ -365,10 +373,11 @@ fn item_routes(kind: ResourceKind) -> Vec<RouteDef> {
         )
         .doc(
             kind.path(),
-            format!("List the {label}s of the active workspace"),
+            format!("List the {label}s of the active workspace; q searches names"),
         )
         .ok(200, list::<Item>())
-        .paged(),
+        .paged()
+        .searched_by(NAME_SEARCH),
         RouteDef::new(
             M::POST,
             &base,
@@ -442,9 +451,10 @@ fn credential_routes() -> Vec<RouteDef> {
         RouteDef::new(M::GET, "/credentials", Guard::Workspace(k.view()), |State(s): S, Scope(sc): Scope, ApiQuery(q): Q| {
             res::list_credentials(s, sc, q)
         })
-        .doc("credentials", "List the credentials of the active workspace and those shared into it (never their secrets)")
+        .doc("credentials", "List the credentials of the active workspace and those shared into it (never their secrets); q searches names")
         .ok(200, list::<Credential>())
-        .paged(),
+        .paged()
+        .searched_by(NAME_SEARCH),
         RouteDef::new(M::POST, "/credentials", Guard::Workspace(k.create()), |State(s): S, Scope(sc): Scope, ApiJson(b): ApiJson<res::NewCredentialInput>| {
             res::create_credential(s, sc, b)
         })
@@ -486,9 +496,13 @@ fn api_key_routes() -> Vec<RouteDef> {
             Guard::Workspace(k.view()),
             |State(s): S, Scope(sc): Scope, ApiQuery(q): Q| res::list_api_keys(s, sc, q),
         )
-        .doc("apikeys", "List the active workspace's API keys")
+        .doc(
+            "apikeys",
+            "List the active workspace's API keys; q searches names",
+        )
         .ok(200, list::<ApiKey>())
-        .paged(),
+        .paged()
+        .searched_by(NAME_SEARCH),
         RouteDef::new(
             M::POST,
             "/apikeys",

@@ -13,8 +13,9 @@ pub(super) fn organizations() -> Vec<RouteDef> {
     use Method as M;
     vec![
         RouteDef::new(M::GET, "/organizations", SignedIn, crate::api::organizations::list)
-            .doc("organizations", "Every organization for the instance admin (names, status and member counts: nothing inside); the caller's own otherwise")
-            .ok(200, list::<OrganizationSummary>()),
+            .doc("organizations", "Every organization for the instance admin (names, status and member counts: nothing inside); the caller's own otherwise; by name, in one page; q searches names")
+            .ok(200, list::<OrganizationSummary>())
+            .searched_by("Only those whose name contains this, case-insensitively"),
         RouteDef::new(M::POST, "/organizations", OrgCreator, create)
             .doc("organizations", "Create an organization with its Default workspace, built-in roles and first owner: an existing account is added at once, a new email is invited (the link is answered when SMTP is off)")
             .req(body::<CreateOrganization>())
@@ -39,8 +40,9 @@ pub(super) fn organizations() -> Vec<RouteDef> {
             .req(body::<OrganizationPatch>())
             .ok(200, body::<Organization>()),
         RouteDef::new(M::GET, "/organization/members", AccountAdmin, members)
-            .doc("organizations", "The active organization's members with their organization roles")
-            .ok(200, list::<flowspace_core::model::OrgMember>()),
+            .doc("organizations", "The active organization's members with their organization roles, owners first, then by email, in one page; q searches names and emails")
+            .ok(200, list::<flowspace_core::model::OrgMember>())
+            .searched_by("Only those whose name or email contains this, case-insensitively"),
         RouteDef::new(M::PATCH, "/organization/members/{id}", AccountAdmin, set_member_role)
             .doc("organizations", "Set a member's organization role (only owners make or unmake owners; the last active owner stays one: 409)")
             .req(body::<MemberRoleInput>())

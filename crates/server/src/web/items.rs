@@ -16,15 +16,26 @@ use flowspace_core::resource::ResourceKind;
 use flowspace_core::{DomainError, authz, perm};
 use serde::Deserialize;
 
+/// `?q=&cursor=` of the lists of items, credentials and API keys: the name contains `q`.
 #[derive(Deserialize, Default)]
 pub struct PageQuery {
     #[serde(default)]
     cursor: Option<String>,
+    #[serde(default)]
+    q: Option<String>,
 }
 
-/// One page (`limit` long) of a list, from the query's cursor on.
-fn page_of(q: &PageQuery, limit: u32) -> Result<PageRequest, DomainError> {
-    PageRequest::new(Some(limit), q.cursor.as_deref().filter(|c| !c.is_empty()))
+/// One page (`limit` long) of a list, from the query's cursor on, and its search.
+fn page_of(q: &PageQuery, limit: u32) -> Result<(Search, PageRequest), DomainError> {
+    let page = PageRequest::new(Some(limit), q.cursor.as_deref().filter(|c| !c.is_empty()))?;
+    Ok((Search::new(q.q.as_deref())?, page))
+}
+
+/// The link to the next page of the list at `path` searched by the query's `q` (empty on the
+/// last page).
+fn next_link(path: &str, q: &PageQuery, next: Option<flowspace_core::cursor::Cursor>) -> String {
+    let cursor = next.map(|c| c.encode());
+    super::page::next_page(path, q.q.as_deref().unwrap_or(""), cursor.as_deref())
 }
 
 /// What the create dialog's JSON editor starts with.
@@ -41,6 +52,8 @@ fn data_template(kind: ResourceKind) -> &'static str {
 /// What the pages of one kind need to know.
 pub struct Kind {
     pub path: &'static str,
+    /// The list page (`/chatflows`), where its search form sends `q`.
+    pub page: &'static str,
     pub label: &'static str,
     pub title: &'static str,
     pub is_flow: bool,
@@ -56,6 +69,7 @@ impl Kind {
     fn new(kind: ResourceKind, can: impl Fn(Permission) -> bool) -> Self {
         Self {
             path: kind.path(),
+            page: kind.page(),
             label: kind.label(),
             title: kind.resource().title(),
             is_flow: kind.is_flow(),
@@ -74,10 +88,14 @@ struct ListPage {
     ctx: Ctx,
     kind: Kind,
     rows: Vec<Item>,
+    /// The search typed (`q`), as typed.
+    q: String,
+    /// The next page's link (empty on the last page).
     next: String,
 }
 
-/// `GET /{kind}`: a page of the active workspace's items of a kind.
+/// `GET /{kind}`: a page of the active workspace's items of a kind, those whose name contains
+/// `q` (as the API's list searches).
 pub async fn list(
     State(state): State<AppState>,
     Scope(scope): Scope,
@@ -86,11 +104,11 @@ pub async fn list(
     kind: ResourceKind,
 ) -> Response {
     let ctx = ctx.at(kind.page(), kind.resource().title());
-    let page = match page_of(&q, 50) {
+    let (search, page) = match page_of(&q, 50) {
         Ok(p) => p,
         Err(e) => return ctx.fail(e),
     };
-    let list = match state.store.list_items(&scope, kind, page).await {
+    let list = match state.store.search_items(&scope, kind, &search, page).await {
         Ok(l) => l,
         Err(e) => return ctx.fail(e),
     };
@@ -99,7 +117,8 @@ pub async fn list(
         kind: Kind::new(kind, |p| ctx.can(p)),
         ctx,
         rows: list.items,
-        next: list.next.map(|c| c.encode()).unwrap_or_default(),
+        next: next_link(kind.page(), &q, list.next),
+        q: q.q.unwrap_or_default(),
     };
     finish(shown, page.render())
 }
@@ -142,11 +161,14 @@ struct CredentialsPage {
     /// Whether the caller may share a credential of this workspace.
     can_share: bool,
     rows: Vec<Credential>,
+    /// The search typed (`q`), as typed.
+    q: String,
+    /// The next page's link (empty on the last page).
     next: String,
 }
 
 /// `GET /credentials`: a page of the credentials of the active workspace and of those shared
-/// into it (never their secrets).
+/// into it (never their secrets), those whose name contains `q`.
 pub async fn credentials(
     State(state): State<AppState>,
     Scope(scope): Scope,
@@ -155,11 +177,11 @@ pub async fn credentials(
 ) -> Response {
     let kind = ResourceKind::Credential;
     let ctx = ctx.at(kind.page(), kind.resource().title());
-    let page = match page_of(&q, 50) {
+    let (search, page) = match page_of(&q, 50) {
         Ok(p) => p,
         Err(e) => return ctx.fail(e),
     };
-    let list = match state.store.list_credentials(&scope, page).await {
+    let list = match state.store.list_credentials(&scope, &search, page).await {
         Ok(l) => l,
         Err(e) => return ctx.fail(e),
     };
@@ -169,7 +191,8 @@ pub async fn credentials(
         can_share: ctx.can(perm!(Credentials, Share)),
         ctx,
         rows: list.items,
-        next: list.next.map(|c| c.encode()).unwrap_or_default(),
+        next: next_link(kind.page(), &q, list.next),
+        q: q.q.unwrap_or_default(),
     };
     finish(shown, page.render())
 }
@@ -322,6 +345,9 @@ struct ApiKeysPage {
     kind: Kind,
     rows: Vec<ApiKey>,
     grants: Vec<Grant>,
+    /// The search typed (`q`), as typed.
+    q: String,
+    /// The next page's link (empty on the last page).
     next: String,
 }
 
@@ -347,7 +373,8 @@ impl ApiKeysPage {
     }
 }
 
-/// `GET /apikeys`: the active workspace's API keys (never the keys themselves).
+/// `GET /apikeys`: the active workspace's API keys (never the keys themselves), those whose
+/// name contains `q`.
 pub async fn apikeys(
     State(state): State<AppState>,
     Scope(scope): Scope,
@@ -356,11 +383,11 @@ pub async fn apikeys(
 ) -> Response {
     let kind = ResourceKind::ApiKey;
     let ctx = ctx.at(kind.page(), kind.resource().title());
-    let page = match page_of(&q, 200) {
+    let (search, page) = match page_of(&q, 200) {
         Ok(p) => p,
         Err(e) => return ctx.fail(e),
     };
-    let list = match state.store.list_api_keys(&scope, page).await {
+    let list = match state.store.list_api_keys(&scope, &search, page).await {
         Ok(l) => l,
         Err(e) => return ctx.fail(e),
     };
@@ -370,7 +397,8 @@ pub async fn apikeys(
         grants: key_permissions(&ctx),
         ctx,
         rows: list.items,
-        next: list.next.map(|c| c.encode()).unwrap_or_default(),
+        next: next_link(kind.page(), &q, list.next),
+        q: q.q.unwrap_or_default(),
     };
     finish(shown, page.render())
 }

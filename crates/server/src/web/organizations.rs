@@ -11,10 +11,11 @@
 
 use super::page::{Ctx, When, finish};
 use super::surface::redirect;
+use crate::api::SearchOnly;
 use crate::auth::{Admin, Instance};
 use crate::state::AppState;
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::Response;
 use flowspace_core::model::{
     MyOrganization, OrgMember, OrgRole, OrgStatus, Organization, OrganizationSummary,
@@ -72,13 +73,25 @@ struct MemberRow {
 struct MembersPage {
     ctx: Ctx,
     rows: Vec<MemberRow>,
+    /// The search typed (`q`), as typed.
+    q: String,
 }
 
-/// `GET /organization/members`: the members with their organization roles and statuses. Only
-/// an owner is offered what touches owners (making one, changing or removing one).
-pub async fn members(State(state): State<AppState>, Admin(admin): Admin, ctx: Ctx) -> Response {
+/// `GET /organization/members`: the members with their organization roles and statuses, those
+/// whose name or email contains `q` (as `GET /organization/members` searches). Only an owner
+/// is offered what touches owners (making one, changing or removing one).
+pub async fn members(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    ctx: Ctx,
+    Query(query): Query<SearchOnly>,
+) -> Response {
     let ctx = ctx.at("/organization/members", "Members");
-    let members = match state.store.list_members(&admin).await {
+    let read = async {
+        let search = query.search()?;
+        state.store.list_members(&admin, &search).await
+    };
+    let members = match read.await {
         Ok(m) => m,
         Err(e) => return ctx.fail(e),
     };
@@ -100,7 +113,8 @@ pub async fn members(State(state): State<AppState>, Admin(admin): Admin, ctx: Ct
         })
         .collect();
     let shown = ctx.flash.is_some();
-    finish(shown, MembersPage { ctx, rows }.render())
+    let q = query.q.unwrap_or_default();
+    finish(shown, MembersPage { ctx, rows, q }.render())
 }
 
 #[derive(Template)]
@@ -108,6 +122,8 @@ pub async fn members(State(state): State<AppState>, Admin(admin): Admin, ctx: Ct
 struct OrganizationsPage {
     ctx: Ctx,
     rows: Vec<OrganizationSummary>,
+    /// The search typed (`q`), as typed.
+    q: String,
 }
 
 impl OrganizationsPage {
@@ -117,19 +133,26 @@ impl OrganizationsPage {
 }
 
 /// `GET /organizations`: every organization of the installation (names, statuses and member
-/// counts: nothing inside), for the instance admin.
+/// counts: nothing inside), for the instance admin; those whose name contains `q` (as
+/// `GET /organizations` searches).
 pub async fn organizations(
     State(state): State<AppState>,
     Instance(instance): Instance,
     ctx: Ctx,
+    Query(query): Query<SearchOnly>,
 ) -> Response {
     let ctx = ctx.at("/organizations", "Organizations");
-    let rows = match state.store.list_all_organizations(&instance).await {
+    let read = async {
+        let search = query.search()?;
+        state.store.list_all_organizations(&instance, &search).await
+    };
+    let rows = match read.await {
         Ok(r) => r,
         Err(e) => return ctx.fail(e),
     };
     let shown = ctx.flash.is_some();
-    finish(shown, OrganizationsPage { ctx, rows }.render())
+    let q = query.q.unwrap_or_default();
+    finish(shown, OrganizationsPage { ctx, rows, q }.render())
 }
 
 #[derive(Template)]

@@ -36,7 +36,10 @@ pub async fn providers(State(state): State<AppState>, Admin(admin): Admin, ctx: 
     let read = async {
         let rows = state.store.sso_providers(admin.organization()).await?;
         let org = state.store.organization(admin.org()).await?;
-        let members = state.store.list_members(&admin).await?;
+        let members = state
+            .store
+            .list_members(&admin, &Default::default())
+            .await?;
         DomainResult::Ok((rows, org, members))
     };
     let (rows, org, members) = match read.await {

@@ -61,7 +61,10 @@ pub async fn export(State(state): State<AppState>, Scope(scope): Scope, ctx: Ctx
             let page = PageRequest::new(Some(MAX_LIMIT), None)?;
             let (items, more) = if kind == ResourceKind::Credential {
                 // An export holds the credentials the workspace owns, not those shared into it.
-                let list = state.store.list_credentials(&scope, page).await?;
+                let list = state
+                    .store
+                    .list_credentials(&scope, &Default::default(), page)
+                    .await?;
                 let more = list.next.is_some();
                 let items = list
                     .items

@@ -1,7 +1,10 @@
 //! Paged and searched lists through real HTTP, on both backends (issue 16, item 3): `/users`,
 //! `/workspaces`, `/roles`, `/groups`, `/invitations` and `/workspace/{id}/users` honour
 //! `limit` and `cursor` (every item once, in order, then no cursor) and `q` (a name or email
-//! contains it, case-insensitively; `%`, `_` and `\` match only themselves).
+//! contains it, case-insensitively; `%`, `_` and `\` match only themselves); so do the lists
+//! of workspace items, credentials and API keys (names), the organization's members (names
+//! and emails), the organizations (names), login activity (emails) and the audit trail
+//! (actions, and the Account Admin's actors by email or name).
 
 use flowspace_testkit::{Client, World, backends};
 use serde_json::{Value, json};
@@ -240,25 +243,31 @@ async fn workspaces_roles_groups_and_invitations_page_and_search() {
     }
 }
 
-/// Sets every user's stored search key back to NULL, as a database from before the column
-/// was added holds it.
-async fn forget_name_keys(database_url: &str) {
+/// Sets the stored search key of every row of `table` back to NULL, as a database from
+/// before the column was added holds it.
+async fn forget_keys_of(database_url: &str, table: &str) {
     use sqlx::Connection;
+    let sql = format!("UPDATE {table} SET name_key = NULL");
     if database_url.starts_with("sqlite:") {
         let mut c = sqlx::SqliteConnection::connect(database_url).await.unwrap();
-        sqlx::query("UPDATE users SET name_key = NULL")
+        sqlx::query(sqlx::AssertSqlSafe(sql))
             .execute(&mut c)
             .await
             .unwrap();
         c.close().await.unwrap();
     } else {
         let mut c = sqlx::PgConnection::connect(database_url).await.unwrap();
-        sqlx::query("UPDATE users SET name_key = NULL")
+        sqlx::query(sqlx::AssertSqlSafe(sql))
             .execute(&mut c)
             .await
             .unwrap();
         c.close().await.unwrap();
     }
+}
+
+/// Sets every user's stored search key back to NULL.
+async fn forget_name_keys(database_url: &str) {
+    forget_keys_of(database_url, "users").await;
 }
 
 #[tokio::test]
@@ -456,6 +465,521 @@ async fn dashboard_tables_and_workspace_pickers_search_on_the_server() {
             share.contains(&format!("value=\"{zebra}\" checked")),
             "{on}: {share}"
         );
+    }
+}
+
+/// The names an item list (`path`, in the client's workspace) answers for `q`, sorted.
+async fn names_for(c: &Client, path: &str, q: &str) -> Vec<String> {
+    found(c, path, q, "name").await
+}
+
+/// The names of the whole of a list, sorted.
+async fn all_names(c: &Client, path: &str) -> Vec<String> {
+    let (items, _) = walk(c, path, 200).await;
+    let mut v: Vec<String> = items
+        .iter()
+        .map(|i| i["name"].as_str().unwrap().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+/// The names the item lists are searched over.
+const ITEM_NAMES: [&str; 7] = [
+    "Sale 50% Off",
+    "Sale 50 Off",
+    "R_and_D",
+    "RandD",
+    "Émile Flow",
+    "ÉLAN",
+    "Back\\slash",
+];
+
+/// Every item list (the seven kinds through the shared handlers, credentials and API keys)
+/// searches names in SQL: wildcards literal, case folded beyond ASCII alike on both
+/// backends, paged within a search; another workspace's items never appear, and a search
+/// neither reads nor fills the first-page cache (the whole list stays whole, and right,
+/// around searches). A renamed item is found by its new name; rows whose key is missing (as
+/// before the column existed) get it when the server starts.
+#[tokio::test]
+async fn item_credential_and_api_key_lists_search_names() {
+    for b in backends() {
+        let w = World::new(&b).await;
+        let on = b.name();
+        let other = w.workspace("Other").await;
+        let here = w.admin.in_workspace(&w.default_ws);
+        let there = w.admin.in_workspace(&other);
+        let mut renamed = Vec::new();
+        for kind in crate::resources::KINDS {
+            let path = format!("/{}", kind.path);
+            for name in ITEM_NAMES {
+                let r = here.post(&path, kind.create_body(name)).await;
+                assert_eq!(r.status, 201, "{on} {path} {name}: {}", r.body);
+                if name == "RandD" {
+                    renamed.push((kind, r.id()));
+                }
+            }
+            let r = there.post(&path, kind.create_body("Sale Elsewhere")).await;
+            assert_eq!(r.status, 201, "{on} {path}: {}", r.body);
+        }
+        let check = |c: Client, there: Client, on: String| async move {
+            for kind in crate::resources::KINDS {
+                let path = format!("/{}", kind.path);
+                let on = format!("{path} on {on}");
+                // The whole first page first: cached, where the cache is on.
+                let whole = all_names(&c, &path).await;
+                assert_eq!(whole.len(), ITEM_NAMES.len(), "{on}: {whole:?}");
+                let names = |q: &'static str| names_for(&c, &path, q);
+                assert_eq!(names("%").await, ["Sale 50% Off"], "{on}");
+                assert_eq!(names("50%").await, ["Sale 50% Off"], "{on}");
+                assert_eq!(names("_").await, ["R_and_D"], "{on}");
+                assert_eq!(names("\\").await, ["Back\\slash"], "{on}");
+                assert_eq!(
+                    names("sALE 50").await,
+                    ["Sale 50 Off", "Sale 50% Off"],
+                    "{on}"
+                );
+                assert_eq!(names("ÉMILE").await, ["Émile Flow"], "{on}");
+                assert_eq!(names("élan").await, ["ÉLAN"], "{on}");
+                assert_eq!(names("ångström").await, ["Ångström"], "{on}");
+                assert_eq!(
+                    names("elsewhere").await,
+                    Vec::<String>::new(),
+                    "{on}: another workspace's"
+                );
+                assert_eq!(names("nothing").await, Vec::<String>::new(), "{on}");
+                assert_eq!(names("  ").await, whole, "{on}: blank q is no filter");
+                // Paging within a search.
+                let (hits, pages) = walk(&c, &format!("{path}?q=sale"), 1).await;
+                assert_eq!((hits.len(), pages), (2, 2), "{on}");
+                // The whole list is whole again after searches.
+                assert_eq!(all_names(&c, &path).await, whole, "{on}: after searches");
+                // And the other workspace finds only its own.
+                assert_eq!(
+                    names_for(&there, &path, "SALE").await,
+                    ["Sale Elsewhere"],
+                    "{on}: in the other workspace"
+                );
+                assert_eq!(
+                    names_for(&there, &path, "off").await,
+                    Vec::<String>::new(),
+                    "{on}: in the other workspace"
+                );
+            }
+        };
+        // Rename one of each: found by the new name, not the old one.
+        for (kind, id) in &renamed {
+            let path = format!("/{}/{id}", kind.path);
+            let r = here.put(&path, kind.update_body("Ångström", Some(1))).await;
+            assert_eq!(r.status, 200, "{on} {path}: {}", r.body);
+        }
+        check(here.clone(), there.clone(), on.to_string()).await;
+
+        // Bad input: a clear 422 naming the parameter.
+        for kind in crate::resources::KINDS {
+            let r = here
+                .get(&format!("/{}?q={}", kind.path, "x".repeat(201)))
+                .await;
+            assert_eq!(
+                (r.status, r.body["error"]["field"].as_str()),
+                (422, Some("q")),
+                "{on} {}: {}",
+                kind.path,
+                r.body
+            );
+        }
+
+        // Rows written before the key existed get it when the server starts.
+        let database_url = w.server.database_url.clone();
+        for table in ["items", "credentials", "api_keys"] {
+            forget_keys_of(&database_url, table).await;
+        }
+        let server = w.server.restart().await;
+        let admin = server
+            .login(flowspace_testkit::ADMIN_EMAIL, flowspace_testkit::PASSWORD)
+            .await;
+        check(
+            admin.in_workspace(&w.default_ws),
+            admin.in_workspace(&other),
+            format!("{on} after a restart"),
+        )
+        .await;
+    }
+}
+
+/// The members of the active organization (`GET /organization/members`, names and emails),
+/// the organizations (`GET /organizations`, names: every one for the instance admin, one's
+/// own otherwise), login activity (emails) and the audit trail (actions; for the Account
+/// Admin also the acting user's email or name) take `q` as the other lists do; another
+/// organization's members, organizations, sign-ins and events never appear.
+#[tokio::test]
+async fn members_organizations_activity_and_audit_search() {
+    for b in backends() {
+        let w = World::new(&b).await;
+        let on = b.name();
+        let auditor_role = w.role("Auditor", &["auditLogs:view"]).await;
+        let maker_role = w
+            .role("Maker", &["chatflows:view", "chatflows:create"])
+            .await;
+        let mut ids = std::collections::BTreeMap::new();
+        for (email, name) in [
+            ("percent@example.com", "Sale 50% Off"),
+            ("fifty@example.com", "Sale 50 Off"),
+            ("under_score@example.com", "Uma"),
+            ("underxscore@example.com", "Ulla"),
+            ("emile@example.com", "Émile Zola"),
+        ] {
+            let r = w
+                .admin
+                .post(
+                    "/users",
+                    json!({"email": email, "name": name, "password": flowspace_testkit::PASSWORD}),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{on}: {}", r.body);
+            ids.insert(email, r.id());
+        }
+        // Émile makes a chatflow: an event the Account Admin finds by his name.
+        w.add(&w.default_ws, &ids["emile@example.com"], &maker_role)
+            .await;
+        let emile = w
+            .server
+            .login("emile@example.com", flowspace_testkit::PASSWORD)
+            .await
+            .in_workspace(&w.default_ws);
+        let r = emile
+            .post("/chatflows", json!({"name": "Made by Émile", "data": {}}))
+            .await;
+        assert_eq!(r.status, 201, "{on}: {}", r.body);
+        for email in ["under_score@example.com", "underxscore@example.com"] {
+            w.server.login(email, flowspace_testkit::PASSWORD).await;
+        }
+        let (_, auditor) = w
+            .member("auditor@example.com", &w.default_ws, &auditor_role)
+            .await;
+
+        // Another organization, with a member named alike who signs in and makes a chatflow.
+        let (_, beta) =
+            crate::organizations::new_org(&w, "Beta Ørsted", "owner@beta.example").await;
+        let r = beta
+            .post(
+                "/users",
+                json!({"email": "emile@beta.example", "name": "Émile Beta", "password": flowspace_testkit::PASSWORD}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{on}: {}", r.body);
+        w.server
+            .login("emile@beta.example", flowspace_testkit::PASSWORD)
+            .await;
+        let r = beta
+            .post("/chatflows", json!({"name": "Beta flow", "data": {}}))
+            .await;
+        assert_eq!(r.status, 201, "{on}: {}", r.body);
+        for name in ["Zeta 100%", "Zeta 100", "R_D Labs", "RxD Labs"] {
+            let r = w.admin.post("/organizations", json!({"name": name})).await;
+            assert_eq!(r.status, 201, "{on} {name}: {}", r.body);
+        }
+
+        // Members: names and emails; Beta's never.
+        let members = |q: &'static str| found(&w.admin, "/organization/members", q, "email");
+        assert_eq!(members("%").await, ["percent@example.com"], "{on}");
+        assert_eq!(members("_").await, ["under_score@example.com"], "{on}");
+        assert_eq!(
+            members("sALE 50").await,
+            ["fifty@example.com", "percent@example.com"],
+            "{on}"
+        );
+        assert_eq!(members("ÉMILE").await, ["emile@example.com"], "{on}");
+        assert_eq!(members("beta").await, Vec::<String>::new(), "{on}");
+        assert_eq!(
+            found(&beta, "/organization/members", "émile", "email").await,
+            ["emile@beta.example"],
+            "{on}: Beta's own"
+        );
+
+        // Organizations: every one for the instance admin; one's own otherwise.
+        let orgs = |q: &'static str| found(&w.admin, "/organizations", q, "name");
+        assert_eq!(orgs("%").await, ["Zeta 100%"], "{on}");
+        assert_eq!(orgs("_").await, ["R_D Labs"], "{on}");
+        assert_eq!(orgs("ZETA").await, ["Zeta 100", "Zeta 100%"], "{on}");
+        assert_eq!(orgs("ørsted").await, ["Beta Ørsted"], "{on}");
+        assert_eq!(orgs("ØRSTED").await, ["Beta Ørsted"], "{on}");
+        assert_eq!(
+            found(&beta, "/organizations", "e", "name").await,
+            ["Beta Ørsted"],
+            "{on}: the owner of Beta sees only Beta"
+        );
+        assert_eq!(
+            found(&beta, "/organizations", "zeta", "name").await,
+            Vec::<String>::new(),
+            "{on}"
+        );
+
+        // Login activity: the email contains `q`; Beta's sign-ins never appear.
+        let (all, _) = walk(&w.admin, "/login-activity", 200).await;
+        let emails_of = |items: &[Value]| {
+            let mut v: Vec<String> = items
+                .iter()
+                .filter_map(|e| e["email"].as_str().map(str::to_string))
+                .collect();
+            v.sort();
+            v.dedup();
+            v
+        };
+        let activity = |q: &'static str| {
+            let admin = w.admin.clone();
+            async move {
+                let q = serde_urlencoded::to_string([("q", q)]).unwrap();
+                let (items, _) = walk(&admin, &format!("/login-activity?{q}"), 200).await;
+                items
+            }
+        };
+        assert!(
+            emails_of(&all).contains(&"under_score@example.com".to_string()),
+            "{on}: {all:?}"
+        );
+        assert_eq!(
+            emails_of(&activity("_").await),
+            ["under_score@example.com"],
+            "{on}"
+        );
+        assert_eq!(
+            emails_of(&activity("UNDER").await),
+            ["under_score@example.com", "underxscore@example.com"],
+            "{on}"
+        );
+        assert_eq!(activity("%").await.len(), 0, "{on}");
+        assert_eq!(activity("beta").await.len(), 0, "{on}: Beta's sign-ins");
+        let (hits, pages) = walk(&w.admin, "/login-activity?q=under", 1).await;
+        assert!(hits.len() >= 2 && pages == hits.len(), "{on}: {hits:?}");
+        assert!(
+            hits.iter()
+                .all(|e| e["email"].as_str().unwrap().contains("under")),
+            "{on}"
+        );
+
+        // The audit trail: actions, and the Account Admin's actors by email or name.
+        let events = |c: &Client, q: &'static str| {
+            let c = c.clone();
+            async move {
+                let q = serde_urlencoded::to_string([("q", q)]).unwrap();
+                let (items, _) = walk(&c, &format!("/audit-events?{q}"), 200).await;
+                items
+            }
+        };
+        let by_emile = events(&w.admin, "émile ZOLA").await;
+        assert!(!by_emile.is_empty(), "{on}");
+        assert!(
+            by_emile
+                .iter()
+                .all(|e| e["actorUserId"] == ids["emile@example.com"].as_str()),
+            "{on}: {by_emile:?}"
+        );
+        let creates = events(&w.admin, "CHATFLOW.CREATE").await;
+        assert_eq!(creates.len(), 1, "{on}: Beta's never: {creates:?}");
+        assert_eq!(
+            events(&w.admin, "beta").await.len(),
+            0,
+            "{on}: neither Beta's actors nor events"
+        );
+        assert_eq!(events(&w.admin, "%").await.len(), 0, "{on}");
+        let (hits, pages) = walk(&w.admin, "/audit-events?q=user.create", 1).await;
+        assert!(hits.len() >= 5 && pages == hits.len(), "{on}: {hits:?}");
+        // A member reading one workspace's events searches actions only: the actors' emails
+        // and names are not theirs to probe.
+        assert_eq!(events(&auditor, "chatflow.create").await.len(), 1, "{on}");
+        assert_eq!(events(&auditor, "émile").await.len(), 0, "{on}");
+        assert_eq!(
+            events(&beta, "chatflow.create").await.len(),
+            1,
+            "{on}: Beta's own"
+        );
+
+        for path in [
+            "/organization/members",
+            "/organizations",
+            "/login-activity",
+            "/audit-events",
+        ] {
+            let r = w.admin.get(&format!("{path}?q={}", "x".repeat(201))).await;
+            assert_eq!(
+                (r.status, r.body["error"]["field"].as_str()),
+                (422, Some("q")),
+                "{on} {path}: {}",
+                r.body
+            );
+        }
+
+        // Organizations written before the key existed get it when the server starts.
+        forget_keys_of(&w.server.database_url, "organizations").await;
+        let server = w.server.restart().await;
+        let admin = server
+            .login(flowspace_testkit::ADMIN_EMAIL, flowspace_testkit::PASSWORD)
+            .await;
+        assert_eq!(
+            found(&admin, "/organizations", "ØRSTED", "name").await,
+            ["Beta Ørsted"],
+            "{on} after a restart"
+        );
+    }
+}
+
+/// The dashboard's other list pages search on the server as their API lists do, on both
+/// backends: Members, Organizations, an item page (paged within the search, its next-page
+/// link keeping `q`), Credentials, API Keys, Login Activity and the Audit Log; a `q` too long
+/// is refused with a 422 page.
+#[tokio::test]
+async fn dashboard_pages_of_the_other_lists_search_on_the_server() {
+    for b in backends() {
+        let w = World::new(&b).await;
+        let on = b.name();
+        for (email, name) in [
+            ("ann@example.com", "Ann"),
+            ("emile@example.com", "Émile Zola"),
+        ] {
+            let r = w
+                .admin
+                .post(
+                    "/users",
+                    json!({"email": email, "name": name, "password": flowspace_testkit::PASSWORD}),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{on}: {}", r.body);
+        }
+        for i in 0..55 {
+            let r = w
+                .admin
+                .post(
+                    "/tools",
+                    json!({"name": format!("Tool {i:02}"), "data": {}}),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{on}: {}", r.body);
+        }
+        let r = w
+            .admin
+            .post("/tools", json!({"name": "Zebra", "data": {}}))
+            .await;
+        assert_eq!(r.status, 201, "{on}: {}", r.body);
+        for name in ["OpenAI", "Anthropic"] {
+            let r = w
+                .admin
+                .post(
+                    "/credentials",
+                    json!({"name": name, "credentialName": "openAIApi", "data": {"apiKey": "sk-1"}}),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{on}: {}", r.body);
+        }
+        for name in ["CI deploy", "Nightly export"] {
+            let r = w
+                .admin
+                .post(
+                    "/apikeys",
+                    json!({"name": name, "permissions": ["chatflows:view"]}),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{on}: {}", r.body);
+        }
+        let r = w
+            .admin
+            .post("/organizations", json!({"name": "Zeta Labs"}))
+            .await;
+        assert_eq!(r.status, 201, "{on}: {}", r.body);
+        w.server
+            .login("ann@example.com", flowspace_testkit::PASSWORD)
+            .await;
+
+        let mut page = super::dashboard::Browser::new(&w.server);
+        let p = page
+            .sign_in(flowspace_testkit::ADMIN_EMAIL, flowspace_testkit::PASSWORD)
+            .await;
+        assert_eq!(p.status, 303, "{on}: {}", p.body);
+        let mut get = async |path: &str| {
+            let p = page.get(path).await;
+            assert_eq!(p.status, 200, "{on} {path}: {}", p.body);
+            p.body
+        };
+
+        let members = get("/organization/members?q=%C3%89MILE").await;
+        assert_eq!(count(&members, "<tr data-email="), 1, "{on}: {members}");
+        assert!(members.contains("data-email=\"emile@example.com\""), "{on}");
+        assert!(
+            get("/organization/members?q=nobody")
+                .await
+                .contains("id=\"no-match\""),
+            "{on}"
+        );
+
+        let orgs = get("/organizations?q=zeta").await;
+        assert_eq!(count(&orgs, "<tr data-name="), 1, "{on}: {orgs}");
+        assert!(orgs.contains("data-name=\"Zeta Labs\""), "{on}");
+        assert_eq!(
+            count(&get("/organizations").await, "<tr data-name="),
+            2,
+            "{on}"
+        );
+
+        // 55 tools contain "o" (Zebra does not): a page of 50, and the next page (the link
+        // keeps q) 5 more.
+        let tools = get("/tools?q=O").await;
+        assert_eq!(count(&tools, "<tr data-name="), 50, "{on}");
+        let start = tools.find("id=\"next-page\"").map(|i| &tools[..i]).unwrap();
+        let href = start.rsplit("href=\"").next().unwrap();
+        let href = href
+            .split('"')
+            .next()
+            .unwrap()
+            .replace("&#38;", "&")
+            .replace("&amp;", "&");
+        assert!(href.starts_with("/tools?q=O&cursor="), "{on}: {href}");
+        let rest = get(&href).await;
+        assert_eq!(count(&rest, "<tr data-name="), 5, "{on}: {rest}");
+        assert!(!rest.contains("data-name=\"Zebra\""), "{on}");
+        assert!(!rest.contains("id=\"next-page\""), "{on}");
+        let zebra = get("/tools?q=zeb").await;
+        assert_eq!(count(&zebra, "<tr data-name="), 1, "{on}");
+        assert!(zebra.contains("data-name=\"Zebra\""), "{on}");
+
+        let creds = get("/credentials?q=open").await;
+        assert_eq!(count(&creds, "<tr data-name="), 1, "{on}: {creds}");
+        assert!(creds.contains("data-name=\"OpenAI\""), "{on}");
+
+        let keys = get("/apikeys?q=NIGHT").await;
+        assert_eq!(count(&keys, "<tr data-name="), 1, "{on}: {keys}");
+        assert!(keys.contains("data-name=\"Nightly export\""), "{on}");
+
+        let activity = get("/login-activity?q=ann%40").await;
+        let table = activity
+            .split("id=\"login-events\"")
+            .nth(1)
+            .expect("a table")
+            .split("</table>")
+            .next()
+            .unwrap()
+            .to_string();
+        assert!(table.contains("ann@example.com"), "{on}: {table}");
+        assert!(!table.contains("admin@example.com"), "{on}: {table}");
+
+        let audit = get("/audit-log?q=apikey.create").await;
+        assert_eq!(count(&audit, "<tr data-action="), 2, "{on}: {audit}");
+        assert_eq!(
+            count(&audit, "<tr data-action=\"apikey.create\""),
+            2,
+            "{on}"
+        );
+
+        let long = "x".repeat(201);
+        for path in [
+            "/organization/members",
+            "/organizations",
+            "/tools",
+            "/credentials",
+            "/apikeys",
+        ] {
+            let p = page.get(&format!("{path}?q={long}")).await;
+            assert_eq!(p.status, 422, "{on} {path}: {}", p.body);
+        }
     }
 }
 

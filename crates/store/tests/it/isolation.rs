@@ -207,7 +207,7 @@ async fn credentials_and_api_keys_of_a_are_not_found_through_b() {
         );
         assert!(
             o.store
-                .list_credentials(&bs, ALL)
+                .list_credentials(&bs, &Default::default(), ALL)
                 .await
                 .unwrap()
                 .items
@@ -215,7 +215,12 @@ async fn credentials_and_api_keys_of_a_are_not_found_through_b() {
             "{tag}"
         );
         assert_eq!(
-            o.store.list_credentials(&a, ALL).await.unwrap().items.len(),
+            o.store
+                .list_credentials(&a, &Default::default(), ALL)
+                .await
+                .unwrap()
+                .items
+                .len(),
             1
         );
 
@@ -263,7 +268,7 @@ async fn credentials_and_api_keys_of_a_are_not_found_through_b() {
         assert!(is_not_found(&upd), "{tag}");
         assert!(
             o.store
-                .list_api_keys(&bs, ALL)
+                .list_api_keys(&bs, &Default::default(), ALL)
                 .await
                 .unwrap()
                 .items

@@ -101,7 +101,7 @@ async fn deleting_a_workspace_takes_everything_of_it() {
         );
         assert_eq!(
             o.store
-                .list_credentials(&in_b, ALL)
+                .list_credentials(&in_b, &Default::default(), ALL)
                 .await
                 .unwrap()
                 .items
@@ -230,7 +230,7 @@ async fn deleting_a_workspace_takes_everything_of_it() {
         );
         let creds: Vec<ItemId> = o
             .store
-            .list_credentials(&in_a, ALL)
+            .list_credentials(&in_a, &Default::default(), ALL)
             .await
             .unwrap()
             .items

@@ -1,4 +1,5 @@
-//! Login Activity: sign-in events filtered by day, email and outcome, paged, and as CSV.
+//! Login Activity: sign-in events filtered by day, email, outcome and search (`q`: the email
+//! contains), paged, and as CSV.
 
 use super::{Links, Unusable, day_range, given, invalid, page_at, when};
 use crate::api::activity::{ActivityParams, activity_csv};
@@ -60,12 +61,13 @@ fn reason_label(reason: &str) -> String {
 }
 
 /// The page's filters as typed (for the form and the links).
-fn pairs(q: &ActivityParams) -> [(&'static str, &str); 4] {
+fn pairs(q: &ActivityParams) -> [(&'static str, &str); 5] {
     [
         ("from", given(&q.from)),
         ("to", given(&q.to)),
         ("email", given(&q.email)),
         ("outcome", given(&q.outcome)),
+        ("q", given(&q.q)),
     ]
 }
 
@@ -129,6 +131,8 @@ struct ActivityPage<'q> {
     to: &'q str,
     email: &'q str,
     outcome: &'q str,
+    /// The search (`q`: the email contains), as typed.
+    search: &'q str,
     outcomes: Vec<Choice>,
     filtered: bool,
     warning: String,
@@ -189,6 +193,7 @@ pub async fn login_activity(
         to: pairs[1].1,
         email: pairs[2].1,
         outcome: pairs[3].1,
+        search: pairs[4].1,
     };
     finish(shown, page.render())
 }

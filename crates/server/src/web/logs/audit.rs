@@ -1,5 +1,5 @@
-//! The Audit Log: events filtered by workspace, actor, action and day, paged, as CSV, and the
-//! chain's verification (the Account Admin's, as `GET /audit-events/verify`).
+//! The Audit Log: events filtered by workspace, actor, action, day and search (`q`), paged, as
+//! CSV, and the chain's verification (the Account Admin's, as `GET /audit-events/verify`).
 
 use super::{Links, Unusable, day_range, given, invalid, page_at, short_id, when};
 use crate::api::audit::{AuditEventView, AuditQuery, ChainVerification, audit_csv, verify_chain};
@@ -67,13 +67,14 @@ async fn people(state: &AppState, caller: &Caller) -> Result<Vec<Person>, Unusab
 
 /// The page's filters as typed (for the form and the links); the workspace is the Account
 /// Admin's filter, which the guard made part of the scope.
-fn pairs<'q>(q: &'q AuditQuery, workspace: &'q str) -> [(&'static str, &'q str); 5] {
+fn pairs<'q>(q: &'q AuditQuery, workspace: &'q str) -> [(&'static str, &'q str); 6] {
     [
         ("workspaceId", workspace),
         ("actor", given(&q.actor)),
         ("action", given(&q.action)),
         ("from", given(&q.from)),
         ("to", given(&q.to)),
+        ("q", given(&q.q)),
     ]
 }
 
@@ -298,6 +299,11 @@ struct AuditPage<'q> {
     action: &'q str,
     from: &'q str,
     to: &'q str,
+    /// The search (`q`), as typed.
+    search: &'q str,
+    /// What the search matches: the action, and (the Account Admin's) the actor's email or
+    /// name.
+    search_people: bool,
     /// The people the actor field suggests.
     people: Vec<Person>,
     /// The workspaces the Account Admin's filter offers, and that rows are named by.
@@ -382,6 +388,8 @@ pub async fn audit_log(
         action: pairs[2].1,
         from: pairs[3].1,
         to: pairs[4].1,
+        search: pairs[5].1,
+        search_people: scope.knows_people(),
     };
     finish(shown, page.render())
 }
