@@ -462,7 +462,8 @@ impl Store {
                     OR ($11 AND actor_user_id IN (
                         SELECT m.user_id FROM org_members m JOIN users u ON u.id = m.user_id
                         WHERE m.organization_id = $1
-                          AND (u.email_key LIKE $10 ESCAPE '\\' OR u.name_key LIKE $10 ESCAPE '\\'))))
+                          AND (u.email_key LIKE $10 ESCAPE '\\'
+                               OR (m.status <> 'invited' AND u.name_key LIKE $10 ESCAPE '\\')))))
                AND ($7 IS NULL OR created_at < $7 OR (created_at = $7 AND id < $8))
              ORDER BY created_at DESC, id DESC LIMIT $9"
         );

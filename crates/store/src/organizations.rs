@@ -334,10 +334,12 @@ impl Store {
         type Row = (Uuid, String, String, String, String, String, Ts, bool);
         let rows: Vec<Row> = with_db!(self, pool => {
             sqlx::query_as(
-                "SELECT u.id, u.email, u.name, m.role, m.status, u.status, m.created_at, m.break_glass
+                "SELECT u.id, u.email, CASE WHEN m.status = 'invited' THEN u.email ELSE u.name END,
+                        m.role, m.status, u.status, m.created_at, m.break_glass
                  FROM org_members m JOIN users u ON u.id = m.user_id
                  WHERE m.organization_id = $1
-                   AND ($2 IS NULL OR u.email_key LIKE $2 ESCAPE '\\' OR u.name_key LIKE $2 ESCAPE '\\')
+                   AND ($2 IS NULL OR u.email_key LIKE $2 ESCAPE '\\'
+                        OR (m.status <> 'invited' AND u.name_key LIKE $2 ESCAPE '\\'))
                  ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END, u.email_key, u.id")
                 .bind(scope.organization().0).bind(search.like_pattern()).fetch_all(pool).await.map_err(db_err)?
         });

@@ -458,7 +458,8 @@ impl Store {
         }
         /// Which of the organization's members a page holds, in which order.
         const PAGE: &str = "m.organization_id = $1
-               AND ($2 IS NULL OR u.email_key LIKE $2 ESCAPE '\\' OR u.name_key LIKE $2 ESCAPE '\\')
+               AND ($2 IS NULL OR u.email_key LIKE $2 ESCAPE '\\'
+                    OR (m.status <> 'invited' AND u.name_key LIKE $2 ESCAPE '\\'))
                AND ($3 IS NULL OR m.created_at > $3 OR (m.created_at = $3 AND m.user_id > $4))
              ORDER BY m.created_at, m.user_id LIMIT $5";
         let walk = format!("{USER_SELECT} WHERE {PAGE}");

@@ -299,11 +299,13 @@ impl Store {
         };
         let rows: Vec<Row> = with_db!(self, pool => {
             sqlx::query_as(
-                "SELECT u.id, u.email, u.name, om.status, om.role IN ('owner', 'admin'), r.id, r.name, m.created_at
+                "SELECT u.id, u.email, CASE WHEN om.status = 'invited' THEN u.email ELSE u.name END,
+                        om.status, om.role IN ('owner', 'admin'), r.id, r.name, m.created_at
                  FROM memberships m JOIN users u ON u.id = m.user_id JOIN roles r ON r.id = m.role_id
                  JOIN org_members om ON om.user_id = u.id AND om.organization_id = $2
                  WHERE m.workspace_id = $1
-                   AND ($3 IS NULL OR u.email_key LIKE $3 ESCAPE '\\' OR u.name_key LIKE $3 ESCAPE '\\')
+                   AND ($3 IS NULL OR u.email_key LIKE $3 ESCAPE '\\'
+                        OR (om.status <> 'invited' AND u.name_key LIKE $3 ESCAPE '\\'))
                    AND ($4 IS NULL OR m.created_at > $4 OR (m.created_at = $4 AND u.id > $5))
                  ORDER BY m.created_at, u.id LIMIT $6")
                 .bind(scope.workspace().0).bind(scope.organization().0).bind(search.like_pattern())
@@ -333,7 +335,8 @@ impl Store {
         type Row = (Uuid, String, String, String, bool, Uuid, String, Ts);
         let rows: Vec<Row> = with_db!(self, pool => {
             sqlx::query_as(
-                "SELECT u.id, u.email, u.name, om.status, om.role IN ('owner', 'admin'), r.id, r.name, m.created_at
+                "SELECT u.id, u.email, CASE WHEN om.status = 'invited' THEN u.email ELSE u.name END,
+                        om.status, om.role IN ('owner', 'admin'), r.id, r.name, m.created_at
                  FROM memberships m JOIN users u ON u.id = m.user_id JOIN roles r ON r.id = m.role_id
                  JOIN org_members om ON om.user_id = u.id AND om.organization_id = $2
                  WHERE m.workspace_id = $1 ORDER BY m.created_at, u.id")

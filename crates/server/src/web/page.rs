@@ -60,7 +60,13 @@ impl FromRequestParts<AppState> for Ctx {
             .await
             .map_err(fail)?;
         let me = me_for_page(state, &myself, &caller).await.map_err(fail)?;
-        let (first_workspaces, switcher_more) = match myself.organization() {
+        // The organization whose workspaces the layout and the pages may list: the caller's
+        // active one while they are a member in good standing (a suspended organization's
+        // workspaces are not listed, rule 18, as `GET /workspaces` answers).
+        let org_id = authz::authorize_org_member(&caller.facts)
+            .ok()
+            .map(|s| s.organization());
+        let (first_workspaces, switcher_more) = match org_id {
             Some(org) => state
                 .store
                 .find_workspaces(
@@ -84,7 +90,7 @@ impl FromRequestParts<AppState> for Ctx {
                 .unwrap_or_default(),
             first_workspaces,
             switcher_more,
-            org_id: myself.organization(),
+            org_id,
             csrf: state.csrf_token(myself.session()),
             flash: cookie(&parts.headers, Flash::COOKIE).and_then(|f| Flash::decode(&f)),
             here: super::surface::here(&parts.uri),

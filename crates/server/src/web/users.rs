@@ -141,17 +141,9 @@ pub async fn list(
         let wmore = over || others.len() > limit as usize;
         others.truncate(limit as usize);
         let targets: Vec<Workspace> = first.into_iter().chain(others).collect();
-        // The names of the rows' active workspaces, each read once.
-        let mut names: Vec<(WorkspaceId, String)> = Vec::new();
-        for id in users.items.iter().filter_map(|u| u.active_workspace_id) {
-            if !names.iter().any(|(n, _)| *n == id) {
-                let name = state.store.workspace_of(org, id).await?.map(|w| w.name);
-                names.push((id, name.unwrap_or_default()));
-            }
-        }
-        Ok::<_, crate::error::ApiError>((targets, wmore, names))
+        Ok::<_, crate::error::ApiError>((targets, wmore))
     };
-    let (targets, wmore, names) = match read.await {
+    let (targets, wmore) = match read.await {
         Ok(r) => r,
         Err(e) => return ctx.fail(e),
     };
@@ -159,10 +151,11 @@ pub async fn list(
         .items
         .into_iter()
         .map(|u| UserRow {
+            // The active workspace is always one of the user's own memberships.
             active: u
                 .active_workspace_id
-                .and_then(|id| names.iter().find(|(n, _)| *n == id))
-                .map(|(_, name)| name.clone())
+                .and_then(|id| u.workspaces.iter().find(|w| w.workspace_id == id))
+                .map(|w| w.workspace_name.clone())
                 .unwrap_or_default(),
             user: u.user,
             workspaces: u.workspaces,

@@ -236,7 +236,7 @@ pub(super) async fn pick_users(
     Ok((out, true))
 }
 
-/// The workspaces a workspace picker (the share dialog, the invite form) offers: those of
+/// The workspaces the credential share dialog's picker offers: those of
 /// `all` whose name contains `search` and that `skip` leaves out, at most `PICKER_LIMIT`, so
 /// the picker stays small with 10,000 workspaces; and whether more match.
 pub(super) fn pick_workspaces<'a>(

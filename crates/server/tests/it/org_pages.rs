@@ -553,6 +553,10 @@ async fn the_switcher_changes_organization_and_a_suspended_or_missing_one_says_s
             "{on}: {}",
             p.body
         );
+        // Nor does the switcher's search list a suspended organization's workspaces (rule 18).
+        let p = both.get("/switch-workspace?q=").await;
+        assert_eq!(p.status, 200, "{on}: {}", p.body);
+        assert!(p.body.contains("id=\"switch-none\""), "{on}: {}", p.body);
         let p = both.get("/no-organization").await;
         assert_eq!(p.status, 200, "{on}");
         assert!(

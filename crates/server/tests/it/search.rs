@@ -1151,6 +1151,30 @@ async fn users_search_equals_a_brute_force_filter_and_follows_every_change() {
             ["abc@example.com"],
             "{on}: 3 characters, not the other organization's Abc"
         );
+        // Invited here, the other organization's Abc is shown and found by email alone: the
+        // name their account has elsewhere is not this organization's to search (rule 17).
+        let r = w
+            .admin
+            .post(
+                "/invitations",
+                json!({"email": "abc@other.example", "workspaceId": w.default_ws, "role": "Viewer"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{on}: {}", r.body);
+        assert_eq!(emails("abc other").await, Vec::<String>::new(), "{on}");
+        assert_eq!(emails("abc@other").await, ["abc@other.example"], "{on}");
+        assert_eq!(
+            found(&w.admin, "/organization/members", "abc other", "email").await,
+            Vec::<String>::new(),
+            "{on}"
+        );
+        let members = w.admin.get("/organization/members?q=abc%40other").await;
+        assert_eq!(members.status, 200, "{on}: {}", members.body);
+        assert_eq!(
+            members.body["items"][0]["name"], "abc@other.example",
+            "{on}: {}",
+            members.body
+        );
 
         // Renamed: found by the new name only.
         let r = w

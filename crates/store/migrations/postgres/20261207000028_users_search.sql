@@ -4,7 +4,10 @@
 -- 3 or more characters; the planner picks them when few users match, and the join-order index
 -- (`org_members_joined`) when many do (crates/store/src/users.rs, `Store::page_users`).
 --
--- pg_trgm is a trusted extension (PostgreSQL 13+): the database owner may create it. It is
+-- pg_trgm is a trusted extension (PostgreSQL 13+): a role with CREATE on the database may create
+-- it. Where it cannot be had (no such privilege, the contrib files missing, a provider that
+-- refuses it, an older server), the migration warns and leaves the indexes out: the search
+-- gives the same answers, by reading the members in order. It is
 -- created once per database, in `public` when this role may create there (so that dropping
 -- another schema of the same database, as the tests and `bench/users` do, never drops it),
 -- else in the current schema; an existing one is used wherever it lives. The operator class is
@@ -13,6 +16,7 @@ DO $$
 DECLARE
     trgm name;
 BEGIN
+  BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
         BEGIN
             IF EXISTS (SELECT 1 FROM pg_namespace n
@@ -30,5 +34,9 @@ BEGIN
     WHERE e.extname = 'pg_trgm';
     EXECUTE format('CREATE INDEX users_email_key_trgm ON users USING gin (email_key %I.gin_trgm_ops)', trgm);
     EXECUTE format('CREATE INDEX users_name_key_trgm ON users USING gin (name_key %I.gin_trgm_ops)', trgm);
+  EXCEPTION WHEN insufficient_privilege OR undefined_file OR feature_not_supported
+                 OR undefined_object OR invalid_schema_name THEN
+    RAISE WARNING 'pg_trgm is not available (%): the users search reads the members in order', SQLERRM;
+  END;
 END
 $$;
