@@ -878,28 +878,47 @@ pub(crate) fn name_key(name: &str) -> String {
 impl Store {
     /// Fills `name_key` where it is NULL in each table of `NAME_KEYED`: the rows written
     /// before the column existed. Run when the store connects; a row whose name changed
-    /// meanwhile is left to the write that changed it.
+    /// meanwhile is left to the write that changed it. In batches of `FILL_BATCH` rows, each
+    /// its own transaction, so that a large installation's first start holds the write lock
+    /// (and, on PostgreSQL, the organization rows the item triggers lock) a batch at a time
+    /// and keeps what it filled if it is stopped halfway.
     pub(crate) async fn fill_name_keys(&self) -> DomainResult<()> {
+        const FILL_BATCH: i64 = 1_000;
         for table in NAME_KEYED {
-            let select = format!("SELECT id, name FROM {table} WHERE name_key IS NULL ORDER BY id");
+            let select = format!(
+                "SELECT id, name FROM {table} WHERE name_key IS NULL AND ($1 IS NULL OR id > $1)
+                 ORDER BY id LIMIT $2"
+            );
             let update = format!(
                 "UPDATE {table} SET name_key = $1 WHERE id = $2 AND name = $3 AND name_key IS NULL"
             );
-            with_db!(self, pool => {
-                let rows: Vec<(Uuid, String)> =
-                    sqlx::query_as(sqlx::AssertSqlSafe(select.as_str()))
-                        .fetch_all(pool).await.map_err(db_err)?;
-                if !rows.is_empty() {
-                    let _turn = self.write_turn().await;
-                    let mut tx = pool.begin().await.map_err(db_err)?;
-                    for (id, name) in rows {
-                        sqlx::query(sqlx::AssertSqlSafe(update.as_str()))
-                            .bind(name_key(&name)).bind(id).bind(&name)
-                            .execute(&mut *tx).await.map_err(db_err)?;
+            let mut after: Option<Uuid> = None;
+            loop {
+                let filled = with_db!(self, pool => {
+                    let rows: Vec<(Uuid, String)> =
+                        sqlx::query_as(sqlx::AssertSqlSafe(select.as_str()))
+                            .bind(after).bind(FILL_BATCH)
+                            .fetch_all(pool).await.map_err(db_err)?;
+                    if let Some((last, _)) = rows.last() {
+                        after = Some(*last);
+                        let _turn = self.write_turn().await;
+                        let mut tx = pool.begin().await.map_err(db_err)?;
+                        for (id, name) in &rows {
+                            sqlx::query(sqlx::AssertSqlSafe(update.as_str()))
+                                .bind(name_key(name)).bind(id).bind(name)
+                                .execute(&mut *tx).await.map_err(db_err)?;
+                        }
+                        tx.commit().await.map_err(db_err)?;
                     }
-                    tx.commit().await.map_err(db_err)?;
+                    rows.len()
+                });
+                if (filled as i64) < FILL_BATCH {
+                    break;
                 }
-            });
+            }
+            if after.is_some() {
+                tracing::info!(table, "filled the search keys of older rows");
+            }
         }
         Ok(())
     }

@@ -35,7 +35,8 @@ pub struct SearchParams {
     #[serde(default, deserialize_with = "crate::extract::integral_param")]
     pub limit: Option<u32>,
     pub cursor: Option<String>,
-    /// What a name or email must contain, case-insensitively.
+    /// What the list's search field (a name, or an email, as each route's document says)
+    /// must contain, case-insensitively.
     pub q: Option<String>,
 }
 

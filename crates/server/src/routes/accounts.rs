@@ -19,7 +19,8 @@ pub(super) fn invitations() -> Vec<RouteDef> {
         RouteDef::new(M::GET, "/invitations", EachWorkspace(perm!(Workspace, AddUser)), list_invitations)
             .doc("invitations", "Open invitations, newest first: all for the Account Admin, else those of the workspaces where the caller holds workspace:add-user; q searches emails")
             .ok(200, list::<Invitation>())
-            .searched(),
+            .paged()
+            .searched_by("Only those whose email contains this, case-insensitively"),
         RouteDef::new(M::POST, "/invitations", BodyWorkspace(perm!(Workspace, AddUser)), invite)
             .doc("invitations", "Invite an email into a workspace with a role (Account Admin, or workspace:add-user there and every permission of the role); an existing active user is added at once")
             .req(body::<InviteRequest>())

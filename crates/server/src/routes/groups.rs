@@ -16,7 +16,8 @@ pub(super) fn groups() -> Vec<RouteDef> {
                 "The organization's groups with their members and workspaces, oldest first; q searches names",
             )
             .ok(200, list::<Group>())
-            .searched(),
+            .paged()
+            .searched_by("Only those whose name contains this, case-insensitively"),
         RouteDef::new(M::POST, "/groups", AccountAdmin, create)
             .doc("groups", "Create a group, optionally with its members")
             .req(body::<GroupInput>())

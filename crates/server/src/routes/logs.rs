@@ -37,7 +37,7 @@ pub(super) fn audit() -> Vec<RouteDef> {
             )
             .ok(200, crate::openapi::list::<AuditEventView>())
             .paged()
-            .searched_by("Only the events whose action (such as chatflow.update), or whose acting user's email or name, contains this, case-insensitively"),
+            .searched_by("Only the events whose action (such as chatflow.update) contains this, case-insensitively; for the Account Admin also those whose acting member's email or name contains it"),
         RouteDef::new(Method::GET, "/audit-events/verify", Guard::AccountAdmin, audit::verify)
             .doc(
                 "audit",

@@ -46,7 +46,6 @@ pub struct RouteDef {
     pub response: (u16, Option<Body>),
     /// Takes `limit` and `cursor`.
     pub paginated: bool,
-    /// Takes `q` (a name or email contains it, case-insensitively) besides.
     /// `q` and what it searches, when the list is searched (the OpenAPI parameter's text).
     pub searched: Option<&'static str>,
     /// A body limit other than the default 2 MiB.
@@ -115,7 +114,7 @@ impl RouteDef {
         self.paginated = true;
         self
     }
-    /// Paged, and filtered by `q` (a name or email contains it).
+    /// Paged, and filtered by `q` (a name or email contains it: the lists of people).
     pub(crate) fn searched(mut self) -> Self {
         self.paginated = true;
         self.searched_by("Only those whose name or email contains this, case-insensitively")
@@ -224,7 +223,8 @@ pub fn table() -> Vec<RouteDef> {
         RouteDef::new(M::GET, "/workspaces", SignedIn, api::workspaces::list)
             .doc("workspaces", "The caller's workspaces (all of them for the Account Admin), with member counts, oldest first; q searches names")
             .ok(200, list::<WorkspaceModel>())
-            .searched(),
+            .paged()
+            .searched_by(NAME_SEARCH),
         RouteDef::new(M::POST, "/workspace", AccountAdmin, api::workspaces::create)
             .doc("workspaces", "Create a workspace")
             .req(body::<api::workspaces::CreateWorkspace>())
@@ -257,7 +257,8 @@ pub fn table() -> Vec<RouteDef> {
         RouteDef::new(M::GET, "/roles", OrgMember, api::roles::list)
             .doc("roles", "The organization's roles, oldest (the built-in ones) first; q searches names")
             .ok(200, list::<Role>())
-            .searched(),
+            .paged()
+            .searched_by(NAME_SEARCH),
         RouteDef::new(M::POST, "/roles", AccountAdmin, api::roles::create)
             .doc("roles", "Create a custom role")
             .req(body::<api::roles::RoleInput>())

@@ -201,3 +201,47 @@ async fn a_page_of_users_reads_its_workspace_memberships_in_one_query_per_page()
         );
     }
 }
+
+/// The search keys of rows from before the key columns (NULL) are filled when the store
+/// connects, in batches (1,000 rows each): 2,131 users, across three batches, all filled with
+/// their name lower-cased, and the search finds them again.
+#[tokio::test]
+async fn keys_missing_from_older_rows_are_filled_in_batches_at_connect() {
+    for b in backends() {
+        let o = Org::new(&b).await;
+        fill(&o, 2100).await;
+        o.exec(
+            "UPDATE users SET name_key = NULL WHERE id <> $1",
+            &[o.admin.0],
+        )
+        .await;
+        let missing = "SELECT COUNT(*) FROM users WHERE name_key IS NULL AND id <> $1";
+        assert_eq!(o.count(missing, o.admin.0).await, 2130, "{}", o.name());
+        let store = o.db.connect().await;
+        assert_eq!(
+            crate::common::count(&store, missing, o.admin.0).await,
+            0,
+            "{}: every key filled",
+            o.name()
+        );
+        let wrong = "SELECT COUNT(*) FROM users WHERE name_key <> LOWER(name) AND id <> $1";
+        assert_eq!(
+            crate::common::count(&store, wrong, o.admin.0).await,
+            0,
+            "{}",
+            o.name()
+        );
+        let found = store
+            .page_users(
+                &o.admin_scope().await,
+                &Search::new(Some("BULK USER 02099")).unwrap(),
+                PageRequest {
+                    limit: 50,
+                    after: None,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(found.items.len(), 1, "{}", o.name());
+    }
+}
