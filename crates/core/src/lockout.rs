@@ -66,15 +66,17 @@ impl LockoutPolicy {
     }
 
     /// Rule 15 for a new attempt: locked by the email's or the IP's failures (the longer lock
-    /// wins); else it waits while the failures plus the attempts being checked reach either
-    /// limit, so that at most the limit of passwords is ever checked; else it is checked.
+    /// wins); else it waits while the attempts being checked could use up what is left of
+    /// either limit if they fail, so that at most the limit of passwords is ever checked (once
+    /// a lock is over, what is left is one attempt at a time: a failure locks again, for
+    /// longer); else it is checked.
     pub fn decide(&self, email: Attempts, ip: Option<Attempts>, now: Timestamp) -> Decision {
         let email_lock = self.email_lock(email.failures, email.last, now);
         let ip_lock = ip.and_then(|a| self.ip_lock(a.failures, a.last, now));
         if let Some(wait) = email_lock.max(ip_lock) {
             return Decision::Locked(wait);
         }
-        let full = |a: Attempts, max: i64| max > 0 && a.failures + a.unfinished >= max;
+        let full = |a: Attempts, max: i64| max > 0 && a.unfinished >= (max - a.failures).max(1);
         if full(email, self.max_failures) || ip.is_some_and(|a| full(a, self.max_failures_per_ip)) {
             return Decision::Wait;
         }
@@ -167,6 +169,12 @@ mod tests {
         assert_eq!(p.decide(email(0, 5), None, now), Decision::Wait);
         assert_eq!(p.decide(email(5, 0), None, now), Decision::Locked(60));
         assert_eq!(p.decide(email(5, 3), None, now), Decision::Locked(60));
+        // The lock over (a minute after the fifth failure), one attempt may be checked at a
+        // time: not a wait until the failures leave the window.
+        let later = now.plus_seconds(61);
+        assert_eq!(p.decide(email(5, 0), None, later), Decision::Check);
+        assert_eq!(p.decide(email(5, 1), None, later), Decision::Wait);
+        assert_eq!(p.decide(email(7, 0), None, later), Decision::Locked(179));
         let ip = Attempts {
             failures: 19,
             last: Some(now),

@@ -235,3 +235,44 @@ async fn parallel_guesses_from_one_ip_check_at_most_the_ip_limit() {
         assert_eq!(r.status, 200, "{name}: {}", r.body);
     }
 }
+
+/// Once a lock is over, the next sign-in is checked at once (one at a time): neither held for
+/// the whole window while the failures that caused the lock are still in it, nor told to
+/// retry in a second after waiting (rule 15); a wrong one then locks again, for longer.
+#[tokio::test]
+async fn when_a_lock_is_over_the_next_sign_in_is_checked_at_once() {
+    for b in backends() {
+        let name = b.name();
+        let w = World::new_with(&b, |c| c.login_lockout_secs = 1).await;
+        let c = w.server.client();
+        for _ in 0..5 {
+            let r = login(&c, ADMIN_EMAIL, "a wrong password", None).await;
+            assert_eq!(r.status, 401, "{name}: {}", r.body);
+        }
+        let r = login(&c, ADMIN_EMAIL, PASSWORD, None).await;
+        assert!(
+            retry_after(&r) <= 1,
+            "{name}: the first lock lasts a second"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+        let started = std::time::Instant::now();
+        let r = login(&c, ADMIN_EMAIL, "still a wrong password", None).await;
+        assert_eq!(r.status, 401, "{name}: checked, not held: {}", r.body);
+        assert!(
+            started.elapsed().as_secs() < 5,
+            "{name}: {:?}",
+            started.elapsed()
+        );
+        let r = login(&c, ADMIN_EMAIL, PASSWORD, None).await;
+        assert!(retry_after(&r) >= 1, "{name}: locked again");
+        tokio::time::sleep(std::time::Duration::from_millis(2_200)).await;
+        let started = std::time::Instant::now();
+        let r = login(&c, ADMIN_EMAIL, PASSWORD, None).await;
+        assert_eq!(r.status, 200, "{name}: {}", r.body);
+        assert!(
+            started.elapsed().as_secs() < 5,
+            "{name}: {:?}",
+            started.elapsed()
+        );
+    }
+}
