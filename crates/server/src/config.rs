@@ -129,6 +129,11 @@ pub struct Config {
     /// Password hashes allowed to wait for a worker before logins answer 503.
     #[arg(long, env = "PASSWORD_HASH_QUEUE", default_value_t = 64)]
     pub password_hash_queue: usize,
+    /// The wait for a hashing worker a sign-in may expect (the checks ahead of it times a
+    /// hash's measured time, per worker), in milliseconds; beyond it the sign-in answers 503
+    /// with Retry-After at once.
+    #[arg(long, env = "PASSWORD_HASH_MAX_WAIT_MS", default_value_t = 500)]
+    pub password_hash_max_wait_ms: u64,
     /// Bearer token that `GET /metrics` (Prometheus text format) requires; at least 32
     /// characters. With neither it nor METRICS_ADDR set, metrics are off (`/metrics` is not
     /// found and nothing is recorded).

@@ -110,9 +110,28 @@ pub fn app(state: AppState) -> Router {
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("-");
                 tracing::info_span!("request", method = %req.method(), path = %loggable_path(req.uri().path()), request_id = %id)
-            }),
+            })
+            .on_failure(log_failure),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
+}
+
+/// A server error, logged: a 503 is the server shedding load by design (a full sign-in queue,
+/// with Retry-After), counted by the metrics and not worth an error line each (under a
+/// burst, thousands a second); anything else is an error.
+fn log_failure(
+    class: tower_http::classify::ServerErrorsFailureClass,
+    latency: std::time::Duration,
+    _span: &tracing::Span,
+) {
+    use tower_http::classify::ServerErrorsFailureClass::StatusCode as Status;
+    let ms = latency.as_millis();
+    match class {
+        Status(code) if code == axum::http::StatusCode::SERVICE_UNAVAILABLE => {
+            tracing::debug!(status = %code, latency_ms = ms, "shed load");
+        }
+        class => tracing::error!(classification = %class, latency_ms = ms, "response failed"),
+    }
 }
 
 /// The operator routes (`routes::operator_routes`), each behind its guard.

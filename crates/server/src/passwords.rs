@@ -6,15 +6,21 @@
 //! hash per core, whatever its length; a worker gives its blocks back after `KEEP_BLOCKS` idle.
 //! In front of the workers, a fair (FIFO) wait for a free worker, bounded: beyond
 //! PASSWORD_HASH_QUEUE waiting hashes the caller gets `Busy` (503 with Retry-After) at once.
+//!
+//! Sign-ins are also admitted by the wait they can expect (`Passwords::admit`): the password
+//! checks in flight ahead of a new one, times the time a hash takes here (measured, smoothed),
+//! shared by the workers. Beyond PASSWORD_HASH_MAX_WAIT_MS the sign-in gets `Busy` at once, so
+//! a burst is answered within about that time plus its own hash, however slow the machine is,
+//! instead of waiting its turn for seconds.
 
 use argon2::password_hash::rand_core::OsRng as HashRng;
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use flowspace_core::{DomainError, DomainResult};
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{OnceCell, Semaphore, oneshot};
 
 /// How long an idle worker keeps its memory blocks before giving them back.
@@ -37,22 +43,46 @@ pub struct Passwords {
     pool: Pool,
     waiting: AtomicUsize,
     max_waiting: usize,
+    /// Worker threads (the permits of `workers`).
+    worker_count: usize,
+    /// Nanoseconds a hash takes on a worker, smoothed (each new one weighs 1/8); 0 before the
+    /// first.
+    hash_nanos: Arc<AtomicU64>,
+    /// Password checks admitted by `admit` and not finished.
+    in_flight: Arc<AtomicUsize>,
+    max_wait: Duration,
     dummy: OnceCell<String>,
 }
 
+/// A password check's admission (`Passwords::admit`); it leaves the count when dropped.
+pub struct Admitted(Arc<AtomicUsize>);
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 impl Passwords {
-    /// Hashing at `memory_kib`/`iterations` on one worker per core.
-    pub fn new(memory_kib: u32, iterations: u32, max_waiting: usize) -> Result<Self, String> {
+    /// Hashing at `memory_kib`/`iterations` on one worker per core; `max_wait` is the wait a
+    /// sign-in may expect before `admit` refuses it.
+    pub fn new(
+        memory_kib: u32,
+        iterations: u32,
+        max_waiting: usize,
+        max_wait: Duration,
+    ) -> Result<Self, String> {
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
-        Self::with_workers(memory_kib, iterations, max_waiting, cores)
+        Self::with_workers(memory_kib, iterations, max_waiting, max_wait, cores)
     }
 
     pub fn with_workers(
         memory_kib: u32,
         iterations: u32,
         max_waiting: usize,
+        max_wait: Duration,
         workers: usize,
     ) -> Result<Self, String> {
         let params = Params::new(memory_kib, iterations, 1, None)
@@ -65,8 +95,35 @@ impl Passwords {
             workers: Arc::new(Semaphore::new(workers)),
             waiting: AtomicUsize::new(0),
             max_waiting,
+            worker_count: workers,
+            hash_nanos: Arc::new(AtomicU64::new(0)),
+            in_flight: Arc::new(AtomicUsize::new(0)),
+            max_wait,
             dummy: OnceCell::new(),
         })
+    }
+
+    /// Admits one password check (a sign-in, or a password asked for again) when the wait it
+    /// can expect is at most `max_wait`: the checks already admitted beyond one per worker,
+    /// each a hash's time, shared by the workers. While a worker is free it is always admitted;
+    /// otherwise `Busy` (503 with Retry-After) at once. Hold the `Admitted` until the check is
+    /// over.
+    pub fn admit(&self) -> DomainResult<Admitted> {
+        let ahead = self.in_flight.fetch_add(1, Ordering::SeqCst);
+        let admitted = Admitted(self.in_flight.clone());
+        let queued = (ahead + 1).saturating_sub(self.worker_count) as u64;
+        let expected = Duration::from_nanos(
+            self.hash_nanos
+                .load(Ordering::Relaxed)
+                .saturating_mul(queued)
+                / self.worker_count as u64,
+        );
+        if expected > self.max_wait {
+            return Err(DomainError::Busy(
+                "too many sign-ins at once; retry shortly",
+            ));
+        }
+        Ok(admitted)
     }
 
     async fn run<T: Send + 'static>(
@@ -92,10 +149,21 @@ impl Passwords {
         drop(place);
         let permit = permit.map_err(DomainError::internal)?;
         let (tx, rx) = oneshot::channel();
+        let hash_nanos = self.hash_nanos.clone();
         self.pool.submit(Box::new(move |blocks: &mut Blocks| {
             // Nobody waits for it any more (the request was cancelled): skip the work.
             if !tx.is_closed() {
-                let _ = tx.send(f(blocks));
+                let started = Instant::now();
+                let out = f(blocks);
+                let took = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                let _ = hash_nanos.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+                    Some(if old == 0 {
+                        took
+                    } else {
+                        old - old / 8 + took / 8
+                    })
+                });
+                let _ = tx.send(out);
             }
             drop(permit);
         }));
@@ -338,9 +406,46 @@ mod tests {
     use super::*;
     use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
 
+    const WAIT: Duration = Duration::from_millis(500);
+
+    #[tokio::test]
+    async fn sign_ins_are_admitted_while_their_expected_wait_is_short() {
+        let p = Passwords::with_workers(1024, 1, 64, Duration::from_millis(50), 2).unwrap();
+        // Before any hash was timed, nothing is refused.
+        let early: Vec<_> = (0..10).map(|_| p.admit().unwrap()).collect();
+        drop(early);
+        p.hash("correct horse").await.unwrap();
+        // A hash took 10 ms, say: with 2 workers, the 12th check in flight waits for 10 of
+        // them, 50 ms; the 13th would wait 55 ms.
+        p.hash_nanos.store(10_000_000, Ordering::Relaxed);
+        let ahead: Vec<_> = (0..12).map(|_| p.admit().unwrap()).collect();
+        assert_eq!(p.in_flight.load(Ordering::SeqCst), 12);
+        let refused = p.admit();
+        assert!(
+            matches!(refused, Err(DomainError::Busy(_))),
+            "55 ms > 50 ms"
+        );
+        assert_eq!(
+            p.in_flight.load(Ordering::SeqCst),
+            12,
+            "a refusal is not counted"
+        );
+        drop(ahead);
+        assert_eq!(p.in_flight.load(Ordering::SeqCst), 0);
+        // Slower hashes shrink the queue: at 150 ms, the third waits 75 ms.
+        p.hash_nanos.store(150_000_000, Ordering::Relaxed);
+        let (a, b) = (p.admit().unwrap(), p.admit().unwrap());
+        assert!(matches!(p.admit(), Err(DomainError::Busy(_))));
+        drop((a, b));
+        // And the time is measured: a real hash moves it toward what it took.
+        p.hash("correct horse").await.unwrap();
+        let now = p.hash_nanos.load(Ordering::Relaxed);
+        assert!(now < 150_000_000, "the new hash weighed in: {now}");
+    }
+
     #[tokio::test]
     async fn passwords_hash_verify_and_upgrade_bcrypt() {
-        let p = Passwords::new(1024, 1, 8).unwrap();
+        let p = Passwords::new(1024, 1, 8, WAIT).unwrap();
         let h = p.hash("correct horse").await.unwrap();
         assert!(h.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));
         assert!(p.verify("correct horse", &h).await.unwrap().ok);
@@ -354,7 +459,7 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_agree_with_the_argon2_crate_both_ways() {
-        let p = Passwords::with_workers(1024, 2, 8, 1).unwrap();
+        let p = Passwords::with_workers(1024, 2, 8, WAIT, 1).unwrap();
         // Ours, checked by the crate's own verifier.
         let ours = p.hash("correct horse").await.unwrap();
         let parsed = PasswordHash::new(&ours).unwrap();
@@ -386,7 +491,7 @@ mod tests {
 
     #[tokio::test]
     async fn many_hashes_at_once_share_the_workers() {
-        let p = Arc::new(Passwords::with_workers(256, 1, 64, 2).unwrap());
+        let p = Arc::new(Passwords::with_workers(256, 1, 64, WAIT, 2).unwrap());
         let all = (0..32).map(|i| {
             let p = p.clone();
             tokio::spawn(async move {
@@ -403,7 +508,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_cancelled_wait_gives_its_place_back() {
-        let p = Arc::new(Passwords::new(1024, 1, 1).unwrap());
+        let p = Arc::new(Passwords::new(1024, 1, 1, WAIT).unwrap());
         // Hold every worker, so that the next hash waits in the queue.
         let n = p.workers.available_permits() as u32;
         let held = p.workers.clone().acquire_many_owned(n).await.unwrap();

@@ -61,6 +61,7 @@ impl AppState {
             config.argon2_memory_kib,
             config.argon2_iterations,
             config.password_hash_queue,
+            std::time::Duration::from_millis(config.password_hash_max_wait_ms),
         )?;
         let mailer = crate::mail::Mailer::from_config(&config)?;
         let secret_box =

@@ -354,27 +354,34 @@ pub async fn sign_in(
     if req.password.len() > 4096 {
         return Err(bad_credentials());
     }
+    // Before anything else, so that a refusal under a burst costs next to nothing.
+    let admitted = state.passwords.admit().inspect_err(|_| {
+        state.metrics.sign_in(SignInMetric::Unchecked);
+    })?;
     let record = state.store.find_login(&req.email).await?;
     // An invited user has not signed up yet: their email answers as one that matches nobody.
     let record = record.filter(|r| {
         r.password_hash.is_some() && rules::sign_in(r.user.status) != SignIn::NotSignedUp
     });
     let user = record.as_ref().map(|r| &r.user);
-    let Reserved { attempt, _turn } =
-        match reserve_password_check(state, user, &req.email, client).await {
-            Ok(r) => r,
-            Err(e) => {
-                // Every refusal is a lock (recorded as `locked_out`), but a busy server or a
-                // database failure.
-                let locked = e.status == StatusCode::TOO_MANY_REQUESTS;
-                state.metrics.sign_in(if locked {
-                    SignInMetric::Failure(reason::LOCKED_OUT)
-                } else {
-                    SignInMetric::Unchecked
-                });
-                return Err(e);
-            }
-        };
+    let Reserved {
+        attempt,
+        _turn,
+        _admitted,
+    } = match reserve_password_check(state, admitted, user, &req.email, client).await {
+        Ok(r) => r,
+        Err(e) => {
+            // Every refusal is a lock (recorded as `locked_out`), but a busy server or a
+            // database failure.
+            let locked = e.status == StatusCode::TOO_MANY_REQUESTS;
+            state.metrics.sign_in(if locked {
+                SignInMetric::Failure(reason::LOCKED_OUT)
+            } else {
+                SignInMetric::Unchecked
+            });
+            return Err(e);
+        }
+    };
     match check(state, req, record.as_ref(), client, land_in).await {
         Ok(signed_in) if !signed_in.has_session() => {
             // The password was right; the sign-in waits for its second factor.
@@ -408,20 +415,24 @@ pub async fn sign_in(
     }
 }
 
-/// A password check's place under rule 15: its turn in this process and its attempt reserved
-/// in the database (finish or release it; the next in line goes when this is dropped).
+/// A password check's place: its admission (the wait it can expect was short enough), its
+/// turn in this process and its attempt reserved in the database under rule 15 (finish or
+/// release it; the next in line goes when this is dropped).
 struct Reserved {
     attempt: LoginAttempt,
     _turn: crate::login_queue::Turn,
+    _admitted: crate::passwords::Admitted,
 }
 
 /// Reserves a password check of `user` (or, when the email matched nobody, of `email` as
 /// typed) from `client`, before any password work, for known and unknown emails alike: a
-/// correct password is refused too while locked (429). Checks of one email or IP wait for
-/// their turn here, in order, and then for the database's reservation; both within one
-/// deadline.
+/// correct password is refused too while locked (429). The check was `admitted` first (the
+/// wait it can expect for the hashing workers is short enough, `Passwords::admit`; else 503
+/// at once). Checks of one email or IP wait for their turn here, in order, and then for the
+/// database's reservation; both within one deadline.
 async fn reserve_password_check(
     state: &AppState,
+    admitted: crate::passwords::Admitted,
     user: Option<&User>,
     email: &str,
     client: &ClientInfo,
@@ -450,6 +461,7 @@ async fn reserve_password_check(
     Ok(Reserved {
         attempt,
         _turn: turn,
+        _admitted: admitted,
     })
 }
 
@@ -493,7 +505,11 @@ async fn recheck(
         };
         ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", what).detail("field", field)
     };
-    let Reserved { attempt, _turn } = reserve_password_check(state, Some(user), "", client).await?;
+    let Reserved {
+        attempt,
+        _turn,
+        _admitted,
+    } = reserve_password_check(state, state.passwords.admit()?, Some(user), "", client).await?;
     let stored = match state.store.password_hash_of(user.id).await {
         Ok(s) => s,
         Err(e) => {

@@ -137,3 +137,47 @@ async fn beyond_the_hashing_queue_sign_ins_get_503_with_retry_after() {
         assert!(r.headers.contains_key("retry-after"));
     }
 }
+
+#[tokio::test]
+async fn a_sign_in_that_would_wait_too_long_gets_503_at_once() {
+    let backend = &backends()[0];
+    let server = TestServer::start_with(backend, |c| {
+        // No wait allowed: once every worker has a check, the next is refused.
+        c.password_hash_max_wait_ms = 0;
+        c.argon2_memory_kib = 19456;
+        c.argon2_iterations = 2;
+    })
+    .await;
+    // Setting up hashes a password: the hash's time is known from here on.
+    server.setup().await;
+    let attempts = (0..32).map(|_| {
+        let c = server.client();
+        async move {
+            c.post(
+                "/auth/login",
+                json!({"email": flowspace_testkit::ADMIN_EMAIL, "password": PASSWORD}),
+            )
+            .await
+        }
+    });
+    let answers = join_all(attempts).await;
+    let ok = answers.iter().filter(|r| r.status == 200).count();
+    let busy: Vec<_> = answers.iter().filter(|r| r.status == 503).collect();
+    assert_eq!(ok + busy.len(), answers.len(), "only 200 or 503");
+    assert!(ok >= 1, "a free worker still serves");
+    assert!(!busy.is_empty(), "a check that would wait is refused");
+    for r in busy {
+        assert_eq!(r.code(), "busy");
+        assert!(r.headers.contains_key("retry-after"));
+    }
+    // Refused ones were not counted as attempts: the account is not locked, and a sign-in
+    // alone goes through.
+    let r = server
+        .client()
+        .post(
+            "/auth/login",
+            json!({"email": flowspace_testkit::ADMIN_EMAIL, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
