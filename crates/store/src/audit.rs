@@ -228,6 +228,52 @@ impl ChainedEvent {
     }
 }
 
+/// The chain's next link: the organization's sequence number, bumped, and its head. First in
+/// every audited write: this row is what serializes concurrent writers of the organization.
+const NEXT_LINK_SQL: &str = "UPDATE organizations SET audit_seq = audit_seq + 1 WHERE id = $1
+    RETURNING audit_seq, audit_head";
+const INSERT_EVENT_SQL: &str = "INSERT INTO audit_events (id, organization_id, workspace_id, actor_user_id, actor_api_key_id, action,
+        target_kind, target_id, summary, ip, created_at, seq, prev_hash, hash)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+const SET_HEAD_SQL: &str = "UPDATE organizations SET audit_head = $1 WHERE id = $2";
+
+/// `AuditTx::insert_audit` on the SQLite writer's own connection (`group_commit`): the same
+/// statements, run synchronously inside the job's savepoint.
+pub(crate) fn insert_audit_sqlite(
+    conn: &rusqlite::Connection,
+    ctx: &AuditContext,
+    ev: &AuditEvent,
+) -> rusqlite::Result<()> {
+    use rusqlite::named_params;
+    let bytes = |u: &Option<Uuid>| u.map(|u| *u.as_bytes());
+    let org = *ctx.organization.0.as_bytes();
+    let (seq, head): (i64, Option<String>) = conn
+        .prepare_cached(NEXT_LINK_SQL)?
+        .query_row(named_params! {"$1": org}, |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let e = ChainedEvent::new(ctx, ev, seq, head.unwrap_or_default());
+    let hash = e.hash();
+    conn.prepare_cached(INSERT_EVENT_SQL)?
+        .execute(named_params! {
+            "$1": e.id.as_bytes(),
+            "$2": e.organization_id.as_bytes(),
+            "$3": bytes(&e.workspace_id),
+            "$4": bytes(&e.actor_user_id),
+            "$5": bytes(&e.actor_api_key_id),
+            "$6": e.action,
+            "$7": e.target_kind,
+            "$8": bytes(&e.target_id),
+            "$9": e.summary,
+            "$10": e.ip,
+            "$11": e.created_at,
+            "$12": e.seq,
+            "$13": e.prev_hash,
+            "$14": hash,
+        })?;
+    conn.prepare_cached(SET_HEAD_SQL)?
+        .execute(named_params! {"$1": hash, "$2": org})?;
+    Ok(())
+}
+
 /// A transaction of either backend, as audited writes use it.
 ///
 /// Implemented once, generically over `sqlx::Database`, rather than written as a macro or an
@@ -260,40 +306,32 @@ where
     for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
     async fn insert_audit(&mut self, ctx: &AuditContext, ev: &AuditEvent) -> DomainResult<()> {
-        // First: this row is what serializes concurrent writers of the organization.
-        let (seq, head): (i64, Option<String>) = sqlx::query_as(
-            "UPDATE organizations SET audit_seq = audit_seq + 1 WHERE id = $1
-             RETURNING audit_seq, audit_head",
-        )
-        .bind(ctx.organization.0)
-        .fetch_one(&mut **self)
-        .await
-        .map_err(db_err)?;
+        let (seq, head): (i64, Option<String>) = sqlx::query_as(NEXT_LINK_SQL)
+            .bind(ctx.organization.0)
+            .fetch_one(&mut **self)
+            .await
+            .map_err(db_err)?;
         let e = ChainedEvent::new(ctx, ev, seq, head.unwrap_or_default());
         let hash = e.hash();
-        sqlx::query(
-            "INSERT INTO audit_events (id, organization_id, workspace_id, actor_user_id, actor_api_key_id, action,
-                 target_kind, target_id, summary, ip, created_at, seq, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        )
-        .bind(e.id)
-        .bind(e.organization_id)
-        .bind(e.workspace_id)
-        .bind(e.actor_user_id)
-        .bind(e.actor_api_key_id)
-        .bind(e.action.as_str())
-        .bind(e.target_kind.as_str())
-        .bind(e.target_id)
-        .bind(e.summary.as_str())
-        .bind(e.ip.as_deref())
-        .bind(Ts(Timestamp::from_micros(e.created_at)))
-        .bind(e.seq)
-        .bind(e.prev_hash.as_str())
-        .bind(hash.as_str())
-        .execute(&mut **self)
-        .await
-        .map_err(db_err)?;
-        sqlx::query("UPDATE organizations SET audit_head = $1 WHERE id = $2")
+        sqlx::query(INSERT_EVENT_SQL)
+            .bind(e.id)
+            .bind(e.organization_id)
+            .bind(e.workspace_id)
+            .bind(e.actor_user_id)
+            .bind(e.actor_api_key_id)
+            .bind(e.action.as_str())
+            .bind(e.target_kind.as_str())
+            .bind(e.target_id)
+            .bind(e.summary.as_str())
+            .bind(e.ip.as_deref())
+            .bind(Ts(Timestamp::from_micros(e.created_at)))
+            .bind(e.seq)
+            .bind(e.prev_hash.as_str())
+            .bind(hash.as_str())
+            .execute(&mut **self)
+            .await
+            .map_err(db_err)?;
+        sqlx::query(SET_HEAD_SQL)
             .bind(hash.as_str())
             .bind(ctx.organization.0)
             .execute(&mut **self)

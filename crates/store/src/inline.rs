@@ -30,6 +30,11 @@ impl InlineReader {
         }
     }
 
+    /// The database file.
+    pub(crate) fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
     /// Closes the idle connections (`Store::close`).
     pub(crate) fn close(&self) {
         if let Ok(mut idle) = self.idle.lock() {
@@ -44,6 +49,8 @@ impl InlineReader {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(Duration::ZERO)?;
+        // It reads two one-row tables: a few pages (SQLite's default keeps up to 2 MB).
+        conn.execute_batch("PRAGMA cache_size = -128")?;
         Ok(conn)
     }
 

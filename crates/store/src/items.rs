@@ -1,7 +1,9 @@
 //! Plain workspace items: chatflows, agentflows, assistants, tools, variables, document stores
 //! and datasets (rules 2 and 13). Every query filters by the scope's workspace and the kind.
 
-use crate::audit::{AuditContext, AuditEvent, Verb, changes, insert_audit};
+use crate::audit::{AuditContext, AuditEvent, Verb, changes, insert_audit, insert_audit_sqlite};
+use crate::group_commit::sqlite_err;
+use crate::group_commit_pg::NewItem;
 use crate::types::Ts;
 use crate::users::name_key;
 use crate::versioned::commit_if_matched;
@@ -29,6 +31,11 @@ pub const LIST_ITEMS_SQL: &str = "SELECT id, workspace_id, name, description, da
       AND ($6 IS NULL OR name_key LIKE $6 ESCAPE '\\')
       AND ($3 IS NULL OR created_at < $3 OR (created_at = $3 AND id < $4))
     ORDER BY created_at DESC, id DESC LIMIT $5";
+
+/// A new item's row (binds: id, organization, workspace, kind, name, description, data, the
+/// creating user, the time, the name's search key); version 1.
+const INSERT_ITEM_SQL: &str = "INSERT INTO items (id, organization_id, workspace_id, kind, name, description, data, version, created_by, created_at, updated_by, updated_at, name_key)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $8, $9, $10)";
 
 #[derive(sqlx::FromRow)]
 struct ItemRow {
@@ -152,10 +159,6 @@ impl Store {
         let id = ItemId::new();
         let now = Ts(Timestamp::now());
         let user = scope.user_id();
-        let sql = format!(
-            "INSERT INTO items (id, organization_id, workspace_id, kind, name, description, data, version, created_by, created_at, updated_by, updated_at, name_key)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $8, $9, $10) RETURNING {ITEM_COLS}"
-        );
         let (verb, summary) = match source {
             None => (Verb::Create, json!({"name": f.name})),
             Some(src) => (
@@ -165,6 +168,80 @@ impl Store {
         };
         let ev = AuditEvent::of_resource(scope, kind, verb, id, summary);
         let ctx = AuditContext::from_scope(scope);
+        if let Some(group) = &self.group {
+            // SQLite: committed with the other writes waiting now (`group_commit`). The row is
+            // what is inserted here, so it is not read back.
+            let row = ItemRow {
+                id: id.0,
+                workspace_id: scope.workspace().0,
+                name: f.name,
+                description: f.description,
+                data: f.data,
+                version: 1,
+                created_by: user.0,
+                created_at: now,
+                updated_by: user.0,
+                updated_at: now,
+            };
+            let (org, kind_name) = (scope.organization().0, kind.db_name());
+            return group
+                .write(move |conn| {
+                    conn.prepare_cached(INSERT_ITEM_SQL)
+                        .and_then(|mut insert| {
+                            insert.execute(rusqlite::named_params! {
+                                "$1": row.id.as_bytes(),
+                                "$2": org.as_bytes(),
+                                "$3": row.workspace_id.as_bytes(),
+                                "$4": kind_name,
+                                "$5": row.name,
+                                "$6": row.description,
+                                "$7": row.data,
+                                "$8": row.created_by.as_bytes(),
+                                "$9": now.0.micros(),
+                                "$10": name_key(&row.name),
+                            })
+                        })
+                        .and_then(|_| insert_audit_sqlite(conn, &ctx, &ev))
+                        .map_err(sqlite_err)?;
+                    Ok(row)
+                })
+                .await?
+                .into_item();
+        }
+        if let Some(creates) = &self.pg_creates {
+            // PostgreSQL: written with the other creates of the organization waiting now
+            // (`group_commit_pg`).
+            let made = creates
+                .create(NewItem {
+                    id: id.0,
+                    organization: scope.organization().0,
+                    workspace: scope.workspace().0,
+                    kind: kind.db_name(),
+                    name_key: name_key(&f.name),
+                    name: f.name,
+                    description: f.description,
+                    data: f.data,
+                    user: user.0,
+                    at: now.0,
+                    ctx,
+                    ev,
+                })
+                .await?;
+            return ItemRow {
+                id: made.id,
+                workspace_id: made.workspace,
+                name: made.name,
+                description: made.description,
+                data: made.data,
+                version: 1,
+                created_by: made.user,
+                created_at: now,
+                updated_by: made.user,
+                updated_at: now,
+            }
+            .into_item();
+        }
+        let sql = format!("{INSERT_ITEM_SQL} RETURNING {ITEM_COLS}");
         let row: ItemRow = with_db!(self, pool => {
             let _turn = self.write_turn().await;
             let mut tx = pool.begin().await.map_err(db_err)?;

@@ -239,3 +239,92 @@ async fn lists_are_newest_first_across_page_boundaries() {
         assert_eq!(first.items[0].id, made[6].id, "{}: newest first", b.name());
     }
 }
+
+/// Creates arriving together (on SQLite, committed in groups by one writer thread): each gets
+/// its own answer, a failing one takes nothing of the others with it, and every create that
+/// answered is there once with its audit event, in an intact chain.
+#[tokio::test]
+async fn creates_at_once_each_answer_alone_and_all_are_audited() {
+    for b in backends() {
+        let o = Org::new(&b).await;
+        let kind = ResourceKind::Chatflow;
+        let scope = o.scope(o.default_ws, "chatflows:update").await;
+        // A workspace deleted after its scope was handed out: creates there must fail.
+        let doomed = o.workspace("Doomed").await;
+        let doomed_scope = o.scope(doomed, "chatflows:update").await;
+        o.store
+            .delete_workspace(&o.admin_scope().await, doomed)
+            .await
+            .unwrap();
+        let before = o.store.verify_audit_chain(&scope).await.unwrap();
+        assert!(before.valid, "{}", b.name());
+
+        const N: usize = 300;
+        let tasks: Vec<_> = (0..N)
+            .map(|i| {
+                let store = o.store.clone();
+                let scope = if i % 10 == 3 {
+                    doomed_scope.clone()
+                } else {
+                    scope.clone()
+                };
+                tokio::spawn(async move {
+                    let r = store
+                        .create_item(&scope, kind, fields(&format!("flow {i}"), "{}"))
+                        .await;
+                    (i, r)
+                })
+            })
+            .collect();
+        let mut made = Vec::new();
+        for t in tasks {
+            let (i, r) = t.await.unwrap();
+            if i % 10 == 3 {
+                assert!(r.is_err(), "{}: a create in a deleted workspace", b.name());
+            } else {
+                let item = r.unwrap_or_else(|e| panic!("{}: flow {i}: {e}", b.name()));
+                assert_eq!(
+                    item.name,
+                    format!("flow {i}"),
+                    "{}: its own answer",
+                    b.name()
+                );
+                made.push(item);
+            }
+        }
+        assert_eq!(made.len(), N - N / 10, "{}", b.name());
+        for item in &made {
+            let got = o.store.get_item(&scope, kind, item.id).await.unwrap();
+            assert_eq!(got.name, item.name, "{}", b.name());
+            assert_eq!(got.version, 1, "{}", b.name());
+            assert_eq!(got.created_at, item.created_at, "{}", b.name());
+        }
+        let stored = o
+            .count(
+                "SELECT COUNT(*) FROM items WHERE workspace_id = $1",
+                o.default_ws.0,
+            )
+            .await;
+        assert_eq!(stored as usize, made.len(), "{}: nothing more", b.name());
+        let created_events = o
+            .count(
+                "SELECT COUNT(*) FROM audit_events WHERE workspace_id = $1 AND action = 'chatflow.create'",
+                o.default_ws.0,
+            )
+            .await;
+        assert_eq!(
+            created_events as usize,
+            made.len(),
+            "{}: one event each",
+            b.name()
+        );
+        let after = o.store.verify_audit_chain(&scope).await.unwrap();
+        assert!(after.valid, "{}: {after:?}", b.name());
+        assert_eq!(
+            after.checked,
+            before.checked + made.len() as u64,
+            "{}: the failed creates left no link",
+            b.name()
+        );
+    }
+}
