@@ -557,12 +557,19 @@ fn table(rows: &[Row], meta: &Value, targets: &[Target], scale: &[Value]) -> Str
     let _ = writeln!(s);
     let mode = meta.get("mode").and_then(Value::as_str);
     if mode == Some("peer") {
+        let rss = if meta.get("peer_rss_idle_kb").is_some() {
+            format!(
+                "the peer's RSS after the setup and one sign-in {}, at the end {} (peak {})",
+                mb("peer_rss_idle_kb"),
+                mb("peer_rss_at_end_kb"),
+                mb("peer_hwm_at_end_kb"),
+            )
+        } else {
+            "the peer's RSS not read (BENCH_PEER_PID unset)".to_string()
+        };
         let _ = writeln!(
             s,
-            "the peer's RSS after the setup and one sign-in {}, at the end {} (peak {}); list body {} bytes",
-            mb("peer_rss_idle_kb"),
-            mb("peer_rss_at_end_kb"),
-            mb("peer_hwm_at_end_kb"),
+            "{rss}; list body {} bytes",
             meta.get("list_bytes").and_then(Value::as_u64).unwrap_or(0),
         );
     } else if mode == Some("scale") {
