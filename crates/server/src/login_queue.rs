@@ -56,21 +56,39 @@ impl LoginQueue {
 
     /// Waits for the turn of `email_key` (at most `per_email` sign-ins of it at once) and then
     /// of `ip` (at most `per_ip`), always in that order so that no two sign-ins wait for each
-    /// other. A limit of 0 or less lets every sign-in through for that key.
+    /// other. A limit of 0 or less lets every sign-in through for that key. Refused as `Busy`
+    /// at once when `may_wait(queued, parallel)` says no to waiting behind the `queued`
+    /// sign-ins of one of its keys that are ahead of it beyond that key's `parallel` turns.
     pub async fn turn(
         &self,
         email_key: &str,
         per_email: i64,
         ip: Option<&str>,
         per_ip: i64,
+        may_wait: impl Fn(usize, usize) -> bool,
     ) -> DomainResult<Turn> {
         let email = self.semaphore(format!("e:{email_key}"), per_email)?;
         let ip = match ip {
             Some(ip) => self.semaphore(format!("i:{ip}"), per_ip)?,
             None => None,
         };
+        let keys: Vec<(Arc<Semaphore>, usize)> = [(email, per_email), (ip, per_ip)]
+            .into_iter()
+            .filter_map(|(s, n)| Some((s?, usize::try_from(n).ok()?)))
+            .collect();
+        for (s, parallel) in &keys {
+            // Every sign-in of the key holds a clone while it waits or checks (the map holds
+            // a weak reference): the others are the count less this one.
+            let others = Arc::strong_count(s) - 1;
+            let queued = (others + 1).saturating_sub(*parallel);
+            if queued > 0 && !may_wait(queued, *parallel) {
+                return Err(DomainError::Busy(
+                    "too many sign-ins at once; retry shortly",
+                ));
+            }
+        }
         let mut permits = Vec::with_capacity(2);
-        for s in [email, ip].into_iter().flatten() {
+        for (s, _) in keys {
             permits.push(s.acquire_owned().await.map_err(DomainError::internal)?);
         }
         Ok(Turn { _permits: permits })
@@ -122,17 +140,21 @@ mod tests {
     #[tokio::test]
     async fn turns_of_one_email_are_limited_and_served_in_order() {
         let q = Arc::new(LoginQueue::default());
-        let first: Vec<Turn> =
-            futures_util::future::join_all((0..2).map(|_| q.turn("pat@example.com", 2, None, 20)))
-                .await
-                .into_iter()
-                .map(Result::unwrap)
-                .collect();
+        let first: Vec<Turn> = futures_util::future::join_all(
+            (0..2).map(|_| q.turn("pat@example.com", 2, None, 20, |_, _| true)),
+        )
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         for i in 0..5 {
             let (q, tx) = (q.clone(), tx.clone());
             tokio::spawn(async move {
-                let turn = q.turn("pat@example.com", 2, None, 20).await.unwrap();
+                let turn = q
+                    .turn("pat@example.com", 2, None, 20, |_, _| true)
+                    .await
+                    .unwrap();
                 tx.send(i).unwrap();
                 tokio::time::sleep(Duration::from_millis(5)).await;
                 drop(turn);
@@ -142,7 +164,9 @@ mod tests {
         }
         assert!(rx.try_recv().is_err(), "both turns are taken");
         // Another email is not held up.
-        q.turn("sam@example.com", 2, None, 20).await.unwrap();
+        q.turn("sam@example.com", 2, None, 20, |_, _| true)
+            .await
+            .unwrap();
         drop(first);
         let mut order = Vec::new();
         for _ in 0..5 {
@@ -155,20 +179,20 @@ mod tests {
     async fn an_ip_limits_every_email_it_signs_in_and_zero_turns_a_limit_off() {
         let q = LoginQueue::default();
         let held = q
-            .turn("a@example.com", 5, Some("10.0.0.1"), 1)
+            .turn("a@example.com", 5, Some("10.0.0.1"), 1, |_, _| true)
             .await
             .unwrap();
         let other_email = tokio::time::timeout(
             Duration::from_millis(20),
-            q.turn("b@example.com", 5, Some("10.0.0.1"), 1),
+            q.turn("b@example.com", 5, Some("10.0.0.1"), 1, |_, _| true),
         )
         .await;
         assert!(other_email.is_err(), "the IP's one turn is taken");
-        q.turn("b@example.com", 5, Some("10.0.0.2"), 1)
+        q.turn("b@example.com", 5, Some("10.0.0.2"), 1, |_, _| true)
             .await
             .unwrap();
         let _unlimited: Vec<Turn> = futures_util::future::join_all(
-            (0..10).map(|_| q.turn("a@example.com", 0, Some("10.0.0.1"), 0)),
+            (0..10).map(|_| q.turn("a@example.com", 0, Some("10.0.0.1"), 0, |_, _| true)),
         )
         .await
         .into_iter()
@@ -182,24 +206,69 @@ mod tests {
         let q = LoginQueue::new(100);
         for i in 0..1_000 {
             drop(
-                q.turn(&format!("u{i}@example.com"), 5, None, 20)
+                q.turn(&format!("u{i}@example.com"), 5, None, 20, |_, _| true)
                     .await
                     .unwrap(),
             );
         }
         assert!(q.len() <= 64, "swept: {}", q.len());
         let emails: Vec<String> = (0..100).map(|i| format!("h{i}@example.com")).collect();
-        let held: Vec<Turn> =
-            futures_util::future::join_all(emails.iter().map(|e| q.turn(e, 5, None, 20)))
-                .await
-                .into_iter()
-                .map(Result::unwrap)
-                .collect();
+        let held: Vec<Turn> = futures_util::future::join_all(
+            emails.iter().map(|e| q.turn(e, 5, None, 20, |_, _| true)),
+        )
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
         assert!(matches!(
-            q.turn("one-more@example.com", 5, None, 20).await,
+            q.turn("one-more@example.com", 5, None, 20, |_, _| true)
+                .await,
             Err(DomainError::Busy(_))
         ));
         drop(held);
-        q.turn("one-more@example.com", 5, None, 20).await.unwrap();
+        q.turn("one-more@example.com", 5, None, 20, |_, _| true)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_sign_in_that_may_not_wait_behind_its_key_is_refused_at_once() {
+        let q = Arc::new(LoginQueue::default());
+        // Waiting behind one is allowed, behind two is not.
+        let may_wait = |queued: usize, parallel: usize| {
+            assert_eq!(parallel, 2);
+            queued <= 1
+        };
+        let a = q
+            .turn("pat@example.com", 2, None, 0, may_wait)
+            .await
+            .unwrap();
+        let b = q
+            .turn("pat@example.com", 2, None, 0, may_wait)
+            .await
+            .unwrap();
+        // A third waits behind one (of two checked at a time).
+        let third = tokio::spawn({
+            let q = q.clone();
+            async move {
+                q.turn("pat@example.com", 2, None, 0, may_wait)
+                    .await
+                    .map(drop)
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let fourth = q.turn("pat@example.com", 2, None, 0, may_wait).await;
+        assert!(
+            matches!(fourth, Err(DomainError::Busy(_))),
+            "behind two: refused"
+        );
+        // Another email is not behind anyone.
+        assert!(
+            q.turn("sam@example.com", 2, None, 0, may_wait)
+                .await
+                .is_ok()
+        );
+        drop((a, b));
+        third.await.unwrap().unwrap();
     }
 }

@@ -103,26 +103,49 @@ impl Passwords {
         })
     }
 
-    /// Admits one password check (a sign-in, or a password asked for again) when the wait it
-    /// can expect is at most `max_wait`: the checks already admitted beyond one per worker,
-    /// each a hash's time, shared by the workers. While a worker is free it is always admitted;
-    /// otherwise `Busy` (503 with Retry-After) at once. Hold the `Admitted` until the check is
-    /// over.
-    pub fn admit(&self) -> DomainResult<Admitted> {
-        let ahead = self.in_flight.fetch_add(1, Ordering::SeqCst);
-        let admitted = Admitted(self.in_flight.clone());
-        let queued = (ahead + 1).saturating_sub(self.worker_count) as u64;
-        let expected = Duration::from_nanos(
+    /// The wait that `queued` password checks ahead of one cost it when `parallel` of them
+    /// are hashed at a time (at most one per worker): each a hash's measured time.
+    fn expected_wait(&self, queued: usize, parallel: usize) -> Duration {
+        let parallel = parallel.clamp(1, self.worker_count) as u64;
+        Duration::from_nanos(
             self.hash_nanos
                 .load(Ordering::Relaxed)
-                .saturating_mul(queued)
-                / self.worker_count as u64,
-        );
-        if expected > self.max_wait {
+                .saturating_mul(queued as u64)
+                / parallel,
+        )
+    }
+
+    /// Whether a check may wait behind `queued` others of its own (its email's or its IP's
+    /// turns, `login_queue`), `parallel` of which are checked at a time.
+    pub fn may_wait_behind(&self, queued: usize, parallel: usize) -> bool {
+        self.expected_wait(queued, parallel) <= self.max_wait
+    }
+
+    /// `Busy` when a check admitted now would expect too long a wait for the workers (see
+    /// `admit`); counts nothing: the cheap refusal before any work.
+    pub fn check_admission(&self) -> DomainResult<()> {
+        self.refuse_beyond(self.in_flight.load(Ordering::SeqCst))
+    }
+
+    fn refuse_beyond(&self, ahead: usize) -> DomainResult<()> {
+        let queued = (ahead + 1).saturating_sub(self.worker_count);
+        if self.expected_wait(queued, self.worker_count) > self.max_wait {
             return Err(DomainError::Busy(
                 "too many sign-ins at once; retry shortly",
             ));
         }
+        Ok(())
+    }
+
+    /// Admits one password check that is about to hash (it has its turn among the checks of
+    /// its email and IP) when the wait it can expect is at most `max_wait`: the checks already
+    /// admitted beyond one per worker, each a hash's time, shared by the workers. While a
+    /// worker is free it is always admitted; otherwise `Busy` (503 with Retry-After) at once.
+    /// Hold the `Admitted` until the check is over.
+    pub fn admit(&self) -> DomainResult<Admitted> {
+        let ahead = self.in_flight.fetch_add(1, Ordering::SeqCst);
+        let admitted = Admitted(self.in_flight.clone());
+        self.refuse_beyond(ahead)?;
         Ok(admitted)
     }
 
@@ -418,7 +441,12 @@ mod tests {
         // A hash took 10 ms, say: with 2 workers, the 12th check in flight waits for 10 of
         // them, 50 ms; the 13th would wait 55 ms.
         p.hash_nanos.store(10_000_000, Ordering::Relaxed);
+        // Behind the sign-ins of one key, `parallel` at a time, at most as many workers.
+        assert!(p.may_wait_behind(10, 2) && !p.may_wait_behind(11, 2));
+        assert!(p.may_wait_behind(5, 1) && !p.may_wait_behind(6, 1));
+        assert!(p.may_wait_behind(10, 5) && !p.may_wait_behind(11, 5));
         let ahead: Vec<_> = (0..12).map(|_| p.admit().unwrap()).collect();
+        assert!(p.check_admission().is_err(), "the check agrees with admit");
         assert_eq!(p.in_flight.load(Ordering::SeqCst), 12);
         let refused = p.admit();
         assert!(

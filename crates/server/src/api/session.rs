@@ -355,7 +355,7 @@ pub async fn sign_in(
         return Err(bad_credentials());
     }
     // Before anything else, so that a refusal under a burst costs next to nothing.
-    let admitted = state.passwords.admit().inspect_err(|_| {
+    state.passwords.check_admission().inspect_err(|_| {
         state.metrics.sign_in(SignInMetric::Unchecked);
     })?;
     let record = state.store.find_login(&req.email).await?;
@@ -368,7 +368,7 @@ pub async fn sign_in(
         attempt,
         _turn,
         _admitted,
-    } = match reserve_password_check(state, admitted, user, &req.email, client).await {
+    } = match reserve_password_check(state, user, &req.email, client).await {
         Ok(r) => r,
         Err(e) => {
             // Every refusal is a lock (recorded as `locked_out`), but a busy server or a
@@ -426,13 +426,14 @@ struct Reserved {
 
 /// Reserves a password check of `user` (or, when the email matched nobody, of `email` as
 /// typed) from `client`, before any password work, for known and unknown emails alike: a
-/// correct password is refused too while locked (429). The check was `admitted` first (the
-/// wait it can expect for the hashing workers is short enough, `Passwords::admit`; else 503
-/// at once). Checks of one email or IP wait for their turn here, in order, and then for the
-/// database's reservation; both within one deadline.
+/// correct password is refused too while locked (429). Checks of one email or IP wait for
+/// their turn here, in order, and then for the database's reservation; both within one
+/// deadline. A check that could expect too long a wait, behind the others of its email or IP
+/// or, once it has its turn, for the hashing workers, is refused at once (503,
+/// `Passwords::may_wait_behind` and `Passwords::admit`): a burst of one account, or of one
+/// address, fills its own turns, not the workers of everyone.
 async fn reserve_password_check(
     state: &AppState,
-    admitted: crate::passwords::Admitted,
     user: Option<&User>,
     email: &str,
     client: &ClientInfo,
@@ -452,11 +453,13 @@ async fn reserve_password_check(
         policy.max_failures,
         client.ip.as_deref(),
         policy.max_failures_per_ip,
+        |queued, parallel| state.passwords.may_wait_behind(queued, parallel),
     );
     let Ok(turn) = tokio::time::timeout_at(deadline, turn).await else {
         return Err(waited_too_long(state, &reservation).await?);
     };
     let turn = turn?;
+    let admitted = state.passwords.admit()?;
     let attempt = reserve(state, &reservation, deadline).await?;
     Ok(Reserved {
         attempt,
@@ -509,7 +512,7 @@ async fn recheck(
         attempt,
         _turn,
         _admitted,
-    } = reserve_password_check(state, state.passwords.admit()?, Some(user), "", client).await?;
+    } = reserve_password_check(state, Some(user), "", client).await?;
     let stored = match state.store.password_hash_of(user.id).await {
         Ok(s) => s,
         Err(e) => {
