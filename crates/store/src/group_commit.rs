@@ -32,18 +32,35 @@ type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
 type Job = Box<dyn FnOnce(Result<&rusqlite::Connection, &str>) -> (Reply, bool) + Send>;
 
 pub(crate) struct GroupWriter {
-    jobs: mpsc::Sender<Job>,
+    /// `None` once closed.
+    jobs: std::sync::Mutex<Option<mpsc::Sender<Job>>>,
+    thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl GroupWriter {
     /// Starts the writer thread for the database file `path`; it takes `turn` around each
-    /// batch and ends when the last `GroupWriter` handle is dropped.
+    /// batch and ends when the writer is closed or dropped.
     pub(crate) fn start(path: PathBuf, turn: Arc<tokio::sync::Mutex<()>>) -> std::io::Result<Self> {
         let (jobs, rx) = mpsc::channel();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || run(&path, &turn, &rx))?;
-        Ok(Self { jobs })
+        Ok(Self {
+            jobs: std::sync::Mutex::new(Some(jobs)),
+            thread: std::sync::Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Stops taking writes, lets the thread commit what it has, and waits for it to close its
+    /// connection (`Store::close`): later writes answer an error.
+    pub(crate) async fn close(&self) {
+        if let Ok(mut jobs) = self.jobs.lock() {
+            jobs.take();
+        }
+        let thread = self.thread.lock().ok().and_then(|mut t| t.take());
+        if let Some(thread) = thread {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
     }
 
     /// Runs `f` in the next batch, in a savepoint of its own, and answers its result once the
@@ -66,9 +83,14 @@ impl GroupWriter {
             });
             (reply, sound)
         });
+        let stopped = || DomainError::Internal("the SQLite writer has stopped".into());
         self.jobs
+            .lock()
+            .map_err(|_| stopped())?
+            .as_ref()
+            .ok_or_else(stopped)?
             .send(job)
-            .map_err(|_| DomainError::Internal("the SQLite writer has stopped".into()))?;
+            .map_err(|_| stopped())?;
         rx.await
             .map_err(|_| DomainError::Internal("the SQLite writer dropped a write".into()))?
     }
@@ -147,15 +169,21 @@ fn run(path: &PathBuf, turn: &tokio::sync::Mutex<()>, rx: &mpsc::Receiver<Job>) 
             conn = None;
             continue;
         }
+        // Once a job could not end its savepoint, or SQLite ended the transaction itself (an
+        // I/O error, a full disk), the later jobs are not run: outside the transaction each
+        // would commit on its own.
         let mut sound = true;
-        let replies: Vec<Reply> = batch
-            .into_iter()
-            .map(|job| {
-                let (reply, ok) = job(Ok(c));
-                sound &= ok;
-                reply
-            })
-            .collect();
+        let mut replies: Vec<Reply> = Vec::with_capacity(batch.len());
+        for job in batch {
+            if !sound {
+                let (reply, _) = job(Err("database: the batch's transaction failed"));
+                replies.push(reply);
+                continue;
+            }
+            let (reply, ok) = job(Ok(c));
+            sound = ok && !c.is_autocommit();
+            replies.push(reply);
+        }
         let committed = if sound {
             c.execute_batch("COMMIT").map_err(|e| {
                 tracing::error!(error = %e, "database error");

@@ -12,9 +12,12 @@
 //! and their lock order (the organization's row, then the workspace's version row) are those
 //! of a single create.
 //!
-//! Each create keeps its own answer: when a group's transaction fails (a workspace deleted
-//! meanwhile, say), its creates are written again one by one, each in its own transaction, so
-//! that only the ones that fail alone answer an error. An answer is sent after the commit.
+//! One group per organization is in flight at a time (the creates arriving meanwhile form the
+//! next), and organizations do not wait for each other. Each create keeps its own answer:
+//! when the database refuses a group's data (a workspace deleted meanwhile, say), its creates
+//! are written again one by one, each in its own transaction, so that only the ones that fail
+//! alone answer an error; when the database cannot be reached, the group fails as each create
+//! would have. An answer is sent after the commit.
 
 use crate::audit::{AuditContext, AuditEvent, ChainedEvent};
 use crate::db_err;
@@ -98,42 +101,81 @@ impl PgCreates {
     }
 }
 
-/// The writing task: a round of groups at a time, until every sender is gone.
+/// The writing task: one group in flight per organization at a time (its creates queue for
+/// the next one meanwhile), organizations independent of each other; ends when every sender is
+/// gone and every group is written.
 async fn run(pool: PgPool, mut rx: mpsc::UnboundedReceiver<Job>) {
-    let mut waiting = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut waiting, MAX_BATCH).await > 0 {
-        let mut groups: HashMap<Uuid, Vec<Job>> = HashMap::new();
-        for job in waiting.drain(..) {
-            groups.entry(job.item.organization).or_default().push(job);
+    let mut pending: HashMap<Uuid, Vec<Job>> = HashMap::new();
+    let mut writing: HashMap<tokio::task::Id, Uuid> = HashMap::new();
+    let mut writes = tokio::task::JoinSet::new();
+    let mut received = Vec::with_capacity(MAX_BATCH);
+    let mut open = true;
+    loop {
+        tokio::select! {
+            n = rx.recv_many(&mut received, MAX_BATCH), if open => {
+                open = n > 0;
+                for job in received.drain(..) {
+                    pending.entry(job.item.organization).or_default().push(job);
+                }
+            }
+            Some(done) = writes.join_next_with_id(), if !writes.is_empty() => {
+                let id = match done {
+                    Ok((id, ())) => id,
+                    Err(e) => e.id(),
+                };
+                writing.remove(&id);
+            }
+            else => break,
         }
-        // Organizations do not wait for each other.
-        let mut writes = tokio::task::JoinSet::new();
-        for jobs in groups.into_values() {
+        let idle: Vec<Uuid> = pending
+            .keys()
+            .filter(|org| !writing.values().any(|w| w == *org))
+            .copied()
+            .collect();
+        for org in idle {
+            let Some(mut jobs) = pending.remove(&org) else {
+                continue;
+            };
+            if jobs.len() > MAX_BATCH {
+                pending.insert(org, jobs.split_off(MAX_BATCH));
+            }
             let pool = pool.clone();
-            writes.spawn(async move { write_group(&pool, jobs).await });
+            let handle = writes.spawn(async move { write_group(&pool, jobs).await });
+            writing.insert(handle.id(), org);
         }
-        while writes.join_next().await.is_some() {}
+        if !open && writes.is_empty() && pending.is_empty() {
+            break;
+        }
     }
 }
 
-/// Writes one organization's group, or, when that fails, each of its creates alone.
+/// Writes one organization's group; when its data is refused (a workspace deleted meanwhile,
+/// say), each of its creates alone, so that only the ones that fail alone answer an error.
+/// A create whose caller has gone (the request was cancelled) is not written, as a cancelled
+/// request's own transaction would have been rolled back.
 async fn write_group(pool: &PgPool, jobs: Vec<Job>) {
+    let jobs: Vec<Job> = jobs.into_iter().filter(|j| !j.reply.is_closed()).collect();
     let items: Vec<&NewItem> = jobs.iter().map(|j| &j.item).collect();
-    let together = if jobs.len() > 1 {
-        insert(pool, &items).await
-    } else {
-        Err(DomainError::Internal("one create".into()))
-    };
-    match together {
+    match insert(pool, &items).await {
         Ok(()) => {
             for job in jobs {
                 let _ = job.reply.send(Ok(job.item));
             }
         }
-        Err(_) => {
+        Err(sqlx::Error::Database(e)) if jobs.len() > 1 => {
+            tracing::debug!(error = %e, creates = jobs.len(), "a group of creates is written one by one");
             for job in jobs {
-                let alone = insert(pool, &[&job.item]).await;
+                let alone = insert(pool, &[&job.item]).await.map_err(db_err);
                 let _ = job.reply.send(alone.map(|()| job.item));
+            }
+        }
+        // The database is unreachable, the pool exhausted: every create of the group fails
+        // as it would have alone.
+        Err(e) => {
+            tracing::error!(error = %e, "database error");
+            let e = format!("database: {e}");
+            for job in jobs {
+                let _ = job.reply.send(Err(DomainError::Internal(e.clone())));
             }
         }
     }
@@ -141,12 +183,12 @@ async fn write_group(pool: &PgPool, jobs: Vec<Job>) {
 
 /// One transaction: the items, then the next links of their organization's audit chain (all
 /// of `items` are of one organization).
-async fn insert(pool: &PgPool, items: &[&NewItem]) -> DomainResult<()> {
+async fn insert(pool: &PgPool, items: &[&NewItem]) -> Result<(), sqlx::Error> {
     let Some(first) = items.first() else {
         return Ok(());
     };
     let org = first.organization;
-    let n = i64::try_from(items.len()).map_err(DomainError::internal)?;
+    let n = i64::try_from(items.len()).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
     let col = |f: fn(&NewItem) -> Uuid| items.iter().map(|i| f(i)).collect::<Vec<Uuid>>();
     let text = |f: fn(&NewItem) -> &str| {
         items
@@ -155,7 +197,7 @@ async fn insert(pool: &PgPool, items: &[&NewItem]) -> DomainResult<()> {
             .collect::<Vec<String>>()
     };
     let times: Vec<_> = items.iter().map(|i| i.at.to_offset()).collect();
-    let mut tx = pool.begin().await.map_err(db_err)?;
+    let mut tx = pool.begin().await?;
     // The items first: their statement's trigger takes the organization's row, then the
     // workspace's version row, as every write does.
     sqlx::query(
@@ -177,8 +219,7 @@ async fn insert(pool: &PgPool, items: &[&NewItem]) -> DomainResult<()> {
     .bind(&times)
     .bind(text(|i| &i.name_key))
     .execute(&mut *tx)
-    .await
-    .map_err(db_err)?;
+    .await?;
     // The chain: `n` sequence numbers at once, the events chained here in order.
     let (last, head): (i64, Option<String>) = sqlx::query_as(
         "UPDATE organizations SET audit_seq = audit_seq + $2 WHERE id = $1
@@ -187,8 +228,7 @@ async fn insert(pool: &PgPool, items: &[&NewItem]) -> DomainResult<()> {
     .bind(org)
     .bind(n)
     .fetch_one(&mut *tx)
-    .await
-    .map_err(db_err)?;
+    .await?;
     let mut prev = head.unwrap_or_default();
     let mut events = Vec::with_capacity(items.len());
     for (k, item) in (0..).zip(items) {
@@ -229,13 +269,11 @@ async fn insert(pool: &PgPool, items: &[&NewItem]) -> DomainResult<()> {
     .bind(ev_text(|e| e.prev_hash.clone()))
     .bind(events.iter().map(|(_, h)| h.clone()).collect::<Vec<_>>())
     .execute(&mut *tx)
-    .await
-    .map_err(db_err)?;
+    .await?;
     sqlx::query("UPDATE organizations SET audit_head = $1 WHERE id = $2")
         .bind(prev)
         .bind(org)
         .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-    tx.commit().await.map_err(db_err)
+        .await?;
+    tx.commit().await
 }

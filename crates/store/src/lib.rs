@@ -302,6 +302,9 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        if let Some(group) = &self.group {
+            group.close().await;
+        }
         if let Some(inline) = &self.inline {
             inline.close();
         }
