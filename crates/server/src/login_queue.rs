@@ -19,6 +19,22 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// Keys (emails and IPs) with a sign-in in flight in one process, at most.
 pub const MAX_KEYS: usize = 10_000;
 
+/// `Busy` when a sign-in would wait behind `others` sign-ins of one key, `parallel` of which
+/// are checked at a time, and `may_wait` says that is too long.
+fn refuse_beyond(
+    others: usize,
+    parallel: usize,
+    may_wait: &impl Fn(usize, usize) -> bool,
+) -> DomainResult<()> {
+    let queued = (others + 1).saturating_sub(parallel);
+    if queued > 0 && !may_wait(queued, parallel) {
+        return Err(DomainError::Busy(
+            "too many sign-ins at once; retry shortly",
+        ));
+    }
+    Ok(())
+}
+
 /// The per-key turns of one process.
 pub struct LoginQueue {
     keys: Mutex<Keys>,
@@ -79,19 +95,38 @@ impl LoginQueue {
         for (s, parallel) in &keys {
             // Every sign-in of the key holds a clone while it waits or checks (the map holds
             // a weak reference): the others are the count less this one.
-            let others = Arc::strong_count(s) - 1;
-            let queued = (others + 1).saturating_sub(*parallel);
-            if queued > 0 && !may_wait(queued, *parallel) {
-                return Err(DomainError::Busy(
-                    "too many sign-ins at once; retry shortly",
-                ));
-            }
+            refuse_beyond(Arc::strong_count(s) - 1, *parallel, &may_wait)?;
         }
         let mut permits = Vec::with_capacity(2);
         for (s, _) in keys {
             permits.push(s.acquire_owned().await.map_err(DomainError::internal)?);
         }
         Ok(Turn { _permits: permits })
+    }
+
+    /// `turn`'s refusal, read only and before any other work: `Busy` when the sign-ins of
+    /// `email_key` or `ip` in flight already leave too long a wait (the limits and `may_wait`
+    /// as for `turn`).
+    pub fn check(
+        &self,
+        email_key: &str,
+        per_email: i64,
+        ip: Option<&str>,
+        per_ip: i64,
+        may_wait: impl Fn(usize, usize) -> bool,
+    ) -> DomainResult<()> {
+        let keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
+        let in_flight = |key: String| keys.live.get(&key).map_or(0, Weak::strong_count);
+        for (key, limit) in [
+            (Some(format!("e:{email_key}")), per_email),
+            (ip.map(|ip| format!("i:{ip}")), per_ip),
+        ] {
+            let (Some(key), Ok(parallel @ 1..)) = (key, usize::try_from(limit)) else {
+                continue;
+            };
+            refuse_beyond(in_flight(key), parallel, &may_wait)?;
+        }
+        Ok(())
     }
 
     /// The semaphore of `key`, made with `permits` permits when no sign-in of it is in flight;
@@ -262,6 +297,11 @@ mod tests {
             matches!(fourth, Err(DomainError::Busy(_))),
             "behind two: refused"
         );
+        assert!(
+            q.check("pat@example.com", 2, None, 0, may_wait).is_err(),
+            "the read-only check agrees"
+        );
+        assert!(q.check("sam@example.com", 2, None, 0, may_wait).is_ok());
         // Another email is not behind anyone.
         assert!(
             q.turn("sam@example.com", 2, None, 0, may_wait)

@@ -354,10 +354,21 @@ pub async fn sign_in(
     if req.password.len() > 4096 {
         return Err(bad_credentials());
     }
-    // Before anything else, so that a refusal under a burst costs next to nothing.
-    state.passwords.check_admission().inspect_err(|_| {
-        state.metrics.sign_in(SignInMetric::Unchecked);
-    })?;
+    // Before anything else, so that a refusal under a burst costs next to nothing: the wait
+    // behind the sign-ins of this email and address, and for the workers (read only; the
+    // same bounds are applied again, counting this one, when it takes its turn).
+    let policy = state.config.lockout_policy();
+    state
+        .login_queue
+        .check(
+            &normalize_email(&req.email),
+            policy.max_failures,
+            client.ip.as_deref(),
+            policy.max_failures_per_ip,
+            |queued, parallel| state.passwords.may_wait_behind(queued, parallel),
+        )
+        .and_then(|()| state.passwords.check_admission())
+        .inspect_err(|_| state.metrics.sign_in(SignInMetric::Unchecked))?;
     let record = state.store.find_login(&req.email).await?;
     // An invited user has not signed up yet: their email answers as one that matches nobody.
     let record = record.filter(|r| {
