@@ -13,7 +13,9 @@
 
 use flowspace_core::{DomainError, DomainResult};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Keys (emails and IPs) with a sign-in in flight in one process, at most.
@@ -39,6 +41,9 @@ fn refuse_beyond(
 pub struct LoginQueue {
     keys: Mutex<Keys>,
     max_keys: usize,
+    /// Nanoseconds a sign-in holds its turn (its database reservation, its hash, its
+    /// answer), smoothed (each new one weighs 1/8); 0 before the first.
+    hold_nanos: Arc<AtomicU64>,
 }
 
 struct Keys {
@@ -51,6 +56,26 @@ struct Keys {
 /// A sign-in's turn for its email and its IP; the next in line gets it when this is dropped.
 pub struct Turn {
     _permits: Vec<OwnedSemaphorePermit>,
+    since: Instant,
+    hold_nanos: Arc<AtomicU64>,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        if self._permits.is_empty() {
+            return;
+        }
+        let took = u64::try_from(self.since.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let _ = self
+            .hold_nanos
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+                Some(if old == 0 {
+                    took
+                } else {
+                    old - old / 8 + took / 8
+                })
+            });
+    }
 }
 
 impl Default for LoginQueue {
@@ -67,7 +92,20 @@ impl LoginQueue {
                 sweep_at: 64,
             }),
             max_keys,
+            hold_nanos: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// The wait that `queued` sign-ins ahead of one cost it when `parallel` of them hold their
+    /// turn at a time: each the time a turn is held here (measured, smoothed), so that it
+    /// counts the database's time as well as the hash's.
+    pub fn expected_wait(&self, queued: usize, parallel: usize) -> Duration {
+        Duration::from_nanos(
+            self.hold_nanos
+                .load(Ordering::Relaxed)
+                .saturating_mul(queued as u64)
+                / parallel.max(1) as u64,
+        )
     }
 
     /// Waits for the turn of `email_key` (at most `per_email` sign-ins of it at once) and then
@@ -101,7 +139,11 @@ impl LoginQueue {
         for (s, _) in keys {
             permits.push(s.acquire_owned().await.map_err(DomainError::internal)?);
         }
-        Ok(Turn { _permits: permits })
+        Ok(Turn {
+            _permits: permits,
+            since: Instant::now(),
+            hold_nanos: self.hold_nanos.clone(),
+        })
     }
 
     /// `turn`'s refusal, read only and before any other work: `Busy` when the sign-ins of
@@ -310,5 +352,20 @@ mod tests {
         );
         drop((a, b));
         third.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_time_a_turn_is_held_is_measured() {
+        let q = LoginQueue::default();
+        assert_eq!(q.expected_wait(4, 2), Duration::ZERO);
+        let turn = q
+            .turn("pat@example.com", 2, None, 0, |_, _| true)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        drop(turn);
+        let one = q.expected_wait(1, 1);
+        assert!(one >= Duration::from_millis(30), "{one:?}");
+        assert_eq!(q.expected_wait(4, 2), one * 2, "4 ahead, 2 at a time");
     }
 }

@@ -115,10 +115,9 @@ impl Passwords {
         )
     }
 
-    /// Whether a check may wait behind `queued` others of its own (its email's or its IP's
-    /// turns, `login_queue`), `parallel` of which are checked at a time.
-    pub fn may_wait_behind(&self, queued: usize, parallel: usize) -> bool {
-        self.expected_wait(queued, parallel) <= self.max_wait
+    /// The wait a sign-in may expect before it is refused (PASSWORD_HASH_MAX_WAIT_MS).
+    pub fn max_wait(&self) -> Duration {
+        self.max_wait
     }
 
     /// `Busy` when a check admitted now would expect too long a wait for the workers (see
@@ -441,10 +440,6 @@ mod tests {
         // A hash took 10 ms, say: with 2 workers, the 12th check in flight waits for 10 of
         // them, 50 ms; the 13th would wait 55 ms.
         p.hash_nanos.store(10_000_000, Ordering::Relaxed);
-        // Behind the sign-ins of one key, `parallel` at a time, at most as many workers.
-        assert!(p.may_wait_behind(10, 2) && !p.may_wait_behind(11, 2));
-        assert!(p.may_wait_behind(5, 1) && !p.may_wait_behind(6, 1));
-        assert!(p.may_wait_behind(10, 5) && !p.may_wait_behind(11, 5));
         let ahead: Vec<_> = (0..12).map(|_| p.admit().unwrap()).collect();
         assert!(p.check_admission().is_err(), "the check agrees with admit");
         assert_eq!(p.in_flight.load(Ordering::SeqCst), 12);

@@ -365,7 +365,9 @@ pub async fn sign_in(
             policy.max_failures,
             client.ip.as_deref(),
             policy.max_failures_per_ip,
-            |queued, parallel| state.passwords.may_wait_behind(queued, parallel),
+            |queued, parallel| {
+                state.login_queue.expected_wait(queued, parallel) <= state.passwords.max_wait()
+            },
         )
         .and_then(|()| state.passwords.check_admission())
         .inspect_err(|_| state.metrics.sign_in(SignInMetric::Unchecked))?;
@@ -441,7 +443,7 @@ struct Reserved {
 /// their turn here, in order, and then for the database's reservation; both within one
 /// deadline. A check that could expect too long a wait, behind the others of its email or IP
 /// or, once it has its turn, for the hashing workers, is refused at once (503,
-/// `Passwords::may_wait_behind` and `Passwords::admit`): a burst of one account, or of one
+/// `LoginQueue::expected_wait` and `Passwords::admit`): a burst of one account, or of one
 /// address, fills its own turns, not the workers of everyone.
 async fn reserve_password_check(
     state: &AppState,
@@ -464,7 +466,9 @@ async fn reserve_password_check(
         policy.max_failures,
         client.ip.as_deref(),
         policy.max_failures_per_ip,
-        |queued, parallel| state.passwords.may_wait_behind(queued, parallel),
+        |queued, parallel| {
+            state.login_queue.expected_wait(queued, parallel) <= state.passwords.max_wait()
+        },
     );
     let Ok(turn) = tokio::time::timeout_at(deadline, turn).await else {
         return Err(waited_too_long(state, &reservation).await?);
