@@ -276,8 +276,15 @@ async fn owner_sets_sso_up_through_the_pages(backend: &Backend) {
         b.tab_to("#sso-required").await?;
         b.click("#sso-required").await?;
         b.click("#sso-required-form button[type=submit]").await?;
-        b.wait_for("#toast").await?;
-        let org = admin.get("/organization").await;
+        // The break-glass step's toast may still be on the page: wait for the policy itself.
+        let mut org = admin.get("/organization").await;
+        for _ in 0..100 {
+            if org.body["ssoRequired"] == true {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            org = admin.get("/organization").await;
+        }
         assert_eq!(org.body["ssoRequired"], true, "{}", org.body);
         // Required: a password sign-in is refused, except the break-glass owner's.
         let pw = |email: &'static str| {
