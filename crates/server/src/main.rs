@@ -7,7 +7,9 @@ use tracing_subscriber::EnvFilter;
 /// jemalloc, chosen by measurement over glibc's malloc and mimalloc (docs/benchmarks.md,
 /// "Memory under sign-ins"): an Argon2id hash fills 19 MiB, and jemalloc serves allocations of
 /// 8 MiB and more from a dedicated arena that gives freed pages back to the OS at once, where
-/// glibc keeps them in its arenas once its dynamic mmap threshold has risen past them.
+/// glibc keeps them in its arenas once its dynamic mmap threshold has risen past them. It is
+/// built unprefixed (Cargo.toml), so SQLite's and OpenSSL's `malloc` is jemalloc too, with one
+/// arena per CPU (.cargo/config.toml).
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
