@@ -108,9 +108,12 @@ fn open(path: &PathBuf) -> rusqlite::Result<rusqlite::Connection> {
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    // The pool's settings (Store::connect); WAL is a property of the file, set there.
+    // The pool's settings (Store::connect), its 512 KiB page cache included; WAL is a
+    // property of the file, set there.
     conn.busy_timeout(Duration::from_secs(10))?;
-    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+    conn.execute_batch(
+        "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -512;",
+    )?;
     Ok(conn)
 }
 
