@@ -8,8 +8,7 @@ use tracing_subscriber::EnvFilter;
 /// "Memory under sign-ins"): an Argon2id hash fills 19 MiB, and jemalloc serves allocations of
 /// 8 MiB and more from a dedicated arena that gives freed pages back to the OS at once, where
 /// glibc keeps them in its arenas once its dynamic mmap threshold has risen past them. It is
-/// built unprefixed (Cargo.toml), so SQLite's and OpenSSL's `malloc` is jemalloc too, with one
-/// arena per CPU (.cargo/config.toml).
+/// built unprefixed (Cargo.toml), so SQLite's and OpenSSL's `malloc` is jemalloc too.
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
