@@ -32,6 +32,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
+use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
@@ -40,6 +41,9 @@ use tower_http::trace::TraceLayer;
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Where the API is served.
+pub(crate) const API_PREFIX: &str = "/api/v1";
 
 /// The whole application: the API under `/api/v1`, guarded route by route.
 pub fn app(state: AppState) -> Router {
@@ -58,12 +62,17 @@ pub fn app(state: AppState) -> Router {
         }
         merge_route(&mut by_path, def.path.clone(), guarded);
     }
+    // Each route at its full path, not `nest`ed under `/api/v1`: a nested route rewrites every
+    // request's URI to strip the prefix (about 2% of a cached list's CPU).
     let mut api = Router::new();
     for (path, mr) in by_path {
-        api = api.route(&path, mr);
+        api = api.route(&format!("{API_PREFIX}{path}"), mr);
     }
-    api = api.route("/openapi.json", axum::routing::get(openapi_json));
-    let api: Router = Router::new().nest("/api/v1", api).with_state(state.clone());
+    api = api.route(
+        &format!("{API_PREFIX}/openapi.json"),
+        axum::routing::get(openapi_json),
+    );
+    let api: Router = api.with_state(state.clone());
     let pages = dashboard(&state, &table);
     let mut root = Router::new().merge(api).merge(pages).merge(web::assets());
     if metrics::Placement::of(&state.config) == metrics::Placement::Main {
@@ -79,41 +88,47 @@ pub fn app(state: AppState) -> Router {
     } else {
         root.fallback(not_found)
     };
-    root.layer(middleware::from_fn(json_method_not_allowed))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(web::CSP),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                let id = req
-                    .headers()
-                    .get(&REQUEST_ID)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("-");
-                tracing::info_span!("request", method = %req.method(), path = %loggable_path(req.uri().path()), request_id = %id)
-            })
-            .on_failure(log_failure),
-        )
-        .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
+    // One `layer` call with the whole stack (outermost first): each call wraps every route
+    // once more, and each wrapping is a boxed service cloned on every request.
+    root.layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(|req: &Request| {
+                        let id = req
+                            .headers()
+                            .get(&REQUEST_ID)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("-");
+                        tracing::info_span!("request", method = %req.method(), path = %loggable_path(req.uri().path()), request_id = %id)
+                    })
+                    .on_failure(log_failure),
+            )
+            .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("no-store"),
+            ))
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            ))
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::X_FRAME_OPTIONS,
+                HeaderValue::from_static("DENY"),
+            ))
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(web::CSP),
+            ))
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ))
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .layer(middleware::from_fn(json_method_not_allowed)),
+    )
 }
 
 /// A server error, logged: a 503 is the server shedding load by design (a full sign-in queue,
@@ -199,7 +214,7 @@ fn dashboard(state: &AppState, table: &[routes::RouteDef]) -> Router {
         let limit = api.body_limit.unwrap_or(MAX_BODY_BYTES);
         let meta = web::surface::FormMeta {
             method: api.method.clone(),
-            route: format!("/api/v1{}", api.path),
+            route: format!("{API_PREFIX}{}", api.path),
             public: api.guard.is_public(),
             limit,
             answer: form.answer,

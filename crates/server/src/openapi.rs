@@ -310,7 +310,7 @@ pub fn document(table: &[RouteDef]) -> OpenApi {
             op = op.description(Some(who));
         }
         paths.add_path_operation(
-            format!("/api/v1{}", def.path),
+            format!("{}{}", crate::API_PREFIX, def.path),
             vec![method(&def.method)],
             op.build(),
         );
