@@ -426,9 +426,14 @@ fn targets(rows: &[Row], meta: &Value) -> Vec<Target> {
         let mb = idle / 1024.0;
         // The code laid out together (crates/server/build.rs): how much of its profile the
         // binary still has, since a stale one is the first suspect of a larger figure here.
-        let order = match (kb("symbol_order_found"), kb("symbol_order_listed")) {
-            (Some(found), Some(listed)) if listed > 0.0 => format!(
-                "; {found:.0} of the {listed:.0} functions of symbol-order.txt in the binary"
+        let order = match (
+            kb("symbol_order_found"),
+            kb("symbol_order_listed"),
+            kb("symbol_order_span_kb"),
+        ) {
+            (Some(found), Some(listed), Some(span)) if listed > 0.0 => format!(
+                "; {found:.0} of the {listed:.0} functions of symbol-order.txt in the binary, within {:.1} MB of its code",
+                span / 1024.0
             ),
             _ => String::new(),
         };
