@@ -23,8 +23,12 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::{OnceCell, Semaphore, oneshot};
 
-/// How long an idle worker keeps its memory blocks before giving them back.
-const KEEP_BLOCKS: Duration = Duration::from_millis(500);
+/// How long an idle worker keeps its memory blocks before giving them back: long enough for
+/// the next queued sign-in to reach it (microseconds), short enough that the 19 MiB are gone
+/// before the work that follows a burst of sign-ins adds its own (docs/benchmarks.md, "The
+/// peak under sign-ins"). A sign-in after a pause allocates them anew: a few milliseconds of
+/// page faults beside a hash's tens.
+const KEEP_BLOCKS: Duration = Duration::from_millis(100);
 
 /// The outcome of checking a password.
 pub struct Verified {

@@ -158,6 +158,17 @@ impl Default for ConnectOptions {
     }
 }
 
+/// The most connections the SQLite pool opens: one per core, at least 4 and at most 8. Its
+/// queries are CPU work in this process, and its writes take turns (`Store::write_turn`), so
+/// connections beyond the cores add no throughput, only memory: each holds its schema,
+/// statements, page cache and a thread, about half a megabyte under load (docs/benchmarks.md,
+/// "The peak under sign-ins"). At least 4, so that a slow query, or one waiting on the disk,
+/// does not hold up the rest on a small machine.
+pub fn sqlite_readers() -> u32 {
+    let cores = std::thread::available_parallelism().map_or(4, |n| n.get());
+    u32::try_from(cores.clamp(4, 8)).unwrap_or(8)
+}
+
 /// How long a pooled SQLite connection stays open without work: the pool checks this often,
 /// so an idle connection is closed after 3 to 6 s.
 const SQLITE_IDLE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -204,11 +215,11 @@ impl Store {
                 .max_connections(if in_memory {
                     1
                 } else {
-                    opts.max_connections.min(8)
+                    opts.max_connections.min(sqlite_readers())
                 })
                 // A connection idle for a few seconds is closed, and its page cache and its
-                // thread with it: a burst's connections (up to eight) would otherwise hold
-                // their memory for minutes after it. At least one is open: the last one, once
+                // thread with it: a burst's connections would otherwise hold their memory for
+                // minutes after it. At least one is open: the last one, once
                 // idle, is replaced by a fresh one (an open and a thread every few seconds
                 // while nothing happens, each well under a millisecond).
                 .min_connections(1)

@@ -165,9 +165,10 @@ async fn a_scrape_counts_requests_by_route_template_sign_ins_caches_and_the_pool
             ) >= 3.0,
             "{what}"
         );
-        // The pool, as of the scrape.
+        // The pool, as of the scrape: DATABASE_MAX_CONNECTIONS (16 by default), on SQLite at
+        // most one connection per core, 4 to 8.
         let max = match b {
-            Backend::Sqlite => 8.0,
+            Backend::Sqlite => f64::from(flowspace_store::sqlite_readers()),
             Backend::Postgres(_) => 16.0,
         };
         assert_eq!(
