@@ -201,7 +201,7 @@ impl Store {
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
                 // Each pooled connection's own page cache: 512 KiB rather than SQLite's 2 MB,
-                // as eight of them, full, held 16 MB for good; the pages they miss come from
+                // as eight of them (the pool's size then), full, held 16 MB for good; the pages they miss come from
                 // the OS's file cache, and hot lists and items from the store's caches.
                 .pragma("cache_size", "-512");
             // An in-memory database exists per connection: it must have exactly one.

@@ -166,7 +166,7 @@ async fn a_scrape_counts_requests_by_route_template_sign_ins_caches_and_the_pool
             "{what}"
         );
         // The pool, as of the scrape: DATABASE_MAX_CONNECTIONS (16 by default), on SQLite at
-        // most one connection per core, 4 to 8.
+        // most the number of cores, but no fewer than 4 and no more than 8.
         let max = match b {
             Backend::Sqlite => f64::from(flowspace_store::sqlite_readers()),
             Backend::Postgres(_) => 16.0,
