@@ -3,7 +3,8 @@
 //!
 //! An Argon2id hash at the OWASP parameters fills 19 MiB. Each worker keeps its blocks and
 //! reuses them from one hash to the next, so a burst of sign-ins costs the same memory as one
-//! hash per core, whatever its length; a worker gives its blocks back after `KEEP_BLOCKS` idle.
+//! hash per core, whatever its length; the workers give their blocks back once no hash has run
+//! on any of them for `KEEP_BLOCKS`.
 //! In front of the workers, a fair (FIFO) wait for a free worker, bounded: beyond
 //! PASSWORD_HASH_QUEUE waiting hashes the caller gets `Busy` (503 with Retry-After) at once.
 //!
@@ -23,11 +24,13 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::{OnceCell, Semaphore, oneshot};
 
-/// How long an idle worker keeps its memory blocks before giving them back: long enough for
-/// the next queued sign-in to reach it (microseconds), short enough that the 19 MiB are gone
-/// before the work that follows a burst of sign-ins adds its own (docs/benchmarks.md, "The
-/// peak under sign-ins"). A sign-in after a pause allocates them anew: a few milliseconds of
-/// page faults beside a hash's tens.
+/// How long the workers keep their memory blocks once no hash runs on any of them: long
+/// enough for the next queued sign-in to reach a worker (microseconds), short enough that the
+/// 19 MiB each are gone before the work that follows a burst of sign-ins adds its own
+/// (docs/benchmarks.md, "The peak under sign-ins"). Idle is the pool's, not a worker's: the
+/// checks of one account run one at a time, in turn on either worker, and a worker that gave
+/// its blocks back between two of them would fault 19 MiB in again for each hash. A sign-in
+/// after a pause allocates them anew: a few milliseconds of page faults beside a hash's tens.
 const KEEP_BLOCKS: Duration = Duration::from_millis(100);
 
 /// The outcome of checking a password.
@@ -346,6 +349,10 @@ struct Shared {
 struct Queue {
     jobs: VecDeque<Job>,
     closed: bool,
+    /// Jobs running on a worker.
+    running: usize,
+    /// When a job last started or ended on any worker.
+    last_busy: Instant,
 }
 
 impl Pool {
@@ -354,6 +361,8 @@ impl Pool {
             queue: Mutex::new(Queue {
                 jobs: VecDeque::new(),
                 closed: false,
+                running: 0,
+                last_busy: Instant::now(),
             }),
             ready: Condvar::new(),
         });
@@ -391,39 +400,47 @@ impl Drop for Pool {
     }
 }
 
-/// A worker: runs jobs in turn with its blocks; gives the blocks back after `KEEP_BLOCKS`
-/// without work; ends when the pool is dropped.
+/// A worker: runs jobs in turn with its blocks; gives the blocks back once no job has run on
+/// any worker for `KEEP_BLOCKS`; ends when the pool is dropped.
 fn work(shared: &Shared, usual_blocks: usize) {
     let mut blocks = Blocks {
         usual: usual_blocks,
         kept: Vec::new(),
     };
+    let mut q = shared.queue.lock().unwrap_or_else(PoisonError::into_inner);
     loop {
-        let mut q = shared.queue.lock().unwrap_or_else(PoisonError::into_inner);
         let job = loop {
             if let Some(job) = q.jobs.pop_front() {
+                q.running += 1;
+                q.last_busy = Instant::now();
                 break job;
             }
             if q.closed {
                 return;
             }
+            let idle = (q.running == 0).then(|| q.last_busy.elapsed());
             if blocks.kept.is_empty() {
                 q = shared.ready.wait(q).unwrap_or_else(PoisonError::into_inner);
+            } else if idle.is_some_and(|idle| idle >= KEEP_BLOCKS) {
+                blocks.release();
             } else {
-                let (next, timeout) = shared
+                // Woken by a job, or to look again when the pool may have been idle long
+                // enough (while another worker hashes: a full KEEP_BLOCKS later).
+                let wait = KEEP_BLOCKS.saturating_sub(idle.unwrap_or_default());
+                q = shared
                     .ready
-                    .wait_timeout(q, KEEP_BLOCKS)
-                    .unwrap_or_else(PoisonError::into_inner);
-                q = next;
-                if timeout.timed_out() && q.jobs.is_empty() {
-                    blocks.release();
-                }
+                    .wait_timeout(q, wait)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
             }
         };
         drop(q);
         // A job that panics drops its answer's sender (the caller gets an internal error);
         // the worker and its blocks stay.
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut blocks)));
+        q = shared.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        q.running -= 1;
+        q.last_busy = Instant::now();
     }
 }
 
@@ -560,6 +577,51 @@ mod tests {
         assert!(p.hash("correct horse").await.is_ok());
     }
 
+    /// Runs one job on each of the two workers of `pool` at once (each waits for the other),
+    /// and returns how many blocks each held before it (using them first when `use_blocks`).
+    fn on_both(pool: &Pool, use_blocks: bool) -> Vec<usize> {
+        let both = Arc::new(std::sync::Barrier::new(2));
+        let (tx, rx) = std::sync::mpsc::channel();
+        for _ in 0..2 {
+            let (both, tx) = (both.clone(), tx.clone());
+            pool.submit(Box::new(move |b: &mut Blocks| {
+                both.wait();
+                let _ = tx.send(b.kept.len());
+                if use_blocks {
+                    b.with(8, |m| m.len());
+                }
+            }));
+        }
+        let mut kept = vec![rx.recv().unwrap(), rx.recv().unwrap()];
+        kept.sort_unstable();
+        kept
+    }
+
+    #[test]
+    fn workers_keep_their_blocks_while_any_of_them_works() {
+        let pool = Pool::start(2, 8).unwrap();
+        assert_eq!(on_both(&pool, true), [0, 0], "allocated on first use");
+        // One worker busy for several KEEP_BLOCKS: the other, idle, keeps its blocks too.
+        let (tx, rx) = std::sync::mpsc::channel();
+        pool.submit(Box::new(move |_: &mut Blocks| {
+            std::thread::sleep(KEEP_BLOCKS * 4);
+            let _ = tx.send(());
+        }));
+        rx.recv().unwrap();
+        assert_eq!(on_both(&pool, false), [8, 8], "kept while the pool worked");
+        // Then both give them back once the pool is idle (a busy machine may run the workers
+        // late, so looked at more than once).
+        let mut kept = vec![8, 8];
+        for _ in 0..50 {
+            std::thread::sleep(KEEP_BLOCKS * 2);
+            kept = on_both(&pool, false);
+            if kept == [0, 0] {
+                break;
+            }
+        }
+        assert_eq!(kept, [0, 0], "given back when the pool is idle");
+    }
+
     #[test]
     fn an_idle_worker_gives_its_blocks_back_and_a_dropped_pool_ends_its_workers() {
         let pool = Pool::start(1, 8).unwrap();
@@ -575,9 +637,21 @@ mod tests {
         assert_eq!(rx.recv().unwrap(), 0, "allocated on first use");
         pool.submit(job(tx.clone()));
         assert_eq!(rx.recv().unwrap(), 8, "kept for the next hash");
-        std::thread::sleep(KEEP_BLOCKS * 3);
-        pool.submit(job(tx));
-        assert_eq!(rx.recv().unwrap(), 0, "given back when idle");
+        // Looked at without using them, after waits longer than KEEP_BLOCKS (a busy machine
+        // may run the worker late, so more than once).
+        let mut kept = 8;
+        for _ in 0..50 {
+            std::thread::sleep(KEEP_BLOCKS * 2);
+            let tx = tx.clone();
+            pool.submit(Box::new(move |b: &mut Blocks| {
+                let _ = tx.send(b.kept.len());
+            }));
+            kept = rx.recv().unwrap();
+            if kept == 0 {
+                break;
+            }
+        }
+        assert_eq!(kept, 0, "given back when idle");
         let shared = Arc::downgrade(&pool.shared);
         drop(pool);
         for _ in 0..100 {
