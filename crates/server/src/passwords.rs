@@ -3,7 +3,7 @@
 //!
 //! An Argon2id hash at the OWASP parameters fills 19 MiB. Each worker keeps its blocks and
 //! reuses them from one hash to the next, so a burst of sign-ins costs the same memory as one
-//! hash per core, whatever its length; the workers give their blocks back once no hash has run
+//! hash per core, whatever its length; the workers give their blocks back once no job has run
 //! on any of them for `KEEP_BLOCKS`.
 //! In front of the workers, a fair (FIFO) wait for a free worker, bounded: beyond
 //! PASSWORD_HASH_QUEUE waiting hashes the caller gets `Busy` (503 with Retry-After) at once.
@@ -28,7 +28,7 @@ use tokio::sync::{OnceCell, Semaphore, oneshot};
 /// enough for the next queued sign-in to reach a worker (microseconds), short enough that the
 /// 19 MiB each are gone before the work that follows a burst of sign-ins adds its own
 /// (docs/benchmarks.md, "The peak under sign-ins"). Idle is the pool's, not a worker's: the
-/// checks of one account run one at a time, in turn on either worker, and a worker that gave
+/// checks of one account run one at a time, in turn on any worker, and a worker that gave
 /// its blocks back between two of them would fault 19 MiB in again for each hash. A sign-in
 /// after a pause allocates them anew: a few milliseconds of page faults beside a hash's tens.
 const KEEP_BLOCKS: Duration = Duration::from_millis(100);
@@ -328,8 +328,9 @@ impl Blocks {
         f(&mut self.kept[..n])
     }
 
-    fn release(&mut self) {
-        self.kept = Vec::new();
+    /// The kept blocks, taken out (to be freed by the caller).
+    fn take(&mut self) -> Vec<Block> {
+        std::mem::take(&mut self.kept)
     }
 }
 
@@ -351,7 +352,9 @@ struct Queue {
     closed: bool,
     /// Jobs running on a worker.
     running: usize,
-    /// When a job last started or ended on any worker.
+    /// Workers holding their blocks, counted from the end of the job that allocated them.
+    holding: usize,
+    /// When a job last ended on any worker.
     last_busy: Instant,
 }
 
@@ -362,6 +365,7 @@ impl Pool {
                 jobs: VecDeque::new(),
                 closed: false,
                 running: 0,
+                holding: 0,
                 last_busy: Instant::now(),
             }),
             ready: Condvar::new(),
@@ -412,7 +416,6 @@ fn work(shared: &Shared, usual_blocks: usize) {
         let job = loop {
             if let Some(job) = q.jobs.pop_front() {
                 q.running += 1;
-                q.last_busy = Instant::now();
                 break job;
             }
             if q.closed {
@@ -422,7 +425,12 @@ fn work(shared: &Shared, usual_blocks: usize) {
             if blocks.kept.is_empty() {
                 q = shared.ready.wait(q).unwrap_or_else(PoisonError::into_inner);
             } else if idle.is_some_and(|idle| idle >= KEEP_BLOCKS) {
-                blocks.release();
+                // Freed (19 MiB back to the OS) without holding up `submit` or the others.
+                let freed = blocks.take();
+                q.holding -= 1;
+                drop(q);
+                drop(freed);
+                q = shared.queue.lock().unwrap_or_else(PoisonError::into_inner);
             } else {
                 // Woken by a job, or to look again when the pool may have been idle long
                 // enough (while another worker hashes: a full KEEP_BLOCKS later).
@@ -435,12 +443,16 @@ fn work(shared: &Shared, usual_blocks: usize) {
             }
         };
         drop(q);
+        let held = !blocks.kept.is_empty();
         // A job that panics drops its answer's sender (the caller gets an internal error);
         // the worker and its blocks stay.
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut blocks)));
         q = shared.queue.lock().unwrap_or_else(PoisonError::into_inner);
         q.running -= 1;
         q.last_busy = Instant::now();
+        if !held && !blocks.kept.is_empty() {
+            q.holding += 1;
+        }
     }
 }
 
@@ -448,6 +460,7 @@ fn work(shared: &Shared, usual_blocks: usize) {
 mod tests {
     use super::*;
     use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+    use std::sync::mpsc::{Receiver, Sender, channel};
 
     const WAIT: Duration = Duration::from_millis(500);
 
@@ -577,81 +590,67 @@ mod tests {
         assert!(p.hash("correct horse").await.is_ok());
     }
 
-    /// Runs one job on each of the two workers of `pool` at once (each waits for the other),
-    /// and returns how many blocks each held before it (using them first when `use_blocks`).
-    fn on_both(pool: &Pool, use_blocks: bool) -> Vec<usize> {
-        let both = Arc::new(std::sync::Barrier::new(2));
-        let (tx, rx) = std::sync::mpsc::channel();
-        for _ in 0..2 {
-            let (both, tx) = (both.clone(), tx.clone());
-            pool.submit(Box::new(move |b: &mut Blocks| {
-                both.wait();
-                let _ = tx.send(b.kept.len());
-                if use_blocks {
-                    b.with(8, |m| m.len());
-                }
-            }));
+    const LONG: Duration = Duration::from_secs(10);
+
+    /// Workers of `pool` holding their blocks.
+    fn holding(pool: &Pool) -> usize {
+        pool.shared.queue.lock().unwrap().holding
+    }
+
+    /// Waits (up to LONG) until no worker of `pool` holds blocks; whether that happened.
+    fn all_given_back(pool: &Pool) -> bool {
+        let start = Instant::now();
+        while holding(pool) > 0 {
+            if start.elapsed() > LONG {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
         }
-        let mut kept = vec![rx.recv().unwrap(), rx.recv().unwrap()];
-        kept.sort_unstable();
-        kept
+        true
+    }
+
+    /// A job that uses its worker's blocks, says how many were kept before it, then waits
+    /// until `go` is sent to (or dropped).
+    fn using_blocks(tx: &Sender<usize>, go: Receiver<()>) -> Job {
+        let tx = tx.clone();
+        Box::new(move |b: &mut Blocks| {
+            let before = b.kept.len();
+            b.with(8, |m| m.len());
+            let _ = tx.send(before);
+            let _ = go.recv();
+        })
     }
 
     #[test]
     fn workers_keep_their_blocks_while_any_of_them_works() {
         let pool = Pool::start(2, 8).unwrap();
-        assert_eq!(on_both(&pool, true), [0, 0], "allocated on first use");
-        // One worker busy for several KEEP_BLOCKS: the other, idle, keeps its blocks too.
-        let (tx, rx) = std::sync::mpsc::channel();
-        pool.submit(Box::new(move |_: &mut Blocks| {
-            std::thread::sleep(KEEP_BLOCKS * 4);
-            let _ = tx.send(());
-        }));
-        rx.recv().unwrap();
-        assert_eq!(on_both(&pool, false), [8, 8], "kept while the pool worked");
-        // Then both give them back once the pool is idle (a busy machine may run the workers
-        // late, so looked at more than once).
-        let mut kept = vec![8, 8];
-        for _ in 0..50 {
-            std::thread::sleep(KEEP_BLOCKS * 2);
-            kept = on_both(&pool, false);
-            if kept == [0, 0] {
-                break;
-            }
-        }
-        assert_eq!(kept, [0, 0], "given back when the pool is idle");
+        let (tx, rx) = channel();
+        // One job holds its worker until told; the other, on the other worker, ends.
+        let (hold, held) = channel();
+        pool.submit(using_blocks(&tx, held));
+        pool.submit(using_blocks(&tx, channel().1));
+        assert_eq!(rx.recv_timeout(LONG).unwrap(), 0, "allocated on first use");
+        assert_eq!(rx.recv_timeout(LONG).unwrap(), 0, "allocated on first use");
+        // While one worker works, the other, idle for several KEEP_BLOCKS, keeps its blocks
+        // (the working one's are counted once its job ends).
+        std::thread::sleep(KEEP_BLOCKS * 4);
+        assert_eq!(holding(&pool), 1, "kept while the pool worked");
+        drop(hold);
+        assert!(all_given_back(&pool), "given back once the pool is idle");
     }
 
     #[test]
     fn an_idle_worker_gives_its_blocks_back_and_a_dropped_pool_ends_its_workers() {
         let pool = Pool::start(1, 8).unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let job = |tx: std::sync::mpsc::Sender<usize>| -> Job {
-            Box::new(move |b: &mut Blocks| {
-                let before = b.kept.len();
-                b.with(8, |m| m.len());
-                let _ = tx.send(before);
-            })
-        };
-        pool.submit(job(tx.clone()));
-        assert_eq!(rx.recv().unwrap(), 0, "allocated on first use");
-        pool.submit(job(tx.clone()));
-        assert_eq!(rx.recv().unwrap(), 8, "kept for the next hash");
-        // Looked at without using them, after waits longer than KEEP_BLOCKS (a busy machine
-        // may run the worker late, so more than once).
-        let mut kept = 8;
-        for _ in 0..50 {
-            std::thread::sleep(KEEP_BLOCKS * 2);
-            let tx = tx.clone();
-            pool.submit(Box::new(move |b: &mut Blocks| {
-                let _ = tx.send(b.kept.len());
-            }));
-            kept = rx.recv().unwrap();
-            if kept == 0 {
-                break;
-            }
-        }
-        assert_eq!(kept, 0, "given back when idle");
+        let (tx, rx) = channel();
+        // The second job is queued before the first ends: the blocks pass from one to the next.
+        let (go, wait) = channel();
+        pool.submit(using_blocks(&tx, wait));
+        pool.submit(using_blocks(&tx, channel().1));
+        assert_eq!(rx.recv_timeout(LONG).unwrap(), 0, "allocated on first use");
+        drop(go);
+        assert_eq!(rx.recv_timeout(LONG).unwrap(), 8, "kept for the next hash");
+        assert!(all_given_back(&pool), "given back when idle");
         let shared = Arc::downgrade(&pool.shared);
         drop(pool);
         for _ in 0..100 {
