@@ -200,9 +200,9 @@ impl Store {
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
-                // Each pooled connection's own page cache: 512 KiB rather than SQLite's 2 MB,
-                // as eight of them (the pool's size then), full, held 16 MB for good; the pages they miss come from
-                // the OS's file cache, and hot lists and items from the store's caches.
+                // Each pooled connection's own page cache: 512 KiB rather than SQLite's 2 MB, as
+                // eight of them (the pool's size then), full, held 16 MB for good; the pages they
+                // miss come from the OS's file cache, hot lists and items from the store's caches.
                 .pragma("cache_size", "-512");
             // An in-memory database exists per connection: it must have exactly one.
             let in_memory = url.contains(":memory:") || url.contains("mode=memory");
@@ -219,9 +219,9 @@ impl Store {
                 })
                 // A connection idle for a few seconds is closed, and its page cache and its
                 // thread with it: a burst's connections would otherwise hold their memory for
-                // minutes after it. At least one is open: the last one, once
-                // idle, is replaced by a fresh one (an open and a thread every few seconds
-                // while nothing happens, each well under a millisecond).
+                // minutes after it. At least one is open: the last one, once idle, is replaced
+                // by a fresh one (an open and a thread every few seconds while nothing happens,
+                // each well under a millisecond).
                 .min_connections(1)
                 .idle_timeout(if in_memory {
                     None
