@@ -7,12 +7,48 @@ use tracing_subscriber::EnvFilter;
 
 /// jemalloc, chosen by measurement over glibc's malloc and mimalloc (docs/benchmarks.md,
 /// "Memory under sign-ins"): an Argon2id hash fills 19 MiB, and jemalloc serves allocations of
-/// 8 MiB and more from a dedicated arena that gives freed pages back to the OS at once, where
-/// glibc keeps them in its arenas once its dynamic mmap threshold has risen past them. It is
-/// built unprefixed (Cargo.toml), so SQLite's and OpenSSL's `malloc` is jemalloc too.
+/// 8 MiB and more from a dedicated arena, which `oversize_frees_at_once` makes give freed pages
+/// back to the OS at once, where glibc keeps them in its arenas once its dynamic mmap threshold
+/// has risen past them. It is built unprefixed (Cargo.toml), so SQLite's and OpenSSL's `malloc`
+/// is jemalloc too.
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// Sets the decay of jemalloc's arena for allocations of `opt.oversize_threshold` (8 MiB) and
+/// more to 0, so that a block freed there goes back to the OS on the thread that frees it.
+/// jemalloc does that by itself only without background threads; with them (ours, for the
+/// purge while idle) that arena keeps the decay of every arena, 1 s here (.cargo/config.toml),
+/// and the hashing workers' Argon2 blocks (2 × 19 MiB) stayed resident for up to a second
+/// after the workers gave them back (docs/benchmarks.md, "The Argon2 blocks' last second").
+/// The arena is numbered after the automatic ones (its number is reserved at start, so the
+/// count checked below holds before it exists) and made by its first allocation, made here
+/// and never written (so no page of it becomes resident); had that not made it, the write
+/// fails. Returns the arena's number.
+#[cfg(not(target_env = "msvc"))]
+fn oversize_frees_at_once() -> Result<u32, String> {
+    use tikv_jemalloc_ctl::{Access, AsName, arenas, opt};
+    let e = |e: tikv_jemalloc_ctl::Error| e.to_string();
+    let threshold: usize = b"opt.oversize_threshold\0".name().read().map_err(e)?;
+    if threshold == 0 {
+        return Err("jemalloc has no arena for large allocations".into());
+    }
+    let automatic = opt::narenas::read().map_err(e)?;
+    drop(std::hint::black_box(Vec::<u8>::with_capacity(threshold)));
+    let total = arenas::narenas::read().map_err(e)?;
+    if total != automatic + 1 {
+        return Err(format!(
+            "jemalloc has {total} arenas, {automatic} automatic: which one is for large allocations is unknown"
+        ));
+    }
+    let mut decay = b"arena.0.dirty_decay_ms\0"
+        .name()
+        .mib::<[usize; 3]>()
+        .map_err(e)?;
+    decay[1] = automatic as usize;
+    decay.write(0isize).map_err(e)?;
+    Ok(automatic)
+}
 
 #[derive(Parser)]
 #[command(
@@ -159,6 +195,10 @@ async fn main() -> std::process::ExitCode {
         }
         Command::Serve(config) => {
             init_logs(&config.log_format);
+            #[cfg(not(target_env = "msvc"))]
+            if let Err(why) = oversize_frees_at_once() {
+                tracing::warn!(%why, "freed Argon2 blocks stay resident until jemalloc's decay");
+            }
             let addr = format!("{}:{}", config.host, config.port);
             let state = match flowspace_server::build_state(*config).await {
                 Ok(s) => s,
@@ -203,5 +243,46 @@ async fn main() -> std::process::ExitCode {
                 }
             }
         }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::oversize_frees_at_once;
+    use tikv_jemalloc_ctl::{Access, AsName};
+
+    /// This process's resident memory, in KiB.
+    fn resident_kib() -> Option<u64> {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
+    #[test]
+    fn a_freed_argon2_sized_block_leaves_memory_at_once() {
+        let arena = oversize_frees_at_once().expect("the arena for large allocations");
+        let decay: isize = format!("arena.{arena}.dirty_decay_ms\0")
+            .name()
+            .read()
+            .expect("its decay");
+        assert_eq!(decay, 0);
+        let ordinary: isize = b"arena.0.dirty_decay_ms\0".name().read().expect("arena 0");
+        assert_eq!(
+            ordinary, 1000,
+            "the other arenas keep .cargo/config.toml's decay"
+        );
+
+        // A block of the size of one Argon2id hash at the defaults (19 MiB), every page written.
+        let block = vec![1u8; 19 << 20];
+        let with = resident_kib().expect("VmRSS in /proc/self/status");
+        drop(std::hint::black_box(block));
+        let without = resident_kib().expect("VmRSS in /proc/self/status");
+        assert!(
+            with.saturating_sub(without) >= 16 << 10,
+            "freeing 19 MiB gave back only {} KiB at once ({with} -> {without})",
+            with.saturating_sub(without)
+        );
     }
 }
