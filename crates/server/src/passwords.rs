@@ -345,6 +345,12 @@ struct Pool {
 struct Shared {
     queue: Mutex<Queue>,
     ready: Condvar,
+    /// Held while a worker frees its blocks, so that workers free them one at a time. The
+    /// server's allocator (jemalloc, src/main.rs) gives a free of this size back to the OS on
+    /// the freeing thread, but not while another thread is giving back pages of the same arena
+    /// (it then leaves them to its background thread's decay): two workers freeing at once,
+    /// as they do when the pool goes idle, kept one set of blocks resident for up to a second.
+    freeing: Mutex<()>,
 }
 
 struct Queue {
@@ -369,6 +375,7 @@ impl Pool {
                 last_busy: Instant::now(),
             }),
             ready: Condvar::new(),
+            freeing: Mutex::new(()),
         });
         for i in 0..workers {
             let shared = shared.clone();
@@ -425,11 +432,17 @@ fn work(shared: &Shared, usual_blocks: usize) {
             if blocks.kept.is_empty() {
                 q = shared.ready.wait(q).unwrap_or_else(PoisonError::into_inner);
             } else if idle.is_some_and(|idle| idle >= KEEP_BLOCKS) {
-                // Freed (19 MiB back to the OS) without holding up `submit` or the others.
+                // Freed (19 MiB back to the OS) without holding up `submit`, one worker at a
+                // time (`Shared::freeing`).
                 let freed = blocks.take();
                 q.holding -= 1;
                 drop(q);
+                let one_at_a_time = shared
+                    .freeing
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
                 drop(freed);
+                drop(one_at_a_time);
                 q = shared.queue.lock().unwrap_or_else(PoisonError::into_inner);
             } else {
                 // Woken by a job, or to look again when the pool may have been idle long
