@@ -14,6 +14,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use cookie::{Cookie, SameSite};
+use flowspace_core::DomainError;
 use flowspace_core::authz::{self, SelfScope};
 use flowspace_core::ids::{OrganizationId, WorkspaceId};
 use flowspace_core::model::{MyOrganization, Organization, User, WorkspaceRole};
@@ -444,7 +445,9 @@ struct Reserved {
 /// deadline. A check that could expect too long a wait, behind the others of its email or IP
 /// or, once it has its turn, for the hashing workers, is refused at once (503,
 /// `LoginQueue::expected_wait` and `Passwords::admit`): a burst of one account, or of one
-/// address, fills its own turns, not the workers of everyone.
+/// address, fills its own turns, not the workers of everyone. The database's reservation waits
+/// only for what is left of PASSWORD_HASH_MAX_WAIT_MS from the start: checks of the email on
+/// other replicas, which this process cannot count, answer 503 beyond it too.
 async fn reserve_password_check(
     state: &AppState,
     user: Option<&User>,
@@ -458,7 +461,8 @@ async fn reserve_password_check(
         LoginOutcome::Failure,
         Some(reason::UNFINISHED),
     );
-    let deadline = Instant::now() + WAIT_FOR_CHECKS;
+    let started = Instant::now();
+    let deadline = started + WAIT_FOR_CHECKS;
     let policy = state.config.lockout_policy();
     let email_key = normalize_email(reservation.email.as_deref().unwrap_or_default());
     let turn = state.login_queue.turn(
@@ -475,7 +479,8 @@ async fn reserve_password_check(
     };
     let turn = turn?;
     let admitted = state.passwords.admit()?;
-    let attempt = reserve(state, &reservation, deadline).await?;
+    let busy_at = started + state.passwords.max_wait();
+    let attempt = reserve(state, &reservation, deadline, busy_at).await?;
     Ok(Reserved {
         attempt,
         _turn: turn,
@@ -563,24 +568,33 @@ async fn recheck(
 }
 
 /// Reserves the attempt `ev`; while the attempts being checked (on any replica) could use up
-/// the limit, waits for them until `deadline`, so that a burst of sign-ins is slowed down, not
-/// refused.
+/// the limit, waits for them, asking again with back-off, so that a burst of sign-ins is
+/// slowed down: until `busy_at` (then 503 with `Retry-After`, nothing recorded: the server is
+/// busy) or `deadline` (then refused as locked out, `waited_too_long`), whichever comes first.
 async fn reserve(
     state: &AppState,
     ev: &NewLoginEvent,
     deadline: Instant,
+    busy_at: Instant,
 ) -> ApiResult<LoginAttempt> {
     let policy = state.config.lockout_policy();
+    let until = deadline.min(busy_at);
     let mut pause = Duration::from_millis(10);
     loop {
         match state.store.reserve_login_attempt(ev, &policy).await? {
             Reservation::Reserved(attempt) => return Ok(attempt),
             Reservation::Locked(wait) => return Err(too_many_attempts(wait)),
-            Reservation::Wait if Instant::now() + pause > deadline => {
-                return Err(waited_too_long(state, ev).await?);
-            }
             Reservation::Wait => {
-                tokio::time::sleep(pause).await;
+                let now = Instant::now();
+                if now >= until {
+                    return Err(if until == deadline {
+                        waited_too_long(state, ev).await?
+                    } else {
+                        DomainError::Busy("too many sign-ins at once; retry shortly").into()
+                    });
+                }
+                // The last time just at `until`, so that a check that ends by then still counts.
+                tokio::time::sleep(pause.min(until - now)).await;
                 pause = (pause * 2).min(Duration::from_millis(200));
             }
         }

@@ -276,3 +276,69 @@ async fn when_a_lock_is_over_the_next_sign_in_is_checked_at_once() {
         );
     }
 }
+
+/// Checks of one email in flight on another replica (here five attempts reserved in the
+/// database, as that replica's sign-ins hold them while they hash) make a sign-in wait for
+/// them, but only for PASSWORD_HASH_MAX_WAIT_MS: then it is answered 503 with `Retry-After`,
+/// as a busy server, and nothing is recorded (it is no lockout). One whose wait ends sooner,
+/// when those checks end, signs in.
+#[tokio::test]
+async fn checks_in_flight_on_another_replica_hold_a_sign_in_at_most_the_wait_bound() {
+    use flowspace_store::{LoginOutcome, NewLoginEvent, Reservation, login_reason};
+    const EMAIL: &str = "pat@example.com";
+    for b in backends() {
+        let name = b.name();
+        let w = World::new_with(&b, |c| c.password_hash_max_wait_ms = 1_000).await;
+        w.user(EMAIL).await;
+        let state = &w.server.state;
+        let policy = state.config.lockout_policy();
+        let elsewhere = NewLoginEvent {
+            organization: None,
+            user: None,
+            email: Some(EMAIL.into()),
+            outcome: LoginOutcome::Failure,
+            reason: Some(login_reason::UNFINISHED),
+            ip: Some("203.0.113.9".into()),
+            user_agent: None,
+            method: Some("password"),
+            provider: None,
+        };
+        let mut held = Vec::new();
+        for _ in 0..policy.max_failures {
+            match state.store.reserve_login_attempt(&elsewhere, &policy).await {
+                Ok(Reservation::Reserved(attempt)) => held.push(attempt),
+                _ => panic!("{name}: the checks elsewhere are reserved"),
+            }
+        }
+        let recorded = reasons(&w.admin, &format!("email={EMAIL}")).await;
+
+        let c = w.server.client();
+        let started = std::time::Instant::now();
+        let r = login(&c, EMAIL, PASSWORD, None).await;
+        let waited = started.elapsed();
+        assert_eq!((r.status, r.code()), (503, "busy"), "{name}: {}", r.body);
+        assert_eq!(
+            r.headers.get("retry-after").map(|v| v.to_str().unwrap()),
+            Some("1"),
+            "{name}"
+        );
+        assert!(
+            waited >= std::time::Duration::from_millis(1_000),
+            "{name}: it waited for the checks elsewhere first: {waited:?}"
+        );
+        assert_eq!(
+            reasons(&w.admin, &format!("email={EMAIL}")).await,
+            recorded,
+            "{name}: a busy refusal records nothing"
+        );
+
+        // The checks elsewhere end while a sign-in waits for them: it is checked.
+        let waiting = tokio::spawn(async move { login(&c, EMAIL, PASSWORD, None).await });
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        for attempt in held {
+            state.store.release_login_attempt(attempt).await.unwrap();
+        }
+        let r = waiting.await.unwrap();
+        assert_eq!(r.status, 200, "{name}: {}", r.body);
+    }
+}
