@@ -347,9 +347,11 @@ struct Shared {
     ready: Condvar,
     /// Held while a worker frees its blocks, so that workers free them one at a time. The
     /// server's allocator (jemalloc, src/main.rs) gives a free of this size back to the OS on
-    /// the freeing thread, but not while another thread is giving back pages of the same arena
-    /// (it then leaves them to its background thread's decay): two workers freeing at once,
-    /// as they do when the pool goes idle, kept one set of blocks resident for up to a second.
+    /// the freeing thread, but not while another thread is giving back pages of the same arena:
+    /// it skips them, and they stay until jemalloc's background thread or the next large free
+    /// purges them. Two workers freeing at once, as they do when the pool goes idle, kept one
+    /// set of blocks resident for up to a second. (The one-off blocks of a stored hash with
+    /// stronger parameters, `Blocks::with`, are freed by their job, outside this: rare.)
     freeing: Mutex<()>,
 }
 
