@@ -44,7 +44,8 @@ pub enum Decision {
     /// Locked: refuse it (429) for this many more seconds.
     Locked(i64),
     /// Not locked, but the attempts being checked could use up what is left of the limit if
-    /// they fail: wait for them (a burst of right passwords is slowed down, not refused).
+    /// they fail: wait for them (a burst of right passwords is slowed down; the server answers
+    /// 503 only once the wait passes PASSWORD_HASH_MAX_WAIT_MS).
     Wait,
 }
 

@@ -325,8 +325,9 @@ fn too_many_attempts(wait_secs: i64) -> ApiError {
     e
 }
 
-/// How long a sign-in waits, at most, for the attempts being checked for its email or its IP
-/// to finish before it is refused.
+/// How long a sign-in waits, at most, for its turn among the sign-ins of its email or its IP
+/// in this process before it is refused as locked out (`waited_too_long`). Its admission
+/// (`LoginQueue::expected_wait`) normally refuses it long before.
 const WAIT_FOR_CHECKS: Duration = Duration::from_secs(10);
 
 /// Rule 15: an unknown email and a wrong password answer alike, after the same work; every
@@ -445,9 +446,10 @@ struct Reserved {
 /// deadline. A check that could expect too long a wait, behind the others of its email or IP
 /// or, once it has its turn, for the hashing workers, is refused at once (503,
 /// `LoginQueue::expected_wait` and `Passwords::admit`): a burst of one account, or of one
-/// address, fills its own turns, not the workers of everyone. The database's reservation waits
-/// only for what is left of PASSWORD_HASH_MAX_WAIT_MS from the start: checks of the email on
-/// other replicas, which this process cannot count, answer 503 beyond it too.
+/// address, fills its own turns, not the workers of everyone. The database's reservation then
+/// waits for the attempts of the email or IP already being checked (on any replica: this
+/// process cannot count the others') only for what is left of PASSWORD_HASH_MAX_WAIT_MS from
+/// the start, then answers 503 too.
 async fn reserve_password_check(
     state: &AppState,
     user: Option<&User>,
@@ -462,7 +464,6 @@ async fn reserve_password_check(
         Some(reason::UNFINISHED),
     );
     let started = Instant::now();
-    let deadline = started + WAIT_FOR_CHECKS;
     let policy = state.config.lockout_policy();
     let email_key = normalize_email(reservation.email.as_deref().unwrap_or_default());
     let turn = state.login_queue.turn(
@@ -474,13 +475,12 @@ async fn reserve_password_check(
             state.login_queue.expected_wait(queued, parallel) <= state.passwords.max_wait()
         },
     );
-    let Ok(turn) = tokio::time::timeout_at(deadline, turn).await else {
+    let Ok(turn) = tokio::time::timeout_at(started + WAIT_FOR_CHECKS, turn).await else {
         return Err(waited_too_long(state, &reservation).await?);
     };
     let turn = turn?;
     let admitted = state.passwords.admit()?;
-    let busy_at = started + state.passwords.max_wait();
-    let attempt = reserve(state, &reservation, deadline, busy_at).await?;
+    let attempt = reserve(state, &reservation, started + state.passwords.max_wait()).await?;
     Ok(Reserved {
         attempt,
         _turn: turn,
@@ -569,16 +569,14 @@ async fn recheck(
 
 /// Reserves the attempt `ev`; while the attempts being checked (on any replica) could use up
 /// the limit, waits for them, asking again with back-off, so that a burst of sign-ins is
-/// slowed down: until `busy_at` (then 503 with `Retry-After`, nothing recorded: the server is
-/// busy) or `deadline` (then refused as locked out, `waited_too_long`), whichever comes first.
+/// slowed down, until `busy_at`: then 503 with `Retry-After`, and nothing recorded (the server
+/// is busy; no password was checked).
 async fn reserve(
     state: &AppState,
     ev: &NewLoginEvent,
-    deadline: Instant,
     busy_at: Instant,
 ) -> ApiResult<LoginAttempt> {
     let policy = state.config.lockout_policy();
-    let until = deadline.min(busy_at);
     let mut pause = Duration::from_millis(10);
     loop {
         match state.store.reserve_login_attempt(ev, &policy).await? {
@@ -586,23 +584,21 @@ async fn reserve(
             Reservation::Locked(wait) => return Err(too_many_attempts(wait)),
             Reservation::Wait => {
                 let now = Instant::now();
-                if now >= until {
-                    return Err(if until == deadline {
-                        waited_too_long(state, ev).await?
-                    } else {
-                        DomainError::Busy("too many sign-ins at once; retry shortly").into()
-                    });
+                if now >= busy_at {
+                    return Err(
+                        DomainError::Busy("too many sign-ins at once; retry shortly").into(),
+                    );
                 }
-                // The last time just at `until`, so that a check that ends by then still counts.
-                tokio::time::sleep(pause.min(until - now)).await;
+                // The last time just at `busy_at`, so that a check that ends by then counts.
+                tokio::time::sleep(pause.min(busy_at - now)).await;
                 pause = (pause * 2).min(Duration::from_millis(200));
             }
         }
     }
 }
 
-/// A sign-in that waited `WAIT_FOR_CHECKS` for the others of its email or IP is refused, as
-/// locked out (recorded as such).
+/// A sign-in that waited `WAIT_FOR_CHECKS` for its turn among the others of its email or IP
+/// is refused, as locked out (recorded as such).
 async fn waited_too_long(state: &AppState, ev: &NewLoginEvent) -> ApiResult<ApiError> {
     let refused = NewLoginEvent {
         reason: Some(reason::LOCKED_OUT),

@@ -13,6 +13,10 @@ use tokio::sync::{Barrier, Notify};
 /// Parallel wrong guesses per test.
 const GUESSES: usize = 50;
 
+/// PASSWORD_HASH_MAX_WAIT_MS for the bursts: long enough that a busy machine's waits are
+/// never refused as busy (503), so that what is counted is the lockout alone.
+const PATIENT_MS: u64 = 10_000;
+
 async fn login(c: &Client, email: &str, password: &str, ip: Option<&str>) -> Resp {
     let headers: Vec<(&str, &str)> = ip.map(|ip| ("x-forwarded-for", ip)).into_iter().collect();
     c.send(
@@ -132,9 +136,12 @@ fn statuses(b: &Burst) -> (usize, usize) {
 async fn parallel_guesses_at_two_replicas_check_at_most_the_email_limit() {
     for b in backends() {
         let name = b.name();
-        let w = World::new(&b).await;
+        let w = World::new_with(&b, |c| c.password_hash_max_wait_ms = PATIENT_MS).await;
         w.user("pat@example.com").await;
-        let second = w.server.replica().await;
+        let second = w
+            .server
+            .replica_with(|c| c.password_hash_max_wait_ms = PATIENT_MS)
+            .await;
         let max = w.server.state.config.login_max_failures;
         assert_eq!(max, 5, "the default limit");
 
@@ -180,9 +187,13 @@ async fn parallel_guesses_from_one_ip_check_at_most_the_ip_limit() {
     const IP: &str = "198.51.100.7";
     for b in backends() {
         let name = b.name();
-        let first = TestServer::start_with(&b, |c| c.trust_proxy = true).await;
+        let patient = |c: &mut flowspace_server::config::Config| {
+            c.trust_proxy = true;
+            c.password_hash_max_wait_ms = PATIENT_MS;
+        };
+        let first = TestServer::start_with(&b, patient).await;
         let admin = first.setup().await;
-        let second = first.replica_with(|c| c.trust_proxy = true).await;
+        let second = first.replica_with(patient).await;
         let max = first.state.config.login_max_failures_per_ip;
         assert_eq!(max, 20, "the default limit");
 
@@ -334,7 +345,11 @@ async fn checks_in_flight_on_another_replica_hold_a_sign_in_at_most_the_wait_bou
 
         // The checks elsewhere end while a sign-in waits for them: it is checked.
         let waiting = tokio::spawn(async move { login(&c, EMAIL, PASSWORD, None).await });
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(
+            !waiting.is_finished(),
+            "{name}: it waits, it is not refused"
+        );
         for attempt in held {
             state.store.release_login_attempt(attempt).await.unwrap();
         }
