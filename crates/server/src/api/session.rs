@@ -442,8 +442,8 @@ struct Reserved {
 /// Reserves a password check of `user` (or, when the email matched nobody, of `email` as
 /// typed) from `client`, before any password work, for known and unknown emails alike: a
 /// correct password is refused too while locked (429). Checks of one email or IP wait for
-/// their turn here, in order, and then for the database's reservation; both within one
-/// deadline. A check that could expect too long a wait, behind the others of its email or IP
+/// their turn here, in order (at most `WAIT_FOR_CHECKS`), and then for the database's
+/// reservation. A check that could expect too long a wait, behind the others of its email or IP
 /// or, once it has its turn, for the hashing workers, is refused at once (503,
 /// `LoginQueue::expected_wait` and `Passwords::admit`): a burst of one account, or of one
 /// address, fills its own turns, not the workers of everyone. The database's reservation then

@@ -175,7 +175,7 @@ pub fn operator_routes() -> Vec<OperatorRouteDef> {
 const IF_MATCH: &str = "If-Match is not a version number";
 
 /// Why a route that hashes a password may answer 503.
-pub(crate) const BUSY: &str = "Too many sign-ins or password checks are waiting (see Retry-After)";
+pub(crate) const BUSY: &str = "Too many sign-ins or password hashes are waiting (see Retry-After)";
 
 /// Every route, in the order the OpenAPI document lists them.
 pub fn table() -> Vec<RouteDef> {
