@@ -30,9 +30,7 @@ fn refuse_beyond(
 ) -> DomainResult<()> {
     let queued = (others + 1).saturating_sub(parallel);
     if queued > 0 && !may_wait(queued, parallel) {
-        return Err(DomainError::Busy(
-            "too many sign-ins at once; retry shortly",
-        ));
+        return Err(crate::passwords::TOO_MANY_SIGN_INS);
     }
     Ok(())
 }
@@ -189,9 +187,7 @@ impl LoginQueue {
             keys.sweep_at = (keys.live.len() * 2).max(64);
         }
         if keys.live.len() >= self.max_keys {
-            return Err(DomainError::Busy(
-                "too many sign-ins at once; retry shortly",
-            ));
+            return Err(crate::passwords::TOO_MANY_SIGN_INS);
         }
         let s = Arc::new(Semaphore::new(permits));
         keys.live.insert(key, Arc::downgrade(&s));

@@ -33,6 +33,11 @@ use tokio::sync::{OnceCell, Semaphore, oneshot};
 /// after a pause allocates them anew: a few milliseconds of page faults beside a hash's tens.
 const KEEP_BLOCKS: Duration = Duration::from_millis(100);
 
+/// The refusal of a sign-in or a hash that would wait too long (503 with Retry-After): here,
+/// in the turns of `login_queue.rs` and in the database's wait of `api/session.rs`.
+pub(crate) const TOO_MANY_SIGN_INS: DomainError =
+    DomainError::Busy("too many sign-ins at once; retry shortly");
+
 /// The outcome of checking a password.
 pub struct Verified {
     pub ok: bool,
@@ -136,9 +141,7 @@ impl Passwords {
     fn refuse_beyond(&self, ahead: usize) -> DomainResult<()> {
         let queued = (ahead + 1).saturating_sub(self.worker_count);
         if self.expected_wait(queued, self.worker_count) > self.max_wait {
-            return Err(DomainError::Busy(
-                "too many sign-ins at once; retry shortly",
-            ));
+            return Err(TOO_MANY_SIGN_INS);
         }
         Ok(())
     }
@@ -170,9 +173,7 @@ impl Passwords {
         let queued = self.waiting.fetch_add(1, Ordering::SeqCst);
         let place = Waiting(&self.waiting);
         if queued >= self.max_waiting {
-            return Err(DomainError::Busy(
-                "too many sign-ins at once; retry shortly",
-            ));
+            return Err(TOO_MANY_SIGN_INS);
         }
         let permit = self.workers.clone().acquire_owned().await;
         drop(place);

@@ -14,7 +14,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use cookie::{Cookie, SameSite};
-use flowspace_core::DomainError;
 use flowspace_core::authz::{self, SelfScope};
 use flowspace_core::ids::{OrganizationId, WorkspaceId};
 use flowspace_core::model::{MyOrganization, Organization, User, WorkspaceRole};
@@ -585,9 +584,7 @@ async fn reserve(
             Reservation::Wait => {
                 let now = Instant::now();
                 if now >= busy_at {
-                    return Err(
-                        DomainError::Busy("too many sign-ins at once; retry shortly").into(),
-                    );
+                    return Err(crate::passwords::TOO_MANY_SIGN_INS.into());
                 }
                 // The last time just at `busy_at`, so that a check that ends by then counts.
                 tokio::time::sleep(pause.min(busy_at - now)).await;
