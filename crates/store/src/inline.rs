@@ -12,11 +12,12 @@
 //! database, by any connection of any process, rewrites that header before it returns (the
 //! header is how SQLite's readers learn of commits at all), so an unchanged header proves
 //! that nothing was committed since: the kept answer is what a read would return now.
-use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 use crate::cache::VERSIONS_SQL;
@@ -24,72 +25,120 @@ use crate::cache::VERSIONS_SQL;
 pub(crate) struct InlineReader {
     path: PathBuf,
     idle: Mutex<Vec<rusqlite::Connection>>,
-    /// The watch on commits, opened with the first read (`None` when it could not be).
-    commits: OnceLock<Option<Commits>>,
+    /// The watch on commits, once opened (tried with the first read, then at most once a
+    /// second until it opens).
+    commits: OnceLock<Commits>,
+    /// When the watch was last tried, in milliseconds after `started` (0: never).
+    tried_at: AtomicU64,
+    started: Instant,
+    /// Set by `close`: nothing kept is given, and the watch is not opened, after it.
+    closed: AtomicBool,
     /// Answers read, each with the WAL index header it was read under, by (organization,
     /// workspace).
     seen: quick_cache::sync::Cache<(Uuid, Option<Uuid>), (Header, Versions)>,
     /// Reads of the database made (answers not given from `seen`).
-    reads: std::sync::atomic::AtomicU64,
+    reads: AtomicU64,
 }
 
-/// How many (organization, workspace) answers `seen` keeps: about 100 bytes each.
+/// How many (organization, workspace) answers `seen` keeps: about 130 bytes each.
 const SEEN_ENTRIES: usize = 4096;
 
 /// The WAL index header: the first 48 bytes of the database's `-shm` file (SQLite's
 /// `WalIndexHdr`, in the file format every SQLite version shares, sqlite.org/walformat.html).
 type Header = [u8; 48];
 
+/// The `-shm` files read here, by device and inode, each left open for the rest of the
+/// process: closing any descriptor of a file drops every POSIX lock the process holds on it,
+/// SQLite's own locks on the `-shm` file among them (the one that keeps other processes from
+/// resetting the file, the write lock of a commit under way). So no descriptor opened here is
+/// ever closed, and each file is opened once: one descriptor per database file the process
+/// has used.
+static SHM_FILES: LazyLock<Mutex<ShmFiles>> = LazyLock::new(Default::default);
+
+/// The open `-shm` files, by (device, inode).
+type ShmFiles = HashMap<(u64, u64), Arc<File>>;
+
+/// The `-shm` file at `path`, from `SHM_FILES` or opened and kept there.
+#[cfg(unix)]
+fn shm_file(path: &Path) -> Option<Arc<File>> {
+    use std::os::unix::fs::MetadataExt;
+    let seen = std::fs::metadata(path).ok()?;
+    let key = (seen.dev(), seen.ino());
+    let mut files = SHM_FILES.lock().ok()?;
+    if let Some(file) = files.get(&key) {
+        return Some(file.clone());
+    }
+    let file = Arc::new(File::open(path).ok()?);
+    match file.metadata().map(|m| (m.dev(), m.ino())) {
+        Ok(opened) => {
+            files.insert(opened, file.clone());
+            // Another file than the one seen (replaced in between): kept open, not used.
+            (opened == key).then_some(file)
+        }
+        Err(_) => {
+            std::mem::forget(file);
+            None
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn shm_file(_: &Path) -> Option<Arc<File>> {
+    None
+}
+
 /// Reads the WAL index header with one `pread` of the `-shm` file, safely: no mapping of our
 /// own, no lock. The `-shm` file is the one SQLite maps: a file read sees what those mappings
 /// wrote (one page cache).
 struct Commits {
-    shm: std::fs::File,
+    shm: Arc<File>,
     /// A connection held open for as long as `shm` is read. While any connection of this
     /// process has the database open in WAL mode, it holds a shared lock on the database file
     /// and on the `-shm` file's "dead man switch" byte, so that no other process can delete
     /// the `-shm` file (on its last close) nor truncate it (on a first open): the file read
     /// here stays the one every process writes its commits to. Taken by `close`.
     anchor: Mutex<Option<rusqlite::Connection>>,
-    closed: AtomicBool,
 }
 
 impl Commits {
     /// Opens the connection that keeps the `-shm` file in place, reads once through it (which
-    /// opens the `-shm` file if no connection had), then the `-shm` file itself.
+    /// opens the `-shm` file if no connection had), then the `-shm` file SQLite names after
+    /// the database (its own path, symbolic links resolved), if the database is in WAL mode.
     fn open(reader: &InlineReader) -> Option<Self> {
         let anchor = reader.open().ok()?;
+        let mode: String = anchor
+            .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+            .ok()?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return None;
+        }
         anchor
             .query_row("SELECT count(*) FROM auth_versions WHERE 0", [], |_| Ok(()))
             .ok()?;
-        let mut shm = reader.path.clone().into_os_string();
-        shm.push("-shm");
-        let shm = std::fs::File::open(shm).ok()?;
+        let shm = shm_file(Path::new(&format!("{}-shm", anchor.path()?)))?;
         Some(Self {
             shm,
             anchor: Mutex::new(Some(anchor)),
-            closed: AtomicBool::new(false),
         })
     }
 
     /// The header as it is now, when it is one SQLite's own readers would accept: its two
     /// copies (SQLite writes the second, then the first) agree, it is initialised, and its
-    /// checksum holds. `None` otherwise (a commit or a recovery under way, or no file): the
-    /// caller then reads the database.
+    /// checksum holds; and it has counted a commit since the WAL index was last rebuilt (a
+    /// rebuilt header starts its count at 0, and two rebuilds of an empty WAL write the same
+    /// bytes). `None` otherwise (a commit or a recovery under way, no commit yet): the caller
+    /// then reads the database.
     fn header(&self) -> Option<Header> {
-        if self.closed.load(Ordering::Acquire) {
-            return None;
-        }
         let mut both = [0u8; 96];
-        self.shm.read_exact_at(&mut both, 0).ok()?;
+        read_at(&self.shm, &mut both)?;
         let (first, second) = both.split_at(48);
         let header: Header = first.try_into().ok()?;
         let word = |i: usize| {
             let b = &header[4 * i..4 * i + 4];
             u32::from_ne_bytes([b[0], b[1], b[2], b[3]])
         };
-        // iVersion (3007000), isInit, and the checksum over the first ten words, in native
-        // byte order as SQLite computes it for the wal-index (`walChecksumBytes`).
+        // iVersion (3007000), iChange, isInit, and the checksum over the first ten words, in
+        // native byte order as SQLite computes it for the wal-index (`walChecksumBytes`).
         let (mut s1, mut s2) = (0u32, 0u32);
         for i in (0..10).step_by(2) {
             s1 = s1.wrapping_add(word(i)).wrapping_add(s2);
@@ -97,17 +146,21 @@ impl Commits {
         }
         let valid = first == second
             && word(0) == 3_007_000
+            && word(2) != 0
             && header[12] == 1
             && (s1, s2) == (word(10), word(11));
         valid.then_some(header)
     }
+}
 
-    fn close(&self) {
-        self.closed.store(true, Ordering::Release);
-        if let Ok(mut anchor) = self.anchor.lock() {
-            anchor.take();
-        }
-    }
+#[cfg(unix)]
+fn read_at(file: &File, buf: &mut [u8]) -> Option<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, 0).ok()
+}
+
+#[cfg(not(unix))]
+fn read_at(_: &File, _: &mut [u8]) -> Option<()> {
+    None
 }
 
 /// The row of `VERSIONS_SQL`: `None` when the organization has no version row.
@@ -119,8 +172,11 @@ impl InlineReader {
             path,
             idle: Mutex::new(Vec::new()),
             commits: OnceLock::new(),
+            tried_at: AtomicU64::new(0),
+            started: Instant::now(),
+            closed: AtomicBool::new(false),
             seen: quick_cache::sync::Cache::new(SEEN_ENTRIES),
-            reads: Default::default(),
+            reads: AtomicU64::new(0),
         }
     }
 
@@ -132,8 +188,11 @@ impl InlineReader {
     /// Closes the idle connections and the watch on commits (`Store::close`): no answer is
     /// given again after it.
     pub(crate) fn close(&self) {
-        if let Some(Some(commits)) = self.commits.get() {
-            commits.close();
+        self.closed.store(true, Ordering::Release);
+        if let Some(commits) = self.commits.get()
+            && let Ok(mut anchor) = commits.anchor.lock()
+        {
+            anchor.take();
         }
         if let Ok(mut idle) = self.idle.lock() {
             idle.clear();
@@ -156,7 +215,7 @@ impl InlineReader {
     /// could not answer at once (the caller then asks the sqlx pool): the answer kept for them
     /// while the WAL index header is the one it was read under, else read now.
     pub(crate) fn versions(&self, org: Uuid, ws: Option<Uuid>) -> Option<Versions> {
-        let commits = self.commits.get_or_init(|| Commits::open(self)).as_ref();
+        let commits = self.watch();
         // Taken before the read: the read's snapshot holds every commit the header counts (and
         // perhaps later ones, which changed the header, so that this answer is never given).
         let before = commits.and_then(Commits::header);
@@ -171,6 +230,42 @@ impl InlineReader {
             self.seen.insert((org, ws), (header, versions));
         }
         Some(versions)
+    }
+
+    /// The watch on commits, unless closed; opened on first use, and tried again at most once a
+    /// second while it cannot be (a database busy at that moment, not yet in WAL mode).
+    fn watch(&self) -> Option<&Commits> {
+        if self.closed.load(Ordering::Acquire) {
+            return None;
+        }
+        if let Some(commits) = self.commits.get() {
+            return Some(commits);
+        }
+        let now = (self.started.elapsed().as_millis() as u64).max(1);
+        let last = self.tried_at.load(Ordering::Relaxed);
+        if (last != 0 && now < last + 1000)
+            || self
+                .tried_at
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return None;
+        }
+        match Commits::open(self) {
+            Some(commits) => {
+                let _ = self.commits.set(commits);
+                // A `close` that ran meanwhile found nothing to close.
+                if self.closed.load(Ordering::Acquire) {
+                    self.close();
+                    return None;
+                }
+                self.commits.get()
+            }
+            None => {
+                tracing::debug!(path = %self.path.display(), "no watch on SQLite's commits yet");
+                None
+            }
+        }
     }
 
     /// Reads the versions on a pooled connection.
@@ -302,23 +397,50 @@ mod tests {
         store.close().await;
     }
 
-    /// The environment variable that makes `another_process_writes` write.
-    const WRITER_DB: &str = "FLOWSPACE_INLINE_TEST_WRITER_DB";
+    /// The environment variables that make `another_process` run: the database, and the SQL.
+    const CHILD_DB: &str = "FLOWSPACE_INLINE_TEST_DB";
+    const CHILD_SQL: &str = "FLOWSPACE_INLINE_TEST_SQL";
 
-    /// Run by `a_commit_by_another_process_is_seen_on_the_next_read` in a process of its own:
-    /// bumps every authorization version of the database it is given, through SQLite's own
-    /// locking, as another replica or the CLI would.
+    /// Run by the tests below in a process of its own: runs the SQL it is given on the
+    /// database it is given, through SQLite's own locking, as another replica or the CLI would.
     #[test]
-    #[ignore = "run by a_commit_by_another_process_is_seen_on_the_next_read"]
-    fn another_process_writes() {
-        let Ok(path) = std::env::var(WRITER_DB) else {
+    #[ignore = "run by the tests below as another process"]
+    fn another_process() {
+        let (Ok(path), Ok(sql)) = (std::env::var(CHILD_DB), std::env::var(CHILD_SQL)) else {
             return;
         };
         let conn = rusqlite::Connection::open(path).unwrap();
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .unwrap();
-        conn.execute("UPDATE auth_versions SET version = version + 1", [])
+        let mut stmt = conn.prepare(&sql).unwrap();
+        let mut rows = stmt.query([]).unwrap();
+        while rows.next().unwrap().is_some() {}
+    }
+
+    /// Runs `sql` on the database at `path` in another process (`another_process`).
+    fn in_another_process(path: &std::path::Path, sql: &str) {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "inline::tests::another_process"])
+            .args(["--ignored", "--nocapture", "--test-threads=1"])
+            .env(CHILD_DB, path)
+            .env(CHILD_SQL, sql)
+            .output()
             .unwrap();
+        assert!(
+            out.status.success() && String::from_utf8_lossy(&out.stdout).contains("1 passed"),
+            "the other process, {sql}: {out:?}"
+        );
+    }
+
+    async fn one_organization(store: &Store, version: i64) -> Uuid {
+        let org = Uuid::new_v4();
+        sqlx::query("INSERT INTO auth_versions (organization_id, version) VALUES ($1, $2)")
+            .bind(org)
+            .bind(version)
+            .execute(store.sqlite_pool().unwrap())
+            .await
+            .unwrap();
+        org
     }
 
     #[tokio::test]
@@ -326,29 +448,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         let store = store(&path).await;
-        let pool = store.sqlite_pool().unwrap();
-        let org = Uuid::new_v4();
-        sqlx::query("INSERT INTO auth_versions (organization_id, version) VALUES ($1, 1)")
-            .bind(org)
-            .execute(pool)
-            .await
-            .unwrap();
+        let org = one_organization(&store, 1).await;
         let reader = InlineReader::new(path.clone());
         assert_eq!(reader.versions(org, None), Some(Some((1, None))));
         assert_eq!(reader.versions(org, None), Some(Some((1, None))));
         assert_eq!(reads(&reader), 1);
 
         for round in 2..=4 {
-            let out = std::process::Command::new(std::env::current_exe().unwrap())
-                .args(["--exact", "inline::tests::another_process_writes"])
-                .args(["--ignored", "--nocapture", "--test-threads=1"])
-                .env(WRITER_DB, &path)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success() && String::from_utf8_lossy(&out.stdout).contains("1 passed"),
-                "the writer process: {out:?}"
-            );
+            in_another_process(&path, "UPDATE auth_versions SET version = version + 1");
             assert_eq!(
                 reader.versions(org, None),
                 Some(Some((round, None))),
@@ -357,6 +464,100 @@ mod tests {
             assert_eq!(reader.versions(org, None), Some(Some((round, None))));
             assert_eq!(reads(&reader), round as u64, "round {round}");
         }
+        store.close().await;
+    }
+
+    /// The POSIX locks this process holds on the file with inode `ino` (/proc/locks).
+    fn locks_on(ino: u64) -> usize {
+        std::fs::read_to_string("/proc/locks")
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains(&format!(":{ino} ")))
+            .count()
+    }
+
+    /// A reader dropped while others use the file must leave SQLite's locks on the `-shm` file
+    /// alone (closing any descriptor of a file drops all of the process's locks on it): else
+    /// another process may rebuild the WAL index, and two rebuilds of an empty WAL write the
+    /// same header bytes, under which a stale answer would be given again.
+    #[tokio::test]
+    async fn a_dropped_reader_keeps_the_locks_and_a_checkpoint_hides_nothing() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let store = store(&path).await;
+        let org = one_organization(&store, 1).await;
+        let reader = InlineReader::new(path.clone());
+        let shm = std::fs::metadata(dir.path().join("t.db-shm"))
+            .unwrap()
+            .ino();
+        let before = locks_on(shm);
+        assert!(before > 0, "SQLite holds a lock on the -shm file");
+        {
+            let other = InlineReader::new(path.clone());
+            assert_eq!(other.versions(org, None), Some(Some((1, None))));
+            drop(other);
+        }
+        assert_eq!(locks_on(shm), before, "no lock dropped with the reader");
+
+        let checkpoint = "PRAGMA wal_checkpoint(TRUNCATE)";
+        in_another_process(&path, checkpoint);
+        in_another_process(&path, "SELECT count(*) FROM auth_versions");
+        assert_eq!(reader.versions(org, None), Some(Some((1, None))));
+        in_another_process(&path, "UPDATE auth_versions SET version = version + 1");
+        in_another_process(&path, checkpoint);
+        in_another_process(&path, "SELECT count(*) FROM auth_versions");
+        assert_eq!(reader.versions(org, None), Some(Some((2, None))));
+        assert_eq!(reader.versions(org, None), Some(Some((2, None))));
+        store.close().await;
+    }
+
+    /// Opened through a symbolic link, the reader watches the `-shm` file SQLite uses (named
+    /// after the file the link points to), not a file beside the link.
+    #[tokio::test]
+    async fn a_linked_database_is_watched_at_its_own_shm_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.db");
+        let link = dir.path().join("link.db");
+        store(&real).await.close().await;
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let store = store(&link).await;
+        let org = one_organization(&store, 1).await;
+        // A leftover that looks like a WAL index beside the link.
+        std::fs::copy(
+            dir.path().join("real.db-shm"),
+            dir.path().join("link.db-shm"),
+        )
+        .unwrap();
+        let reader = InlineReader::new(link.clone());
+        assert_eq!(reader.versions(org, None), Some(Some((1, None))));
+        assert_eq!(reader.versions(org, None), Some(Some((1, None))));
+        assert_eq!(reads(&reader), 1, "watched");
+        sqlx::query("UPDATE auth_versions SET version = 2 WHERE organization_id = $1")
+            .bind(org)
+            .execute(store.sqlite_pool().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(reader.versions(org, None), Some(Some((2, None))));
+        store.close().await;
+    }
+
+    /// Closed before its first read, a reader keeps nothing either.
+    #[tokio::test]
+    async fn a_reader_closed_before_use_keeps_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let store = store(&path).await;
+        let org = one_organization(&store, 1).await;
+        let reader = InlineReader::new(path);
+        reader.close();
+        assert_eq!(reader.versions(org, None), Some(Some((1, None))));
+        assert_eq!(reader.versions(org, None), Some(Some((1, None))));
+        assert_eq!(reads(&reader), 2);
+        assert!(
+            reader.commits.get().is_none(),
+            "no watch opened after close"
+        );
         store.close().await;
     }
 }
