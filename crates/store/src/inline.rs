@@ -11,11 +11,13 @@
 //! under (`Commits`), and given again while that header is unchanged. Every commit to the
 //! database, by any connection of any process, rewrites that header before it returns (the
 //! header is how SQLite's readers learn of commits at all), so an unchanged header proves
-//! that nothing was committed since: the kept answer is what a read would return now.
+//! that nothing was committed since: the kept answer is what a read would return now. (Until
+//! the first commit after the WAL index is rebuilt, when the database is first opened, every
+//! request reads: a rebuilt header starts its count of commits at 0 and is not trusted.)
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
 use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -52,7 +54,8 @@ type Header = [u8; 48];
 /// SQLite's own locks on the `-shm` file among them (the one that keeps other processes from
 /// resetting the file, the write lock of a commit under way). So no descriptor opened here is
 /// ever closed, and each file is opened once: one descriptor per database file the process
-/// has used.
+/// has used (a server uses one; a test process one per temporary database, each pinning a
+/// deleted file of 32 KiB).
 static SHM_FILES: LazyLock<Mutex<ShmFiles>> = LazyLock::new(Default::default);
 
 /// The open `-shm` files, by (device, inode).
@@ -68,14 +71,17 @@ fn shm_file(path: &Path) -> Option<Arc<File>> {
     if let Some(file) = files.get(&key) {
         return Some(file.clone());
     }
-    let file = Arc::new(File::open(path).ok()?);
+    let file = File::open(path).ok()?;
     match file.metadata().map(|m| (m.dev(), m.ino())) {
-        Ok(opened) => {
+        Ok(opened) if !files.contains_key(&opened) => {
+            let file = Arc::new(file);
             files.insert(opened, file.clone());
             // Another file than the one seen (replaced in between): kept open, not used.
             (opened == key).then_some(file)
         }
-        Err(_) => {
+        // A file already open here (or one that cannot be told apart): this second
+        // descriptor is left open too, and not used.
+        _ => {
             std::mem::forget(file);
             None
         }
@@ -188,7 +194,10 @@ impl InlineReader {
     /// Closes the idle connections and the watch on commits (`Store::close`): no answer is
     /// given again after it.
     pub(crate) fn close(&self) {
-        self.closed.store(true, Ordering::Release);
+        self.closed.store(true, Ordering::SeqCst);
+        // Paired with the fence in `watch` after the watch is set: of a `close` and a `watch`
+        // racing, at least one sees the other's write, so the anchor is closed by one of them.
+        fence(Ordering::SeqCst);
         if let Some(commits) = self.commits.get()
             && let Ok(mut anchor) = commits.anchor.lock()
         {
@@ -254,8 +263,9 @@ impl InlineReader {
         match Commits::open(self) {
             Some(commits) => {
                 let _ = self.commits.set(commits);
-                // A `close` that ran meanwhile found nothing to close.
-                if self.closed.load(Ordering::Acquire) {
+                fence(Ordering::SeqCst);
+                // A `close` that ran meanwhile may have found nothing to close.
+                if self.closed.load(Ordering::SeqCst) {
                     self.close();
                     return None;
                 }
@@ -467,12 +477,25 @@ mod tests {
         store.close().await;
     }
 
-    /// The POSIX locks this process holds on the file with inode `ino` (/proc/locks).
-    fn locks_on(ino: u64) -> usize {
+    /// The POSIX locks this process holds on `file` (/proc/locks: "1: POSIX ADVISORY READ
+    /// <pid> <major>:<minor>:<inode> <start> <end>", the device numbers in hexadecimal).
+    fn locks_on(file: &std::path::Path) -> usize {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(file).unwrap();
+        let dev = meta.dev();
+        let (major, minor) = (
+            ((dev >> 32) & 0xffff_f000) | ((dev >> 8) & 0xfff),
+            ((dev >> 12) & 0xffff_ff00) | (dev & 0xff),
+        );
+        let at = format!(
+            "{} {major:02x}:{minor:02x}:{} ",
+            std::process::id(),
+            meta.ino()
+        );
         std::fs::read_to_string("/proc/locks")
             .unwrap()
             .lines()
-            .filter(|l| l.contains(&format!(":{ino} ")))
+            .filter(|l| l.contains(&at))
             .count()
     }
 
@@ -482,23 +505,20 @@ mod tests {
     /// same header bytes, under which a stale answer would be given again.
     #[tokio::test]
     async fn a_dropped_reader_keeps_the_locks_and_a_checkpoint_hides_nothing() {
-        use std::os::unix::fs::MetadataExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         let store = store(&path).await;
         let org = one_organization(&store, 1).await;
         let reader = InlineReader::new(path.clone());
-        let shm = std::fs::metadata(dir.path().join("t.db-shm"))
-            .unwrap()
-            .ino();
-        let before = locks_on(shm);
+        let shm = dir.path().join("t.db-shm");
+        let before = locks_on(&shm);
         assert!(before > 0, "SQLite holds a lock on the -shm file");
         {
             let other = InlineReader::new(path.clone());
             assert_eq!(other.versions(org, None), Some(Some((1, None))));
             drop(other);
         }
-        assert_eq!(locks_on(shm), before, "no lock dropped with the reader");
+        assert_eq!(locks_on(&shm), before, "no lock dropped with the reader");
 
         let checkpoint = "PRAGMA wal_checkpoint(TRUNCATE)";
         in_another_process(&path, checkpoint);
@@ -523,12 +543,14 @@ mod tests {
         std::os::unix::fs::symlink(&real, &link).unwrap();
         let store = store(&link).await;
         let org = one_organization(&store, 1).await;
-        // A leftover that looks like a WAL index beside the link.
-        std::fs::copy(
-            dir.path().join("real.db-shm"),
-            dir.path().join("link.db-shm"),
-        )
-        .unwrap();
+        // A leftover that looks like a WAL index beside the link, copied by another process
+        // (a descriptor of the -shm file opened and closed here would drop SQLite's locks).
+        let copied = std::process::Command::new("cp")
+            .arg(dir.path().join("real.db-shm"))
+            .arg(dir.path().join("link.db-shm"))
+            .status()
+            .unwrap();
+        assert!(copied.success());
         let reader = InlineReader::new(link.clone());
         assert_eq!(reader.versions(org, None), Some(Some((1, None))));
         assert_eq!(reader.versions(org, None), Some(Some((1, None))));
@@ -559,5 +581,39 @@ mod tests {
             "no watch opened after close"
         );
         store.close().await;
+    }
+
+    /// A watch that could not open (no table yet) is tried again, at most once a second.
+    #[tokio::test]
+    async fn a_watch_that_could_not_open_is_tried_again_a_second_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = wal", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let org = Uuid::new_v4();
+        let reader = InlineReader::new(path);
+        assert_eq!(reader.versions(org, None), None, "no table: no answer");
+        assert!(reader.commits.get().is_none());
+        conn.execute_batch(&format!(
+            "CREATE TABLE auth_versions (organization_id BLOB PRIMARY KEY, version INTEGER);
+             CREATE TABLE item_versions (workspace_id BLOB PRIMARY KEY, version INTEGER);
+             INSERT INTO auth_versions VALUES (X'{}', 5);",
+            org.simple()
+        ))
+        .unwrap();
+        assert_eq!(reader.versions(org, None), Some(Some((5, None))));
+        assert!(
+            reader.commits.get().is_none(),
+            "not tried again within the second"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        assert_eq!(reader.versions(org, None), Some(Some((5, None))));
+        assert!(reader.commits.get().is_some(), "tried again after it");
+        let before = reads(&reader);
+        assert_eq!(reader.versions(org, None), Some(Some((5, None))));
+        assert_eq!(reads(&reader), before, "watched");
     }
 }
