@@ -53,9 +53,10 @@ type Header = [u8; 48];
 /// process: closing any descriptor of a file drops every POSIX lock the process holds on it,
 /// SQLite's own locks on the `-shm` file among them (the one that keeps other processes from
 /// resetting the file, the write lock of a commit under way). So no descriptor opened here is
-/// ever closed, and each file is opened once: one descriptor per database file the process
+/// ever closed, and each file is kept open once: one descriptor per database file the process
 /// has used (a server uses one; a test process one per temporary database, each pinning a
-/// deleted file of 32 KiB).
+/// deleted file of 32 KiB or more), and one more, unused, if a `-shm` file is replaced
+/// between its `stat` and its `open` here.
 static SHM_FILES: LazyLock<Mutex<ShmFiles>> = LazyLock::new(Default::default);
 
 /// The open `-shm` files, by (device, inode).
@@ -350,12 +351,8 @@ mod tests {
         let path = dir.path().join("t.db");
         let store = store(&path).await;
         let pool = store.sqlite_pool().unwrap();
-        let (org, ws) = (Uuid::new_v4(), Uuid::new_v4());
-        sqlx::query("INSERT INTO auth_versions (organization_id, version) VALUES ($1, 7)")
-            .bind(org)
-            .execute(pool)
-            .await
-            .unwrap();
+        let org = one_organization(&store, 7).await;
+        let ws = Uuid::new_v4();
         sqlx::query("INSERT INTO item_versions (workspace_id, version) VALUES ($1, 3)")
             .bind(ws)
             .execute(pool)
